@@ -1,0 +1,63 @@
+/* Isolation backend interface. The core decides which container runs what;
+ * a backend only creates containers, sends one invocation to a container's
+ * agent and removes containers. Every operation is asynchronous: it returns at
+ * once and reports through struct ilu_backend_events. After destroy(c) the
+ * backend makes no more callbacks about c. */
+#ifndef ILU_BACKEND_H
+#define ILU_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "log.h"
+
+struct ilu_container;
+
+/* What the agent answered, or why there is no answer. */
+struct ilu_agent_reply {
+    int status;           /* 0: body holds the agent's JSON; else ILU_ST_* */
+    char error[480];      /* when status != 0 */
+    const char *body;     /* agent JSON reply, borrowed for the callback */
+    size_t body_len;
+    uint64_t round_trip_us; /* request written -> reply read, measured by the backend */
+};
+
+struct ilu_backend_events {
+    void *ctx;
+    /* Container c is ready to take invocations (err NULL) or failed to start. */
+    void (*ready)(void *ctx, struct ilu_container *c, const struct ilu_error *err);
+    /* The invocation sent with invoke() finished (or its transport failed). */
+    void (*invoke_done)(void *ctx, struct ilu_container *c, const struct ilu_agent_reply *reply);
+    /* c died on its own (process exit, socket closed) while idle. A death
+     * during an invocation is reported by invoke_done with status 502. */
+    void (*died)(void *ctx, struct ilu_container *c, const char *reason);
+};
+
+struct ilu_backend;
+
+struct ilu_backend_ops {
+    const char *name;
+    /* Registration-time check that image can run here (e.g. folder has main.py). */
+    int (*check_image)(struct ilu_backend *b, const char *image, struct ilu_error *err);
+    /* Start c (c->fn gives image, memory, cpus); report with events.ready. */
+    int (*create)(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err);
+    /* Send args (JSON object text) to c's agent; report with events.invoke_done. */
+    int (*invoke)(struct ilu_backend *b, struct ilu_container *c, const char *tid, const char *args,
+                  size_t args_len, struct ilu_error *err);
+    /* Kill and remove c, in the background. */
+    void (*destroy)(struct ilu_backend *b, struct ilu_container *c, const char *tid);
+    /* Remove everything this backend made, blocking; used at shutdown. */
+    void (*shutdown)(struct ilu_backend *b);
+    void (*free)(struct ilu_backend *b);
+};
+
+struct ilu_backend {
+    const struct ilu_backend_ops *ops;
+    void *priv;                     /* backend-owned state */
+    struct ilu_backend_events events; /* set by the core before any create */
+    const struct ilu_log *log;
+};
+
+#endif

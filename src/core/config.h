@@ -1,0 +1,74 @@
+/* Worker configuration: built-in defaults, then a JSON file, then environment
+ * overrides ILUVATAR_WORKER__section__key=value. Unknown keys are errors so a
+ * typo in an experiment's config never silently falls back to a default. */
+#ifndef ILU_CONFIG_H
+#define ILU_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct ilu_worker_config {
+    char name[64];
+    char address[64];
+    uint32_t port;
+    struct {
+        uint32_t timeout_sec;        /* per-invocation timeout, from arrival */
+        uint32_t mem_min_mb;
+        uint32_t mem_max_mb;
+        uint32_t cpu_max;
+        uint32_t max_payload_bytes;  /* largest accepted invocation arguments */
+    } limits;
+    struct {
+        char queue_policy[32];       /* name in the queue policy registry */
+        uint32_t max_queue_len;      /* beyond this, 429 */
+        uint32_t async_result_ttl_sec;
+    } invocation;
+    struct {
+        char level[16];
+        char directory[256];         /* empty: no log file */
+        bool stdout_enabled;         /* key "stdout" */
+    } logging;
+    struct {
+        uint32_t memory_mb;          /* pool size all containers must fit in */
+        char eviction[32];           /* name in the eviction policy registry */
+        uint32_t keepalive_sec;      /* idle containers older than this go; 0 = keep */
+        uint32_t startup_timeout_ms;
+        uint32_t pool_freq_ms;       /* how often keep-alive is enforced */
+        uint32_t cpu_count;          /* concurrency limit in CPUs; 0 = online CPUs */
+        char backend[16];            /* isolation backend: "oci" */
+    } container_resources;
+    struct {
+        char runtime[16];            /* "auto", "crun" or "runc" */
+        char runtime_path[256];      /* empty: look the runtime up in PATH */
+        char state_dir[256];         /* bundles, sockets, runtime state */
+        char rootfs_dir[256];        /* lean Python root built at start */
+        char python[256];            /* interpreter inside the container */
+        char agent_path[256];        /* empty: agent/agent.py beside the binary */
+        char cgroup_parent[64];      /* cgroups go under /<cgroup_parent>/<id> */
+        uint32_t pids_limit;
+    } oci;
+    struct {
+        uint32_t report_freq_ms;     /* host CPU / load sampling period */
+    } status;
+};
+
+/* Fill cfg with the built-in defaults. cpu_count stays 0 (resolved by the daemon). */
+void ilu_config_defaults(struct ilu_worker_config *cfg);
+
+/* Apply a JSON document (the config file) on top of cfg. source names it in errors. */
+int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source,
+                          struct ilu_error *err);
+
+/* Apply PREFIX__a__b=value entries from envp (NULL-terminated). */
+int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp,
+                         struct ilu_error *err);
+
+/* Check ranges and names (policies exist, runtime known). */
+int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err);
+
+/* The whole config as pretty JSON; caller frees. */
+char *ilu_config_dump(const struct ilu_worker_config *cfg);
+
+#endif

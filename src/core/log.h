@@ -1,0 +1,27 @@
+/* Structured JSON log lines; every line carries the transaction id (tid). */
+#ifndef ILU_LOG_H
+#define ILU_LOG_H
+
+#include "env.h"
+
+enum ilu_log_level { ILU_LOG_DEBUG = 0, ILU_LOG_INFO, ILU_LOG_WARN, ILU_LOG_ERROR };
+
+struct ilu_log {
+    const struct ilu_env *env;
+    int min_level;
+};
+
+int ilu_log_level_parse(const char *name); /* -1 when unknown */
+
+/* Emit {"timestamp":..,"level":..,"tid":..,"message":..,<fields>}.
+ * fields_json is either NULL or a JSON object body without braces, e.g.
+ * "\"fqdn\":\"hello-1\"" (use ilu_log_kv helpers or jansson to build it). */
+void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, const char *fields_json,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#define ilu_info(log, tid, ...) ilu_log_emit((log), ILU_LOG_INFO, (tid), NULL, __VA_ARGS__)
+#define ilu_warn(log, tid, ...) ilu_log_emit((log), ILU_LOG_WARN, (tid), NULL, __VA_ARGS__)
+#define ilu_error_log(log, tid, ...) ilu_log_emit((log), ILU_LOG_ERROR, (tid), NULL, __VA_ARGS__)
+#define ilu_debug(log, tid, ...) ilu_log_emit((log), ILU_LOG_DEBUG, (tid), NULL, __VA_ARGS__)
+
+#endif

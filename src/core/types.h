@@ -1,0 +1,101 @@
+/* Types shared across the core: registered functions, containers and
+ * invocations. Fields marked (core) are written only by the core; a backend
+ * may read everything and owns only container->backend_data. */
+#ifndef ILU_TYPES_H
+#define ILU_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct ilu_container;
+struct ilu_invocation;
+struct ilu_timer;
+
+/* Running averages per function (Ilúvatar's characteristics map: the first
+ * sample sets the value, then avg = 0.9 avg + 0.1 x). */
+struct ilu_fn_stats {
+    double cold_start_us;    /* container create -> agent ready */
+    double exec_us;          /* function time measured inside the container */
+    double e2e_us;           /* arrival at the worker -> result */
+    uint64_t invocations, cold, warm, prewarm, errors;
+};
+
+struct ilu_function {
+    char *name;
+    char *version;
+    char *fqdn;              /* "name-version", the key of every map */
+    char *image;             /* absolute path of a function folder */
+    uint32_t memory_mb;
+    uint32_t cpus;
+    uint32_t parallel_invokes;
+    bool system;             /* internal (health check): hidden from /list */
+    struct ilu_fn_stats stats;
+    /* (core) pool bookkeeping */
+    struct ilu_container *idle_head; /* most recently used idle container first */
+    uint32_t n_containers;   /* starting + idle + busy */
+};
+
+enum ilu_container_state {
+    ILU_CT_STARTING,
+    ILU_CT_IDLE,
+    ILU_CT_BUSY,
+};
+
+enum ilu_start_kind { ILU_START_COLD, ILU_START_PREWARM, ILU_START_WARM, ILU_START_ERROR };
+
+const char *ilu_start_kind_name(enum ilu_start_kind k);
+
+struct ilu_container {
+    char id[96];                 /* unique, safe as a file name and runtime id */
+    struct ilu_function *fn;     /* borrowed from the registry */
+    enum ilu_container_state state;
+    bool prewarmed;              /* started by prewarm and not used yet */
+    bool used;                   /* has served an invocation */
+    uint32_t memory_mb;
+    uint32_t cpus;
+    uint64_t created_us, ready_us, last_used_us;
+    struct ilu_invocation *inv;  /* (core) invocation running or waiting on it */
+    struct ilu_timer *start_timer; /* (core) startup timeout */
+    void *backend_data;          /* owned by the backend */
+    /* (core) intrusive lists: function idle list, all containers */
+    struct ilu_container *idle_prev, *idle_next;
+    struct ilu_container *all_prev, *all_next;
+};
+
+/* Stage timestamps of one invocation, all on the env's monotonic clock. */
+struct ilu_inv_times {
+    uint64_t arrived_us, dequeued_us, container_ready_us, sent_us, done_us;
+    uint64_t wall_arrived_us;    /* epoch time of arrival, for reports */
+};
+
+struct ilu_invocation {
+    char tid[64];
+    struct ilu_function *fn;
+    char *args;                  /* JSON object text, owned */
+    size_t args_len;
+    struct ilu_inv_times t;
+    enum ilu_start_kind start_kind;
+    uint64_t cold_start_us;      /* container create -> ready, when cold */
+    uint64_t round_trip_us;      /* worker <-> agent round trip */
+    double exec_sec;             /* agent's duration_sec */
+    /* result */
+    bool success;
+    struct ilu_error err;        /* when !success */
+    char *json_result;           /* function's return value as JSON text, owned */
+    char *user_error;            /* traceback when the function raised, owned */
+    char *container_id;          /* owned copy */
+    char *agent_start, *agent_end; /* agent's timestamps, owned */
+    /* (core) */
+    uint64_t seq;
+    size_t queue_index;          /* position in the queue heap */
+    bool queued;
+    struct ilu_container *container;
+    struct ilu_timer *timeout;
+    void (*done)(void *arg, struct ilu_invocation *inv);
+    void *done_arg;
+};
+
+#endif

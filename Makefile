@@ -15,7 +15,7 @@ OPT = -O2 -g
 endif
 
 PKGS = libevent jansson libcurl
-CFLAGS += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes \
+CFLAGS += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow -Wstrict-prototypes \
           -Isrc -D_GNU_SOURCE $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += $(SANFLAGS)
 LDLIBS_CORE = -ljansson -lm

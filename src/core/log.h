@@ -12,6 +12,7 @@ struct ilu_log {
 };
 
 int ilu_log_level_parse(const char *name); /* -1 when unknown */
+static inline int ilu_log_level_valid(const char *name) { return ilu_log_level_parse(name) >= 0; }
 
 /* Emit {"timestamp":..,"level":..,"tid":..,"message":..,<fields>}.
  * fields_json is either NULL or a JSON object body without braces, e.g.

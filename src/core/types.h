@@ -13,6 +13,7 @@
 struct ilu_container;
 struct ilu_invocation;
 struct ilu_timer;
+struct ilu_worker;
 
 /* Running averages per function (Ilúvatar's characteristics map: the first
  * sample sets the value, then avg = 0.9 avg + 0.1 x). */
@@ -33,6 +34,7 @@ struct ilu_function {
     uint32_t parallel_invokes;
     bool system;             /* internal (health check): hidden from /list */
     struct ilu_fn_stats stats;
+    struct ilu_worker *worker;   /* (core) owner, for timer callbacks */
     /* (core) pool bookkeeping */
     struct ilu_container *idle_head; /* most recently used idle container first */
     uint32_t n_containers;   /* starting + idle + busy */
@@ -95,6 +97,9 @@ struct ilu_invocation {
     struct ilu_container *container;
     struct ilu_timer *timeout;
     void (*done)(void *arg, struct ilu_invocation *inv);
+    /* a prewarm travels the same path as an invocation, minus the call */
+    bool prewarm_only;
+    void (*prewarm_done)(void *arg, const char *tid, const struct ilu_error *err);
     void *done_arg;
 };
 

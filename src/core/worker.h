@@ -40,6 +40,9 @@ void ilu_worker_free(struct ilu_worker *w);
 int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req, const char *tid,
                         struct ilu_error *err);
 
+/* The registered function name-version, or NULL. */
+struct ilu_function *ilu_worker_function(const struct ilu_worker *w, const char *name, const char *version);
+
 /* Queue an invocation. On 0, done is called exactly once later (never
  * from inside this call). On -1, err says why and done is never called. */
 int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args,

@@ -1,0 +1,132 @@
+/* Private to the oci backend: state shared by runtime.c (spawning, reaping),
+ * bundle.c (root and config.json), agent_client.c (socket) and oci.c (ops). */
+#ifndef ILU_OCI_INT_H
+#define ILU_OCI_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backend/oci.h"
+#include "core/types.h"
+
+struct event;
+struct oci_backend;
+
+/* Called when a spawned runtime process exits; status is waitpid's. */
+typedef void (*oci_child_fn)(struct oci_backend *ob, void *arg, int status);
+
+struct oci_child {
+    pid_t pid;
+    oci_child_fn done;
+    void *arg;
+    struct oci_child *next;
+};
+
+enum oci_ct_state {
+    OCI_CT_SPAWNING,   /* `runtime run --detach` still running */
+    OCI_CT_CONNECTING, /* runtime done; waiting for the agent socket */
+    OCI_CT_READY,      /* connected; takes invocations */
+    OCI_CT_DEAD,       /* death reported to the core; waits for destroy */
+    OCI_CT_TEARDOWN,   /* destroyed by the core: no more callbacks */
+};
+
+/* One container, owned by the backend (c->backend_data points here until
+ * destroy; after that ct lives on until its `delete` finished). */
+struct oci_ct {
+    struct oci_backend *ob;
+    struct ilu_container *c; /* NULL once destroyed */
+    char id[96];
+    char tid[64];            /* of the create, for later log lines */
+    char dir[PATH_MAX];      /* bundle dir <state>/containers/<id> */
+    enum oci_ct_state state;
+    pid_t run_pid;           /* `run` process, 0 once reaped */
+    pid_t init_pid;          /* container init (the agent), 0 unknown */
+    bool init_exited;
+    int init_status;
+    uint64_t create_ns;
+    /* agent connection */
+    int sock;
+    struct event *poll_timer; /* connect attempts while CONNECTING */
+    struct event *grace_timer; /* after EOF, waits briefly for the exit status */
+    struct event *rev, *wev;
+    bool in_flight;
+    uint64_t sent_ns;
+    char *wbuf;              /* unsent part of the request */
+    size_t wlen, woff;
+    char *rbuf;              /* reply being read: 8-byte length + body */
+    size_t rcap, rlen;
+    struct oci_ct *prev, *next;
+};
+
+#define OCI_ORPHANS 64
+
+struct oci_backend {
+    struct ilu_backend base;    /* first: b->priv == b */
+    struct event_base *evb;
+    const struct ilu_log *log;
+    struct event *sigchld;
+    char runtime_name[8];       /* "crun" / "runc" */
+    char runtime_path[PATH_MAX];
+    char runtime_root[PATH_MAX]; /* <state>/runtime/<name> */
+    char state_dir[PATH_MAX];
+    char containers_dir[PATH_MAX];
+    char rootfs_dir[PATH_MAX];
+    char python[256];
+    char agent_dir[PATH_MAX];   /* host dir mounted at /iluvatar/agent */
+    char agent_file[256];       /* its file name */
+    char cgroup_parent[64];
+    uint32_t pids_limit;
+    bool memsw;                 /* kernel accounts swap: set memory.swap */
+    bool cgroupns;
+    struct oci_child *children; /* runtime processes we wait for */
+    struct oci_ct *cts;         /* every container, live or tearing down */
+    /* Pids reaped that matched nothing (yet): a container init can exit
+     * before we read its pid file. A small ring is enough. */
+    struct { pid_t pid; int status; } orphans[OCI_ORPHANS];
+    unsigned orphan_next;
+    bool shut_down;
+};
+
+/* runtime.c */
+uint64_t oci_now_ns(void);
+int oci_choose_runtime(struct oci_backend *ob, const char *mode, const char *path, struct ilu_error *err);
+/* Spawn argv (argv[0] a path) with stdin /dev/null and stdout/stderr sent to
+ * the files named (NULL: /dev/null), in its own session. */
+pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, struct ilu_error *err);
+/* Run argv to completion (blocking). out/errout, if not NULL, get what it
+ * printed (caller frees). Returns the waitpid status, or -1 if it could not run. */
+int oci_run_sync(char *const argv[], char **out, char **errout, struct ilu_error *err);
+int oci_watch_child(struct oci_backend *ob, pid_t pid, oci_child_fn done, void *arg);
+int oci_reaper_start(struct oci_backend *ob, struct ilu_error *err);
+void oci_reap(struct oci_backend *ob);
+bool oci_orphan_take(struct oci_backend *ob, pid_t pid, int *status);
+void oci_describe_status(int status, char *buf, size_t len);
+/* `<runtime> --root R delete --force id`, blocking; returns its status. */
+int oci_delete_sync(const char *runtime_path, const char *root, const char *id);
+void oci_clean_leftovers(struct oci_backend *ob);
+void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs);
+
+/* bundle.c */
+int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err);
+int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err);
+/* Create <dir> with sockets/ and config.json for container id. args NULL
+ * means the agent; otherwise a NULL-terminated argv (the probe). */
+int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
+                     uint32_t memory_mb, uint32_t cpus, const char *const *args, struct ilu_error *err);
+int oci_rm_tree(const char *path);
+/* Last lines of a text file (at most len-1 bytes), newlines turned into " | ". */
+void oci_file_tail(const char *path, char *buf, size_t len);
+
+/* agent_client.c */
+void oci_agent_start_connect(struct oci_ct *ct);
+int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_error *err);
+void oci_agent_close(struct oci_ct *ct);
+
+/* oci.c: the container's agent or process is gone; tell the core once. */
+void oci_ct_dead(struct oci_ct *ct, const char *reason);
+/* The agent connected: report ready. */
+void oci_ct_connected(struct oci_ct *ct);
+
+#endif

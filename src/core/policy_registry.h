@@ -1,0 +1,32 @@
+/* Pluggable policies: each is one file filling one ops table, listed once in
+ * policy_registry.c and chosen by the name used in config. */
+#ifndef ILU_POLICY_REGISTRY_H
+#define ILU_POLICY_REGISTRY_H
+
+#include <stdint.h>
+
+#include "types.h"
+
+/* Queueing: the queue is a min-heap on (key, arrival sequence), so a policy
+ * is just its ordering key. Called once, when the invocation is queued. */
+struct ilu_queue_policy_ops {
+    const char *name;
+    const char *description;
+    double (*key)(const struct ilu_invocation *inv);
+};
+
+/* Eviction: among idle containers, the one with the smallest priority goes
+ * first when memory is needed. now_us lets policies age containers. */
+struct ilu_eviction_policy_ops {
+    const char *name;
+    const char *description;
+    double (*priority)(const struct ilu_container *c, uint64_t now_us);
+};
+
+const struct ilu_queue_policy_ops *ilu_queue_policy_find(const char *name);
+const struct ilu_eviction_policy_ops *ilu_eviction_policy_find(const char *name);
+/* Comma-separated names, for error messages. */
+const char *ilu_queue_policy_names(void);
+const char *ilu_eviction_policy_names(void);
+
+#endif

@@ -1,0 +1,545 @@
+/* Invocation path of the worker core: registry, queue, dispatch onto warm or
+ * new containers, timeouts, completion. See worker.h for the contract. */
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker_internal.h"
+
+static void kick(struct ilu_worker *w);
+
+static void fn_free(struct ilu_function *fn)
+{
+    if (!fn)
+        return;
+    free(fn->name);
+    free(fn->version);
+    free(fn->fqdn);
+    free(fn->image);
+    free(fn);
+}
+
+static void inv_free(struct ilu_invocation *inv)
+{
+    free(inv->args);
+    free(inv->json_result);
+    free(inv->user_error);
+    free(inv->container_id);
+    free(inv->agent_start);
+    free(inv->agent_end);
+    free(inv);
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static void stats_update(double *avg, uint64_t n, double x)
+{
+    *avg = n <= 1 ? x : 0.9 * *avg + 0.1 * x;
+}
+
+static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    if (inv->timeout) {
+        w->env->timer_cancel(w->env->ctx, inv->timeout);
+        inv->timeout = NULL;
+    }
+    if (inv->queued)
+        ilu_queue_remove(&w->queue, inv);
+    if (inv->t.dequeued_us && !inv->prewarm_only) {
+        w->cpus_in_use -= inv->fn->cpus;
+        w->running--;
+    }
+    w->pending--;
+    inv->t.done_us = w_now(w);
+    struct ilu_fn_stats *st = &inv->fn->stats;
+    if (!inv->prewarm_only) {
+        st->invocations++;
+        w->count.invocations++;
+        switch (inv->start_kind) {
+        case ILU_START_COLD: st->cold++, w->count.cold++; break;
+        case ILU_START_PREWARM: st->prewarm++, w->count.prewarm++; break;
+        case ILU_START_WARM: st->warm++, w->count.warm++; break;
+        default: break;
+        }
+        if (inv->success) {
+            stats_update(&st->exec_us, st->invocations - st->errors, inv->exec_sec * 1e6);
+            stats_update(&st->e2e_us, st->invocations - st->errors, (double)(inv->t.done_us - inv->t.arrived_us));
+        } else {
+            st->errors++;
+            w->count.errors++;
+        }
+    }
+    char fields[384];
+    snprintf(fields, sizeof fields,
+             "\"fqdn\":\"%s\",\"success\":%s,\"container_state\":\"%s\",\"e2e_us\":%llu,\"queue_us\":%llu,"
+             "\"error_kind\":\"%s\"",
+             inv->fn->fqdn, inv->success ? "true" : "false", ilu_start_kind_name(inv->start_kind),
+             (unsigned long long)(inv->t.done_us - inv->t.arrived_us),
+             (unsigned long long)(inv->t.dequeued_us ? inv->t.dequeued_us - inv->t.arrived_us : 0),
+             inv->success ? "" : inv->err.kind);
+    ilu_log_emit(w->log, inv->success ? ILU_LOG_INFO : ILU_LOG_WARN, inv->tid, fields, "%s%s%s",
+                 inv->prewarm_only ? "Prewarm complete" : "Invocation complete", inv->success ? "" : ": ",
+                 inv->success ? "" : inv->err.msg);
+    if (inv->prewarm_only) {
+        if (inv->prewarm_done)
+            inv->prewarm_done(inv->done_arg, inv->tid, inv->success ? NULL : &inv->err);
+    } else if (inv->done) {
+        inv->done(inv->done_arg, inv);
+    }
+    inv_free(inv);
+    kick(w);
+}
+
+static void fail(struct ilu_worker *w, struct ilu_invocation *inv, int status, const char *kind, const char *msg)
+{
+    inv->success = false;
+    if (inv->start_kind != ILU_START_COLD && inv->start_kind != ILU_START_PREWARM && inv->start_kind != ILU_START_WARM)
+        inv->start_kind = ILU_START_ERROR;
+    ilu_err(&inv->err, status, kind, "%s", msg);
+    finish(w, inv);
+}
+
+/* ---- running on a container --------------------------------------------- */
+
+static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c)
+{
+    c->state = ILU_CT_BUSY;
+    c->inv = inv;
+    inv->container = c;
+    free(inv->container_id);
+    inv->container_id = strdup(c->id);
+    inv->t.sent_us = w_now(w);
+    struct ilu_error err = {0};
+    if (w->backend->ops->invoke(w->backend, c, inv->tid, inv->args, inv->args_len, &err)) {
+        c->inv = NULL;
+        inv->container = NULL;
+        pool_remove(w, c, inv->tid, "backend could not send the invocation");
+        fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, err.kind[0] ? err.kind : "container_error",
+             err.msg);
+    }
+}
+
+static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
+{
+    struct ilu_worker *w = ctx;
+    struct ilu_invocation *inv = c->inv;
+    const char *tid = inv ? inv->tid : "pool";
+    if (c->start_timer) {
+        w->env->timer_cancel(w->env->ctx, c->start_timer);
+        c->start_timer = NULL;
+    }
+    if (err) {
+        w->count.start_failures++;
+        c->inv = NULL;
+        pool_remove(w, c, tid, "container failed to start");
+        if (inv) {
+            inv->container = NULL;
+            char msg[sizeof err->msg + 64];
+            snprintf(msg, sizeof msg, "container failed to start: %s", err->msg);
+            fail(w, inv, err->status ? err->status : ILU_ST_BAD_GATEWAY, "container_error", msg);
+        }
+        return;
+    }
+    w->n_starting--;
+    c->ready_us = w_now(w);
+    struct ilu_fn_stats *st = &c->fn->stats;
+    stats_update(&st->cold_start_us, w->count.containers_started, (double)(c->ready_us - c->created_us));
+    if (inv)
+        inv->cold_start_us = c->ready_us - c->created_us;
+    char fields[192];
+    snprintf(fields, sizeof fields, "\"container_id\":\"%s\",\"fqdn\":\"%s\",\"start_us\":%llu", c->id, c->fn->fqdn,
+             (unsigned long long)(c->ready_us - c->created_us));
+    ilu_log_emit(w->log, ILU_LOG_INFO, tid, fields, "container ready");
+    if (!inv) { /* its invocation timed out meanwhile: keep it as a prewarmed container */
+        c->prewarmed = true;
+        pool_put_idle(w, c);
+        kick(w);
+        return;
+    }
+    inv->t.container_ready_us = c->ready_us;
+    if (inv->prewarm_only) {
+        c->prewarmed = true;
+        c->inv = NULL;
+        inv->container = NULL;
+        pool_put_idle(w, c);
+        inv->success = true;
+        finish(w, inv);
+        return;
+    }
+    inv->start_kind = ILU_START_COLD;
+    send_to_container(w, inv, c);
+}
+
+static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_agent_reply *reply)
+{
+    struct ilu_worker *w = ctx;
+    struct ilu_invocation *inv = c->inv;
+    if (!inv)
+        return; /* stale completion after a timeout already answered */
+    inv->round_trip_us = reply->round_trip_us ? reply->round_trip_us : w_now(w) - inv->t.sent_us;
+    c->inv = NULL;
+    inv->container = NULL;
+    if (reply->status) {
+        w->count.deaths++;
+        pool_remove(w, c, inv->tid, reply->error);
+        fail(w, inv, reply->status, "container_error", reply->error);
+        return;
+    }
+    c->used = true;
+    c->prewarmed = false;
+    pool_put_idle(w, c);
+    result_from_agent(inv, reply->body, reply->body_len);
+    finish(w, inv);
+}
+
+static void on_died(void *ctx, struct ilu_container *c, const char *reason)
+{
+    struct ilu_worker *w = ctx;
+    struct ilu_invocation *inv = c->inv;
+    w->count.deaths++;
+    if (inv) {
+        c->inv = NULL;
+        inv->container = NULL;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "container died: %s", reason);
+    pool_remove(w, c, inv ? inv->tid : "pool", msg);
+    if (inv)
+        fail(w, inv, ILU_ST_BAD_GATEWAY, "container_error", msg);
+    kick(w);
+}
+
+static void on_start_timeout(void *arg)
+{
+    struct ilu_container *c = arg;
+    struct ilu_worker *w = c->fn->worker;
+    c->start_timer = NULL;
+    struct ilu_error err;
+    ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_error", "container %s did not become ready within %u ms", c->id,
+            w->cfg.container_resources.startup_timeout_ms);
+    on_ready(w, c, &err);
+}
+
+/* Start a container for inv (cold start or prewarm). Memory is reserved. */
+static void start_container(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    struct ilu_container *c = pool_new_container(w, inv->fn);
+    if (!c) {
+        w->used_mem_mb -= inv->fn->memory_mb;
+        fail(w, inv, ILU_ST_INTERNAL, "internal", "out of memory creating a container");
+        return;
+    }
+    c->inv = inv;
+    inv->container = c;
+    free(inv->container_id);
+    inv->container_id = strdup(c->id);
+    char fields[160];
+    snprintf(fields, sizeof fields, "\"container_id\":\"%s\",\"fqdn\":\"%s\"", c->id, inv->fn->fqdn);
+    ilu_log_emit(w->log, ILU_LOG_INFO, inv->tid, fields, "starting container");
+    struct ilu_error err = {0};
+    if (w->backend->ops->create(w->backend, c, inv->tid, &err)) {
+        on_ready(w, c, &err);
+        return;
+    }
+    c->start_timer = w->env->timer_start(w->env->ctx,
+                                         (uint64_t)w->cfg.container_resources.startup_timeout_ms * 1000,
+                                         on_start_timeout, c);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void dispatch(struct ilu_worker *w)
+{
+    struct ilu_invocation *inv;
+    while ((inv = ilu_queue_peek(&w->queue))) {
+        struct ilu_function *fn = inv->fn;
+        /* a function needing more CPUs than the limit still runs, alone */
+        if (w->cpus_in_use > 0 && w->cpus_in_use + fn->cpus > w->cpu_limit)
+            return;
+        struct ilu_container *c = pool_take_idle(w, fn);
+        if (!c && pool_reserve(w, fn->memory_mb, inv->tid)) {
+            if (w->n_starting == 0 && w->running == 0) { /* nothing will ever free memory */
+                ilu_queue_pop(&w->queue);
+                fail(w, inv, ILU_ST_UNAVAILABLE, "insufficient_memory",
+                     "not enough memory in the container pool for this function");
+                continue;
+            }
+            return; /* wait for a running invocation to free a container */
+        }
+        ilu_queue_pop(&w->queue);
+        inv->t.dequeued_us = w_now(w);
+        w->cpus_in_use += fn->cpus;
+        w->running++;
+        if (c) {
+            inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
+            send_to_container(w, inv, c);
+        } else {
+            start_container(w, inv);
+        }
+    }
+}
+
+static void on_kick(void *arg)
+{
+    struct ilu_worker *w = arg;
+    w->kick_timer = NULL;
+    dispatch(w);
+}
+
+/* Dispatch after the current callback returns, so callers never re-enter. */
+static void kick(struct ilu_worker *w)
+{
+    if (!w->kick_timer && ilu_queue_len(&w->queue))
+        w->kick_timer = w->env->timer_start(w->env->ctx, 0, on_kick, w);
+}
+
+static void on_inv_timeout(void *arg)
+{
+    struct ilu_invocation *inv = arg;
+    struct ilu_worker *w = inv->fn->worker;
+    inv->timeout = NULL;
+    w->count.timeouts++;
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s did not finish within limits.timeout_sec=%u s", inv->prewarm_only ? "prewarm" : "invocation",
+             w->cfg.limits.timeout_sec);
+    struct ilu_container *c = inv->container;
+    if (c) { /* stuck in the function or in start-up: kill the container */
+        c->inv = NULL;
+        inv->container = NULL;
+        pool_remove(w, c, inv->tid, "invocation timed out");
+    }
+    fail(w, inv, ILU_ST_TIMEOUT, "timeout", msg);
+}
+
+static void on_pool_tick(void *arg)
+{
+    struct ilu_worker *w = arg;
+    pool_enforce_keepalive(w);
+    uint64_t ttl = (uint64_t)w->cfg.invocation.async_result_ttl_sec * 1000000;
+    ilu_async_expire(w, ttl);
+    w->pool_timer = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.pool_freq_ms * 1000,
+                                        on_pool_tick, w);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const struct ilu_env *env,
+                                  struct ilu_backend *backend, const struct ilu_log *log, struct ilu_error *err)
+{
+    if (ilu_config_validate(cfg, err))
+        return NULL;
+    struct ilu_worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        return NULL;
+    }
+    w->cfg = *cfg;
+    w->env = env;
+    w->backend = backend;
+    w->log = log;
+    w->eviction = ilu_eviction_policy_find(cfg->container_resources.eviction);
+    w->cpu_limit = cfg->container_resources.cpu_count ? cfg->container_resources.cpu_count : 1;
+    if (ilu_map_init(&w->functions) || ilu_map_init(&w->async) ||
+        ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg->invocation.max_queue_len)) {
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        ilu_worker_free(w);
+        return NULL;
+    }
+    backend->events = (struct ilu_backend_events){
+        .ctx = w, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
+    w->pool_timer = env->timer_start(env->ctx, (uint64_t)cfg->container_resources.pool_freq_ms * 1000,
+                                     on_pool_tick, w);
+    return w;
+}
+
+void ilu_worker_free(struct ilu_worker *w)
+{
+    if (!w)
+        return;
+    while (w->containers)
+        pool_remove(w, w->containers, "shutdown", "worker stopping");
+    struct ilu_invocation *inv;
+    while ((inv = ilu_queue_pop(&w->queue))) {
+        if (inv->timeout)
+            w->env->timer_cancel(w->env->ctx, inv->timeout);
+        inv_free(inv);
+    }
+    if (w->pool_timer)
+        w->env->timer_cancel(w->env->ctx, w->pool_timer);
+    if (w->kick_timer)
+        w->env->timer_cancel(w->env->ctx, w->kick_timer);
+    const char *key;
+    void *value;
+    for (size_t it = 0; ilu_map_next(&w->functions, &it, &key, &value);)
+        fn_free(value);
+    ilu_async_free_all(w);
+    ilu_map_destroy(&w->functions);
+    ilu_map_destroy(&w->async);
+    ilu_queue_destroy(&w->queue);
+    free(w);
+}
+
+static int valid_name(const char *s)
+{
+    return s && *s && !strchr(s, '/') && !strchr(s, '\\') && strlen(s) < 64;
+}
+
+int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req, const char *tid,
+                        struct ilu_error *err)
+{
+    if (w->shutting_down)
+        return ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "the worker is shutting down");
+    if (!valid_name(req->function_name) || !valid_name(req->function_version))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                       "function_name and function_version must be non-empty, under 64 characters, without '/' or '\\'");
+    if (!req->image_name || !*req->image_name)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "image_name is required");
+    const struct ilu_worker_config *cfg = &w->cfg;
+    if (req->memory_mb < cfg->limits.mem_min_mb || req->memory_mb > cfg->limits.mem_max_mb)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "memory %u MB is outside limits [%u, %u]", req->memory_mb,
+                       cfg->limits.mem_min_mb, cfg->limits.mem_max_mb);
+    if (req->memory_mb > cfg->container_resources.memory_mb)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                       "memory %u MB exceeds the whole container pool (container_resources.memory_mb=%u)",
+                       req->memory_mb, cfg->container_resources.memory_mb);
+    if (req->cpus < 1 || req->cpus > cfg->limits.cpu_max)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "cpus %u is outside limits [1, %u]", req->cpus,
+                       cfg->limits.cpu_max);
+    if (req->parallel_invokes > 1)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "parallel_invokes must be 1 (one invocation per container)");
+
+    char fqdn[160];
+    snprintf(fqdn, sizeof fqdn, "%s-%s", req->function_name, req->function_version);
+    struct ilu_function *old = ilu_map_get(&w->functions, fqdn);
+    if (old) {
+        if (strcmp(old->image, req->image_name) || old->memory_mb != req->memory_mb || old->cpus != req->cpus)
+            return ilu_err(err, ILU_ST_CONFLICT, NULL,
+                           "function %s is already registered with image %s, memory %u MB, %u cpus", fqdn,
+                           old->image, old->memory_mb, old->cpus);
+        return 0; /* identical re-registration is a no-op */
+    }
+    if (w->backend->ops->check_image(w->backend, req->image_name, err))
+        return ilu_err_wrap(err, "registering %s", fqdn);
+    struct ilu_function *fn = calloc(1, sizeof *fn);
+    if (!fn || !(fn->name = strdup(req->function_name)) || !(fn->version = strdup(req->function_version)) ||
+        !(fn->fqdn = strdup(fqdn)) || !(fn->image = strdup(req->image_name)) || ilu_map_put(&w->functions, fqdn, fn)) {
+        fn_free(fn);
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory registering %s", fqdn);
+    }
+    fn->memory_mb = req->memory_mb;
+    fn->cpus = req->cpus;
+    fn->parallel_invokes = 1;
+    fn->system = req->system;
+    fn->worker = w;
+    char fields[512];
+    snprintf(fields, sizeof fields, "\"fqdn\":\"%s\",\"memory_mb\":%u,\"cpus\":%u", fqdn, fn->memory_mb, fn->cpus);
+    ilu_log_emit(w->log, ILU_LOG_INFO, tid, fields, "function registered");
+    return 0;
+}
+
+struct ilu_function *ilu_worker_function(const struct ilu_worker *w, const char *name, const char *version)
+{
+    char fqdn[160];
+    snprintf(fqdn, sizeof fqdn, "%s-%s", name ? name : "", version ? version : "");
+    return ilu_map_get(&w->functions, fqdn);
+}
+
+static struct ilu_invocation *inv_new(struct ilu_worker *w, struct ilu_function *fn, const char *tid)
+{
+    struct ilu_invocation *inv = calloc(1, sizeof *inv);
+    if (!inv)
+        return NULL;
+    snprintf(inv->tid, sizeof inv->tid, "%s", tid ? tid : "");
+    inv->fn = fn;
+    inv->seq = ++w->seq;
+    inv->t.arrived_us = w_now(w);
+    inv->t.wall_arrived_us = w->env->wall_us ? w->env->wall_us(w->env->ctx) : 0;
+    inv->start_kind = ILU_START_ERROR;
+    return inv;
+}
+
+static int lookup(struct ilu_worker *w, const char *name, const char *version, struct ilu_function **fn,
+                  struct ilu_error *err)
+{
+    if (w->shutting_down)
+        return ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "the worker is shutting down");
+    if (!name || !*name || !version || !*version)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "function_name and function_version are required");
+    *fn = ilu_worker_function(w, name, version);
+    if (!*fn)
+        return ilu_err(err, ILU_ST_NOT_FOUND, NULL, "function %s-%s is not registered", name, version);
+    return 0;
+}
+
+int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args,
+                      size_t args_len, const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err)
+{
+    struct ilu_function *fn;
+    if (lookup(w, name, version, &fn, err))
+        return -1;
+    if (args_len > w->cfg.limits.max_payload_bytes)
+        return ilu_err(err, ILU_ST_TOO_LARGE, NULL, "arguments are %zu bytes, over limits.max_payload_bytes=%u",
+                       args_len, w->cfg.limits.max_payload_bytes);
+    struct ilu_invocation *inv = inv_new(w, fn, tid);
+    if (!inv || !(inv->args = malloc(args_len + 1))) {
+        free(inv);
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory queueing an invocation");
+    }
+    memcpy(inv->args, args, args_len);
+    inv->args[args_len] = 0;
+    inv->args_len = args_len;
+    inv->done = done;
+    inv->done_arg = arg;
+    if (ilu_queue_push(&w->queue, inv, err)) {
+        w->count.rejected++;
+        inv_free(inv);
+        return -1;
+    }
+    w->pending++;
+    inv->timeout = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.limits.timeout_sec * 1000000, on_inv_timeout, inv);
+    kick(w);
+    return 0;
+}
+
+int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *version, const char *tid,
+                       ilu_prewarm_done_fn done, void *arg, struct ilu_error *err)
+{
+    struct ilu_function *fn;
+    if (lookup(w, name, version, &fn, err))
+        return -1;
+    if (pool_reserve(w, fn->memory_mb, tid))
+        return ilu_err(err, ILU_ST_UNAVAILABLE, "insufficient_memory",
+                       "no memory to prewarm %s: %llu of %u MB held by busy or starting containers", fn->fqdn,
+                       (unsigned long long)w->used_mem_mb, w->cfg.container_resources.memory_mb);
+    struct ilu_invocation *inv = inv_new(w, fn, tid);
+    if (!inv) {
+        w->used_mem_mb -= fn->memory_mb;
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    }
+    inv->prewarm_only = true;
+    inv->prewarm_done = done;
+    inv->done_arg = arg;
+    inv->start_kind = ILU_START_PREWARM;
+    w->pending++;
+    inv->timeout = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.limits.timeout_sec * 1000000, on_inv_timeout, inv);
+    start_container(w, inv);
+    return 0;
+}
+
+unsigned ilu_worker_clean(struct ilu_worker *w, const char *tid)
+{
+    return pool_remove_idle(w, tid, "clean requested");
+}
+
+void ilu_worker_begin_shutdown(struct ilu_worker *w)
+{
+    w->shutting_down = true;
+    pool_remove_idle(w, "shutdown", "worker stopping");
+}
+
+unsigned ilu_worker_outstanding(const struct ilu_worker *w)
+{
+    return w->pending;
+}

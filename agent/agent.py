@@ -10,6 +10,7 @@ Standard library only: it runs on the host's own /usr, read-only.
 """
 import json
 import os
+import selectors
 import socket
 import struct
 import sys
@@ -79,22 +80,40 @@ def serve(entry):
     # rename makes the socket appear only once it accepts connections
     os.rename(tmp_path, SOCKET_PATH)
     state = {"cold": True}
+    # Several connections may be open (the worker's persistent one, a
+    # benchmark's direct one); requests are served one at a time, in order.
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
     while True:
-        conn, _ = listener.accept()
-        with conn:
-            while True:
-                header = read_exact(conn, HEADER.size)
-                if header is None:
-                    break
-                command, length = HEADER.unpack(header)
-                payload = read_exact(conn, length) if length else b""
-                if payload is None:
-                    break
-                if command == 1:
-                    body = invoke(entry, payload, state)
-                else:
-                    body = json.dumps({"ready": True}).encode()
-                conn.sendall(LENGTH.pack(len(body)) + body)
+        for key, _ in sel.select():
+            if key.fileobj is listener:
+                conn, _ = listener.accept()
+                sel.register(conn, selectors.EVENT_READ)
+                continue
+            conn = key.fileobj
+            if not serve_one(conn, entry, state):
+                sel.unregister(conn)
+                conn.close()
+
+
+def serve_one(conn, entry, state):
+    """Answer one request on conn; False when the peer closed it."""
+    try:
+        header = read_exact(conn, HEADER.size)
+        if header is None:
+            return False
+        command, length = HEADER.unpack(header)
+        payload = read_exact(conn, length) if length else b""
+        if payload is None:
+            return False
+        if command == 1:
+            body = invoke(entry, payload, state)
+        else:
+            body = json.dumps({"ready": True}).encode()
+        conn.sendall(LENGTH.pack(len(body)) + body)
+        return True
+    except OSError:
+        return False
 
 
 def main():

@@ -9,10 +9,13 @@ Environment:
   ILU_BUILD_DIR   where iluvatar_worker and iluvatar_worker_cli are (default: build)
   ILU_E2E_KEEP=1  keep the temp dirs of stopped workers (for debugging)
 """
+import atexit
+import ctypes
 import glob
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,6 +37,17 @@ _worker_seq = 0
 _seq_lock = threading.Lock()
 # Every worker started in this process, so the runner can show a failed test's log.
 LIVE_WORKERS = []
+
+
+def _die_with_parent():
+    # If the test process dies, the worker gets SIGINT and cleans up after itself.
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGINT))  # PR_SET_PDEATHSIG
+
+
+@atexit.register
+def _destroy_all():
+    for w in list(LIVE_WORKERS):
+        w.destroy()
 
 
 def function_dir(name):
@@ -192,7 +206,7 @@ class Worker:
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen([WORKER_BIN, "-c", self.config_path], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=env, cwd=REPO)
+                                         env=env, cwd=REPO, preexec_fn=_die_with_parent)
             log.close()
             try:
                 self._wait_ready()
@@ -274,12 +288,12 @@ class Worker:
     def runtime_roots(self):
         """(runtime binary, --root dir) pairs that may hold our containers."""
         pairs = []
-        for sub in ("runtime", "runc", "crun"):
+        # the OCI backend uses <state_dir>/runtime/<runc|crun>; older layouts are checked too
+        for sub, runtimes in (("runtime/runc", ("runc",)), ("runtime/crun", ("crun",)),
+                              ("runtime", ("runc", "crun")), ("runc", ("runc",)), ("crun", ("crun",))):
             root = os.path.join(self.state_dir, sub)
             if os.path.isdir(root):
-                for rt in ("runc", "crun"):
-                    if shutil.which(rt):
-                        pairs.append((rt, root))
+                pairs.extend((rt, root) for rt in runtimes if shutil.which(rt))
         return pairs
 
     @staticmethod
@@ -301,10 +315,11 @@ class Worker:
 
     def leftover_mounts(self):
         points = []
+        mine = re.compile(re.escape(self.root) + "/|" + re.escape(self.cgroup_parent) + r"(/|\s|$)")
         with open("/proc/mounts") as f:
             for line in f:
                 fields = line.split()
-                if self.root in line or self.cgroup_parent in line:
+                if mine.search(line):
                     points.append(fields[1].encode().decode("unicode_escape"))
         return points
 
@@ -322,7 +337,12 @@ class Worker:
                     cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
             except OSError:
                 continue
-            if f"/{self.cgroup_parent}/" in cg or f"/{self.cgroup_parent}\n" in cg or self.root in cmd:
+            try:
+                root = os.readlink(f"/proc/{entry}/root")
+            except OSError:
+                root = ""
+            if (f"/{self.cgroup_parent}/" in cg or f"/{self.cgroup_parent}\n" in cg or self.root in cmd
+                    or root.startswith(self.root + "/")):
                 pids.append(int(entry))
         return pids
 

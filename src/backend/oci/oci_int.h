@@ -39,7 +39,7 @@ struct oci_ct {
     struct ilu_container *c; /* NULL once destroyed */
     char id[96];
     char tid[64];            /* of the create, for later log lines */
-    char dir[PATH_MAX];      /* bundle dir <state>/containers/<id> */
+    char dir[352];           /* bundle dir <state>/containers/<id> */
     enum oci_ct_state state;
     pid_t run_pid;           /* `run` process, 0 once reaped */
     pid_t init_pid;          /* container init (the agent), 0 unknown */
@@ -69,10 +69,10 @@ struct oci_backend {
     struct event *sigchld;
     char runtime_name[8];       /* "crun" / "runc" */
     char runtime_path[PATH_MAX];
-    char runtime_root[PATH_MAX]; /* <state>/runtime/<name> */
-    char state_dir[PATH_MAX];
-    char containers_dir[PATH_MAX];
-    char rootfs_dir[PATH_MAX];
+    char runtime_root[240];     /* <state>/runtime/<name> */
+    char state_dir[224];        /* short enough for every path built on it */
+    char containers_dir[240];
+    char rootfs_dir[256];
     char python[256];
     char agent_dir[PATH_MAX];   /* host dir mounted at /iluvatar/agent */
     char agent_file[256];       /* its file name */
@@ -99,6 +99,11 @@ pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, 
  * printed (caller frees). Returns the waitpid status, or -1 if it could not run. */
 int oci_run_sync(char *const argv[], char **out, char **errout, struct ilu_error *err);
 int oci_watch_child(struct oci_backend *ob, pid_t pid, oci_child_fn done, void *arg);
+/* Forget a watched child (shutdown waits for it itself). */
+void oci_unwatch_child(struct oci_backend *ob, pid_t pid);
+/* The first watched child whose arg is arg, or 0. */
+pid_t oci_child_of(struct oci_backend *ob, void *arg);
+bool oci_find_binary(const char *name, char *out, size_t len);
 int oci_reaper_start(struct oci_backend *ob, struct ilu_error *err);
 void oci_reap(struct oci_backend *ob);
 bool oci_orphan_take(struct oci_backend *ob, pid_t pid, int *status);
@@ -106,9 +111,10 @@ void oci_describe_status(int status, char *buf, size_t len);
 /* `<runtime> --root R delete --force id`, blocking; returns its status. */
 int oci_delete_sync(const char *runtime_path, const char *root, const char *id);
 void oci_clean_leftovers(struct oci_backend *ob);
-void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs);
+void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid);
 
 /* bundle.c */
+int oci_mkdir_p(const char *path, mode_t mode);
 int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err);
 int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err);
 /* Create <dir> with sockets/ and config.json for container id. args NULL

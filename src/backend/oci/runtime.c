@@ -149,6 +149,25 @@ int oci_watch_child(struct oci_backend *ob, pid_t pid, oci_child_fn done, void *
     return 0;
 }
 
+void oci_unwatch_child(struct oci_backend *ob, pid_t pid)
+{
+    for (struct oci_child **pp = &ob->children; *pp; pp = &(*pp)->next)
+        if ((*pp)->pid == pid) {
+            struct oci_child *ch = *pp;
+            *pp = ch->next;
+            free(ch);
+            return;
+        }
+}
+
+pid_t oci_child_of(struct oci_backend *ob, void *arg)
+{
+    for (struct oci_child *ch = ob->children; ch; ch = ch->next)
+        if (ch->arg == arg)
+            return ch->pid;
+    return 0;
+}
+
 bool oci_orphan_take(struct oci_backend *ob, pid_t pid, int *status)
 {
     for (unsigned i = 0; i < OCI_ORPHANS; i++)
@@ -210,7 +229,7 @@ int oci_reaper_start(struct oci_backend *ob, struct ilu_error *err)
 
 /* ---- choosing the runtime ---- */
 
-static bool find_binary(const char *name, char *out, size_t len)
+bool oci_find_binary(const char *name, char *out, size_t len)
 {
     const char *path = getenv("PATH");
     /* sbin too: runc lives in /usr/sbin on Debian and a daemon's PATH may lack it. */
@@ -264,7 +283,7 @@ static bool probe_runtime(struct oci_backend *ob, const char *path, const char *
     struct ilu_error err = {0};
     const char *args[] = {"/usr/bin/true", NULL};
     if (oci_write_bundle(ob, dir, id, NULL, 64, 1, args, &err) != 0) {
-        snprintf(why, len, "probe bundle: %s", err.msg);
+        snprintf(why, len, "probe bundle: %.400s", err.msg);
         oci_rm_tree(dir);
         return false;
     }
@@ -278,7 +297,7 @@ static bool probe_runtime(struct oci_backend *ob, const char *path, const char *
         size_t n = errout ? strlen(errout) : 0;
         while (n && (errout[n - 1] == '\n' || errout[n - 1] == ' '))
             errout[--n] = '\0';
-        snprintf(why, len, "a test container failed (%s): %s", st < 0 ? err.msg : how,
+        snprintf(why, len, "a test container failed (%.100s): %.300s", st < 0 ? err.msg : how,
                  errout && *errout ? errout : "no message");
     }
     free(errout);
@@ -304,7 +323,7 @@ int oci_choose_runtime(struct oci_backend *ob, const char *mode, const char *pat
                 return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "oci.runtime_path %s is not executable: %s",
                                path, strerror(errno));
             snprintf(found, sizeof found, "%s", path);
-        } else if (!find_binary(mode, found, sizeof found)) {
+        } else if (!oci_find_binary(mode, found, sizeof found)) {
             return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "oci.runtime is \"%s\" but %s is not installed",
                            mode, mode);
         }
@@ -318,7 +337,7 @@ int oci_choose_runtime(struct oci_backend *ob, const char *mode, const char *pat
         ilu_warn(ob->log, "startup", "oci.runtime_path %s ignored: oci.runtime is auto", path);
 
     char why[480] = "crun is not installed";
-    if (find_binary("crun", found, sizeof found)) {
+    if (oci_find_binary("crun", found, sizeof found)) {
         if (!crun_refuses_cgroups(why, sizeof why) && probe_runtime(ob, found, "crun", why, sizeof why)) {
             set_runtime(ob, "crun", found);
             ilu_info(ob->log, "startup", "oci backend: using crun (%s)", found);
@@ -326,7 +345,7 @@ int oci_choose_runtime(struct oci_backend *ob, const char *mode, const char *pat
         }
     }
     char runc[PATH_MAX];
-    if (!find_binary("runc", runc, sizeof runc))
+    if (!oci_find_binary("runc", runc, sizeof runc))
         return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "no usable OCI runtime: crun cannot run (%s) and runc is not installed",
                        why);
     set_runtime(ob, "runc", runc);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Second command of the README: the whole test suite.
+#   unit tests (cmocka), end-to-end tests with real containers, then both again
+#   built with AddressSanitizer + UBSan. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh || exit 1
+PY=/usr/bin/python3
+passed=0 failed=0
+summary=()
+
+count_cmocka() { # $1 = log file
+    local p f
+    p=$(grep -aoE '^\[  PASSED  \] [0-9]+' "$1" | awk '{s+=$4} END {print s+0}')
+    f=$(grep -aoE '^\[  FAILED  \] [0-9]+' "$1" | awk '{s+=$4} END {print s+0}')
+    echo "$p $f"
+}
+
+run_stage() { # name build-dir
+    local name=$1 dir=$2 log
+    log=$(mktemp)
+    if ! make -j"$(nproc)" ${3:-} all check-core-purity >"$log" 2>&1; then
+        cat "$log"; echo "$name: build failed"; failed=$((failed + 1)); summary+=("$name build: FAILED"); return
+    fi
+    : >"$log.unit"
+    for t in "$dir"/tests/test_*; do "$t" >>"$log.unit" 2>&1 || true; done
+    cat "$log.unit"
+    read -r p f < <(count_cmocka "$log.unit")
+    passed=$((passed + p)); failed=$((failed + f)); summary+=("$name unit: $p passed, $f failed")
+    ILU_BUILD_DIR=$dir $PY tests/e2e/run.py 2>&1 | tee "$log.e2e"
+    local line
+    line=$(grep -aE '^e2e: [0-9]+ passed, [0-9]+ failed' "$log.e2e" | tail -1)
+    if [[ -z $line ]]; then
+        failed=$((failed + 1)); summary+=("$name e2e: runner crashed")
+    else
+        p=$(sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
+        f=$(sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
+        passed=$((passed + p)); failed=$((failed + f)); summary+=("$name e2e: $p passed, $f failed")
+    fi
+    rm -f "$log" "$log.unit" "$log.e2e"
+}
+
+run_stage release build
+run_stage asan+ubsan build-asan SAN=1
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -gt 0 ]]

@@ -1,0 +1,293 @@
+/* The worker's side of the agent protocol (agent/agent.py): one persistent
+ * Unix-socket connection per container.
+ *   request: u64 LE command (1 = invoke) | u64 LE length | JSON args
+ *   reply  : u64 LE length | JSON
+ * Non-blocking, on the backend's event loop; one invocation in flight. */
+#include "oci_int.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OCI_MAX_REPLY (64u << 20)
+#define OCI_RBUF_KEEP (1u << 20) /* shrink the read buffer back after bigger replies */
+#define OCI_POLL_US 1000
+#define OCI_GRACE_MS 100 /* after EOF, how long to wait for the exit status */
+
+static const struct timeval poll_tv = {0, OCI_POLL_US};
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+void oci_agent_close(struct oci_ct *ct)
+{
+    struct event **evs[] = {&ct->poll_timer, &ct->grace_timer, &ct->rev, &ct->wev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (*evs[i]) {
+            event_free(*evs[i]);
+            *evs[i] = NULL;
+        }
+    if (ct->sock >= 0) {
+        close(ct->sock);
+        ct->sock = -1;
+    }
+    free(ct->wbuf);
+    ct->wbuf = NULL;
+    ct->wlen = ct->woff = 0;
+    ct->rlen = 0;
+}
+
+/* ---- connecting ---- */
+
+/* Returns 0 connected, 1 not yet (retry), -1 failed (errno set). */
+static int try_connect(struct oci_ct *ct)
+{
+    if (ct->sock < 0) {
+        ct->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (ct->sock < 0)
+            return -1;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int dirfd = -1;
+    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sockets/sock", ct->dir);
+    if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
+        /* Too long for sun_path: go through a descriptor of the dir. */
+        char dir[PATH_MAX + 16];
+        snprintf(dir, sizeof dir, "%s/sockets", ct->dir);
+        dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+            return -1;
+        snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/sock", dirfd);
+    }
+    int rc = connect(ct->sock, (struct sockaddr *)&sa, sizeof sa);
+    int e = errno;
+    if (dirfd >= 0)
+        close(dirfd);
+    if (rc == 0 || e == EISCONN)
+        return 0;
+    errno = e;
+    /* ENOENT until the agent renames its listening socket into place. */
+    if (e == ENOENT || e == ECONNREFUSED || e == EAGAIN || e == EINTR)
+        return 1;
+    return -1;
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct oci_ct *ct = arg;
+    int rc = try_connect(ct);
+    if (rc == 1) {
+        evtimer_add(ct->poll_timer, &poll_tv);
+        return;
+    }
+    event_free(ct->poll_timer);
+    ct->poll_timer = NULL;
+    if (rc < 0) {
+        char reason[200];
+        snprintf(reason, sizeof reason, "cannot connect to the agent socket: %s", strerror(errno));
+        oci_ct_dead(ct, reason);
+        return;
+    }
+    /* Reading all the time also tells us when an idle agent goes away. */
+    ct->rev = event_new(ct->ob->evb, ct->sock, EV_READ | EV_PERSIST, on_read, ct);
+    ct->wev = event_new(ct->ob->evb, ct->sock, EV_WRITE | EV_PERSIST, on_write, ct);
+    if (!ct->rev || !ct->wev || event_add(ct->rev, NULL) != 0) {
+        oci_ct_dead(ct, "cannot watch the agent socket (out of memory?)");
+        return;
+    }
+    oci_ct_connected(ct);
+}
+
+void oci_agent_start_connect(struct oci_ct *ct)
+{
+    ct->poll_timer = evtimer_new(ct->ob->evb, on_poll, ct);
+    if (!ct->poll_timer) {
+        oci_ct_dead(ct, "cannot start the connect timer (out of memory?)");
+        return;
+    }
+    on_poll(-1, 0, ct); /* the agent may already listen */
+}
+
+/* ---- losing the connection ---- */
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    oci_ct_dead(arg, "the agent closed its connection");
+}
+
+/* The socket closed or broke. The process is probably exiting too: wait a
+ * moment for its exit status, which makes a better message. */
+static void connection_lost(struct oci_ct *ct, const char *why)
+{
+    if (ct->rev)
+        event_del(ct->rev);
+    if (ct->wev)
+        event_del(ct->wev);
+    if (ct->init_pid > 0 && !ct->init_exited) {
+        int st;
+        if (waitpid(ct->init_pid, &st, WNOHANG) == ct->init_pid) {
+            ct->init_exited = true;
+            ct->init_status = st;
+            char how[96], reason[160];
+            oci_describe_status(st, how, sizeof how);
+            snprintf(reason, sizeof reason, "container exited (%s)", how);
+            oci_ct_dead(ct, reason);
+            return;
+        }
+        const struct timeval tv = {0, OCI_GRACE_MS * 1000};
+        ct->grace_timer = evtimer_new(ct->ob->evb, on_grace, ct);
+        if (ct->grace_timer && evtimer_add(ct->grace_timer, &tv) == 0)
+            return;
+    }
+    oci_ct_dead(ct, why);
+}
+
+/* ---- invoking ---- */
+
+int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_error *err)
+{
+    if (ct->state != OCI_CT_READY || ct->sock < 0)
+        return ilu_err(err, ILU_ST_BAD_GATEWAY, "container_error", "container %s is not connected (%s)", ct->id,
+                       ct->state == OCI_CT_DEAD ? "it died" : "still starting");
+    if (ct->in_flight)
+        return ilu_err(err, ILU_ST_INTERNAL, "busy", "container %s already runs an invocation", ct->id);
+    uint64_t hdr[2] = {htole64(1), htole64((uint64_t)len)};
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)args, len}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+    ct->sent_ns = oci_now_ns();
+    ssize_t n;
+    do
+        n = sendmsg(ct->sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN)
+        return ilu_err(err, ILU_ST_BAD_GATEWAY, "container_error", "container %s: cannot send the invocation: %s",
+                       ct->id, strerror(errno));
+    size_t sent = n < 0 ? 0 : (size_t)n, total = sizeof hdr + len;
+    if (sent < total) {
+        /* Big arguments: keep the rest and finish when writable. */
+        ct->wlen = total - sent;
+        ct->woff = 0;
+        ct->wbuf = malloc(ct->wlen);
+        if (!ct->wbuf)
+            return ilu_err(err, ILU_ST_INTERNAL, "oom", "container %s: out of memory for the arguments", ct->id);
+        size_t hs = sent < sizeof hdr ? sizeof hdr - sent : 0;
+        memcpy(ct->wbuf, (char *)hdr + (sizeof hdr - hs), hs);
+        memcpy(ct->wbuf + hs, args + (sent > sizeof hdr ? sent - sizeof hdr : 0), ct->wlen - hs);
+        event_add(ct->wev, NULL);
+    }
+    ct->in_flight = true;
+    return 0;
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct oci_ct *ct = arg;
+    while (ct->woff < ct->wlen) {
+        ssize_t n = send(ct->sock, ct->wbuf + ct->woff, ct->wlen - ct->woff, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n < 0) {
+            char why[160];
+            snprintf(why, sizeof why, "sending the arguments failed: %s", strerror(errno));
+            connection_lost(ct, why);
+            return;
+        }
+        ct->woff += (size_t)n;
+    }
+    free(ct->wbuf);
+    ct->wbuf = NULL;
+    ct->wlen = ct->woff = 0;
+    event_del(ct->wev);
+}
+
+/* A reply arrived complete in rbuf: hand it to the core. */
+static void deliver(struct oci_ct *ct, size_t body_len)
+{
+    struct ilu_agent_reply r = {0};
+    r.status = 0;
+    r.round_trip_us = (oci_now_ns() - ct->sent_ns) / 1000;
+    ct->rbuf[8 + body_len] = '\0';
+    r.body = ct->rbuf + 8;
+    r.body_len = body_len;
+    ct->in_flight = false;
+    ct->rlen = 0;
+    struct oci_backend *ob = ct->ob;
+    ob->base.events.invoke_done(ob->base.events.ctx, ct->c, &r);
+    /* ct stays allocated even if the core destroyed c inside the callback
+     * (it is freed only after the runtime's delete), so this is safe. */
+    if (ct->rcap > OCI_RBUF_KEEP && ct->rlen == 0) {
+        free(ct->rbuf);
+        ct->rbuf = NULL;
+        ct->rcap = 0;
+    }
+}
+
+static void protocol_error(struct oci_ct *ct, const char *why)
+{
+    ilu_warn(ct->ob->log, ct->tid, "container %s: %s; dropping the connection", ct->id, why);
+    oci_agent_close(ct);
+    oci_ct_dead(ct, why);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct oci_ct *ct = arg;
+    for (;;) {
+        size_t need = 8;
+        if (ct->rlen >= 8) {
+            uint64_t blen;
+            memcpy(&blen, ct->rbuf, 8);
+            blen = le64toh(blen);
+            if (!ct->in_flight)
+                return protocol_error(ct, "the agent sent data nobody asked for");
+            if (blen > OCI_MAX_REPLY) {
+                char why[160];
+                snprintf(why, sizeof why, "the agent's reply is %llu bytes, over the %u MiB limit",
+                         (unsigned long long)blen, OCI_MAX_REPLY >> 20);
+                return protocol_error(ct, why);
+            }
+            need = 8 + (size_t)blen;
+            if (ct->rlen > need)
+                return protocol_error(ct, "the agent sent more than one reply");
+            if (ct->rlen == need)
+                return deliver(ct, need - 8);
+        }
+        if (ct->rcap < need + 1) {
+            size_t cap = need + 1 > 65536 ? need + 1 : 65536;
+            char *nb = realloc(ct->rbuf, cap);
+            if (!nb)
+                return protocol_error(ct, "out of memory for the agent's reply");
+            ct->rbuf = nb;
+            ct->rcap = cap;
+        }
+        /* Before the length is known read only the header, so one reply
+         * never swallows bytes that are not ours. */
+        size_t room = (ct->rlen < 8 ? 8 : need) - ct->rlen;
+        ssize_t n = recv(ct->sock, ct->rbuf + ct->rlen, room, 0);
+        if (n > 0) {
+            ct->rlen += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        char why[160];
+        if (n == 0)
+            snprintf(why, sizeof why, "the agent closed its connection");
+        else
+            snprintf(why, sizeof why, "reading from the agent failed: %s", strerror(errno));
+        connection_lost(ct, why);
+        return;
+    }
+}

@@ -1,0 +1,307 @@
+/* What the runtime is given: the shared lean Python root and, per container,
+ * a bundle dir holding config.json (written with jansson), the sockets dir
+ * and the agent's stdout/stderr logs. */
+#include "oci_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TMP_SIZE "size=65536k"
+
+int oci_mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Write via a temp file and rename: another worker may be reading it. */
+static int write_file_atomic(const char *path, const char *text)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%.4000s.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    bool ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err)
+{
+    /* Every mount point must exist beforehand: the root is mounted read-only
+     * and shared by all containers, so the runtime must not create any. */
+    static const char *dirs[] = {"usr", "proc", "sys", "dev", "tmp", "etc", "function", "iluvatar/sockets",
+                                 "iluvatar/agent"};
+    static const char *links[][2] = {{"bin", "usr/bin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
+                                     {"sbin", "usr/sbin"}};
+    static const char *files[][2] = {
+        {"etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+        {"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
+        {"etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+    };
+    char path[PATH_MAX + 64];
+    if (oci_mkdir_p(ob->rootfs_dir, 0755) != 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the root %s: %s", ob->rootfs_dir,
+                       strerror(errno));
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", ob->rootfs_dir, dirs[i]);
+        if (oci_mkdir_p(path, 0755) != 0)
+            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create %s: %s", path, strerror(errno));
+    }
+    snprintf(path, sizeof path, "%s/tmp", ob->rootfs_dir);
+    chmod(path, 01777);
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", ob->rootfs_dir, links[i][0]);
+        char cur[PATH_MAX];
+        ssize_t n = readlink(path, cur, sizeof cur - 1);
+        if (n >= 0) {
+            cur[n] = '\0';
+            if (strcmp(cur, links[i][1]) == 0)
+                continue;
+            unlink(path);
+        }
+        if (symlink(links[i][1], path) != 0)
+            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the symlink %s: %s", path,
+                           strerror(errno));
+    }
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", ob->rootfs_dir, files[i][0]);
+        if (write_file_atomic(path, files[i][1]) != 0)
+            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err)
+{
+    char want[PATH_MAX + 32];
+    if (agent_path && *agent_path) {
+        snprintf(want, sizeof want, "%s", agent_path);
+    } else {
+        /* Binaries live in build/: the agent is at build/../agent/agent.py. */
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0)
+            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot read /proc/self/exe: %s", strerror(errno));
+        exe[n] = '\0';
+        snprintf(want, sizeof want, "%s/../agent/agent.py", dirname(exe));
+    }
+    char real[PATH_MAX];
+    if (!realpath(want, real) || access(real, R_OK) != 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "the container agent %s is not readable: %s "
+                       "(set oci.agent_path)", want, strerror(errno));
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", real);
+    snprintf(ob->agent_file, sizeof ob->agent_file, "%s", basename(tmp));
+    snprintf(tmp, sizeof tmp, "%s", real);
+    snprintf(ob->agent_dir, sizeof ob->agent_dir, "%s", dirname(tmp));
+    return 0;
+}
+
+/* ---- config.json ---- */
+
+static json_t *str_array(const char *const *v)
+{
+    json_t *a = json_array();
+    for (; v && *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+static json_t *mount_entry(const char *dest, const char *type, const char *src, const char *const *opts)
+{
+    return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source", src, "options",
+                     str_array(opts));
+}
+
+static json_t *build_mounts(struct oci_backend *ob, const char *image, const char *sockets)
+{
+    static const char *proc_o[] = {"nosuid", "noexec", "nodev", NULL};
+    static const char *dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
+    static const char *pts_o[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", NULL};
+    static const char *shm_o[] = {"nosuid", "noexec", "nodev", "mode=1777", TMP_SIZE, NULL};
+    static const char *mq_o[] = {"nosuid", "noexec", "nodev", NULL};
+    static const char *sys_o[] = {"nosuid", "noexec", "nodev", "ro", NULL};
+    static const char *usr_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
+    static const char *tmp_o[] = {"nosuid", "nodev", "mode=1777", TMP_SIZE, NULL};
+    static const char *fn_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
+    static const char *sock_o[] = {"rbind", "rw", "nosuid", "nodev", "noexec", NULL};
+    json_t *m = json_array();
+    json_array_append_new(m, mount_entry("/proc", "proc", "proc", proc_o));
+    json_array_append_new(m, mount_entry("/dev", "tmpfs", "tmpfs", dev_o));
+    json_array_append_new(m, mount_entry("/dev/pts", "devpts", "devpts", pts_o));
+    json_array_append_new(m, mount_entry("/dev/shm", "tmpfs", "shm", shm_o));
+    json_array_append_new(m, mount_entry("/dev/mqueue", "mqueue", "mqueue", mq_o));
+    json_array_append_new(m, mount_entry("/sys", "sysfs", "sysfs", sys_o));
+    json_array_append_new(m, mount_entry("/usr", "bind", "/usr", usr_o));
+    json_array_append_new(m, mount_entry("/tmp", "tmpfs", "tmpfs", tmp_o));
+    if (image)
+        json_array_append_new(m, mount_entry("/function", "bind", image, fn_o));
+    json_array_append_new(m, mount_entry("/iluvatar/sockets", "bind", sockets, sock_o));
+    json_array_append_new(m, mount_entry("/iluvatar/agent", "bind", ob->agent_dir, fn_o));
+    return m;
+}
+
+static json_t *build_resources(struct oci_backend *ob, uint32_t memory_mb, uint32_t cpus)
+{
+    json_t *r = json_object();
+    /* Deny all devices; the runtime adds the standard null/zero/urandom set. */
+    json_object_set_new(r, "devices", json_pack("[{s:b, s:s}]", "allow", 0, "access", "rwm"));
+    if (memory_mb) {
+        json_int_t bytes = (json_int_t)memory_mb * 1024 * 1024;
+        json_t *mem = json_pack("{s:I}", "limit", bytes);
+        if (ob->memsw) /* memory+swap == memory: no swapping */
+            json_object_set_new(mem, "swap", json_integer(bytes));
+        json_object_set_new(r, "memory", mem);
+    }
+    if (cpus)
+        json_object_set_new(r, "cpu", json_pack("{s:I, s:I, s:I}", "shares", (json_int_t)cpus * 1024, "quota",
+                                                (json_int_t)cpus * 100000, "period", (json_int_t)100000));
+    if (ob->pids_limit)
+        json_object_set_new(r, "pids", json_pack("{s:I}", "limit", (json_int_t)ob->pids_limit));
+    return r;
+}
+
+static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, const char *sockets,
+                            uint32_t memory_mb, uint32_t cpus, const char *const *args)
+{
+    static const char *masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                   "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                                   "/sys/firmware", NULL};
+    static const char *ro_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
+    char agent[320];
+    snprintf(agent, sizeof agent, "/iluvatar/agent/%s", ob->agent_file);
+    const char *agent_args[] = {ob->python, "-S", "-u", agent, NULL};
+    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "ILU_AGENT_SOCKET=/iluvatar/sockets/sock",
+                         "ILU_FUNCTION_DIR=/function", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", "LANG=C.UTF-8",
+                         NULL};
+    json_t *caps = json_object();
+    static const char *cap_sets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
+    for (size_t i = 0; i < 5; i++)
+        json_object_set_new(caps, cap_sets[i], json_array());
+
+    json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:b, s:[{s:s, s:I, s:I}]}", "terminal", 0,
+                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : agent_args), "env",
+                                str_array(env), "cwd", image ? "/function" : "/", "capabilities", caps,
+                                "noNewPrivileges", 1, "rlimits", "type", "RLIMIT_NOFILE", "hard",
+                                (json_int_t)1024, "soft", (json_int_t)1024);
+
+    json_t *ns = json_array();
+    static const char *ns_types[] = {"pid", "network", "ipc", "uts", "mount"};
+    for (size_t i = 0; i < 5; i++)
+        json_array_append_new(ns, json_pack("{s:s}", "type", ns_types[i]));
+    if (ob->cgroupns)
+        json_array_append_new(ns, json_pack("{s:s}", "type", "cgroup"));
+
+    char cgpath[256];
+    snprintf(cgpath, sizeof cgpath, "/%s/%s", ob->cgroup_parent, id);
+    json_t *linux_ = json_pack("{s:o, s:s, s:o, s:o, s:o}", "resources", build_resources(ob, memory_mb, cpus),
+                               "cgroupsPath", cgpath, "namespaces", ns, "maskedPaths", str_array(masked),
+                               "readonlyPaths", str_array(ro_paths));
+
+    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process", process, "root",
+                     "path", ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts",
+                     build_mounts(ob, image, sockets), "linux", linux_);
+}
+
+int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
+                     uint32_t memory_mb, uint32_t cpus, const char *const *args, struct ilu_error *err)
+{
+    char sockets[PATH_MAX + 16], cfgpath[PATH_MAX + 16];
+    snprintf(sockets, sizeof sockets, "%s/sockets", dir);
+    snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create the bundle dir %s: %s", id,
+                       dir, strerror(errno));
+    if (mkdir(sockets, 0755) != 0 && errno != EEXIST)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create %s: %s", id, sockets,
+                       strerror(errno));
+    json_t *cfg = build_config(ob, id, image, sockets, memory_mb, cpus, args);
+    if (!cfg)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)",
+                       id);
+    int rc = json_dump_file(cfg, cfgpath, JSON_COMPACT);
+    json_decref(cfg);
+    if (rc != 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot write %s: %s", id, cfgpath,
+                       strerror(errno));
+    return 0;
+}
+
+/* ---- files ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (flag == FTW_DP ? rmdir : unlink)(path);
+    return 0;
+}
+
+int oci_rm_tree(const char *path)
+{
+    /* FTW_PHYS: never follow a symlink out of the bundle. */
+    int rc = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    return rc == 0 || errno == ENOENT ? 0 : -1;
+}
+
+void oci_file_tail(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (len < 4)
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    /* Read a little less than fits: each newline becomes 3 bytes. */
+    char raw[1024];
+    size_t want = len / 2 < sizeof raw - 1 ? len / 2 : sizeof raw - 1;
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t from = size > (off_t)want ? size - (off_t)want : 0;
+    ssize_t n = pread(fd, raw, want, from);
+    close(fd);
+    if (n <= 0)
+        return;
+    raw[n] = '\0';
+    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == ' '))
+        raw[--n] = '\0';
+    char *start = raw;
+    if (from > 0) { /* drop the partial first line */
+        char *nl = strchr(raw, '\n');
+        if (nl)
+            start = nl + 1;
+    }
+    /* Keep it on one log line. */
+    size_t o = 0;
+    for (char *p = start; *p && o + 4 < len; p++) {
+        if (*p == '\n') {
+            memcpy(buf + o, " | ", 3);
+            o += 3;
+        } else {
+            buf[o++] = *p;
+        }
+    }
+    buf[o] = '\0';
+}

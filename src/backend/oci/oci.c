@@ -1,0 +1,472 @@
+/* The oci backend's ops table and container life cycle:
+ *   create:  write bundle -> `runtime run --detach` -> read pid file ->
+ *            connect to the agent socket -> events.ready
+ *   invoke:  agent_client.c
+ *   death:   init reaped (we are its subreaper) or socket EOF -> one callback
+ *   destroy: close, `runtime delete --force`, rm -r the bundle, free. */
+#include "oci_int.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const struct ilu_backend_ops oci_ops;
+
+static struct oci_backend *backend_of(struct ilu_backend *b)
+{
+    return b->priv;
+}
+
+/* ---- image check ---- */
+
+static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_error *err)
+{
+    if (!image || image[0] != '/')
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
+                       "image \"%s\" must be the absolute path of a function folder", image ? image : "");
+    struct stat st;
+    if (stat(image, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s is not a directory%s%s", image,
+                       errno ? ": " : "", errno ? strerror(errno) : "");
+    char main_py[PATH_MAX + 16];
+    snprintf(main_py, sizeof main_py, "%s/main.py", image);
+    if (access(main_py, R_OK) != 0)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s has no readable main.py: %s", image,
+                       strerror(errno));
+    return 0;
+}
+
+/* ---- container records ---- */
+
+static void ct_unlink_free(struct oci_ct *ct)
+{
+    struct oci_backend *ob = ct->ob;
+    oci_agent_close(ct);
+    if (ct->prev)
+        ct->prev->next = ct->next;
+    else
+        ob->cts = ct->next;
+    if (ct->next)
+        ct->next->prev = ct->prev;
+    free(ct->rbuf);
+    free(ct);
+}
+
+/* A SIGKILLed container that had reached its memory limit was most likely
+ * killed by the OOM killer: say so. */
+static void oom_hint(struct oci_ct *ct, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!ct->init_exited || !WIFSIGNALED(ct->init_status) || WTERMSIG(ct->init_status) != SIGKILL)
+        return;
+    char path[256];
+    snprintf(path, sizeof path, "/sys/fs/cgroup/memory/%s/%s/memory.failcnt", ct->ob->cgroup_parent, ct->id);
+    FILE *f = fopen(path, "re");
+    unsigned long long n = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &n) != 1)
+            n = 0;
+        fclose(f);
+    }
+    if (n > 0 && ct->c)
+        snprintf(buf, len, ", its memory limit of %u MiB was reached",
+                 ct->c->memory_mb ? ct->c->memory_mb : ct->c->fn->memory_mb);
+}
+
+void oci_ct_dead(struct oci_ct *ct, const char *reason)
+{
+    if (ct->state == OCI_CT_DEAD || ct->state == OCI_CT_TEARDOWN)
+        return; /* told the core already, or it does not want to know */
+    struct oci_backend *ob = ct->ob;
+    enum oci_ct_state was = ct->state;
+    bool in_flight = ct->in_flight;
+    ct->state = OCI_CT_DEAD;
+    ct->in_flight = false;
+    oci_agent_close(ct);
+
+    char path[PATH_MAX + 16], tail[240], oom[96];
+    snprintf(path, sizeof path, "%s/stderr.log", ct->dir);
+    oci_file_tail(path, tail, sizeof tail);
+    oom_hint(ct, oom, sizeof oom);
+    const char *sep = tail[0] ? "; stderr: " : "";
+    struct ilu_container *c = ct->c;
+    void *ctx = ob->base.events.ctx;
+
+    if (was == OCI_CT_SPAWNING || was == OCI_CT_CONNECTING) {
+        struct ilu_error err;
+        ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_start", "container %s failed to start: %s%s%s%s", ct->id,
+                reason, oom, sep, tail);
+        ilu_warn(ob->log, ct->tid, "%s", err.msg);
+        ob->base.events.ready(ctx, c, &err);
+    } else if (in_flight) {
+        struct ilu_agent_reply r = {0};
+        r.status = ILU_ST_BAD_GATEWAY;
+        snprintf(r.error, sizeof r.error, "container %s: %s%s during the invocation%s%s", ct->id, reason, oom, sep,
+                 tail);
+        r.round_trip_us = (oci_now_ns() - ct->sent_ns) / 1000;
+        ilu_warn(ob->log, ct->tid, "%s", r.error);
+        ob->base.events.invoke_done(ctx, c, &r);
+    } else {
+        char msg[480];
+        snprintf(msg, sizeof msg, "container %s: %s%s while idle%s%s", ct->id, reason, oom, sep, tail);
+        ilu_warn(ob->log, ct->tid, "%s", msg);
+        ob->base.events.died(ctx, c, msg);
+    }
+}
+
+void oci_ct_connected(struct oci_ct *ct)
+{
+    struct oci_backend *ob = ct->ob;
+    ct->state = OCI_CT_READY;
+    ilu_info(ob->log, ct->tid, "container %s ready in %.1f ms (%s)", ct->id,
+             (double)(oci_now_ns() - ct->create_ns) / 1e6, ob->runtime_name);
+    ob->base.events.ready(ob->base.events.ctx, ct->c, NULL);
+}
+
+/* ---- create ---- */
+
+static void teardown(struct oci_ct *ct);
+
+static void on_run_exit(struct oci_backend *ob, void *arg, int status)
+{
+    struct oci_ct *ct = arg;
+    ct->run_pid = 0;
+    if (ct->state == OCI_CT_TEARDOWN) {
+        teardown(ct); /* destroyed while the runtime was starting it */
+        return;
+    }
+    char reason[200];
+    if (status != 0) {
+        char how[96];
+        oci_describe_status(status, how, sizeof how);
+        snprintf(reason, sizeof reason, "%s run failed (%s)", ob->runtime_name, how);
+        oci_ct_dead(ct, reason);
+        return;
+    }
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/pid", ct->dir);
+    FILE *f = fopen(path, "re");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    if (pid <= 1) {
+        snprintf(reason, sizeof reason, "%s run succeeded but left no usable pid file %.120s", ob->runtime_name, path);
+        oci_ct_dead(ct, reason);
+        return;
+    }
+    ct->init_pid = (pid_t)pid;
+    int st;
+    if (oci_orphan_take(ob, ct->init_pid, &st)) { /* reaped before we knew it */
+        ct->init_exited = true;
+        ct->init_status = st;
+        char how[96];
+        oci_describe_status(st, how, sizeof how);
+        snprintf(reason, sizeof reason, "container exited (%s) before its agent listened", how);
+        oci_ct_dead(ct, reason);
+        return;
+    }
+    ct->state = OCI_CT_CONNECTING;
+    oci_agent_start_connect(ct);
+}
+
+static bool id_is_safe(const char *id)
+{
+    if (!*id || !strcmp(id, ".") || !strcmp(id, ".."))
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') || *p == '-' ||
+              *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err)
+{
+    struct oci_backend *ob = backend_of(b);
+    if (ob->shut_down)
+        return ilu_err(err, ILU_ST_UNAVAILABLE, "shutting_down", "container %s: the backend is shut down", c->id);
+    if (!id_is_safe(c->id))
+        return ilu_err(err, ILU_ST_INTERNAL, "bad_id", "container id \"%s\" is not safe as a file name", c->id);
+    if (c->backend_data)
+        return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s was already created", c->id);
+    if (oci_check_image(b, c->fn->image, err) != 0)
+        return ilu_err_wrap(err, "container %s", c->id);
+
+    struct oci_ct *ct = calloc(1, sizeof *ct);
+    if (!ct)
+        return ilu_err(err, ILU_ST_INTERNAL, "oom", "container %s: out of memory", c->id);
+    ct->ob = ob;
+    ct->c = c;
+    ct->sock = -1;
+    ct->create_ns = oci_now_ns();
+    snprintf(ct->id, sizeof ct->id, "%s", c->id);
+    snprintf(ct->tid, sizeof ct->tid, "%s", tid ? tid : "");
+    snprintf(ct->dir, sizeof ct->dir, "%s/%s", ob->containers_dir, c->id);
+    oci_rm_tree(ct->dir); /* a stale dir of the same id would confuse the runtime */
+
+    uint32_t mem = c->memory_mb ? c->memory_mb : c->fn->memory_mb;
+    uint32_t cpus = c->cpus ? c->cpus : c->fn->cpus;
+    if (oci_write_bundle(ob, ct->dir, ct->id, c->fn->image, mem, cpus, NULL, err) != 0)
+        goto fail;
+
+    char pidfile[PATH_MAX + 16], out[PATH_MAX + 16], errf[PATH_MAX + 16];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", ct->dir);
+    snprintf(out, sizeof out, "%s/stdout.log", ct->dir);
+    snprintf(errf, sizeof errf, "%s/stderr.log", ct->dir);
+    char *argv[] = {ob->runtime_path, "--root", ob->runtime_root, "run", "--detach", "--bundle", ct->dir,
+                    "--pid-file", pidfile, ct->id, NULL};
+    /* The runtime's stdio becomes the agent's: its errors land in stderr.log. */
+    pid_t pid = oci_spawn(argv, out, errf, err);
+    if (pid < 0)
+        goto fail;
+    if (oci_watch_child(ob, pid, on_run_exit, ct) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        oci_delete_sync(ob->runtime_path, ob->runtime_root, ct->id);
+        ilu_err(err, ILU_ST_INTERNAL, "oom", "out of memory");
+        goto fail;
+    }
+    ct->run_pid = pid;
+    ct->state = OCI_CT_SPAWNING;
+    ct->next = ob->cts;
+    if (ob->cts)
+        ob->cts->prev = ct;
+    ob->cts = ct;
+    c->backend_data = ct;
+    ilu_debug(ob->log, tid, "container %s: %s run started (%s, %u MiB, %u cpus)", ct->id, ob->runtime_name,
+              c->fn->image, mem, cpus);
+    return 0;
+
+fail:
+    oci_rm_tree(ct->dir);
+    free(ct);
+    ilu_err_wrap(err, "creating container %s", c->id);
+    ilu_warn(ob->log, tid, "%s", err ? err->msg : "creating a container failed");
+    return -1;
+}
+
+/* ---- invoke ---- */
+
+static int oci_invoke(struct ilu_backend *b, struct ilu_container *c, const char *tid, const char *args,
+                      size_t args_len, struct ilu_error *err)
+{
+    struct oci_ct *ct = c->backend_data;
+    if (!ct)
+        return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s is not known to the oci backend", c->id);
+    return oci_agent_send(ct, args, args_len, err);
+}
+
+/* ---- destroy ---- */
+
+static void on_delete_exit(struct oci_backend *ob, void *arg, int status)
+{
+    struct oci_ct *ct = arg;
+    if (status != 0) {
+        char how[96], path[PATH_MAX + 16], tail[240];
+        oci_describe_status(status, how, sizeof how);
+        snprintf(path, sizeof path, "%s/delete.log", ct->dir);
+        oci_file_tail(path, tail, sizeof tail);
+        ilu_warn(ob->log, ct->tid, "container %s: %s delete failed (%s): %s", ct->id, ob->runtime_name, how, tail);
+    }
+    oci_rm_tree(ct->dir);
+    ct_unlink_free(ct);
+}
+
+static void teardown(struct oci_ct *ct)
+{
+    struct oci_backend *ob = ct->ob;
+    char logf[PATH_MAX + 16];
+    snprintf(logf, sizeof logf, "%s/delete.log", ct->dir);
+    char *argv[] = {ob->runtime_path, "--root", ob->runtime_root, "delete", "--force", ct->id, NULL};
+    struct ilu_error err = {0};
+    pid_t pid = oci_spawn(argv, NULL, logf, &err);
+    if (pid > 0 && oci_watch_child(ob, pid, on_delete_exit, ct) == 0)
+        return;
+    /* Left for the shutdown/startup sweep, which also removes cgroups. */
+    ilu_error_log(ob->log, ct->tid, "container %s: cannot delete it: %s", ct->id,
+                  pid > 0 ? "out of memory" : err.msg);
+    if (pid > 0) {
+        waitpid(pid, NULL, 0);
+    }
+    oci_rm_tree(ct->dir);
+    ct_unlink_free(ct);
+}
+
+static void oci_destroy(struct ilu_backend *b, struct ilu_container *c, const char *tid)
+{
+    struct oci_ct *ct = c->backend_data;
+    if (!ct)
+        return;
+    c->backend_data = NULL;
+    ct->c = NULL;
+    ct->state = OCI_CT_TEARDOWN;
+    ct->in_flight = false;
+    oci_agent_close(ct);
+    if (tid && *tid)
+        snprintf(ct->tid, sizeof ct->tid, "%s", tid);
+    ilu_debug(ct->ob->log, ct->tid, "container %s: destroying", ct->id);
+    if (ct->run_pid == 0)
+        teardown(ct);
+    /* else on_run_exit calls teardown once the runtime is done */
+}
+
+/* ---- shutdown / free ---- */
+
+static void wait_blocking(pid_t pid)
+{
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+static void oci_shutdown(struct ilu_backend *b)
+{
+    struct oci_backend *ob = backend_of(b);
+    if (ob->shut_down)
+        return;
+    ob->shut_down = true;
+    int n = 0;
+    while (ob->cts) {
+        struct oci_ct *ct = ob->cts;
+        /* No callbacks during shutdown; later destroy(c) calls are no-ops. */
+        if (ct->c)
+            ct->c->backend_data = NULL;
+        ct->state = OCI_CT_TEARDOWN;
+        pid_t pid;
+        while ((pid = oci_child_of(ob, ct)) > 0) { /* its run or delete */
+            oci_unwatch_child(ob, pid);
+            wait_blocking(pid);
+        }
+        /* Reap the init ourselves: a runtime waiting for it to go away would
+         * otherwise wait on us while we wait on it. */
+        if (ct->init_pid > 0 && !ct->init_exited && kill(ct->init_pid, SIGKILL) == 0)
+            wait_blocking(ct->init_pid);
+        oci_delete_sync(ob->runtime_path, ob->runtime_root, ct->id);
+        oci_rm_tree(ct->dir);
+        ct_unlink_free(ct);
+        n++;
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0) /* stray zombies */
+        ;
+    while (ob->children) {
+        struct oci_child *ch = ob->children;
+        ob->children = ch->next;
+        free(ch);
+    }
+    oci_clean_cgroups(ob, true, "shutdown");
+    ilu_info(ob->log, "shutdown", "oci backend: removed %d containers", n);
+}
+
+static void oci_free(struct ilu_backend *b)
+{
+    if (!b)
+        return;
+    struct oci_backend *ob = backend_of(b);
+    oci_shutdown(b);
+    if (ob->sigchld)
+        event_free(ob->sigchld);
+    free(ob);
+}
+
+static const struct ilu_backend_ops oci_ops = {
+    .name = "oci",
+    .check_image = oci_check_image,
+    .create = oci_create,
+    .invoke = oci_invoke,
+    .destroy = oci_destroy,
+    .shutdown = oci_shutdown,
+    .free = oci_free,
+};
+
+const char *ilu_oci_runtime_name(const struct ilu_backend *b)
+{
+    if (!b || b->ops != &oci_ops)
+        return NULL;
+    return ((const struct oci_backend *)b->priv)->runtime_name;
+}
+
+/* ---- construction ---- */
+
+static int copy_setting(char *dst, size_t len, const char *val, const char *dflt, const char *key,
+                        struct ilu_error *err)
+{
+    const char *v = val && *val ? val : dflt;
+    if ((size_t)snprintf(dst, len, "%s", v) >= len)
+        return ilu_err(err, ILU_ST_INTERNAL, "config", "oci.%s is too long", key);
+    return 0;
+}
+
+struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct ilu_worker_config *cfg,
+                                        const struct ilu_log *log, struct ilu_error *err)
+{
+    struct oci_backend *ob = calloc(1, sizeof *ob);
+    if (!ob) {
+        ilu_err(err, ILU_ST_INTERNAL, "oom", "oci backend: out of memory");
+        return NULL;
+    }
+    ob->base.ops = &oci_ops;
+    ob->base.priv = ob;
+    ob->base.log = log;
+    ob->evb = base;
+    ob->log = log;
+    ob->shut_down = true; /* until constructed: free() must not sweep */
+    const char *pp = cfg->oci.cgroup_parent;
+    if (copy_setting(ob->state_dir, sizeof ob->state_dir, cfg->oci.state_dir, "/run/iluvatar", "state_dir", err) ||
+        copy_setting(ob->python, sizeof ob->python, cfg->oci.python, "/usr/bin/python3", "python", err) ||
+        copy_setting(ob->cgroup_parent, sizeof ob->cgroup_parent, pp, "iluvatar", "cgroup_parent", err))
+        goto fail;
+    if (cfg->oci.rootfs_dir[0])
+        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s", cfg->oci.rootfs_dir);
+    else
+        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s/rootfs", ob->state_dir);
+    snprintf(ob->containers_dir, sizeof ob->containers_dir, "%s/containers", ob->state_dir);
+    if (strchr(ob->cgroup_parent, '/') || !strcmp(ob->cgroup_parent, ".") || !strcmp(ob->cgroup_parent, "..")) {
+        ilu_err(err, ILU_ST_INTERNAL, "config", "oci.cgroup_parent \"%s\" must be a single path component",
+                ob->cgroup_parent);
+        goto fail;
+    }
+    ob->pids_limit = cfg->oci.pids_limit;
+    /* memory.swap only where the kernel accounts swap, or runc refuses. */
+    ob->memsw = access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0 ||
+                access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+    ob->cgroupns = access("/proc/self/ns/cgroup", F_OK) == 0;
+
+    /* Detached container inits are re-parented to us, so we see them exit. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+        goto fail;
+    }
+    char runtime_dir[PATH_MAX + 16];
+    snprintf(runtime_dir, sizeof runtime_dir, "%s/runtime", ob->state_dir);
+    if (oci_mkdir_p(ob->containers_dir, 0700) != 0 || oci_mkdir_p(runtime_dir, 0700) != 0) {
+        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the state dir %s: %s", ob->state_dir,
+                strerror(errno));
+        goto fail;
+    }
+    if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, cfg->oci.agent_path, err) != 0)
+        goto fail;
+    oci_clean_leftovers(ob);
+    if (oci_choose_runtime(ob, cfg->oci.runtime[0] ? cfg->oci.runtime : "auto", cfg->oci.runtime_path, err) != 0)
+        goto fail;
+    if (oci_reaper_start(ob, err) != 0)
+        goto fail;
+    ob->shut_down = false;
+    ilu_info(log, "startup", "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s",
+             ob->runtime_name, ob->rootfs_dir, ob->agent_dir, ob->agent_file, ob->state_dir, ob->cgroup_parent,
+             ob->memsw ? "" : " (no swap accounting)");
+    return &ob->base;
+
+fail:
+    ilu_err_wrap(err, "oci backend");
+    oci_free(&ob->base);
+    return NULL;
+}

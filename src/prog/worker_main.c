@@ -1,0 +1,264 @@
+/* iluvatar_worker: the worker daemon. Thin: reads config, wires the core to
+ * libevent (live env, HTTP API, OCI backend) and runs the loop. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/oci.h"
+#include "backend/registry.h"
+#include "core/config.h"
+#include "core/worker.h"
+#include "server/host_stats.h"
+#include "server/http_api.h"
+#include "server/live_env.h"
+
+extern char **environ;
+
+#define SHUTDOWN_GRACE_US (10 * 1000000ULL)
+
+struct daemon {
+    struct event_base *base;
+    struct ilu_worker *worker;
+    struct ilu_log log;
+    struct event *drain_timer;
+    uint64_t drain_deadline_us;
+    int signals_seen;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: iluvatar_worker [-c config.json] [--dump-config] [--help]\n"
+            "  -c, --config FILE   JSON config applied over the built-in defaults\n"
+            "                      (environment ILUVATAR_WORKER__section__key=value overrides both)\n"
+            "  --dump-config       print the effective config as JSON and exit\n"
+            "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n");
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = bigger;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+/* Files shipped beside the binaries (build/..): the bundled functions. */
+static void resolve_beside_binary(const char *rel, char *out, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    out[0] = 0;
+    if (len <= 0)
+        return;
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    char joined[PATH_MAX * 2];
+    snprintf(joined, sizeof joined, "%s/../%s", exe, rel);
+    if (!realpath(joined, out))
+        out[0] = 0;
+}
+
+static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    if (ilu_worker_outstanding(d->worker) == 0 || ilu_monotonic_us() >= d->drain_deadline_us) {
+        if (ilu_worker_outstanding(d->worker))
+            ilu_warn(&d->log, "shutdown", "%u invocations still running after the grace period; stopping anyway",
+                     ilu_worker_outstanding(d->worker));
+        event_base_loopbreak(d->base);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    if (++d->signals_seen > 1) {
+        ilu_warn(&d->log, "shutdown", "second signal: stopping now");
+        event_base_loopbreak(d->base);
+        return;
+    }
+    ilu_info(&d->log, "shutdown", "signal %d: draining %u invocations, then removing containers", (int)sig,
+             ilu_worker_outstanding(d->worker));
+    ilu_worker_begin_shutdown(d->worker);
+    d->drain_deadline_us = ilu_monotonic_us() + SHUTDOWN_GRACE_US;
+    d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_check, d);
+    struct timeval tv = {0, 20000};
+    event_add(d->drain_timer, &tv);
+    on_drain_check(-1, 0, d);
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &seed, sizeof seed) != sizeof seed)
+            seed = 0;
+        close(fd);
+    }
+    return seed ? seed : (uint64_t)getpid() * 2654435761u ^ ilu_monotonic_us();
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int dump = 0;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"dump-config", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'D': dump = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 64;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "iluvatar_worker: unexpected argument %s\n", argv[optind]);
+        return 64;
+    }
+
+    struct ilu_worker_config cfg;
+    struct ilu_error err = {0};
+    ilu_config_defaults(&cfg);
+    if (config_path) {
+        char *text = read_file(config_path);
+        if (!text) {
+            fprintf(stderr, "iluvatar_worker: cannot read config %s: %s\n", config_path, strerror(errno));
+            return 1;
+        }
+        int rc = ilu_config_apply_json(&cfg, text, config_path, &err);
+        free(text);
+        if (rc) {
+            fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+            return 1;
+        }
+    }
+    if (ilu_config_apply_env(&cfg, "ILUVATAR_WORKER", environ, &err) || ilu_config_validate(&cfg, &err)) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        return 1;
+    }
+    if (dump) {
+        char *text = ilu_config_dump(&cfg);
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
+    if (cfg.container_resources.cpu_count == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg.container_resources.cpu_count = n > 0 ? (uint32_t)n : 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    struct daemon d = {0};
+    d.base = event_base_new();
+    struct ilu_live_env le;
+    char log_path[PATH_MAX] = "";
+    if (cfg.logging.directory[0]) {
+        mkdir(cfg.logging.directory, 0755);
+        snprintf(log_path, sizeof log_path, "%s/%s.log", cfg.logging.directory, cfg.name);
+    }
+    if (!d.base || ilu_live_env_init(&le, d.base, log_path, cfg.logging.stdout_enabled)) {
+        fprintf(stderr, "iluvatar_worker: cannot start the event loop or open log %s: %s\n", log_path,
+                strerror(errno));
+        return 1;
+    }
+    d.log = (struct ilu_log){.env = &le.env, .min_level = ilu_log_level_parse(cfg.logging.level)};
+
+    struct ilu_backend *backend =
+        ilu_backend_create(cfg.container_resources.backend, d.base, &cfg, &d.log, &err);
+    if (!backend) {
+        fprintf(stderr, "iluvatar_worker: backend %s: %s\n", cfg.container_resources.backend, err.msg);
+        return 1;
+    }
+    d.worker = ilu_worker_new(&cfg, &le.env, backend, &d.log, &err);
+    if (!d.worker) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        backend->ops->shutdown(backend);
+        backend->ops->free(backend);
+        return 1;
+    }
+
+    char hello[PATH_MAX];
+    resolve_beside_binary("functions/hello", hello, sizeof hello);
+    struct ilu_register_req health = {.function_name = ILU_HEALTH_FUNCTION,
+                                      .function_version = ILU_HEALTH_VERSION,
+                                      .image_name = hello,
+                                      .memory_mb = 64,
+                                      .cpus = 1,
+                                      .system = true};
+    if (!hello[0] || ilu_worker_register(d.worker, &health, "startup", &err))
+        ilu_warn(&d.log, "startup", "health function unavailable (/health will answer UNHEALTHY): %s",
+                 hello[0] ? err.msg : "functions/hello not found beside the binary");
+
+    struct ilu_host_stats host;
+    ilu_host_stats_start(&host, d.base, cfg.status.report_freq_ms);
+    struct ilu_http_api api = {.worker = d.worker,
+                               .log = &d.log,
+                               .host = &host,
+                               .worker_name = cfg.name,
+                               .runtime_name = strcmp(backend->ops->name, "oci") == 0 ? ilu_oci_runtime_name(backend)
+                                                                                       : backend->ops->name,
+                               .tid_seed = random_seed(),
+                               .max_payload_bytes = cfg.limits.max_payload_bytes};
+    int rc = 0;
+    if (ilu_http_api_start(&api, d.base, cfg.address, (uint16_t)cfg.port, &err)) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        rc = 1;
+    } else {
+        struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+        struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+        event_add(sigint, NULL);
+        event_add(sigterm, NULL);
+        char fields[256];
+        snprintf(fields, sizeof fields, "\"address\":\"%s\",\"port\":%u,\"runtime\":\"%s\",\"cpu_count\":%u,\"memory_mb\":%u",
+                 cfg.address, cfg.port, api.runtime_name, cfg.container_resources.cpu_count,
+                 cfg.container_resources.memory_mb);
+        ilu_log_emit(&d.log, ILU_LOG_INFO, "startup", fields, "worker started");
+        event_base_dispatch(d.base);
+        event_free(sigint);
+        event_free(sigterm);
+        ilu_http_api_stop(&api);
+    }
+    if (d.drain_timer)
+        event_free(d.drain_timer);
+    ilu_host_stats_stop(&host);
+    ilu_worker_free(d.worker);
+    backend->ops->shutdown(backend);
+    backend->ops->free(backend);
+    ilu_info(&d.log, "shutdown", "worker stopped");
+    ilu_live_env_close(&le);
+    event_base_free(d.base);
+    return rc;
+}

@@ -1,0 +1,30 @@
+/* The worker's HTTP/1.1 + JSON API (docs/api.md) on libevent's evhttp. */
+#ifndef ILU_HTTP_API_H
+#define ILU_HTTP_API_H
+
+#include <stdint.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+#include "host_stats.h"
+
+struct event_base;
+struct evhttp;
+
+struct ilu_http_api {
+    struct evhttp *http;
+    struct ilu_worker *worker;          /* borrowed */
+    const struct ilu_log *log;          /* borrowed */
+    const struct ilu_host_stats *host;  /* borrowed */
+    const char *worker_name;
+    const char *runtime_name;
+    uint64_t tid_seed, tid_seq;
+    uint32_t max_payload_bytes;
+    unsigned open_requests;             /* answered asynchronously, not yet replied */
+};
+
+int ilu_http_api_start(struct ilu_http_api *api, struct event_base *base, const char *address, uint16_t port,
+                       struct ilu_error *err);
+void ilu_http_api_stop(struct ilu_http_api *api);
+
+#endif

@@ -1,0 +1,109 @@
+#include "live_env.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct ilu_timer {
+    struct event *ev;
+    ilu_timer_fn fn;
+    void *arg;
+};
+
+uint64_t ilu_monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t live_now_us(void *ctx)
+{
+    (void)ctx;
+    return ilu_monotonic_us();
+}
+
+static uint64_t live_wall_us(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct ilu_timer *t = arg;
+    ilu_timer_fn fn = t->fn;
+    void *fn_arg = t->arg;
+    event_free(t->ev);
+    free(t);
+    fn(fn_arg);
+}
+
+static struct ilu_timer *live_timer_start(void *ctx, uint64_t delay_us, ilu_timer_fn fn, void *arg)
+{
+    struct ilu_live_env *le = ctx;
+    struct ilu_timer *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->fn = fn;
+    t->arg = arg;
+    t->ev = evtimer_new(le->base, timer_fire, t);
+    if (!t->ev) {
+        free(t);
+        return NULL;
+    }
+    struct timeval tv = {.tv_sec = (time_t)(delay_us / 1000000), .tv_usec = (suseconds_t)(delay_us % 1000000)};
+    evtimer_add(t->ev, &tv);
+    return t;
+}
+
+static void live_timer_cancel(void *ctx, struct ilu_timer *t)
+{
+    (void)ctx;
+    if (!t)
+        return;
+    event_free(t->ev);
+    free(t);
+}
+
+static void live_log_write(void *ctx, int level, const char *line)
+{
+    (void)level;
+    struct ilu_live_env *le = ctx;
+    if (le->log_to_stderr) {
+        fputs(line, stderr);
+        fputc('\n', stderr);
+    }
+    if (le->log_file) {
+        fputs(line, le->log_file);
+        fputc('\n', le->log_file);
+        fflush(le->log_file);
+    }
+}
+
+int ilu_live_env_init(struct ilu_live_env *le, struct event_base *base, const char *log_path, int log_to_stderr)
+{
+    le->base = base;
+    le->log_to_stderr = log_to_stderr;
+    le->log_file = NULL;
+    if (log_path && *log_path && !(le->log_file = fopen(log_path, "a")))
+        return -1;
+    le->env = (struct ilu_env){.ctx = le,
+                               .now_us = live_now_us,
+                               .wall_us = live_wall_us,
+                               .timer_start = live_timer_start,
+                               .timer_cancel = live_timer_cancel,
+                               .log_write = live_log_write};
+    return 0;
+}
+
+void ilu_live_env_close(struct ilu_live_env *le)
+{
+    if (le->log_file)
+        fclose(le->log_file);
+    le->log_file = NULL;
+}

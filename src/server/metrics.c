@@ -1,0 +1,65 @@
+#include "metrics.h"
+
+#include <event2/buffer.h>
+
+static void gauge(struct evbuffer *out, const char *name, const char *type, const char *help, double value)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
+}
+
+static const struct {
+    const char *key, *name, *type, *help;
+} worker_series[] = {
+    {"cpu_queue_len", "iluvatar_queue_length", "gauge", "Invocations waiting in the queue."},
+    {"num_running_funcs", "iluvatar_running_invocations", "gauge", "Invocations running on containers."},
+    {"used_mem_mb", "iluvatar_used_memory_mb", "gauge", "Memory reserved by containers."},
+    {"total_mem_mb", "iluvatar_total_memory_mb", "gauge", "Memory of the container pool."},
+    {"num_containers", "iluvatar_containers", "gauge", "Containers starting, idle or busy."},
+    {"idle_containers", "iluvatar_idle_containers", "gauge", "Idle (warm) containers."},
+    {"invocations", "iluvatar_invocations_total", "counter", "Finished invocations."},
+    {"errors", "iluvatar_invocation_errors_total", "counter", "Invocations that did not succeed."},
+    {"timeouts", "iluvatar_invocation_timeouts_total", "counter", "Invocations over limits.timeout_sec."},
+    {"rejected", "iluvatar_invocations_rejected_total", "counter", "Invocations refused because the queue was full."},
+    {"cold_starts", "iluvatar_cold_starts_total", "counter", "Invocations that started a container."},
+    {"warm_starts", "iluvatar_warm_starts_total", "counter", "Invocations on a warm container."},
+    {"prewarm_starts", "iluvatar_prewarm_starts_total", "counter", "Invocations on a prewarmed container."},
+    {"evictions", "iluvatar_evictions_total", "counter", "Idle containers evicted for memory."},
+    {"keepalive_removals", "iluvatar_keepalive_removals_total", "counter", "Idle containers removed by keep-alive."},
+    {"container_deaths", "iluvatar_container_deaths_total", "counter", "Containers that died on their own."},
+};
+
+void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const struct ilu_host_stats *host)
+{
+    json_t *status = ilu_worker_status_json(w);
+    for (size_t i = 0; i < sizeof worker_series / sizeof worker_series[0]; i++)
+        gauge(out, worker_series[i].name, worker_series[i].type, worker_series[i].help,
+              json_number_value(json_object_get(status, worker_series[i].key)));
+    json_decref(status);
+    gauge(out, "iluvatar_host_cpu_util_pct", "gauge", "Host CPU busy percentage.", host->cpu_util_pct);
+    gauge(out, "iluvatar_host_load_avg_1m", "gauge", "Host 1-minute load average.", host->load_avg_1m);
+
+    json_t *fns = ilu_worker_metrics_json(w);
+    static const char *per_fn[][3] = {
+        {"invocations", "iluvatar_function_invocations_total", "counter"},
+        {"cold", "iluvatar_function_cold_starts_total", "counter"},
+        {"warm", "iluvatar_function_warm_starts_total", "counter"},
+        {"prewarm", "iluvatar_function_prewarm_starts_total", "counter"},
+        {"errors", "iluvatar_function_errors_total", "counter"},
+        {"containers", "iluvatar_function_containers", "gauge"},
+        {"avg_exec_us", "iluvatar_function_avg_exec_us", "gauge"},
+        {"avg_e2e_us", "iluvatar_function_avg_e2e_us", "gauge"},
+        {"avg_cold_start_us", "iluvatar_function_avg_cold_start_us", "gauge"},
+    };
+    for (size_t k = 0; k < sizeof per_fn / sizeof per_fn[0]; k++) {
+        evbuffer_add_printf(out, "# TYPE %s %s\n", per_fn[k][1], per_fn[k][2]);
+        size_t i;
+        json_t *fn;
+        json_array_foreach(fns, i, fn)
+        {
+            evbuffer_add_printf(out, "%s{fqdn=\"%s\"} %.17g\n", per_fn[k][1],
+                                json_string_value(json_object_get(fn, "fqdn")),
+                                json_number_value(json_object_get(fn, per_fn[k][0])));
+        }
+    }
+    json_decref(fns);
+}

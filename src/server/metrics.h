@@ -1,0 +1,12 @@
+/* /metrics in the Prometheus text exposition format (written by hand: no
+ * Prometheus client library is packaged for Debian). */
+#ifndef ILU_METRICS_H
+#define ILU_METRICS_H
+
+#include "core/worker.h"
+#include "host_stats.h"
+
+struct evbuffer;
+void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const struct ilu_host_stats *host);
+
+#endif

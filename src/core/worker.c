@@ -358,8 +358,18 @@ void ilu_worker_free(struct ilu_worker *w)
 {
     if (!w)
         return;
-    while (w->containers)
+    /* invocations still on containers (the shutdown grace period ran out)
+     * are dropped with their containers; their clients are gone with the
+     * HTTP server */
+    while (w->containers) {
+        struct ilu_invocation *running = w->containers->inv;
         pool_remove(w, w->containers, "shutdown", "worker stopping");
+        if (running) {
+            if (running->timeout)
+                w->env->timer_cancel(w->env->ctx, running->timeout);
+            inv_free(running);
+        }
+    }
     struct ilu_invocation *inv;
     while ((inv = ilu_queue_pop(&w->queue))) {
         if (inv->timeout)

@@ -75,8 +75,7 @@ static void env_log(void *ctx, int level, const char *line)
 /* ---- backend events ---- */
 static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
 {
-    struct probe *p = c->backend_data ? NULL : NULL;
-    p = (struct probe *)(uintptr_t)c->last_used_us; /* the test keeps its probe here */
+    struct probe *p = (struct probe *)(uintptr_t)c->last_used_us; /* the test keeps its probe here */
     p->ready_seen = true;
     p->ready_ns = now_ns();
     if (err)
@@ -249,11 +248,13 @@ static bool dir_empty(const char *p)
     return n == 0;
 }
 
-/* Wait for the background deletes to finish (bundle dirs gone). */
-static void wait_teardown(void)
+/* Wait for a background delete to finish (its bundle dir gone); NULL: all. */
+static void wait_teardown(const char *id)
 {
-    for (int i = 0; i < 500 && !dir_empty(STATE "/containers"); i++)
-        sleep_loop(10);
+    char dir[160];
+    snprintf(dir, sizeof dir, STATE "/containers/%s", id ? id : "");
+    for (int i = 0; i < 1000 && (id ? path_exists(dir) : !dir_empty(dir)); i++)
+        sleep_loop(5);
 }
 
 int main(int argc, char **argv)
@@ -424,9 +425,12 @@ int main(int argc, char **argv)
         struct ilu_container *cc = ct_new(hello, id, &pc);
         if (create_wait(b, cc, &pc) && !pc.ready_err.status)
             colds[nc++] = (pc.ready_ns - pc.t0_ns) / 1000;
+        uint64_t td = now_ns();
         b->ops->destroy(b, cc, "smoke-cold");
         free(cc);
-        wait_teardown();
+        wait_teardown(id);
+        if (i == 0)
+            printf("     destroy -> bundle removed: %.1f ms\n", (double)(now_ns() - td) / 1e6);
     }
     if (nc) {
         qsort(colds, (size_t)nc, sizeof colds[0], cmp_u64);
@@ -438,7 +442,7 @@ int main(int argc, char **argv)
     struct ilu_container *all[] = {c1, c2, c3, c4, c5, c6};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         b->ops->destroy(b, all[i], "smoke-destroy");
-    wait_teardown();
+    wait_teardown(NULL);
     check(dir_empty(STATE "/containers"), "no bundle dir left");
     char *out = NULL;
     char rt[64];

@@ -252,6 +252,7 @@ struct fake_backend {
     bool check_image_fails;
     struct fake_ct *cts; /* every container ever created, newest first */
     unsigned created, destroyed, invokes;
+    unsigned busy, max_busy; /* containers running an invocation now / at most */
     unsigned violations; /* protocol errors: invoke on a non-ready container, destroy twice, ... */
     char last_violation[256];
     char last_args[256];
@@ -355,6 +356,7 @@ static inline void fake_done_fire(void *arg)
     struct fake_backend *b = ct->b;
     ct->pending = NULL;
     ct->state = FAKE_READY;
+    b->busy--;
     struct fake_fn *fn = fake_fn(b, ct->fqdn);
     char body[1024];
     if (fn->body) {
@@ -392,6 +394,8 @@ static inline int fake_invoke(struct ilu_backend *base, struct ilu_container *c,
     snprintf(b->last_args, sizeof b->last_args, "%.*s", (int)args_len, args);
     snprintf(b->last_invoke_tid, sizeof b->last_invoke_tid, "%s", tid ? tid : "");
     ct->state = FAKE_BUSY;
+    if (++b->busy > b->max_busy)
+        b->max_busy = b->busy;
     ct->pending = b->env->env.timer_start(b->env, fake_fn(b, ct->fqdn)->exec_us, fake_done_fire, ct);
     return 0;
 }
@@ -404,6 +408,8 @@ static inline void fake_destroy(struct ilu_backend *base, struct ilu_container *
         fake_violation(b, "destroy of an unknown or already destroyed container", c->id);
         return;
     }
+    if (ct->state == FAKE_BUSY)
+        b->busy--;
     if (ct->pending) { /* no more callbacks about c once destroyed */
         b->env->env.timer_cancel(b->env, ct->pending);
         ct->pending = NULL;
@@ -480,6 +486,8 @@ static inline void fake_kill(struct fake_backend *b, struct fake_ct *ct)
         ct->pending = NULL;
     }
     enum fake_ct_state was = ct->state;
+    if (was == FAKE_BUSY)
+        b->busy--;
     ct->state = FAKE_DEAD;
     if (was == FAKE_STARTING) {
         struct ilu_error err;
@@ -631,6 +639,45 @@ static inline const char *fake_json_str(json_t *obj, const char *path)
     if (!json_is_string(v))
         fail_msg("no string at %s", path);
     return json_string_value(v);
+}
+
+/* ---- a whole world: env + backend + worker -------------------------------- */
+
+struct fake_world {
+    struct fake_env env;
+    struct fake_backend be;
+    struct ilu_worker_config cfg;
+    struct ilu_worker *w;
+};
+
+/* Set env and backend up with the clock at t0 and cfg at fake_config();
+ * adjust fw->cfg and fw->be, then call fake_world_start. */
+static inline void fake_world_init(struct fake_world *fw, uint64_t t0)
+{
+    fake_env_init(&fw->env, t0);
+    fake_backend_init(&fw->be, &fw->env);
+    fake_config(&fw->cfg);
+}
+
+static inline struct ilu_worker *fake_world_start(struct fake_world *fw)
+{
+    fw->w = fake_worker(&fw->cfg, &fw->env, &fw->be);
+    return fw->w;
+}
+
+/* Free the worker and check it left nothing behind: every container it had
+ * created destroyed, every timer it had started fired or cancelled, and no
+ * backend protocol violation. */
+static inline void fake_world_end(struct fake_world *fw)
+{
+    ilu_worker_free(fw->w);
+    fw->w = NULL;
+    if (fw->be.violations)
+        fail_msg("backend protocol violation: %s", fw->be.last_violation);
+    assert_int_equal(fw->be.created, fw->be.destroyed);
+    assert_int_equal(fw->env.n_timers, 0);
+    fake_backend_destroy(&fw->be);
+    fake_env_destroy(&fw->env);
 }
 
 #endif

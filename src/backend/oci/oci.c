@@ -66,17 +66,18 @@ static void oom_hint(struct oci_ct *ct, char *buf, size_t len)
     buf[0] = '\0';
     if (!ct->init_exited || !WIFSIGNALED(ct->init_status) || WTERMSIG(ct->init_status) != SIGKILL)
         return;
-    char path[256];
-    snprintf(path, sizeof path, "/sys/fs/cgroup/memory/%s/%s/memory.failcnt", ct->ob->cgroup_parent, ct->id);
+    /* v1 memory.oom_control counts OOM kills in the cgroup (kernel >= 4.13). */
+    char path[256], line[128];
+    snprintf(path, sizeof path, "/sys/fs/cgroup/memory/%s/%s/memory.oom_control", ct->ob->cgroup_parent, ct->id);
     FILE *f = fopen(path, "re");
     unsigned long long n = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &n) != 1)
-            n = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "oom_kill %llu", &n) == 1)
+            break;
+    if (f)
         fclose(f);
-    }
     if (n > 0 && ct->c)
-        snprintf(buf, len, ", its memory limit of %u MiB was reached",
+        snprintf(buf, len, " [out of memory: limit %u MiB]",
                  ct->c->memory_mb ? ct->c->memory_mb : ct->c->fn->memory_mb);
 }
 

@@ -1,10 +1,10 @@
 #include "log.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
@@ -19,12 +19,13 @@ int ilu_log_level_parse(const char *name)
     return -1;
 }
 
-void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, const char *fields_json,
-                  const char *fmt, ...)
+void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, json_t *fields, const char *fmt, ...)
 {
-    if (!log || !log->env || !log->env->log_write || level < log->min_level)
+    if (!ilu_log_enabled(log, level)) {
+        json_decref(fields);
         return;
-    char message[1024];
+    }
+    char message[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
@@ -38,19 +39,19 @@ void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, const c
     size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(stamp + n, sizeof stamp - n, ".%06uZ", (unsigned)(wall % 1000000));
 
-    /* jansson escapes the message and tid for us; fields are already JSON. */
-    json_t *msg = json_string(message);
-    json_t *tidj = json_string(tid ? tid : "");
-    char *msg_s = json_dumps(msg ? msg : json_null(), JSON_ENCODE_ANY);
-    char *tid_s = json_dumps(tidj ? tidj : json_null(), JSON_ENCODE_ANY);
-    char line[4096];
-    snprintf(line, sizeof line, "{\"timestamp\":\"%s\",\"level\":\"%s\",\"tid\":%s,\"message\":%s%s%s}", stamp,
-             level_names[level < 0 ? 0 : level > 3 ? 3 : level], tid_s ? tid_s : "\"\"",
-             msg_s ? msg_s : "\"\"", fields_json && *fields_json ? "," : "",
-             fields_json ? fields_json : "");
-    free(msg_s);
-    free(tid_s);
-    json_decref(msg);
-    json_decref(tidj);
-    log->env->log_write(log->env->ctx, level, line);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", stamp, "level",
+                             level_names[level < 0 ? 0 : level > 3 ? 3 : level], "tid", tid ? tid : "", "message",
+                             message);
+    if (!line) { /* message was not valid UTF-8: keep the line, lose the text */
+        line = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", stamp, "level", level_names[level & 3], "tid", "",
+                         "message", "(message not valid UTF-8)");
+    }
+    if (line && json_is_object(fields))
+        json_object_update_missing(line, fields);
+    json_decref(fields);
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(line);
+    if (text)
+        log->env->log_write(log->env->ctx, level, text);
+    free(text);
 }

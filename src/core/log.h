@@ -2,6 +2,8 @@
 #ifndef ILU_LOG_H
 #define ILU_LOG_H
 
+#include <jansson.h>
+
 #include "env.h"
 
 enum ilu_log_level { ILU_LOG_DEBUG = 0, ILU_LOG_INFO, ILU_LOG_WARN, ILU_LOG_ERROR };
@@ -14,11 +16,17 @@ struct ilu_log {
 int ilu_log_level_parse(const char *name); /* -1 when unknown */
 static inline int ilu_log_level_valid(const char *name) { return ilu_log_level_parse(name) >= 0; }
 
-/* Emit {"timestamp":..,"level":..,"tid":..,"message":..,<fields>}.
- * fields_json is either NULL or a JSON object body without braces, e.g.
- * "\"fqdn\":\"hello-1\"" (use ilu_log_kv helpers or jansson to build it). */
-void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, const char *fields_json,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Emit {"timestamp":..,"level":..,"tid":..,"message":..,<fields>} through
+ * env->log_write. fields is NULL or a JSON object whose members are added to
+ * the line; the reference is stolen (json_pack(...) can be passed directly).
+ * jansson does all escaping, so names from requests are safe here. */
+void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static inline int ilu_log_enabled(const struct ilu_log *log, int level)
+{
+    return log && log->env && log->env->log_write && level >= log->min_level;
+}
 
 #define ilu_info(log, tid, ...) ilu_log_emit((log), ILU_LOG_INFO, (tid), NULL, __VA_ARGS__)
 #define ilu_warn(log, tid, ...) ilu_log_emit((log), ILU_LOG_WARN, (tid), NULL, __VA_ARGS__)

@@ -48,10 +48,10 @@ struct ilu_container *pool_new_container(struct ilu_worker *w, struct ilu_functi
     struct ilu_container *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    /* The worker name keeps ids of workers sharing a machine apart; only
-     * characters that are safe in file names, cgroup names and runtime ids. */
-    int n = snprintf(c->id, sizeof c->id, "%s-%s-%llu", w->cfg.name, fn->fqdn,
-                     (unsigned long long)++w->container_seq);
+    /* Ids end in a sequence number so they stay unique whatever the name; the
+     * fqdn part is cut short because the agent socket path under the
+     * container's bundle must fit in sun_path (108 bytes). */
+    int n = snprintf(c->id, sizeof c->id, "%.40s-%llu", fn->fqdn, (unsigned long long)++w->container_seq);
     for (int i = 0; i < n && c->id[i]; i++) {
         char ch = c->id[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
@@ -93,10 +93,10 @@ void pool_remove(struct ilu_worker *w, struct ilu_container *c, const char *tid,
     w->used_mem_mb -= c->memory_mb;
     c->fn->n_containers--;
     w->n_containers--;
-    char fields[256];
-    snprintf(fields, sizeof fields, "\"container_id\":\"%s\",\"fqdn\":\"%s\",\"used_mem_mb\":%llu", c->id,
-             c->fn->fqdn, (unsigned long long)w->used_mem_mb);
-    ilu_log_emit(w->log, ILU_LOG_INFO, tid, fields, "removing container: %s", reason);
+    ilu_log_emit(w->log, ILU_LOG_INFO, tid,
+                 json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "used_mem_mb",
+                           (json_int_t)w->used_mem_mb),
+                 "removing container: %s", reason);
     w->backend->ops->destroy(w->backend, c, tid);
     free(c);
 }
@@ -124,6 +124,16 @@ static struct ilu_container *pick_victim(struct ilu_worker *w)
 int pool_reserve(struct ilu_worker *w, uint32_t memory_mb, const char *tid)
 {
     uint64_t total = w->cfg.container_resources.memory_mb;
+    if (w->used_mem_mb + memory_mb > total) {
+        /* evict only if evicting every idle container would make room:
+         * otherwise we would destroy warm containers for nothing */
+        uint64_t idle_mb = 0;
+        for (struct ilu_container *c = w->containers; c; c = c->all_next)
+            if (c->state == ILU_CT_IDLE)
+                idle_mb += c->memory_mb;
+        if (w->used_mem_mb - idle_mb + memory_mb > total)
+            return -1;
+    }
     while (w->used_mem_mb + memory_mb > total) {
         struct ilu_container *victim = pick_victim(w);
         if (!victim)

@@ -1,4 +1,5 @@
 /* Invocation results and the JSON views the API serves. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +69,9 @@ int ilu_invocation_http_status(const struct ilu_invocation *inv)
 json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
 {
     uint64_t total = inv->t.done_us - inv->t.arrived_us;
-    uint64_t queue = inv->t.dequeued_us ? inv->t.dequeued_us - inv->t.arrived_us : total;
+    uint64_t queue = inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : total;
     uint64_t start = inv->start_kind == ILU_START_COLD ? inv->cold_start_us : 0;
-    uint64_t exec = (uint64_t)(inv->exec_sec * 1e6);
+    uint64_t exec = inv->exec_sec > 0 ? (uint64_t)llround(inv->exec_sec * 1e6) : 0;
     uint64_t accounted = queue + start + exec;
     json_t *timings = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queue_us", (json_int_t)queue,
                                 "container_start_us", (json_int_t)start, "exec_us", (json_int_t)exec,

@@ -22,6 +22,7 @@ struct ilu_fn_stats {
     double exec_us;          /* function time measured inside the container */
     double e2e_us;           /* arrival at the worker -> result */
     uint64_t invocations, cold, warm, prewarm, errors;
+    uint64_t containers_ready;  /* samples behind cold_start_us */
 };
 
 struct ilu_function {
@@ -94,6 +95,7 @@ struct ilu_invocation {
     uint64_t seq;
     size_t queue_index;          /* position in the queue heap */
     bool queued;
+    bool dequeued;               /* left the queue (holds CPUs until it finishes) */
     struct ilu_container *container;
     struct ilu_timer *timeout;
     void (*done)(void *arg, struct ilu_invocation *inv);

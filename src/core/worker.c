@@ -47,7 +47,7 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
     }
     if (inv->queued)
         ilu_queue_remove(&w->queue, inv);
-    if (inv->t.dequeued_us && !inv->prewarm_only) {
+    if (inv->dequeued && !inv->prewarm_only) {
         w->cpus_in_use -= inv->fn->cpus;
         w->running--;
     }
@@ -71,16 +71,13 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
             w->count.errors++;
         }
     }
-    char fields[384];
-    snprintf(fields, sizeof fields,
-             "\"fqdn\":\"%s\",\"success\":%s,\"container_state\":\"%s\",\"e2e_us\":%llu,\"queue_us\":%llu,"
-             "\"error_kind\":\"%s\"",
-             inv->fn->fqdn, inv->success ? "true" : "false", ilu_start_kind_name(inv->start_kind),
-             (unsigned long long)(inv->t.done_us - inv->t.arrived_us),
-             (unsigned long long)(inv->t.dequeued_us ? inv->t.dequeued_us - inv->t.arrived_us : 0),
-             inv->success ? "" : inv->err.kind);
-    ilu_log_emit(w->log, inv->success ? ILU_LOG_INFO : ILU_LOG_WARN, inv->tid, fields, "%s%s%s",
-                 inv->prewarm_only ? "Prewarm complete" : "Invocation complete", inv->success ? "" : ": ",
+    ilu_log_emit(w->log, inv->success ? ILU_LOG_INFO : ILU_LOG_WARN, inv->tid,
+                 json_pack("{s:s, s:b, s:s, s:I, s:I, s:s}", "fqdn", inv->fn->fqdn, "success", inv->success,
+                           "container_state", ilu_start_kind_name(inv->start_kind), "e2e_us",
+                           (json_int_t)(inv->t.done_us - inv->t.arrived_us), "queue_us",
+                           (json_int_t)(inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : 0), "error_kind",
+                           inv->success ? "" : inv->err.kind),
+                 "%s%s%s", inv->prewarm_only ? "Prewarm complete" : "Invocation complete", inv->success ? "" : ": ",
                  inv->success ? "" : inv->err.msg);
     if (inv->prewarm_only) {
         if (inv->prewarm_done)
@@ -145,13 +142,13 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     w->n_starting--;
     c->ready_us = w_now(w);
     struct ilu_fn_stats *st = &c->fn->stats;
-    stats_update(&st->cold_start_us, w->count.containers_started, (double)(c->ready_us - c->created_us));
+    stats_update(&st->cold_start_us, ++st->containers_ready, (double)(c->ready_us - c->created_us));
     if (inv)
         inv->cold_start_us = c->ready_us - c->created_us;
-    char fields[192];
-    snprintf(fields, sizeof fields, "\"container_id\":\"%s\",\"fqdn\":\"%s\",\"start_us\":%llu", c->id, c->fn->fqdn,
-             (unsigned long long)(c->ready_us - c->created_us));
-    ilu_log_emit(w->log, ILU_LOG_INFO, tid, fields, "container ready");
+    ilu_log_emit(w->log, ILU_LOG_INFO, tid,
+                 json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "start_us",
+                           (json_int_t)(c->ready_us - c->created_us)),
+                 "container ready");
     if (!inv) { /* its invocation timed out meanwhile: keep it as a prewarmed container */
         c->prewarmed = true;
         pool_put_idle(w, c);
@@ -222,30 +219,31 @@ static void on_start_timeout(void *arg)
     on_ready(w, c, &err);
 }
 
-/* Start a container for inv (cold start or prewarm). Memory is reserved. */
-static void start_container(struct ilu_worker *w, struct ilu_invocation *inv)
+/* Start a container for inv (cold start or prewarm); memory is reserved.
+ * On -1 nothing of the container is left (its memory is released) and err
+ * says why; the caller fails inv its own way. */
+static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_error *err)
 {
     struct ilu_container *c = pool_new_container(w, inv->fn);
     if (!c) {
         w->used_mem_mb -= inv->fn->memory_mb;
-        fail(w, inv, ILU_ST_INTERNAL, "internal", "out of memory creating a container");
-        return;
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
+    }
+    ilu_log_emit(w->log, ILU_LOG_INFO, inv->tid,
+                 json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
+    if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
+        w->count.start_failures++;
+        pool_remove(w, c, inv->tid, "the backend could not create it");
+        return -1;
     }
     c->inv = inv;
     inv->container = c;
     free(inv->container_id);
     inv->container_id = strdup(c->id);
-    char fields[160];
-    snprintf(fields, sizeof fields, "\"container_id\":\"%s\",\"fqdn\":\"%s\"", c->id, inv->fn->fqdn);
-    ilu_log_emit(w->log, ILU_LOG_INFO, inv->tid, fields, "starting container");
-    struct ilu_error err = {0};
-    if (w->backend->ops->create(w->backend, c, inv->tid, &err)) {
-        on_ready(w, c, &err);
-        return;
-    }
     c->start_timer = w->env->timer_start(w->env->ctx,
                                          (uint64_t)w->cfg.container_resources.startup_timeout_ms * 1000,
                                          on_start_timeout, c);
+    return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -270,13 +268,16 @@ static void dispatch(struct ilu_worker *w)
         }
         ilu_queue_pop(&w->queue);
         inv->t.dequeued_us = w_now(w);
+        inv->dequeued = true;
         w->cpus_in_use += fn->cpus;
         w->running++;
         if (c) {
             inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
             send_to_container(w, inv, c);
         } else {
-            start_container(w, inv);
+            struct ilu_error err = {0};
+            if (start_container(w, inv, &err))
+                fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
         }
     }
 }
@@ -391,9 +392,17 @@ void ilu_worker_free(struct ilu_worker *w)
     free(w);
 }
 
+/* Names become parts of container ids, file names, cgroup names and log
+ * fields: keep them to a safe alphabet. */
 static int valid_name(const char *s)
 {
-    return s && *s && !strchr(s, '/') && !strchr(s, '\\') && strlen(s) < 64;
+    if (!s || !*s || strlen(s) >= 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+              *s == '_' || *s == '.'))
+            return 0;
+    return 1;
 }
 
 int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req, const char *tid,
@@ -403,7 +412,7 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
         return ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "the worker is shutting down");
     if (!valid_name(req->function_name) || !valid_name(req->function_version))
         return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
-                       "function_name and function_version must be non-empty, under 64 characters, without '/' or '\\'");
+                       "function_name and function_version must be 1-63 characters of A-Z a-z 0-9 . _ -");
     if (!req->image_name || !*req->image_name)
         return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "image_name is required");
     const struct ilu_worker_config *cfg = &w->cfg;
@@ -443,9 +452,9 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
     fn->parallel_invokes = 1;
     fn->system = req->system;
     fn->worker = w;
-    char fields[512];
-    snprintf(fields, sizeof fields, "\"fqdn\":\"%s\",\"memory_mb\":%u,\"cpus\":%u", fqdn, fn->memory_mb, fn->cpus);
-    ilu_log_emit(w->log, ILU_LOG_INFO, tid, fields, "function registered");
+    ilu_log_emit(w->log, ILU_LOG_INFO, tid,
+                 json_pack("{s:s, s:i, s:i}", "fqdn", fqdn, "memory_mb", (int)fn->memory_mb, "cpus", (int)fn->cpus),
+                 "function registered");
     return 0;
 }
 
@@ -532,9 +541,13 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
     inv->prewarm_done = done;
     inv->done_arg = arg;
     inv->start_kind = ILU_START_PREWARM;
+    /* like invoke, done is never called from inside this call */
+    if (start_container(w, inv, err)) {
+        inv_free(inv);
+        return -1;
+    }
     w->pending++;
     inv->timeout = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.limits.timeout_sec * 1000000, on_inv_timeout, inv);
-    start_container(w, inv);
     return 0;
 }
 

@@ -241,11 +241,11 @@ int main(int argc, char **argv)
         struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
         event_add(sigint, NULL);
         event_add(sigterm, NULL);
-        char fields[256];
-        snprintf(fields, sizeof fields, "\"address\":\"%s\",\"port\":%u,\"runtime\":\"%s\",\"cpu_count\":%u,\"memory_mb\":%u",
-                 cfg.address, cfg.port, api.runtime_name, cfg.container_resources.cpu_count,
-                 cfg.container_resources.memory_mb);
-        ilu_log_emit(&d.log, ILU_LOG_INFO, "startup", fields, "worker started");
+        ilu_log_emit(&d.log, ILU_LOG_INFO, "startup",
+                     json_pack("{s:s, s:i, s:s, s:i, s:i}", "address", cfg.address, "port", (int)cfg.port, "runtime",
+                               api.runtime_name, "cpu_count", (int)cfg.container_resources.cpu_count, "memory_mb",
+                               (int)cfg.container_resources.memory_mb),
+                     "worker started");
         event_base_dispatch(d.base);
         event_free(sigint);
         event_free(sigterm);

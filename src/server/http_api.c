@@ -73,9 +73,9 @@ static void send_error(struct ilu_http_api *api, struct evhttp_request *req, con
     int status = err->status ? err->status : 500;
     json_t *obj = json_pack("{s:b, s:s, s:s}", "success", 0, "error", err->msg, "error_kind",
                             err->kind[0] ? err->kind : ilu_status_kind(status));
-    char fields[160];
-    snprintf(fields, sizeof fields, "\"status\":%d,\"path\":\"%.80s\"", status, evhttp_request_get_uri(req));
-    ilu_log_emit(api->log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, tid, fields, "request failed: %s", err->msg);
+    ilu_log_emit(api->log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, tid,
+                 json_pack("{s:i, s:s}", "status", status, "uri", evhttp_request_get_uri(req)), "request failed: %s",
+                 err->msg);
     send_json(req, status, obj, tid);
 }
 

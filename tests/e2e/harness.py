@@ -195,6 +195,13 @@ class Worker:
         return _merge(cfg, self.overrides)
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.destroy()  # setUpClass failed: tearDownClass will not run
+            raise
+
+    def _start(self):
         if not os.access(WORKER_BIN, os.X_OK):
             raise WorkerError(f"{WORKER_BIN} is missing; build it with `make` (ILU_BUILD_DIR={BUILD})")
         last = None
@@ -355,6 +362,12 @@ class Worker:
 
     # ---- logs ------------------------------------------------------------
 
+    def describe(self):
+        """'' while running; says so when the worker has died (e.g. crashed)."""
+        if self.proc is not None and self.proc.poll() is not None and self.returncode is None:
+            return f"worker is NOT running: it exited with {self.proc.returncode}\n"
+        return ""
+
     def log(self):
         try:
             with open(self.log_path, "rb") as f:
@@ -400,6 +413,12 @@ class Worker:
         return run_cli(*(("--port", str(self.port)) if port else ()), *args, timeout=timeout)
 
 
+def sanitizer_reports(log):
+    """Lines of ASan/UBSan/LSan reports in a worker log."""
+    marks = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "SUMMARY: ")
+    return [line for line in log.splitlines() if any(m in line for m in marks)]
+
+
 def run_cli(*args, timeout=60.0):
     if not os.access(CLI_BIN, os.X_OK):
         raise WorkerError(f"{CLI_BIN} is missing; build it with `make`")
@@ -421,13 +440,25 @@ class WorkerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.worker:
-            cls.worker.destroy()
+        if not cls.worker:
+            return
+        code, seconds = cls.worker.stop()
+        problems = sanitizer_reports(cls.worker.log())
+        tail = cls.worker.log_tail(20)
+        cls.worker.destroy()
+        # Every worker, not only the shutdown test's, must stop cleanly and
+        # (in a SAN=1 build) without sanitizer reports; this shows up as an
+        # error of "tearDownClass (<class>)".
+        if problems:
+            raise AssertionError(f"{cls.__name__}: worker log has sanitizer reports:\n" + "\n".join(problems[:20]))
+        if code != 0:
+            raise AssertionError(f"{cls.__name__}: worker exited {code} on SIGINT after {seconds:.1f}s "
+                                 f"(None: killed after 10 s):\n{tail}")
 
     # ---- assertions that carry the worker log ----------------------------
 
     def fail_with_log(self, msg):
-        self.fail(f"{msg}\nworker log (last lines):\n{self.worker.log_tail(15)}")
+        self.fail(f"{msg}\n{self.worker.describe()}worker log (last lines):\n{self.worker.log_tail(15)}")
 
     def assertHTTP(self, resp, status, what=""):
         if resp.status != status:

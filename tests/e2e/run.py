@@ -42,6 +42,7 @@ class Result(unittest.TextTestResult):
         worker = getattr(test, "worker", None)
         if worker is None:
             return
+        self.stream.write(worker.describe())
         self.stream.writeln(f"    worker log of {test.id()} ({worker.log_path}):")
         self.stream.writeln(worker.log_tail(40))
 

@@ -59,6 +59,8 @@ class ApiTest(WorkerTestCase):
         first = self.assertHTTP(check["r"], 200, "invoke_async_check (finished)")
         self.assertIs(first.json.get("success"), True, f"finished check: {first!r}")
         self.assertEqual(first.result(), {"k": "once"})
+        self.assertEqual(first.headers.get("x-transaction-id"), first.json.get("transaction_id"),
+                         "X-Transaction-Id header and transaction_id field of the answer differ")
         again = self.worker.post("/invoke_async_check", {"lookup_cookie": cookie})
         self.assertError(again, 404, "not_found", "second check of the same cookie")
 

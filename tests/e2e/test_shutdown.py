@@ -6,7 +6,7 @@ import shutil
 import signal
 import unittest
 
-from harness import Worker, function_dir
+from harness import Worker, function_dir, sanitizer_reports
 
 STOP_TIMEOUT = 10.0
 
@@ -31,6 +31,7 @@ class ShutdownTest(unittest.TestCase):
             cls.setup_error = f"{e}\n{w.log_tail()}"
         cls.runtime = (getattr(cls, "status_before", None) or {}).get("runtime")
         cls.exit_code, cls.stop_seconds = w.stop(signal.SIGINT, timeout=STOP_TIMEOUT)
+        cls.sanitizer = sanitizer_reports(w.log())
 
     @classmethod
     def tearDownClass(cls):
@@ -73,6 +74,10 @@ class ShutdownTest(unittest.TestCase):
     def test_no_agent_processes(self):
         left = [self.worker.process_description(p) for p in self.worker.leftover_processes()]
         self.assertEqual(left, [], self.explain("processes", left))
+
+    def test_no_sanitizer_reports(self):
+        # only meaningful for a SAN=1 build (ILU_BUILD_DIR=build-asan)
+        self.assertEqual(self.sanitizer, [], self.explain("sanitizer reports", self.sanitizer))
 
     def test_runtime_was_reported(self):
         self.assertIn(self.runtime, ("runc", "crun"), f"/status runtime: {self.runtime!r}")

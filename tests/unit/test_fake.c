@@ -79,7 +79,7 @@ static void log_lines_are_captured(void **state)
     (void)state;
     struct fake_env f;
     fake_env_init(&f, 5 * SEC);
-    ilu_log_emit(&f.log, ILU_LOG_INFO, "tid-9", "\"k\":1", "hello %d", 42);
+    ilu_log_emit(&f.log, ILU_LOG_INFO, "tid-9", json_pack("{s:i}", "k", 1), "hello %d", 42);
     ilu_info(&f.log, "tid-10", "second");
     assert_int_equal(f.log_lines, 2);
     assert_int_equal(fake_log_count(&f, "\"tid\":\"tid-9\",\"message\":\"hello 42\",\"k\":1}"), 1);

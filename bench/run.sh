@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Start a private worker (own port, state dir, cgroup parent, log level warn),
+# run build/bench/bench_worker against it, stop the worker with SIGINT.
+#   bash bench/run.sh [bench_worker options...]   e.g. --reps 3 --cold 5
+# Env: BENCH_JSON (default bench/results/bench-<date>.json), BENCH_TIMEOUT
+# (seconds, default 600), BENCH_TASKSET (e.g. "0" or "0-1": pin the worker
+# with taskset, for experiments only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+[ "$(id -u)" = 0 ] || { echo "bench/run.sh: the OCI runtime needs root" >&2; exit 1; }
+make -j2 build/iluvatar_worker build/bench/bench_worker >/dev/null
+
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+state=$(mktemp -d /tmp/ilu-bench-worker.XXXXXX)
+cgparent="ilu-bench-$$"
+log="$state.log"
+mkdir -p bench/results
+json=${BENCH_JSON:-$root/bench/results/bench-$(date -u +%Y%m%dT%H%M%SZ).json}
+
+pin=()
+[ -n "${BENCH_TASKSET:-}" ] && pin=(taskset -c "$BENCH_TASKSET")
+ILUVATAR_WORKER__port=$port \
+ILUVATAR_WORKER__oci__state_dir=$state \
+ILUVATAR_WORKER__oci__rootfs_dir=$state/rootfs \
+ILUVATAR_WORKER__oci__cgroup_parent=$cgparent \
+ILUVATAR_WORKER__logging__level=warn \
+    "${pin[@]}" build/iluvatar_worker -c config/worker.json 2>"$log" &
+worker=$!
+stop() {
+    if kill -0 "$worker" 2>/dev/null; then
+        kill -INT "$worker" 2>/dev/null || true
+        for _ in $(seq 150); do kill -0 "$worker" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$worker" 2>/dev/null || true
+    fi
+    wait "$worker" 2>/dev/null || true
+    rm -rf "$state"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+for _ in $(seq 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/ping" && break
+    kill -0 "$worker" 2>/dev/null || break
+    sleep 0.05
+done
+curl -s -o /dev/null "http://127.0.0.1:$port/ping" || { echo "worker did not start; its log:" >&2; cat "$log" >&2; exit 1; }
+
+timeout --signal=INT "${BENCH_TIMEOUT:-600}" \
+    build/bench/bench_worker --host 127.0.0.1 --port "$port" --state-dir "$state" --worker-pid "$worker" --json "$json" "$@"
+echo "worker log (level warn): $log"
+echo "JSON results: $json"

@@ -14,7 +14,7 @@ make -j2 build/iluvatar_worker build/bench/bench_worker >/dev/null
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 state=$(mktemp -d /tmp/ilu-bench-worker.XXXXXX)
 cgparent="ilu-bench-$$"
-log="$state.log"
+log="$root/bench/results/worker-$$.log"
 mkdir -p bench/results
 json=${BENCH_JSON:-$root/bench/results/bench-$(date -u +%Y%m%dT%H%M%SZ).json}
 

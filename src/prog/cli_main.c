@@ -154,7 +154,7 @@ static int http_call(const struct cli_opts *o, const char *path, const char *bod
     return ret;
 }
 
-/* First line of s, at most 300 bytes, so the reason stays one line. */
+/* First line of s, cut to fit out, so the reason on stderr stays one line. */
 static void one_line(const char *s, char *out, size_t cap)
 {
     size_t n = strcspn(s, "\r\n");

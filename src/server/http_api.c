@@ -44,8 +44,16 @@ static const char *reason_phrase(int status)
 }
 
 /* Sends obj (reference stolen) as the answer. */
-static void send_json(struct evhttp_request *req, int status, json_t *obj, const char *tid)
+static void send_json(struct evhttp_request *req, int status, json_t *obj, const char *tid_in)
 {
+    /* tid_in may point into obj (an async result's own transaction_id): copy
+     * it before obj is changed or freed */
+    char tid_buf[64];
+    const char *tid = NULL;
+    if (tid_in) {
+        snprintf(tid_buf, sizeof tid_buf, "%s", tid_in);
+        tid = tid_buf;
+    }
     if (tid && obj && !json_object_get(obj, "transaction_id"))
         json_object_set_new(obj, "transaction_id", json_string(tid));
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;

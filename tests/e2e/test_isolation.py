@@ -1,0 +1,57 @@
+"""What a function gets inside its container: no network but loopback, no
+capabilities, a read-only root and function folder, and the cgroup limits of
+its registration (checked on the host)."""
+import json
+import os
+import unittest
+
+from harness import WorkerTestCase, function_dir
+
+
+class IsolationTest(WorkerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.worker.register("inspect", "1", image=function_dir("inspect"), memory=96, cpus=1)
+        assert r.status == 200, r
+        cls.answer = cls.worker.invoke("inspect", "1")
+        cls.seen = json.loads(cls.answer.json["json_result"]) if cls.answer.status == 200 else None
+
+    def setUp(self):
+        if self.seen is None:
+            self.fail_with_log(f"invoke inspect failed: {self.answer!r}")
+
+    def cgroup_file(self, controller, name):
+        cid = self.answer.json["container_id"]
+        path = f"/sys/fs/cgroup/{controller}/{self.worker.cgroup_parent}/{cid}/{name}"
+        if not os.path.exists(path):
+            self.skipTest(f"{path} does not exist (no cgroup v1 {controller} hierarchy here)")
+        with open(path) as f:
+            return f.read().strip()
+
+    def test_only_loopback_network(self):
+        self.assertEqual(self.seen["interfaces"], ["lo"], f"network interfaces inside: {self.seen}")
+
+    def test_no_capabilities(self):
+        self.assertEqual(int(self.seen["cap_eff"], 16), 0, f"CapEff inside: {self.seen}")
+
+    def test_root_is_read_only(self):
+        self.assertFalse(self.seen["root_writable"], "the container root accepted a write")
+
+    def test_function_folder_is_read_only(self):
+        self.assertFalse(self.seen["function_writable"], "the function folder accepted a write")
+
+    def test_own_pid_namespace(self):
+        self.assertEqual(self.seen["pid"], 1, f"the agent should be pid 1 in its namespace: {self.seen}")
+
+    def test_memory_limit_is_the_registered_memory(self):
+        self.assertEqual(int(self.cgroup_file("memory", "memory.limit_in_bytes")), 96 * 1024 * 1024)
+
+    def test_cpu_quota_is_the_registered_cpus(self):
+        quota = int(self.cgroup_file("cpu", "cpu.cfs_quota_us"))
+        period = int(self.cgroup_file("cpu", "cpu.cfs_period_us"))
+        self.assertEqual(quota / period, 1.0, f"quota {quota} / period {period}")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,6 +1,6 @@
 # Build: `make` (release, -Werror), `make SAN=1` (ASan+UBSan into build-asan/).
 # Layout: src/core + src/policy -> libiluvatar_core.a (pure: no clock, no I/O);
-#         src/backend + src/server  -> libiluvatar_live.a (libevent, processes);
+#         src/backend + src/server + src/loadgen -> libiluvatar_live.a (libevent, processes);
 #         src/prog/*_main.c          -> one thin binary each.
 CC ?= cc
 SAN ?= 0
@@ -23,7 +23,8 @@ LDLIBS_LIVE = -levent -ljansson -lm
 LDLIBS_CLI = -lcurl -ljansson
 
 CORE_SRC = $(wildcard src/core/*.c) $(wildcard src/policy/*/*.c)
-LIVE_SRC = $(wildcard src/backend/*.c) $(wildcard src/backend/*/*.c) $(wildcard src/server/*.c)
+LIVE_SRC = $(wildcard src/backend/*.c) $(wildcard src/backend/*/*.c) $(wildcard src/server/*.c) \
+           $(wildcard src/loadgen/*.c)
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 LIVE_OBJ = $(LIVE_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -31,7 +32,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGS = $(BUILD)/iluvatar_worker $(BUILD)/iluvatar_worker_cli
+PROGS = $(BUILD)/iluvatar_worker $(BUILD)/iluvatar_worker_cli $(BUILD)/iluvatar_load_gen
 
 all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -48,6 +49,9 @@ $(BUILD)/libiluvatar_live.a: $(LIVE_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/iluvatar_worker: $(BUILD)/obj/src/prog/worker_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE)
+
+$(BUILD)/iluvatar_load_gen: $(BUILD)/obj/src/prog/load_gen_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE)
 
 $(BUILD)/iluvatar_worker_cli: $(BUILD)/obj/src/prog/cli_main.o $(BUILD)/libiluvatar_core.a

@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_floor.h"
+
 #define MAX_CLIENTS 2
 #define FN_NAME "bench-noop"
 #define FN_VERSION "1"
@@ -337,12 +339,12 @@ static int agent_invoke(int fd, char *reply, size_t cap)
 
 /* ---- minimal HTTP/1.1 client (diagnostic: the worker without libcurl) ---- */
 
-static int tcp_connect(void)
+static int tcp_connect(const char *host, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
-    if (fd < 0 || inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        die("connect %s:%d: %s", opt.host, opt.port, strerror(errno));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        die("connect %s:%d: %s", host, port, strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
@@ -464,13 +466,18 @@ static struct spread spread_of(const double *v, size_t n)
 
 /* ---- warm phase ---- */
 
-enum side { SIDE_WORKER, SIDE_DIRECT, SIDE_PING, SIDE_RAW, SIDE_COUNT };
+/* SIDE_FLOOR: the raw client against the in-process minimal responder
+ * (http_floor.h), the cost of one loopback HTTP exchange. */
+enum side { SIDE_WORKER, SIDE_DIRECT, SIDE_PING, SIDE_RAW, SIDE_FLOOR, SIDE_COUNT };
+
+static struct http_floor floor_srv;
 
 struct client {
     int idx;
     struct http http;      /* keep-alive connection to the worker */
     int sock;              /* connection to its container's agent */
     int tcp;               /* raw keep-alive TCP connection to the worker */
+    int floor_tcp;         /* raw keep-alive TCP connection to the floor responder */
     char cid[96];          /* that container */
     /* one run */
     enum side side;
@@ -498,6 +505,8 @@ static void *client_run(void *arg)
             http_req(&c->http, "/ping", NULL);
         else if (c->side == SIDE_RAW)
             raw_invoke(c->tcp, reply, sizeof reply);
+        else if (c->side == SIDE_FLOOR)
+            raw_invoke(c->floor_tcp, reply, sizeof reply);
         else
             agent_invoke(c->sock, reply, sizeof reply);
     }
@@ -515,8 +524,8 @@ static void *client_run(void *arg)
             c->srv_agent[i] = (uint64_t)json_field_ll(b, "agent_round_trip_us");
             if (i == c->n - 1)
                 json_field_str(b, "container_id", c->last_cid, sizeof c->last_cid);
-        } else if (c->side == SIDE_RAW) {
-            ok = raw_invoke(c->tcp, reply, sizeof reply) == 0;
+        } else if (c->side == SIDE_RAW || c->side == SIDE_FLOOR) {
+            ok = raw_invoke(c->side == SIDE_RAW ? c->tcp : c->floor_tcp, reply, sizeof reply) == 0;
             c->lat_ns[i] = now_ns() - t0;
         } else if (c->side == SIDE_PING) {
             long code = http_req(&c->http, "/ping", NULL);
@@ -527,8 +536,9 @@ static void *client_run(void *arg)
             c->lat_ns[i] = now_ns() - t0;
         }
         if (!ok && c->errors++ < 3)
-            fprintf(stderr, "bench_worker: %s invocation failed: %.300s\n", c->side == SIDE_DIRECT ? "direct" : "worker",
-                    c->side == SIDE_DIRECT || c->side == SIDE_RAW ? reply : body_of(&c->http));
+            fprintf(stderr, "bench_worker: %s invocation failed: %.300s\n",
+                    c->side == SIDE_DIRECT ? "direct" : c->side == SIDE_FLOOR ? "floor" : "worker",
+                    c->side == SIDE_DIRECT || c->side == SIDE_RAW || c->side == SIDE_FLOOR ? reply : body_of(&c->http));
     }
     c->t_end = now_ns();
     c->cpu_ns = thread_cpu_ns() - cpu0;
@@ -547,7 +557,8 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)nclients);
     pthread_t th[MAX_CLIENTS];
-    uint64_t wcpu0 = proc_cpu_ns(opt.worker_pid), acpu0 = 0;
+    /* For the floor, "worker" CPU is that of the responder's threads. */
+    uint64_t wcpu0 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu0 = 0;
     for (int i = 0; i < MAX_CLIENTS; i++) /* all: the worker picks the container */
         acpu0 += proc_cpu_ns(cl[i].agent_pid);
     for (int i = 0; i < nclients; i++) {
@@ -561,7 +572,8 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     for (int i = 0; i < nclients; i++)
         pthread_join(th[i], NULL);
     pthread_barrier_destroy(&bar);
-    uint64_t wcpu1 = proc_cpu_ns(opt.worker_pid), acpu1 = 0, ccpu = 0;
+    uint64_t wcpu1 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu1 = 0,
+             ccpu = 0;
     for (int i = 0; i < MAX_CLIENTS; i++)
         acpu1 += proc_cpu_ns(cl[i].agent_pid);
     for (int i = 0; i < nclients; i++)
@@ -591,8 +603,8 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     r.mean_us = sum / (double)total / 1e3;
     r.tput = (double)total / ((double)(t1 - t0) / 1e9);
     r.cpu_client_us = (double)ccpu / nreq / 1e3;
-    r.cpu_worker_us = opt.worker_pid > 0 ? (double)(wcpu1 - wcpu0) / nreq / 1e3 : NAN;
-    r.cpu_agent_us = side == SIDE_PING ? 0 : (double)(acpu1 - acpu0) / nreq / 1e3;
+    r.cpu_worker_us = opt.worker_pid > 0 || side == SIDE_FLOOR ? (double)(wcpu1 - wcpu0) / nreq / 1e3 : NAN;
+    r.cpu_agent_us = side == SIDE_PING || side == SIDE_FLOOR ? 0 : (double)(acpu1 - acpu0) / nreq / 1e3;
     if (side == SIDE_WORKER) {
         qsort(st, total, sizeof *st, cmp_u64);
         qsort(sa, total, sizeof *sa, cmp_u64);
@@ -635,7 +647,7 @@ static json_t *spread_json(struct spread s)
 
 static void print_row(const char *label, struct spread s, const char *unit)
 {
-    printf("  %-34s %10.1f   [%9.1f – %9.1f] %s\n", label, s.med, s.min, s.max, unit);
+    printf("  %-40s %10.1f   [%9.1f – %9.1f] %s\n", label, s.med, s.min, s.max, unit);
 }
 
 static json_t *warm_bench(struct http *ctl)
@@ -654,6 +666,8 @@ static json_t *warm_bench(struct http *ctl)
     if (have < MAX_CLIENTS)
         die("expected %d containers of %s under %s/containers, found %d", MAX_CLIENTS, FN_NAME, opt.state_dir, have);
 
+    if (http_floor_start(&floor_srv) != 0)
+        die("cannot start the floor responder: %s", strerror(errno));
     struct client cl[MAX_CLIENTS];
     memset(cl, 0, sizeof cl);
     for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -661,7 +675,8 @@ static json_t *warm_bench(struct http *ctl)
         http_init(&cl[i].http);
         snprintf(cl[i].cid, sizeof cl[i].cid, "%s", ids[i]);
         cl[i].sock = agent_connect(ids[i], false);
-        cl[i].tcp = tcp_connect();
+        cl[i].tcp = tcp_connect(opt.host, opt.port);
+        cl[i].floor_tcp = tcp_connect("127.0.0.1", floor_srv.port);
         cl[i].agent_pid = agent_pid_of(ids[i]);
         if (cl[i].sock < 0)
             die("cannot connect to the agent of %s", ids[i]);
@@ -703,10 +718,16 @@ static json_t *warm_bench(struct http *ctl)
             res[r][k][first] = run_side(cl, n, first);
             res[r][k][second] = run_side(cl, n, second);
             res[r][k][SIDE_PING] = run_side(cl, n, SIDE_PING); /* HTTP floor, no agent */
-            res[r][k][SIDE_RAW] = run_side(cl, n, SIDE_RAW);   /* worker without libcurl */
+            /* worker without libcurl, and the transport floor with the same
+             * client, back to back, order flipped every time */
+            enum side a = (r + k) % 2 ? SIDE_FLOOR : SIDE_RAW, b = a == SIDE_RAW ? SIDE_FLOOR : SIDE_RAW;
+            res[r][k][a] = run_side(cl, n, a);
+            res[r][k][b] = run_side(cl, n, b);
             fprintf(stderr, "  rep %d, %d client(s): worker p50 %.1f p99 %.1f us (%.0f/s) | direct p50 %.1f p99 %.1f us (%.0f/s)\n",
                     r + 1, n, res[r][k][0].p50_us, res[r][k][0].p99_us, res[r][k][0].tput, res[r][k][1].p50_us,
                     res[r][k][1].p99_us, res[r][k][1].tput);
+            fprintf(stderr, "                       raw client: worker p50 %.1f us | floor p50 %.1f us\n",
+                    res[r][k][SIDE_RAW].p50_us, res[r][k][SIDE_FLOOR].p50_us);
         }
     }
 
@@ -720,8 +741,10 @@ static json_t *warm_bench(struct http *ctl)
     ({                                                                                                                 \
         for (int r_ = 0; r_ < R; r_++) {                                                                               \
             struct warm_result *w = &res[r_][k][SIDE_WORKER], *d = &res[r_][k][SIDE_DIRECT],                           \
-                               *g = &res[r_][k][SIDE_PING], *x = &res[r_][k][SIDE_RAW];                                \
+                               *g = &res[r_][k][SIDE_PING], *x = &res[r_][k][SIDE_RAW],                                \
+                               *f = &res[r_][k][SIDE_FLOOR];                                                           \
             (void)x;                                                                                                   \
+            (void)f;                                                                                                   \
             (void)w;                                                                                                   \
             (void)d;                                                                                                   \
             (void)g;                                                                                                   \
@@ -737,7 +760,7 @@ static json_t *warm_bench(struct http *ctl)
                       wmean = COLLECT(w->mean_us), dmean = COLLECT(d->mean_us),
                       stot = COLLECT(w->srv_total_p50_us), sag = COLLECT(w->srv_agent_p50_us),
                       sin = COLLECT(w->srv_total_p50_us - w->srv_agent_p50_us),
-                      err = COLLECT((double)(w->errors + d->errors)), gp50 = COLLECT(g->p50_us),
+                      err = COLLECT((double)(w->errors + d->errors + x->errors + f->errors)), gp50 = COLLECT(g->p50_us),
                       gp99 = COLLECT(g->p99_us), gt = COLLECT(g->tput), xp50 = COLLECT(x->p50_us),
                       xp99 = COLLECT(x->p99_us), xt = COLLECT(x->tput), xadd50 = COLLECT(x->p50_us - d->p50_us),
                       xadd99 = COLLECT(x->p99_us - d->p99_us), cw_c = COLLECT(w->cpu_client_us),
@@ -745,8 +768,11 @@ static json_t *warm_bench(struct http *ctl)
                       cd_c = COLLECT(d->cpu_client_us), cd_a = COLLECT(d->cpu_agent_us),
                       cg_c = COLLECT(g->cpu_client_us), cg_w = COLLECT(g->cpu_worker_us),
                       cx_c = COLLECT(x->cpu_client_us), cx_w = COLLECT(x->cpu_worker_us),
-                      cx_a = COLLECT(x->cpu_agent_us);
-        printf("\nwarm no-op, %d client(s)                  median   [   min    –    max   ] over %d reps\n",
+                      cx_a = COLLECT(x->cpu_agent_us), fp50 = COLLECT(f->p50_us), fp99 = COLLECT(f->p99_us),
+                      ft = COLLECT(f->tput), over50 = COLLECT(x->p50_us - f->p50_us - d->p50_us),
+                      fshare = COLLECT(100.0 * f->p50_us / (x->p50_us - d->p50_us)), cf_c = COLLECT(f->cpu_client_us),
+                      cf_s = COLLECT(f->cpu_worker_us);
+        printf("\nwarm no-op, %d client(s)                        median   [   min    –    max   ] over %d reps\n",
                conf[k], R);
         print_row("worker p50", wp50, "us");
         print_row("direct p50", dp50, "us");
@@ -771,11 +797,18 @@ static json_t *warm_bench(struct http *ctl)
         print_row("  added p50 (raw - direct)", xadd50, "us");
         print_row("  added p99 (raw - direct)", xadd99, "us");
         print_row("  throughput (raw client)", xt, "inv/s");
+        print_row("TCP HTTP floor p50 (minimal responder)", fp50, "us");
+        print_row("TCP HTTP floor p99 (minimal responder)", fp99, "us");
+        print_row("  floor throughput", ft, "req/s");
+        print_row("  floor share of added p50 (raw)", fshare, "%");
+        print_row("worker over floor p50 (raw-floor-direct)", over50, "us");
         printf("  CPU per request (us): client / worker / agent\n");
         printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker (libcurl)", cw_c.med, cw_w.med, cw_a.med);
         printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker (raw client)", cx_c.med, cx_w.med, cx_a.med);
         printf("    %-32s %6.1f /    -   / %6.1f\n", "direct to agent", cd_c.med, cd_a.med);
         printf("    %-32s %6.1f / %6.1f /    -\n", "GET /ping (libcurl)", cg_c.med, cg_w.med);
+        printf("    %-32s %6.1f / %6.1f /    -   (responder threads)\n", "TCP HTTP floor (raw client)", cf_c.med,
+               cf_s.med);
         if (err.max > 0)
             print_row("errors", err, "");
         json_t *j = json_object();
@@ -803,6 +836,11 @@ static json_t *warm_bench(struct http *ctl)
         json_object_set_new(j, "rawclient_added_p50_us", spread_json(xadd50));
         json_object_set_new(j, "rawclient_added_p99_us", spread_json(xadd99));
         json_object_set_new(j, "rawclient_worker_throughput_per_s", spread_json(xt));
+        json_object_set_new(j, "floor_p50_us", spread_json(fp50));
+        json_object_set_new(j, "floor_p99_us", spread_json(fp99));
+        json_object_set_new(j, "floor_throughput_per_s", spread_json(ft));
+        json_object_set_new(j, "floor_share_of_rawclient_added_p50_pct", spread_json(fshare));
+        json_object_set_new(j, "worker_over_floor_p50_us", spread_json(over50));
         json_object_set_new(j, "cpu_us_per_request",
                             json_pack("{s:{s:o, s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:o}}", "via_worker",
                                       "client", spread_json(cw_c), "worker", spread_json(cw_w), "agent",
@@ -810,13 +848,16 @@ static json_t *warm_bench(struct http *ctl)
                                       spread_json(cd_a), "ping", "client", spread_json(cg_c), "worker",
                                       spread_json(cg_w), "raw_client", "client", spread_json(cx_c), "worker",
                                       spread_json(cx_w)));
+        json_object_set_new(json_object_get(j, "cpu_us_per_request"), "floor",
+                            json_pack("{s:o, s:o}", "client", spread_json(cf_c), "responder", spread_json(cf_s)));
         json_t *reps = json_array();
         for (int r = 0; r < R; r++)
-            json_array_append_new(reps, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "worker_p50_us",
-                                                  res[r][k][0].p50_us, "worker_p99_us", res[r][k][0].p99_us,
-                                                  "worker_tput", res[r][k][0].tput, "direct_p50_us",
-                                                  res[r][k][1].p50_us, "direct_p99_us", res[r][k][1].p99_us,
-                                                  "direct_tput", res[r][k][1].tput));
+            json_array_append_new(
+                reps, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "worker_p50_us", res[r][k][0].p50_us,
+                                "worker_p99_us", res[r][k][0].p99_us, "worker_tput", res[r][k][0].tput, "direct_p50_us",
+                                res[r][k][1].p50_us, "direct_p99_us", res[r][k][1].p99_us, "direct_tput",
+                                res[r][k][1].tput, "rawclient_worker_p50_us", res[r][k][SIDE_RAW].p50_us,
+                                "floor_p50_us", res[r][k][SIDE_FLOOR].p50_us));
         json_object_set_new(j, "per_rep", reps);
         json_array_append_new(confs, j);
     }
@@ -828,10 +869,12 @@ static json_t *warm_bench(struct http *ctl)
         http_free(&cl[i].http);
         close(cl[i].sock);
         close(cl[i].tcp);
+        close(cl[i].floor_tcp);
         free(cl[i].lat_ns);
         free(cl[i].srv_total);
         free(cl[i].srv_agent);
     }
+    http_floor_stop(&floor_srv);
     return out;
 }
 
@@ -1021,13 +1064,13 @@ static json_t *cold_bench(struct http *ctl)
     struct spread sw = spread_of(w, (size_t)N), sh = spread_of(h, (size_t)N), sws = spread_of(wstart, (size_t)N),
                   sr = spread_of(ratio, (size_t)N);
     double mr = sw.med / sh.med;
-    printf("\ncold start                                 median   [   min    –    max   ] over %d starts\n", N);
+    printf("\ncold start                                       median   [   min    –    max   ] over %d starts\n", N);
     print_row("worker (client latency)", sw, "ms");
     print_row("  of which container_start_us", sws, "ms");
     print_row("by hand (spawn -> first answer)", sh, "ms");
     print_row("ratio per pair (worker / by hand)", sr, "x");
-    printf("  %-34s %10.2f x\n", "ratio of medians", mr);
-    printf("  %-34s %10.1f ms\n", "added (median worker - by hand)", sw.med - sh.med);
+    printf("  %-40s %10.2f x\n", "ratio of medians", mr);
+    printf("  %-40s %10.1f ms\n", "added (median worker - by hand)", sw.med - sh.med);
     json_t *ws = json_array(), *hs = json_array();
     for (int i = 0; i < N; i++) {
         json_array_append_new(ws, json_real(w[i]));

@@ -1,0 +1,286 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loadgen.h"
+
+extern char **environ;
+
+uint64_t lg_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double lg_now_ms(const struct lg_ctx *ctx)
+{
+    return (double)(int64_t)(lg_mono_ns() - ctx->start_ns) / 1e6;
+}
+
+void lg_start_clock(struct lg_ctx *ctx)
+{
+    ctx->start_ns = lg_mono_ns();
+}
+
+int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char *out_dir)
+{
+    memset(ctx, 0, sizeof *ctx);
+    snprintf(ctx->host, sizeof ctx->host, "%s", host);
+    ctx->port = port;
+    snprintf(ctx->out_dir, sizeof ctx->out_dir, "%s", out_dir);
+    ctx->target = "worker";
+    ctx->setup = "live";
+    ctx->progress_tty = isatty(STDERR_FILENO);
+    ilu_report_init(&ctx->report);
+    /* binaries live in build/ (or build-asan/): the project is one level up */
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = 0;
+        char joined[PATH_MAX + 8];
+        snprintf(joined, sizeof joined, "%s/..", exe);
+        if (!realpath(joined, ctx->repo_dir))
+            ctx->repo_dir[0] = 0;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(ctx->tid_prefix, sizeof ctx->tid_prefix, "lg%lx%x", (unsigned long)ts.tv_sec, (unsigned)getpid());
+    return 0;
+}
+
+void lg_ctx_free(struct lg_ctx *ctx)
+{
+    ilu_report_free(&ctx->report);
+}
+
+int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n)
+{
+    char joined[PATH_MAX * 2];
+    snprintf(joined, sizeof joined, "%s/%s", ctx->repo_dir, rel);
+    char resolved[PATH_MAX];
+    if (!realpath(joined, resolved))
+        return -1;
+    snprintf(out, n, "%s", resolved);
+    return 0;
+}
+
+static int answer_error(int status, json_t *answer, const char *transport, const char *what, char *err, size_t n)
+{
+    if (status == 200 && !json_is_false(json_object_get(answer, "success")))
+        return 0;
+    const char *msg = json_string_value(json_object_get(answer, "error"));
+    if (!status)
+        snprintf(err, n, "%s: %s", what, transport && *transport ? transport : "no answer");
+    else
+        snprintf(err, n, "%s: HTTP %d: %s", what, status, msg ? msg : "no error message");
+    return -1;
+}
+
+int lg_check_target(struct lg_ctx *ctx, char *err, size_t n)
+{
+    char transport[200];
+    json_t *answer = NULL;
+    int status = lg_http_call(ctx->http, "/ping", NULL, &answer, transport, sizeof transport);
+    char what[300];
+    snprintf(what, sizeof what, "target %s:%u is unreachable", ctx->host, ctx->port);
+    int rc = answer_error(status, answer, transport, what, err, n);
+    json_decref(answer);
+    return rc;
+}
+
+int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
+                uint32_t cpus, char *err, size_t n)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
+                             "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus);
+    char transport[200], what[200];
+    json_t *answer = NULL;
+    int status = lg_http_call(ctx->http, "/register", body, &answer, transport, sizeof transport);
+    snprintf(what, sizeof what, "registering %s-%s", name, version);
+    int rc = answer_error(status, answer, transport, what, err, n);
+    json_decref(body);
+    json_decref(answer);
+    return rc;
+}
+
+int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, char *err, size_t n)
+{
+    json_t *body = json_pack("{s:s, s:s}", "function_name", name, "function_version", version);
+    char transport[200], what[200];
+    json_t *answer = NULL;
+    int status = lg_http_call(ctx->http, "/prewarm", body, &answer, transport, sizeof transport);
+    snprintf(what, sizeof what, "prewarming %s-%s", name, version);
+    int rc = answer_error(status, answer, transport, what, err, n);
+    json_decref(body);
+    json_decref(answer);
+    return rc;
+}
+
+int lg_clean(struct lg_ctx *ctx, char *err, size_t n)
+{
+    json_t *body = json_object();
+    char transport[200];
+    json_t *answer = NULL;
+    int status = lg_http_call(ctx->http, "/clean", body, &answer, transport, sizeof transport);
+    int rc = answer_error(status, answer, transport, "cleaning the worker's idle containers", err, n);
+    json_decref(body);
+    json_decref(answer);
+    return rc;
+}
+
+void lg_progress(struct lg_ctx *ctx, const char *what, uint64_t done, uint64_t total, uint64_t errors)
+{
+    static int last_decile = -1;
+    if (ctx->quiet)
+        return;
+    double frac = total ? (double)done / (double)total : 0;
+    if (ctx->progress_tty) {
+        char bar[31];
+        int filled = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < filled ? '#' : '.';
+        bar[30] = 0;
+        fprintf(stderr, "\r%s [%s] %5.1f%% %llu/%llu, %llu errors, %.1f s ", what, bar, frac * 100,
+                (unsigned long long)done, (unsigned long long)total, (unsigned long long)errors,
+                lg_now_ms(ctx) / 1000.0);
+        fflush(stderr);
+    } else {
+        int decile = (int)(frac * 10);
+        if (decile != last_decile) {
+            last_decile = decile;
+            fprintf(stderr, "%s: %3d%% %llu/%llu, %llu errors, %.1f s\n", what, decile * 10,
+                    (unsigned long long)done, (unsigned long long)total, (unsigned long long)errors,
+                    lg_now_ms(ctx) / 1000.0);
+        }
+    }
+}
+
+void lg_progress_end(struct lg_ctx *ctx)
+{
+    if (ctx->progress_tty && !ctx->quiet)
+        fputc('\n', stderr);
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int write_file_cb(void *ctx, const char *text, size_t len)
+{
+    return fwrite(text, 1, len, ctx) == len ? 0 : -1;
+}
+
+/* Write through dir/.name.tmp then rename, so a reader never sees half a file. */
+static int atomic_write(const char *dir, const char *name, int (*fill)(FILE *f, void *arg), void *arg, char *err,
+                        size_t n)
+{
+    char tmp[PATH_MAX + 64], final[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(final, sizeof final, "%s/%s", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, n, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    int rc = fill(f, arg);
+    if (fclose(f) || rc) {
+        snprintf(err, n, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, final)) {
+        snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int fill_json(FILE *f, void *arg)
+{
+    return json_dumpf(arg, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', f) == EOF ? -1 : 0;
+}
+
+static int fill_csv(FILE *f, void *arg)
+{
+    return ilu_report_write_csv(arg, write_file_cb, f);
+}
+
+int lg_write_json_file(const char *dir, const char *name, json_t *doc, char *err, size_t n)
+{
+    if (mkdir_p(dir)) {
+        snprintf(err, n, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return atomic_write(dir, name, fill_json, doc, err, n);
+}
+
+/* The plots are a convenience: a failure is reported, not fatal. */
+static void make_plots(struct lg_ctx *ctx)
+{
+    char script[PATH_MAX];
+    if (lg_repo_path(ctx, "scripts/plot_results.py", script, sizeof script)) {
+        fprintf(stderr, "iluvatar_load_gen: scripts/plot_results.py not found beside the binary; no plots\n");
+        return;
+    }
+    char *argv[] = {"/usr/bin/python3", script, ctx->out_dir, NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ)) {
+        fprintf(stderr, "iluvatar_load_gen: cannot run %s: %s; no plots\n", argv[0], strerror(errno));
+        return;
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        fprintf(stderr, "iluvatar_load_gen: plotting failed (see above); the CSV and summary are complete\n");
+}
+
+int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, char *err,
+                     size_t n)
+{
+    if (mkdir_p(ctx->out_dir)) {
+        snprintf(err, n, "cannot create %s: %s", ctx->out_dir, strerror(errno));
+        return -1;
+    }
+    json_t *summary = ilu_report_summary(&ctx->report, mode, ctx->target, ctx->setup, inputs);
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(summary, "finished_at", json_string(stamp));
+    int rc = atomic_write(ctx->out_dir, "invocations.csv", fill_csv, &ctx->report, err, n);
+    if (!rc)
+        rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err, n);
+    if (!rc)
+        make_plots(ctx);
+    if (summary_out && !rc)
+        *summary_out = summary;
+    else
+        json_decref(summary);
+    return rc;
+}

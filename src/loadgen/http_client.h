@@ -1,0 +1,35 @@
+/* Asynchronous JSON-over-HTTP client for the load generator: a pool of
+ * keep-alive evhttp connections to one target, one request in flight per
+ * connection, so an open-loop run never waits for a connection to free up. */
+#ifndef LG_HTTP_CLIENT_H
+#define LG_HTTP_CLIENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct lg_http;
+
+/* status: HTTP status, 0 when no answer came (transport_error says why).
+ * answer: parsed JSON body or NULL; borrowed for the callback. */
+typedef void (*lg_answer_fn)(void *arg, int status, json_t *answer, const char *transport_error);
+
+struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t port, unsigned timeout_sec);
+void lg_http_free(struct lg_http *h);
+
+/* Send method (GET when body is NULL, else POST) to path; cb is called
+ * exactly once, never from inside this call. Returns -1 only when out of memory. */
+int lg_http_request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
+                    lg_answer_fn cb, void *arg);
+
+/* Blocking convenience for setup steps (register, prewarm, ping): runs the
+ * loop until the answer. Returns the status (0 on transport error, message in
+ * err_buf); *answer (may be NULL) must be json_decref'd by the caller. */
+int lg_http_call(struct lg_http *h, const char *path, json_t *body, json_t **answer, char *err_buf,
+                 size_t err_len);
+
+/* Requests sent and not answered yet. */
+unsigned lg_http_in_flight(const struct lg_http *h);
+
+#endif

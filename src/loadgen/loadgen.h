@@ -1,0 +1,88 @@
+/* Shared by the load generator's modes: the run context, setup calls
+ * against the target, progress display and the results folder. */
+#ifndef LG_LOADGEN_H
+#define LG_LOADGEN_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "core/report.h"
+#include "http_client.h"
+
+struct event_base;
+
+struct lg_ctx {
+    struct event_base *base;
+    struct lg_http *http;
+    char host[256];
+    uint16_t port;
+    char out_dir[PATH_MAX];
+    const char *target;           /* "worker" */
+    const char *setup;            /* "live" */
+    char repo_dir[PATH_MAX];      /* where functions/ and scripts/ are */
+    struct ilu_report report;
+    uint64_t start_ns;            /* CLOCK_MONOTONIC at the run's t = 0 */
+    int progress_tty;             /* stderr is a terminal: redraw one line */
+    int quiet;
+    char tid_prefix[24];          /* makes tids of this run unique */
+};
+
+int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char *out_dir);
+void lg_ctx_free(struct lg_ctx *ctx);
+
+uint64_t lg_mono_ns(void);
+/* Milliseconds since ctx->start_ns. */
+double lg_now_ms(const struct lg_ctx *ctx);
+void lg_start_clock(struct lg_ctx *ctx);
+
+/* Absolute path of a file or folder shipped with the project (functions/..,
+ * scripts/..), resolved beside the binary; err when missing. */
+int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n);
+
+/* Setup calls; 0 on success, else -1 with a sentence in err. */
+int lg_check_target(struct lg_ctx *ctx, char *err, size_t n);
+int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
+                uint32_t cpus, char *err, size_t n);
+int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, char *err, size_t n);
+int lg_clean(struct lg_ctx *ctx, char *err, size_t n);
+
+/* One progress line on stderr: redrawn in place on a terminal, else printed
+ * at most every 10% so CI logs stay short. */
+void lg_progress(struct lg_ctx *ctx, const char *what, uint64_t done, uint64_t total, uint64_t errors);
+void lg_progress_end(struct lg_ctx *ctx);
+
+/* Write invocations.csv and summary.json into ctx->out_dir (each through a
+ * temporary file renamed into place), then the plots. inputs is borrowed.
+ * Returns 0, or -1 with err when the results could not be written. */
+int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, char *err,
+                     size_t n);
+
+/* Write a JSON document to dir/name atomically. */
+int lg_write_json_file(const char *dir, const char *name, json_t *doc, char *err, size_t n);
+
+/* Modes. Each returns the process exit code. */
+struct lg_trace_opts {
+    const char *input, *metadata, *load_type, *function_data;
+    unsigned prewarm;
+    int busy;  /* synthetic load burns CPU for the whole duration */
+};
+int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o);
+
+struct lg_scaling_opts {
+    unsigned threads_from, threads_to;
+    double duration_s;
+    const char *function_dir; /* default functions/hello */
+    uint32_t memory_mb;
+    const char *args_json;    /* arguments sent with every invocation */
+};
+int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o);
+
+struct lg_benchmark_opts {
+    const char *functions_dir;
+    unsigned cold_iters, warm_iters;
+    uint32_t memory_mb;
+};
+int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o);
+
+#endif

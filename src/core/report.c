@@ -124,15 +124,24 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Rounded exactly as the CSV prints (%.3f), so a value recomputed from the
- * CSV equals the summary's. */
+/* v rounded to `decimals` exactly as printf rounds it. */
+static double round_as_printed(double v, int decimals)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return strtod(buf, NULL);
+}
+
+/* Milliseconds are rounded as the CSV prints them (%.3f), so a value
+ * recomputed from the CSV equals the summary's. */
 static json_t *num(double v)
 {
-    if (!isfinite(v))
-        return json_null();
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.3f", v);
-    return json_real(strtod(buf, NULL));
+    return isfinite(v) ? json_real(round_as_printed(v, 3)) : json_null();
+}
+
+static json_t *num6(double v)
+{
+    return isfinite(v) ? json_real(round_as_printed(v, 6)) : json_null();
 }
 
 json_t *ilu_distribution_json(double *values, size_t n)
@@ -193,13 +202,14 @@ static json_t *block(const struct ilu_report *r, struct scope s, int with_extras
             json_object_set_new(errors, kind, json_integer(c ? json_integer_value(c) + 1 : 1));
         }
     }
-    double duration_s = n ? (last_end - first_send) / 1000.0 : 0;
+    /* from the times as the CSV shows them, so the CSV reproduces it */
+    double duration_s = n ? (round_as_printed(last_end, 3) - round_as_printed(first_send, 3)) / 1000.0 : 0;
     json_t *b = json_object();
     json_object_set_new(b, "invocations", json_integer((json_int_t)n));
     json_object_set_new(b, "successes", json_integer((json_int_t)ok));
     json_object_set_new(b, "failures", json_integer((json_int_t)(n - ok)));
-    json_object_set_new(b, "duration_s", num(duration_s));
-    json_object_set_new(b, "throughput_per_s", num(duration_s > 0 ? (double)ok / duration_s : NAN));
+    json_object_set_new(b, "duration_s", num6(duration_s));
+    json_object_set_new(b, "throughput_per_s", num6(duration_s > 0 ? (double)ok / duration_s : NAN));
     json_object_set_new(b, "latency_ms", ilu_distribution_json(lat, ok));
     json_object_set_new(b, "container_states",
                         json_pack("{s:I, s:I, s:I, s:I}", "cold", (json_int_t)states[ILU_START_COLD], "prewarm",

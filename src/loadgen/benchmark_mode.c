@@ -1,10 +1,376 @@
-/* `benchmark`: placeholder until written (see docs/load_gen.md). */
+/* `benchmark`: measure every function folder of --functions-dir, as
+ * Ilúvatar's benchmark.rs. Per function (subfolders with main.py, sorted by
+ * name) and cold iteration i = 1..cold_iters: register "<name>-bench-<i>"
+ * version "1" (a new name, so its first invocation starts a container) and
+ * invoke it warm_iters + 1 times in sequence with {}. Writes Ilúvatar's
+ * BenchmarkStore as worker_function_benchmarks.json (docs/load_gen.md),
+ * keyed by folder name, plus the usual invocations.csv / summary.json. */
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "loadgen.h"
 
+#define BENCH_VERSION "1"
+
+struct pending {
+    int done;
+    double end_ms;
+    int status;
+    json_t *answer;
+    char transport[200];
+    const struct lg_ctx *ctx;
+};
+
+static void on_answer(void *arg, int status, json_t *answer, const char *transport_error)
+{
+    struct pending *p = arg;
+    p->end_ms = lg_now_ms(p->ctx);
+    p->done = 1;
+    p->status = status;
+    p->answer = json_incref(answer);
+    snprintf(p->transport, sizeof p->transport, "%s", transport_error ? transport_error : "");
+}
+
+/* One function's BenchmarkData (resource_data.CPU): the arrays in the
+ * order of KEYS, cold then warm of each measure. */
+enum { RESULTS_SEC, OVER_US, WORKER_US, INVOKE_US, N_MEASURES };
+static const char *const KEYS[N_MEASURES][2] = {
+    {"cold_results_sec", "warm_results_sec"},
+    {"cold_over_results_us", "warm_over_results_us"},
+    {"cold_worker_duration_us", "warm_worker_duration_us"},
+    {"cold_invoke_duration_us", "warm_invoke_duration_us"},
+};
+
+struct series {
+    json_t *a[N_MEASURES][2]; /* [measure][0 cold, 1 warm] */
+};
+
+static void series_init(struct series *s)
+{
+    for (int m = 0; m < N_MEASURES; m++)
+        for (int w = 0; w < 2; w++)
+            s->a[m][w] = json_array();
+}
+
+static void series_free(struct series *s)
+{
+    for (int m = 0; m < N_MEASURES; m++)
+        for (int w = 0; w < 2; w++)
+            json_decref(s->a[m][w]);
+}
+
+static json_t *series_json(const struct series *s)
+{
+    json_t *o = json_object();
+    for (int w = 0; w < 2; w++) /* cold_* first, as Ilúvatar's struct */
+        for (int m = 0; m < N_MEASURES; m++)
+            json_object_set(o, KEYS[m][w], s->a[m][w]);
+    return o;
+}
+
+/* Median (nearest rank) of arr's numbers times scale. */
+static double array_median(json_t *arr, double scale)
+{
+    size_t n = json_array_size(arr);
+    if (!n)
+        return NAN;
+    double *v = malloc(n * sizeof *v);
+    if (!v)
+        return NAN;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_number_value(json_array_get(arr, i)) * scale;
+    json_t *d = ilu_distribution_json(v, n);
+    double m = json_number_value(json_object_get(d, "p50"));
+    json_decref(d);
+    free(v);
+    return m;
+}
+
+/* One invocation, sent and awaited; recorded in the report. Returns 0 when
+ * it was answered (successfully or not), -1 when the run was interrupted. */
+static int invoke_once(struct lg_ctx *ctx, unsigned fn, const char *body, uint64_t seq, struct pending *p,
+                       size_t *rec_idx)
+{
+    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, fn);
+    if (!rec)
+        return -1;
+    *rec_idx = ctx->report.n - 1;
+    snprintf(rec->tid, sizeof rec->tid, "%s-b%llu", ctx->tid_prefix, (unsigned long long)seq);
+    memset(p, 0, sizeof *p);
+    p->ctx = ctx;
+    rec->send_ms = lg_now_ms(ctx);
+    if (lg_http_request(ctx->http, "/invoke", body, strlen(body), rec->tid, on_answer, p))
+        return -1;
+    while (!p->done) {
+        if (event_base_loop(ctx->base, EVLOOP_ONCE) < 0 || (event_base_got_break(ctx->base) && !p->done))
+            return -1; /* SIGINT: the request stays pending; the connection is freed at exit */
+    }
+    rec = &ctx->report.recs[*rec_idx];
+    rec->end_ms = p->end_ms;
+    ilu_report_fill_from_answer(rec, p->status, p->answer);
+    if (!p->status) {
+        free(rec->error);
+        rec->error = strdup(p->transport[0] ? p->transport : "no answer");
+    }
+    return 0;
+}
+
+struct fn_result {
+    unsigned invocations, failures, not_cold_first;
+    int not_registered;
+    char first_error[300];
+};
+
+/* All iterations of one function folder. Returns -1 only when interrupted or
+ * out of memory; failures of the function are counted in *res. */
+static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o, const char *name, const char *image,
+                          struct series *s, struct fn_result *res, uint64_t *seq)
+{
+    char fname[300], err[600];
+    for (unsigned i = 1; i <= o->cold_iters; i++) {
+        snprintf(fname, sizeof fname, "%s-bench-%u", name, i);
+        int rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, err, sizeof err);
+        if (rc && strstr(err, "HTTP 409")) {
+            /* the name is taken on this worker by another folder or memory
+             * size (an earlier run): use a name of this run instead */
+            char taken[300];
+            snprintf(taken, sizeof taken, "%s", fname);
+            snprintf(fname, sizeof fname, "%s-bench-%u-%s", name, i, ctx->tid_prefix);
+            if (!ctx->quiet)
+                fprintf(stderr, "iluvatar_load_gen: note: %s-%s is registered differently on the worker; using %s\n",
+                        taken, BENCH_VERSION, fname);
+            rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, err, sizeof err);
+        }
+        if (rc) {
+            res->not_registered = 1;
+            if (!res->first_error[0])
+                snprintf(res->first_error, sizeof res->first_error, "%s", err);
+            return 0; /* the same registration would fail for every iteration */
+        }
+        long fn = ilu_report_function(&ctx->report, fname, BENCH_VERSION);
+        json_t *bj = json_pack("{s:s, s:s, s:{}}", "function_name", fname, "function_version", BENCH_VERSION,
+                               "json_args");
+        char *body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
+        json_decref(bj);
+        if (fn < 0 || !body) {
+            free(body);
+            return -1;
+        }
+        for (unsigned k = 0; k <= o->warm_iters; k++) {
+            struct pending p;
+            size_t ri;
+            if (invoke_once(ctx, (unsigned)fn, body, (*seq)++, &p, &ri)) {
+                json_decref(p.answer);
+                free(body);
+                return -1;
+            }
+            const struct ilu_inv_record *rec = &ctx->report.recs[ri];
+            res->invocations++;
+            if (!rec->success) {
+                res->failures++;
+                if (!res->first_error[0])
+                    snprintf(res->first_error, sizeof res->first_error, "%s-%s: %s%s%s", fname, BENCH_VERSION,
+                             rec->error_kind, rec->error ? ": " : "", rec->error ? rec->error : "");
+                json_decref(p.answer);
+                if (!p.status) { /* no answer at all: the worker is gone or stuck */
+                    free(body);
+                    return 0;
+                }
+                continue;
+            }
+            int cold = rec->state == ILU_START_COLD;
+            if (k == 0 && !cold) {
+                res->not_cold_first++;
+                if (!ctx->quiet)
+                    fprintf(stderr, "iluvatar_load_gen: note: first invocation of %s-%s was %s, not cold\n", fname,
+                            BENCH_VERSION, ilu_start_kind_name(rec->state));
+            }
+            /* filed by what the worker says it was: cold, or warm/prewarm */
+            int w = cold ? 0 : 1;
+            double invoke_us = (rec->end_ms - rec->send_ms) * 1000.0;
+            double exec_us = isnan(rec->exec_ms) ? NAN : rec->exec_ms * 1000.0;
+            json_t *dur = json_object_get(p.answer, "duration_us");
+            if (!isnan(exec_us)) {
+                json_array_append_new(s->a[RESULTS_SEC][w], json_real(exec_us / 1e6));
+                json_array_append_new(s->a[OVER_US][w], json_real(invoke_us - exec_us));
+            }
+            if (json_is_number(dur))
+                json_array_append_new(s->a[WORKER_US][w], json_real(json_number_value(dur)));
+            json_array_append_new(s->a[INVOKE_US][w], json_real(invoke_us));
+            json_decref(p.answer);
+        }
+        free(body);
+    }
+    return 0;
+}
+
+static int has_main_py(const char *dir)
+{
+    char path[PATH_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/main.py", dir);
+    return !stat(path, &st) && S_ISREG(st.st_mode);
+}
+
 int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
 {
-    fprintf(stderr, "iluvatar_load_gen: benchmark is not implemented yet\n");
-    return 1;
+    if (!o->functions_dir) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark needs --functions-dir DIR (a folder of function folders, "
+                        "each with main.py)\n");
+        return 64;
+    }
+    if (!o->cold_iters) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --cold-iters must be at least 1\n");
+        return 64;
+    }
+    if (!o->memory_mb) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --memory must be positive\n");
+        return 64;
+    }
+    char root[PATH_MAX] = "";
+    struct stat st;
+    if (!realpath(o->functions_dir, root) || stat(root, &st) || !S_ISDIR(st.st_mode)) {
+        int e = errno;
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --functions-dir %s: %s\n", o->functions_dir,
+                root[0] && !stat(root, &st) && !S_ISDIR(st.st_mode) ? "not a directory" : strerror(e));
+        return 64;
+    }
+    struct dirent **ents = NULL;
+    int n_ents = scandir(root, &ents, NULL, alphasort);
+    if (n_ents < 0) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark: cannot list %s: %s\n", root, strerror(errno));
+        return 1;
+    }
+    /* the function folders, sorted by name */
+    char **names = calloc((size_t)n_ents + 1, sizeof *names);
+    size_t n_fns = 0;
+    json_t *skipped = json_array();
+    for (int i = 0; i < n_ents; i++) {
+        const char *e = ents[i]->d_name;
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof path, "%s/%s", root, e);
+        if (e[0] != '.' && !stat(path, &st) && S_ISDIR(st.st_mode)) {
+            if (has_main_py(path)) {
+                if (names)
+                    names[n_fns++] = strdup(e);
+            } else {
+                json_array_append_new(skipped, json_string(e));
+                if (!ctx->quiet)
+                    fprintf(stderr, "iluvatar_load_gen: note: skipping %s: no main.py\n", path);
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    int code = 1;
+    char err[1024] = "";
+    json_t *store = json_object(), *failed = json_object(), *done = json_array();
+    json_t *inputs = json_pack("{s:s, s:i, s:i, s:i}", "functions_dir", root, "cold_iters", (int)o->cold_iters,
+                               "warm_iters", (int)o->warm_iters, "memory_mb", (int)o->memory_mb);
+    if (!names || !store || !failed || !done || !inputs) {
+        snprintf(err, sizeof err, "out of memory");
+        goto out;
+    }
+    if (!n_fns) {
+        snprintf(err, sizeof err, "no function folders in %s (a function folder is a subfolder with main.py)",
+                 root);
+        goto out;
+    }
+    if (lg_check_target(ctx, err, sizeof err))
+        goto out;
+    lg_start_clock(ctx);
+    /* a previous run's idle "<name>-bench-<i>" containers would make the
+     * first invocations warm */
+    char cerr[512];
+    if (lg_clean(ctx, cerr, sizeof cerr) && !ctx->quiet)
+        fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr);
+    uint64_t seq = 0, errors = 0;
+    for (size_t f = 0; f < n_fns; f++) {
+        char image[PATH_MAX * 2];
+        snprintf(image, sizeof image, "%s/%s", root, names[f]);
+        struct series s;
+        series_init(&s);
+        struct fn_result res = {0};
+        int rc = bench_function(ctx, o, names[f], image, &s, &res, &seq);
+        errors += res.failures;
+        if (!ctx->quiet) {
+            char line[600];
+            int len = snprintf(line, sizeof line, "iluvatar_load_gen: %s: %u invocations, %u failed", names[f],
+                               res.invocations, res.failures);
+            for (int w = 0; w < 2; w++)
+                if (json_array_size(s.a[INVOKE_US][w]) && len < (int)sizeof line)
+                    len += snprintf(line + len, sizeof line - (size_t)len,
+                                    "; %s %zu, median %.3f ms (function %.3f ms)", w ? "warm" : "cold",
+                                    json_array_size(s.a[INVOKE_US][w]), array_median(s.a[INVOKE_US][w], 1e-3),
+                                    array_median(s.a[RESULTS_SEC][w], 1e3));
+            fprintf(stderr, "%s%s\n", line, res.not_registered ? "; registration failed" : "");
+            lg_progress(ctx, "benchmark functions", f + 1, n_fns, errors);
+        }
+        if (json_array_size(s.a[RESULTS_SEC][0]) + json_array_size(s.a[RESULTS_SEC][1])) {
+            json_object_set_new(store, names[f],
+                                json_pack("{s:s, s:s, s:{s:o}}", "function_name", names[f], "image_name", image,
+                                          "resource_data", "CPU", series_json(&s)));
+            json_array_append_new(done, json_string(names[f]));
+        }
+        series_free(&s);
+        errors += res.not_registered;
+        if (res.failures || res.not_registered)
+            json_object_set_new(failed, names[f],
+                                json_pack("{s:i, s:i, s:b, s:s}", "invocations", (int)res.invocations, "failures",
+                                          (int)res.failures, "registration_failed", res.not_registered,
+                                          "first_error", res.first_error));
+        if (rc) {
+            snprintf(err, sizeof err, "interrupted while benchmarking %s; no results written", names[f]);
+            goto out;
+        }
+        if (lg_clean(ctx, cerr, sizeof cerr) && !ctx->quiet)
+            fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr);
+    }
+    lg_progress_end(ctx);
+    json_object_set(inputs, "functions", done);
+    json_object_set(inputs, "failed", failed);
+    json_object_set(inputs, "skipped", skipped);
+    if (lg_write_json_file(ctx->out_dir, "worker_function_benchmarks.json", store, err, sizeof err))
+        goto out;
+    json_t *summary = NULL;
+    if (lg_write_results(ctx, "benchmark", inputs, &summary, err, sizeof err))
+        goto out;
+    json_decref(summary);
+    const char *key;
+    json_t *v;
+    json_object_foreach(failed, key, v)
+    {
+        if (json_is_true(json_object_get(v, "registration_failed")) && !json_integer_value(json_object_get(v, "invocations")))
+            fprintf(stderr, "iluvatar_load_gen: benchmark: %s: not benchmarked: %s\n", key,
+                    json_string_value(json_object_get(v, "first_error")));
+        else
+            fprintf(stderr, "iluvatar_load_gen: benchmark: %s: %d of %d invocations failed; first: %s\n", key,
+                    (int)json_integer_value(json_object_get(v, "failures")),
+                    (int)json_integer_value(json_object_get(v, "invocations")),
+                    json_string_value(json_object_get(v, "first_error")));
+    }
+    fprintf(stderr, "iluvatar_load_gen: benchmarked %zu of %zu functions (%zu invocations, %llu failures); results in %s\n",
+            json_array_size(done), n_fns, ctx->report.n, (unsigned long long)errors, ctx->out_dir);
+    if (!json_array_size(done))
+        snprintf(err, sizeof err, "no function produced data (see %s/invocations.csv)", ctx->out_dir);
+    else
+        code = 0;
+out:
+    if (code)
+        fprintf(stderr, "iluvatar_load_gen: benchmark: %s\n", err);
+    for (size_t f = 0; names && f < n_fns; f++)
+        free(names[f]);
+    free(names);
+    json_decref(store);
+    json_decref(failed);
+    json_decref(done);
+    json_decref(skipped);
+    json_decref(inputs);
+    return code;
 }

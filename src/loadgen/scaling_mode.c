@@ -102,8 +102,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void show_progress(struct scaling_run *run)
 {
     char what[160];
-    snprintf(what, sizeof what, "scaling: %u clients, %llu answers, ms of the step", run->step,
-             (unsigned long long)run->done);
+    snprintf(what, sizeof what, "scaling, %u client%s, %llu answers; ms into the step", run->step,
+             run->step == 1 ? "" : "s", (unsigned long long)run->done);
     double elapsed = lg_now_ms(run->ctx) - run->step_start_ms;
     if (elapsed > run->duration_ms)
         elapsed = run->duration_ms;

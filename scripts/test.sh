@@ -23,9 +23,19 @@ run_stage() { # name build-dir
         cat "$log"; echo "$name: build failed"; failed=$((failed + 1)); summary+=("$name build: FAILED"); return
     fi
     : >"$log.unit"
-    for t in "$dir"/tests/test_*; do "$t" >>"$log.unit" 2>&1 || true; done
+    local crashed=0
+    for t in "$dir"/tests/test_*; do
+        # a binary that dies (sanitizer abort, crash) prints no cmocka summary:
+        # count it as a failure rather than lose its tests silently
+        if ! "$t" >"$log.one" 2>&1 && ! grep -aq "FAILED TEST" "$log.one"; then
+            echo "$name: $t exited non-zero without a cmocka summary" >>"$log.one"
+            crashed=$((crashed + 1))
+        fi
+        cat "$log.one" >>"$log.unit"
+    done
     cat "$log.unit"
     read -r p f < <(count_cmocka "$log.unit")
+    f=$((f + crashed))
     passed=$((passed + p)); failed=$((failed + f)); summary+=("$name unit: $p passed, $f failed")
     ILU_BUILD_DIR=$dir $PY tests/e2e/run.py 2>&1 | tee "$log.e2e"
     local line
@@ -37,7 +47,7 @@ run_stage() { # name build-dir
         f=$(sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
         passed=$((passed + p)); failed=$((failed + f)); summary+=("$name e2e: $p passed, $f failed")
     fi
-    rm -f "$log" "$log.unit" "$log.e2e"
+    rm -f "$log" "$log.unit" "$log.one" "$log.e2e"
 }
 
 run_stage release build

@@ -146,7 +146,8 @@ static json_t *num6(double v)
 
 json_t *ilu_distribution_json(double *values, size_t n)
 {
-    qsort(values, n, sizeof *values, cmp_double);
+    if (n)
+        qsort(values, n, sizeof *values, cmp_double);
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += values[i];

@@ -6,6 +6,7 @@
 #ifndef ILU_BACKEND_H
 #define ILU_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,12 +16,23 @@
 
 struct ilu_container;
 
+/* An agent's answer as fields, for backends that have it that way rather
+ * than as JSON (the simulator): spares an encode and a parse per call. */
+struct ilu_agent_result {
+    double duration_sec;          /* time inside the function */
+    bool was_cold;                /* first call this container served */
+    const char *user_result_json; /* the return value as JSON text, or NULL */
+    const char *user_error;       /* traceback when the function raised, or NULL */
+    const char *start, *end;      /* the agent's timestamps; may be NULL */
+};
+
 /* What the agent answered, or why there is no answer. */
 struct ilu_agent_reply {
-    int status;           /* 0: body holds the agent's JSON; else ILU_ST_* */
+    int status;           /* 0: the agent answered (body or result); else ILU_ST_* */
     char error[480];      /* when status != 0 */
     const char *body;     /* agent JSON reply, borrowed for the callback */
     size_t body_len;
+    const struct ilu_agent_result *result; /* used instead of body when set */
     uint64_t round_trip_us; /* request written -> reply read, measured by the backend */
 };
 

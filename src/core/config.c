@@ -54,6 +54,10 @@ static const struct field fields[] = {
     STR("oci.cgroup_parent", oci.cgroup_parent),
     U32("oci.pids_limit", oci.pids_limit),
     U32("status.report_freq_ms", status.report_freq_ms),
+    U32("simulation.container_start_ms", simulation.container_start_ms),
+    U32("simulation.invoke_overhead_us", simulation.invoke_overhead_us),
+    U32("simulation.jitter_pct", simulation.jitter_pct),
+    U32("simulation.seed", simulation.seed),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -87,6 +91,12 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     snprintf(cfg->oci.cgroup_parent, sizeof cfg->oci.cgroup_parent, "iluvatar");
     cfg->oci.pids_limit = 256;
     cfg->status.report_freq_ms = 1000;
+    /* measured on the development VM (bench/README.md): runc start-up plus
+     * the agent's import, and the agent round trip beyond the function */
+    cfg->simulation.container_start_ms = 85;
+    cfg->simulation.invoke_overhead_us = 400;
+    cfg->simulation.jitter_pct = 0;
+    cfg->simulation.seed = 1;
 }
 
 static const struct field *field_find(const char *path)
@@ -222,6 +232,7 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     REQUIRE(cfg->container_resources.pool_freq_ms > 0, "container_resources.pool_freq_ms must be positive");
     REQUIRE(cfg->container_resources.startup_timeout_ms > 0, "container_resources.startup_timeout_ms must be positive");
     REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
+    REQUIRE(cfg->simulation.jitter_pct < 100, "simulation.jitter_pct must be below 100");
     REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy), "invocation.queue_policy \"%s\" is not one of: %s",
             cfg->invocation.queue_policy, ilu_queue_policy_names());
     REQUIRE(ilu_eviction_policy_find(cfg->container_resources.eviction),

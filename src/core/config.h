@@ -52,6 +52,12 @@ struct ilu_worker_config {
     struct {
         uint32_t report_freq_ms;     /* host CPU / load sampling period */
     } status;
+    struct {                         /* used only when simulated (--setup simulation) */
+        uint32_t container_start_ms; /* container create -> agent ready (runc here: ~85 ms) */
+        uint32_t invoke_overhead_us; /* worker <-> agent round trip beyond the function's time */
+        uint32_t jitter_pct;         /* execution times vary by +-jitter_pct %, seeded; 0: exact */
+        uint32_t seed;
+    } simulation;
 };
 
 /* Fill cfg with the built-in defaults. cpu_count stays 0 (resolved by the daemon). */

@@ -28,6 +28,15 @@ static inline int ilu_log_enabled(const struct ilu_log *log, int level)
     return log && log->env && log->env->log_write && level >= log->min_level;
 }
 
+/* ilu_log_emit that builds its fields only when the line will be written:
+ * the hot path (and the simulator, millions of times) pays nothing for
+ * disabled levels. */
+#define ilu_log_fields(log, level, tid, fields, ...)                                                        \
+    do {                                                                                                   \
+        if (ilu_log_enabled((log), (level)))                                                               \
+            ilu_log_emit((log), (level), (tid), (fields), __VA_ARGS__);                                    \
+    } while (0)
+
 #define ilu_info(log, tid, ...) ilu_log_emit((log), ILU_LOG_INFO, (tid), NULL, __VA_ARGS__)
 #define ilu_warn(log, tid, ...) ilu_log_emit((log), ILU_LOG_WARN, (tid), NULL, __VA_ARGS__)
 #define ilu_error_log(log, tid, ...) ilu_log_emit((log), ILU_LOG_ERROR, (tid), NULL, __VA_ARGS__)

@@ -93,7 +93,7 @@ void pool_remove(struct ilu_worker *w, struct ilu_container *c, const char *tid,
     w->used_mem_mb -= c->memory_mb;
     c->fn->n_containers--;
     w->n_containers--;
-    ilu_log_emit(w->log, ILU_LOG_INFO, tid,
+    ilu_log_fields(w->log, ILU_LOG_INFO, tid,
                  json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "used_mem_mb",
                            (json_int_t)w->used_mem_mb),
                  "removing container: %s", reason);

@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "worker.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,26 @@ void ilu_report_fill_from_answer(struct ilu_inv_record *rec, int http_status, js
                  kind ? kind : http_status ? ilu_status_kind(http_status) : "connection");
         free(rec->error);
         rec->error = strdup(msg ? msg : "no error message in the answer");
+    }
+}
+
+void ilu_report_fill_from_invocation(struct ilu_inv_record *rec, const struct ilu_invocation *inv)
+{
+    struct ilu_inv_timings t;
+    ilu_invocation_timings(inv, &t);
+    rec->http_status = ilu_invocation_http_status(inv);
+    rec->queue_ms = (double)t.queue_us / 1000.0;
+    rec->container_start_ms = (double)t.container_start_us / 1000.0;
+    rec->exec_ms = (double)t.exec_us / 1000.0;
+    rec->agent_rtt_ms = (double)t.agent_round_trip_us / 1000.0;
+    rec->overhead_ms = (double)t.overhead_us / 1000.0;
+    rec->worker_total_ms = (double)t.total_us / 1000.0;
+    rec->state = inv->start_kind;
+    rec->success = inv->success;
+    if (!inv->success) {
+        snprintf(rec->error_kind, sizeof rec->error_kind, "%s", inv->err.kind);
+        free(rec->error);
+        rec->error = strdup(inv->err.msg);
     }
 }
 

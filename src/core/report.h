@@ -42,6 +42,10 @@ struct ilu_inv_record *ilu_report_add(struct ilu_report *r, unsigned fn);
 /* Fill timings, state, success and error of rec from a worker's invoke answer. */
 void ilu_report_fill_from_answer(struct ilu_inv_record *rec, int http_status, json_t *answer);
 
+/* The same from a finished invocation of an in-process core (simulation),
+ * without going through JSON. */
+void ilu_report_fill_from_invocation(struct ilu_inv_record *rec, const struct ilu_invocation *inv);
+
 /* Nearest-rank percentile of n sorted values (p in (0, 100]); NAN when n == 0. */
 double ilu_percentile_sorted(const double *sorted, size_t n, double p);
 /* {"p50","p90","p99","max","mean","count"} of values (sorted in place). */

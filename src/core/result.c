@@ -22,35 +22,57 @@ static char *dup_string_field(json_t *obj, const char *key)
     return s ? strdup(s) : NULL;
 }
 
-void result_from_agent(struct ilu_invocation *inv, const char *body, size_t len)
+static void set_user_error(struct ilu_invocation *inv, const char *traceback)
 {
-    json_error_t jerr;
-    json_t *reply = json_loadb(body, len, 0, &jerr);
-    if (!reply || !json_is_object(reply)) {
-        inv->success = false;
-        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply is not a JSON object: %s",
-                reply ? "wrong type" : jerr.text);
-        json_decref(reply);
+    inv->success = false;
+    inv->user_error = strdup(traceback);
+    /* the traceback's last line names the exception: the most useful summary */
+    const char *tb = inv->user_error ? inv->user_error : "";
+    size_t n = strlen(tb);
+    while (n && tb[n - 1] == '\n')
+        n--;
+    size_t start = n;
+    while (start && tb[start - 1] != '\n')
+        start--;
+    ilu_err(&inv->err, ILU_ST_USER_ERROR, "user_error", "the function raised: %.*s", (int)(n - start), tb + start);
+    inv->json_result = strdup("{\"Error\": \"function raised an exception\"}");
+}
+
+static void result_from_fields(struct ilu_invocation *inv, const struct ilu_agent_result *r)
+{
+    inv->exec_sec = r->duration_sec;
+    inv->agent_start = r->start ? strdup(r->start) : NULL;
+    inv->agent_end = r->end ? strdup(r->end) : NULL;
+    if (r->user_error) {
+        set_user_error(inv, r->user_error);
+    } else {
+        inv->success = true;
+        inv->json_result = strdup(r->user_result_json ? r->user_result_json : "null");
+    }
+}
+
+void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply)
+{
+    if (reply->result) {
+        result_from_fields(inv, reply->result);
         return;
     }
-    inv->exec_sec = json_number_value(json_object_get(reply, "duration_sec"));
-    inv->agent_start = dup_string_field(reply, "start");
-    inv->agent_end = dup_string_field(reply, "end");
-    json_t *user_error = json_object_get(reply, "user_error");
-    json_t *user_result = json_object_get(reply, "user_result");
-    if (json_is_string(user_error)) {
+    json_error_t jerr;
+    json_t *obj = reply->body ? json_loadb(reply->body, reply->body_len, 0, &jerr) : NULL;
+    if (!obj || !json_is_object(obj)) {
         inv->success = false;
-        inv->user_error = strdup(json_string_value(user_error));
-        /* the traceback's last line names the exception: the most useful summary */
-        const char *tb = inv->user_error ? inv->user_error : "";
-        size_t n = strlen(tb);
-        while (n && tb[n - 1] == '\n')
-            n--;
-        size_t start = n;
-        while (start && tb[start - 1] != '\n')
-            start--;
-        ilu_err(&inv->err, ILU_ST_USER_ERROR, "user_error", "the function raised: %.*s", (int)(n - start), tb + start);
-        inv->json_result = strdup("{\"Error\": \"function raised an exception\"}");
+        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply is not a JSON object: %s",
+                obj ? "wrong type" : reply->body ? jerr.text : "empty reply");
+        json_decref(obj);
+        return;
+    }
+    inv->exec_sec = json_number_value(json_object_get(obj, "duration_sec"));
+    inv->agent_start = dup_string_field(obj, "start");
+    inv->agent_end = dup_string_field(obj, "end");
+    json_t *user_error = json_object_get(obj, "user_error");
+    json_t *user_result = json_object_get(obj, "user_result");
+    if (json_is_string(user_error)) {
+        set_user_error(inv, json_string_value(user_error));
     } else if (user_result) {
         inv->success = true;
         inv->json_result = json_dumps(user_result, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -58,7 +80,18 @@ void result_from_agent(struct ilu_invocation *inv, const char *body, size_t len)
         inv->success = false;
         ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply has neither user_result nor user_error");
     }
-    json_decref(reply);
+    json_decref(obj);
+}
+
+void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_timings *t)
+{
+    t->total_us = inv->t.done_us - inv->t.arrived_us;
+    t->queue_us = inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : t->total_us;
+    t->container_start_us = inv->start_kind == ILU_START_COLD ? inv->cold_start_us : 0;
+    t->exec_us = inv->exec_sec > 0 ? (uint64_t)llround(inv->exec_sec * 1e6) : 0;
+    t->agent_round_trip_us = inv->round_trip_us;
+    uint64_t accounted = t->queue_us + t->container_start_us + t->exec_us;
+    t->overhead_us = t->total_us > accounted ? t->total_us - accounted : 0;
 }
 
 int ilu_invocation_http_status(const struct ilu_invocation *inv)
@@ -68,15 +101,12 @@ int ilu_invocation_http_status(const struct ilu_invocation *inv)
 
 json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
 {
-    uint64_t total = inv->t.done_us - inv->t.arrived_us;
-    uint64_t queue = inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : total;
-    uint64_t start = inv->start_kind == ILU_START_COLD ? inv->cold_start_us : 0;
-    uint64_t exec = inv->exec_sec > 0 ? (uint64_t)llround(inv->exec_sec * 1e6) : 0;
-    uint64_t accounted = queue + start + exec;
-    json_t *timings = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queue_us", (json_int_t)queue,
-                                "container_start_us", (json_int_t)start, "exec_us", (json_int_t)exec,
-                                "agent_round_trip_us", (json_int_t)inv->round_trip_us, "overhead_us",
-                                (json_int_t)(total > accounted ? total - accounted : 0), "total_us", (json_int_t)total);
+    struct ilu_inv_timings tm;
+    ilu_invocation_timings(inv, &tm);
+    json_t *timings = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queue_us", (json_int_t)tm.queue_us,
+                                "container_start_us", (json_int_t)tm.container_start_us, "exec_us",
+                                (json_int_t)tm.exec_us, "agent_round_trip_us", (json_int_t)tm.agent_round_trip_us,
+                                "overhead_us", (json_int_t)tm.overhead_us, "total_us", (json_int_t)tm.total_us);
     json_t *r = json_pack("{s:b, s:s, s:I, s:s, s:s, s:s?, s:o}", "success", inv->success, "json_result",
                           inv->json_result ? inv->json_result : "", "duration_us", (json_int_t)inv->round_trip_us,
                           "container_state", ilu_start_kind_name(inv->start_kind), "transaction_id", inv->tid,

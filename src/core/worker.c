@@ -71,7 +71,7 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
             w->count.errors++;
         }
     }
-    ilu_log_emit(w->log, inv->success ? ILU_LOG_INFO : ILU_LOG_WARN, inv->tid,
+    ilu_log_fields(w->log, inv->success ? ILU_LOG_INFO : ILU_LOG_WARN, inv->tid,
                  json_pack("{s:s, s:b, s:s, s:I, s:I, s:s}", "fqdn", inv->fn->fqdn, "success", inv->success,
                            "container_state", ilu_start_kind_name(inv->start_kind), "e2e_us",
                            (json_int_t)(inv->t.done_us - inv->t.arrived_us), "queue_us",
@@ -145,7 +145,7 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     stats_update(&st->cold_start_us, ++st->containers_ready, (double)(c->ready_us - c->created_us));
     if (inv)
         inv->cold_start_us = c->ready_us - c->created_us;
-    ilu_log_emit(w->log, ILU_LOG_INFO, tid,
+    ilu_log_fields(w->log, ILU_LOG_INFO, tid,
                  json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "start_us",
                            (json_int_t)(c->ready_us - c->created_us)),
                  "container ready");
@@ -187,7 +187,7 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     c->used = true;
     c->prewarmed = false;
     pool_put_idle(w, c);
-    result_from_agent(inv, reply->body, reply->body_len);
+    result_from_agent(inv, reply);
     finish(w, inv);
 }
 
@@ -229,7 +229,7 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
         w->used_mem_mb -= inv->fn->memory_mb;
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
     }
-    ilu_log_emit(w->log, ILU_LOG_INFO, inv->tid,
+    ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
                  json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
     if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
         w->count.start_failures++;
@@ -452,7 +452,7 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
     fn->parallel_invokes = 1;
     fn->system = req->system;
     fn->worker = w;
-    ilu_log_emit(w->log, ILU_LOG_INFO, tid,
+    ilu_log_fields(w->log, ILU_LOG_INFO, tid,
                  json_pack("{s:s, s:i, s:i}", "fqdn", fqdn, "memory_mb", (int)fn->memory_mb, "cpus", (int)fn->cpus),
                  "function registered");
     return 0;

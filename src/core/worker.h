@@ -80,6 +80,12 @@ json_t *ilu_worker_metrics_json(const struct ilu_worker *w); /* per-function cou
  * duration_us, container_state, transaction_id, timings, error). */
 json_t *ilu_invocation_result_json(const struct ilu_invocation *inv);
 
+/* Stage breakdown of a finished invocation (docs/api.md "timings"). */
+struct ilu_inv_timings {
+    uint64_t queue_us, container_start_us, exec_us, agent_round_trip_us, overhead_us, total_us;
+};
+void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_timings *t);
+
 /* HTTP status an API edge should answer a finished invocation with. */
 int ilu_invocation_http_status(const struct ilu_invocation *inv);
 

@@ -47,8 +47,8 @@ void pool_enforce_keepalive(struct ilu_worker *w);
 unsigned pool_remove_idle(struct ilu_worker *w, const char *tid, const char *reason);
 
 /* result.c */
-/* Fill inv's result fields from the agent's JSON reply. */
-void result_from_agent(struct ilu_invocation *inv, const char *body, size_t len);
+/* Fill inv's result fields from the agent's reply (JSON body or fields). */
+void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply);
 
 /* async.c */
 void ilu_async_expire(struct ilu_worker *w, uint64_t ttl_us);

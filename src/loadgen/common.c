@@ -267,12 +267,14 @@ int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_
         return -1;
     }
     json_t *summary = ilu_report_summary(&ctx->report, mode, ctx->target, ctx->setup, inputs);
-    time_t now = time(NULL);
-    struct tm tm;
-    char stamp[32];
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(summary, "finished_at", json_string(stamp));
+    if (strcmp(ctx->setup, "simulation")) { /* a simulation's results depend on its inputs only */
+        time_t now = time(NULL);
+        struct tm tm;
+        char stamp[32];
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(summary, "finished_at", json_string(stamp));
+    }
     int rc = atomic_write(ctx->out_dir, "invocations.csv", fill_csv, &ctx->report, err, n);
     if (!rc)
         rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err, n);

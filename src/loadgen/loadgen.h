@@ -65,9 +65,13 @@ int lg_write_json_file(const char *dir, const char *name, json_t *doc, char *err
 struct lg_trace_opts {
     const char *input, *metadata, *load_type, *function_data;
     unsigned prewarm;
-    int busy;  /* synthetic load burns CPU for the whole duration */
+    /* --setup simulation */
+    const char *worker_config; /* NULL: built-in defaults */
+    unsigned network_us;       /* client <-> worker round trip added to each invocation */
 };
 int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o);
+/* The same trace on the worker core in-process, on a discrete-event clock. */
+int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o);
 
 struct lg_scaling_opts {
     unsigned threads_from, threads_to;

@@ -17,6 +17,7 @@ static void usage(FILE *out)
             "modes:\n"
             "  trace     --input trace.csv --metadata meta.csv [--prewarm N]\n"
             "            [--load-type synthetic|functions] [--function-data worker_function_benchmarks.json]\n"
+            "            with --setup simulation: [--worker-config worker.json] [--sim-network-us 300]\n"
             "  scaling   --threads-from A --threads-to B --duration SEC [--function-dir DIR] [--memory MB]\n"
             "            [--args-json '{...}']\n"
             "  benchmark --functions-dir DIR [--cold-iters N] [--warm-iters N] [--memory MB]\n"
@@ -80,8 +81,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "iluvatar_load_gen: --target %s is not supported yet (only worker)\n", target);
         return 64;
     }
-    if (strcmp(setup, "live")) {
-        fprintf(stderr, "iluvatar_load_gen: --setup %s is not supported yet (only live)\n", setup);
+    if (strcmp(setup, "live") && strcmp(setup, "simulation")) {
+        fprintf(stderr, "iluvatar_load_gen: --setup must be live or simulation, not %s\n", setup);
         return 64;
     }
     char default_out[64];
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
         out = default_out;
     }
 
-    struct lg_trace_opts trace = {.load_type = "synthetic"};
+    struct lg_trace_opts trace = {.load_type = "synthetic", .network_us = 300};
     struct lg_scaling_opts scaling = {.memory_mb = 128, .duration_s = 10};
     struct lg_benchmark_opts bench = {.cold_iters = 3, .warm_iters = 10, .memory_mb = 256};
     static const struct option mode_opts[] = {{"input", required_argument, NULL, 'i'},
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
                                               {"functions-dir", required_argument, NULL, 'D'},
                                               {"cold-iters", required_argument, NULL, 'c'},
                                               {"warm-iters", required_argument, NULL, 'w'},
+                                              {"worker-config", required_argument, NULL, 'W'},
+                                              {"sim-network-us", required_argument, NULL, 'N'},
                                               {"help", no_argument, NULL, 'h'},
                                               {NULL, 0, NULL, 0}};
     optind++;
@@ -136,6 +139,8 @@ int main(int argc, char **argv)
         case 'D': bench.functions_dir = optarg; break;
         case 'c': bad = parse_uint(optarg, &bench.cold_iters); break;
         case 'w': bad = parse_uint(optarg, &bench.warm_iters); break;
+        case 'W': trace.worker_config = optarg; break;
+        case 'N': bad = parse_uint(optarg, &trace.network_us); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 64;
         }
@@ -172,8 +177,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "iluvatar_load_gen: trace needs --input and --metadata\n");
             code = 64;
         } else {
-            code = lg_run_trace(&ctx, &trace);
+            code = strcmp(setup, "simulation") ? lg_run_trace(&ctx, &trace) : lg_run_trace_simulated(&ctx, &trace);
         }
+    } else if (!strcmp(setup, "simulation")) {
+        fprintf(stderr, "iluvatar_load_gen: %s has no simulation yet (only trace)\n", mode);
+        code = 64;
     } else if (!strcmp(mode, "scaling")) {
         code = lg_run_scaling(&ctx, &scaling);
     } else if (!strcmp(mode, "benchmark")) {

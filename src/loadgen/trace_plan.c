@@ -1,0 +1,244 @@
+#include "trace_plan.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *lg_read_file(const char *path, char *err, size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        snprintf(err, n, "out of memory reading %s", path);
+    else
+        buf[len] = 0;
+    return buf;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of a JSON array of numbers; NAN when empty. */
+static double json_median(json_t *arr)
+{
+    size_t n = json_array_size(arr), k = 0;
+    double *v = malloc((n + 1) * sizeof *v);
+    if (!v)
+        return NAN;
+    size_t i;
+    json_t *x;
+    json_array_foreach(arr, i, x) if (json_is_number(x)) v[k++] = json_number_value(x);
+    double m = NAN;
+    if (k) {
+        qsort(v, k, sizeof *v, cmp_double);
+        m = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+    }
+    free(v);
+    return m;
+}
+
+/* --load-type functions: the benchmarked function whose median warm time
+ * is closest to the trace function's warm duration. */
+static json_t *closest_benchmark(json_t *data, double warm_ms, const char **chosen_name)
+{
+    json_t *best_entry = NULL;
+    double best = INFINITY;
+    const char *key;
+    json_t *entry;
+    json_object_foreach(data, key, entry)
+    {
+        json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
+        double m = json_median(json_object_get(cpu, "warm_results_sec")) * 1000.0;
+        if (!json_string_value(json_object_get(entry, "image_name")) || isnan(m))
+            continue;
+        if (fabs(m - warm_ms) < best) {
+            best = fabs(m - warm_ms);
+            best_entry = entry;
+            *chosen_name = key;
+        }
+    }
+    return best_entry;
+}
+
+static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
+                          size_t n)
+{
+    struct ilu_trace *t = &p->trace;
+    json_t *data = NULL;
+    char synthetic[PATH_MAX];
+    int functions_load = !strcmp(o->load_type, "functions");
+    if (functions_load) {
+        json_error_t jerr;
+        if (!o->function_data) {
+            snprintf(err, n, "--load-type functions needs --function-data (a benchmark JSON)");
+            return -1;
+        }
+        data = json_load_file(o->function_data, 0, &jerr);
+        if (!json_is_object(data)) {
+            snprintf(err, n, "%s:%d: %s", o->function_data, jerr.line,
+                     data ? "not a JSON object of benchmarked functions" : jerr.text);
+            json_decref(data);
+            return -1;
+        }
+    } else if (strcmp(o->load_type, "synthetic")) {
+        snprintf(err, n, "--load-type must be synthetic or functions, not %s", o->load_type);
+        return -1;
+    } else if (lg_repo_path(ctx, "functions/synthetic", synthetic, sizeof synthetic)) {
+        snprintf(err, n, "functions/synthetic not found beside the binary (in %s)", ctx->repo_dir);
+        return -1;
+    }
+    json_t *mapping = json_object();
+    int rc = 0;
+    for (size_t f = 0; f < t->n_fns && !rc; f++) {
+        struct ilu_trace_fn *fn = &t->fns[f];
+        struct lg_fn_plan *pl = &p->fns[f];
+        pl->name = fn->name;
+        json_t *args;
+        if (functions_load) {
+            const char *chosen = NULL;
+            json_t *entry = closest_benchmark(data, fn->warm_ms, &chosen);
+            if (!entry) {
+                snprintf(err, n, "%s has no function with warm_results_sec", o->function_data);
+                rc = -1;
+                break;
+            }
+            json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
+            snprintf(pl->image, sizeof pl->image, "%s", json_string_value(json_object_get(entry, "image_name")));
+            pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec")) * 1000.0;
+            pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec")) * 1000.0;
+            if (isnan(pl->cold_exec_ms))
+                pl->cold_exec_ms = pl->warm_exec_ms;
+            /* start-up = what a cold call took beyond the function's own time */
+            double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us")) / 1000.0;
+            pl->start_ms = isnan(cold_total) || cold_total <= pl->cold_exec_ms ? 0 : cold_total - pl->cold_exec_ms;
+            json_object_set_new(mapping, fn->name,
+                                json_pack("{s:s, s:s, s:f, s:f}", "benchmark", chosen, "image_name", pl->image,
+                                          "benchmark_warm_ms", pl->warm_exec_ms, "trace_warm_ms", fn->warm_ms));
+            if (!ctx->quiet)
+                fprintf(stderr, "Function mapped to benchmark code: %s -> %s (warm %.1f ms vs %.1f ms)\n", fn->name,
+                        chosen, pl->warm_exec_ms, fn->warm_ms);
+            args = json_object();
+        } else {
+            snprintf(pl->image, sizeof pl->image, "%s", synthetic);
+            pl->cold_exec_ms = fn->cold_ms;
+            pl->warm_exec_ms = fn->warm_ms;
+            args = json_pack("{s:f, s:f}", "cold_ms", fn->cold_ms, "warm_ms", fn->warm_ms);
+        }
+        /* a Python container needs ~20 MB of its own before the function allocates */
+        pl->memory_mb = fn->mem_mb < 32 ? 32 : fn->mem_mb;
+        pl->args_json = json_dumps(args, JSON_COMPACT);
+        json_t *body = json_pack("{s:s, s:s, s:o}", "function_name", fn->name, "function_version",
+                                 LG_TRACE_FN_VERSION, "json_args", args);
+        pl->invoke_body = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        long idx = ilu_report_function(&ctx->report, fn->name, LG_TRACE_FN_VERSION);
+        if (idx < 0 || !pl->invoke_body || !pl->args_json) {
+            snprintf(err, n, "out of memory");
+            rc = -1;
+        }
+        pl->report_fn = (unsigned)idx;
+    }
+    if (functions_load)
+        json_object_set_new(p->inputs, "function_mapping", mapping);
+    else
+        json_decref(mapping);
+    json_decref(data);
+    return rc;
+}
+
+int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
+                       size_t n)
+{
+    memset(p, 0, sizeof *p);
+    p->inputs = json_pack("{s:s, s:s, s:s, s:i}", "input", o->input, "metadata", o->metadata, "load_type",
+                          o->load_type, "prewarm", (int)o->prewarm);
+    char *meta_text = NULL, *trace_text = NULL;
+    struct ilu_error perr = {0};
+    int rc = -1;
+    if (!(meta_text = lg_read_file(o->metadata, err, n)) || !(trace_text = lg_read_file(o->input, err, n)))
+        goto out;
+    if (ilu_trace_parse_metadata(&p->trace, meta_text, o->metadata, &perr) ||
+        ilu_trace_parse_events(&p->trace, trace_text, o->input, &perr)) {
+        snprintf(err, n, "%s", perr.msg);
+        goto out;
+    }
+    if (!p->trace.n_events) {
+        snprintf(err, n, "%s has no invocations", o->input);
+        goto out;
+    }
+    for (size_t f = 0; f < p->trace.n_fns; f++)
+        if (!p->trace.fns[f].invocations && !ctx->quiet)
+            fprintf(stderr, "iluvatar_load_gen: note: %s in %s is never invoked by %s\n", p->trace.fns[f].name,
+                    o->metadata, o->input);
+    if (o->function_data)
+        json_object_set_new(p->inputs, "function_data", json_string(o->function_data));
+    json_object_set_new(p->inputs, "functions", json_integer((json_int_t)p->trace.n_fns));
+    json_object_set_new(p->inputs, "trace_invocations", json_integer((json_int_t)p->trace.n_events));
+    json_object_set_new(p->inputs, "trace_duration_ms", json_real(p->trace.events[p->trace.n_events - 1].time_ms));
+    if (!(p->fns = calloc(p->trace.n_fns, sizeof *p->fns))) {
+        snprintf(err, n, "out of memory");
+        goto out;
+    }
+    rc = plan_functions(ctx, o, p, err, n);
+out:
+    free(meta_text);
+    free(trace_text);
+    return rc;
+}
+
+void lg_trace_plan_free(struct lg_trace_plan *p)
+{
+    for (size_t f = 0; p->fns && f < p->trace.n_fns; f++)
+        free(p->fns[f].invoke_body), free(p->fns[f].args_json);
+    free(p->fns);
+    json_decref(p->inputs);
+    ilu_trace_free(&p->trace);
+    memset(p, 0, sizeof *p);
+}
+
+int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, char *err, size_t n)
+{
+    for (size_t i = 0; i < p->trace.n_events; i++) {
+        struct ilu_inv_record *rec = ilu_report_add(&ctx->report, p->fns[p->trace.events[i].fn].report_fn);
+        if (!rec) {
+            snprintf(err, n, "out of memory for %zu invocations", p->trace.n_events);
+            return -1;
+        }
+        rec->scheduled_ms = p->trace.events[i].time_ms;
+        snprintf(rec->tid, sizeof rec->tid, "%s-%zu", tid_prefix, i);
+    }
+    return 0;
+}
+
+void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary)
+{
+    json_t *lat = json_object_get(summary, "latency_ms"), *late = json_object_get(summary, "lateness_ms");
+    fprintf(stderr,
+            "iluvatar_load_gen: %lld invocations, %lld errors, throughput %.1f/s, latency p50 %.3f p99 %.3f ms, "
+            "lateness p99 %.3f ms; results in %s\n",
+            json_integer_value(json_object_get(summary, "invocations")),
+            json_integer_value(json_object_get(summary, "failures")),
+            json_number_value(json_object_get(summary, "throughput_per_s")),
+            json_number_value(json_object_get(lat, "p50")), json_number_value(json_object_get(lat, "p99")),
+            json_number_value(json_object_get(late, "p99")), ctx->out_dir);
+}

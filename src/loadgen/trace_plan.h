@@ -1,0 +1,47 @@
+/* What a trace run registers and sends, decided once for live and simulated
+ * runs alike: the parsed trace, and per trace function the image, memory,
+ * arguments and (for the simulator) the times the function takes. */
+#ifndef LG_TRACE_PLAN_H
+#define LG_TRACE_PLAN_H
+
+#include <jansson.h>
+#include <limits.h>
+
+#include "core/trace.h"
+#include "loadgen.h"
+
+#define LG_TRACE_FN_VERSION "1"
+
+struct lg_fn_plan {
+    const char *name;          /* borrowed from the trace */
+    char image[PATH_MAX];
+    uint32_t memory_mb;
+    char *invoke_body;         /* the /invoke request body, owned */
+    char *args_json;           /* its json_args, owned (in-process invocations) */
+    unsigned report_fn;        /* index in ctx->report */
+    /* what the function costs, for the simulated backend */
+    double start_ms;           /* container start-up; 0: the simulation's default */
+    double cold_exec_ms, warm_exec_ms;
+};
+
+struct lg_trace_plan {
+    struct ilu_trace trace;
+    struct lg_fn_plan *fns;    /* one per trace function */
+    json_t *inputs;            /* for summary.json */
+};
+
+/* Parse the files and plan every function. 0, or -1 with err naming the file
+ * and line. inputs records the run's inputs. */
+int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
+                       size_t n);
+void lg_trace_plan_free(struct lg_trace_plan *p);
+
+/* Add one record per trace row to ctx->report (scheduled times, tids). */
+int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, char *err, size_t n);
+
+/* The closing line on stderr: counts, throughput, latency and lateness. */
+void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary);
+
+char *lg_read_file(const char *path, char *err, size_t n);
+
+#endif

@@ -278,7 +278,7 @@ int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_
     int rc = atomic_write(ctx->out_dir, "invocations.csv", fill_csv, &ctx->report, err, n);
     if (!rc)
         rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err, n);
-    if (!rc)
+    if (!rc && !ctx->no_plots)
         make_plots(ctx);
     if (summary_out && !rc)
         *summary_out = summary;

@@ -25,6 +25,7 @@ struct lg_ctx {
     uint64_t start_ns;            /* CLOCK_MONOTONIC at the run's t = 0 */
     int progress_tty;             /* stderr is a terminal: redraw one line */
     int quiet;
+    int no_plots;                 /* --no-plots: skip scripts/plot_results.py */
     char tid_prefix[24];          /* makes tids of this run unique */
 };
 

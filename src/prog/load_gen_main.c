@@ -12,7 +12,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: iluvatar_load_gen [--host H] [--port P] [--out DIR] [--target worker] [--setup live] [--quiet]\n"
+            "usage: iluvatar_load_gen [--host H] [--port P] [--out DIR] [--target worker] [--setup live|simulation]\n"
+            "                         [--quiet] [--no-plots]\n"
             "                         MODE [mode options]\n"
             "modes:\n"
             "  trace     --input trace.csv --metadata meta.csv [--prewarm N]\n"
@@ -44,13 +45,14 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *out = NULL, *target = "worker", *setup = "live";
     unsigned port = 8079;
-    int quiet = 0;
+    int quiet = 0, no_plots = 0;
     static const struct option global[] = {{"host", required_argument, NULL, 'H'},
                                            {"port", required_argument, NULL, 'p'},
                                            {"out", required_argument, NULL, 'o'},
                                            {"target", required_argument, NULL, 't'},
                                            {"setup", required_argument, NULL, 's'},
                                            {"quiet", no_argument, NULL, 'q'},
+                                           {"no-plots", no_argument, NULL, 'n'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
     int opt;
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
         case 't': target = optarg; break;
         case 's': setup = optarg; break;
         case 'q': quiet = 1; break;
+        case 'n': no_plots = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 64;
         }
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
     lg_ctx_init(&ctx, host, (uint16_t)port, out);
     ctx.base = base;
     ctx.quiet = quiet;
+    ctx.no_plots = no_plots;
     ctx.target = target;
     ctx.setup = setup;
     ctx.http = lg_http_new(base, host, (uint16_t)port, 900);

@@ -44,6 +44,12 @@ struct rec {
     char container_id[96];
 };
 
+struct world;
+struct slot {
+    struct world *wd;
+    struct rec *r;
+};
+
 struct world {
     struct ilu_sim_env sim;
     struct ilu_backend *be;
@@ -51,14 +57,10 @@ struct world {
     struct ilu_log log;
     struct ilu_worker_config cfg;
     struct rec *recs;
+    struct slot *slots;     /* one per scheduled invocation, freed at the end */
     size_t n_recs;
     size_t done;
     unsigned prewarms_done, prewarm_failures;
-};
-
-struct slot {
-    struct world *wd;
-    struct rec *r;
 };
 
 static void world_config(struct ilu_worker_config *cfg, uint32_t cpus, uint32_t mem_mb)
@@ -85,6 +87,7 @@ static void world_start_params(struct world *wd, const struct ilu_sim_backend_pa
     if (!wd->w)
         fail_msg("ilu_worker_new: %s", err.msg);
     wd->recs = NULL;
+    wd->slots = NULL;
     wd->n_recs = wd->done = 0;
     wd->prewarms_done = wd->prewarm_failures = 0;
 }
@@ -102,6 +105,7 @@ static void world_end(struct world *wd)
     wd->be->ops->free(wd->be);
     ilu_sim_env_destroy(&wd->sim);
     free(wd->recs);
+    free(wd->slots);
 }
 
 /* Register name-1 with mem MB and the given timings (start 0 = default). */
@@ -134,7 +138,6 @@ static void on_done(void *arg, struct ilu_invocation *inv)
     r->exec_us = r->tm.exec_us;
     snprintf(r->container_id, sizeof r->container_id, "%s", inv->container_id ? inv->container_id : "");
     s->wd->done++;
-    free(s);
 }
 
 static void fire(void *arg)
@@ -149,7 +152,6 @@ static void fire(void *arg)
         snprintf(s->r->error_msg, sizeof s->r->error_msg, "%s", err.msg);
         s->r->done_at = s->wd->sim.now_us;
         s->wd->done++;
-        free(s);
     }
 }
 
@@ -159,12 +161,13 @@ static void schedule(struct world *wd, size_t n, const char *const *fns, const u
     assert_null(wd->recs);
     wd->recs = calloc(n, sizeof *wd->recs);
     assert_non_null(wd->recs);
+    wd->slots = calloc(n, sizeof *wd->slots);
+    assert_non_null(wd->slots);
     wd->n_recs = n;
     for (size_t i = 0; i < n; i++) {
         wd->recs[i].fn = fns[i];
         wd->recs[i].at = times[i];
-        struct slot *s = malloc(sizeof *s);
-        assert_non_null(s);
+        struct slot *s = &wd->slots[i];
         *s = (struct slot){wd, &wd->recs[i]};
         assert_non_null(ilu_sim_env_at(&wd->sim, times[i], fire, s));
     }
@@ -919,15 +922,16 @@ static void free_with_work_in_flight_leaks_nothing(void **state)
     schedule(&wd, 6, fns, at);
     ilu_sim_env_run_until(&wd.sim, t0 + 10 * MS);
     assert_true(ilu_worker_outstanding(wd.w) > 0);
+    assert_int_equal(wd.done, 0);
     ilu_worker_free(wd.w);
-    wd.w = NULL;
-    /* what is left in the heap: the arrival at t0 + 20 ms (a slot we own) and
-     * nothing of the worker's or the backend's (all cancelled) */
+    /* what is left in the heap: the arrival at t0 + 20 ms and nothing of the
+     * worker's or the backend's (all cancelled) */
     assert_int_equal(wd.sim.len, 1);
-    free(((struct slot *)wd.sim.heap[0]->arg)->r ? NULL : NULL);
+    assert_int_equal(ilu_sim_env_next_due(&wd.sim), t0 + 20 * MS);
     wd.be->ops->free(wd.be);
-    ilu_sim_env_destroy(&wd.sim);
+    ilu_sim_env_destroy(&wd.sim); /* frees the pending arrival's timer */
     free(wd.recs);
+    free(wd.slots);
 }
 
 int main(void)

@@ -6,24 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg_schema.h"
 #include "log.h"
 #include "policy_registry.h"
 
-enum field_type { F_STR, F_U32, F_BOOL };
-
-struct field {
-    const char *path; /* dotted JSON path */
-    enum field_type type;
-    size_t offset;
-    size_t size; /* for strings */
-};
-
-#define STR(p, m) {p, F_STR, offsetof(struct ilu_worker_config, m), sizeof(((struct ilu_worker_config *)0)->m)}
-#define U32(p, m) {p, F_U32, offsetof(struct ilu_worker_config, m), 0}
-#define BOOL(p, m) {p, F_BOOL, offsetof(struct ilu_worker_config, m), 0}
+#define STR(p, m) ILU_CFG_STR_FIELD(struct ilu_worker_config, p, m)
+#define U32(p, m) ILU_CFG_U32_FIELD(struct ilu_worker_config, p, m)
+#define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_worker_config, p, m)
 
 /* Every key the worker understands; the order is the order of the dump. */
-static const struct field fields[] = {
+static const struct ilu_cfg_field fields[] = {
     STR("name", name),
     STR("address", address),
     U32("port", port),
@@ -59,7 +51,7 @@ static const struct field fields[] = {
     U32("simulation.jitter_pct", simulation.jitter_pct),
     U32("simulation.seed", simulation.seed),
 };
-#define N_FIELDS (sizeof fields / sizeof fields[0])
+static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
 void ilu_config_defaults(struct ilu_worker_config *cfg)
 {
@@ -99,122 +91,21 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->simulation.seed = 1;
 }
 
-static const struct field *field_find(const char *path)
-{
-    for (size_t i = 0; i < N_FIELDS; i++)
-        if (strcmp(fields[i].path, path) == 0)
-            return &fields[i];
-    return NULL;
-}
-
-static int field_set(struct ilu_worker_config *cfg, const struct field *f, json_t *value, const char *source,
-                     struct ilu_error *err)
-{
-    char *base = (char *)cfg + f->offset;
-    switch (f->type) {
-    case F_STR:
-        if (!json_is_string(value))
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be a string", source, f->path);
-        if (json_string_length(value) >= f->size)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s is longer than %zu characters", source,
-                           f->path, f->size - 1);
-        memcpy(base, json_string_value(value), json_string_length(value) + 1);
-        return 0;
-    case F_U32:
-        if (!json_is_integer(value) || json_integer_value(value) < 0 || json_integer_value(value) > UINT32_MAX)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be a non-negative integer", source,
-                           f->path);
-        *(uint32_t *)base = (uint32_t)json_integer_value(value);
-        return 0;
-    case F_BOOL:
-        if (!json_is_boolean(value))
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be true or false", source, f->path);
-        *(bool *)base = json_is_true(value);
-        return 0;
-    }
-    return ilu_err(err, ILU_ST_INTERNAL, NULL, "unknown field type");
-}
-
-static int apply_object(struct ilu_worker_config *cfg, json_t *obj, const char *prefix, const char *source,
-                        struct ilu_error *err)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach(obj, key, value)
-    {
-        char path[256];
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
-        const struct field *f = field_find(path);
-        if (f) {
-            if (field_set(cfg, f, value, source, err))
-                return -1;
-        } else if (json_is_object(value)) {
-            if (apply_object(cfg, value, path, source, err))
-                return -1;
-        } else {
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: unknown key %s", source, path);
-        }
-    }
-    return 0;
-}
-
 int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source,
                           struct ilu_error *err)
 {
-    json_error_t jerr;
-    json_t *root = json_loads(json, 0, &jerr);
-    if (!root)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s:%d:%d: %s", source, jerr.line, jerr.column,
-                       jerr.text);
-    int rc = json_is_object(root) ? apply_object(cfg, root, "", source, err)
-                                  : ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: not a JSON object", source);
-    json_decref(root);
-    return rc;
+    return ilu_cfg_apply_json(&schema, cfg, json, source, err);
 }
 
 int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp,
                          struct ilu_error *err)
 {
-    size_t plen = strlen(prefix);
-    for (; envp && *envp; envp++) {
-        const char *entry = *envp;
-        if (strncmp(entry, prefix, plen) != 0 || strncmp(entry + plen, "__", 2) != 0)
-            continue;
-        const char *eq = strchr(entry, '=');
-        if (!eq)
-            continue;
-        char path[256];
-        size_t n = 0;
-        for (const char *p = entry + plen + 2; p < eq && n + 1 < sizeof path; p++) {
-            if (p[0] == '_' && p[1] == '_') {
-                path[n++] = '.';
-                p++;
-            } else {
-                path[n++] = *p;
-            }
-        }
-        path[n] = 0;
-        const struct field *f = field_find(path);
-        if (!f)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "environment: unknown key %s (from %.*s)", path,
-                           (int)(eq - entry), entry);
-        const char *text = eq + 1;
-        json_t *value = NULL;
-        if (f->type == F_STR) {
-            value = json_string(text);
-        } else {
-            json_error_t jerr;
-            value = json_loads(text, JSON_DECODE_ANY, &jerr);
-        }
-        char source[300];
-        snprintf(source, sizeof source, "environment %.*s", (int)(eq - entry), entry);
-        int rc = value ? field_set(cfg, f, value, source, err)
-                       : ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: cannot parse \"%s\"", source, text);
-        json_decref(value);
-        if (rc)
-            return -1;
-    }
-    return 0;
+    return ilu_cfg_apply_env(&schema, cfg, prefix, envp, err);
+}
+
+char *ilu_config_dump(const struct ilu_worker_config *cfg)
+{
+    return ilu_cfg_dump(&schema, cfg);
 }
 
 int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err)
@@ -246,32 +137,3 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     return 0;
 }
 
-char *ilu_config_dump(const struct ilu_worker_config *cfg)
-{
-    json_t *root = json_object();
-    for (size_t i = 0; i < N_FIELDS; i++) {
-        const struct field *f = &fields[i];
-        const char *base = (const char *)cfg + f->offset;
-        json_t *value = f->type == F_STR   ? json_string(base)
-                        : f->type == F_U32 ? json_integer(*(const uint32_t *)base)
-                                           : json_boolean(*(const bool *)base);
-        /* walk/create the nested objects of the dotted path */
-        json_t *parent = root;
-        char path[256];
-        snprintf(path, sizeof path, "%s", f->path);
-        char *save = NULL, *part = strtok_r(path, ".", &save), *next;
-        while ((next = strtok_r(NULL, ".", &save))) {
-            json_t *child = json_object_get(parent, part);
-            if (!child) {
-                child = json_object();
-                json_object_set_new(parent, part, child);
-            }
-            parent = child;
-            part = next;
-        }
-        json_object_set_new(parent, part, value);
-    }
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    return text;
-}

@@ -3,6 +3,7 @@
 #ifndef ILU_POLICY_REGISTRY_H
 #define ILU_POLICY_REGISTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "types.h"
@@ -23,7 +24,25 @@ struct ilu_eviction_policy_ops {
     double (*priority)(const struct ilu_container *c, uint64_t now_us);
 };
 
+/* Load balancing (controller): where to send an invocation of fqdn among
+ * the workers. State is the policy's own (a ring, a cursor). */
+struct ilu_ctl_worker;
+struct ilu_controller_config;
+struct ilu_lb_policy_ops {
+    const char *name;
+    const char *description;
+    void *(*create)(const struct ilu_controller_config *cfg);
+    void (*destroy)(void *state);
+    /* The worker set changed (a worker joined): rebuild what depends on it. */
+    void (*workers_changed)(void *state, struct ilu_ctl_worker *const *workers, size_t n);
+    /* Index of the worker to use, among those with ilu_ctl_worker_routable();
+     * -1 when none is. */
+    long (*pick)(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n);
+};
+
 const struct ilu_queue_policy_ops *ilu_queue_policy_find(const char *name);
+const struct ilu_lb_policy_ops *ilu_lb_policy_find(const char *name);
+const char *ilu_lb_policy_names(void);
 const struct ilu_eviction_policy_ops *ilu_eviction_policy_find(const char *name);
 /* Comma-separated names, for error messages. */
 const char *ilu_queue_policy_names(void);

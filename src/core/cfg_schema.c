@@ -1,0 +1,156 @@
+#include "cfg_schema.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct ilu_cfg_field *field_find(const struct ilu_cfg_schema *sc, const char *path)
+{
+    for (size_t i = 0; i < sc->n; i++)
+        if (strcmp(sc->fields[i].path, path) == 0)
+            return &sc->fields[i];
+    return NULL;
+}
+
+static int field_set(void *cfg, const struct ilu_cfg_field *f, json_t *value, const char *source,
+                     struct ilu_error *err)
+{
+    char *base = (char *)cfg + f->offset;
+    switch (f->type) {
+    case ILU_CFG_STR:
+        if (!json_is_string(value))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be a string", source, f->path);
+        if (json_string_length(value) >= f->size)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s is longer than %zu characters", source,
+                           f->path, f->size - 1);
+        memcpy(base, json_string_value(value), json_string_length(value) + 1);
+        return 0;
+    case ILU_CFG_U32:
+        if (!json_is_integer(value) || json_integer_value(value) < 0 || json_integer_value(value) > UINT32_MAX)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be a non-negative integer", source,
+                           f->path);
+        *(uint32_t *)base = (uint32_t)json_integer_value(value);
+        return 0;
+    case ILU_CFG_BOOL:
+        if (!json_is_boolean(value))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be true or false", source, f->path);
+        *(bool *)base = json_is_true(value);
+        return 0;
+    }
+    return ilu_err(err, ILU_ST_INTERNAL, NULL, "unknown field type");
+}
+
+static int apply_object(const struct ilu_cfg_schema *sc, void *cfg, json_t *obj, const char *prefix, const char *source,
+                        struct ilu_error *err)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value)
+    {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
+        const struct ilu_cfg_field *f = field_find(sc, path);
+        if (f) {
+            if (field_set(cfg, f, value, source, err))
+                return -1;
+        } else if (json_is_object(value)) {
+            if (apply_object(sc, cfg, value, path, source, err))
+                return -1;
+        } else {
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: unknown key %s", source, path);
+        }
+    }
+    return 0;
+}
+
+int ilu_cfg_apply_json(const struct ilu_cfg_schema *sc, void *cfg, const char *json, const char *source,
+                       struct ilu_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(json, 0, &jerr);
+    if (!root)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s:%d:%d: %s", source, jerr.line, jerr.column,
+                       jerr.text);
+    int rc = json_is_object(root) ? apply_object(sc, cfg, root, "", source, err)
+                                  : ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: not a JSON object", source);
+    json_decref(root);
+    return rc;
+}
+
+int ilu_cfg_apply_env(const struct ilu_cfg_schema *sc, void *cfg, const char *prefix, char *const *envp,
+                      struct ilu_error *err)
+{
+    size_t plen = strlen(prefix);
+    for (; envp && *envp; envp++) {
+        const char *entry = *envp;
+        if (strncmp(entry, prefix, plen) != 0 || strncmp(entry + plen, "__", 2) != 0)
+            continue;
+        const char *eq = strchr(entry, '=');
+        if (!eq)
+            continue;
+        char path[256];
+        size_t n = 0;
+        for (const char *p = entry + plen + 2; p < eq && n + 1 < sizeof path; p++) {
+            if (p[0] == '_' && p[1] == '_') {
+                path[n++] = '.';
+                p++;
+            } else {
+                path[n++] = *p;
+            }
+        }
+        path[n] = 0;
+        const struct ilu_cfg_field *f = field_find(sc, path);
+        if (!f)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "environment: unknown key %s (from %.*s)", path,
+                           (int)(eq - entry), entry);
+        const char *text = eq + 1;
+        json_t *value = NULL;
+        if (f->type == ILU_CFG_STR) {
+            value = json_string(text);
+        } else {
+            json_error_t jerr;
+            value = json_loads(text, JSON_DECODE_ANY, &jerr);
+        }
+        char source[300];
+        snprintf(source, sizeof source, "environment %.*s", (int)(eq - entry), entry);
+        int rc = value ? field_set(cfg, f, value, source, err)
+                       : ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: cannot parse \"%s\"", source, text);
+        json_decref(value);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+char *ilu_cfg_dump(const struct ilu_cfg_schema *sc, const void *cfg)
+{
+    json_t *root = json_object();
+    for (size_t i = 0; i < sc->n; i++) {
+        const struct ilu_cfg_field *f = &sc->fields[i];
+        const char *base = (const char *)cfg + f->offset;
+        json_t *value = f->type == ILU_CFG_STR   ? json_string(base)
+                        : f->type == ILU_CFG_U32 ? json_integer(*(const uint32_t *)base)
+                                           : json_boolean(*(const bool *)base);
+        /* walk/create the nested objects of the dotted path */
+        json_t *parent = root;
+        char path[256];
+        snprintf(path, sizeof path, "%s", f->path);
+        char *save = NULL, *part = strtok_r(path, ".", &save), *next;
+        while ((next = strtok_r(NULL, ".", &save))) {
+            json_t *child = json_object_get(parent, part);
+            if (!child) {
+                child = json_object();
+                json_object_set_new(parent, part, child);
+            }
+            parent = child;
+            part = next;
+        }
+        json_object_set_new(parent, part, value);
+    }
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}

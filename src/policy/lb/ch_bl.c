@@ -1,0 +1,135 @@
+/* Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam,
+ * SODA 2018; used for FaaS locality as CH-BL / CH-RLU by Fuerst and Sharma,
+ * HPDC 2022). Each worker owns `vnodes` points on a hash ring; a function
+ * goes to the first worker clockwise from its own hash, so it keeps hitting
+ * the same warm containers, unless that worker's load exceeds bound_pct% of
+ * the mean load (plus one invocation), in which case it walks on to the next
+ * distinct worker. Load is ilu_ctl_worker_load() weighted by CPUs. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/controller.h"
+#include "core/policy_registry.h"
+
+struct ring_point {
+    uint64_t hash;
+    unsigned worker;
+};
+
+struct chbl_state {
+    unsigned vnodes, bound_pct;
+    struct ring_point *ring;
+    size_t n_points;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix: stable across runs and hosts */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static int cmp_point(const void *a, const void *b)
+{
+    const struct ring_point *x = a, *y = b;
+    return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : (int)x->worker - (int)y->worker;
+}
+
+static void *chbl_create(const struct ilu_controller_config *cfg)
+{
+    struct chbl_state *s = calloc(1, sizeof *s);
+    if (s) {
+        s->vnodes = cfg->load_balancer.vnodes;
+        s->bound_pct = cfg->load_balancer.bound_pct;
+    }
+    return s;
+}
+
+static void chbl_destroy(void *state)
+{
+    struct chbl_state *s = state;
+    free(s->ring);
+    free(s);
+}
+
+/* Points depend on worker names only, so a worker keeps its arcs across
+ * restarts of the controller and others joining. */
+static void chbl_workers_changed(void *state, struct ilu_ctl_worker *const *workers, size_t n)
+{
+    struct chbl_state *s = state;
+    struct ring_point *ring = realloc(s->ring, (n * s->vnodes + 1) * sizeof *ring);
+    if (!ring)
+        return; /* keep the old ring: still valid for the old workers */
+    s->ring = ring;
+    s->n_points = 0;
+    for (size_t w = 0; w < n; w++)
+        for (unsigned v = 0; v < s->vnodes; v++) {
+            char key[96];
+            snprintf(key, sizeof key, "%s#%u", workers[w]->name, v);
+            ring[s->n_points++] = (struct ring_point){hash_str(key), (unsigned)w};
+        }
+    qsort(ring, s->n_points, sizeof *ring, cmp_point);
+}
+
+static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n)
+{
+    struct chbl_state *s = state;
+    if (!s->n_points)
+        return -1;
+    /* the bound: c x (total load + 1) / total CPUs, per CPU of the candidate */
+    double total = 0, cpus = 0;
+    size_t routable = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ilu_ctl_worker_routable(workers[i])) {
+            total += ilu_ctl_worker_load(workers[i]) * workers[i]->cpus;
+            cpus += workers[i]->cpus;
+            routable++;
+        }
+    if (!routable)
+        return -1;
+    double bound = (double)s->bound_pct / 100.0 * (total + 1.0) / cpus;
+    uint64_t h = hash_str(fqdn);
+    size_t lo = 0, hi = s->n_points; /* first point with hash >= h */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->ring[mid].hash < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    long first_routable = -1;
+    unsigned char *seen = calloc(n, 1);
+    for (size_t k = 0; k < s->n_points; k++) {
+        unsigned w = s->ring[(lo + k) % s->n_points].worker;
+        if (w >= n || (seen && seen[w]))
+            continue;
+        if (seen)
+            seen[w] = 1;
+        if (!ilu_ctl_worker_routable(workers[w]))
+            continue;
+        if (first_routable < 0)
+            first_routable = (long)w;
+        /* + 1/cpus: the load it would have with this invocation */
+        if (ilu_ctl_worker_load(workers[w]) + 1.0 / workers[w]->cpus <= bound) {
+            free(seen);
+            return (long)w;
+        }
+    }
+    free(seen);
+    return first_routable; /* everyone is over the bound: keep locality */
+}
+
+const struct ilu_lb_policy_ops ilu_lb_ch_bl = {
+    .name = "CH-BL",
+    .description = "consistent hashing with bounded loads: a function stays on one worker until it is overloaded",
+    .create = chbl_create,
+    .destroy = chbl_destroy,
+    .workers_changed = chbl_workers_changed,
+    .pick = chbl_pick,
+};

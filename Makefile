@@ -32,7 +32,8 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-PROGS = $(BUILD)/iluvatar_worker $(BUILD)/iluvatar_worker_cli $(BUILD)/iluvatar_load_gen
+PROGS = $(BUILD)/iluvatar_worker $(BUILD)/iluvatar_worker_cli $(BUILD)/iluvatar_load_gen \
+        $(BUILD)/iluvatar_controller
 
 all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
@@ -53,6 +54,9 @@ $(BUILD)/iluvatar_worker: $(BUILD)/obj/src/prog/worker_main.o $(BUILD)/libiluvat
 
 $(BUILD)/iluvatar_load_gen: $(BUILD)/obj/src/prog/load_gen_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE)
+
+$(BUILD)/iluvatar_controller: $(BUILD)/obj/src/prog/controller_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE) -lsqlite3
 
 $(BUILD)/iluvatar_worker_cli: $(BUILD)/obj/src/prog/cli_main.o $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_CLI)

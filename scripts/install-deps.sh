@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the project needs, only those missing.
 set -euo pipefail
-packages=(build-essential pkg-config libevent-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
+packages=(build-essential pkg-config libevent-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libsqlite3-dev
           crun runc iproute2 procps python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do

@@ -19,6 +19,8 @@ static const struct ilu_cfg_field fields[] = {
     STR("name", name),
     STR("address", address),
     U32("port", port),
+    STR("load_balancer_url", load_balancer_url),
+    STR("advertise_host", advertise_host),
     U32("limits.timeout_sec", limits.timeout_sec),
     U32("limits.mem_min_mb", limits.mem_min_mb),
     U32("limits.mem_max_mb", limits.mem_max_mb),
@@ -117,6 +119,12 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     } while (0)
     REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
     REQUIRE(cfg->limits.timeout_sec > 0, "limits.timeout_sec must be positive");
+    if (cfg->load_balancer_url[0]) {
+        char host[256];
+        uint32_t port;
+        if (ilu_config_parse_url(cfg->load_balancer_url, host, sizeof host, &port, err))
+            return -1;
+    }
     REQUIRE(cfg->limits.mem_min_mb <= cfg->limits.mem_max_mb, "limits.mem_min_mb exceeds limits.mem_max_mb");
     REQUIRE(cfg->limits.cpu_max > 0, "limits.cpu_max must be positive");
     REQUIRE(cfg->container_resources.memory_mb > 0, "container_resources.memory_mb must be positive");
@@ -137,3 +145,34 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     return 0;
 }
 
+
+int ilu_config_parse_url(const char *url, char *host, size_t host_len, uint32_t *port, struct ilu_error *err)
+{
+    static const char scheme[] = "http://";
+    const char *p = url;
+    if (strncmp(p, scheme, sizeof scheme - 1) == 0)
+        p += sizeof scheme - 1;
+    else if (strstr(p, "://"))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "load_balancer_url \"%s\": only http:// is supported",
+                       url);
+    size_t n = strcspn(p, ":/");
+    if (n == 0 || n >= host_len)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "load_balancer_url \"%s\" has no host (expected http://host:port)", url);
+    memcpy(host, p, n);
+    host[n] = 0;
+    p += n;
+    *port = 80;
+    if (*p == ':') {
+        char *end;
+        unsigned long v = strtoul(p + 1, &end, 10);
+        if (end == p + 1 || v == 0 || v > 65535 || (*end && strcmp(end, "/") != 0))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                           "load_balancer_url \"%s\" has a bad port (expected http://host:port)", url);
+        *port = (uint32_t)v;
+    } else if (*p && strcmp(p, "/") != 0) {
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "load_balancer_url \"%s\" must not have a path (expected http://host:port)", url);
+    }
+    return 0;
+}

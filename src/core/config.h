@@ -5,6 +5,7 @@
 #define ILU_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -13,6 +14,8 @@ struct ilu_worker_config {
     char name[64];
     char address[64];
     uint32_t port;
+    char load_balancer_url[256];     /* http://host:port of a controller to register with; empty: standalone */
+    char advertise_host[256];        /* how the controller reaches this worker; empty: address */
     struct {
         uint32_t timeout_sec;        /* per-invocation timeout, from arrival */
         uint32_t mem_min_mb;
@@ -73,6 +76,10 @@ int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char
 
 /* Check ranges and names (policies exist, runtime known). */
 int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err);
+
+/* Split "http://host:port[/]" (load_balancer_url) into host and port; the
+ * port defaults to 80. Fails with a sentence naming the URL otherwise. */
+int ilu_config_parse_url(const char *url, char *host, size_t host_len, uint32_t *port, struct ilu_error *err);
 
 /* The whole config as pretty JSON; caller frees. */
 char *ilu_config_dump(const struct ilu_worker_config *cfg);

@@ -265,10 +265,18 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
         if (!strcmp(c->workers[i]->name, info->name))
             w = c->workers[i];
     if (w && !strcmp(w->host, info->host) && w->port == info->port) {
-        w->cpus = info->cpus ? info->cpus : 1; /* a heartbeat: nothing changes */
+        w->cpus = info->cpus ? info->cpus : 1; /* a heartbeat: nothing changes... */
         w->memory_mb = info->memory_mb;
+        if (info->boot_id && strcmp(w->boot_id, info->boot_id)) {
+            /* ...unless it restarted in between polls: it lost its registrations */
+            snprintf(w->boot_id, sizeof w->boot_id, "%s", info->boot_id);
+            ilu_log_fields(c->log, ILU_LOG_INFO, tid, json_pack("{s:s, s:s}", "worker", w->name, "boot_id", w->boot_id),
+                           "worker restarted; registering its functions again");
+            push_all_functions(c, w, tid);
+        }
         return 0;
     }
+    /* persisted or refused: a restarted controller knows every worker it accepted */
     if (persist && c->has_store) {
         json_t *row = json_pack("{s:s, s:s, s:i, s:i, s:i}", "name", info->name, "host", info->host, "port",
                                 (int)info->port, "cpus", (int)info->cpus, "memory_mb", (int)info->memory_mb);
@@ -280,14 +288,11 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
     bool is_new = !w;
     if (is_new) {
         struct ilu_ctl_worker **grown = realloc(c->workers, (c->n_workers + 1) * sizeof *grown);
-        if (!grown || !(w = calloc(1, sizeof *w))) {
-            if (grown)
-                c->workers = grown;
+        if (!grown)
             return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-        }
         c->workers = grown;
-        w->index = (unsigned)c->n_workers;
-        c->workers[c->n_workers++] = w;
+        if (!(w = calloc(1, sizeof *w)))
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         snprintf(w->name, sizeof w->name, "%s", info->name);
     } else {
         c->transport.worker_freed(c->transport.ctx, w); /* it moved: new address */
@@ -296,13 +301,22 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
     w->port = info->port;
     w->cpus = info->cpus ? info->cpus : 1;
     w->memory_mb = info->memory_mb;
+    snprintf(w->boot_id, sizeof w->boot_id, "%s", info->boot_id ? info->boot_id : "");
     w->health = ILU_WH_UNKNOWN; /* routable after its first good poll */
     w->failures = 0;
     w->registered_us = now(c);
-    if (c->transport.worker_added(c->transport.ctx, w, err))
+    if (c->transport.worker_added(c->transport.ctx, w, err)) {
+        if (is_new)
+            free(w); /* never became part of the cluster */
+        else
+            w->health = ILU_WH_UNHEALTHY; /* unreachable at its new address */
         return ilu_err_wrap(err, "worker %s", info->name);
-    if (is_new)
+    }
+    if (is_new) {
+        w->index = (unsigned)c->n_workers;
+        c->workers[c->n_workers++] = w;
         c->lb->workers_changed(c->lb_state, c->workers, c->n_workers);
+    }
     ilu_log_fields(c->log, ILU_LOG_INFO, tid,
                    json_pack("{s:s, s:s, s:i, s:i}", "worker", w->name, "host", w->host, "port", (int)w->port, "cpus",
                              (int)w->cpus),
@@ -357,13 +371,19 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
     c->outstanding--;
     json_t *out;
     if (!status || !json_is_object(answer)) {
-        /* the worker died, hung or spoke garbage: stop routing there now;
-         * a good status poll brings it back */
         c->count.worker_failures++;
         char msg[480];
         snprintf(msg, sizeof msg, "worker %s (%s:%u) failed: %s", w->name, w->host, w->port,
                  status ? "its answer is not a JSON object" : transport_error ? transport_error : "no answer");
-        set_health(c, w, ILU_WH_UNHEALTHY, msg);
+        /* refused, reset or garbage well before the timeout: the worker died
+         * or is broken, stop routing there now (a good poll brings it back).
+         * A timeout may be a slow function on a healthy worker: let the
+         * status polls decide. */
+        uint64_t timeout_us = (uint64_t)c->cfg.invocation.timeout_sec * 1000000;
+        if (status || now(c) - r->sent_us < timeout_us - timeout_us / 10)
+            set_health(c, w, ILU_WH_UNHEALTHY, msg);
+        else
+            poll_worker(c, w);
         status = ILU_ST_BAD_GATEWAY;
         out = error_answer(status, "worker_failed", msg);
     } else {
@@ -472,9 +492,23 @@ static void async_send(struct ctl_async *a)
 
 char *ilu_controller_invoke_async(struct ilu_controller *c, json_t *body, const char *tid, struct ilu_error *err)
 {
-    struct ilu_ctl_worker *w = route(c, body, err); /* refuse at once what cannot run now */
-    if (!w)
+    /* refuse at once what cannot run now, without using up a pick */
+    char fqdn[160];
+    if (fqdn_of(body, fqdn, sizeof fqdn, err))
         return NULL;
+    if (!fn_get(c, fqdn)) {
+        ilu_err(err, ILU_ST_NOT_FOUND, NULL, "function %s is not registered", fqdn);
+        return NULL;
+    }
+    size_t routable = 0;
+    for (size_t i = 0; i < c->n_workers; i++)
+        routable += ilu_ctl_worker_routable(c->workers[i]);
+    if (!routable) {
+        c->count.no_worker++;
+        ilu_err(err, ILU_ST_UNAVAILABLE, "no_worker", "no healthy worker to run %s (%zu registered)", fqdn,
+                c->n_workers);
+        return NULL;
+    }
     struct ctl_async *a = calloc(1, sizeof *a);
     if (!a) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");

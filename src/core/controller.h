@@ -24,6 +24,7 @@ struct ilu_ctl_worker {
     char host[256];
     uint32_t port;
     uint32_t cpus, memory_mb;
+    char boot_id[64];             /* a restart shows as a new boot id: push functions again */
     enum ilu_ctl_health health;
     uint32_t failures;            /* consecutive failed status polls */
     uint64_t registered_us, last_ok_us;
@@ -75,6 +76,7 @@ struct ilu_ctl_store {
 struct ilu_ctl_worker_info {
     const char *name, *host;
     uint32_t port, cpus, memory_mb;
+    const char *boot_id;  /* changes when the worker restarts (may be NULL) */
 };
 
 struct ilu_controller;
@@ -83,6 +85,8 @@ struct ilu_controller;
 struct ilu_controller *ilu_controller_new(const struct ilu_controller_config *cfg, const struct ilu_env *env,
                                           const struct ilu_ctl_transport *transport, const struct ilu_ctl_store *store,
                                           const struct ilu_log *log, struct ilu_error *err);
+/* Free everything. The transport must have failed (called back) every call
+ * still outstanding first, so the core can release what those calls hold. */
 void ilu_controller_free(struct ilu_controller *c);
 
 /* A worker joins (or re-registers: same name updates its address). Every

@@ -46,7 +46,8 @@ void ilu_controller_config_defaults(struct ilu_controller_config *cfg)
     cfg->health.status_freq_ms = 250;
     cfg->health.failures_to_unhealthy = 2;
     cfg->health.request_timeout_ms = 1000;
-    cfg->invocation.timeout_sec = 300;
+    /* above the worker's limits.timeout_sec (300): its own 504 arrives first */
+    cfg->invocation.timeout_sec = 330;
     cfg->invocation.async_retries = 2;
     cfg->invocation.async_result_ttl_sec = 600;
     cfg->invocation.max_payload_bytes = 1 << 20;

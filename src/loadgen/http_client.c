@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+struct lg_req;
+
 struct lg_conn {
     struct evhttp_connection *evcon;
     struct lg_conn *next_idle;
+    struct lg_req *current; /* the request in flight on it, NULL when idle */
 };
 
 struct lg_http {
@@ -47,7 +50,9 @@ void lg_http_free(struct lg_http *h)
     if (!h)
         return;
     for (size_t i = 0; i < h->n_all; i++) {
+        /* evhttp drops its queued requests without calling back: free ours */
         evhttp_connection_free(h->all[i]->evcon);
+        free(h->all[i]->current);
         free(h->all[i]);
     }
     free(h->all);
@@ -105,6 +110,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
     }
     /* the connection is reusable (keep-alive; evhttp reconnects if the
      * server closed it) */
+    r->conn->current = NULL;
     r->conn->next_idle = h->idle;
     h->idle = r->conn;
     r->cb(r->arg, status, answer, status ? NULL : transport);
@@ -130,6 +136,7 @@ int lg_http_request(struct lg_http *h, const char *path, const char *body, size_
     r->conn = c;
     r->cb = cb;
     r->arg = arg;
+    c->current = r;
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
     char host[300];
     snprintf(host, sizeof host, "%s:%u", h->host, h->port);

@@ -16,6 +16,7 @@ struct lg_http;
 typedef void (*lg_answer_fn)(void *arg, int status, json_t *answer, const char *transport_error);
 
 struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t port, unsigned timeout_sec);
+/* Requests still in flight are dropped: their callbacks never run. */
 void lg_http_free(struct lg_http *h);
 
 /* Send method (GET when body is NULL, else POST) to path; cb is called

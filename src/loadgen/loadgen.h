@@ -6,9 +6,13 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "core/config.h"
+#include "core/log.h"
 #include "core/report.h"
 #include "http_client.h"
+#include "sim/sim_env.h"
 
 struct event_base;
 
@@ -18,7 +22,7 @@ struct lg_ctx {
     char host[256];
     uint16_t port;
     char out_dir[PATH_MAX];
-    const char *target;           /* "worker" */
+    const char *target;           /* "worker" | "controller" */
     const char *setup;            /* "live" */
     char repo_dir[PATH_MAX];      /* where functions/ and scripts/ are */
     struct ilu_report report;
@@ -68,11 +72,51 @@ struct lg_trace_opts {
     unsigned prewarm;
     /* --setup simulation */
     const char *worker_config; /* NULL: built-in defaults */
-    unsigned network_us;       /* client <-> worker round trip added to each invocation */
+    unsigned network_us;       /* client <-> worker round trip added to each invocation;
+                                  with --target controller: controller <-> worker */
+    /* --setup simulation --target controller */
+    unsigned workers;              /* simulated workers behind the controller */
+    const char *controller_config; /* NULL: built-in defaults */
 };
 int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o);
 /* The same trace on the worker core in-process, on a discrete-event clock. */
 int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o);
+/* The same trace on a simulated cluster: the controller core routing to
+ * o->workers worker cores, all in-process on one discrete-event clock. */
+int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o);
+
+/* ---- shared by the simulated runs (sim_trace.c) ---------------------------- */
+
+struct lg_trace_plan;
+struct ilu_backend;
+
+/* What every simulated run sets up alike: the clock, the worker config, the
+ * log (warnings and errors to stderr) and the planned trace. */
+struct lg_sim_world {
+    struct ilu_sim_env sim;
+    struct ilu_worker_config cfg;   /* every simulated worker's */
+    struct ilu_log log;
+    struct timespec wall0, wall1;   /* wall time of the run, for the speed line only */
+    uint64_t stop_us;               /* simulated time when the last invocation finished */
+};
+
+/* Start the clock, load the plan (p) and the worker config (recorded in
+ * p->inputs). 0, or -1 with err; call lg_sim_world_destroy either way. */
+int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_sim_world *w,
+                      struct lg_trace_plan *p, char *err, size_t n);
+void lg_sim_world_destroy(struct lg_sim_world *w);
+/* A simulated backend with the planned timings of every trace function;
+ * its jitter seed is the config's plus seed_offset. NULL when out of memory. */
+struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p,
+                                         uint64_t seed_offset);
+/* An invocation refused at once (queue full, no worker...): a failed record. */
+void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e);
+/* The last invocation has finished: note the simulated and the wall time. */
+void lg_sim_world_stop(struct lg_sim_world *w);
+/* Write the results folder, print the summary and the speed line. t0_us:
+ * the trace's simulated start. 0, or -1 with err. */
+int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_trace_plan *p, uint64_t t0_us,
+                        char *err, size_t n);
 
 struct lg_scaling_opts {
     unsigned threads_from, threads_to;

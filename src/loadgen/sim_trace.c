@@ -2,7 +2,9 @@
  * own core (queue, policies, pool, accounting) in-process, driven by a
  * discrete-event clock and the simulated backend, writing the same results
  * folder as a live run. Nothing here decides what the worker does: it only
- * delivers invocations at their times and records the answers. */
+ * delivers invocations at their times and records the answers.
+ * The world set-up and the reporting (lg_sim_world_*) are shared with the
+ * simulated cluster (sim_cluster.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +34,7 @@ struct sim_sent {
 struct sim_run {
     struct lg_ctx *ctx;
     struct lg_trace_plan plan;
-    struct ilu_sim_env sim;
+    struct lg_sim_world world;
     struct ilu_worker *worker;
     struct sim_sent *sent;
     uint64_t t0_us, half_net_us;
@@ -50,7 +52,7 @@ static void on_done(void *arg, struct ilu_invocation *inv)
     struct sim_sent *s = arg;
     struct sim_run *run = s->run;
     struct ilu_inv_record *rec = &run->ctx->report.recs[s->idx];
-    rec->end_ms = rel_ms(run, run->sim.now_us + run->half_net_us);
+    rec->end_ms = rel_ms(run, run->world.sim.now_us + run->half_net_us);
     ilu_report_fill_from_invocation(rec, inv);
     run->done++;
     run->errors += !rec->success;
@@ -58,16 +60,20 @@ static void on_done(void *arg, struct ilu_invocation *inv)
         lg_progress(run->ctx, "simulation", run->done, run->plan.trace.n_events, run->errors);
 }
 
+void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e)
+{
+    rec->end_ms = end_ms;
+    rec->success = 0;
+    rec->http_status = e->status;
+    snprintf(rec->error_kind, sizeof rec->error_kind, "%s", e->kind[0] ? e->kind : ilu_status_kind(e->status));
+    free(rec->error);
+    rec->error = strdup(e->msg);
+}
+
 /* An invocation the core refused at once (queue full, shutting down). */
 static void refused(struct sim_run *run, size_t i, const struct ilu_error *err)
 {
-    struct ilu_inv_record *rec = &run->ctx->report.recs[i];
-    rec->end_ms = rel_ms(run, run->sim.now_us + run->half_net_us);
-    rec->success = 0;
-    rec->http_status = err->status;
-    snprintf(rec->error_kind, sizeof rec->error_kind, "%s", err->kind);
-    free(rec->error);
-    rec->error = strdup(err->msg);
+    lg_sim_record_refused(&run->ctx->report.recs[i], rel_ms(run, run->world.sim.now_us + run->half_net_us), err);
     run->done++;
     run->errors++;
 }
@@ -81,8 +87,8 @@ static void deliver_due(void *arg)
     while (run->next < t->n_events) {
         size_t i = run->next;
         uint64_t arrive = run->t0_us + (uint64_t)(t->events[i].time_ms * 1000.0) + run->half_net_us;
-        if (arrive > run->sim.now_us) {
-            ilu_sim_env_at(&run->sim, arrive, deliver_due, run);
+        if (arrive > run->world.sim.now_us) {
+            ilu_sim_env_at(&run->world.sim, arrive, deliver_due, run);
             return;
         }
         run->next++;
@@ -164,40 +170,103 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
     return 0;
 }
 
+/* ---- the world every simulated run shares ---------------------------------- */
+
+int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_sim_world *w,
+                      struct lg_trace_plan *p, char *err, size_t n)
+{
+    memset(w, 0, sizeof *w);
+    clock_gettime(CLOCK_MONOTONIC, &w->wall0);
+    lg_start_clock(ctx); /* progress lines show wall time */
+    ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
+    if (lg_trace_plan_load(ctx, o, p, err, n) || load_config(o, &w->cfg, p->inputs, err, n))
+        return -1;
+    /* the workers log warnings and errors only: info would be a line per invocation */
+    w->sim.log_line = log_to_stderr;
+    int level = ilu_log_level_parse(w->cfg.logging.level);
+    w->log = (struct ilu_log){.env = &w->sim.env, .min_level = level > ILU_LOG_WARN ? level : ILU_LOG_WARN};
+    return 0;
+}
+
+void lg_sim_world_destroy(struct lg_sim_world *w)
+{
+    ilu_sim_env_destroy(&w->sim);
+}
+
+struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset)
+{
+    struct ilu_sim_backend_params params = {
+        .default_start_us = (uint64_t)w->cfg.simulation.container_start_ms * 1000,
+        .invoke_overhead_us = w->cfg.simulation.invoke_overhead_us,
+        .jitter = w->cfg.simulation.jitter_pct / 100.0,
+        .seed = w->cfg.simulation.seed + seed_offset,
+    };
+    struct ilu_backend *b = ilu_sim_backend_new(&w->sim, &params, &w->log);
+    for (size_t f = 0; b && f < p->trace.n_fns; f++) {
+        const struct lg_fn_plan *pl = &p->fns[f];
+        char fqdn[160];
+        snprintf(fqdn, sizeof fqdn, "%s-%s", pl->name, LG_TRACE_FN_VERSION);
+        struct ilu_sim_fn_timing timing = {.start_us = (uint64_t)(pl->start_ms * 1000.0),
+                                           .cold_exec_us = (uint64_t)(pl->cold_exec_ms * 1000.0),
+                                           .warm_exec_us = (uint64_t)(pl->warm_exec_ms * 1000.0)};
+        if (ilu_sim_backend_set_timing(b, fqdn, &timing)) {
+            b->ops->free(b);
+            b = NULL;
+        }
+    }
+    return b;
+}
+
+void lg_sim_world_stop(struct lg_sim_world *w)
+{
+    clock_gettime(CLOCK_MONOTONIC, &w->wall1);
+    w->stop_us = w->sim.now_us;
+}
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_trace_plan *p, uint64_t t0_us,
+                        char *err, size_t n)
+{
+    size_t n_events = p->trace.n_events;
+    double wall = seconds_between(&w->wall0, &w->wall1);
+    double simulated_s = (double)(w->stop_us - t0_us) / 1e6;
+    json_t *summary = NULL;
+    if (lg_write_results(ctx, "trace", p->inputs, &summary, err, n))
+        return -1;
+    struct timespec w2;
+    clock_gettime(CLOCK_MONOTONIC, &w2);
+    lg_trace_print_summary(ctx, summary);
+    json_decref(summary);
+    /* wall times go to stderr only: the results must not depend on them */
+    fprintf(stderr,
+            "iluvatar_load_gen: simulated %zu invocations (%.1f s of trace) in %.3f s of wall time (reading the "
+            "trace included): %.0f invocations/s, %.0fx real time; writing the results took %.2f s\n",
+            n_events, simulated_s, wall, (double)n_events / wall, simulated_s / wall, seconds_between(&w->wall1, &w2));
+    return 0;
+}
+
+/* ---- one worker ------------------------------------------------------------- */
+
 int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
 {
     char err[1024] = "";
     struct sim_run run = {.ctx = ctx, .half_net_us = o->network_us / 2};
     struct ilu_backend *backend = NULL;
-    struct ilu_log log = {0};
-    struct ilu_worker_config cfg;
     struct ilu_error e = {0};
     int code = 1;
-    struct timespec w0, w1;
-    clock_gettime(CLOCK_MONOTONIC, &w0);
-    lg_start_clock(ctx); /* progress lines show wall time */
-    ilu_sim_env_init(&run.sim, SIM_WALL_BASE_US);
-    if (lg_trace_plan_load(ctx, o, &run.plan, err, sizeof err) ||
-        load_config(o, &cfg, run.plan.inputs, err, sizeof err))
+    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, err, sizeof err))
         goto out;
     size_t n_events = run.plan.trace.n_events;
-
-    /* the worker logs warnings and errors only: info would be a line per invocation */
-    run.sim.log_line = log_to_stderr;
-    int level = ilu_log_level_parse(cfg.logging.level);
-    log = (struct ilu_log){.env = &run.sim.env, .min_level = level > ILU_LOG_WARN ? level : ILU_LOG_WARN};
-    struct ilu_sim_backend_params params = {
-        .default_start_us = (uint64_t)cfg.simulation.container_start_ms * 1000,
-        .invoke_overhead_us = cfg.simulation.invoke_overhead_us,
-        .jitter = cfg.simulation.jitter_pct / 100.0,
-        .seed = cfg.simulation.seed,
-    };
-    if (!(backend = ilu_sim_backend_new(&run.sim, &params, &log)) ||
+    if (!(backend = lg_sim_world_backend(&run.world, &run.plan, 0)) ||
         !(run.sent = calloc(n_events, sizeof *run.sent))) {
         snprintf(err, sizeof err, "out of memory");
         goto out;
     }
-    if (!(run.worker = ilu_worker_new(&cfg, &run.sim.env, backend, &log, &e))) {
+    if (!(run.worker = ilu_worker_new(&run.world.cfg, &run.world.sim.env, backend, &run.world.log, &e))) {
         snprintf(err, sizeof err, "worker config: %s", e.msg);
         goto out;
     }
@@ -212,15 +281,6 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
             snprintf(err, sizeof err, "the simulated worker refuses %s (from %s): %s", pl->name, o->metadata, e.msg);
             goto out;
         }
-        char fqdn[160];
-        snprintf(fqdn, sizeof fqdn, "%s-%s", pl->name, LG_TRACE_FN_VERSION);
-        struct ilu_sim_fn_timing timing = {.start_us = (uint64_t)(pl->start_ms * 1000.0),
-                                           .cold_exec_us = (uint64_t)(pl->cold_exec_ms * 1000.0),
-                                           .warm_exec_us = (uint64_t)(pl->warm_exec_ms * 1000.0)};
-        if (ilu_sim_backend_set_timing(backend, fqdn, &timing)) {
-            snprintf(err, sizeof err, "out of memory");
-            goto out;
-        }
     }
     /* prewarm as live does: one request at a time, before the clock starts */
     for (size_t f = 0; f < run.plan.trace.n_fns; f++)
@@ -231,7 +291,7 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
                 snprintf(err, sizeof err, "prewarming %s: %s", run.plan.fns[f].name, e.msg);
                 goto out;
             }
-            while (run.prewarms_pending && ilu_sim_env_step(&run.sim))
+            while (run.prewarms_pending && ilu_sim_env_step(&run.world.sim))
                 ;
             if (run.prewarm_failures) {
                 snprintf(err, sizeof err, "prewarming %s: %s", run.plan.fns[f].name, run.prewarm_error);
@@ -242,9 +302,9 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         goto out;
     for (size_t i = 0; i < n_events; i++)
         run.sent[i] = (struct sim_sent){&run, i};
-    run.t0_us = run.sim.now_us;
+    run.t0_us = run.world.sim.now_us;
     deliver_due(&run);
-    while (run.done < n_events && ilu_sim_env_step(&run.sim))
+    while (run.done < n_events && ilu_sim_env_step(&run.world.sim))
         ;
     lg_progress(ctx, "simulation", run.done, n_events, run.errors);
     lg_progress_end(ctx);
@@ -253,24 +313,11 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
                  run.done, n_events);
         goto out;
     }
-    clock_gettime(CLOCK_MONOTONIC, &w1);
-    double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
-    double simulated_s = (double)(run.sim.now_us - run.t0_us) / 1e6;
+    lg_sim_world_stop(&run.world);
     ilu_worker_free(run.worker);
     run.worker = NULL;
-    json_t *summary = NULL;
-    if (lg_write_results(ctx, "trace", run.plan.inputs, &summary, err, sizeof err))
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, err, sizeof err))
         goto out;
-    struct timespec w2;
-    clock_gettime(CLOCK_MONOTONIC, &w2);
-    lg_trace_print_summary(ctx, summary);
-    json_decref(summary);
-    /* wall times go to stderr only: the results must not depend on them */
-    fprintf(stderr,
-            "iluvatar_load_gen: simulated %zu invocations (%.1f s of trace) in %.3f s of wall time (reading the "
-            "trace included): %.0f invocations/s, %.0fx real time; writing the results took %.2f s\n",
-            n_events, simulated_s, wall, (double)n_events / wall, simulated_s / wall,
-            (double)(w2.tv_sec - w1.tv_sec) + (double)(w2.tv_nsec - w1.tv_nsec) / 1e9);
     code = 0;
 out:
     if (code)
@@ -278,7 +325,7 @@ out:
     ilu_worker_free(run.worker);
     if (backend)
         backend->ops->free(backend);
-    ilu_sim_env_destroy(&run.sim);
+    lg_sim_world_destroy(&run.world);
     free(run.sent);
     lg_trace_plan_free(&run.plan);
     return code;

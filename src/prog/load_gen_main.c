@@ -1,5 +1,6 @@
-/* iluvatar_load_gen: load generation against a live worker (trace,
- * scaling, benchmark), each run writing a results folder. */
+/* iluvatar_load_gen: load generation against a live worker or controller
+ * (trace, scaling, benchmark) or a simulated one (trace), each run writing a
+ * results folder. */
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
@@ -12,17 +13,23 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: iluvatar_load_gen [--host H] [--port P] [--out DIR] [--target worker] [--setup live|simulation]\n"
+            "usage: iluvatar_load_gen [--host H] [--port P (8079; 8078 for a controller)] [--out DIR]\n"
+            "                         [--target worker|controller]"
+ " [--setup live|simulation]\n"
             "                         [--quiet] [--no-plots]\n"
             "                         MODE [mode options]\n"
             "modes:\n"
             "  trace     --input trace.csv --metadata meta.csv [--prewarm N]\n"
             "            [--load-type synthetic|functions] [--function-data worker_function_benchmarks.json]\n"
             "            with --setup simulation: [--worker-config worker.json] [--sim-network-us 300]\n"
+            "            with --setup simulation --target controller: --workers N [--controller-config c.json]\n"
+            "            (a simulated cluster: N workers behind the controller core; --sim-network-us is then\n"
+            "            the controller <-> worker round trip)\n"
             "  scaling   --threads-from A --threads-to B --duration SEC [--function-dir DIR] [--memory MB]\n"
             "            [--args-json '{...}']\n"
             "  benchmark --functions-dir DIR [--cold-iters N] [--warm-iters N] [--memory MB]\n"
-            "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md).\n");
+            "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md).\n"
+            "--target controller live: the controller serves the worker's API, so every mode runs against it.\n");
 }
 
 static int parse_uint(const char *s, unsigned *out)
@@ -44,7 +51,7 @@ static void on_sigint(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *out = NULL, *target = "worker", *setup = "live";
-    unsigned port = 8079;
+    unsigned port = 0; /* 0: the target's default, 8079 for a worker, 8078 for a controller */
     int quiet = 0, no_plots = 0;
     static const struct option global[] = {{"host", required_argument, NULL, 'H'},
                                            {"port", required_argument, NULL, 'p'},
@@ -80,14 +87,16 @@ int main(int argc, char **argv)
         return 64;
     }
     const char *mode = argv[optind];
-    if (strcmp(target, "worker")) {
-        fprintf(stderr, "iluvatar_load_gen: --target %s is not supported yet (only worker)\n", target);
+    if (strcmp(target, "worker") && strcmp(target, "controller")) {
+        fprintf(stderr, "iluvatar_load_gen: --target must be worker or controller, not %s\n", target);
         return 64;
     }
     if (strcmp(setup, "live") && strcmp(setup, "simulation")) {
         fprintf(stderr, "iluvatar_load_gen: --setup must be live or simulation, not %s\n", setup);
         return 64;
     }
+    if (!port)
+        port = strcmp(target, "controller") ? 8079 : 8078;
     char default_out[64];
     if (!out) {
         snprintf(default_out, sizeof default_out, "results/%s", mode);
@@ -113,10 +122,13 @@ int main(int argc, char **argv)
                                               {"warm-iters", required_argument, NULL, 'w'},
                                               {"worker-config", required_argument, NULL, 'W'},
                                               {"sim-network-us", required_argument, NULL, 'N'},
+                                              {"workers", required_argument, NULL, 'K'},
+                                              {"controller-config", required_argument, NULL, 'C'},
                                               {"help", no_argument, NULL, 'h'},
                                               {NULL, 0, NULL, 0}};
     optind++;
     unsigned u;
+    int workers_given = 0;
     while ((opt = getopt_long(argc, argv, "i:m:l:f:h", mode_opts, NULL)) != -1) {
         int bad = 0;
         switch (opt) {
@@ -144,6 +156,15 @@ int main(int argc, char **argv)
         case 'w': bad = parse_uint(optarg, &bench.warm_iters); break;
         case 'W': trace.worker_config = optarg; break;
         case 'N': bad = parse_uint(optarg, &trace.network_us); break;
+        case 'K':
+            if (parse_uint(optarg, &trace.workers) || trace.workers == 0 || trace.workers > 1024) {
+                fprintf(stderr, "iluvatar_load_gen: --workers must be a number of workers in [1, 1024], not \"%s\"\n",
+                        optarg);
+                return 64;
+            }
+            workers_given = 1;
+            break;
+        case 'C': trace.controller_config = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 64;
         }
@@ -154,6 +175,17 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "iluvatar_load_gen: unexpected argument %s\n", argv[optind]);
+        return 64;
+    }
+    /* a simulated cluster is the only place --workers and --controller-config mean anything */
+    int sim_cluster = !strcmp(setup, "simulation") && !strcmp(target, "controller");
+    if ((workers_given || trace.controller_config) && !sim_cluster) {
+        fprintf(stderr, "iluvatar_load_gen: --workers and --controller-config are for --setup simulation --target "
+                        "controller (a live controller has its own config and workers)\n");
+        return 64;
+    }
+    if (sim_cluster && !strcmp(mode, "trace") && !workers_given) {
+        fprintf(stderr, "iluvatar_load_gen: --setup simulation --target controller needs --workers N (1-1024)\n");
         return 64;
     }
 
@@ -181,7 +213,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "iluvatar_load_gen: trace needs --input and --metadata\n");
             code = 64;
         } else {
-            code = strcmp(setup, "simulation") ? lg_run_trace(&ctx, &trace) : lg_run_trace_simulated(&ctx, &trace);
+            code = strcmp(setup, "simulation") ? lg_run_trace(&ctx, &trace)
+                   : sim_cluster                ? lg_run_trace_cluster(&ctx, &trace)
+                                                : lg_run_trace_simulated(&ctx, &trace);
         }
     } else if (!strcmp(setup, "simulation")) {
         fprintf(stderr, "iluvatar_load_gen: %s has no simulation yet (only trace)\n", mode);

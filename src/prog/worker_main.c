@@ -19,6 +19,7 @@
 #include "server/host_stats.h"
 #include "server/http_api.h"
 #include "server/live_env.h"
+#include "server/worker_join.h"
 
 extern char **environ;
 
@@ -241,12 +242,16 @@ int main(int argc, char **argv)
         struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
         event_add(sigint, NULL);
         event_add(sigterm, NULL);
+        struct ilu_worker_join *join = NULL;
+        if (cfg.load_balancer_url[0] && !(join = ilu_worker_join_start(d.base, &cfg, &d.log, &err)))
+            ilu_warn(&d.log, "startup", "not joining the controller: %s", err.msg);
         ilu_log_emit(&d.log, ILU_LOG_INFO, "startup",
                      json_pack("{s:s, s:i, s:s, s:i, s:i}", "address", cfg.address, "port", (int)cfg.port, "runtime",
                                api.runtime_name, "cpu_count", (int)cfg.container_resources.cpu_count, "memory_mb",
                                (int)cfg.container_resources.memory_mb),
                      "worker started");
         event_base_dispatch(d.base);
+        ilu_worker_join_stop(join);
         event_free(sigint);
         event_free(sigterm);
         ilu_http_api_stop(&api);

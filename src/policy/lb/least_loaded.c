@@ -39,7 +39,10 @@ static long ll_pick(void *state, const char *fqdn, struct ilu_ctl_worker *const 
             best_load = load;
         }
     }
-    ll->tie_cursor++;
+    /* next time, ties start after the one chosen: equal workers take turns
+     * even when an unhealthy one sits between them */
+    if (best >= 0)
+        ll->tie_cursor = (size_t)best + 1;
     return best;
 }
 

@@ -1,0 +1,243 @@
+/* iluvatar_controller: the cluster front door. Thin: reads config, wires the
+ * controller core to libevent (live env, HTTP transport to the workers,
+ * SQLite store, HTTP API) and runs the loop. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/controller.h"
+#include "core/controller_config.h"
+#include "server/controller_api.h"
+#include "server/ctl_store_sqlite.h"
+#include "server/ctl_transport_http.h"
+#include "server/live_env.h"
+
+extern char **environ;
+
+#define SHUTDOWN_GRACE_US (5 * 1000000ULL)
+
+struct daemon {
+    struct event_base *base;
+    struct ilu_controller *controller;
+    struct ilu_controller_api *api;
+    struct ilu_log log;
+    struct event *drain_timer;
+    uint64_t drain_deadline_us;
+    int signals_seen;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: iluvatar_controller [-c config.json] [--dump-config] [--help]\n"
+            "  -c, --config FILE   JSON config applied over the built-in defaults\n"
+            "                      (environment ILUVATAR_CONTROLLER__section__key=value overrides both)\n"
+            "  --dump-config       print the effective config as JSON and exit\n"
+            "Serves the controller API of docs/controller.md; workers join with POST /register_worker.\n"
+            "SIGINT/SIGTERM stop accepting, wait a few seconds for outstanding invocations, and exit.\n");
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    unsigned left = ilu_controller_outstanding(d->controller);
+    if (left == 0 || ilu_monotonic_us() >= d->drain_deadline_us) {
+        if (left)
+            ilu_warn(&d->log, "shutdown", "%u invocations still unanswered after the grace period; stopping anyway",
+                     left);
+        event_base_loopbreak(d->base);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    if (++d->signals_seen > 1) {
+        ilu_warn(&d->log, "shutdown", "second signal: stopping now");
+        event_base_loopbreak(d->base);
+        return;
+    }
+    ilu_info(&d->log, "shutdown", "signal %d: no longer accepting; waiting for %u outstanding invocations", (int)sig,
+             ilu_controller_outstanding(d->controller));
+    ilu_controller_api_stop_accepting(d->api);
+    d->drain_deadline_us = ilu_monotonic_us() + SHUTDOWN_GRACE_US;
+    d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_check, d);
+    struct timeval tv = {0, 20000};
+    event_add(d->drain_timer, &tv);
+    on_drain_check(-1, 0, d);
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &seed, sizeof seed) != sizeof seed)
+            seed = 0;
+        close(fd);
+    }
+    return seed ? seed : (uint64_t)getpid() * 2654435761u ^ ilu_monotonic_us();
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int dump = 0;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"dump-config", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'D': dump = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 64;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "iluvatar_controller: unexpected argument %s\n", argv[optind]);
+        return 64;
+    }
+
+    struct ilu_controller_config cfg;
+    struct ilu_error err = {0};
+    ilu_controller_config_defaults(&cfg);
+    if (config_path) {
+        char *text = read_file(config_path);
+        if (!text) {
+            fprintf(stderr, "iluvatar_controller: cannot read config %s: %s\n", config_path, strerror(errno));
+            return 1;
+        }
+        int rc = ilu_controller_config_apply_json(&cfg, text, config_path, &err);
+        free(text);
+        if (rc) {
+            fprintf(stderr, "iluvatar_controller: %s\n", err.msg);
+            return 1;
+        }
+    }
+    if (ilu_controller_config_apply_env(&cfg, "ILUVATAR_CONTROLLER", environ, &err) ||
+        ilu_controller_config_validate(&cfg, &err)) {
+        fprintf(stderr, "iluvatar_controller: %s\n", err.msg);
+        return 1;
+    }
+    if (dump) {
+        char *text = ilu_controller_config_dump(&cfg);
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    struct daemon d = {0};
+    d.base = event_base_new();
+    struct ilu_live_env le;
+    char log_path[PATH_MAX] = "";
+    if (cfg.logging.directory[0]) {
+        mkdir(cfg.logging.directory, 0755);
+        snprintf(log_path, sizeof log_path, "%s/%s.log", cfg.logging.directory, cfg.name);
+    }
+    if (!d.base || ilu_live_env_init(&le, d.base, log_path, cfg.logging.stdout_enabled)) {
+        fprintf(stderr, "iluvatar_controller: cannot start the event loop or open log %s: %s\n", log_path,
+                strerror(errno));
+        return 1;
+    }
+    d.log = (struct ilu_log){.env = &le.env, .min_level = ilu_log_level_parse(cfg.logging.level)};
+
+    int rc = 1;
+    struct ilu_ctl_sqlite *db = NULL;
+    struct ilu_ctl_store store;
+    struct ilu_ctl_http *transport = ilu_ctl_http_new(d.base, &d.log);
+    struct ilu_controller_api api = {.log = &d.log,
+                                     .tid_seed = random_seed(),
+                                     .max_payload_bytes = cfg.invocation.max_payload_bytes};
+    d.api = &api;
+    if (!transport) {
+        fprintf(stderr, "iluvatar_controller: out of memory\n");
+        goto out;
+    }
+    if (cfg.store.db_path[0]) {
+        if (!(db = ilu_ctl_sqlite_open(cfg.store.db_path, &err))) {
+            fprintf(stderr, "iluvatar_controller: %s (set store.db_path, or \"\" to persist nothing)\n", err.msg);
+            goto out;
+        }
+        store = ilu_ctl_sqlite_store(db);
+    }
+    struct ilu_ctl_transport tr = ilu_ctl_http_transport(transport);
+    d.controller = ilu_controller_new(&cfg, &le.env, &tr, db ? &store : NULL, &d.log, &err);
+    if (!d.controller) {
+        fprintf(stderr, "iluvatar_controller: %s\n", err.msg);
+        goto out;
+    }
+    if (db && ilu_ctl_sqlite_load(db, d.controller, &d.log, &err)) {
+        fprintf(stderr, "iluvatar_controller: %s\n", err.msg);
+        goto out;
+    }
+    api.controller = d.controller;
+    if (ilu_controller_api_start(&api, d.base, cfg.address, (uint16_t)cfg.port, &err)) {
+        fprintf(stderr, "iluvatar_controller: %s\n", err.msg);
+        goto out;
+    }
+    struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+    struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    event_add(sigint, NULL);
+    event_add(sigterm, NULL);
+    ilu_log_emit(&d.log, ILU_LOG_INFO, "startup",
+                 json_pack("{s:s, s:i, s:s, s:s}", "address", cfg.address, "port", (int)cfg.port, "load_balancer",
+                           cfg.load_balancer.algorithm, "db_path", cfg.store.db_path),
+                 "controller started");
+    event_base_dispatch(d.base);
+    event_free(sigint);
+    event_free(sigterm);
+    rc = 0;
+out:
+    if (d.drain_timer)
+        event_free(d.drain_timer);
+    /* calls still out (status polls, invocations past the grace period): fail
+     * them while the core can still release what it holds for them */
+    for (int round = 0; transport && d.controller && ilu_ctl_http_owed(transport) && round < 8; round++) {
+        ilu_ctl_http_fail_all(transport);
+        event_base_loop(d.base, EVLOOP_NONBLOCK);
+    }
+    if (transport)
+        ilu_ctl_http_closing(transport); /* answers after this would reach a freed core */
+    ilu_controller_free(d.controller);
+    ilu_controller_api_stop(&api);
+    ilu_ctl_http_free(transport);
+    ilu_ctl_sqlite_close(db);
+    ilu_info(&d.log, "shutdown", "controller stopped");
+    ilu_live_env_close(&le);
+    event_base_free(d.base);
+    return rc;
+}

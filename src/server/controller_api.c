@@ -1,0 +1,594 @@
+/* Routes and JSON answers of the controller. Invocations, prewarms and
+ * function registrations answer asynchronously, when the core calls back;
+ * errors have the worker API's format (docs/api.md). */
+#include "controller_api.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A request answered later; the client may hang up first (then the answer is
+ * dropped instead of written to a freed request). */
+struct pending {
+    struct ilu_controller_api *api;
+    struct evhttp_request *req;
+    struct evhttp_connection *conn;
+    int cancelled;
+    char tid[64];
+    char fqdn[160];
+};
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Internal Server Error";
+    }
+}
+
+/* Sends obj (reference stolen). */
+static void send_json(struct evhttp_request *req, int status, json_t *obj, const char *tid_in)
+{
+    char tid_buf[64];
+    const char *tid = NULL;
+    if (tid_in) {
+        snprintf(tid_buf, sizeof tid_buf, "%s", tid_in);
+        tid = tid_buf;
+    }
+    if (tid && obj && !json_object_get(obj, "transaction_id"))
+        json_object_set_new(obj, "transaction_id", json_string(tid));
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    struct evbuffer *buf = evbuffer_new();
+    if (text) {
+        evbuffer_add(buf, text, strlen(text));
+        evbuffer_add(buf, "\n", 1);
+    } else {
+        evbuffer_add_printf(buf, "{\"success\":false,\"error\":\"could not encode the answer\"}\n");
+        status = 500;
+    }
+    free(text);
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(headers, "Content-Type", "application/json");
+    if (tid)
+        evhttp_add_header(headers, "X-Transaction-Id", tid);
+    evhttp_send_reply(req, status, reason_phrase(status), buf);
+    evbuffer_free(buf);
+}
+
+static void send_error(struct ilu_controller_api *api, struct evhttp_request *req, const struct ilu_error *err,
+                       const char *tid)
+{
+    int status = err->status ? err->status : 500;
+    json_t *obj = json_pack("{s:b, s:s, s:s}", "success", 0, "error", err->msg, "error_kind",
+                            err->kind[0] ? err->kind : ilu_status_kind(status));
+    ilu_log_emit(api->log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, tid,
+                 json_pack("{s:i, s:s}", "status", status, "uri", evhttp_request_get_uri(req)), "request failed: %s",
+                 err->msg);
+    send_json(req, status, obj, tid);
+}
+
+static void on_conn_close(struct evhttp_connection *conn, void *arg)
+{
+    struct pending *p = arg;
+    p->cancelled = 1;
+}
+
+static struct pending *pending_new(struct ilu_controller_api *api, struct evhttp_request *req, const char *tid)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->api = api;
+    p->req = req;
+    p->conn = evhttp_request_get_connection(req);
+    snprintf(p->tid, sizeof p->tid, "%s", tid);
+    if (p->conn)
+        evhttp_connection_set_closecb(p->conn, on_conn_close, p);
+    api->open_requests++;
+    return p;
+}
+
+/* 1 when the client is still there to answer; frees p otherwise. */
+static int pending_take(struct pending *p)
+{
+    p->api->open_requests--;
+    if (p->cancelled) {
+        ilu_log_emit(p->api->log, ILU_LOG_WARN, p->tid, NULL, "client closed the connection before the answer");
+        free(p);
+        return 0;
+    }
+    if (p->conn)
+        evhttp_connection_set_closecb(p->conn, NULL, NULL);
+    return 1;
+}
+
+/* ---- request parsing ----------------------------------------------------- */
+
+static void make_tid(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, char *tid, size_t n)
+{
+    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Transaction-Id");
+    if (!given && body)
+        given = json_string_value(json_object_get(body, "transaction_id"));
+    if (given && *given) {
+        snprintf(tid, n, "%.63s", given);
+        return;
+    }
+    snprintf(tid, n, "%016" PRIx64 "%016" PRIx64, api->tid_seed, ++api->tid_seq);
+}
+
+static json_t *read_body(struct evhttp_request *req, struct ilu_error *err)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) {
+        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "the request needs a JSON object body");
+        return NULL;
+    }
+    const char *data = (const char *)evbuffer_pullup(in, (ssize_t)len);
+    json_error_t jerr;
+    json_t *body = json_loadb(data, len, 0, &jerr);
+    if (!body) {
+        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+static int get_string(json_t *body, const char *key, const char **out, struct ilu_error *err)
+{
+    json_t *v = json_object_get(body, key);
+    if (!json_is_string(v) || !*json_string_value(v))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required and must be a non-empty string", key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Numbers may come as JSON numbers or numeric strings (CLI-friendly), as on
+ * the worker; a numeric string is replaced by the number in body so the
+ * core and the workers see one form. def UINT32_MAX: required. */
+static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
+{
+    json_t *v = json_object_get(body, key);
+    if (!v || json_is_null(v)) {
+        if (def == UINT32_MAX)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required", key);
+        *out = def;
+        return 0;
+    }
+    long long x = -1;
+    if (json_is_integer(v))
+        x = json_integer_value(v);
+    else if (json_is_string(v)) {
+        char *end;
+        x = strtoll(json_string_value(v), &end, 10);
+        if (*end || end == json_string_value(v))
+            x = -1;
+    }
+    if (x < 0 || x > UINT32_MAX)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a non-negative integer", key);
+    *out = (uint32_t)x;
+    if (json_is_string(v))
+        json_object_set_new(body, key, json_integer(x));
+    return 0;
+}
+
+/* function_name, function_version and json_args as the worker checks them
+ * (so bad input is refused here, not at a worker), and the arguments' size. */
+static int check_invoke_body(struct ilu_controller_api *api, json_t *body, struct ilu_error *err)
+{
+    const char *s;
+    if (get_string(body, "function_name", &s, err) || get_string(body, "function_version", &s, err))
+        return -1;
+    json_t *v = json_object_get(body, "json_args");
+    size_t len = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_object(v)) {
+        char *text = json_dumps(v, JSON_COMPACT);
+        len = text ? strlen(text) : 0;
+        free(text);
+    } else if (json_is_string(v)) {
+        json_error_t jerr;
+        json_t *parsed = json_loadb(json_string_value(v), json_string_length(v), 0, &jerr);
+        int ok = json_is_object(parsed);
+        json_decref(parsed);
+        if (!ok)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "json_args is not a JSON object%s%s",
+                           parsed ? "" : ": ", parsed ? "" : jerr.text);
+        len = json_string_length(v);
+    } else {
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "json_args must be a JSON object or a string holding one");
+    }
+    if (api->max_payload_bytes && len > api->max_payload_bytes)
+        return ilu_err(err, ILU_ST_TOO_LARGE, "too_large", "json_args is %zu bytes, over the limit of %u", len,
+                       api->max_payload_bytes);
+    return 0;
+}
+
+static int refuse_if_shutting_down(struct ilu_controller_api *api, struct ilu_error *err)
+{
+    if (api->shutting_down)
+        return ilu_err(err, ILU_ST_UNAVAILABLE, "unavailable", "the controller is shutting down");
+    return 0;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+typedef void (*handler_fn)(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid);
+
+static void h_ping(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
+}
+
+static void h_status(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    send_json(req, 200, ilu_controller_status_json(api->controller), tid);
+}
+
+static void h_workers(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    send_json(req, 200, json_pack("{s:o}", "workers", ilu_controller_workers_json(api->controller)), tid);
+}
+
+static void h_list(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    send_json(req, 200, json_pack("{s:o}", "functions", ilu_controller_functions_json(api->controller)), tid);
+}
+
+static void metric_head(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values are worker names: escape what the exposition format requires. */
+static void label_escaped(struct evbuffer *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"')
+            evbuffer_add_printf(out, "\\%c", *s);
+        else if (*s == '\n')
+            evbuffer_add(out, "\\n", 2);
+        else
+            evbuffer_add(out, s, 1);
+    }
+}
+
+static void h_metrics(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    static const struct {
+        const char *key, *name, *type, *help;
+    } ctl_series[] = {
+        {"workers", "iluvatar_controller_workers", "gauge", "Registered workers."},
+        {"healthy_workers", "iluvatar_controller_healthy_workers", "gauge", "Workers taking traffic."},
+        {"functions", "iluvatar_controller_functions", "gauge", "Registered functions."},
+        {"invocations", "iluvatar_controller_invocations_total", "counter", "Invocations routed to a worker."},
+        {"errors", "iluvatar_controller_errors_total", "counter", "Routed invocations that did not answer 200."},
+        {"no_worker", "iluvatar_controller_no_worker_total", "counter", "Invocations refused: no healthy worker."},
+        {"worker_failures", "iluvatar_controller_worker_failures_total", "counter",
+         "Routed calls whose worker failed (no answer, garbage)."},
+        {"async_retries", "iluvatar_controller_async_retries_total", "counter",
+         "Async invocations sent again after their worker failed."},
+        {"async_lost", "iluvatar_controller_async_lost_total", "counter",
+         "Async invocations finished failed after all retries."},
+        {"outstanding", "iluvatar_controller_outstanding", "gauge", "Invocations routed and not answered yet."},
+        {"async_held", "iluvatar_controller_async_held", "gauge", "Async invocations running or awaiting a check."},
+    };
+    static const struct {
+        const char *key, *name, *type, *help;
+    } worker_series[] = {
+        {"routed", "iluvatar_controller_worker_routed_total", "counter", "Invocations routed to the worker."},
+        {"in_flight", "iluvatar_controller_worker_in_flight", "gauge", "Invocations at the worker, unanswered."},
+        {"failed_polls", "iluvatar_controller_worker_failed_polls", "gauge", "Consecutive failed status polls."},
+        {"load", "iluvatar_controller_worker_load", "gauge", "Load used for balancing (invocations per CPU)."},
+    };
+    struct evbuffer *buf = evbuffer_new();
+    json_t *status = ilu_controller_status_json(api->controller);
+    for (size_t i = 0; i < sizeof ctl_series / sizeof ctl_series[0]; i++) {
+        metric_head(buf, ctl_series[i].name, ctl_series[i].type, ctl_series[i].help);
+        evbuffer_add_printf(buf, "%s %.17g\n", ctl_series[i].name,
+                            json_number_value(json_object_get(status, ctl_series[i].key)));
+    }
+    json_decref(status);
+    json_t *workers = ilu_controller_workers_json(api->controller);
+    size_t i;
+    json_t *w;
+    metric_head(buf, "iluvatar_controller_worker_healthy", "gauge", "1 when the worker is HEALTHY, else 0.");
+    json_array_foreach(workers, i, w)
+    {
+        evbuffer_add_printf(buf, "iluvatar_controller_worker_healthy{worker=\"");
+        label_escaped(buf, json_string_value(json_object_get(w, "name")));
+        const char *health = json_string_value(json_object_get(w, "health"));
+        evbuffer_add_printf(buf, "\"} %d\n", health && !strcmp(health, "HEALTHY"));
+    }
+    for (size_t s = 0; s < sizeof worker_series / sizeof worker_series[0]; s++) {
+        metric_head(buf, worker_series[s].name, worker_series[s].type, worker_series[s].help);
+        json_array_foreach(workers, i, w)
+        {
+            evbuffer_add_printf(buf, "%s{worker=\"", worker_series[s].name);
+            label_escaped(buf, json_string_value(json_object_get(w, "name")));
+            evbuffer_add_printf(buf, "\"} %.17g\n", json_number_value(json_object_get(w, worker_series[s].key)));
+        }
+    }
+    json_decref(workers);
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", buf);
+    evbuffer_free(buf);
+}
+
+/* The status a worker's refusal carried ("HTTP 409: ..."), 502 when none. */
+static int refusal_status(const char *first_error)
+{
+    int st = 0;
+    if (!first_error || sscanf(first_error, "HTTP %d", &st) != 1 || st < 400 || st > 599)
+        return ILU_ST_BAD_GATEWAY;
+    return st;
+}
+
+static void register_done(void *arg, unsigned accepted, unsigned refused, const char *first_error)
+{
+    struct pending *p = arg;
+    if (!pending_take(p))
+        return;
+    if (refused) {
+        struct ilu_error err = {0};
+        int st = refusal_status(first_error);
+        ilu_err(&err, st, ilu_status_kind(st), "%s: %u worker(s) refused the registration (%u accepted): %s",
+                p->fqdn, refused, accepted, first_error ? first_error : "no message");
+        send_error(p->api, p->req, &err, p->tid);
+    } else {
+        send_json(p->req, 200,
+                  json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted), p->tid);
+    }
+    free(p);
+}
+
+static void h_register(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    struct ilu_error err = {0};
+    const char *name, *version, *image;
+    uint32_t u;
+    struct pending *p = NULL;
+    if (refuse_if_shutting_down(api, &err) || get_string(body, "function_name", &name, &err) ||
+        get_string(body, "function_version", &version, &err) || get_string(body, "image_name", &image, &err) ||
+        get_u32(body, "memory", UINT32_MAX, &u, &err) || get_u32(body, "cpus", 1, &u, &err) ||
+        get_u32(body, "parallel_invokes", 1, &u, &err))
+        goto fail;
+    if (json_is_true(json_object_get(body, "system_function"))) { /* as Ilúvatar's controller */
+        ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "system functions cannot be registered through the controller");
+        goto fail;
+    }
+    if (!(p = pending_new(api, req, tid))) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        goto fail;
+    }
+    snprintf(p->fqdn, sizeof p->fqdn, "%s-%s", name, version);
+    if (ilu_controller_register_function(api->controller, body, true, tid, register_done, p, &err)) {
+        pending_take(p);
+        free(p);
+        goto fail;
+    }
+    return;
+fail:
+    send_error(api, req, &err, tid);
+}
+
+/* The worker's answer (with "worker" and "controller_us"), or the core's error. */
+static void routed_done(void *arg, int status, json_t *answer)
+{
+    struct pending *p = arg;
+    if (!pending_take(p))
+        return;
+    json_t *out = json_deep_copy(answer);
+    json_object_del(out, "http_status");
+    send_json(p->req, status ? status : 500, out, p->tid);
+    free(p);
+}
+
+typedef int (*route_fn)(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
+                        void *arg, struct ilu_error *err);
+
+static void routed(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid,
+                   route_fn fn)
+{
+    struct ilu_error err = {0};
+    struct pending *p = NULL;
+    if (refuse_if_shutting_down(api, &err) || check_invoke_body(api, body, &err))
+        goto fail;
+    if (!(p = pending_new(api, req, tid))) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        goto fail;
+    }
+    if (fn(api->controller, body, tid, routed_done, p, &err)) {
+        pending_take(p);
+        free(p);
+        goto fail;
+    }
+    return;
+fail:
+    send_error(api, req, &err, tid);
+}
+
+static void h_invoke(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    routed(api, req, body, tid, ilu_controller_invoke);
+}
+
+static void h_prewarm(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    routed(api, req, body, tid, ilu_controller_prewarm);
+}
+
+static void h_invoke_async(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    struct ilu_error err = {0};
+    char *cookie = NULL;
+    if (refuse_if_shutting_down(api, &err) || check_invoke_body(api, body, &err) ||
+        !(cookie = ilu_controller_invoke_async(api->controller, body, tid, &err))) {
+        send_error(api, req, &err, tid);
+        return;
+    }
+    send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
+    free(cookie);
+}
+
+static void h_invoke_async_check(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body,
+                                 const char *tid)
+{
+    struct ilu_error err = {0};
+    const char *cookie;
+    bool pending = false;
+    int status = 200;
+    json_t *result = NULL;
+    if (get_string(body, "lookup_cookie", &cookie, &err) ||
+        (!(result = ilu_controller_invoke_async_check(api->controller, cookie, &pending, &status, &err)) &&
+         !pending)) {
+        send_error(api, req, &err, tid);
+        return;
+    }
+    if (pending) {
+        send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
+        return;
+    }
+    json_t *out = json_deep_copy(result);
+    json_decref(result);
+    json_object_del(out, "http_status");
+    char result_tid[64];
+    const char *rt = json_string_value(json_object_get(out, "transaction_id"));
+    snprintf(result_tid, sizeof result_tid, "%s", rt ? rt : tid);
+    send_json(req, status ? status : 200, out, result_tid);
+}
+
+static void h_register_worker(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body,
+                              const char *tid)
+{
+    struct ilu_error err = {0};
+    struct ilu_ctl_worker_info info = {0};
+    if (refuse_if_shutting_down(api, &err) || get_string(body, "name", &info.name, &err) ||
+        get_string(body, "host", &info.host, &err) || get_u32(body, "port", UINT32_MAX, &info.port, &err) ||
+        get_u32(body, "cpus", 1, &info.cpus, &err) || get_u32(body, "memory_mb", 0, &info.memory_mb, &err) ||
+        (info.boot_id = json_string_value(json_object_get(body, "boot_id")), 0) ||
+        ilu_controller_register_worker(api->controller, &info, true, tid, &err)) {
+        send_error(api, req, &err, tid);
+        return;
+    }
+    send_json(req, 200,
+              json_pack("{s:b, s:s, s:s}", "success", 1, "name", info.name, "message", "worker registered"), tid);
+}
+
+struct route {
+    const char *path;
+    enum evhttp_cmd_type method;
+    int needs_body;
+    handler_fn fn;
+};
+
+static const struct route routes[] = {
+    {"/ping", EVHTTP_REQ_GET, 0, h_ping},
+    {"/status", EVHTTP_REQ_GET, 0, h_status},
+    {"/workers", EVHTTP_REQ_GET, 0, h_workers},
+    {"/list", EVHTTP_REQ_GET, 0, h_list},
+    {"/metrics", EVHTTP_REQ_GET, 0, h_metrics},
+    {"/register", EVHTTP_REQ_POST, 1, h_register},
+    {"/invoke", EVHTTP_REQ_POST, 1, h_invoke},
+    {"/invoke_async", EVHTTP_REQ_POST, 1, h_invoke_async},
+    {"/invoke_async_check", EVHTTP_REQ_POST, 1, h_invoke_async_check},
+    {"/prewarm", EVHTTP_REQ_POST, 1, h_prewarm},
+    {"/register_worker", EVHTTP_REQ_POST, 1, h_register_worker},
+};
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct ilu_controller_api *api = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    size_t path_len = strcspn(uri, "?");
+    const struct route *route = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strlen(routes[i].path) == path_len && strncmp(routes[i].path, uri, path_len) == 0) {
+            path_known = 1;
+            if (routes[i].method == evhttp_request_get_command(req))
+                route = &routes[i];
+        }
+    }
+    struct ilu_error err = {0};
+    json_t *body = NULL;
+    char tid[64];
+    if (route && route->needs_body)
+        body = read_body(req, &err);
+    make_tid(api, req, body, tid, sizeof tid);
+    if (!route) {
+        if (path_known)
+            ilu_err(&err, 405, "bad_method", "method not allowed for %.*s", (int)path_len, uri);
+        else
+            ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "no such endpoint: %.*s", (int)path_len, uri);
+        send_error(api, req, &err, tid);
+        return;
+    }
+    if (route->needs_body && !body) {
+        send_error(api, req, &err, tid);
+        return;
+    }
+    route->fn(api, req, body, tid);
+    json_decref(body);
+}
+
+int ilu_controller_api_start(struct ilu_controller_api *api, struct event_base *base, const char *address,
+                             uint16_t port, struct ilu_error *err)
+{
+    api->http = evhttp_new(base);
+    if (!api->http)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create the HTTP server");
+    /* json_args is checked against max_payload_bytes with a JSON 413; evhttp's
+     * own cut-off only stops absurd uploads */
+    evhttp_set_max_body_size(api->http, (ev_ssize_t)api->max_payload_bytes * 4 + 65536);
+    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(api->http, on_request, api);
+    if (!(api->listener = evhttp_bind_socket_with_handle(api->http, address, port))) {
+        evhttp_free(api->http);
+        api->http = NULL;
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot listen on %s:%u (address in use or not local?)", address,
+                       port);
+    }
+    return 0;
+}
+
+void ilu_controller_api_stop_accepting(struct ilu_controller_api *api)
+{
+    api->shutting_down = true;
+    if (api->http && api->listener)
+        evhttp_del_accept_socket(api->http, api->listener);
+    api->listener = NULL;
+}
+
+void ilu_controller_api_stop(struct ilu_controller_api *api)
+{
+    if (api->http)
+        evhttp_free(api->http);
+    api->http = NULL;
+    api->listener = NULL;
+}

@@ -196,12 +196,9 @@ static void ll_spreads_ties_over_equal_workers(void **state)
 }
 
 /* "Ties go round robin, so equal workers share" (least_loaded.c): with an
- * unhealthy worker between two tied ones the share should stay even.
- * SUSPECTED BUG (low severity): the tie cursor advances by one position per
- * pick over all workers, so the tied worker after the unhealthy one is found
- * first from two cursor positions out of three: a gets 2 picks in 6, c gets 4
- * (least_loaded.c, ll_pick: `i = (ll->tie_cursor + k) % n` with
- * `ll->tie_cursor++`). */
+ * unhealthy worker between two tied ones the share stays even. (Regression
+ * test: the tie cursor once advanced one position per pick over all workers,
+ * giving the worker after the unhealthy one 4 picks in 6.) */
 static void ll_ties_share_evenly_around_an_unhealthy_worker(void **state)
 {
     (void)state;

@@ -267,6 +267,21 @@ static void wire_worker_freed(void *ctx, struct ilu_ctl_worker *w)
     w->transport_data = NULL;
 }
 
+/* Stopping: every call still unanswered fails, as the core asks before it
+ * is freed (what it sends meanwhile, such as an async retry, fails too). */
+static void fail_in_flight(struct cl_run *run)
+{
+    for (;;) {
+        struct cl_msg *m = run->in_flight;
+        while (m && m->timed_out)
+            m = m->next;
+        if (!m)
+            return;
+        m->timed_out = true;
+        m->cb(m->arg, 0, NULL, "the simulation is stopping");
+    }
+}
+
 static void free_in_flight(struct cl_run *run)
 {
     while (run->in_flight) {
@@ -609,10 +624,14 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
 out:
     if (code)
         fprintf(stderr, "iluvatar_load_gen: trace (simulated cluster): %s\n", err);
-    /* the controller first (it cancels its polls), then the workers, whose
-     * unanswered calls must not schedule replies any more */
-    ilu_controller_free(run.ctl);
+    /* the controller first (it cancels its polls), once every call it made
+     * has been answered; then the workers, whose unanswered calls must not
+     * schedule replies any more */
     run.stopping = true;
+    run.world.log.min_level = ILU_LOG_ERROR + 1; /* "worker-0 failed: stopping" is no news */
+    if (run.ctl)
+        fail_in_flight(&run);
+    ilu_controller_free(run.ctl);
     for (unsigned i = 0; run.nodes && i < run.n_nodes; i++) {
         ilu_worker_free(run.nodes[i].worker);
         if (run.nodes[i].backend)

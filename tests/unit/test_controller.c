@@ -598,15 +598,49 @@ static void worker_moving_to_a_new_address_gets_every_function_and_is_polled_aga
     world_end(&W);
 }
 
-/* SUSPECTED BUG: when the transport refuses a new worker (worker_added
- * fails), register_worker returns -1 but the worker stays in the
- * controller's array without transport data: it is listed, polled every tick
- * through a transport that never accepted it, and a retry of the same
- * registration takes the "heartbeat" path and never calls worker_added again,
- * so the worker can never be fixed. Expected: nothing of it kept (the next
- * registration is a fresh one). Got: listed, polled (bad sends), retry never
- * calls worker_added. controller.c:281-303 (w appended at line 290 before
- * worker_added at line 302; no rollback on failure). */
+static int heartbeat(struct world *W, const char *name, const char *boot_id)
+{
+    struct ilu_error err = {0};
+    struct ilu_ctl_worker_info info = {
+        .name = name, .host = "10.0.0.7", .port = 8071, .cpus = 2, .memory_mb = 2048, .boot_id = boot_id};
+    return ilu_controller_register_worker(W->c, &info, false, "hb", &err);
+}
+
+/* A worker restarting faster than the health checks keeps its address but
+ * sends a new boot id: it lost its registrations and gets them again. */
+static void worker_restarted_with_a_new_boot_id_gets_every_function_again(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "CH-BL");
+    world_start(&W);
+    assert_int_equal(heartbeat(&W, "w1", "boot-1"), 0);
+    ft_reply_to(&W.ft, STATUS, "w1", 200, IDLE);
+    reg_fn(&W, "f", NULL);
+    reg_fn(&W, "g", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    size_t sends = W.ft.n;
+    assert_int_equal(heartbeat(&W, "w1", "boot-1"), 0); /* same boot: a no-op */
+    assert_int_equal(heartbeat(&W, "w1", NULL), 0);     /* no boot id: a no-op */
+    assert_int_equal(W.ft.n, sends);
+    assert_int_equal(heartbeat(&W, "w1", "boot-2"), 0); /* restarted */
+    assert_string_equal(registered_on(&W, "w1"), "f,g,f,g");
+    assert_string_equal(W.ft.sends[ft_last(&W.ft, REG, "w1")].tid, "hb");
+    assert_string_equal(health(&W, "w1"), "HEALTHY");
+    assert_int_equal(W.ft.added, 1);
+    assert_int_equal(n_workers_listed(&W), 1);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    sends = W.ft.n;
+    assert_int_equal(heartbeat(&W, "w1", "boot-2"), 0);
+    assert_int_equal(W.ft.n, sends);
+    world_end(&W);
+}
+
+/* A worker the transport refuses (worker_added fails) is not kept: not
+ * listed, not polled, and registering it again is a fresh registration that
+ * calls worker_added. (Regression test: it was once appended to the worker
+ * array before worker_added and never removed, so it was polled through a
+ * transport that had refused it and its retry took the heartbeat path.) */
 static void worker_refused_by_the_transport_is_not_kept(void **state)
 {
     (void)state;
@@ -775,6 +809,40 @@ static void transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_a
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
     assert_int_equal(ft_pending(&W.ft, INV, "w1"), 1);
     ft_reply_to(&W.ft, INV, "w1", 200, "{}");
+    inv_clear(&ir);
+    world_end(&W);
+}
+
+/* A failure at the invocation's timeout may be a slow function on a healthy
+ * worker: 502 worker_failed for the caller, but health is left to a status
+ * poll sent at once. */
+static void invocation_timing_out_is_502_but_health_is_left_to_the_polls(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "RoundRobin");
+    world_start(&W);
+    healthy_worker(&W, "w1");
+    healthy_worker(&W, "w2");
+    reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    struct inv_rec ir = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(invoke(&W, "f", &ir, &err), 0);
+    long i = ft_find(&W.ft, INV, "w1");
+    assert_true(i >= 0);
+    for (int k = 0; k < 100; k++) { /* 10 s of good polls */
+        fake_advance(&W.fe, FREQ);
+        ft_reply_all(&W.ft, STATUS, NULL, 200, IDLE);
+    }
+    unsigned polls = ft_count(&W.ft, STATUS, "w1");
+    ft_reply(&W.ft, i, 0, NULL); /* the transport's timeout */
+    assert_int_equal(ir.status, 502);
+    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "worker_failed");
+    assert_string_equal(health(&W, "w1"), "HEALTHY");
+    assert_int_equal(ft_count(&W.ft, STATUS, "w1"), polls + 1);
+    assert_int_equal(ft_pending(&W.ft, STATUS, "w1"), 1);
+    assert_int_equal(ctl_status(&W, "worker_failures"), 1);
     inv_clear(&ir);
     world_end(&W);
 }
@@ -1171,12 +1239,10 @@ static void async_results_expire_after_the_ttl(void **state)
     world_end(&W);
 }
 
-/* SUSPECTED BUG: ilu_controller_invoke_async calls route() (and so the
- * policy's pick) once to refuse at once what cannot run, then async_send ->
- * send_routed calls pick again to send it. With RoundRobin the cursor moves
- * twice per async invocation, so with two workers every async invocation
- * goes to the same worker. Expected 2 and 2 on w1 and w2 out of 4; got 0 and
- * 4. controller.c:475 (route) then 497 (async_send -> send_routed:384). */
+/* Async invocations use one pick each, so RoundRobin alternates them like
+ * synchronous ones. (Regression test: invoke_async once called route() to
+ * refuse early and then picked again to send, moving the RoundRobin cursor
+ * twice: with two workers all 4 went to w2.) */
 static void async_invocations_are_spread_by_round_robin(void **state)
 {
     (void)state;
@@ -1285,10 +1351,12 @@ int main(void)
         cmocka_unit_test(conflicting_registration_is_409_and_identical_succeeds_without_sends),
         cmocka_unit_test(worker_registered_later_gets_every_function),
         cmocka_unit_test(worker_moving_to_a_new_address_gets_every_function_and_is_polled_again),
+        cmocka_unit_test(worker_restarted_with_a_new_boot_id_gets_every_function_again),
         cmocka_unit_test(worker_refused_by_the_transport_is_not_kept),
         cmocka_unit_test(invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_added),
         cmocka_unit_test(prewarm_is_routed_like_an_invocation),
         cmocka_unit_test(transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_at_once),
+        cmocka_unit_test(invocation_timing_out_is_502_but_health_is_left_to_the_polls),
         cmocka_unit_test(unknown_function_is_404_and_malformed_request_400),
         cmocka_unit_test(no_healthy_worker_is_503),
         cmocka_unit_test(async_result_is_available_once_after_the_worker_answers),

@@ -292,11 +292,12 @@ static void chbl_overloaded_home_moves_to_next_worker_and_comes_back(void **stat
         assert_true(next >= 0 && next != home);
         long third = 3 - home - next;
 
-        /* loads 13,10,10: bound 1.25 x 34 / 3 = 14.17 >= 13 + 1: stays */
-        cl.w[home].reported_load = 13;
-        assert_int_equal(pick(&cl, f), home);
-        /* 14,10,10: bound 1.25 x 35 / 3 = 14.58 < 14 + 1: moves to next */
+        /* the bound is Mirrokni et al.'s capacity ceil(c (m + 1) / n) */
+        /* loads 14,10,10: ceil(1.25 x 35 / 3) = ceil(14.58) = 15 >= 14 + 1: stays */
         cl.w[home].reported_load = 14;
+        assert_int_equal(pick(&cl, f), home);
+        /* 15,10,10: ceil(1.25 x 36 / 3) = 15 < 15 + 1: moves to next */
+        cl.w[home].reported_load = 15;
         assert_int_equal(pick(&cl, f), next);
         cl.w[home].reported_load = 20; /* far over: still next, not third */
         assert_int_equal(pick(&cl, f), next);
@@ -307,11 +308,11 @@ static void chbl_overloaded_home_moves_to_next_worker_and_comes_back(void **stat
         cl.w[home].in_flight = 0;
         /* load dropped: back home */
         assert_int_equal(pick(&cl, f), home);
-        /* home and next both over the bound (30,30,10: bound 29.58): third */
+        /* home and next both over the bound (30,30,10: ceil(29.58) = 30 < 31): third */
         cl.w[home].reported_load = 30;
         cl.w[next].reported_load = 30;
         assert_int_equal(pick(&cl, f), third);
-        /* everyone over the bound (small loads): locality wins */
+        /* small loads (1,1,1: ceil(1.67) = 2 >= 1 + 1): home */
         cl.w[home].reported_load = 1;
         cl.w[next].reported_load = 1;
         cl.w[third].reported_load = 1;

@@ -5,6 +5,7 @@
  * the same warm containers, unless that worker's load exceeds bound_pct% of
  * the mean load (plus one invocation), in which case it walks on to the next
  * distinct worker. Load is ilu_ctl_worker_load() weighted by CPUs. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@ struct chbl_state {
     unsigned vnodes, bound_pct;
     struct ring_point *ring;
     size_t n_points;
+    unsigned *seen;   /* per worker: the pick number that last visited it */
+    size_t n_seen;
+    unsigned pick_no;
 };
 
 static uint64_t hash_str(const char *s)
@@ -55,6 +59,7 @@ static void chbl_destroy(void *state)
 {
     struct chbl_state *s = state;
     free(s->ring);
+    free(s->seen);
     free(s);
 }
 
@@ -64,9 +69,18 @@ static void chbl_workers_changed(void *state, struct ilu_ctl_worker *const *work
 {
     struct chbl_state *s = state;
     struct ring_point *ring = realloc(s->ring, (n * s->vnodes + 1) * sizeof *ring);
-    if (!ring)
+    unsigned *seen = ring ? calloc(n + 1, sizeof *seen) : NULL;
+    if (!ring || !seen) {
+        free(seen);
+        if (ring)
+            s->ring = ring;
         return; /* keep the old ring: still valid for the old workers */
+    }
     s->ring = ring;
+    free(s->seen);
+    s->seen = seen;
+    s->n_seen = n;
+    s->pick_no = 0;
     s->n_points = 0;
     for (size_t w = 0; w < n; w++)
         for (unsigned v = 0; v < s->vnodes; v++) {
@@ -93,7 +107,9 @@ static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *cons
         }
     if (!routable)
         return -1;
-    double bound = (double)s->bound_pct / 100.0 * (total + 1.0) / cpus;
+    /* Mirrokni et al.'s capacity ceil(c (m + 1) / n), in load per CPU: with
+     * the ceiling an idle cluster keeps every function at home */
+    double bound = ceil((double)s->bound_pct / 100.0 * (total + 1.0) / cpus);
     uint64_t h = hash_str(fqdn);
     size_t lo = 0, hi = s->n_points; /* first point with hash >= h */
     while (lo < hi) {
@@ -103,25 +119,25 @@ static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *cons
         else
             hi = mid;
     }
+    /* a new pick number marks workers already tried, without clearing */
+    if (++s->pick_no == 0) {
+        memset(s->seen, 0, s->n_seen * sizeof *s->seen);
+        s->pick_no = 1;
+    }
     long first_routable = -1;
-    unsigned char *seen = calloc(n, 1);
     for (size_t k = 0; k < s->n_points; k++) {
         unsigned w = s->ring[(lo + k) % s->n_points].worker;
-        if (w >= n || (seen && seen[w]))
+        if (w >= n || w >= s->n_seen || s->seen[w] == s->pick_no)
             continue;
-        if (seen)
-            seen[w] = 1;
+        s->seen[w] = s->pick_no;
         if (!ilu_ctl_worker_routable(workers[w]))
             continue;
         if (first_routable < 0)
             first_routable = (long)w;
         /* + 1/cpus: the load it would have with this invocation */
-        if (ilu_ctl_worker_load(workers[w]) + 1.0 / workers[w]->cpus <= bound) {
-            free(seen);
+        if (ilu_ctl_worker_load(workers[w]) + 1.0 / workers[w]->cpus <= bound)
             return (long)w;
-        }
     }
-    free(seen);
     return first_routable; /* everyone is over the bound: keep locality */
 }
 

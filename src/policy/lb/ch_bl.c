@@ -107,9 +107,11 @@ static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *cons
         }
     if (!routable)
         return -1;
-    /* Mirrokni et al.'s capacity ceil(c (m + 1) / n), in load per CPU: with
-     * the ceiling an idle cluster keeps every function at home */
-    double bound = ceil((double)s->bound_pct / 100.0 * (total + 1.0) / cpus);
+    /* Mirrokni et al.'s capacity ceil(c (m + 1) / n) in invocations, with a
+     * worker's share of n weighted by its CPUs: the ceiling keeps a function
+     * at home on an idle cluster, counting whole invocations keeps a big
+     * worker from taking a CPU's worth of extra queue */
+    double c_factor = (double)s->bound_pct / 100.0;
     uint64_t h = hash_str(fqdn);
     size_t lo = 0, hi = s->n_points; /* first point with hash >= h */
     while (lo < hi) {
@@ -134,8 +136,9 @@ static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *cons
             continue;
         if (first_routable < 0)
             first_routable = (long)w;
-        /* + 1/cpus: the load it would have with this invocation */
-        if (ilu_ctl_worker_load(workers[w]) + 1.0 / workers[w]->cpus <= bound)
+        double capacity = ceil(c_factor * (total + 1.0) * workers[w]->cpus / cpus);
+        /* + 1: the invocations it would have with this one */
+        if (ilu_ctl_worker_load(workers[w]) * workers[w]->cpus + 1.0 <= capacity)
             return (long)w;
     }
     return first_routable; /* everyone is over the bound: keep locality */

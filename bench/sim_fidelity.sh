@@ -5,7 +5,9 @@
 # compared per function and overall: cold and warm counts, latency p50/p99.
 #   bash bench/sim_fidelity.sh            # ~8 min; needs root (runc)
 # Env: LIVE_RUNS (3), SECONDS_PER_RUN (150), CPUS (2), MEMORY_MB (640),
-# SEED (1), NETWORK_US (300: --sim-network-us), KEEP=1 keeps the work dir.
+# SEED (1), NETWORK_US (300: --sim-network-us), START_MS (85: simulation.
+# container_start_ms), KEEP=1 keeps the work dir (report again with
+# bench/sim_fidelity_report.py DIR LIVE_RUNS CPUS MEM NET START_MS).
 # The trace: 4 functions, Poisson arrivals at different rates, cold/warm
 # wall times 50-500 / 10-250 ms, 128-256 MB each; the pool (MEMORY_MB) cannot
 # hold them all, so LRU eviction happens, and concurrent calls of one function
@@ -13,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIVE_RUNS=${LIVE_RUNS:-3} SECS=${SECONDS_PER_RUN:-150} CPUS=${CPUS:-2} MEM=${MEMORY_MB:-640}
-SEED=${SEED:-1} NET=${NETWORK_US:-300}
+SEED=${SEED:-1} NET=${NETWORK_US:-300} START_MS=${START_MS:-85}
 make -j"$(nproc)" build/iluvatar_worker build/iluvatar_load_gen build/iluvatar_worker_cli >/dev/null 2>&1 ||
     { [ -x build/iluvatar_worker ] && [ -x build/iluvatar_load_gen ] && [ -x build/iluvatar_worker_cli ] &&
         echo "sim_fidelity: make failed; using the existing binaries in build/" >&2; } ||
@@ -35,7 +37,7 @@ cat >"$tmp/worker.json" <<EOF
  "container_resources": {"memory_mb": $MEM, "cpu_count": $CPUS, "eviction": "LRU", "keepalive_sec": 600,
                          "backend": "oci"},
  "oci": {"state_dir": "$tmp/state", "rootfs_dir": "$tmp/rootfs", "cgroup_parent": "ilu-fidelity-$$"},
- "simulation": {"container_start_ms": 85, "invoke_overhead_us": 400, "jitter_pct": 0, "seed": 1}}
+ "simulation": {"container_start_ms": $START_MS, "invoke_overhead_us": 400, "jitter_pct": 0, "seed": 1}}
 EOF
 
 /usr/bin/python3 - "$tmp" "$SECS" "$SEED" <<'PY'
@@ -82,33 +84,4 @@ build/iluvatar_load_gen --quiet --no-plots --setup simulation --out "$tmp/sim" t
     --input "$tmp/trace.csv" --metadata "$tmp/metadata.csv" --worker-config "$tmp/worker.json" \
     --sim-network-us "$NET" 2>>"$tmp/loadgen.log"
 
-/usr/bin/python3 - "$tmp" "$LIVE_RUNS" "$CPUS" "$MEM" "$NET" <<'PY'
-import json, statistics, sys
-tmp, runs, cpus, mem, net = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-live = [json.load(open(f"{tmp}/live-{r}/summary.json")) for r in range(1, runs + 1)]
-sim = json.load(open(f"{tmp}/sim/summary.json"))
-print(f"worker: cpu_count {cpus}, memory_mb {mem}, LRU, keepalive 600 s; simulation: container_start_ms 85, "
-      f"invoke_overhead_us 400, network {net} us, jitter 0")
-print(f"live: {runs} runs, each on a fresh worker; failures live {[s['failures'] for s in live]}, "
-      f"sim {sim['failures']}; live lateness p99 {[s['lateness_ms']['p99'] for s in live]} ms")
-print("live = median over runs [min-max]; live spread = (max-min)/median; sim vs live = (sim - median)/median\n")
-def get(s, fn, key):
-    d = s if fn == "all" else s["per_function"].get(fn, {})
-    if key in ("cold", "warm", "prewarm"):
-        return d.get("container_states", {}).get(key, 0)
-    return d.get("latency_ms", {}).get(key, float("nan"))
-fns = ["all"] + sorted(sim["per_function"])
-hdr = f"{'function':9s} {'metric':7s} {'live median [min-max]':>28s} {'spread':>7s} {'sim':>9s} {'sim vs live':>11s}"
-print(hdr)
-print("-" * len(hdr))
-for fn in fns:
-    for key, label in (("cold", "cold"), ("warm", "warm"), ("p50", "p50 ms"), ("p99", "p99 ms")):
-        v = [get(s, fn, key) for s in live]
-        med = statistics.median(v)
-        sv = get(sim, fn, key)
-        spread = (max(v) - min(v)) / med * 100 if med else float("nan")
-        rel = (sv - med) / med * 100 if med else float("nan")
-        fmt = (lambda x: f"{x:.0f}") if key in ("cold", "warm") else (lambda x: f"{x:.1f}")
-        live_s = f"{fmt(med)} [{fmt(min(v))}-{fmt(max(v))}]"
-        print(f"{fn if label == 'cold' else '':9s} {label:7s} {live_s:>28s} {spread:6.0f}% {fmt(sv):>9s} {rel:+10.0f}%")
-PY
+/usr/bin/python3 bench/sim_fidelity_report.py "$tmp" "$LIVE_RUNS" "$CPUS" "$MEM" "$NET" "$START_MS"

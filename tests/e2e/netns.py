@@ -205,6 +205,12 @@ class NetNS:
                 raise NetNSError(f"namespace addresses {pending} unreachable from {self.bridge}")
         return self
 
+    def set_link(self, ns, up):
+        """Take namespace ns's link down (as if its host died or its cable
+        was pulled: packets to it are dropped, no RST) or bring it back up."""
+        i = ns if isinstance(ns, int) else self.names.index(ns)
+        _ip("link", "set", self.veths[i], "up" if up else "down")
+
     # ---- processes ----------------------------------------------------------
 
     def ns_name(self, ns):

@@ -457,6 +457,10 @@ class ClusterNetnsTest(unittest.TestCase):
                 self.fail_with_log(f"register {name}: {r!r}")
             homes = []
             for _ in range(2):  # the same worker every time while the cluster is idle
+                # Two poll periods first: right after an invocation the worker's last /status may still
+                # count it running, and CH-BL then sends even a strictly sequential call elsewhere
+                # (seen live: chbl-c0 -> ns1, then ns2 with nothing in flight anywhere).
+                time.sleep(2 * HEALTH["status_freq_ms"] / 1000.0)
                 r = self.ctl.post("/invoke", {"function_name": name, "function_version": "1",
                                               "json_args": {"wall_ms": 1}}, timeout=30)
                 if r.status != 200:

@@ -1,8 +1,10 @@
 /* See controller.h. Workers are polled for /status every
- * health.status_freq_ms; health.failures_to_unhealthy failed polls in a row,
- * or one failed invocation, stop routing to a worker until a poll succeeds
- * again, so a dead worker stops getting traffic within
- * failures_to_unhealthy x status_freq_ms + request_timeout_ms at worst. */
+ * health.status_freq_ms, and again at once after a failed poll;
+ * health.failures_to_unhealthy failed polls in a row, or one failed
+ * invocation, stop routing to a worker until a poll succeeds again. A worker
+ * that stops answering therefore stops getting traffic within
+ * status_freq_ms + failures_to_unhealthy x request_timeout_ms at worst; one
+ * that refuses connections (dead process) within about status_freq_ms. */
 #include "controller.h"
 
 #include <stdio.h>
@@ -50,8 +52,7 @@ static uint64_t now(const struct ilu_controller *c) { return c->env->now_us(c->e
 
 double ilu_ctl_worker_load(const struct ilu_ctl_worker *w)
 {
-    unsigned n = w->in_flight > w->reported_load ? w->in_flight : w->reported_load;
-    return (double)n / (double)(w->cpus ? w->cpus : 1);
+    return (double)(w->in_flight + w->reported_load) / (double)(w->cpus ? w->cpus : 1);
 }
 
 static const char *health_name(enum ilu_ctl_health h)
@@ -189,6 +190,8 @@ struct poll_ctx {
     struct ilu_ctl_worker *w;
 };
 
+static void poll_worker(struct ilu_controller *c, struct ilu_ctl_worker *w);
+
 static void on_poll_reply(void *arg, int status, json_t *answer, const char *transport_error)
 {
     struct poll_ctx *p = arg;
@@ -201,8 +204,14 @@ static void on_poll_reply(void *arg, int status, json_t *answer, const char *tra
         w->last_ok_us = now(c);
         json_decref(w->last_status);
         w->last_status = json_incref(answer);
-        w->reported_load = (uint32_t)(json_integer_value(json_object_get(answer, "cpu_queue_len")) +
-                                      json_integer_value(json_object_get(answer, "num_running_funcs")));
+        /* what the worker runs beyond what this controller has in flight
+         * there (other clients, other controllers): the in-flight count is
+         * exact and immediate, a report is up to a poll old and would count
+         * invocations that have already finished */
+        json_int_t reported = json_integer_value(json_object_get(answer, "cpu_queue_len")) +
+                              json_integer_value(json_object_get(answer, "num_running_funcs"));
+        json_int_t ours = w->in_flight < w->in_flight_at_poll ? w->in_flight : w->in_flight_at_poll;
+        w->reported_load = reported > ours ? (uint32_t)(reported - ours) : 0;
         set_health(c, w, ILU_WH_HEALTHY, NULL);
         return;
     }
@@ -212,6 +221,8 @@ static void on_poll_reply(void *arg, int status, json_t *answer, const char *tra
         snprintf(why, sizeof why, "%u status polls failed, last: %s", w->failures,
                  status ? (answer ? "not a status object" : "not JSON") : transport_error ? transport_error : "no answer");
         set_health(c, w, ILU_WH_UNHEALTHY, why);
+    } else {
+        poll_worker(c, w); /* confirm at once rather than a period later */
     }
 }
 
@@ -224,6 +235,7 @@ static void poll_worker(struct ilu_controller *c, struct ilu_ctl_worker *w)
         return;
     *p = (struct poll_ctx){c, w};
     w->poll_pending = true;
+    w->in_flight_at_poll = w->in_flight;
     c->transport.send(c->transport.ctx, w, ILU_CTL_STATUS, NULL, "health",
                       (uint64_t)c->cfg.health.request_timeout_ms * 1000, on_poll_reply, p);
 }

@@ -29,8 +29,9 @@ struct ilu_ctl_worker {
     uint32_t failures;            /* consecutive failed status polls */
     uint64_t registered_us, last_ok_us;
     json_t *last_status;          /* owned: the last /status answer, NULL before one */
-    uint32_t reported_load;       /* queue length + running invocations in last_status */
+    uint32_t reported_load;       /* queue + running in last_status beyond this controller's own */
     unsigned in_flight;           /* invocations this controller routed here, unanswered */
+    unsigned in_flight_at_poll;   /* in_flight when the pending poll was sent */
     uint64_t routed;              /* invocations routed here since registration */
     bool poll_pending;
     unsigned index;               /* position in the controller's worker array */
@@ -43,9 +44,9 @@ static inline bool ilu_ctl_worker_routable(const struct ilu_ctl_worker *w)
     return w->health == ILU_WH_HEALTHY;
 }
 
-/* Load for balancing, in invocations per CPU: the larger of what the worker
- * last reported and what this controller has outstanding there (the report
- * is up to one poll old; the in-flight count is exact and immediate). */
+/* Load for balancing, in invocations per CPU: what this controller has in
+ * flight there (exact, immediate) plus what the worker last reported running
+ * or queued beyond that (other clients' work; up to one poll old). */
 double ilu_ctl_worker_load(const struct ilu_ctl_worker *w);
 
 enum ilu_ctl_call { ILU_CTL_REGISTER, ILU_CTL_INVOKE, ILU_CTL_PREWARM, ILU_CTL_STATUS };

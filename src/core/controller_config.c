@@ -45,7 +45,7 @@ void ilu_controller_config_defaults(struct ilu_controller_config *cfg)
     cfg->load_balancer.bound_pct = 125; /* Mirrokni et al.'s c = 1.25 */
     cfg->health.status_freq_ms = 250;
     cfg->health.failures_to_unhealthy = 2;
-    cfg->health.request_timeout_ms = 1000;
+    cfg->health.request_timeout_ms = 500;
     /* above the worker's limits.timeout_sec (300): its own 504 arrives first */
     cfg->invocation.timeout_sec = 330;
     cfg->invocation.async_retries = 2;

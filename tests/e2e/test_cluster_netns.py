@@ -36,7 +36,7 @@ WORKER_PORT = 8079  # every worker has its own network namespace: the same port 
 N_WORKERS = 3
 HEALTH = {"status_freq_ms": 200, "failures_to_unhealthy": 2, "request_timeout_ms": 500}
 # docs/controller.md: a dead worker stops getting traffic within this (at worst)
-DETECTION_S = (HEALTH["failures_to_unhealthy"] * HEALTH["status_freq_ms"] + HEALTH["request_timeout_ms"]) / 1000.0
+DETECTION_S = (HEALTH["status_freq_ms"] + HEALTH["failures_to_unhealthy"] * HEALTH["request_timeout_ms"]) / 1000.0
 SYNTHETIC = function_dir("synthetic")
 
 

@@ -86,15 +86,16 @@ static void lb_policies_are_found_by_name(void **state)
     assert_string_equal(ilu_lb_policy_names(), "RoundRobin, LeastLoaded, CH-BL");
 }
 
-static void worker_load_is_the_larger_of_reported_and_in_flight_per_cpu(void **state)
+/* load = (this controller's in-flight + what the worker reported beyond it) / cpus */
+static void worker_load_is_in_flight_plus_reported_per_cpu(void **state)
 {
     (void)state;
     struct ilu_ctl_worker w = {.cpus = 4, .reported_load = 6, .in_flight = 2};
-    assert_true(ilu_ctl_worker_load(&w) == 1.5);
+    assert_true(ilu_ctl_worker_load(&w) == 2.0);
     w.in_flight = 10;
-    assert_true(ilu_ctl_worker_load(&w) == 2.5);
+    assert_true(ilu_ctl_worker_load(&w) == 4.0);
     w.cpus = 0; /* treated as one CPU */
-    assert_true(ilu_ctl_worker_load(&w) == 10.0);
+    assert_true(ilu_ctl_worker_load(&w) == 16.0);
     w = (struct ilu_ctl_worker){.health = ILU_WH_UNKNOWN};
     assert_false(ilu_ctl_worker_routable(&w));
     w.health = ILU_WH_UNHEALTHY;
@@ -487,7 +488,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lb_policies_are_found_by_name),
-        cmocka_unit_test(worker_load_is_the_larger_of_reported_and_in_flight_per_cpu),
+        cmocka_unit_test(worker_load_is_in_flight_plus_reported_per_cpu),
         cmocka_unit_test(rr_cycles_over_all_healthy_workers),
         cmocka_unit_test(rr_skips_unhealthy_and_unknown_workers),
         cmocka_unit_test(rr_without_routable_worker_is_minus_one),

@@ -12,81 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_util.h"
+
 /* A request answered later; the client may hang up first (then the answer is
  * dropped instead of written to a freed request). */
 struct pending {
+    struct ilu_http_pending base; /* first: the close callback gets its address */
     struct ilu_controller_api *api;
-    struct evhttp_request *req;
-    struct evhttp_connection *conn;
-    int cancelled;
-    char tid[64];
     char fqdn[160];
 };
-
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Internal Server Error";
-    }
-}
-
-/* Sends obj (reference stolen). */
-static void send_json(struct evhttp_request *req, int status, json_t *obj, const char *tid_in)
-{
-    char tid_buf[64];
-    const char *tid = NULL;
-    if (tid_in) {
-        snprintf(tid_buf, sizeof tid_buf, "%s", tid_in);
-        tid = tid_buf;
-    }
-    if (tid && obj && !json_object_get(obj, "transaction_id"))
-        json_object_set_new(obj, "transaction_id", json_string(tid));
-    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    struct evbuffer *buf = evbuffer_new();
-    if (text) {
-        evbuffer_add(buf, text, strlen(text));
-        evbuffer_add(buf, "\n", 1);
-    } else {
-        evbuffer_add_printf(buf, "{\"success\":false,\"error\":\"could not encode the answer\"}\n");
-        status = 500;
-    }
-    free(text);
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(headers, "Content-Type", "application/json");
-    if (tid)
-        evhttp_add_header(headers, "X-Transaction-Id", tid);
-    evhttp_send_reply(req, status, reason_phrase(status), buf);
-    evbuffer_free(buf);
-}
 
 static void send_error(struct ilu_controller_api *api, struct evhttp_request *req, const struct ilu_error *err,
                        const char *tid)
 {
-    int status = err->status ? err->status : 500;
-    json_t *obj = json_pack("{s:b, s:s, s:s}", "success", 0, "error", err->msg, "error_kind",
-                            err->kind[0] ? err->kind : ilu_status_kind(status));
-    ilu_log_emit(api->log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, tid,
-                 json_pack("{s:i, s:s}", "status", status, "uri", evhttp_request_get_uri(req)), "request failed: %s",
-                 err->msg);
-    send_json(req, status, obj, tid);
-}
-
-static void on_conn_close(struct evhttp_connection *conn, void *arg)
-{
-    struct pending *p = arg;
-    p->cancelled = 1;
+    ilu_http_send_error(api->log, req, err, tid);
 }
 
 static struct pending *pending_new(struct ilu_controller_api *api, struct evhttp_request *req, const char *tid)
@@ -95,103 +34,24 @@ static struct pending *pending_new(struct ilu_controller_api *api, struct evhttp
     if (!p)
         return NULL;
     p->api = api;
-    p->req = req;
-    p->conn = evhttp_request_get_connection(req);
-    snprintf(p->tid, sizeof p->tid, "%s", tid);
-    if (p->conn)
-        evhttp_connection_set_closecb(p->conn, on_conn_close, p);
-    api->open_requests++;
+    ilu_http_pending_init(&p->base, req, tid, &api->open_requests, api->log);
     return p;
 }
 
 /* 1 when the client is still there to answer; frees p otherwise. */
 static int pending_take(struct pending *p)
 {
-    p->api->open_requests--;
-    if (p->cancelled) {
-        ilu_log_emit(p->api->log, ILU_LOG_WARN, p->tid, NULL, "client closed the connection before the answer");
-        free(p);
-        return 0;
-    }
-    if (p->conn)
-        evhttp_connection_set_closecb(p->conn, NULL, NULL);
-    return 1;
+    if (ilu_http_pending_take(&p->base))
+        return 1;
+    free(p);
+    return 0;
 }
 
 /* ---- request parsing ----------------------------------------------------- */
 
 static void make_tid(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, char *tid, size_t n)
 {
-    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Transaction-Id");
-    if (!given && body)
-        given = json_string_value(json_object_get(body, "transaction_id"));
-    if (given && *given) {
-        snprintf(tid, n, "%.63s", given);
-        return;
-    }
-    snprintf(tid, n, "%016" PRIx64 "%016" PRIx64, api->tid_seed, ++api->tid_seq);
-}
-
-static json_t *read_body(struct evhttp_request *req, struct ilu_error *err)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if (len == 0) {
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "the request needs a JSON object body");
-        return NULL;
-    }
-    const char *data = (const char *)evbuffer_pullup(in, (ssize_t)len);
-    json_error_t jerr;
-    json_t *body = json_loadb(data, len, 0, &jerr);
-    if (!body) {
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(body)) {
-        json_decref(body);
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "the body must be a JSON object");
-        return NULL;
-    }
-    return body;
-}
-
-static int get_string(json_t *body, const char *key, const char **out, struct ilu_error *err)
-{
-    json_t *v = json_object_get(body, key);
-    if (!json_is_string(v) || !*json_string_value(v))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required and must be a non-empty string", key);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* Numbers may come as JSON numbers or numeric strings (CLI-friendly), as on
- * the worker; a numeric string is replaced by the number in body so the
- * core and the workers see one form. def UINT32_MAX: required. */
-static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
-{
-    json_t *v = json_object_get(body, key);
-    if (!v || json_is_null(v)) {
-        if (def == UINT32_MAX)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required", key);
-        *out = def;
-        return 0;
-    }
-    long long x = -1;
-    if (json_is_integer(v))
-        x = json_integer_value(v);
-    else if (json_is_string(v)) {
-        char *end;
-        x = strtoll(json_string_value(v), &end, 10);
-        if (*end || end == json_string_value(v))
-            x = -1;
-    }
-    if (x < 0 || x > UINT32_MAX)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a non-negative integer", key);
-    *out = (uint32_t)x;
-    if (json_is_string(v))
-        json_object_set_new(body, key, json_integer(x));
-    return 0;
+    ilu_http_make_tid(req, body, api->tid_seed, &api->tid_seq, tid, n);
 }
 
 /* function_name, function_version and json_args as the worker checks them
@@ -199,7 +59,7 @@ static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, s
 static int check_invoke_body(struct ilu_controller_api *api, json_t *body, struct ilu_error *err)
 {
     const char *s;
-    if (get_string(body, "function_name", &s, err) || get_string(body, "function_version", &s, err))
+    if (ilu_http_get_string(body, "function_name", &s, err) || ilu_http_get_string(body, "function_version", &s, err))
         return -1;
     json_t *v = json_object_get(body, "json_args");
     size_t len = 0;
@@ -240,22 +100,22 @@ typedef void (*handler_fn)(struct ilu_controller_api *api, struct evhttp_request
 
 static void h_ping(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
 }
 
 static void h_status(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    send_json(req, 200, ilu_controller_status_json(api->controller), tid);
+    ilu_http_send_json(req, 200, ilu_controller_status_json(api->controller), tid);
 }
 
 static void h_workers(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    send_json(req, 200, json_pack("{s:o}", "workers", ilu_controller_workers_json(api->controller)), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:o}", "workers", ilu_controller_workers_json(api->controller)), tid);
 }
 
 static void h_list(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    send_json(req, 200, json_pack("{s:o}", "functions", ilu_controller_functions_json(api->controller)), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:o}", "functions", ilu_controller_functions_json(api->controller)), tid);
 }
 
 static void metric_head(struct evbuffer *out, const char *name, const char *type, const char *help)
@@ -358,10 +218,10 @@ static void register_done(void *arg, unsigned accepted, unsigned refused, const 
         int st = refusal_status(first_error);
         ilu_err(&err, st, ilu_status_kind(st), "%s: %u worker(s) refused the registration (%u accepted): %s",
                 p->fqdn, refused, accepted, first_error ? first_error : "no message");
-        send_error(p->api, p->req, &err, p->tid);
+        send_error(p->api, p->base.req, &err, p->base.tid);
     } else {
-        send_json(p->req, 200,
-                  json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted), p->tid);
+        ilu_http_send_json(p->base.req, 200,
+                  json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted), p->base.tid);
     }
     free(p);
 }
@@ -372,10 +232,10 @@ static void h_register(struct ilu_controller_api *api, struct evhttp_request *re
     const char *name, *version, *image;
     uint32_t u;
     struct pending *p = NULL;
-    if (refuse_if_shutting_down(api, &err) || get_string(body, "function_name", &name, &err) ||
-        get_string(body, "function_version", &version, &err) || get_string(body, "image_name", &image, &err) ||
-        get_u32(body, "memory", UINT32_MAX, &u, &err) || get_u32(body, "cpus", 1, &u, &err) ||
-        get_u32(body, "parallel_invokes", 1, &u, &err))
+    if (refuse_if_shutting_down(api, &err) || ilu_http_get_string(body, "function_name", &name, &err) ||
+        ilu_http_get_string(body, "function_version", &version, &err) || ilu_http_get_string(body, "image_name", &image, &err) ||
+        ilu_http_get_u32(body, "memory", UINT32_MAX, &u, &err) || ilu_http_get_u32(body, "cpus", 1, &u, &err) ||
+        ilu_http_get_u32(body, "parallel_invokes", 1, &u, &err))
         goto fail;
     if (json_is_true(json_object_get(body, "system_function"))) { /* as Ilúvatar's controller */
         ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "system functions cannot be registered through the controller");
@@ -404,7 +264,7 @@ static void routed_done(void *arg, int status, json_t *answer)
         return;
     json_t *out = json_deep_copy(answer);
     json_object_del(out, "http_status");
-    send_json(p->req, status ? status : 500, out, p->tid);
+    ilu_http_send_json(p->base.req, status ? status : 500, out, p->base.tid);
     free(p);
 }
 
@@ -451,7 +311,7 @@ static void h_invoke_async(struct ilu_controller_api *api, struct evhttp_request
         send_error(api, req, &err, tid);
         return;
     }
-    send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
     free(cookie);
 }
 
@@ -463,14 +323,14 @@ static void h_invoke_async_check(struct ilu_controller_api *api, struct evhttp_r
     bool pending = false;
     int status = 200;
     json_t *result = NULL;
-    if (get_string(body, "lookup_cookie", &cookie, &err) ||
+    if (ilu_http_get_string(body, "lookup_cookie", &cookie, &err) ||
         (!(result = ilu_controller_invoke_async_check(api->controller, cookie, &pending, &status, &err)) &&
          !pending)) {
         send_error(api, req, &err, tid);
         return;
     }
     if (pending) {
-        send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
+        ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
         return;
     }
     json_t *out = json_deep_copy(result);
@@ -479,7 +339,7 @@ static void h_invoke_async_check(struct ilu_controller_api *api, struct evhttp_r
     char result_tid[64];
     const char *rt = json_string_value(json_object_get(out, "transaction_id"));
     snprintf(result_tid, sizeof result_tid, "%s", rt ? rt : tid);
-    send_json(req, status ? status : 200, out, result_tid);
+    ilu_http_send_json(req, status ? status : 200, out, result_tid);
 }
 
 static void h_register_worker(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body,
@@ -487,15 +347,15 @@ static void h_register_worker(struct ilu_controller_api *api, struct evhttp_requ
 {
     struct ilu_error err = {0};
     struct ilu_ctl_worker_info info = {0};
-    if (refuse_if_shutting_down(api, &err) || get_string(body, "name", &info.name, &err) ||
-        get_string(body, "host", &info.host, &err) || get_u32(body, "port", UINT32_MAX, &info.port, &err) ||
-        get_u32(body, "cpus", 1, &info.cpus, &err) || get_u32(body, "memory_mb", 0, &info.memory_mb, &err) ||
+    if (refuse_if_shutting_down(api, &err) || ilu_http_get_string(body, "name", &info.name, &err) ||
+        ilu_http_get_string(body, "host", &info.host, &err) || ilu_http_get_u32(body, "port", UINT32_MAX, &info.port, &err) ||
+        ilu_http_get_u32(body, "cpus", 1, &info.cpus, &err) || ilu_http_get_u32(body, "memory_mb", 0, &info.memory_mb, &err) ||
         (info.boot_id = json_string_value(json_object_get(body, "boot_id")), 0) ||
         ilu_controller_register_worker(api->controller, &info, true, tid, &err)) {
         send_error(api, req, &err, tid);
         return;
     }
-    send_json(req, 200,
+    ilu_http_send_json(req, 200,
               json_pack("{s:b, s:s, s:s}", "success", 1, "name", info.name, "message", "worker registered"), tid);
 }
 
@@ -538,7 +398,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     json_t *body = NULL;
     char tid[64];
     if (route && route->needs_body)
-        body = read_body(req, &err);
+        body = ilu_http_read_body(req, &err);
     make_tid(api, req, body, tid, sizeof tid);
     if (!route) {
         if (path_known)

@@ -11,87 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_util.h"
 #include "metrics.h"
 
 /* A request answered later. The client may hang up first: the connection's
  * close callback marks it so the answer is dropped instead of written to a
  * freed request. */
 struct pending {
+    struct ilu_http_pending base; /* first: the close callback gets its address */
     struct ilu_http_api *api;
-    struct evhttp_request *req;
-    struct evhttp_connection *conn;
-    int cancelled;
     int is_health;
-    char tid[64];
 };
-
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Internal Server Error";
-    }
-}
-
-/* Sends obj (reference stolen) as the answer. */
-static void send_json(struct evhttp_request *req, int status, json_t *obj, const char *tid_in)
-{
-    /* tid_in may point into obj (an async result's own transaction_id): copy
-     * it before obj is changed or freed */
-    char tid_buf[64];
-    const char *tid = NULL;
-    if (tid_in) {
-        snprintf(tid_buf, sizeof tid_buf, "%s", tid_in);
-        tid = tid_buf;
-    }
-    if (tid && obj && !json_object_get(obj, "transaction_id"))
-        json_object_set_new(obj, "transaction_id", json_string(tid));
-    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    struct evbuffer *buf = evbuffer_new();
-    if (text) {
-        evbuffer_add(buf, text, strlen(text));
-        evbuffer_add(buf, "\n", 1);
-    } else {
-        evbuffer_add_printf(buf, "{\"success\":false,\"error\":\"could not encode the answer\"}\n");
-        status = 500;
-    }
-    free(text);
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(headers, "Content-Type", "application/json");
-    if (tid)
-        evhttp_add_header(headers, "X-Transaction-Id", tid);
-    evhttp_send_reply(req, status, reason_phrase(status), buf);
-    evbuffer_free(buf);
-}
 
 static void send_error(struct ilu_http_api *api, struct evhttp_request *req, const struct ilu_error *err,
                        const char *tid)
 {
-    int status = err->status ? err->status : 500;
-    json_t *obj = json_pack("{s:b, s:s, s:s}", "success", 0, "error", err->msg, "error_kind",
-                            err->kind[0] ? err->kind : ilu_status_kind(status));
-    ilu_log_emit(api->log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, tid,
-                 json_pack("{s:i, s:s}", "status", status, "uri", evhttp_request_get_uri(req)), "request failed: %s",
-                 err->msg);
-    send_json(req, status, obj, tid);
-}
-
-static void on_conn_close(struct evhttp_connection *conn, void *arg)
-{
-    (void)conn;
-    struct pending *p = arg;
-    p->cancelled = 1;
+    ilu_http_send_error(api->log, req, err, tid);
 }
 
 static struct pending *pending_new(struct ilu_http_api *api, struct evhttp_request *req, const char *tid)
@@ -100,100 +35,24 @@ static struct pending *pending_new(struct ilu_http_api *api, struct evhttp_reque
     if (!p)
         return NULL;
     p->api = api;
-    p->req = req;
-    p->conn = evhttp_request_get_connection(req);
-    snprintf(p->tid, sizeof p->tid, "%s", tid);
-    if (p->conn)
-        evhttp_connection_set_closecb(p->conn, on_conn_close, p);
-    api->open_requests++;
+    ilu_http_pending_init(&p->base, req, tid, &api->open_requests, api->log);
     return p;
 }
 
-/* Returns 1 when the client is still there to answer; frees p otherwise. */
+/* 1 when the client is still there to answer; frees p otherwise. */
 static int pending_take(struct pending *p)
 {
-    p->api->open_requests--;
-    if (p->cancelled) {
-        ilu_log_emit(p->api->log, ILU_LOG_WARN, p->tid, NULL, "client closed the connection before the answer");
-        free(p);
-        return 0;
-    }
-    if (p->conn)
-        evhttp_connection_set_closecb(p->conn, NULL, NULL);
-    return 1;
+    if (ilu_http_pending_take(&p->base))
+        return 1;
+    free(p);
+    return 0;
 }
 
 /* ---- request parsing ----------------------------------------------------- */
 
 static void make_tid(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, char *tid, size_t n)
 {
-    const char *given = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Transaction-Id");
-    if (!given && body)
-        given = json_string_value(json_object_get(body, "transaction_id"));
-    if (given && *given) {
-        snprintf(tid, n, "%.63s", given);
-        return;
-    }
-    snprintf(tid, n, "%016" PRIx64 "%016" PRIx64, api->tid_seed, ++api->tid_seq);
-}
-
-/* Parse the body as a JSON object; NULL with a 400 in err otherwise. */
-static json_t *read_body(struct evhttp_request *req, struct ilu_error *err)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if (len == 0) {
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "the request needs a JSON object body");
-        return NULL;
-    }
-    const char *data = (const char *)evbuffer_pullup(in, (ssize_t)len);
-    json_error_t jerr;
-    json_t *body = json_loadb(data, len, 0, &jerr);
-    if (!body) {
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(body)) {
-        json_decref(body);
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "the body must be a JSON object");
-        return NULL;
-    }
-    return body;
-}
-
-static int get_string(json_t *body, const char *key, const char **out, struct ilu_error *err)
-{
-    json_t *v = json_object_get(body, key);
-    if (!json_is_string(v) || !*json_string_value(v))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required and must be a non-empty string", key);
-    *out = json_string_value(v);
-    return 0;
-}
-
-/* Numbers may come as JSON numbers or numeric strings (CLI-friendly). */
-static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
-{
-    json_t *v = json_object_get(body, key);
-    if (!v || json_is_null(v)) {
-        if (def == UINT32_MAX)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required", key);
-        *out = def;
-        return 0;
-    }
-    long long x = -1;
-    if (json_is_integer(v))
-        x = json_integer_value(v);
-    else if (json_is_string(v)) {
-        char *end;
-        x = strtoll(json_string_value(v), &end, 10);
-        if (*end || end == json_string_value(v))
-            x = -1;
-    }
-    if (x < 0 || x > UINT32_MAX)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a non-negative integer", key);
-    *out = (uint32_t)x;
-    return 0;
+    ilu_http_make_tid(req, body, api->tid_seed, &api->tid_seq, tid, n);
 }
 
 /* json_args: a string holding a JSON object (Ilúvatar) or an object. Returns
@@ -227,24 +86,24 @@ typedef void (*handler_fn)(struct ilu_http_api *api, struct evhttp_request *req,
 
 static void h_ping(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
 }
 
 static void h_register(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_register_req r = {0};
-    if (get_string(body, "function_name", &r.function_name, &err) ||
-        get_string(body, "function_version", &r.function_version, &err) ||
-        get_string(body, "image_name", &r.image_name, &err) || get_u32(body, "memory", UINT32_MAX, &r.memory_mb, &err) ||
-        get_u32(body, "cpus", 1, &r.cpus, &err) || get_u32(body, "parallel_invokes", 1, &r.parallel_invokes, &err) ||
+    if (ilu_http_get_string(body, "function_name", &r.function_name, &err) ||
+        ilu_http_get_string(body, "function_version", &r.function_version, &err) ||
+        ilu_http_get_string(body, "image_name", &r.image_name, &err) || ilu_http_get_u32(body, "memory", UINT32_MAX, &r.memory_mb, &err) ||
+        ilu_http_get_u32(body, "cpus", 1, &r.cpus, &err) || ilu_http_get_u32(body, "parallel_invokes", 1, &r.parallel_invokes, &err) ||
         ilu_worker_register(api->worker, &r, tid, &err)) {
         send_error(api, req, &err, tid);
         return;
     }
     char fqdn[160];
     snprintf(fqdn, sizeof fqdn, "%s-%s", r.function_name, r.function_version);
-    send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "fqdn", fqdn), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "fqdn", fqdn), tid);
 }
 
 static void invoke_answer(void *arg, struct ilu_invocation *inv)
@@ -259,9 +118,9 @@ static void invoke_answer(void *arg, struct ilu_invocation *inv)
         if (!ok)
             json_object_set_new(obj, "error", json_string(inv->success ? "unexpected greeting" : inv->err.msg));
         json_object_set_new(obj, "container_state", json_string(ilu_start_kind_name(inv->start_kind)));
-        send_json(p->req, ok ? 200 : 503, obj, p->tid);
+        ilu_http_send_json(p->base.req, ok ? 200 : 503, obj, p->base.tid);
     } else {
-        send_json(p->req, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv), p->tid);
+        ilu_http_send_json(p->base.req, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv), p->base.tid);
     }
     free(p);
 }
@@ -272,7 +131,7 @@ static void h_invoke(struct ilu_http_api *api, struct evhttp_request *req, json_
     const char *name, *version;
     char *args = NULL;
     struct pending *p = NULL;
-    if (get_string(body, "function_name", &name, &err) || get_string(body, "function_version", &version, &err) ||
+    if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err) ||
         !(args = get_args(body, &err)))
         goto fail;
     if (!(p = pending_new(api, req, tid))) {
@@ -296,14 +155,14 @@ static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req,
     struct ilu_error err = {0};
     const char *name, *version;
     char *args = NULL, *cookie = NULL;
-    if (get_string(body, "function_name", &name, &err) || get_string(body, "function_version", &version, &err) ||
+    if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err) ||
         !(args = get_args(body, &err)) ||
         !(cookie = ilu_worker_invoke_async(api->worker, name, version, args, strlen(args), tid, &err))) {
         free(args);
         send_error(api, req, &err, tid);
         return;
     }
-    send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
     free(args);
     free(cookie);
 }
@@ -314,18 +173,18 @@ static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request
     const char *cookie;
     bool pending = false;
     json_t *result = NULL;
-    if (get_string(body, "lookup_cookie", &cookie, &err) ||
+    if (ilu_http_get_string(body, "lookup_cookie", &cookie, &err) ||
         (!(result = ilu_worker_invoke_async_check(api->worker, cookie, &pending, &err)) && !pending)) {
         send_error(api, req, &err, tid);
         return;
     }
     if (pending) {
-        send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
+        ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
         return;
     }
     int status = (int)json_integer_value(json_object_get(result, "http_status"));
     json_object_del(result, "http_status");
-    send_json(req, status ? status : 200, result, json_string_value(json_object_get(result, "transaction_id")));
+    ilu_http_send_json(req, status ? status : 200, result, json_string_value(json_object_get(result, "transaction_id")));
 }
 
 static void prewarm_answer(void *arg, const char *tid, const struct ilu_error *err)
@@ -334,9 +193,9 @@ static void prewarm_answer(void *arg, const char *tid, const struct ilu_error *e
     if (!pending_take(p))
         return;
     if (err)
-        send_error(p->api, p->req, err, p->tid);
+        send_error(p->api, p->base.req, err, p->base.tid);
     else
-        send_json(p->req, 200, json_pack("{s:b, s:s}", "success", 1, "message", "prewarmed"), p->tid);
+        ilu_http_send_json(p->base.req, 200, json_pack("{s:b, s:s}", "success", 1, "message", "prewarmed"), p->base.tid);
     free(p);
 }
 
@@ -345,7 +204,7 @@ static void h_prewarm(struct ilu_http_api *api, struct evhttp_request *req, json
     struct ilu_error err = {0};
     const char *name, *version;
     struct pending *p = NULL;
-    if (get_string(body, "function_name", &name, &err) || get_string(body, "function_version", &version, &err))
+    if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err))
         goto fail;
     if (!(p = pending_new(api, req, tid))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
@@ -376,7 +235,7 @@ static void h_health(struct ilu_http_api *api, struct evhttp_request *req, json_
         pending_take(p);
         free(p);
     }
-    send_json(req, 503, json_pack("{s:s, s:s}", "status", "UNHEALTHY", "error", err.msg), tid);
+    ilu_http_send_json(req, 503, json_pack("{s:s, s:s}", "status", "UNHEALTHY", "error", err.msg), tid);
 }
 
 static void h_status(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
@@ -385,18 +244,18 @@ static void h_status(struct ilu_http_api *api, struct evhttp_request *req, json_
     ilu_host_stats_json(api->host, s);
     json_object_set_new(s, "worker_name", json_string(api->worker_name));
     json_object_set_new(s, "runtime", json_string(api->runtime_name ? api->runtime_name : ""));
-    send_json(req, 200, s, tid);
+    ilu_http_send_json(req, 200, s, tid);
 }
 
 static void h_list(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    send_json(req, 200, json_pack("{s:o}", "functions", ilu_worker_list_json(api->worker)), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:o}", "functions", ilu_worker_list_json(api->worker)), tid);
 }
 
 static void h_clean(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     unsigned n = ilu_worker_clean(api->worker, tid);
-    send_json(req, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)n), tid);
+    ilu_http_send_json(req, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)n), tid);
 }
 
 static void h_metrics(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
@@ -448,7 +307,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     json_t *body = NULL;
     char tid[64];
     if (route && route->needs_body)
-        body = read_body(req, &err);
+        body = ilu_http_read_body(req, &err);
     make_tid(api, req, body, tid, sizeof tid);
     if (!route) {
         if (path_known)

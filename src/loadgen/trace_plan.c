@@ -1,5 +1,7 @@
 #include "trace_plan.h"
 
+#include "server/daemon_util.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,28 +10,10 @@
 
 char *lg_read_file(const char *path, char *err, size_t n)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    char *text = ilu_read_file(path);
+    if (!text)
         snprintf(err, n, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger)
-                free(buf);
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        snprintf(err, n, "out of memory reading %s", path);
-    else
-        buf[len] = 0;
-    return buf;
+    return text;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -18,6 +18,7 @@
 #include "server/controller_api.h"
 #include "server/ctl_store_sqlite.h"
 #include "server/ctl_transport_http.h"
+#include "server/daemon_util.h"
 #include "server/live_env.h"
 
 extern char **environ;
@@ -43,28 +44,6 @@ static void usage(FILE *out)
             "  --dump-config       print the effective config as JSON and exit\n"
             "Serves the controller API of docs/controller.md; workers join with POST /register_worker.\n"
             "SIGINT/SIGTERM stop accepting, wait a few seconds for outstanding invocations, and exit.\n");
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger)
-                free(buf);
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
 }
 
 static void on_drain_check(evutil_socket_t fd, short what, void *arg)
@@ -97,18 +76,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     on_drain_check(-1, 0, d);
 }
 
-static uint64_t random_seed(void)
-{
-    uint64_t seed = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &seed, sizeof seed) != sizeof seed)
-            seed = 0;
-        close(fd);
-    }
-    return seed ? seed : (uint64_t)getpid() * 2654435761u ^ ilu_monotonic_us();
-}
-
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -135,7 +102,7 @@ int main(int argc, char **argv)
     struct ilu_error err = {0};
     ilu_controller_config_defaults(&cfg);
     if (config_path) {
-        char *text = read_file(config_path);
+        char *text = ilu_read_file(config_path);
         if (!text) {
             fprintf(stderr, "iluvatar_controller: cannot read config %s: %s\n", config_path, strerror(errno));
             return 1;
@@ -180,7 +147,7 @@ int main(int argc, char **argv)
     struct ilu_ctl_store store;
     struct ilu_ctl_http *transport = ilu_ctl_http_new(d.base, &d.log);
     struct ilu_controller_api api = {.log = &d.log,
-                                     .tid_seed = random_seed(),
+                                     .tid_seed = ilu_random_seed(),
                                      .max_payload_bytes = cfg.invocation.max_payload_bytes};
     d.api = &api;
     if (!transport) {

@@ -18,6 +18,7 @@
 #include "core/worker.h"
 #include "server/host_stats.h"
 #include "server/http_api.h"
+#include "server/daemon_util.h"
 #include "server/live_env.h"
 #include "server/worker_join.h"
 
@@ -42,31 +43,6 @@ static void usage(FILE *out)
             "                      (environment ILUVATAR_WORKER__section__key=value overrides both)\n"
             "  --dump-config       print the effective config as JSON and exit\n"
             "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n");
-}
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = 0;
-    return buf;
 }
 
 /* Files shipped beside the binaries (build/..): the bundled functions. */
@@ -116,18 +92,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     on_drain_check(-1, 0, d);
 }
 
-static uint64_t random_seed(void)
-{
-    uint64_t seed = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &seed, sizeof seed) != sizeof seed)
-            seed = 0;
-        close(fd);
-    }
-    return seed ? seed : (uint64_t)getpid() * 2654435761u ^ ilu_monotonic_us();
-}
-
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
@@ -154,7 +118,7 @@ int main(int argc, char **argv)
     struct ilu_error err = {0};
     ilu_config_defaults(&cfg);
     if (config_path) {
-        char *text = read_file(config_path);
+        char *text = ilu_read_file(config_path);
         if (!text) {
             fprintf(stderr, "iluvatar_worker: cannot read config %s: %s\n", config_path, strerror(errno));
             return 1;
@@ -231,7 +195,7 @@ int main(int argc, char **argv)
                                .worker_name = cfg.name,
                                .runtime_name = strcmp(backend->ops->name, "oci") == 0 ? ilu_oci_runtime_name(backend)
                                                                                        : backend->ops->name,
-                               .tid_seed = random_seed(),
+                               .tid_seed = ilu_random_seed(),
                                .max_payload_bytes = cfg.limits.max_payload_bytes};
     int rc = 0;
     if (ilu_http_api_start(&api, d.base, cfg.address, (uint16_t)cfg.port, &err)) {

@@ -573,6 +573,64 @@ json_t *ilu_controller_invoke_async_check(struct ilu_controller *c, const char *
     return result;
 }
 
+/* ---- clean -------------------------------------------------------------------- */
+
+struct clean_fanout {
+    unsigned pending, workers, removed;
+    ilu_ctl_clean_done_fn done;
+    void *arg;
+};
+
+static void clean_reply(void *arg, int status, json_t *answer, const char *transport_error)
+{
+    struct clean_fanout *f = arg;
+    if (status == 200)
+        f->removed += (unsigned)json_integer_value(json_object_get(answer, "removed"));
+    if (--f->pending == 0) {
+        f->done(f->arg, f->workers, f->removed);
+        free(f);
+    }
+}
+
+static void clean_none(void *arg)
+{
+    struct clean_fanout *f = arg;
+    f->done(f->arg, 0, 0);
+    free(f);
+}
+
+void ilu_controller_clean(struct ilu_controller *c, const char *tid, ilu_ctl_clean_done_fn done, void *arg)
+{
+    struct clean_fanout *f = calloc(1, sizeof *f);
+    if (!f) {
+        done(arg, 0, 0);
+        return;
+    }
+    f->done = done;
+    f->arg = arg;
+    for (size_t i = 0; i < c->n_workers; i++)
+        f->workers += ilu_ctl_worker_routable(c->workers[i]);
+    if (!f->workers) { /* answered later, like every other call */
+        c->env->timer_start(c->env->ctx, 0, clean_none, f);
+        return;
+    }
+    f->pending = f->workers;
+    json_t *body = json_object();
+    for (size_t i = 0; i < c->n_workers; i++)
+        if (ilu_ctl_worker_routable(c->workers[i]))
+            c->transport.send(c->transport.ctx, c->workers[i], ILU_CTL_CLEAN, body, tid,
+                              (uint64_t)c->cfg.health.request_timeout_ms * 1000 * 10, clean_reply, f);
+    json_decref(body);
+}
+
+unsigned ilu_controller_healthy_workers(const struct ilu_controller *c)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < c->n_workers; i++)
+        n += ilu_ctl_worker_routable(c->workers[i]);
+    return n;
+}
+
 /* ---- life cycle and views --------------------------------------------------- */
 
 struct ilu_controller *ilu_controller_new(const struct ilu_controller_config *cfg, const struct ilu_env *env,

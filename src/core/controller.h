@@ -49,7 +49,7 @@ static inline bool ilu_ctl_worker_routable(const struct ilu_ctl_worker *w)
  * or queued beyond that (other clients' work; up to one poll old). */
 double ilu_ctl_worker_load(const struct ilu_ctl_worker *w);
 
-enum ilu_ctl_call { ILU_CTL_REGISTER, ILU_CTL_INVOKE, ILU_CTL_PREWARM, ILU_CTL_STATUS };
+enum ilu_ctl_call { ILU_CTL_REGISTER, ILU_CTL_INVOKE, ILU_CTL_PREWARM, ILU_CTL_STATUS, ILU_CTL_CLEAN };
 
 /* status: HTTP status (0: no answer, transport_error says why); answer is
  * the parsed JSON body or NULL, borrowed for the call. */
@@ -118,6 +118,13 @@ json_t *ilu_controller_invoke_async_check(struct ilu_controller *c, const char *
 
 int ilu_controller_prewarm(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
                            void *arg, struct ilu_error *err);
+
+/* Remove idle containers on every routable worker; done gets the number of
+ * workers asked and the containers they removed. */
+typedef void (*ilu_ctl_clean_done_fn)(void *arg, unsigned workers, unsigned removed);
+void ilu_controller_clean(struct ilu_controller *c, const char *tid, ilu_ctl_clean_done_fn done, void *arg);
+/* Routable workers: HEALTHY for the cluster when at least one. */
+unsigned ilu_controller_healthy_workers(const struct ilu_controller *c);
 
 json_t *ilu_controller_workers_json(const struct ilu_controller *c);
 json_t *ilu_controller_functions_json(const struct ilu_controller *c);

@@ -188,6 +188,9 @@ static void on_delivered(void *arg)
     case ILU_CTL_STATUS:
         reply(m, 200, ilu_worker_status_json(w));
         return;
+    case ILU_CTL_CLEAN:
+        reply(m, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)ilu_worker_clean(w, m->tid)));
+        return;
     case ILU_CTL_REGISTER: {
         struct ilu_register_req r = {0};
         if (get_str(m->body, "function_name", &r.function_name, &e) ||

@@ -113,6 +113,38 @@ static void h_workers(struct ilu_controller_api *api, struct evhttp_request *req
     ilu_http_send_json(req, 200, json_pack("{s:o}", "workers", ilu_controller_workers_json(api->controller)), tid);
 }
 
+static void clean_answer(void *arg, unsigned workers, unsigned removed)
+{
+    struct pending *p = arg;
+    if (!pending_take(p))
+        return;
+    ilu_http_send_json(p->base.req, 200,
+                       json_pack("{s:b, s:i, s:i}", "success", 1, "workers", (int)workers, "removed", (int)removed),
+                       p->base.tid);
+    free(p);
+}
+
+/* Every routable worker removes its idle containers. */
+static void h_clean(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    struct pending *p = pending_new(api, req, tid);
+    if (!p) {
+        struct ilu_error err;
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        send_error(api, req, &err, tid);
+        return;
+    }
+    ilu_controller_clean(api->controller, tid, clean_answer, p);
+}
+
+/* The cluster is healthy when it can run something: a routable worker. */
+static void h_health(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    unsigned n = ilu_controller_healthy_workers(api->controller);
+    ilu_http_send_json(req, n ? 200 : 503,
+                       json_pack("{s:s, s:i}", "status", n ? "HEALTHY" : "UNHEALTHY", "healthy_workers", (int)n), tid);
+}
+
 static void h_list(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     ilu_http_send_json(req, 200, json_pack("{s:o}", "functions", ilu_controller_functions_json(api->controller)), tid);
@@ -371,6 +403,8 @@ static const struct route routes[] = {
     {"/status", EVHTTP_REQ_GET, 0, h_status},
     {"/workers", EVHTTP_REQ_GET, 0, h_workers},
     {"/list", EVHTTP_REQ_GET, 0, h_list},
+    {"/health", EVHTTP_REQ_GET, 0, h_health},
+    {"/clean", EVHTTP_REQ_POST, 0, h_clean},
     {"/metrics", EVHTTP_REQ_GET, 0, h_metrics},
     {"/register", EVHTTP_REQ_POST, 1, h_register},
     {"/invoke", EVHTTP_REQ_POST, 1, h_invoke},

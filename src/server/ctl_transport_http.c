@@ -59,6 +59,7 @@ static const char *const call_path[] = {
     [ILU_CTL_INVOKE] = "/invoke",
     [ILU_CTL_PREWARM] = "/prewarm",
     [ILU_CTL_STATUS] = "/status",
+    [ILU_CTL_CLEAN] = "/clean",
 };
 
 struct ilu_ctl_http *ilu_ctl_http_new(struct event_base *base, const struct ilu_log *log)

@@ -107,6 +107,19 @@ class ControllerTest(unittest.TestCase):
         worker = next(w for w in self.workers if f"e2e-{w.name}" == r.json["worker"])
         self.assertIn("ctl-tid-1", worker.log(), "the worker did not get the transaction id")
 
+    def test_03b_health_and_clean_fan_out(self):
+        self.register_hello()
+        r = self.ctl.get("/health")
+        self.assertEqual((r.status, r.json.get("status")), (200, "HEALTHY"), r)
+        self.assertGreaterEqual(r.json.get("healthy_workers", 0), 2, r)
+        self.assertEqual(self.invoke().status, 200)  # at least one warm container somewhere
+        r = self.ctl.post("/clean", {})
+        self.assertEqual(r.status, 200, r)
+        self.assertGreaterEqual(r.json.get("workers", 0), 2, r)
+        self.assertGreaterEqual(r.json.get("removed", 0), 1, r)
+        for w in self.workers:
+            self.assertEqual(w.status().get("idle_containers"), 0, f"{w.name} kept idle containers after /clean")
+
     def test_04_invoke_async_and_check(self):
         self.register_hello()
         r = self.ctl.post("/invoke_async", {"function_name": "hello", "function_version": "1",

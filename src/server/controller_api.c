@@ -47,13 +47,6 @@ static int pending_take(struct pending *p)
     return 0;
 }
 
-/* ---- request parsing ----------------------------------------------------- */
-
-static void make_tid(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, char *tid, size_t n)
-{
-    ilu_http_make_tid(req, body, api->tid_seed, &api->tid_seq, tid, n);
-}
-
 /* function_name, function_version and json_args as the worker checks them
  * (so bad input is refused here, not at a worker), and the arguments' size. */
 static int check_invoke_body(struct ilu_controller_api *api, json_t *body, struct ilu_error *err)
@@ -392,61 +385,36 @@ static void h_register_worker(struct ilu_controller_api *api, struct evhttp_requ
 }
 
 struct route {
-    const char *path;
-    enum evhttp_cmd_type method;
-    int needs_body;
+    struct ilu_http_match match;
     handler_fn fn;
 };
 
 static const struct route routes[] = {
-    {"/ping", EVHTTP_REQ_GET, 0, h_ping},
-    {"/status", EVHTTP_REQ_GET, 0, h_status},
-    {"/workers", EVHTTP_REQ_GET, 0, h_workers},
-    {"/list", EVHTTP_REQ_GET, 0, h_list},
-    {"/health", EVHTTP_REQ_GET, 0, h_health},
-    {"/clean", EVHTTP_REQ_POST, 0, h_clean},
-    {"/metrics", EVHTTP_REQ_GET, 0, h_metrics},
-    {"/register", EVHTTP_REQ_POST, 1, h_register},
-    {"/invoke", EVHTTP_REQ_POST, 1, h_invoke},
-    {"/invoke_async", EVHTTP_REQ_POST, 1, h_invoke_async},
-    {"/invoke_async_check", EVHTTP_REQ_POST, 1, h_invoke_async_check},
-    {"/prewarm", EVHTTP_REQ_POST, 1, h_prewarm},
-    {"/register_worker", EVHTTP_REQ_POST, 1, h_register_worker},
+    {{"/ping", EVHTTP_REQ_GET, 0}, h_ping},
+    {{"/status", EVHTTP_REQ_GET, 0}, h_status},
+    {{"/workers", EVHTTP_REQ_GET, 0}, h_workers},
+    {{"/list", EVHTTP_REQ_GET, 0}, h_list},
+    {{"/health", EVHTTP_REQ_GET, 0}, h_health},
+    {{"/clean", EVHTTP_REQ_POST, 0}, h_clean},
+    {{"/metrics", EVHTTP_REQ_GET, 0}, h_metrics},
+    {{"/register", EVHTTP_REQ_POST, 1}, h_register},
+    {{"/invoke", EVHTTP_REQ_POST, 1}, h_invoke},
+    {{"/invoke_async", EVHTTP_REQ_POST, 1}, h_invoke_async},
+    {{"/invoke_async_check", EVHTTP_REQ_POST, 1}, h_invoke_async_check},
+    {{"/prewarm", EVHTTP_REQ_POST, 1}, h_prewarm},
+    {{"/register_worker", EVHTTP_REQ_POST, 1}, h_register_worker},
 };
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct ilu_controller_api *api = arg;
-    const char *uri = evhttp_request_get_uri(req);
-    size_t path_len = strcspn(uri, "?");
-    const struct route *route = NULL;
-    int path_known = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strlen(routes[i].path) == path_len && strncmp(routes[i].path, uri, path_len) == 0) {
-            path_known = 1;
-            if (routes[i].method == evhttp_request_get_command(req))
-                route = &routes[i];
-        }
-    }
-    struct ilu_error err = {0};
     json_t *body = NULL;
     char tid[64];
-    if (route && route->needs_body)
-        body = ilu_http_read_body(req, &err);
-    make_tid(api, req, body, tid, sizeof tid);
-    if (!route) {
-        if (path_known)
-            ilu_err(&err, 405, "bad_method", "method not allowed for %.*s", (int)path_len, uri);
-        else
-            ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "no such endpoint: %.*s", (int)path_len, uri);
-        send_error(api, req, &err, tid);
+    long i = ilu_http_match_route(req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
+                                  api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
+    if (i < 0)
         return;
-    }
-    if (route->needs_body && !body) {
-        send_error(api, req, &err, tid);
-        return;
-    }
-    route->fn(api, req, body, tid);
+    routes[i].fn(api, req, body, tid);
     json_decref(body);
 }
 

@@ -176,3 +176,36 @@ int ilu_http_pending_take(struct ilu_http_pending *p)
         evhttp_connection_set_closecb(p->conn, NULL, NULL);
     return 1;
 }
+
+long ilu_http_match_route(struct evhttp_request *req, const void *routes, size_t n_routes, size_t route_size,
+                          const struct ilu_log *log, uint64_t tid_seed, uint64_t *tid_seq, json_t **body, char *tid,
+                          size_t tid_len)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    size_t path_len = strcspn(uri, "?");
+    long found = -1;
+    int path_known = 0;
+    for (size_t i = 0; i < n_routes; i++) {
+        const struct ilu_http_match *m = (const void *)((const char *)routes + i * route_size);
+        if (strlen(m->path) == path_len && strncmp(m->path, uri, path_len) == 0) {
+            path_known = 1;
+            if (m->method == (int)evhttp_request_get_command(req))
+                found = (long)i;
+        }
+    }
+    struct ilu_error err = {0};
+    const struct ilu_http_match *m = found >= 0 ? (const void *)((const char *)routes + (size_t)found * route_size) : NULL;
+    *body = m && m->needs_body ? ilu_http_read_body(req, &err) : NULL;
+    ilu_http_make_tid(req, *body, tid_seed, tid_seq, tid, tid_len);
+    if (!m) {
+        if (path_known)
+            ilu_err(&err, 405, "bad_method", "method not allowed for %.*s", (int)path_len, uri);
+        else
+            ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "no such endpoint: %.*s", (int)path_len, uri);
+    }
+    if (!m || (m->needs_body && !*body)) {
+        ilu_http_send_error(log, req, &err, tid);
+        return -1;
+    }
+    return found;
+}

@@ -33,6 +33,21 @@ int ilu_http_get_string(json_t *body, const char *key, const char **out, struct 
  * is replaced by the number in body); def UINT32_MAX makes it required. */
 int ilu_http_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err);
 
+/* Routing: an API's route table is an array of structs that each start
+ * with a struct ilu_http_match (then the API's own handler). */
+struct ilu_http_match {
+    const char *path;
+    int method;       /* enum evhttp_cmd_type */
+    int needs_body;   /* POST with a JSON object body */
+};
+
+/* The index of the route matching req's path and method; its body (parsed
+ * when needs_body, else NULL; caller decrefs) and transaction id. On -1 the
+ * error (404 unknown path, 405 wrong method, 400 bad body) is answered. */
+long ilu_http_match_route(struct evhttp_request *req, const void *routes, size_t n_routes, size_t route_size,
+                          const struct ilu_log *log, uint64_t tid_seed, uint64_t *tid_seq, json_t **body, char *tid,
+                          size_t tid_len);
+
 /* A request answered later, embedded first in the caller's own struct. The
  * connection's close callback marks it cancelled so the answer is dropped
  * instead of written to a request evhttp has freed. */

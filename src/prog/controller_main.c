@@ -30,9 +30,7 @@ struct daemon {
     struct ilu_controller *controller;
     struct ilu_controller_api *api;
     struct ilu_log log;
-    struct event *drain_timer;
-    uint64_t drain_deadline_us;
-    int signals_seen;
+    struct ilu_graceful_stop stop;
 };
 
 static void usage(FILE *out)
@@ -46,34 +44,16 @@ static void usage(FILE *out)
             "SIGINT/SIGTERM stop accepting, wait a few seconds for outstanding invocations, and exit.\n");
 }
 
-static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+static void begin_stop(void *ctx)
 {
-    struct daemon *d = arg;
-    unsigned left = ilu_controller_outstanding(d->controller);
-    if (left == 0 || ilu_monotonic_us() >= d->drain_deadline_us) {
-        if (left)
-            ilu_warn(&d->log, "shutdown", "%u invocations still unanswered after the grace period; stopping anyway",
-                     left);
-        event_base_loopbreak(d->base);
-    }
+    struct daemon *d = ctx;
+    ilu_controller_api_stop_accepting(d->api);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static unsigned outstanding(void *ctx)
 {
-    struct daemon *d = arg;
-    if (++d->signals_seen > 1) {
-        ilu_warn(&d->log, "shutdown", "second signal: stopping now");
-        event_base_loopbreak(d->base);
-        return;
-    }
-    ilu_info(&d->log, "shutdown", "signal %d: no longer accepting; waiting for %u outstanding invocations", (int)sig,
-             ilu_controller_outstanding(d->controller));
-    ilu_controller_api_stop_accepting(d->api);
-    d->drain_deadline_us = ilu_monotonic_us() + SHUTDOWN_GRACE_US;
-    d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_check, d);
-    struct timeval tv = {0, 20000};
-    event_add(d->drain_timer, &tv);
-    on_drain_check(-1, 0, d);
+    struct daemon *d = ctx;
+    return ilu_controller_outstanding(d->controller);
 }
 
 int main(int argc, char **argv)
@@ -176,21 +156,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "iluvatar_controller: %s\n", err.msg);
         goto out;
     }
-    struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
-    struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
-    event_add(sigint, NULL);
-    event_add(sigterm, NULL);
+    d.stop = (struct ilu_graceful_stop){.base = d.base,
+                                        .log = &d.log,
+                                        .ctx = &d,
+                                        .begin = begin_stop,
+                                        .outstanding = outstanding,
+                                        .grace_us = SHUTDOWN_GRACE_US};
+    ilu_graceful_stop_install(&d.stop);
     ilu_log_emit(&d.log, ILU_LOG_INFO, "startup",
                  json_pack("{s:s, s:i, s:s, s:s}", "address", cfg.address, "port", (int)cfg.port, "load_balancer",
                            cfg.load_balancer.algorithm, "db_path", cfg.store.db_path),
                  "controller started");
     event_base_dispatch(d.base);
-    event_free(sigint);
-    event_free(sigterm);
     rc = 0;
 out:
-    if (d.drain_timer)
-        event_free(d.drain_timer);
+    ilu_graceful_stop_free(&d.stop);
     /* calls still out (status polls, invocations past the grace period): fail
      * them while the core can still release what it holds for them */
     for (int round = 0; transport && d.controller && ilu_ctl_http_owed(transport) && round < 8; round++) {

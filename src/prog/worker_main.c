@@ -30,9 +30,6 @@ struct daemon {
     struct event_base *base;
     struct ilu_worker *worker;
     struct ilu_log log;
-    struct event *drain_timer;
-    uint64_t drain_deadline_us;
-    int signals_seen;
 };
 
 static void usage(FILE *out)
@@ -63,33 +60,14 @@ static void resolve_beside_binary(const char *rel, char *out, size_t n)
         out[0] = 0;
 }
 
-static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+static void begin_stop(void *ctx)
 {
-    struct daemon *d = arg;
-    if (ilu_worker_outstanding(d->worker) == 0 || ilu_monotonic_us() >= d->drain_deadline_us) {
-        if (ilu_worker_outstanding(d->worker))
-            ilu_warn(&d->log, "shutdown", "%u invocations still running after the grace period; stopping anyway",
-                     ilu_worker_outstanding(d->worker));
-        event_base_loopbreak(d->base);
-    }
+    ilu_worker_begin_shutdown(ctx);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static unsigned outstanding(void *ctx)
 {
-    struct daemon *d = arg;
-    if (++d->signals_seen > 1) {
-        ilu_warn(&d->log, "shutdown", "second signal: stopping now");
-        event_base_loopbreak(d->base);
-        return;
-    }
-    ilu_info(&d->log, "shutdown", "signal %d: draining %u invocations, then removing containers", (int)sig,
-             ilu_worker_outstanding(d->worker));
-    ilu_worker_begin_shutdown(d->worker);
-    d->drain_deadline_us = ilu_monotonic_us() + SHUTDOWN_GRACE_US;
-    d->drain_timer = event_new(d->base, -1, EV_PERSIST, on_drain_check, d);
-    struct timeval tv = {0, 20000};
-    event_add(d->drain_timer, &tv);
-    on_drain_check(-1, 0, d);
+    return ilu_worker_outstanding(ctx);
 }
 
 int main(int argc, char **argv)
@@ -197,15 +175,19 @@ int main(int argc, char **argv)
                                                                                        : backend->ops->name,
                                .tid_seed = ilu_random_seed(),
                                .max_payload_bytes = cfg.limits.max_payload_bytes};
+    struct ilu_graceful_stop stop = {.base = d.base,
+                                     .log = &d.log,
+                                     .ctx = d.worker,
+                                     .begin = begin_stop,
+                                     .outstanding = outstanding,
+                                     .grace_us = SHUTDOWN_GRACE_US};
     int rc = 0;
     if (ilu_http_api_start(&api, d.base, cfg.address, (uint16_t)cfg.port, &err)) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         rc = 1;
     } else {
-        struct event *sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
-        struct event *sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
-        event_add(sigint, NULL);
-        event_add(sigterm, NULL);
+        /* drain running invocations for up to 10 s, then remove the containers */
+        ilu_graceful_stop_install(&stop);
         struct ilu_worker_join *join = NULL;
         if (cfg.load_balancer_url[0] && !(join = ilu_worker_join_start(d.base, &cfg, &d.log, &err)))
             ilu_warn(&d.log, "startup", "not joining the controller: %s", err.msg);
@@ -216,12 +198,9 @@ int main(int argc, char **argv)
                      "worker started");
         event_base_dispatch(d.base);
         ilu_worker_join_stop(join);
-        event_free(sigint);
-        event_free(sigterm);
         ilu_http_api_stop(&api);
     }
-    if (d.drain_timer)
-        event_free(d.drain_timer);
+    ilu_graceful_stop_free(&stop);
     ilu_host_stats_stop(&host);
     ilu_worker_free(d.worker);
     backend->ops->shutdown(backend);

@@ -1,7 +1,11 @@
 #include "daemon_util.h"
 
+#include "live_env.h"
+
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -48,4 +52,55 @@ uint64_t ilu_random_seed(void)
         seed = (uint64_t)getpid() * 2654435761u ^ (uint64_t)ts.tv_nsec;
     }
     return seed;
+}
+
+static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct ilu_graceful_stop *g = arg;
+    unsigned left = g->outstanding(g->ctx);
+    if (left == 0 || ilu_monotonic_us() >= g->deadline_us) {
+        if (left)
+            ilu_warn(g->log, "shutdown", "%u invocations still outstanding after the grace period; stopping anyway",
+                     left);
+        event_base_loopbreak(g->base);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct ilu_graceful_stop *g = arg;
+    if (++g->signals_seen > 1) {
+        ilu_warn(g->log, "shutdown", "second signal: stopping now");
+        event_base_loopbreak(g->base);
+        return;
+    }
+    ilu_info(g->log, "shutdown", "signal %d: no longer accepting work; waiting up to %llu s for %u outstanding invocations",
+             (int)sig, (unsigned long long)(g->grace_us / 1000000), g->outstanding(g->ctx));
+    g->begin(g->ctx);
+    g->deadline_us = ilu_monotonic_us() + g->grace_us;
+    g->drain_timer = event_new(g->base, -1, EV_PERSIST, on_drain_check, g);
+    struct timeval every = {0, 20000};
+    if (g->drain_timer)
+        event_add(g->drain_timer, &every);
+    on_drain_check(-1, 0, g);
+}
+
+int ilu_graceful_stop_install(struct ilu_graceful_stop *g)
+{
+    g->sigint = evsignal_new(g->base, SIGINT, on_signal, g);
+    g->sigterm = evsignal_new(g->base, SIGTERM, on_signal, g);
+    if (!g->sigint || !g->sigterm || event_add(g->sigint, NULL) || event_add(g->sigterm, NULL))
+        return -1;
+    return 0;
+}
+
+void ilu_graceful_stop_free(struct ilu_graceful_stop *g)
+{
+    if (g->sigint)
+        event_free(g->sigint);
+    if (g->sigterm)
+        event_free(g->sigterm);
+    if (g->drain_timer)
+        event_free(g->drain_timer);
+    g->sigint = g->sigterm = g->drain_timer = NULL;
 }

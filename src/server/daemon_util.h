@@ -1,9 +1,12 @@
-/* Small helpers the daemons share: reading a whole file, a random seed. */
+/* Small helpers the daemons share: reading a whole file, a random seed,
+ * stopping gracefully on SIGINT/SIGTERM. */
 #ifndef ILU_DAEMON_UTIL_H
 #define ILU_DAEMON_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/log.h"
 
 /* The whole file as a NUL-terminated string (caller frees), or NULL with
  * errno set. */
@@ -11,5 +14,27 @@ char *ilu_read_file(const char *path);
 /* 64 random bits for transaction ids (from /dev/urandom; pid and time if
  * that fails). */
 uint64_t ilu_random_seed(void);
+
+struct event_base;
+struct event;
+
+/* SIGINT/SIGTERM handling shared by the daemons: the first signal calls
+ * begin (stop taking work), then the loop ends once outstanding() is 0 or
+ * grace_us has passed; a second signal ends it at once. */
+struct ilu_graceful_stop {
+    struct event_base *base;
+    const struct ilu_log *log;
+    void *ctx;
+    void (*begin)(void *ctx);
+    unsigned (*outstanding)(void *ctx);
+    uint64_t grace_us;
+    /* private */
+    struct event *sigint, *sigterm, *drain_timer;
+    uint64_t deadline_us;
+    int signals_seen;
+};
+
+int ilu_graceful_stop_install(struct ilu_graceful_stop *g);
+void ilu_graceful_stop_free(struct ilu_graceful_stop *g);
 
 #endif

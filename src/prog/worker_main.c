@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,25 +71,11 @@ static unsigned outstanding(void *ctx)
 
 int main(int argc, char **argv)
 {
-    const char *config_path = NULL;
-    int dump = 0;
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"dump-config", no_argument, NULL, 'D'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'D': dump = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "iluvatar_worker: unexpected argument %s\n", argv[optind]);
-        return 64;
-    }
+    const char *config_path;
+    int dump;
+    int code = ilu_daemon_parse_args(argc, argv, "iluvatar_worker", usage, &config_path, &dump);
+    if (code >= 0)
+        return code;
 
     struct ilu_worker_config cfg;
     struct ilu_error err = {0};

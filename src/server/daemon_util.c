@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,31 @@ uint64_t ilu_random_seed(void)
         seed = (uint64_t)getpid() * 2654435761u ^ (uint64_t)ts.tv_nsec;
     }
     return seed;
+}
+
+int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out),
+                          const char **config_path, int *dump)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"dump-config", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    *config_path = NULL;
+    *dump = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': *config_path = optarg; break;
+        case 'D': *dump = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 64;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument %s\n", prog, argv[optind]);
+        return 64;
+    }
+    return -1;
 }
 
 static void on_drain_check(evutil_socket_t fd, short what, void *arg)

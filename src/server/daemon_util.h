@@ -4,6 +4,7 @@
 #define ILU_DAEMON_UTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/log.h"
@@ -14,6 +15,12 @@ char *ilu_read_file(const char *path);
 /* 64 random bits for transaction ids (from /dev/urandom; pid and time if
  * that fails). */
 uint64_t ilu_random_seed(void);
+
+/* The daemons' command line: [-c FILE] [--dump-config] [--help]. Returns
+ * -1 to go on (with *config_path, *dump set), else the exit code (0 after
+ * --help, 64 on bad usage, with usage printed). */
+int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out),
+                          const char **config_path, int *dump);
 
 struct event_base;
 struct event;

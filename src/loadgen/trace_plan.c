@@ -41,9 +41,7 @@ static double json_median(json_t *arr)
     return m;
 }
 
-/* --load-type functions: the benchmarked function whose median warm time
- * is closest to the trace function's warm duration. */
-static json_t *closest_benchmark(json_t *data, double warm_ms, const char **chosen_name)
+int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, const char **chosen_name)
 {
     json_t *best_entry = NULL;
     double best = INFINITY;
@@ -61,7 +59,18 @@ static json_t *closest_benchmark(json_t *data, double warm_ms, const char **chos
             *chosen_name = key;
         }
     }
-    return best_entry;
+    if (!best_entry)
+        return -1;
+    json_t *cpu = json_object_get(json_object_get(best_entry, "resource_data"), "CPU");
+    snprintf(pl->image, sizeof pl->image, "%s", json_string_value(json_object_get(best_entry, "image_name")));
+    pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec")) * 1000.0;
+    pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec")) * 1000.0;
+    if (isnan(pl->cold_exec_ms))
+        pl->cold_exec_ms = pl->warm_exec_ms;
+    /* start-up = what a cold call took beyond the function's own time */
+    double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us")) / 1000.0;
+    pl->start_ms = isnan(cold_total) || cold_total <= pl->cold_exec_ms ? 0 : cold_total - pl->cold_exec_ms;
+    return 0;
 }
 
 static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
@@ -77,7 +86,11 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
             snprintf(err, n, "--load-type functions needs --function-data (a benchmark JSON)");
             return -1;
         }
-        data = json_load_file(o->function_data, 0, &jerr);
+        char *text = lg_read_file(o->function_data, err, n); /* bounded: ILU_READ_FILE_MAX */
+        if (!text)
+            return -1;
+        data = json_loads(text, 0, &jerr);
+        free(text);
         if (!json_is_object(data)) {
             snprintf(err, n, "%s:%d: %s", o->function_data, jerr.line,
                      data ? "not a JSON object of benchmarked functions" : jerr.text);
@@ -100,21 +113,11 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         json_t *args;
         if (functions_load) {
             const char *chosen = NULL;
-            json_t *entry = closest_benchmark(data, fn->warm_ms, &chosen);
-            if (!entry) {
+            if (lg_benchmark_match(data, fn->warm_ms, pl, &chosen)) {
                 snprintf(err, n, "%s has no function with warm_results_sec", o->function_data);
                 rc = -1;
                 break;
             }
-            json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
-            snprintf(pl->image, sizeof pl->image, "%s", json_string_value(json_object_get(entry, "image_name")));
-            pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec")) * 1000.0;
-            pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec")) * 1000.0;
-            if (isnan(pl->cold_exec_ms))
-                pl->cold_exec_ms = pl->warm_exec_ms;
-            /* start-up = what a cold call took beyond the function's own time */
-            double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us")) / 1000.0;
-            pl->start_ms = isnan(cold_total) || cold_total <= pl->cold_exec_ms ? 0 : cold_total - pl->cold_exec_ms;
             json_object_set_new(mapping, fn->name,
                                 json_pack("{s:s, s:s, s:f, s:f}", "benchmark", chosen, "image_name", pl->image,
                                           "benchmark_warm_ms", pl->warm_exec_ms, "trace_warm_ms", fn->warm_ms));
@@ -150,25 +153,36 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
     return rc;
 }
 
+static int csv_line(void *ctx, char *line, size_t len, struct ilu_error *err)
+{
+    return ilu_trace_csv_line(ctx, line, len, err);
+}
+
+/* A trace or metadata CSV read line by line: no line longer than
+ * ILU_TRACE_MAX_LINE is ever held in memory, whatever the file holds. */
+static int read_csv(struct ilu_trace *t, enum ilu_trace_csv_kind kind, const char *path, struct ilu_error *err)
+{
+    struct ilu_trace_csv csv;
+    if (ilu_trace_csv_begin(&csv, t, kind, path, err) || ilu_read_lines(path, ILU_TRACE_MAX_LINE, csv_line, &csv, err))
+        return -1;
+    return ilu_trace_csv_end(&csv, err);
+}
+
 int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
                        size_t n)
 {
     memset(p, 0, sizeof *p);
     p->inputs = json_pack("{s:s, s:s, s:s, s:i}", "input", o->input, "metadata", o->metadata, "load_type",
                           o->load_type, "prewarm", (int)o->prewarm);
-    char *meta_text = NULL, *trace_text = NULL;
     struct ilu_error perr = {0};
-    int rc = -1;
-    if (!(meta_text = lg_read_file(o->metadata, err, n)) || !(trace_text = lg_read_file(o->input, err, n)))
-        goto out;
-    if (ilu_trace_parse_metadata(&p->trace, meta_text, o->metadata, &perr) ||
-        ilu_trace_parse_events(&p->trace, trace_text, o->input, &perr)) {
+    if (read_csv(&p->trace, ILU_TRACE_CSV_METADATA, o->metadata, &perr) ||
+        read_csv(&p->trace, ILU_TRACE_CSV_EVENTS, o->input, &perr)) {
         snprintf(err, n, "%s", perr.msg);
-        goto out;
+        return -1;
     }
     if (!p->trace.n_events) {
         snprintf(err, n, "%s has no invocations", o->input);
-        goto out;
+        return -1;
     }
     for (size_t f = 0; f < p->trace.n_fns; f++)
         if (!p->trace.fns[f].invocations && !ctx->quiet)
@@ -181,13 +195,9 @@ int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct
     json_object_set_new(p->inputs, "trace_duration_ms", json_real(p->trace.events[p->trace.n_events - 1].time_ms));
     if (!(p->fns = calloc(p->trace.n_fns, sizeof *p->fns))) {
         snprintf(err, n, "out of memory");
-        goto out;
+        return -1;
     }
-    rc = plan_functions(ctx, o, p, err, n);
-out:
-    free(meta_text);
-    free(trace_text);
-    return rc;
+    return plan_functions(ctx, o, p, err, n);
 }
 
 void lg_trace_plan_free(struct lg_trace_plan *p)

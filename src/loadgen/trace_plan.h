@@ -42,6 +42,14 @@ int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const cha
 /* The closing line on stderr: counts, throughput, latency and lateness. */
 void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary);
 
+/* --load-type functions: from a benchmark JSON (worker_function_benchmarks.json,
+ * parsed), the function whose median warm time is closest to warm_ms; fills
+ * pl's image, exec times and start-up and *chosen_name (borrowed from data).
+ * -1 when no entry has an image_name and warm_results_sec. */
+int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, const char **chosen_name);
+
+/* The whole file (at most ILU_READ_FILE_MAX bytes; caller frees), or NULL
+ * with err saying why. */
 char *lg_read_file(const char *path, char *err, size_t n);
 
 #endif

@@ -9,9 +9,24 @@
 
 #include "core/log.h"
 
+#include "core/error.h"
+
+/* Largest file ilu_read_file takes (configs, benchmark JSON): beyond it,
+ * NULL with errno EFBIG rather than the whole file in memory. */
+#define ILU_READ_FILE_MAX (64u << 20)
+
 /* The whole file as a NUL-terminated string (caller frees), or NULL with
  * errno set. */
 char *ilu_read_file(const char *path);
+
+/* Calls line_fn for each line of path: the line without its '\n', in a
+ * writable NUL-terminated buffer of max_line + 1 bytes that is reused. A
+ * longer line fails with "path:N: line longer than max_line bytes" as soon as
+ * max_line + 1 bytes of it were read, so memory stays bounded whatever the
+ * file holds. line_fn returns 0 to go on or -1 (with err filled) to stop. */
+int ilu_read_lines(const char *path, size_t max_line, int (*line_fn)(void *ctx, char *line, size_t len,
+                                                                     struct ilu_error *err),
+                   void *ctx, struct ilu_error *err);
 /* 64 random bits for transaction ids (from /dev/urandom; pid and time if
  * that fails). */
 uint64_t ilu_random_seed(void);

@@ -152,6 +152,103 @@ static void many_events_parse_in_linear_time(void **state)
     free(text);
 }
 
+/* Times beyond ILU_TRACE_MAX_TIME_MS (30 days) would schedule a run of
+ * years; NaN, infinities and negatives are not times at all. */
+static void absurd_times_are_refused_naming_the_line(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"1e15", "2592000001", "inf", "-inf", "nan", "1e400", "-0.5", "0x", "1 2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char trace[128];
+        snprintf(trace, sizeof trace, "func_name,invoke_time_ms\nfa,0\nfa,%s\n", bad[i]);
+        const char *msg = trace_error(trace);
+        assert_non_null(strstr(msg, "trace.csv:3: invoke_time_ms"));
+    }
+    assert_non_null(strstr(trace_error("func_name,invoke_time_ms\nfa,1e15\n"), "beyond the limit of 2592000000"));
+    /* the bound itself is a time */
+    struct ilu_trace t = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_trace_parse_metadata(&t, META, "m", &err), 0);
+    assert_int_equal(ilu_trace_parse_events(&t, "func_name,invoke_time_ms\nfa,2592000000\n", "t", &err), 0);
+    ilu_trace_free(&t);
+}
+
+static void absurd_metadata_values_are_refused(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "fa,1e300,2,64", "fa,inf,2,64", "fa,nan,2,64",      "fa,1,86400001,64", "fa,1,-0.1,64",
+        "fa,1,2,0",      "fa,1,2,1048577", "fa,1,2,nan",   "fa,1,2,64,-5",     "fa,1,2,64,1e20",
+        "f a,1,2,64",    "f\"a,1,2,64",  "f\xc3\xa9,1,2,64", "f/a,1,2,64",
+    };
+    static const char *what[] = {"cold_dur_ms", "cold_dur_ms", "cold_dur_ms", "warm_dur_ms", "warm_dur_ms",
+                                 "mem_mb",      "mem_mb",      "mem_mb",      "mean_iat",    "mean_iat",
+                                 "func_name",   "func_name",   "func_name",   "func_name"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat\nok,1,1,1\n%s\n", bad[i]);
+        struct ilu_trace t = {0};
+        struct ilu_error err = {0};
+        assert_int_equal(ilu_trace_parse_metadata(&t, text, "m.csv", &err), -1);
+        if (!strstr(err.msg, "m.csv:3: ") || !strstr(err.msg, what[i]))
+            fail_msg("%s: %s", bad[i], err.msg);
+        ilu_trace_free(&t);
+    }
+}
+
+/* Lines are bounded at ILU_TRACE_MAX_LINE bytes: exactly that many is fine,
+ * one more is refused with the line's number. */
+static void long_lines_are_refused_at_the_bound(void **state)
+{
+    (void)state;
+    size_t n = ILU_TRACE_MAX_LINE + 64;
+    char *text = malloc(n + 64);
+    int o = sprintf(text, "func_name,invoke_time_ms\nfa,1");
+    size_t pad = ILU_TRACE_MAX_LINE - 4; /* "fa,1" + spaces: exactly the bound */
+    memset(text + o, ' ', pad);
+    strcpy(text + o + pad, "\n");
+    struct ilu_trace t = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_trace_parse_metadata(&t, META, "m", &err), 0);
+    assert_int_equal(ilu_trace_parse_events(&t, text, "t", &err), 0);
+    assert_int_equal(t.n_events, 1);
+    ilu_trace_free(&t);
+    strcpy(text + o + pad, " \n"); /* one byte more */
+    const char *msg = trace_error(text);
+    assert_non_null(strstr(msg, "trace.csv:2: line longer than 65536 bytes"));
+    free(text);
+}
+
+/* The line-by-line interface the load generator reads files with: the same
+ * answers as the whole-text one, NUL bytes refused. */
+static void lines_fed_one_at_a_time(void **state)
+{
+    (void)state;
+    struct ilu_trace t = {0};
+    struct ilu_error err = {0};
+    struct ilu_trace_csv csv;
+    const char *meta[] = {"func_name,cold_dur_ms,warm_dur_ms,mem_mb", "", "fa,1,2,64\r"};
+    assert_int_equal(ilu_trace_csv_begin(&csv, &t, ILU_TRACE_CSV_METADATA, "m.csv", &err), 0);
+    for (size_t i = 0; i < 3; i++) {
+        char line[64];
+        strcpy(line, meta[i]);
+        assert_int_equal(ilu_trace_csv_line(&csv, line, strlen(line), &err), 0);
+    }
+    assert_int_equal(ilu_trace_csv_end(&csv, &err), 0);
+    assert_int_equal(t.n_fns, 1);
+    assert_int_equal(t.fns[0].mem_mb, 64);
+    assert_int_equal(ilu_trace_csv_begin(&csv, &t, ILU_TRACE_CSV_EVENTS, "t.csv", &err), 0);
+    char header[] = "func_name,invoke_time_ms";
+    assert_int_equal(ilu_trace_csv_line(&csv, header, strlen(header), &err), 0);
+    char row[] = "fa,5\0junk";
+    assert_int_equal(ilu_trace_csv_line(&csv, row, sizeof row - 1, &err), -1);
+    assert_non_null(strstr(err.msg, "t.csv:2: a NUL byte"));
+    assert_int_equal(ilu_trace_csv_begin(&csv, &t, ILU_TRACE_CSV_EVENTS, "t.csv", &err), 0);
+    assert_int_equal(ilu_trace_csv_end(&csv, &err), -1);
+    assert_non_null(strstr(err.msg, "empty file"));
+    ilu_trace_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +261,10 @@ int main(void)
         cmocka_unit_test(bad_metadata_values_name_the_line),
         cmocka_unit_test(empty_files_are_errors),
         cmocka_unit_test(many_events_parse_in_linear_time),
+        cmocka_unit_test(absurd_times_are_refused_naming_the_line),
+        cmocka_unit_test(absurd_metadata_values_are_refused),
+        cmocka_unit_test(long_lines_are_refused_at_the_bound),
+        cmocka_unit_test(lines_fed_one_at_a_time),
     };
     return cmocka_run_group_tests_name("trace", tests, NULL, NULL);
 }

@@ -44,7 +44,7 @@ struct ilu_controller {
     unsigned outstanding;
     struct ilu_timer *poll_timer;
     struct {
-        uint64_t invocations, errors, no_worker, worker_failures, async_retries, async_lost;
+        uint64_t invocations, errors, no_worker, worker_failures, unsent_retries, async_retries, async_lost;
     } count;
 };
 
@@ -93,7 +93,7 @@ static void fanout_reply(void *arg, int status, json_t *answer, const char *tran
     struct reg_fanout *f = arg;
     if (status == 200)
         f->accepted++;
-    else if (status) { /* a worker refused it (conflict, bad image...) */
+    else if (status > 0) { /* a worker refused it (conflict, bad image...) */
         f->refused++;
         if (!f->first_error[0]) {
             const char *msg = json_string_value(json_object_get(answer, "error"));
@@ -219,7 +219,8 @@ static void on_poll_reply(void *arg, int status, json_t *answer, const char *tra
     if (w->failures >= c->cfg.health.failures_to_unhealthy) {
         char why[300];
         snprintf(why, sizeof why, "%u status polls failed, last: %s", w->failures,
-                 status ? (answer ? "not a status object" : "not JSON") : transport_error ? transport_error : "no answer");
+                 status > 0 ? (answer ? "not a status object" : "not JSON")
+                            : transport_error ? transport_error : "no answer");
         set_health(c, w, ILU_WH_UNHEALTHY, why);
     } else {
         poll_worker(c, w); /* confirm at once rather than a period later */
@@ -343,16 +344,21 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
 struct routed {
     struct ilu_controller *c;
     struct ilu_ctl_worker *w;
+    enum ilu_ctl_call call;
+    json_t *body;       /* kept to send again when it never reached its worker */
+    unsigned tries;     /* workers it was sent to */
     ilu_ctl_invoke_done_fn done;
     void *arg;
     char tid[64];
-    uint64_t sent_us;
+    uint64_t first_us, sent_us;
 };
 
 static json_t *error_answer(int status, const char *kind, const char *msg)
 {
     return json_pack("{s:b, s:s, s:s, s:i}", "success", 0, "error", msg, "error_kind", kind, "http_status", status);
 }
+
+static void routed_send(struct routed *r, struct ilu_ctl_worker *w);
 
 /* The chosen worker, or NULL with err (404 unknown function, 503 none healthy). */
 static struct ilu_ctl_worker *route(struct ilu_controller *c, json_t *body, struct ilu_error *err)
@@ -382,11 +388,12 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
     w->in_flight--;
     c->outstanding--;
     json_t *out;
-    if (!status || !json_is_object(answer)) {
+    if (status <= 0 || !json_is_object(answer)) {
         c->count.worker_failures++;
+        bool sent = status != ILU_CTL_NOT_SENT;
         char msg[480];
         snprintf(msg, sizeof msg, "worker %s (%s:%u) failed: %s", w->name, w->host, w->port,
-                 status ? "its answer is not a JSON object" : transport_error ? transport_error : "no answer");
+                 status > 0 ? "its answer is not a JSON object" : transport_error ? transport_error : "no answer");
         /* refused, reset or garbage well before the timeout: the worker died
          * or is broken, stop routing there now (a good poll brings it back).
          * A timeout may be a slow function on a healthy worker: let the
@@ -396,18 +403,57 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
             set_health(c, w, ILU_WH_UNHEALTHY, msg);
         else
             poll_worker(c, w);
+        /* it never reached the worker, so it did not run: another worker
+         * may take it, chosen by the policy like any invocation */
+        if (!sent && r->tries <= c->cfg.invocation.unsent_retries) {
+            struct ilu_error err = {0};
+            struct ilu_ctl_worker *next = route(c, r->body, &err);
+            if (next) {
+                c->count.unsent_retries++;
+                ilu_log_fields(c->log, ILU_LOG_WARN, r->tid,
+                               json_pack("{s:s, s:s, s:i}", "worker", w->name, "next_worker", next->name, "try",
+                                         (int)r->tries + 1),
+                               "request never reached worker %s; sending it to %s: %s", w->name, next->name,
+                               transport_error ? transport_error : "not sent");
+                routed_send(r, next);
+                return;
+            }
+            size_t len = strlen(msg);
+            snprintf(msg + len, sizeof msg - len, "; no other worker to send it to: %s", err.msg);
+        }
+        size_t len = strlen(msg);
+        if (sent)
+            snprintf(msg + len, sizeof msg - len, " (the request was sent: the function may have run)");
+        else
+            snprintf(msg + len, sizeof msg - len,
+                     " (the request never reached a worker in %u tries: the function did not run)", r->tries);
         status = ILU_ST_BAD_GATEWAY;
         out = error_answer(status, "worker_failed", msg);
+        json_object_set_new(out, "may_have_run", json_boolean(sent));
     } else {
         out = json_incref(answer);
     }
     json_object_set_new(out, "worker", json_string(w->name));
-    json_object_set_new(out, "controller_us", json_integer((json_int_t)(now(c) - r->sent_us)));
+    json_object_set_new(out, "controller_us", json_integer((json_int_t)(now(c) - r->first_us)));
     if (status != 200)
         c->count.errors++;
     r->done(r->arg, status, out);
     json_decref(out);
+    json_decref(r->body);
     free(r);
+}
+
+static void routed_send(struct routed *r, struct ilu_ctl_worker *w)
+{
+    struct ilu_controller *c = r->c;
+    r->w = w;
+    r->tries++;
+    r->sent_us = now(c);
+    w->in_flight++;
+    w->routed++;
+    c->outstanding++;
+    c->transport.send(c->transport.ctx, w, r->call, r->body, r->tid, (uint64_t)c->cfg.invocation.timeout_sec * 1000000,
+                      on_routed_reply, r);
 }
 
 static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t *body, const char *tid,
@@ -419,15 +465,12 @@ static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t 
     struct routed *r = malloc(sizeof *r);
     if (!r)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-    *r = (struct routed){.c = c, .w = w, .done = done, .arg = arg, .sent_us = now(c)};
+    *r = (struct routed){
+        .c = c, .call = call, .body = json_incref(body), .done = done, .arg = arg, .first_us = now(c)};
     snprintf(r->tid, sizeof r->tid, "%s", tid ? tid : "");
-    w->in_flight++;
-    w->routed++;
-    c->outstanding++;
     if (call == ILU_CTL_INVOKE)
         c->count.invocations++;
-    c->transport.send(c->transport.ctx, w, call, body, tid, (uint64_t)c->cfg.invocation.timeout_sec * 1000000,
-                      on_routed_reply, r);
+    routed_send(r, w);
     return 0;
 }
 
@@ -717,12 +760,13 @@ json_t *ilu_controller_status_json(const struct ilu_controller *c)
     unsigned healthy = 0;
     for (size_t i = 0; i < c->n_workers; i++)
         healthy += c->workers[i]->health == ILU_WH_HEALTHY;
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "name", c->cfg.name,
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "name", c->cfg.name,
                      "load_balancer", c->lb->name, "workers", (int)c->n_workers, "healthy_workers", (int)healthy,
                      "functions", (int)json_array_size(c->functions), "invocations", (json_int_t)c->count.invocations,
                      "errors", (json_int_t)c->count.errors, "no_worker", (json_int_t)c->count.no_worker,
                      "worker_failures", (json_int_t)c->count.worker_failures, "async_retries",
                      (json_int_t)c->count.async_retries, "async_lost", (json_int_t)c->count.async_lost,
+                     "unsent_retries", (json_int_t)c->count.unsent_retries,
                      "outstanding", (int)c->outstanding, "async_held", (int)c->async.len);
 }
 

@@ -51,8 +51,15 @@ double ilu_ctl_worker_load(const struct ilu_ctl_worker *w);
 
 enum ilu_ctl_call { ILU_CTL_REGISTER, ILU_CTL_INVOKE, ILU_CTL_PREWARM, ILU_CTL_STATUS, ILU_CTL_CLEAN };
 
-/* status: HTTP status (0: no answer, transport_error says why); answer is
- * the parsed JSON body or NULL, borrowed for the call. */
+/* A reply status below any HTTP status: the request never reached the
+ * worker (connection refused, or closed/reset before the whole request was
+ * written), so the worker cannot have acted on it. */
+#define ILU_CTL_NOT_SENT (-1)
+
+/* status: HTTP status; 0: no answer after the request was sent (the worker
+ * may have acted on it), ILU_CTL_NOT_SENT: it never got the request;
+ * transport_error says why in both cases. answer is the parsed JSON body or
+ * NULL, borrowed for the call. */
 typedef void (*ilu_ctl_reply_fn)(void *arg, int status, json_t *answer, const char *transport_error);
 
 struct ilu_ctl_transport {

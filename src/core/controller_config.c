@@ -26,6 +26,7 @@ static const struct ilu_cfg_field fields[] = {
     U32("health.request_timeout_ms", health.request_timeout_ms),
     U32("invocation.timeout_sec", invocation.timeout_sec),
     U32("invocation.async_retries", invocation.async_retries),
+    U32("invocation.unsent_retries", invocation.unsent_retries),
     U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
     U32("invocation.max_payload_bytes", invocation.max_payload_bytes),
     STR("store.db_path", store.db_path),
@@ -49,6 +50,7 @@ void ilu_controller_config_defaults(struct ilu_controller_config *cfg)
     /* above the worker's limits.timeout_sec (300): its own 504 arrives first */
     cfg->invocation.timeout_sec = 330;
     cfg->invocation.async_retries = 2;
+    cfg->invocation.unsent_retries = 2;
     cfg->invocation.async_result_ttl_sec = 600;
     cfg->invocation.max_payload_bytes = 1 << 20;
     snprintf(cfg->store.db_path, sizeof cfg->store.db_path, "/var/lib/iluvatar/controller.db");

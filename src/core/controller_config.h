@@ -30,6 +30,7 @@ struct ilu_controller_config {
     struct {
         uint32_t timeout_sec;           /* an invocation forwarded to a worker */
         uint32_t async_retries;         /* an acknowledged async invocation whose worker died is re-sent */
+        uint32_t unsent_retries;        /* an invocation that never reached its worker goes to another */
         uint32_t async_result_ttl_sec;
         uint32_t max_payload_bytes;
     } invocation;

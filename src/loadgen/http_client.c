@@ -1,6 +1,7 @@
 #include "http_client.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@ struct lg_req;
 
 struct lg_conn {
     struct evhttp_connection *evcon;
+    struct evbuffer *out;          /* its bufferevent's output: watched to see a request leave */
+    struct evbuffer_cb_entry *out_cb;
     struct lg_conn *next_idle;
     struct lg_req *current; /* the request in flight on it, NULL when idle */
 };
@@ -20,6 +23,7 @@ struct lg_http {
     char host[256];
     uint16_t port;
     unsigned timeout_sec;
+    char *bearer; /* "Bearer <token>" sent as Authorization, or NULL */
     struct lg_conn *idle;
     struct lg_conn **all;
     size_t n_all;
@@ -30,7 +34,10 @@ struct lg_req {
     struct lg_http *h;
     struct lg_conn *conn;
     lg_answer_fn cb;
+    lg_answer_sent_fn cb_sent; /* instead of cb */
     void *arg;
+    int queued;  /* evhttp put the request into the connection's output */
+    int sent;    /* ...and all of it went to the socket */
 };
 
 struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t port, unsigned timeout_sec)
@@ -51,17 +58,50 @@ void lg_http_free(struct lg_http *h)
         return;
     for (size_t i = 0; i < h->n_all; i++) {
         /* evhttp drops its queued requests without calling back: free ours */
+        evbuffer_remove_cb_entry(h->all[i]->out, h->all[i]->out_cb);
         evhttp_connection_free(h->all[i]->evcon);
         free(h->all[i]->current);
         free(h->all[i]);
     }
     free(h->all);
+    free(h->bearer);
     free(h);
+}
+
+int lg_http_set_bearer(struct lg_http *h, const char *token)
+{
+    free(h->bearer);
+    h->bearer = NULL;
+    if (!token || !*token)
+        return 0;
+    size_t n = strlen(token) + 8;
+    if (!(h->bearer = malloc(n)))
+        return -1;
+    snprintf(h->bearer, n, "Bearer %s", token);
+    return 0;
 }
 
 unsigned lg_http_in_flight(const struct lg_http *h)
 {
     return h->in_flight;
+}
+
+/* Whether a request left this process: evhttp writes it into the
+ * connection's output buffer, and the socket drains it. evhttp also empties
+ * that buffer when it gives up on a connection (refused, reset), but only
+ * after detaching the socket: an emptying with no socket is a request that
+ * never went out. */
+static void on_output_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct lg_conn *c = arg;
+    struct lg_req *r = c->current;
+    if (!r)
+        return;
+    if (info->n_added)
+        r->queued = 1;
+    if (r->queued && info->n_deleted && evbuffer_get_length(buf) == 0 &&
+        bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon)) != -1)
+        r->sent = 1;
 }
 
 static struct lg_conn *conn_get(struct lg_http *h)
@@ -80,6 +120,13 @@ static struct lg_conn *conn_get(struct lg_http *h)
         return NULL;
     c->evcon = evhttp_connection_base_new(h->base, NULL, h->host, h->port);
     if (!c->evcon) {
+        free(c);
+        return NULL;
+    }
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+    c->out = bev ? bufferevent_get_output(bev) : NULL;
+    if (!c->out || !(c->out_cb = evbuffer_add_cb(c->out, on_output_changed, c))) {
+        evhttp_connection_free(c->evcon);
         free(c);
         return NULL;
     }
@@ -113,13 +160,16 @@ static void on_answer(struct evhttp_request *req, void *arg)
     r->conn->current = NULL;
     r->conn->next_idle = h->idle;
     h->idle = r->conn;
-    r->cb(r->arg, status, answer, status ? NULL : transport);
+    if (r->cb_sent)
+        r->cb_sent(r->arg, status, answer, status ? NULL : transport, status || r->sent);
+    else
+        r->cb(r->arg, status, answer, status ? NULL : transport);
     json_decref(answer);
     free(r);
 }
 
-int lg_http_request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
-                    lg_answer_fn cb, void *arg)
+static int request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
+                   lg_answer_fn cb, lg_answer_sent_fn cb_sent, void *arg)
 {
     struct lg_req *r = calloc(1, sizeof *r);
     struct lg_conn *c = r ? conn_get(h) : NULL;
@@ -135,6 +185,7 @@ int lg_http_request(struct lg_http *h, const char *path, const char *body, size_
     r->h = h;
     r->conn = c;
     r->cb = cb;
+    r->cb_sent = cb_sent;
     r->arg = arg;
     c->current = r;
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
@@ -143,6 +194,8 @@ int lg_http_request(struct lg_http *h, const char *path, const char *body, size_
     evhttp_add_header(headers, "Host", host);
     if (tid && *tid)
         evhttp_add_header(headers, "X-Transaction-Id", tid);
+    if (h->bearer)
+        evhttp_add_header(headers, "Authorization", h->bearer);
     if (body) {
         evhttp_add_header(headers, "Content-Type", "application/json");
         evbuffer_add(evhttp_request_get_output_buffer(req), body, body_len);
@@ -151,6 +204,18 @@ int lg_http_request(struct lg_http *h, const char *path, const char *body, size_
     /* on failure evhttp frees req and calls on_answer with NULL */
     evhttp_make_request(c->evcon, req, body ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path);
     return 0;
+}
+
+int lg_http_request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
+                    lg_answer_fn cb, void *arg)
+{
+    return request(h, path, body, body_len, tid, cb, NULL, arg);
+}
+
+int lg_http_request_sent(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
+                         lg_answer_sent_fn cb, void *arg)
+{
+    return request(h, path, body, body_len, tid, NULL, cb, arg);
 }
 
 struct sync_call {

@@ -5,6 +5,7 @@
 #define LG_HTTP_CLIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,18 @@ void lg_http_free(struct lg_http *h);
  * exactly once, never from inside this call. Returns -1 only when out of memory. */
 int lg_http_request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
                     lg_answer_fn cb, void *arg);
+
+/* As lg_answer_fn, plus sent: whether the whole request left this process
+ * (was written to the socket). With status 0 and sent false the server never
+ * got it (connection refused, or reset/closed before the request was
+ * written); with sent true it may have acted on it. */
+typedef void (*lg_answer_sent_fn)(void *arg, int status, json_t *answer, const char *transport_error, bool sent);
+int lg_http_request_sent(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
+                         lg_answer_sent_fn cb, void *arg);
+
+/* Send "Authorization: Bearer <token>" with every request (NULL or "": none).
+ * -1 when out of memory. */
+int lg_http_set_bearer(struct lg_http *h, const char *token);
 
 /* Blocking convenience for setup steps (register, prewarm, ping): runs the
  * loop until the answer. Returns the status (0 on transport error, message in

@@ -174,6 +174,8 @@ static void h_metrics(struct ilu_controller_api *api, struct evhttp_request *req
         {"no_worker", "iluvatar_controller_no_worker_total", "counter", "Invocations refused: no healthy worker."},
         {"worker_failures", "iluvatar_controller_worker_failures_total", "counter",
          "Routed calls whose worker failed (no answer, garbage)."},
+        {"unsent_retries", "iluvatar_controller_unsent_retries_total", "counter",
+         "Invocations sent to another worker because they never reached the first."},
         {"async_retries", "iluvatar_controller_async_retries_total", "counter",
          "Async invocations sent again after their worker failed."},
         {"async_lost", "iluvatar_controller_async_lost_total", "counter",

@@ -183,8 +183,9 @@ static void call_unlink_free(struct ctl_call *c)
     free(c);
 }
 
-/* The worker answered, or its pool gave up on the connection. */
-static void on_answer(void *arg, int status, json_t *answer, const char *transport_error)
+/* The worker answered, or its pool gave up on the connection (sent: whether
+ * the whole request had been written to the socket by then). */
+static void on_answer(void *arg, int status, json_t *answer, const char *transport_error, bool sent)
 {
     struct ctl_call *c = arg;
     struct ilu_ctl_http *t = c->t;
@@ -200,9 +201,12 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
         }
         char why[300];
         if (!status) {
-            snprintf(why, sizeof why, "%s %s: %s", c->call == ILU_CTL_STATUS ? "GET" : "POST", call_path[c->call],
-                     transport_error ? transport_error : "no answer");
+            snprintf(why, sizeof why, "%s %s: %s%s", c->call == ILU_CTL_STATUS ? "GET" : "POST", call_path[c->call],
+                     transport_error ? transport_error : "no answer",
+                     sent ? " after the request was sent" : " before the request was sent");
             transport_error = why;
+            if (!sent)
+                status = ILU_CTL_NOT_SENT;
         }
         t->owed--;
         c->cb(c->arg, status, answer, transport_error);
@@ -264,7 +268,7 @@ static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call,
     if (call != ILU_CTL_STATUS)
         text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
     if (t->failing || !h || (call != ILU_CTL_STATUS && !text) ||
-        lg_http_request(h, call_path[call], text, text ? strlen(text) : 0, tid, on_answer, c)) {
+        lg_http_request_sent(h, call_path[call], text, text ? strlen(text) : 0, tid, on_answer, c)) {
         free(text);
         c->peer = NULL;
         c->answered = 1;

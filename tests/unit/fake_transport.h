@@ -171,8 +171,9 @@ static inline long ft_last(const struct fake_transport *ft, int call, const char
     return -1;
 }
 
-/* Answer send i: status 0 is a transport failure; json may be NULL (no
- * body) or a JSON text. */
+/* Answer send i: status 0 is a transport failure after the request was
+ * sent, ILU_CTL_NOT_SENT one before; json may be NULL (no body) or a JSON
+ * text. */
 static inline void ft_reply(struct fake_transport *ft, long i, int status, const char *json)
 {
     assert_true(i >= 0 && (size_t)i < ft->n);
@@ -188,7 +189,10 @@ static inline void ft_reply(struct fake_transport *ft, long i, int status, const
         if (!answer)
             fail_msg("ft_reply: bad JSON in the test: %s", jerr.text);
     }
-    cb(arg, status, answer, status ? NULL : "connection refused (fake)"); /* s may move: not used after */
+    cb(arg, status, answer,
+       status > 0                   ? NULL
+       : status == ILU_CTL_NOT_SENT ? "connection refused (fake): not sent"
+                                    : "connection reset (fake) after the request was sent"); /* s may move */
     json_decref(answer);
 }
 

@@ -816,6 +816,99 @@ static void transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_a
 /* A failure at the invocation's timeout may be a slow function on a healthy
  * worker: 502 worker_failed for the caller, but health is left to a status
  * poll sent at once. */
+/* An invocation whose request never reached its worker (refused, or reset
+ * before it was written) did not run: it goes to another worker chosen by
+ * the policy, up to invocation.unsent_retries times; one that was sent and
+ * then failed may have run, and is answered 502 saying so. */
+static void invocation_never_sent_goes_to_another_worker_and_sent_one_says_it_may_have_run(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "RoundRobin");
+    W.cfg.invocation.unsent_retries = 2;
+    world_start(&W);
+    healthy_worker(&W, "w1");
+    healthy_worker(&W, "w2");
+    healthy_worker(&W, "w3");
+    reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    struct inv_rec ir = {0};
+    struct ilu_error err = {0};
+
+    /* not sent to w1: re-routed, same body and transaction id, answered by w2 */
+    assert_int_equal(invoke(&W, "f", &ir, &err), 0);
+    long first = ft_find(&W.ft, INV, NULL);
+    assert_true(first >= 0);
+    char first_worker[64];
+    snprintf(first_worker, sizeof first_worker, "%s", W.ft.sends[first].worker);
+    ft_reply(&W.ft, first, ILU_CTL_NOT_SENT, NULL);
+    assert_int_equal(ir.calls, 0);
+    assert_string_equal(health(&W, first_worker), "UNHEALTHY");
+    long second = ft_find(&W.ft, INV, NULL);
+    assert_true(second > first);
+    assert_string_not_equal(W.ft.sends[second].worker, first_worker);
+    assert_true(json_equal(W.ft.sends[second].body, W.ft.sends[first].body));
+    assert_string_equal(W.ft.sends[second].tid, "t-1");
+    char second_worker[64];
+    snprintf(second_worker, sizeof second_worker, "%s", W.ft.sends[second].worker);
+    ft_reply(&W.ft, second, 200, "{\"success\":true}");
+    assert_int_equal(ir.calls, 1);
+    assert_int_equal(ir.status, 200);
+    assert_string_equal(fake_json_str(ir.answer, "worker"), second_worker);
+    assert_int_equal(ctl_status(&W, "unsent_retries"), 1);
+    assert_int_equal(ctl_status(&W, "invocations"), 1);
+    assert_int_equal(ctl_status(&W, "errors"), 0);
+    assert_int_equal(ctl_status(&W, "outstanding"), 0);
+    assert_int_equal(worker_int(&W, first_worker, "in_flight"), 0);
+
+    /* sent, then the connection broke: 502, may have run, not re-sent */
+    inv_clear(&ir);
+    size_t sends = ft_count(&W.ft, INV, NULL);
+    assert_int_equal(invoke(&W, "f", &ir, &err), 0);
+    ft_reply(&W.ft, ft_find(&W.ft, INV, NULL), 0, NULL);
+    assert_int_equal(ir.calls, 1);
+    assert_int_equal(ir.status, 502);
+    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "worker_failed");
+    assert_true(json_is_true(json_object_get(ir.answer, "may_have_run")));
+    assert_non_null(strstr(fake_json_str(ir.answer, "error"), "may have run"));
+    assert_int_equal(ft_count(&W.ft, INV, NULL), sends + 1);
+    assert_int_equal(ctl_status(&W, "unsent_retries"), 1);
+
+    /* the last worker refuses too and none is left: 502, did not run */
+    inv_clear(&ir);
+    assert_int_equal(invoke(&W, "f", &ir, &err), 0);
+    long last = ft_find(&W.ft, INV, NULL);
+    assert_true(last >= 0);
+    ft_reply(&W.ft, last, ILU_CTL_NOT_SENT, NULL);
+    assert_int_equal(ir.calls, 1);
+    assert_int_equal(ir.status, 502);
+    assert_false(json_is_true(json_object_get(ir.answer, "may_have_run")));
+    assert_non_null(strstr(fake_json_str(ir.answer, "error"), "did not run"));
+    assert_non_null(strstr(fake_json_str(ir.answer, "error"), "no other worker"));
+    inv_clear(&ir);
+    world_end(&W);
+
+    /* bounded: with every worker refusing, 1 + unsent_retries tries */
+    world_init(&W, "RoundRobin");
+    W.cfg.invocation.unsent_retries = 1;
+    world_start(&W);
+    healthy_worker(&W, "w1");
+    healthy_worker(&W, "w2");
+    healthy_worker(&W, "w3");
+    reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    assert_int_equal(invoke(&W, "f", &ir, &err), 0);
+    for (int k = 0; k < 2; k++)
+        ft_reply(&W.ft, ft_find(&W.ft, INV, NULL), ILU_CTL_NOT_SENT, NULL);
+    assert_int_equal(ir.calls, 1);
+    assert_int_equal(ir.status, 502);
+    assert_int_equal(ft_count(&W.ft, INV, NULL), 2);
+    assert_non_null(strstr(fake_json_str(ir.answer, "error"), "in 2 tries"));
+    assert_string_equal(health(&W, "w3"), "HEALTHY");
+    inv_clear(&ir);
+    world_end(&W);
+}
+
 static void invocation_timing_out_is_502_but_health_is_left_to_the_polls(void **state)
 {
     (void)state;
@@ -1356,6 +1449,7 @@ int main(void)
         cmocka_unit_test(invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_added),
         cmocka_unit_test(prewarm_is_routed_like_an_invocation),
         cmocka_unit_test(transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_at_once),
+        cmocka_unit_test(invocation_never_sent_goes_to_another_worker_and_sent_one_says_it_may_have_run),
         cmocka_unit_test(invocation_timing_out_is_502_but_health_is_left_to_the_polls),
         cmocka_unit_test(unknown_function_is_404_and_malformed_request_400),
         cmocka_unit_test(no_healthy_worker_is_503),

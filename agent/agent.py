@@ -6,6 +6,13 @@ Protocol (all integers unsigned 64-bit little-endian):
 The reply object carries start, end (ISO-8601 UTC), was_cold (True only for the
 first invocation this process serves), duration_sec (time inside main) and either
 user_result (the value main returned) or user_error (the traceback).
+The worker listens on the socket before the container starts and hands it
+over as descriptor ILU_AGENT_FD (3): the container needs no writable folder
+for it. A check (command 0) is answered only once main.py is imported, which
+is how the worker knows the container is ready.
+A result must be what the worker's JSON parser accepts (no NaN or Infinity,
+integers within 64 bits, valid Unicode) and at most ILU_MAX_RESULT_BYTES
+bytes of JSON; otherwise the invocation is the function's error.
 Standard library only: it runs on the host's own /usr, read-only.
 """
 import json
@@ -18,7 +25,10 @@ import time
 import traceback
 from datetime import datetime, timezone
 
-SOCKET_PATH = os.environ.get("ILU_AGENT_SOCKET", "/iluvatar/sockets/sock")
+AGENT_FD = os.environ.get("ILU_AGENT_FD")
+SOCKET_PATH = os.environ.get("ILU_AGENT_SOCKET", "/iluvatar/sockets/sock")  # without a descriptor (by hand)
+MAX_RESULT_BYTES = int(os.environ.get("ILU_MAX_RESULT_BYTES", str(6 << 20)))
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 FUNCTION_DIR = os.environ.get("ILU_FUNCTION_DIR", "/function")
 HEADER = struct.Struct("<QQ")
 LENGTH = struct.Struct("<Q")
@@ -55,30 +65,71 @@ def invoke(entry, payload, state):
         if not isinstance(args, dict):
             raise TypeError("invocation arguments must be a JSON object")
         result = entry(args)
-        json.dumps(result)  # raises here if the result is not JSON-serialisable
+        encoded = encode_result(result)
         reply["user_result"] = result
     except Exception:
         reply["user_error"] = traceback.format_exc()
+        encoded = None
     reply["duration_sec"] = time.perf_counter() - t0
     reply["end"] = now_iso()
-    return json.dumps(reply).encode()
+    if encoded is None:
+        return json.dumps(reply).encode()
+    # splice the already encoded result in rather than encode it twice
+    del reply["user_result"]
+    head = json.dumps(reply).encode()
+    return head[:-1] + b', "user_result": ' + encoded + b"}"
+
+
+def check_ints(value):
+    """The worker's parser holds integers in 64 bits: refuse bigger ones here,
+    as the function's error, rather than fail the reply as a whole."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            if not INT64_MIN <= v <= INT64_MAX:
+                raise ValueError(f"the result holds the integer {v}, outside the 64-bit range JSON parsers accept")
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+
+
+def encode_result(result):
+    # allow_nan=False: NaN and Infinity are not JSON; encoding to UTF-8
+    # without ensure_ascii makes a lone surrogate raise instead of becoming
+    # an escape the worker's parser refuses.
+    text = json.dumps(result, allow_nan=False, ensure_ascii=False)
+    check_ints(result)
+    encoded = text.encode("utf-8")
+    if len(encoded) > MAX_RESULT_BYTES:
+        raise ValueError(f"the result is {len(encoded)} bytes of JSON, over the worker's limit of "
+                         f"{MAX_RESULT_BYTES} (limits.max_result_bytes)")
+    return encoded
+
+
+def open_listener():
+    if AGENT_FD is not None:
+        listener = socket.socket(fileno=int(AGENT_FD))
+        listener.set_inheritable(False)  # the function's children must not hold it
+        return listener
+    for path in (SOCKET_PATH, SOCKET_PATH + ".tmp"):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(SOCKET_PATH + ".tmp")
+    listener.listen(4)
+    # rename makes the socket appear only once it accepts connections
+    os.rename(SOCKET_PATH + ".tmp", SOCKET_PATH)
+    return listener
 
 
 def serve(entry):
-    try:
-        os.unlink(SOCKET_PATH)
-    except FileNotFoundError:
-        pass
-    tmp_path = SOCKET_PATH + ".tmp"
-    try:
-        os.unlink(tmp_path)
-    except FileNotFoundError:
-        pass
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(tmp_path)
-    listener.listen(4)
-    # rename makes the socket appear only once it accepts connections
-    os.rename(tmp_path, SOCKET_PATH)
+    listener = open_listener()
     state = {"cold": True}
     # Several connections may be open (the worker's persistent one, a
     # benchmark's direct one); requests are served one at a time, in order.

@@ -93,7 +93,8 @@ static void rm_tree(const char *path)
 }
 
 /* fork/exec argv, stdio to /dev/null or the given files; returns the pid. */
-static pid_t spawn(char *const argv[], const char *out, const char *err)
+/* pass_fd >= 0 becomes the child's descriptor 3 (runc --preserve-fds 1). */
+static pid_t spawn_pass(char *const argv[], const char *out, const char *err, int pass_fd)
 {
     pid_t pid = fork();
     if (pid != 0)
@@ -107,13 +108,20 @@ static pid_t spawn(char *const argv[], const char *out, const char *err)
     dup2(in, 0);
     dup2(o, 1);
     dup2(e, 2);
-    for (int fd = 3; fd < 1024; fd++)
+    if (pass_fd >= 0 && dup2(pass_fd, 3) != 3)
+        _exit(126);
+    for (int fd = pass_fd >= 0 ? 4 : 3; fd < 1024; fd++)
         close(fd);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execv(argv[0], argv);
     _exit(127);
+}
+
+static pid_t spawn(char *const argv[], const char *out, const char *err)
+{
+    return spawn_pass(argv, out, err, -1);
 }
 
 static int wait_status(pid_t pid)
@@ -926,28 +934,16 @@ static void load_template(struct http *ctl)
         die("cannot read %s: %s", path, je.text);
 }
 
-/* Write <dir>/config.json: the worker's, with our sockets dir and cgroup. */
+/* Write <dir>/config.json: the worker's, with our own cgroup (the agent's
+ * socket is handed over as descriptor 3, as the worker does). */
 static void write_hand_bundle(const char *dir, const char *id)
 {
     char sockets[PATH_MAX + 16], cfgpath[PATH_MAX + 16];
     snprintf(sockets, sizeof sockets, "%s/sockets", dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
-    if (mkdir(dir, 0700) != 0 || mkdir(sockets, 0755) != 0)
+    if (mkdir(dir, 0700) != 0 || mkdir(sockets, 0700) != 0)
         die("mkdir %s: %s", sockets, strerror(errno));
     json_t *cfg = json_deep_copy(template_cfg);
-    json_t *mounts = json_object_get(cfg, "mounts");
-    size_t i;
-    json_t *m;
-    bool found = false;
-    json_array_foreach(mounts, i, m) {
-        const char *dest = json_string_value(json_object_get(m, "destination"));
-        if (dest && strcmp(dest, "/iluvatar/sockets") == 0) {
-            json_object_set_new(m, "source", json_string(sockets));
-            found = true;
-        }
-    }
-    if (!found)
-        die("the worker's config.json has no /iluvatar/sockets mount");
     json_t *lin = json_object_get(cfg, "linux");
     const char *cg = json_string_value(json_object_get(lin, "cgroupsPath"));
     char parent[256] = "";
@@ -975,14 +971,23 @@ static uint64_t hand_cold_once(int k)
     snprintf(pidf, sizeof pidf, "%s/pid", hand_dir);
     snprintf(outf, sizeof outf, "%s/stdout.log", hand_dir);
     snprintf(errf, sizeof errf, "%s/stderr.log", hand_dir);
-    char *argv[] = {opt.runtime_path, "--root", hand_rootdir, "run", "--detach", "--bundle", hand_dir,
-                    "--pid-file", pidf, hand_id, NULL};
+    char *argv[] = {opt.runtime_path, "--root", hand_rootdir, "run", "--detach", "--preserve-fds", "1", "--bundle",
+                    hand_dir, "--pid-file", pidf, hand_id, NULL};
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sockets/sock", hand_dir) >= sizeof sa.sun_path)
         die("socket path too long under %s", hand_dir);
 
     uint64_t t0 = now_ns();
-    pid_t pid = spawn(argv, outf, errf);
+    /* As the worker does: listen first, hand the socket over, connect at
+     * once; the agent answers once it has imported the function. */
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 16) != 0)
+        die("listen on %s: %s", sa.sun_path, strerror(errno));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        die("connect to %s: %s", sa.sun_path, strerror(errno));
+    pid_t pid = spawn_pass(argv, outf, errf, lfd);
+    close(lfd);
     if (pid < 0)
         die("fork: %s", strerror(errno));
     int st = wait_status(pid);
@@ -992,21 +997,7 @@ static uint64_t hand_cold_once(int k)
         fprintf(stderr, "bench_worker: %s run failed (status 0x%x):\n", opt.runtime_path, (unsigned)st);
         if (system(cmd) != 0) {
         }
-        return 0;
-    }
-    /* Poll for the agent's socket every 1 ms, as the worker does. */
-    int fd = -1;
-    uint64_t deadline = t0 + 10ull * 1000000000u;
-    while (now_ns() < deadline) {
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-            break;
         close(fd);
-        fd = -1;
-        usleep(1000);
-    }
-    if (fd < 0) {
-        fprintf(stderr, "bench_worker: the agent of %s never listened\n", hand_id);
         return 0;
     }
     char reply[4096];

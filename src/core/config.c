@@ -21,11 +21,13 @@ static const struct ilu_cfg_field fields[] = {
     U32("port", port),
     STR("load_balancer_url", load_balancer_url),
     STR("advertise_host", advertise_host),
+    STR("functions_dirs", functions_dirs),
     U32("limits.timeout_sec", limits.timeout_sec),
     U32("limits.mem_min_mb", limits.mem_min_mb),
     U32("limits.mem_max_mb", limits.mem_max_mb),
     U32("limits.cpu_max", limits.cpu_max),
     U32("limits.max_payload_bytes", limits.max_payload_bytes),
+    U32("limits.max_result_bytes", limits.max_result_bytes),
     STR("invocation.queue_policy", invocation.queue_policy),
     U32("invocation.max_queue_len", invocation.max_queue_len),
     U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
@@ -47,6 +49,12 @@ static const struct ilu_cfg_field fields[] = {
     STR("oci.agent_path", oci.agent_path),
     STR("oci.cgroup_parent", oci.cgroup_parent),
     U32("oci.pids_limit", oci.pids_limit),
+    BOOL("oci.user_namespace", oci.user_namespace),
+    U32("oci.userns_host_id", oci.userns_host_id),
+    U32("oci.userns_size", oci.userns_size),
+    STR("oci.seccomp", oci.seccomp),
+    STR("oci.init", oci.init),
+    U32("oci.log_max_bytes", oci.log_max_bytes),
     U32("status.report_freq_ms", status.report_freq_ms),
     U32("simulation.container_start_ms", simulation.container_start_ms),
     U32("simulation.invoke_overhead_us", simulation.invoke_overhead_us),
@@ -66,6 +74,7 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->limits.mem_max_mb = 3096;
     cfg->limits.cpu_max = 4;
     cfg->limits.max_payload_bytes = 1 << 20;
+    cfg->limits.max_result_bytes = 6 << 20; /* AWS Lambda's synchronous response limit */
     snprintf(cfg->invocation.queue_policy, sizeof cfg->invocation.queue_policy, "fcfs");
     cfg->invocation.max_queue_len = 1000;
     cfg->invocation.async_result_ttl_sec = 600;
@@ -84,6 +93,12 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     snprintf(cfg->oci.python, sizeof cfg->oci.python, "/usr/bin/python3");
     snprintf(cfg->oci.cgroup_parent, sizeof cfg->oci.cgroup_parent, "iluvatar");
     cfg->oci.pids_limit = 256;
+    cfg->oci.user_namespace = true;
+    cfg->oci.userns_host_id = 1u << 30; /* far above login and subuid ranges */
+    cfg->oci.userns_size = 65536;
+    snprintf(cfg->oci.seccomp, sizeof cfg->oci.seccomp, "default");
+    snprintf(cfg->oci.init, sizeof cfg->oci.init, "/usr/bin/tini");
+    cfg->oci.log_max_bytes = 1 << 20;
     cfg->status.report_freq_ms = 1000;
     /* measured on the development VM (bench/README.md): runc start-up plus
      * the agent's import, and the agent round trip beyond the function */
@@ -139,6 +154,13 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
             ilu_eviction_policy_names());
     REQUIRE(!strcmp(cfg->oci.runtime, "auto") || !strcmp(cfg->oci.runtime, "crun") || !strcmp(cfg->oci.runtime, "runc"),
             "oci.runtime \"%s\" is not one of: auto, crun, runc", cfg->oci.runtime);
+    REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");
+    REQUIRE(!cfg->oci.user_namespace || cfg->oci.userns_host_id > 0,
+            "oci.userns_host_id must be above 0: container root would be host root");
+    REQUIRE(!cfg->oci.user_namespace ||
+                (cfg->oci.userns_size >= 65536 && (uint64_t)cfg->oci.userns_host_id + cfg->oci.userns_size <= UINT32_MAX),
+            "oci.userns_size must be at least 65536 (nobody is 65534) and the range must end below 2^32");
+    REQUIRE(cfg->oci.log_max_bytes >= 4096, "oci.log_max_bytes must be at least 4096");
     REQUIRE(ilu_log_level_valid(cfg->logging.level), "logging.level \"%s\" is not one of: debug, info, warn, error",
             cfg->logging.level);
 #undef REQUIRE

@@ -16,12 +16,14 @@ struct ilu_worker_config {
     uint32_t port;
     char load_balancer_url[256];     /* http://host:port of a controller to register with; empty: standalone */
     char advertise_host[256];        /* how the controller reaches this worker; empty: address */
+    char functions_dirs[1024];       /* ':'-separated roots a function folder must lie under */
     struct {
         uint32_t timeout_sec;        /* per-invocation timeout, from arrival */
         uint32_t mem_min_mb;
         uint32_t mem_max_mb;
         uint32_t cpu_max;
         uint32_t max_payload_bytes;  /* largest accepted invocation arguments */
+        uint32_t max_result_bytes;   /* largest function result (JSON); beyond it the invocation fails */
     } limits;
     struct {
         char queue_policy[32];       /* name in the queue policy registry */
@@ -51,6 +53,12 @@ struct ilu_worker_config {
         char agent_path[256];        /* empty: agent/agent.py beside the binary */
         char cgroup_parent[64];      /* cgroups go under /<cgroup_parent>/<id> */
         uint32_t pids_limit;
+        bool user_namespace;         /* container root = an unprivileged host id */
+        uint32_t userns_host_id;     /* first host uid/gid of the mapped range */
+        uint32_t userns_size;        /* ids mapped (container 0..size-1) */
+        char seccomp[256];           /* "default", "off" or the path of an OCI linux.seccomp JSON */
+        char init[256];              /* init run as pid 1 (reaps orphans); "" or "off": the agent is pid 1 */
+        uint32_t log_max_bytes;      /* per container stdout/stderr file, rotated once beyond it */
     } oci;
     struct {
         uint32_t report_freq_ms;     /* host CPU / load sampling period */

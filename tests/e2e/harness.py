@@ -169,6 +169,11 @@ class Worker:
         self.name = name
         # Short path: Unix socket paths under state_dir must stay under 108 bytes.
         self.root = tempfile.mkdtemp(prefix="ilu-e2e-", dir="/tmp")
+        # containers run as an unprivileged host id (user namespace): they
+        # must pass through to the root and function folders kept here
+        os.chmod(self.root, 0o711)
+        self.functions_root = os.path.join(self.root, "functions")
+        os.makedirs(self.functions_root, mode=0o755)
         self.state_dir = os.path.join(self.root, "state")
         self.rootfs_dir = os.path.join(self.root, "rootfs")
         self.cgroup_parent = f"iluvatar-test-{os.getpid()}-{seq}"
@@ -189,6 +194,9 @@ class Worker:
             "address": HOST,
             "port": port,
             "logging": {"level": "info", "stdout": True},
+            # the test functions, the bundled ones, and this worker's own
+            # folder (tests that make function folders put them there)
+            "functions_dirs": f"{TEST_FUNCTIONS}:{BUNDLED_FUNCTIONS}:{self.functions_root}",
             "oci": {"state_dir": self.state_dir, "rootfs_dir": self.rootfs_dir,
                     "cgroup_parent": self.cgroup_parent},
         }

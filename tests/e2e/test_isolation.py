@@ -42,7 +42,8 @@ class IsolationTest(WorkerTestCase):
         self.assertFalse(self.seen["function_writable"], "the function folder accepted a write")
 
     def test_own_pid_namespace(self):
-        self.assertEqual(self.seen["pid"], 1, f"the agent should be pid 1 in its namespace: {self.seen}")
+        # pid 1 is the init (tini); the agent comes a few pids later
+        self.assertLess(self.seen["pid"], 32, f"the agent should have a small pid in its own namespace: {self.seen}")
 
     def test_memory_limit_is_the_registered_memory(self):
         self.assertEqual(int(self.cgroup_file("memory", "memory.limit_in_bytes")), 96 * 1024 * 1024)

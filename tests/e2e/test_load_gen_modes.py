@@ -33,7 +33,10 @@ class LoadGenModesTest(WorkerTestCase):
     def setUp(self):
         if not os.access(LOAD_GEN, os.X_OK):
             self.fail(f"{LOAD_GEN} is missing; build it with `make`")
-        self.tmp = tempfile.mkdtemp(prefix="ilu-lg-modes-")
+        # under the worker's own functions folder: function folders are
+        # registered only from its functions_dirs
+        self.tmp = tempfile.mkdtemp(prefix="lg-modes-", dir=self.worker.functions_root)
+        os.chmod(self.tmp, 0o755)
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def load_gen(self, *args, out="out", timeout=180):

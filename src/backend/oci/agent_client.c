@@ -17,19 +17,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define OCI_MAX_REPLY (64u << 20)
 #define OCI_RBUF_KEEP (1u << 20) /* shrink the read buffer back after bigger replies */
-#define OCI_POLL_US 1000
 #define OCI_GRACE_MS 100 /* after EOF, how long to wait for the exit status */
-
-static const struct timeval poll_tv = {0, OCI_POLL_US};
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
 void oci_agent_close(struct oci_ct *ct)
 {
-    struct event **evs[] = {&ct->poll_timer, &ct->grace_timer, &ct->rev, &ct->wev};
+    struct event **evs[] = {&ct->grace_timer, &ct->rev, &ct->wev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (*evs[i]) {
             event_free(*evs[i]);
@@ -47,73 +43,88 @@ void oci_agent_close(struct oci_ct *ct)
 
 /* ---- connecting ---- */
 
-/* Returns 0 connected, 1 not yet (retry), -1 failed (errno set). */
-static int try_connect(struct oci_ct *ct)
+/* <dir>/sockets/sock as an address; through a descriptor of the dir when
+ * the path is too long for sun_path (*dirfd is then to be closed). */
+static int socket_address(struct oci_ct *ct, struct sockaddr_un *sa, int *dirfd)
 {
-    if (ct->sock < 0) {
-        ct->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (ct->sock < 0)
-            return -1;
-    }
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int dirfd = -1;
-    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sockets/sock", ct->dir);
-    if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
-        /* Too long for sun_path: go through a descriptor of the dir. */
-        char dir[PATH_MAX + 16];
-        snprintf(dir, sizeof dir, "%s/sockets", ct->dir);
-        dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dirfd < 0)
-            return -1;
-        snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/sock", dirfd);
-    }
+    *dirfd = -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof sa->sun_path, "%s/sockets/sock", ct->dir);
+    if (n >= 0 && (size_t)n < sizeof sa->sun_path)
+        return 0;
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/sockets", ct->dir);
+    *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*dirfd < 0)
+        return -1;
+    snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/sock", *dirfd);
+    return 0;
+}
+
+int oci_agent_listen(struct oci_ct *ct, struct ilu_error *err)
+{
+    struct sockaddr_un sa;
+    int dirfd, fd = -1;
+    if (socket_address(ct, &sa, &dirfd) != 0)
+        goto fail;
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    unlink(sa.sun_path);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 16) != 0)
+        goto fail;
+    if (dirfd >= 0)
+        close(dirfd);
+    return fd;
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (dirfd >= 0)
+        close(dirfd);
+    return ilu_err(err, ILU_ST_INTERNAL, "agent_socket", "container %s: cannot listen on %s/sockets/sock: %s",
+                   ct->id, ct->dir, strerror(e));
+}
+
+/* Connect at once (the socket listens before the container exists) and
+ * queue a check: the agent answers it only once it has imported the
+ * function, which is when the container is ready. */
+int oci_agent_start_connect(struct oci_ct *ct, struct ilu_error *err)
+{
+    struct sockaddr_un sa;
+    int dirfd;
+    const char *what = "connect";
+    if (socket_address(ct, &sa, &dirfd) != 0)
+        goto fail;
+    ct->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (ct->sock < 0)
+        goto fail;
     int rc = connect(ct->sock, (struct sockaddr *)&sa, sizeof sa);
     int e = errno;
     if (dirfd >= 0)
         close(dirfd);
-    if (rc == 0 || e == EISCONN)
-        return 0;
     errno = e;
-    /* ENOENT until the agent renames its listening socket into place. */
-    if (e == ENOENT || e == ECONNREFUSED || e == EAGAIN || e == EINTR)
-        return 1;
-    return -1;
-}
-
-static void on_poll(evutil_socket_t fd, short what, void *arg)
-{
-    struct oci_ct *ct = arg;
-    int rc = try_connect(ct);
-    if (rc == 1) {
-        evtimer_add(ct->poll_timer, &poll_tv);
-        return;
-    }
-    event_free(ct->poll_timer);
-    ct->poll_timer = NULL;
-    if (rc < 0) {
-        char reason[200];
-        snprintf(reason, sizeof reason, "cannot connect to the agent socket: %s", strerror(errno));
-        oci_ct_dead(ct, reason);
-        return;
-    }
+    if (rc != 0)
+        goto fail;
+    uint64_t check[2] = {htole64(0), htole64(0)};
+    what = "send the ready check";
+    if (send(ct->sock, check, sizeof check, MSG_NOSIGNAL) != (ssize_t)sizeof check)
+        goto fail;
+    ct->ready_pending = true;
     /* Reading all the time also tells us when an idle agent goes away. */
     ct->rev = event_new(ct->ob->evb, ct->sock, EV_READ | EV_PERSIST, on_read, ct);
     ct->wev = event_new(ct->ob->evb, ct->sock, EV_WRITE | EV_PERSIST, on_write, ct);
     if (!ct->rev || !ct->wev || event_add(ct->rev, NULL) != 0) {
-        oci_ct_dead(ct, "cannot watch the agent socket (out of memory?)");
-        return;
+        oci_agent_close(ct);
+        return ilu_err(err, ILU_ST_INTERNAL, "oom", "container %s: cannot watch the agent socket", ct->id);
     }
-    oci_ct_connected(ct);
-}
-
-void oci_agent_start_connect(struct oci_ct *ct)
-{
-    ct->poll_timer = evtimer_new(ct->ob->evb, on_poll, ct);
-    if (!ct->poll_timer) {
-        oci_ct_dead(ct, "cannot start the connect timer (out of memory?)");
-        return;
-    }
-    on_poll(-1, 0, ct); /* the agent may already listen */
+    return 0;
+fail:;
+    e = errno;
+    oci_agent_close(ct);
+    return ilu_err(err, ILU_ST_INTERNAL, "agent_socket", "container %s: cannot %s the agent socket: %s", ct->id, what,
+                   strerror(e));
 }
 
 /* ---- losing the connection ---- */
@@ -125,12 +136,16 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 
 /* The socket closed or broke. The process is probably exiting too: wait a
  * moment for its exit status, which makes a better message. */
-static void connection_lost(struct oci_ct *ct, const char *why)
+void oci_agent_connection_lost(struct oci_ct *ct, const char *why)
 {
     if (ct->rev)
         event_del(ct->rev);
     if (ct->wev)
         event_del(ct->wev);
+    if (ct->state == OCI_CT_SPAWNING) { /* the runtime's exit tells more */
+        ct->conn_lost = true;
+        return;
+    }
     if (ct->init_pid > 0 && !ct->init_exited) {
         int st;
         if (waitpid(ct->init_pid, &st, WNOHANG) == ct->init_pid) {
@@ -199,7 +214,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         if (n < 0) {
             char why[160];
             snprintf(why, sizeof why, "sending the arguments failed: %s", strerror(errno));
-            connection_lost(ct, why);
+            oci_agent_connection_lost(ct, why);
             return;
         }
         ct->woff += (size_t)n;
@@ -232,6 +247,17 @@ static void deliver(struct oci_ct *ct, size_t body_len)
     }
 }
 
+/* The answer to the ready check: the function is imported. */
+static void ready_reply(struct oci_ct *ct)
+{
+    ct->ready_pending = false;
+    ct->rlen = 0;
+    if (ct->state == OCI_CT_SPAWNING)
+        ct->agent_ready = true; /* reported once the runtime is done */
+    else if (ct->state == OCI_CT_CONNECTING)
+        oci_ct_connected(ct);
+}
+
 static void protocol_error(struct oci_ct *ct, const char *why)
 {
     ilu_warn(ct->ob->log, ct->tid, "container %s: %s; dropping the connection", ct->id, why);
@@ -248,17 +274,21 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             uint64_t blen;
             memcpy(&blen, ct->rbuf, 8);
             blen = le64toh(blen);
-            if (!ct->in_flight)
+            if (!ct->in_flight && !ct->ready_pending)
                 return protocol_error(ct, "the agent sent data nobody asked for");
-            if (blen > OCI_MAX_REPLY) {
+            if (blen > ct->ob->max_reply_bytes) {
                 char why[160];
-                snprintf(why, sizeof why, "the agent's reply is %llu bytes, over the %u MiB limit",
-                         (unsigned long long)blen, OCI_MAX_REPLY >> 20);
+                snprintf(why, sizeof why, "the agent's reply is %llu bytes, over the %u-byte limit",
+                         (unsigned long long)blen, ct->ob->max_reply_bytes);
                 return protocol_error(ct, why);
             }
             need = 8 + (size_t)blen;
             if (ct->rlen > need)
                 return protocol_error(ct, "the agent sent more than one reply");
+            if (ct->rlen == need && ct->ready_pending) {
+                ready_reply(ct);
+                continue;
+            }
             if (ct->rlen == need)
                 return deliver(ct, need - 8);
         }
@@ -287,7 +317,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             snprintf(why, sizeof why, "the agent closed its connection");
         else
             snprintf(why, sizeof why, "reading from the agent failed: %s", strerror(errno));
-        connection_lost(ct, why);
+        oci_agent_connection_lost(ct, why);
         return;
     }
 }

@@ -1,6 +1,7 @@
 /* What the runtime is given: the shared lean Python root and, per container,
- * a bundle dir holding config.json (written with jansson), the sockets dir
- * and the agent's stdout/stderr logs. */
+ * a bundle dir holding config.json (written with jansson), the agent's
+ * listening socket (sockets/sock, never mounted into the container: the
+ * agent gets it as descriptor 3) and its stdout/stderr logs. */
 #include "oci_int.h"
 
 #include <errno.h>
@@ -54,8 +55,7 @@ int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err)
 {
     /* Every mount point must exist beforehand: the root is mounted read-only
      * and shared by all containers, so the runtime must not create any. */
-    static const char *dirs[] = {"usr", "proc", "sys", "dev", "tmp", "etc", "function", "iluvatar/sockets",
-                                 "iluvatar/agent"};
+    static const char *dirs[] = {"usr", "proc", "sys", "dev", "tmp", "etc", "function", "iluvatar/agent"};
     static const char *links[][2] = {{"bin", "usr/bin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
                                      {"sbin", "usr/sbin"}};
     static const char *files[][2] = {
@@ -138,7 +138,7 @@ static json_t *mount_entry(const char *dest, const char *type, const char *src, 
                      str_array(opts));
 }
 
-static json_t *build_mounts(struct oci_backend *ob, const char *image, const char *sockets)
+static json_t *build_mounts(struct oci_backend *ob, const char *image)
 {
     static const char *proc_o[] = {"nosuid", "noexec", "nodev", NULL};
     static const char *dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
@@ -149,7 +149,6 @@ static json_t *build_mounts(struct oci_backend *ob, const char *image, const cha
     static const char *usr_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
     static const char *tmp_o[] = {"nosuid", "nodev", "mode=1777", TMP_SIZE, NULL};
     static const char *fn_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
-    static const char *sock_o[] = {"rbind", "rw", "nosuid", "nodev", "noexec", NULL};
     json_t *m = json_array();
     json_array_append_new(m, mount_entry("/proc", "proc", "proc", proc_o));
     json_array_append_new(m, mount_entry("/dev", "tmpfs", "tmpfs", dev_o));
@@ -161,7 +160,6 @@ static json_t *build_mounts(struct oci_backend *ob, const char *image, const cha
     json_array_append_new(m, mount_entry("/tmp", "tmpfs", "tmpfs", tmp_o));
     if (image)
         json_array_append_new(m, mount_entry("/function", "bind", image, fn_o));
-    json_array_append_new(m, mount_entry("/iluvatar/sockets", "bind", sockets, sock_o));
     json_array_append_new(m, mount_entry("/iluvatar/agent", "bind", ob->agent_dir, fn_o));
     return m;
 }
@@ -186,8 +184,13 @@ static json_t *build_resources(struct oci_backend *ob, uint32_t memory_mb, uint3
     return r;
 }
 
-static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, const char *sockets,
-                            uint32_t memory_mb, uint32_t cpus, const char *const *args)
+static json_t *id_mapping(uint32_t host_id, uint32_t size)
+{
+    return json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID", (json_int_t)host_id, "size", (json_int_t)size);
+}
+
+static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, uint32_t memory_mb,
+                            uint32_t cpus, const char *const *args)
 {
     static const char *masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                                    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -195,17 +198,21 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     static const char *ro_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
     char agent[320];
     snprintf(agent, sizeof agent, "/iluvatar/agent/%s", ob->agent_file);
-    const char *agent_args[] = {ob->python, "-S", "-u", agent, NULL};
-    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "ILU_AGENT_SOCKET=/iluvatar/sockets/sock",
-                         "ILU_FUNCTION_DIR=/function", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", "LANG=C.UTF-8",
-                         NULL};
+    /* A tiny init (tini) as pid 1 reaps the orphans a function leaves and
+     * lets signals a function sends itself take effect (pid 1 ignores them). */
+    const char *agent_args[] = {ob->init, "--", ob->python, "-S", "-u", agent, NULL};
+    const char *const *run = agent_args + (ob->init[0] ? 0 : 2);
+    char max_result[48];
+    snprintf(max_result, sizeof max_result, "ILU_MAX_RESULT_BYTES=%u", ob->max_result_bytes);
+    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "ILU_AGENT_FD=3", "ILU_FUNCTION_DIR=/function",
+                         "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", "LANG=C.UTF-8", max_result, NULL};
     json_t *caps = json_object();
     static const char *cap_sets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
     for (size_t i = 0; i < 5; i++)
         json_object_set_new(caps, cap_sets[i], json_array());
 
     json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:b, s:[{s:s, s:I, s:I}]}", "terminal", 0,
-                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : agent_args), "env",
+                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : run), "env",
                                 str_array(env), "cwd", image ? "/function" : "/", "capabilities", caps,
                                 "noNewPrivileges", 1, "rlimits", "type", "RLIMIT_NOFILE", "hard",
                                 (json_int_t)1024, "soft", (json_int_t)1024);
@@ -214,6 +221,8 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     static const char *ns_types[] = {"pid", "network", "ipc", "uts", "mount"};
     for (size_t i = 0; i < 5; i++)
         json_array_append_new(ns, json_pack("{s:s}", "type", ns_types[i]));
+    if (ob->userns)
+        json_array_append_new(ns, json_pack("{s:s}", "type", "user"));
     if (ob->cgroupns)
         json_array_append_new(ns, json_pack("{s:s}", "type", "cgroup"));
 
@@ -222,10 +231,16 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     json_t *linux_ = json_pack("{s:o, s:s, s:o, s:o, s:o}", "resources", build_resources(ob, memory_mb, cpus),
                                "cgroupsPath", cgpath, "namespaces", ns, "maskedPaths", str_array(masked),
                                "readonlyPaths", str_array(ro_paths));
+    if (ob->userns) {
+        json_object_set_new(linux_, "uidMappings", id_mapping(ob->userns_host_id, ob->userns_size));
+        json_object_set_new(linux_, "gidMappings", id_mapping(ob->userns_host_id, ob->userns_size));
+    }
+    if (ob->seccomp)
+        json_object_set(linux_, "seccomp", ob->seccomp);
 
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process", process, "root",
                      "path", ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts",
-                     build_mounts(ob, image, sockets), "linux", linux_);
+                     build_mounts(ob, image), "linux", linux_);
 }
 
 int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
@@ -237,10 +252,10 @@ int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, co
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create the bundle dir %s: %s", id,
                        dir, strerror(errno));
-    if (mkdir(sockets, 0755) != 0 && errno != EEXIST)
+    if (mkdir(sockets, 0700) != 0 && errno != EEXIST)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create %s: %s", id, sockets,
                        strerror(errno));
-    json_t *cfg = build_config(ob, id, image, sockets, memory_mb, cpus, args);
+    json_t *cfg = build_config(ob, id, image, memory_mb, cpus, args);
     if (!cfg)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)",
                        id);

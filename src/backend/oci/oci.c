@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,20 +27,109 @@ static struct oci_backend *backend_of(struct ilu_backend *b)
 
 /* ---- image check ---- */
 
-static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_error *err)
+/* A function folder must resolve (symlinks and all) under one of the
+ * configured roots: any other host folder holding a main.py would otherwise
+ * be mounted into a container. resolved gets the real path, which is what
+ * is mounted, so a symlink swapped later cannot redirect the mount. */
+static int resolve_image(struct oci_backend *ob, const char *image, char *resolved, struct ilu_error *err)
 {
     if (!image || image[0] != '/')
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
                        "image \"%s\" must be the absolute path of a function folder", image ? image : "");
+    if (!realpath(image, resolved))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s", image, strerror(errno));
+    bool allowed = false;
+    for (unsigned i = 0; i < ob->n_fn_roots && !allowed; i++) {
+        size_t n = strlen(ob->fn_roots[i]);
+        allowed = strncmp(resolved, ob->fn_roots[i], n) == 0 && (resolved[n] == '/' || resolved[n] == '\0');
+    }
+    if (!allowed)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
+                       "image %s (%s) is not under any of functions_dirs (%s)", image, resolved, ob->fn_roots_text);
     struct stat st;
-    if (stat(image, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s is not a directory%s%s", image,
-                       errno ? ": " : "", errno ? strerror(errno) : "");
+    if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s is not a directory", image);
     char main_py[PATH_MAX + 16];
-    snprintf(main_py, sizeof main_py, "%s/main.py", image);
+    snprintf(main_py, sizeof main_py, "%s/main.py", resolved);
     if (access(main_py, R_OK) != 0)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s has no readable main.py: %s", image,
                        strerror(errno));
+    /* In a user namespace the function runs as an unmapped stranger to the
+     * host's files: it reads only what everyone may read. */
+    struct stat mst;
+    if (ob->userns && (stat(main_py, &mst) != 0 || !(mst.st_mode & S_IROTH) ||
+                       (st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH)))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
+                       "image %s is not readable by the container's unprivileged user (folder mode %03o, main.py "
+                       "mode %03o): make it world-readable", image, (unsigned)(st.st_mode & 0777),
+                       (unsigned)(mst.st_mode & 0777));
+    return 0;
+}
+
+/* Every folder above path must let others pass, or a container whose root
+ * is an unprivileged host id cannot reach it. */
+static int check_reachable(const char *what, const char *path, struct ilu_error *err)
+{
+    char buf[PATH_MAX];
+    if (!realpath(path, buf))
+        return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "%s %s: %s", what, path, strerror(errno));
+    for (char *slash = strrchr(buf, '/'); slash; slash = strrchr(buf, '/')) {
+        struct stat st;
+        if (stat(buf, &st) == 0 && !(st.st_mode & S_IXOTH))
+            return ilu_err(err, ILU_ST_INTERNAL, "oci_init",
+                           "%s %s is out of reach of user-namespaced containers: %s has mode %03o (run chmod o+x "
+                           "on it, or set oci.user_namespace to false)", what, path, buf,
+                           (unsigned)(st.st_mode & 0777));
+        *slash = '\0';
+    }
+    return 0;
+}
+
+static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_error *err)
+{
+    char resolved[PATH_MAX];
+    return resolve_image(b->priv, image, resolved, err);
+}
+
+/* functions_dirs: ':'-separated; empty means the bundled functions/ beside
+ * the binary plus <state_dir>/functions, an area only the worker's owner
+ * can write. Roots that do not exist are skipped with a warning. */
+static int set_function_roots(struct oci_backend *ob, const char *setting, struct ilu_error *err)
+{
+    char list[2 * PATH_MAX + 8];
+    if (setting && *setting) {
+        snprintf(list, sizeof list, "%s", setting);
+    } else {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        char upload[PATH_MAX];
+        snprintf(upload, sizeof upload, "%s/functions", ob->state_dir);
+        oci_mkdir_p(upload, 0755);
+        snprintf(list, sizeof list, "%s/../functions:%s", exe, upload);
+    }
+    ob->fn_roots_text[0] = '\0';
+    char *save = NULL;
+    for (char *dir = strtok_r(list, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        if (ob->n_fn_roots == sizeof ob->fn_roots / sizeof ob->fn_roots[0])
+            return ilu_err(err, ILU_ST_INTERNAL, "config", "functions_dirs lists more than %zu folders",
+                           sizeof ob->fn_roots / sizeof ob->fn_roots[0]);
+        if (dir[0] != '/')
+            return ilu_err(err, ILU_ST_INTERNAL, "config", "functions_dirs: %s is not an absolute path", dir);
+        if (!realpath(dir, ob->fn_roots[ob->n_fn_roots])) {
+            ilu_warn(ob->log, "startup", "functions_dirs: %s skipped: %s", dir, strerror(errno));
+            continue;
+        }
+        size_t used = strlen(ob->fn_roots_text);
+        snprintf(ob->fn_roots_text + used, sizeof ob->fn_roots_text - used, "%s%s", used ? ":" : "",
+                 ob->fn_roots[ob->n_fn_roots]);
+        ob->n_fn_roots++;
+    }
+    if (ob->n_fn_roots == 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "config", "functions_dirs names no existing folder");
     return 0;
 }
 
@@ -55,6 +145,8 @@ static void ct_unlink_free(struct oci_ct *ct)
         ob->cts = ct->next;
     if (ct->next)
         ct->next->prev = ct->prev;
+    oci_output_free(ct->out);
+    oci_output_free(ct->errout);
     free(ct->rbuf);
     free(ct);
 }
@@ -64,7 +156,7 @@ static void ct_unlink_free(struct oci_ct *ct)
 static void oom_hint(struct oci_ct *ct, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (!ct->init_exited || !WIFSIGNALED(ct->init_status) || WTERMSIG(ct->init_status) != SIGKILL)
+    if (!ct->init_exited || oci_status_signal(ct->ob, ct->init_status) != SIGKILL)
         return;
     /* v1 memory.oom_control counts OOM kills in the cgroup (kernel >= 4.13). */
     char path[256], line[128];
@@ -93,6 +185,7 @@ void oci_ct_dead(struct oci_ct *ct, const char *reason)
     oci_agent_close(ct);
 
     char path[PATH_MAX + 16], tail[240], oom[96];
+    oci_output_drain(ct->errout);
     snprintf(path, sizeof path, "%s/stderr.log", ct->dir);
     oci_file_tail(path, tail, sizeof tail);
     oom_hint(ct, oom, sizeof oom);
@@ -177,7 +270,11 @@ static void on_run_exit(struct oci_backend *ob, void *arg, int status)
         return;
     }
     ct->state = OCI_CT_CONNECTING;
-    oci_agent_start_connect(ct);
+    if (ct->conn_lost)
+        oci_agent_connection_lost(ct, "the agent closed its connection");
+    else if (ct->agent_ready)
+        oci_ct_connected(ct);
+    /* else the ready check's answer makes it ready */
 }
 
 static bool id_is_safe(const char *id)
@@ -200,7 +297,8 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
         return ilu_err(err, ILU_ST_INTERNAL, "bad_id", "container id \"%s\" is not safe as a file name", c->id);
     if (c->backend_data)
         return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s was already created", c->id);
-    if (oci_check_image(b, c->fn->image, err) != 0)
+    char image[PATH_MAX];
+    if (resolve_image(ob, c->fn->image, image, err) != 0)
         return ilu_err_wrap(err, "container %s", c->id);
 
     struct oci_ct *ct = calloc(1, sizeof *ct);
@@ -217,17 +315,27 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
 
     uint32_t mem = c->memory_mb ? c->memory_mb : c->fn->memory_mb;
     uint32_t cpus = c->cpus ? c->cpus : c->fn->cpus;
-    if (oci_write_bundle(ob, ct->dir, ct->id, c->fn->image, mem, cpus, NULL, err) != 0)
+    int listen_fd = -1, out_w = -1, err_w = -1;
+    if (oci_write_bundle(ob, ct->dir, ct->id, image, mem, cpus, NULL, err) != 0)
         goto fail;
 
+    /* The agent's socket listens before the container exists and reaches it
+     * as descriptor 3; stdout/stderr go through pipes the worker caps. */
     char pidfile[PATH_MAX + 16], out[PATH_MAX + 16], errf[PATH_MAX + 16];
     snprintf(pidfile, sizeof pidfile, "%s/pid", ct->dir);
     snprintf(out, sizeof out, "%s/stdout.log", ct->dir);
     snprintf(errf, sizeof errf, "%s/stderr.log", ct->dir);
-    char *argv[] = {ob->runtime_path, "--root", ob->runtime_root, "run", "--detach", "--bundle", ct->dir,
-                    "--pid-file", pidfile, ct->id, NULL};
+    if ((listen_fd = oci_agent_listen(ct, err)) < 0 || oci_agent_start_connect(ct, err) != 0 ||
+        !(ct->out = oci_output_new(ob, out, &out_w, err)) || !(ct->errout = oci_output_new(ob, errf, &err_w, err)))
+        goto fail;
+    char *argv[] = {ob->runtime_path, "--root", ob->runtime_root, "run", "--detach", "--preserve-fds", "1",
+                    "--bundle", ct->dir, "--pid-file", pidfile, ct->id, NULL};
     /* The runtime's stdio becomes the agent's: its errors land in stderr.log. */
-    pid_t pid = oci_spawn(argv, out, errf, err);
+    pid_t pid = oci_spawn_fds(argv, out_w, err_w, listen_fd, err);
+    close(listen_fd);
+    close(out_w);
+    close(err_w);
+    listen_fd = out_w = err_w = -1;
     if (pid < 0)
         goto fail;
     if (oci_watch_child(ob, pid, on_run_exit, ct) != 0) {
@@ -244,11 +352,20 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
         ob->cts->prev = ct;
     ob->cts = ct;
     c->backend_data = ct;
-    ilu_debug(ob->log, tid, "container %s: %s run started (%s, %u MiB, %u cpus)", ct->id, ob->runtime_name,
-              c->fn->image, mem, cpus);
+    ilu_debug(ob->log, tid, "container %s: %s run started (%s, %u MiB, %u cpus)", ct->id, ob->runtime_name, image,
+              mem, cpus);
     return 0;
 
 fail:
+    if (listen_fd >= 0)
+        close(listen_fd);
+    if (out_w >= 0)
+        close(out_w);
+    if (err_w >= 0)
+        close(err_w);
+    oci_agent_close(ct);
+    oci_output_free(ct->out);
+    oci_output_free(ct->errout);
     oci_rm_tree(ct->dir);
     free(ct);
     ilu_err_wrap(err, "creating container %s", c->id);
@@ -375,6 +492,7 @@ static void oci_free(struct ilu_backend *b)
     oci_shutdown(b);
     if (ob->sigchld)
         event_free(ob->sigchld);
+    json_decref(ob->seccomp);
     free(ob);
 }
 
@@ -436,6 +554,33 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
         goto fail;
     }
     ob->pids_limit = cfg->oci.pids_limit;
+    ob->userns = cfg->oci.user_namespace;
+    ob->userns_host_id = cfg->oci.userns_host_id;
+    ob->userns_size = cfg->oci.userns_size;
+    ob->log_max_bytes = cfg->oci.log_max_bytes;
+    ob->max_result_bytes = cfg->limits.max_result_bytes;
+    /* the reply adds timestamps, was_cold and duration to the result */
+    ob->max_reply_bytes = cfg->limits.max_result_bytes + 4096;
+    if (cfg->oci.init[0] && strcmp(cfg->oci.init, "off") != 0) {
+        if (cfg->oci.init[0] != '/' || access(cfg->oci.init, X_OK) != 0) {
+            ilu_err(err, ILU_ST_INTERNAL, "config",
+                    "oci.init %s is not an executable absolute path (apt-get install tini, or set oci.init "
+                    "to \"off\" to run the agent as pid 1, which then cannot reap orphans)", cfg->oci.init);
+            goto fail;
+        }
+        if (strncmp(cfg->oci.init, "/usr/", 5) != 0) {
+            ilu_err(err, ILU_ST_INTERNAL, "config", "oci.init %s must be under /usr, the only host folder "
+                    "the containers see", cfg->oci.init);
+            goto fail;
+        }
+        snprintf(ob->init, sizeof ob->init, "%s", cfg->oci.init);
+    }
+    struct ilu_error serr = {0};
+    ob->seccomp = oci_seccomp_profile(cfg->oci.seccomp, &serr);
+    if (!ob->seccomp && strcmp(cfg->oci.seccomp, "off") != 0) {
+        ilu_err(err, ILU_ST_INTERNAL, "config", "%s", serr.msg);
+        goto fail;
+    }
     /* memory.swap only where the kernel accounts swap, or runc refuses. */
     ob->memsw = access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0 ||
                 access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
@@ -453,7 +598,15 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
                 strerror(errno));
         goto fail;
     }
-    if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, cfg->oci.agent_path, err) != 0)
+    /* In a user namespace the container's root is an unprivileged host id:
+     * it must be able to pass through the state dir to the shared root. */
+    if (ob->userns)
+        chmod(ob->state_dir, 0711);
+    if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, cfg->oci.agent_path, err) != 0 ||
+        set_function_roots(ob, cfg->functions_dirs, err) != 0)
+        goto fail;
+    if (ob->userns &&
+        (check_reachable("oci.rootfs_dir", ob->rootfs_dir, err) || check_reachable("the agent", ob->agent_dir, err)))
         goto fail;
     oci_clean_leftovers(ob);
     if (oci_choose_runtime(ob, cfg->oci.runtime[0] ? cfg->oci.runtime : "auto", cfg->oci.runtime_path, err) != 0)
@@ -461,9 +614,12 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
     if (oci_reaper_start(ob, err) != 0)
         goto fail;
     ob->shut_down = false;
-    ilu_info(log, "startup", "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s",
+    ilu_info(log, "startup", "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s; "
+             "user namespace %s, seccomp %s, init %s; functions from %s",
              ob->runtime_name, ob->rootfs_dir, ob->agent_dir, ob->agent_file, ob->state_dir, ob->cgroup_parent,
-             ob->memsw ? "" : " (no swap accounting)");
+             ob->memsw ? "" : " (no swap accounting)", ob->userns ? "on" : "OFF (functions run as host root)",
+             ob->seccomp ? cfg->oci.seccomp : "OFF", ob->init[0] ? ob->init : "none (agent is pid 1)",
+             ob->fn_roots_text);
     return &ob->base;
 
 fail:

@@ -48,11 +48,14 @@ struct oci_ct {
     uint64_t create_ns;
     /* agent connection */
     int sock;
-    struct event *poll_timer; /* connect attempts while CONNECTING */
     struct event *grace_timer; /* after EOF, waits briefly for the exit status */
     struct event *rev, *wev;
     bool in_flight;
+    bool ready_pending;      /* the ready check was sent, its reply not yet read */
+    bool agent_ready;        /* its reply came while the runtime was still running */
+    bool conn_lost;          /* the connection broke before the runtime finished */
     uint64_t sent_ns;
+    struct oci_output *out, *errout; /* the container's stdout / stderr */
     char *wbuf;              /* unsent part of the request */
     size_t wlen, woff;
     char *rbuf;              /* reply being read: 8-byte length + body */
@@ -78,6 +81,17 @@ struct oci_backend {
     char agent_file[256];       /* its file name */
     char cgroup_parent[64];
     uint32_t pids_limit;
+    bool userns;                /* map container root to userns_host_id.. */
+    uint32_t userns_host_id, userns_size;
+    struct json_t *seccomp;     /* linux.seccomp of every config.json, NULL: none */
+    char init[256];             /* pid 1 inside (tini), "" : the agent is pid 1 */
+    uint32_t log_max_bytes;     /* per stdout/stderr file before rotation */
+    uint32_t max_result_bytes;  /* told to the agent; replies beyond it are refused */
+    uint32_t max_reply_bytes;   /* max_result_bytes + room for the reply's other fields */
+    /* Function folders must resolve under one of these (realpath'ed). */
+    char fn_roots[8][PATH_MAX];
+    unsigned n_fn_roots;
+    char fn_roots_text[1024];   /* the same, for messages */
     bool memsw;                 /* kernel accounts swap: set memory.swap */
     bool cgroupns;
     struct oci_child *children; /* runtime processes we wait for */
@@ -95,6 +109,9 @@ int oci_choose_runtime(struct oci_backend *ob, const char *mode, const char *pat
 /* Spawn argv (argv[0] a path) with stdin /dev/null and stdout/stderr sent to
  * the files named (NULL: /dev/null), in its own session. */
 pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, struct ilu_error *err);
+/* The same with stdout/stderr given as descriptors, and pass_fd (>= 0)
+ * handed to the child as descriptor 3 (runc --preserve-fds 1). */
+pid_t oci_spawn_fds(char *const argv[], int out_fd, int err_fd, int pass_fd, struct ilu_error *err);
 /* Run argv to completion (blocking). out/errout, if not NULL, get what it
  * printed (caller frees). Returns the waitpid status, or -1 if it could not run. */
 int oci_run_sync(char *const argv[], char **out, char **errout, struct ilu_error *err);
@@ -108,10 +125,29 @@ int oci_reaper_start(struct oci_backend *ob, struct ilu_error *err);
 void oci_reap(struct oci_backend *ob);
 bool oci_orphan_take(struct oci_backend *ob, pid_t pid, int *status);
 void oci_describe_status(int status, char *buf, size_t len);
+/* The signal that ended the container's agent: the init's own, or the one
+ * tini reports as exit status 128 + n; 0 if none. */
+int oci_status_signal(const struct oci_backend *ob, int status);
 /* `<runtime> --root R delete --force id`, blocking; returns its status. */
 int oci_delete_sync(const char *runtime_path, const char *root, const char *id);
 void oci_clean_leftovers(struct oci_backend *ob);
 void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid);
+
+/* output.c: a container's stdout or stderr, read from a pipe into a file
+ * capped at log_max_bytes and rotated once (<path>.1), so a chatty or
+ * hostile function cannot fill the disk; the file's tail goes into error
+ * reports. */
+struct oci_output;
+/* Make the pipe and open <path>; *write_fd is the end for the container
+ * (the caller closes it once the runtime has it). */
+struct oci_output *oci_output_new(struct oci_backend *ob, const char *path, int *write_fd, struct ilu_error *err);
+/* Copy what the pipe holds now into the file (call before reading the tail). */
+void oci_output_drain(struct oci_output *o);
+void oci_output_free(struct oci_output *o);
+
+/* seccomp.c: the default profile (namespaces, mounts, keyrings, bpf, ptrace
+ * and other host-wide calls fail with EPERM), or one read from a file. */
+struct json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err);
 
 /* bundle.c */
 int oci_mkdir_p(const char *path, mode_t mode);
@@ -126,7 +162,13 @@ int oci_rm_tree(const char *path);
 void oci_file_tail(const char *path, char *buf, size_t len);
 
 /* agent_client.c */
-void oci_agent_start_connect(struct oci_ct *ct);
+/* Bind and listen on <dir>/sockets/sock (a host path the container never
+ * sees); returns the listening descriptor to hand to the container. */
+int oci_agent_listen(struct oci_ct *ct, struct ilu_error *err);
+int oci_agent_start_connect(struct oci_ct *ct, struct ilu_error *err);
+/* The connection broke: report the death (waiting briefly for the exit
+ * status), or leave it to the runtime's exit while still spawning. */
+void oci_agent_connection_lost(struct oci_ct *ct, const char *why);
 int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_error *err);
 void oci_agent_close(struct oci_ct *ct);
 

@@ -34,8 +34,23 @@ uint64_t oci_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int oci_status_signal(const struct oci_backend *ob, int status)
+{
+    if (WIFSIGNALED(status))
+        return WTERMSIG(status);
+    if (ob->init[0] && WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) < 128 + NSIG)
+        return WEXITSTATUS(status) - 128;
+    return 0;
+}
+
 void oci_describe_status(int status, char *buf, size_t len)
 {
+    /* tini exits 128 + n when its child (the agent) died of signal n. */
+    if (WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) < 128 + NSIG) {
+        int sig = WEXITSTATUS(status) - 128;
+        snprintf(buf, len, "status %d: killed by signal %d (%s)", WEXITSTATUS(status), sig, strsignal(sig));
+        return;
+    }
     if (WIFEXITED(status))
         snprintf(buf, len, "status %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
@@ -44,19 +59,12 @@ void oci_describe_status(int status, char *buf, size_t len)
         snprintf(buf, len, "wait status 0x%x", (unsigned)status);
 }
 
-pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, struct ilu_error *err)
+static pid_t spawn(char *const argv[], posix_spawn_file_actions_t *fa, int first_closed, struct ilu_error *err)
 {
-    posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND,
-                                     0640);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND,
-                                     0640);
     /* The worker's sockets must not leak into the runtime or the container. */
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawn_file_actions_addclosefrom_np(fa, first_closed);
     sigset_t none, defs;
     sigemptyset(&none);
     sigemptyset(&defs);
@@ -69,14 +77,42 @@ pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, 
      * containers before the worker removes them in order. */
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    int rc = posix_spawn(&pid, argv[0], fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
         ilu_err(err, ILU_ST_INTERNAL, "spawn_failed", "cannot start %s: %s", argv[0], strerror(rc));
         return -1;
     }
     return pid;
+}
+
+pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, struct ilu_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND,
+                                     0640);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND,
+                                     0640);
+    return spawn(argv, &fa, 3, err);
+}
+
+pid_t oci_spawn_fds(char *const argv[], int out_fd, int err_fd, int pass_fd, struct ilu_error *err)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    /* The worker's own 0-3 are its stdio and event base, never these, so
+     * the dup2s cannot clobber one another. */
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    if (pass_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&fa, pass_fd, 3);
+        return spawn(argv, &fa, 4, err);
+    }
+    return spawn(argv, &fa, 3, err);
 }
 
 static char *read_memfd(int fd)

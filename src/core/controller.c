@@ -13,6 +13,7 @@
 
 #include "map.h"
 #include "policy_registry.h"
+#include "registration.h"
 
 struct ctl_async {
     struct ilu_controller *c;
@@ -80,31 +81,83 @@ static int fqdn_of(json_t *body, char *out, size_t n, struct ilu_error *err)
     return 0;
 }
 
+/* 0 when registration matches the kept one, 409 in err when it differs. */
+static int fn_same(json_t *old, json_t *registration, const char *fqdn, struct ilu_error *err)
+{
+    static const char *keys[] = {"image_name", "memory", "cpus"};
+    for (size_t k = 0; k < 3; k++)
+        if (!json_equal(json_object_get(old, keys[k]), json_object_get(registration, keys[k])))
+            return ilu_err(err, ILU_ST_CONFLICT, NULL, "function %s is already registered with a different %s", fqdn,
+                           keys[k]);
+    return 0;
+}
+
+/* Keep reg (borrowed): stored first when persisting, so a restarted
+ * controller knows every function it routes; then listed. */
+static int fn_keep(struct ilu_controller *c, const char *fqdn, json_t *reg, bool persist, const char *tid,
+                   struct ilu_error *err)
+{
+    json_t *old = fn_get(c, fqdn);
+    if (old) /* kept meanwhile (two registrations in flight) */
+        return fn_same(old, reg, fqdn, err);
+    if (persist && c->has_store && c->store.save_function(c->store.ctx, fqdn, reg, err))
+        return ilu_err_wrap(err, "storing %s", fqdn);
+    if (json_array_append(c->functions, reg) ||
+        ilu_map_put(&c->fn_index, fqdn, (void *)(uintptr_t)json_array_size(c->functions)))
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory registering %s", fqdn);
+    ilu_log_fields(c->log, ILU_LOG_INFO, tid, json_pack("{s:s, s:i}", "fqdn", fqdn, "workers", (int)c->n_workers),
+                   "function registered");
+    return 0;
+}
+
 struct reg_fanout {
     struct ilu_controller *c;
     unsigned pending, accepted, refused;
     char first_error[400];
+    json_t *reg;          /* owned: what is kept if the workers take it */
+    char fqdn[160], tid[64];
+    bool persist;
+    size_t n_sent;        /* workers it was sent to; later ones get it when kept */
     ilu_ctl_register_done_fn done;
     void *arg;
 };
 
+static void push_function(struct ilu_controller *c, struct ilu_ctl_worker *w, json_t *registration, const char *tid,
+                          struct reg_fanout *f);
+
 static void fanout_reply(void *arg, int status, json_t *answer, const char *transport_error)
 {
     struct reg_fanout *f = arg;
-    if (status == 200)
+    struct ilu_controller *c = f->c;
+    if (status == 200 && json_is_object(answer))
         f->accepted++;
-    else if (status > 0) { /* a worker refused it (conflict, bad image...) */
+    else if (status > 0 && status != 200) { /* a worker refused it (conflict, bad image...) */
         f->refused++;
         if (!f->first_error[0]) {
             const char *msg = json_string_value(json_object_get(answer, "error"));
             snprintf(f->first_error, sizeof f->first_error, "HTTP %d: %s", status, msg ? msg : "no message");
         }
-    } /* unreachable workers get it when they come back */
-    if (--f->pending == 0) {
-        if (f->done)
-            f->done(f->arg, f->accepted, f->refused, f->first_error[0] ? f->first_error : NULL);
-        free(f);
+    } /* unreachable or broken (garbage answer) workers get it when they come back */
+    if (--f->pending)
+        return;
+    struct ilu_error err = {0};
+    bool failed = false;
+    if (f->refused && !f->accepted) {
+        /* every worker that answered refused it: nothing would run it */
+        ilu_log_fields(c->log, ILU_LOG_WARN, f->tid, json_pack("{s:s, s:i}", "fqdn", f->fqdn, "refused", (int)f->refused),
+                       "function %s refused by every worker that answered; not kept: %s", f->fqdn, f->first_error);
+    } else if (fn_keep(c, f->fqdn, f->reg, f->persist, f->tid, &err)) {
+        failed = true;
+        ilu_log_fields(c->log, ILU_LOG_ERROR, f->tid, json_pack("{s:s}", "fqdn", f->fqdn),
+                       "function %s accepted by %u worker(s) but not kept: %s", f->fqdn, f->accepted, err.msg);
+    } else {
+        for (size_t i = f->n_sent; i < c->n_workers; i++) /* joined while it was on its way */
+            push_function(c, c->workers[i], f->reg, f->tid, NULL);
     }
+    if (f->done)
+        f->done(f->arg, f->accepted, f->refused, f->first_error[0] ? f->first_error : NULL, failed ? &err : NULL);
+    json_decref(f->reg);
+    free(f);
 }
 
 static void ignore_reply(void *arg, int status, json_t *answer, const char *transport_error)
@@ -130,41 +183,45 @@ static void push_all_functions(struct ilu_controller *c, struct ilu_ctl_worker *
 int ilu_controller_register_function(struct ilu_controller *c, json_t *registration, bool persist, const char *tid,
                                      ilu_ctl_register_done_fn done, void *arg, struct ilu_error *err)
 {
-    char fqdn[160];
-    if (fqdn_of(registration, fqdn, sizeof fqdn, err))
+    struct ilu_register_req req;
+    if (ilu_registration_from_json(registration, &req, err) || ilu_registration_check(&req, NULL, err))
         return -1;
-    if (!json_string_value(json_object_get(registration, "image_name")) ||
-        !json_is_integer(json_object_get(registration, "memory")))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "image_name (string) and memory (integer) are required");
+    char fqdn[160];
+    snprintf(fqdn, sizeof fqdn, "%s-%s", req.function_name, req.function_version);
     json_t *old = fn_get(c, fqdn);
     if (old) {
-        static const char *keys[] = {"image_name", "memory", "cpus"};
-        for (size_t k = 0; k < 3; k++)
-            if (!json_equal(json_object_get(old, keys[k]), json_object_get(registration, keys[k])))
-                return ilu_err(err, ILU_ST_CONFLICT, NULL, "function %s is already registered with a different %s",
-                               fqdn, keys[k]);
+        if (fn_same(old, registration, fqdn, err))
+            return -1;
         if (done) /* identical: nothing to do, as on a worker */
-            done(arg, (unsigned)c->n_workers, 0, NULL);
+            done(arg, (unsigned)c->n_workers, 0, NULL, NULL);
         return 0;
     }
-    if (persist && c->has_store && c->store.save_function(c->store.ctx, fqdn, registration, err))
-        return ilu_err_wrap(err, "storing %s", fqdn);
     json_t *copy = json_deep_copy(registration);
+    if (!copy)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     json_object_del(copy, "transaction_id");
-    json_array_append_new(c->functions, copy);
-    ilu_map_put(&c->fn_index, fqdn, (void *)(uintptr_t)json_array_size(c->functions));
-    ilu_log_fields(c->log, ILU_LOG_INFO, tid, json_pack("{s:s, s:i}", "fqdn", fqdn, "workers", (int)c->n_workers),
-                   "function registered");
-    if (!c->n_workers) {
-        if (done)
-            done(arg, 0, 0, NULL);
-        return 0;
+    if (!c->n_workers) { /* nobody to ask: the checks above are all there is */
+        int rc = fn_keep(c, fqdn, copy, persist, tid, err);
+        json_decref(copy);
+        if (!rc && done)
+            done(arg, 0, 0, NULL, NULL);
+        return rc;
     }
     struct reg_fanout *f = calloc(1, sizeof *f);
-    if (!f)
+    if (!f) {
+        json_decref(copy);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-    *f = (struct reg_fanout){.c = c, .pending = (unsigned)c->n_workers, .done = done, .arg = arg};
-    for (size_t i = 0; i < c->n_workers; i++)
+    }
+    *f = (struct reg_fanout){.c = c,
+                             .pending = (unsigned)c->n_workers,
+                             .reg = copy,
+                             .persist = persist,
+                             .n_sent = c->n_workers,
+                             .done = done,
+                             .arg = arg};
+    snprintf(f->fqdn, sizeof f->fqdn, "%s", fqdn);
+    snprintf(f->tid, sizeof f->tid, "%s", tid ? tid : "");
+    for (size_t i = 0; i < f->n_sent; i++)
         push_function(c, c->workers[i], copy, tid, f);
     return 0;
 }

@@ -103,10 +103,19 @@ void ilu_controller_free(struct ilu_controller *c);
 int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ctl_worker_info *info, bool persist,
                                    const char *tid, struct ilu_error *err);
 
-/* A function: validated, stored, registered on every worker. done (may be
- * NULL) is called once with the number of workers that accepted it and the
- * first refusal; a worker that joins later gets it when it joins. */
-typedef void (*ilu_ctl_register_done_fn)(void *arg, unsigned accepted, unsigned refused, const char *first_error);
+/* A function: checked with the workers' rules (core/registration.h, syntax
+ * only: the controller does not know each worker's limits or files), sent
+ * to every worker, and kept (stored, then listed and routed) unless every
+ * worker that answered refused it. With no worker attached it is kept at
+ * once; a worker that joins later gets it when it joins. A bad registration
+ * returns -1 at once (400, 409). Otherwise done (may be NULL) is called once
+ * with the number of workers that accepted and refused it, the first
+ * refusal, and not_kept: NULL when the controller kept it or every worker
+ * refused it (refused > 0, accepted == 0: not kept either), else why the
+ * controller did not keep it although workers accepted it (its store
+ * failed, a conflicting registration was kept meanwhile). */
+typedef void (*ilu_ctl_register_done_fn)(void *arg, unsigned accepted, unsigned refused, const char *first_error,
+                                         const struct ilu_error *not_kept);
 int ilu_controller_register_function(struct ilu_controller *c, json_t *registration, bool persist, const char *tid,
                                      ilu_ctl_register_done_fn done, void *arg, struct ilu_error *err);
 

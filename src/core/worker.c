@@ -392,42 +392,19 @@ void ilu_worker_free(struct ilu_worker *w)
     free(w);
 }
 
-/* Names become parts of container ids, file names, cgroup names and log
- * fields: keep them to a safe alphabet. */
-static int valid_name(const char *s)
-{
-    if (!s || !*s || strlen(s) >= 64)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '-' ||
-              *s == '_' || *s == '.'))
-            return 0;
-    return 1;
-}
-
 int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req, const char *tid,
                         struct ilu_error *err)
 {
     if (w->shutting_down)
         return ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "the worker is shutting down");
-    if (!valid_name(req->function_name) || !valid_name(req->function_version))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
-                       "function_name and function_version must be 1-63 characters of A-Z a-z 0-9 . _ -");
-    if (!req->image_name || !*req->image_name)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "image_name is required");
+    /* the same rules the controller applies, plus this worker's limits */
     const struct ilu_worker_config *cfg = &w->cfg;
-    if (req->memory_mb < cfg->limits.mem_min_mb || req->memory_mb > cfg->limits.mem_max_mb)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "memory %u MB is outside limits [%u, %u]", req->memory_mb,
-                       cfg->limits.mem_min_mb, cfg->limits.mem_max_mb);
-    if (req->memory_mb > cfg->container_resources.memory_mb)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
-                       "memory %u MB exceeds the whole container pool (container_resources.memory_mb=%u)",
-                       req->memory_mb, cfg->container_resources.memory_mb);
-    if (req->cpus < 1 || req->cpus > cfg->limits.cpu_max)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "cpus %u is outside limits [1, %u]", req->cpus,
-                       cfg->limits.cpu_max);
-    if (req->parallel_invokes > 1)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "parallel_invokes must be 1 (one invocation per container)");
+    const struct ilu_registration_limits lim = {.mem_min_mb = cfg->limits.mem_min_mb,
+                                                .mem_max_mb = cfg->limits.mem_max_mb,
+                                                .pool_mb = cfg->container_resources.memory_mb,
+                                                .cpu_max = cfg->limits.cpu_max};
+    if (ilu_registration_check(req, &lim, err))
+        return -1;
 
     char fqdn[160];
     snprintf(fqdn, sizeof fqdn, "%s-%s", req->function_name, req->function_version);

@@ -11,19 +11,12 @@
 #include "config.h"
 #include "env.h"
 #include "log.h"
+#include "registration.h"
 #include "types.h"
 
 struct ilu_worker;
 
-struct ilu_register_req {
-    const char *function_name;
-    const char *function_version;
-    const char *image_name;      /* absolute path of a function folder */
-    uint32_t memory_mb;
-    uint32_t cpus;
-    uint32_t parallel_invokes;   /* only 1 is supported, as in Ilúvatar */
-    bool system;
-};
+/* struct ilu_register_req and the registration rules: registration.h */
 
 /* Called once when an invocation finishes (success or not). inv is freed
  * right after the callback returns; copy what you keep. */

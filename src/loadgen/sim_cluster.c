@@ -331,11 +331,15 @@ static int load_controller_config(struct cl_run *run, char *err, size_t n)
     return 0;
 }
 
-static void on_setup_registered(void *arg, unsigned accepted, unsigned refused, const char *first_error)
+static void on_setup_registered(void *arg, unsigned accepted, unsigned refused, const char *first_error,
+                                const struct ilu_error *not_kept)
 {
     struct cl_run *run = arg;
     run->setup_pending--;
-    if (refused || accepted < run->n_nodes) {
+    if (not_kept) {
+        run->setup_failures++;
+        snprintf(run->setup_error, sizeof run->setup_error, "the controller did not keep it: %s", not_kept->msg);
+    } else if (refused || accepted < run->n_nodes) {
         run->setup_failures++;
         snprintf(run->setup_error, sizeof run->setup_error, "%u of %u workers accepted it%s%s", accepted,
                  run->n_nodes, first_error ? "; first refusal: " : "", first_error ? first_error : "");

@@ -235,16 +235,23 @@ static int refusal_status(const char *first_error)
     return st;
 }
 
-static void register_done(void *arg, unsigned accepted, unsigned refused, const char *first_error)
+static void register_done(void *arg, unsigned accepted, unsigned refused, const char *first_error,
+                          const struct ilu_error *not_kept)
 {
     struct pending *p = arg;
     if (!pending_take(p))
         return;
-    if (refused) {
+    if (not_kept) { /* e.g. the store failed: its message says why */
+        struct ilu_error err = *not_kept;
+        ilu_err_wrap(&err, "%s: accepted by %u worker(s) but not kept by the controller", p->fqdn, accepted);
+        send_error(p->api, p->base.req, &err, p->base.tid);
+    } else if (refused) {
         struct ilu_error err = {0};
         int st = refusal_status(first_error);
-        ilu_err(&err, st, ilu_status_kind(st), "%s: %u worker(s) refused the registration (%u accepted): %s",
-                p->fqdn, refused, accepted, first_error ? first_error : "no message");
+        ilu_err(&err, st, ilu_status_kind(st), "%s: %u worker(s) refused the registration (%u accepted; %s): %s",
+                p->fqdn, refused, accepted,
+                accepted ? "kept: it runs on the workers that accepted it" : "not kept",
+                first_error ? first_error : "no message");
         send_error(p->api, p->base.req, &err, p->base.tid);
     } else {
         ilu_http_send_json(p->base.req, 200,
@@ -256,13 +263,11 @@ static void register_done(void *arg, unsigned accepted, unsigned refused, const 
 static void h_register(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    const char *name, *version, *image;
-    uint32_t u;
+    const char *name, *version;
     struct pending *p = NULL;
+    /* the fields and their rules are checked by the core, as a worker checks them */
     if (refuse_if_shutting_down(api, &err) || ilu_http_get_string(body, "function_name", &name, &err) ||
-        ilu_http_get_string(body, "function_version", &version, &err) || ilu_http_get_string(body, "image_name", &image, &err) ||
-        ilu_http_get_u32(body, "memory", UINT32_MAX, &u, &err) || ilu_http_get_u32(body, "cpus", 1, &u, &err) ||
-        ilu_http_get_u32(body, "parallel_invokes", 1, &u, &err))
+        ilu_http_get_string(body, "function_version", &version, &err))
         goto fail;
     if (json_is_true(json_object_get(body, "system_function"))) { /* as Ilúvatar's controller */
         ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "system functions cannot be registered through the controller");
@@ -412,7 +417,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct ilu_controller_api *api = arg;
     json_t *body = NULL;
     char tid[64];
-    long i = ilu_http_match_route(req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
+    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
                                   api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
     if (i < 0)
         return;
@@ -423,36 +428,19 @@ static void on_request(struct evhttp_request *req, void *arg)
 int ilu_controller_api_start(struct ilu_controller_api *api, struct event_base *base, const char *address,
                              uint16_t port, struct ilu_error *err)
 {
-    api->http = evhttp_new(base);
-    if (!api->http)
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create the HTTP server");
     /* json_args is checked against max_payload_bytes with a JSON 413; evhttp's
      * own cut-off only stops absurd uploads */
-    evhttp_set_max_body_size(api->http, (ev_ssize_t)api->max_payload_bytes * 4 + 65536);
-    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(api->http, on_request, api);
-    if (!(api->listener = evhttp_bind_socket_with_handle(api->http, address, port))) {
-        evhttp_free(api->http);
-        api->http = NULL;
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot listen on %s:%u (address in use or not local?)", address,
-                       port);
-    }
-    return 0;
+    return ilu_http_server_start(&api->server, base, address, port, &api->http_limits,
+                                 (size_t)api->max_payload_bytes * 4 + 65536, api->log, on_request, api, err);
 }
 
 void ilu_controller_api_stop_accepting(struct ilu_controller_api *api)
 {
     api->shutting_down = true;
-    if (api->http && api->listener)
-        evhttp_del_accept_socket(api->http, api->listener);
-    api->listener = NULL;
+    ilu_http_server_stop_accepting(&api->server);
 }
 
 void ilu_controller_api_stop(struct ilu_controller_api *api)
 {
-    if (api->http)
-        evhttp_free(api->http);
-    api->http = NULL;
-    api->listener = NULL;
+    ilu_http_server_free(&api->server);
 }

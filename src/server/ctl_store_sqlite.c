@@ -37,10 +37,31 @@ static int make_parent_dirs(const char *path, struct ilu_error *err)
     return 0;
 }
 
+/* What an operator can do about the common failures. */
+static const char *db_hint(struct ilu_ctl_sqlite *s)
+{
+    switch (s->db ? sqlite3_errcode(s->db) & 0xff : SQLITE_NOMEM) {
+    case SQLITE_READONLY:
+        return " (the file, its directory or its file system is read-only for this process: fix the permissions or"
+               " the mount, or set store.db_path)";
+    case SQLITE_CANTOPEN:
+        return " (the file or its directory cannot be opened or created: check store.db_path and its permissions)";
+    case SQLITE_FULL:
+        return " (the disk is full)";
+    case SQLITE_IOERR:
+        return " (an I/O error on the disk holding the database)";
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return " (another process holds the database locked: is a second controller using the same store.db_path?)";
+    default:
+        return "";
+    }
+}
+
 static int db_fail(struct ilu_ctl_sqlite *s, const char *what, struct ilu_error *err)
 {
-    return ilu_err(err, ILU_ST_INTERNAL, "store", "database %s: %s: %s", s->path, what,
-                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    return ilu_err(err, ILU_ST_INTERNAL, "store", "database %s: %s: %s%s", s->path, what,
+                   s->db ? sqlite3_errmsg(s->db) : "out of memory", db_hint(s));
 }
 
 struct ilu_ctl_sqlite *ilu_ctl_sqlite_open(const char *path, struct ilu_error *err)
@@ -55,6 +76,13 @@ struct ilu_ctl_sqlite *ilu_ctl_sqlite_open(const char *path, struct ilu_error *e
         goto fail;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         db_fail(s, "cannot open", err);
+        goto fail;
+    }
+    if (sqlite3_db_readonly(s->db, "main") == 1) { /* SQLite opens what it cannot write read-only */
+        ilu_err(err, ILU_ST_INTERNAL, "store",
+                "database %s is read-only for this process (the file, its directory or its file system is not"
+                " writable): fix the permissions or the mount, or set store.db_path",
+                path);
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 2000);

@@ -86,11 +86,8 @@ static void h_register(struct ilu_http_api *api, struct evhttp_request *req, jso
 {
     struct ilu_error err = {0};
     struct ilu_register_req r = {0};
-    if (ilu_http_get_string(body, "function_name", &r.function_name, &err) ||
-        ilu_http_get_string(body, "function_version", &r.function_version, &err) ||
-        ilu_http_get_string(body, "image_name", &r.image_name, &err) || ilu_http_get_u32(body, "memory", UINT32_MAX, &r.memory_mb, &err) ||
-        ilu_http_get_u32(body, "cpus", 1, &r.cpus, &err) || ilu_http_get_u32(body, "parallel_invokes", 1, &r.parallel_invokes, &err) ||
-        ilu_worker_register(api->worker, &r, tid, &err)) {
+    /* the codec and rules the controller uses too (core/registration.h) */
+    if (ilu_registration_from_json(body, &r, &err) || ilu_worker_register(api->worker, &r, tid, &err)) {
         send_error(api, req, &err, tid);
         return;
     }
@@ -285,7 +282,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct ilu_http_api *api = arg;
     json_t *body = NULL;
     char tid[64];
-    long i = ilu_http_match_route(req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
+    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
                                   api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
     if (i < 0)
         return;
@@ -296,27 +293,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 int ilu_http_api_start(struct ilu_http_api *api, struct event_base *base, const char *address, uint16_t port,
                        struct ilu_error *err)
 {
-    api->http = evhttp_new(base);
-    if (!api->http)
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create the HTTP server");
     /* bodies are checked against limits.max_payload_bytes by the core with a
      * JSON error; evhttp's own cut-off only stops absurd uploads */
-    evhttp_set_max_body_size(api->http, (ev_ssize_t)api->max_payload_bytes * 4 + 65536);
-    evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(api->http, on_request, api);
-    if (evhttp_bind_socket(api->http, address, port) != 0) {
-        evhttp_free(api->http);
-        api->http = NULL;
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot listen on %s:%u (address in use or not local?)", address,
-                       port);
-    }
-    return 0;
+    return ilu_http_server_start(&api->server, base, address, port, &api->http_limits,
+                                 (size_t)api->max_payload_bytes * 4 + 65536, api->log, on_request, api, err);
 }
 
 void ilu_http_api_stop(struct ilu_http_api *api)
 {
-    if (api->http)
-        evhttp_free(api->http);
-    api->http = NULL;
+    ilu_http_server_free(&api->server);
 }

@@ -226,6 +226,62 @@ class ControllerTest(unittest.TestCase):
         r = self.invoke()
         self.assertEqual(r.status, 200, r)
 
+    def test_10_registration_every_worker_refuses_is_not_kept(self):
+        self.wait_healthy(self.worker_names())
+        r = self.ctl.post("/register", {"function_name": "nowhere", "function_version": "1",
+                                        "image_name": "/nonexistent/ilu-e2e/nowhere", "memory": 128, "cpus": 1})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("not kept", r.json.get("error", ""), r)
+        self.assertNotIn("nowhere", [f["function_name"] for f in self.ctl.get("/list").json["functions"]])
+        r = self.invoke("nowhere")
+        self.assertEqual(r.status, 404, r)
+        # not in the store either: a restarted controller does not know it
+        self.ctl.stop()
+        self.ctl.start()
+        self.assertNotIn("nowhere", [f["function_name"] for f in self.ctl.get("/list").json["functions"]])
+
+
+class ControllerAloneTest(unittest.TestCase):
+    """A controller with no worker attached still applies the workers' rules."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ctl = Controller().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        code, _ = cls.ctl.stop()
+        problems = sanitizer_reports(cls.ctl.log())
+        cls.ctl.destroy()
+        if code != 0 or problems:
+            raise AssertionError(f"controller exited {code}; sanitizer reports: {problems[:10]}")
+
+    def test_bad_registrations_are_refused_without_workers(self):
+        good = {"function_name": "f", "function_version": "1", "image_name": "/srv/functions/f", "memory": 128,
+                "cpus": 1}
+        cases = [({"function_name": "a/b"}, "function_name"),
+                 ({"function_name": "x" * 64}, "function_name"),
+                 ({"function_version": "1 2"}, "function_version"),
+                 ({"image_name": "docker.io/alfuerst/hello:latest"}, "absolute"),
+                 ({"image_name": "relative/dir"}, "absolute"),
+                 ({"image_name": "/srv/../etc"}, ".."),
+                 ({"image_name": "/srv/a\nb"}, "control"),
+                 ({"image_name": "/" + "a" * 5000}, "limit"),
+                 ({"function_name": "f\u0000x"}, "NUL"),
+                 ({"memory": 0}, "memory"),
+                 ({"cpus": 0}, "cpus"),
+                 ({"parallel_invokes": 2}, "parallel_invokes")]
+        for change, says in cases:
+            body = dict(good, **change)
+            r = self.ctl.post("/register", body)
+            self.assertEqual(r.status, 400, f"{change}: {r!r}")
+            self.assertEqual(r.json.get("success"), False, r)
+            self.assertIn(says, r.json.get("error", ""), f"{change}: {r!r}")
+        self.assertEqual(self.ctl.get("/list").json["functions"], [])
+        r = self.ctl.post("/register", dict(good, memory="256"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([f["memory"] for f in self.ctl.get("/list").json["functions"]], [256])
+
 
 if __name__ == "__main__":
     unittest.main()

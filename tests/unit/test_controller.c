@@ -141,12 +141,17 @@ struct reg_rec {
     unsigned calls, accepted, refused;
     bool has_error;
     char first_error[400];
+    bool not_kept;
+    char not_kept_msg[480];
 };
 
-static void reg_done(void *arg, unsigned accepted, unsigned refused, const char *first_error)
+static void reg_done(void *arg, unsigned accepted, unsigned refused, const char *first_error,
+                     const struct ilu_error *not_kept)
 {
     struct reg_rec *r = arg;
     r->calls++;
+    r->not_kept = not_kept != NULL;
+    snprintf(r->not_kept_msg, sizeof r->not_kept_msg, "%s", not_kept ? not_kept->msg : "");
     r->accepted = accepted;
     r->refused = refused;
     r->has_error = first_error != NULL;
@@ -171,7 +176,7 @@ static int reg_fn_full(struct world *W, const char *name, const char *image, int
 static void reg_fn(struct world *W, const char *name, struct reg_rec *rec)
 {
     struct ilu_error err = {0};
-    if (reg_fn_full(W, name, "docker.io/alfuerst/hello:latest", 128, 1, false, rec, &err))
+    if (reg_fn_full(W, name, "/fn/hello", 128, 1, false, rec, &err))
         fail_msg("register_function %s: %s", name, err.msg);
 }
 
@@ -402,7 +407,7 @@ static void register_function_fans_out_to_every_worker_and_counts_answers(void *
 
     struct reg_rec rr = {0};
     struct ilu_error err = {0};
-    json_t *r = registration("f", "docker.io/a/f:1", 128, 1);
+    json_t *r = registration("f", "/fn/f", 128, 1);
     json_object_set_new(r, "transaction_id", json_string("tx-9"));
     assert_int_equal(ilu_controller_register_function(W.c, r, false, "tx-9", reg_done, &rr, &err), 0);
     json_decref(r);
@@ -412,7 +417,7 @@ static void register_function_fans_out_to_every_worker_and_counts_answers(void *
         snprintf(name, sizeof name, "w%d", k);
         long i = ft_find(&W.ft, REG, name);
         assert_true(i >= 0);
-        json_t *want = registration("f", "docker.io/a/f:1", 128, 1); /* transaction_id removed */
+        json_t *want = registration("f", "/fn/f", 128, 1); /* transaction_id removed */
         assert_true(json_equal(W.ft.sends[i].body, want));
         json_decref(want);
         assert_string_equal(W.ft.sends[i].tid, "tx-9");
@@ -465,28 +470,28 @@ static void conflicting_registration_is_409_and_identical_succeeds_without_sends
     healthy_worker(&W, "w2");
     struct ilu_error err = {0};
     struct reg_rec r1 = {0};
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 128, 1, false, &r1, &err), 0);
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 128, 1, false, &r1, &err), 0);
     ft_reply_all(&W.ft, REG, NULL, 200, "{}");
     assert_int_equal(r1.accepted, 2);
     size_t sends = W.ft.n;
 
     struct reg_rec r2 = {0};
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 256, 1, false, &r2, &err), -1);
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 256, 1, false, &r2, &err), -1);
     assert_int_equal(err.status, 409);
     assert_non_null(strstr(err.msg, "memory"));
     memset(&err, 0, sizeof err);
-    assert_int_equal(reg_fn_full(&W, "f", "img:2", 128, 1, false, &r2, &err), -1);
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img2", 128, 1, false, &r2, &err), -1);
     assert_int_equal(err.status, 409);
     assert_non_null(strstr(err.msg, "image_name"));
     memset(&err, 0, sizeof err);
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 128, 2, false, &r2, &err), -1);
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 128, 2, false, &r2, &err), -1);
     assert_int_equal(err.status, 409);
     assert_non_null(strstr(err.msg, "cpus"));
     assert_int_equal(r2.calls, 0);
     assert_int_equal(W.ft.n, sends);
 
     /* identical (another transaction id does not matter): success, no sends */
-    json_t *r = registration("f", "img:1", 128, 1);
+    json_t *r = registration("f", "/fn/img1", 128, 1);
     json_object_set_new(r, "transaction_id", json_string("other"));
     struct reg_rec r3 = {0};
     memset(&err, 0, sizeof err);
@@ -516,6 +521,118 @@ static void conflicting_registration_is_409_and_identical_succeeds_without_sends
     json_decref(bad);
     assert_int_equal(W.ft.n, sends);
     assert_int_equal(ctl_status(&W, "functions"), 1);
+    world_end(&W);
+}
+
+/* Every worker that answered refused it: not kept (not listed, not stored,
+ * not routed). Accepted by one: kept and stored. A worker that joins while
+ * a registration is on its way gets it once it is kept. */
+static void registration_refused_by_every_worker_is_not_kept(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "RoundRobin");
+    W.use_store = true;
+    world_start(&W);
+    healthy_worker(&W, "w1");
+    healthy_worker(&W, "w2");
+    struct reg_rec rr = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/f", 128, 1, true, &rr, &err), 0);
+    ft_reply_to(&W.ft, REG, "w1", 400, "{\"error\":\"image /fn/f is not a directory\"}");
+    ft_reply_to(&W.ft, REG, "w2", 400, "{\"error\":\"image /fn/f is not a directory\"}");
+    assert_int_equal(rr.calls, 1);
+    assert_int_equal(rr.accepted, 0);
+    assert_int_equal(rr.refused, 2);
+    assert_false(rr.not_kept);
+    assert_int_equal(ctl_status(&W, "functions"), 0);
+    assert_int_equal(W.st.functions, 0);
+    struct inv_rec ir = {0};
+    assert_int_equal(invoke(&W, "f", &ir, &err), -1);
+    assert_int_equal(err.status, 404);
+    /* fixed and sent again: kept (a refusal is not remembered as a conflict) */
+    memset(&rr, 0, sizeof rr);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/f2", 128, 1, true, &rr, &err), 0);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    assert_int_equal(rr.accepted, 2);
+    assert_int_equal(ctl_status(&W, "functions"), 1);
+    assert_int_equal(W.st.functions, 1);
+
+    /* one unreachable, one refusing, one accepting: kept */
+    healthy_worker(&W, "w3");
+    ft_reply_all(&W.ft, REG, "w3", 200, "{}"); /* f, pushed when it joined */
+    memset(&rr, 0, sizeof rr);
+    assert_int_equal(reg_fn_full(&W, "g", "/fn/g", 128, 1, true, &rr, &err), 0);
+    ft_reply_to(&W.ft, REG, "w1", 0, NULL);
+    ft_reply_to(&W.ft, REG, "w2", 409, "{\"error\":\"conflict\"}");
+    /* w4 joins while w3 has not answered: it gets g only once g is kept */
+    add_worker(&W, "w4");
+    assert_int_equal(ft_count(&W.ft, REG, "w4"), 1); /* f, kept already */
+    ft_reply_to(&W.ft, REG, "w3", 200, "{}");
+    assert_int_equal(rr.accepted, 1);
+    assert_int_equal(rr.refused, 1);
+    assert_int_equal(ctl_status(&W, "functions"), 2);
+    assert_int_equal(W.st.functions, 2);
+    assert_string_equal(registered_on(&W, "w4"), "f,g");
+    world_end(&W);
+}
+
+/* The controller applies the workers' rules itself: a bad name, version or
+ * image is refused (400) even with no worker attached, and nothing is kept. */
+static void registration_is_checked_with_the_worker_rules_even_without_workers(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "CH-BL");
+    W.use_store = true;
+    world_start(&W);
+    static const struct {
+        const char *name, *image;
+        int memory, cpus;
+        const char *says;
+    } bad[] = {
+        {"a/b", "/fn/f", 128, 1, "function_name"},
+        {"has space", "/fn/f", 128, 1, "function_name"},
+        {"x123456789012345678901234567890123456789012345678901234567890123", "/fn/f", 128, 1, "1-63"},
+        {"f", "relative/path", 128, 1, "absolute"},
+        {"f", "docker.io/alfuerst/hello:latest", 128, 1, "absolute"},
+        {"f", "/fn/../etc", 128, 1, ".."},
+        {"f", "/fn/with\nnewline", 128, 1, "control"},
+        {"f", "/fn/f", 0, 1, "memory"},
+        {"f", "/fn/f", 128, 0, "cpus"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        struct ilu_error err = {0};
+        struct reg_rec rr = {0};
+        json_t *r = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", bad[k].name, "function_version", "1",
+                              "image_name", bad[k].image, "memory", bad[k].memory, "cpus", bad[k].cpus);
+        assert_int_equal(ilu_controller_register_function(W.c, r, true, "t", reg_done, &rr, &err), -1);
+        json_decref(r);
+        if (err.status != 400 || !strstr(err.msg, bad[k].says))
+            fail_msg("case %zu (%s, %s): %d %s", k, bad[k].name, bad[k].image, err.status, err.msg);
+        assert_int_equal(rr.calls, 0);
+    }
+    /* a NUL inside a string (JSON \u0000) */
+    json_error_t jerr;
+    json_t *r = json_loads("{\"function_name\":\"f\\u0000x\",\"function_version\":\"1\","
+                           "\"image_name\":\"/fn/f\",\"memory\":128}",
+                           JSON_ALLOW_NUL, &jerr);
+    assert_non_null(r);
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_controller_register_function(W.c, r, true, "t", NULL, NULL, &err), -1);
+    assert_int_equal(err.status, 400);
+    assert_non_null(strstr(err.msg, "NUL"));
+    json_decref(r);
+    /* numbers as strings are accepted and stored as numbers */
+    r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "function_name", "ok", "function_version", "1", "image_name", "/fn/ok",
+                  "memory", "128", "cpus", "1");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ilu_controller_register_function(W.c, r, true, "t", NULL, NULL, &err), 0);
+    json_decref(r);
+    assert_int_equal(fake_json_int(W.st.last_registration, "memory"), 128);
+    assert_int_equal(ctl_status(&W, "functions"), 1);
+    assert_int_equal(W.st.functions, 1);
     world_end(&W);
 }
 
@@ -734,6 +851,7 @@ static void prewarm_is_routed_like_an_invocation(void **state)
     world_start(&W);
     healthy_worker(&W, "w1");
     reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
     json_t *b = json_pack("{s:s, s:s}", "function_name", "f", "function_version", "1");
@@ -1017,6 +1135,7 @@ static void async_result_is_available_once_after_the_worker_answers(void **state
     world_start(&W);
     healthy_worker(&W, "w1");
     reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -1127,6 +1246,7 @@ static void async_without_retries_fails_with_the_reason(void **state)
     healthy_worker(&W, "w1");
     healthy_worker(&W, "w2");
     reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -1162,6 +1282,7 @@ static void async_retries_exhausted_finish_failed(void **state)
     healthy_worker(&W, "w2");
     healthy_worker(&W, "w3");
     reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -1345,6 +1466,7 @@ static void async_invocations_are_spread_by_round_robin(void **state)
     healthy_worker(&W, "w1");
     healthy_worker(&W, "w2");
     reg_fn(&W, "f", NULL);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
     /* synchronous invocations alternate */
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
@@ -1395,33 +1517,42 @@ static void store_is_written_only_when_persisting(void **state)
     assert_int_equal(W.st.workers, 2);
     assert_int_equal(fake_json_int(W.st.last_worker_info, "port"), 8072);
 
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 128, 1, true, NULL, &err), 0);
+    /* stored once a worker accepted it */
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 128, 1, true, NULL, &err), 0);
+    assert_int_equal(W.st.functions, 0);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
     assert_int_equal(W.st.functions, 1);
     assert_string_equal(W.st.last_fqdn, "f-1");
-    assert_string_equal(fake_json_str(W.st.last_registration, "image_name"), "img:1");
+    assert_string_equal(fake_json_str(W.st.last_registration, "image_name"), "/fn/img1");
     assert_int_equal(fake_json_int(W.st.last_registration, "memory"), 128);
-    assert_int_equal(reg_fn_full(&W, "g", "img:1", 128, 1, false, NULL, &err), 0);
+    assert_int_equal(reg_fn_full(&W, "g", "/fn/img1", 128, 1, false, NULL, &err), 0);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
     assert_int_equal(W.st.functions, 1);
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 128, 1, true, NULL, &err), 0); /* identical */
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 128, 1, true, NULL, &err), 0); /* identical */
     assert_int_equal(W.st.functions, 1);
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 64, 1, true, NULL, &err), -1); /* conflict */
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 64, 1, true, NULL, &err), -1); /* conflict */
     assert_int_equal(W.st.functions, 1);
 
-    /* the store fails: refused, nothing registered or sent */
+    /* the store fails after the workers accepted it: not kept, and done
+     * says why (the store's own message) */
     W.st.fail = true;
-    size_t sends = W.ft.n;
+    struct reg_rec rr = {0};
     memset(&err, 0, sizeof err);
-    assert_int_equal(reg_fn_full(&W, "h", "img:1", 128, 1, true, NULL, &err), -1);
-    assert_int_equal(err.status, 500);
-    assert_non_null(strstr(err.msg, "h-1"));
+    assert_int_equal(reg_fn_full(&W, "h", "/fn/img1", 128, 1, true, &rr, &err), 0);
+    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    assert_int_equal(rr.calls, 1);
+    assert_true(rr.not_kept);
+    assert_non_null(strstr(rr.not_kept_msg, "h-1"));
+    assert_non_null(strstr(rr.not_kept_msg, "disk full (fake)"));
     assert_int_equal(ctl_status(&W, "functions"), 2);
+    size_t sends = W.ft.n;
     memset(&err, 0, sizeof err);
     assert_int_equal(add_worker_at(&W, "w3", 8071, true, &err), -1);
     assert_int_equal(err.status, 500);
     assert_int_equal(n_workers_listed(&W), 2);
     assert_int_equal(W.ft.n, sends);
     /* not persisting does not touch the failing store */
-    assert_int_equal(reg_fn_full(&W, "k", "img:1", 128, 1, false, NULL, &err), 0);
+    assert_int_equal(reg_fn_full(&W, "k", "/fn/img1", 128, 1, false, NULL, &err), 0);
     assert_int_equal(add_worker_at(&W, "w4", 8071, false, &err), 0);
     world_end(&W);
 
@@ -1429,7 +1560,7 @@ static void store_is_written_only_when_persisting(void **state)
     world_init(&W, "CH-BL");
     world_start(&W);
     assert_int_equal(add_worker_at(&W, "w1", 8071, true, &err), 0);
-    assert_int_equal(reg_fn_full(&W, "f", "img:1", 128, 1, true, NULL, &err), 0);
+    assert_int_equal(reg_fn_full(&W, "f", "/fn/img1", 128, 1, true, NULL, &err), 0);
     assert_int_equal(W.st.workers + W.st.functions, 0);
     world_end(&W);
 }
@@ -1442,6 +1573,8 @@ int main(void)
         cmocka_unit_test(a_hung_worker_gets_one_poll_at_a_time),
         cmocka_unit_test(register_function_fans_out_to_every_worker_and_counts_answers),
         cmocka_unit_test(conflicting_registration_is_409_and_identical_succeeds_without_sends),
+        cmocka_unit_test(registration_refused_by_every_worker_is_not_kept),
+        cmocka_unit_test(registration_is_checked_with_the_worker_rules_even_without_workers),
         cmocka_unit_test(worker_registered_later_gets_every_function),
         cmocka_unit_test(worker_moving_to_a_new_address_gets_every_function_and_is_polled_again),
         cmocka_unit_test(worker_restarted_with_a_new_boot_id_gets_every_function_again),

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 
 AGENT_FD = os.environ.get("ILU_AGENT_FD")
 SOCKET_PATH = os.environ.get("ILU_AGENT_SOCKET", "/iluvatar/sockets/sock")  # without a descriptor (by hand)
-MAX_RESULT_BYTES = int(os.environ.get("ILU_MAX_RESULT_BYTES", str(6 << 20)))
+MAX_RESULT_BYTES = int(os.environ.get("ILU_MAX_RESULT_BYTES", str(1 << 20)))
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 FUNCTION_DIR = os.environ.get("ILU_FUNCTION_DIR", "/function")
 HEADER = struct.Struct("<QQ")

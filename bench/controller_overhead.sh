@@ -21,6 +21,7 @@ cport=$(free_port)
 wport=$(free_port)
 while [ "$wport" = "$cport" ]; do wport=$(free_port); done
 tmp=$(mktemp -d /tmp/ilu-ctl-overhead.XXXXXX)
+chmod 711 "$tmp" # containers run as an unprivileged host id: they pass through to the root
 ctl_url=http://127.0.0.1:$cport
 wrk_url=http://127.0.0.1:$wport
 controller='' worker=''
@@ -56,6 +57,7 @@ done
 ILUVATAR_WORKER__name=ctl-overhead-$$ \
 ILUVATAR_WORKER__port=$wport \
 ILUVATAR_WORKER__oci__state_dir=$tmp/state \
+ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions \
 ILUVATAR_WORKER__oci__rootfs_dir=$tmp/rootfs \
 ILUVATAR_WORKER__oci__cgroup_parent=ilu-ctl-overhead-$$ \
 ILUVATAR_WORKER__logging__level=warn \

@@ -22,6 +22,7 @@ pin=()
 [ -n "${BENCH_TASKSET:-}" ] && pin=(taskset -c "$BENCH_TASKSET")
 ILUVATAR_WORKER__port=$port \
 ILUVATAR_WORKER__oci__state_dir=$state \
+ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions \
 ILUVATAR_WORKER__oci__rootfs_dir=$state/rootfs \
 ILUVATAR_WORKER__oci__cgroup_parent=$cgparent \
 ILUVATAR_WORKER__logging__level=warn \

@@ -21,6 +21,7 @@ make -j"$(nproc)" build/iluvatar_worker build/iluvatar_load_gen build/iluvatar_w
         echo "sim_fidelity: make failed; using the existing binaries in build/" >&2; } ||
     { echo "sim_fidelity: cannot build the worker and load generator" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/ilu-fidelity.XXXXXX)
+chmod 711 "$tmp" # containers run as an unprivileged host id: they pass through to the root
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 worker=
 stop_worker() {

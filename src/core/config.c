@@ -74,7 +74,9 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->limits.mem_max_mb = 3096;
     cfg->limits.cpu_max = 4;
     cfg->limits.max_payload_bytes = 1 << 20;
-    cfg->limits.max_result_bytes = 6 << 20; /* AWS Lambda's synchronous response limit */
+    /* OpenWhisk's default; the worker parses and re-encodes a result on its
+     * one loop, about 26 ms per MiB on a busy 2-core VM (docs/worker.md) */
+    cfg->limits.max_result_bytes = 1 << 20;
     snprintf(cfg->invocation.queue_policy, sizeof cfg->invocation.queue_policy, "fcfs");
     cfg->invocation.max_queue_len = 1000;
     cfg->invocation.async_result_ttl_sec = 600;

@@ -28,7 +28,7 @@ import unittest
 
 import netns
 from harness import BUILD, REPO, Client, Worker, WorkerError, _die_with_parent, _merge, function_dir, \
-    sanitizer_reports, wait_until
+    sanitizer_reports, wait_until, BUNDLED_FUNCTIONS, TEST_FUNCTIONS
 
 CONTROLLER_BIN = os.path.join(BUILD, "iluvatar_controller")
 LOAD_GEN = os.path.join(BUILD, "iluvatar_load_gen")
@@ -107,6 +107,7 @@ class NsWorker(Worker):
             "load_balancer_url": self.ctl_url,
             "logging": {"level": "info", "stdout": True},
             "container_resources": {"memory_mb": 2048},
+            "functions_dirs": f"{TEST_FUNCTIONS}:{BUNDLED_FUNCTIONS}:{self.functions_root}",
             "oci": {"state_dir": self.state_dir, "rootfs_dir": self.rootfs_dir,
                     "cgroup_parent": self.cgroup_parent},
         }

@@ -14,6 +14,15 @@ SANFLAGS =
 OPT = -O2 -g
 endif
 
+# `make fuzz`: tests/fuzz/fuzz_*.c as libFuzzer targets (clang, with ASan and
+# UBSan) into build-fuzz/fuzz/; scripts/fuzz.sh runs them (docs/fuzzing.md).
+ifeq ($(FUZZ),1)
+CC = clang
+BUILD = build-fuzz
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1 -g -Wno-unknown-warning-option
+endif
+
 PKGS = libevent jansson libcurl
 CFLAGS += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wshadow -Wstrict-prototypes \
           -Isrc -D_GNU_SOURCE $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
@@ -29,6 +38,8 @@ CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 LIVE_OBJ = $(LIVE_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_SRC = $(wildcard bench/*.c)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -69,6 +80,15 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libiluvatar_core.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ -lcurl -lpthread $(LDLIBS_CORE)
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS_LIVE) -lsqlite3
+
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-targets
+
+fuzz-targets: $(FUZZ_BIN)
+
 # The core must stay pure so the simulator can drive it (STYLE.md, rule 2).
 check-core-purity:
 	@! grep -nE '\b(clock_gettime|gettimeofday|time|socket|connect|epoll_[a-z_]+|fork|posix_spawn|fopen|open|getenv|event_base_[a-z_]+)[[:space:]]*\(' \
@@ -78,7 +98,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do $$t; done
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit clean check-core-purity
+.PHONY: all unit clean check-core-purity fuzz fuzz-targets
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -52,6 +52,20 @@ run_stage() { # name build-dir
 
 run_stage release build
 run_stage asan+ubsan build-asan SAN=1
+
+# libFuzzer targets (tests/fuzz, docs/fuzzing.md): regression inputs replayed,
+# then FUZZ_SECONDS (default 20) of fuzzing per target
+fuzz_log=$(mktemp)
+bash scripts/fuzz.sh 2>&1 | tee "$fuzz_log"
+line=$(grep -aE '^fuzz: [0-9]+ passed, [0-9]+ failed' "$fuzz_log" | tail -1)
+if [[ -z $line ]]; then
+    failed=$((failed + 1)); summary+=("fuzz: runner crashed")
+else
+    p=$(sed -E 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f)); summary+=("fuzz: $p passed, $f failed")
+fi
+rm -f "$fuzz_log"
 printf '%s\n' "${summary[@]}"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

@@ -21,6 +21,52 @@ const char *ilu_status_kind(int status)
     }
 }
 
+/* Length of the valid UTF-8 sequence at s (as jansson checks it: no
+ * overlong forms, surrogates or code points past U+10FFFF), 0 if invalid. */
+static size_t utf8_sequence(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0], cp;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (avail < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* Messages end up in JSON answers, which must be valid UTF-8 (jansson
+ * refuses anything else and the "error" field would vanish). They quote
+ * outside bytes (a parser's "near '...'", user tracebacks) and may be cut
+ * inside a character at the buffer's end: each invalid byte becomes '?'. */
+static void make_valid_utf8(char *msg)
+{
+    unsigned char *s = (unsigned char *)msg;
+    size_t len = strlen(msg);
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(s + i, len - i);
+        if (n) {
+            i += n;
+        } else {
+            s[i++] = '?';
+        }
+    }
+}
+
 int ilu_err(struct ilu_error *err, int status, const char *kind, const char *fmt, ...)
 {
     if (!err)
@@ -30,6 +76,7 @@ int ilu_err(struct ilu_error *err, int status, const char *kind, const char *fmt
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    make_valid_utf8(err->msg);
     va_end(ap);
     return -1;
 }
@@ -46,6 +93,7 @@ int ilu_err_wrap(struct ilu_error *err, const char *fmt, ...)
     char old[sizeof err->msg];
     memcpy(old, err->msg, sizeof old);
     snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    make_valid_utf8(err->msg);
     if (!err->status)
         err->status = ILU_ST_INTERNAL;
     return -1;

@@ -16,6 +16,8 @@ const char *ilu_start_kind_name(enum ilu_start_kind k)
     }
 }
 
+#define AGENT_MAX_EXEC_SEC 1e6 /* ~11 days, far beyond any invocation timeout */
+
 static char *dup_string_field(json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
@@ -66,7 +68,10 @@ void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply 
         json_decref(obj);
         return;
     }
-    inv->exec_sec = json_number_value(json_object_get(obj, "duration_sec"));
+    /* the agent shares its container with user code: a negative or absurd
+     * duration would poison the function's averages and the answer's timings */
+    double exec_sec = json_number_value(json_object_get(obj, "duration_sec"));
+    inv->exec_sec = isfinite(exec_sec) && exec_sec > 0 ? fmin(exec_sec, AGENT_MAX_EXEC_SEC) : 0;
     inv->agent_start = dup_string_field(obj, "start");
     inv->agent_end = dup_string_field(obj, "end");
     json_t *user_error = json_object_get(obj, "user_error");

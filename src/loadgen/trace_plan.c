@@ -22,8 +22,13 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Median of a JSON array of numbers; NAN when empty. */
-static double json_median(json_t *arr)
+/* Benchmark times (seconds, or microseconds for *_us arrays) beyond a day
+ * are not measurements; with negatives they would reach the simulator's
+ * integer conversions as undefined values. */
+#define BENCH_MAX_US 86400e6
+
+/* Median of the numbers in [0, max] of a JSON array; NAN when none. */
+static double json_median(json_t *arr, double max)
 {
     size_t n = json_array_size(arr), k = 0;
     double *v = malloc((n + 1) * sizeof *v);
@@ -31,7 +36,12 @@ static double json_median(json_t *arr)
         return NAN;
     size_t i;
     json_t *x;
-    json_array_foreach(arr, i, x) if (json_is_number(x)) v[k++] = json_number_value(x);
+    json_array_foreach(arr, i, x)
+    {
+        double d = json_number_value(x);
+        if (json_is_number(x) && d >= 0 && d <= max)
+            v[k++] = d;
+    }
     double m = NAN;
     if (k) {
         qsort(v, k, sizeof *v, cmp_double);
@@ -50,7 +60,7 @@ int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, cons
     json_object_foreach(data, key, entry)
     {
         json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
-        double m = json_median(json_object_get(cpu, "warm_results_sec")) * 1000.0;
+        double m = json_median(json_object_get(cpu, "warm_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
         if (!json_string_value(json_object_get(entry, "image_name")) || isnan(m))
             continue;
         if (fabs(m - warm_ms) < best) {
@@ -63,12 +73,12 @@ int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, cons
         return -1;
     json_t *cpu = json_object_get(json_object_get(best_entry, "resource_data"), "CPU");
     snprintf(pl->image, sizeof pl->image, "%s", json_string_value(json_object_get(best_entry, "image_name")));
-    pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec")) * 1000.0;
-    pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec")) * 1000.0;
+    pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
+    pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
     if (isnan(pl->cold_exec_ms))
         pl->cold_exec_ms = pl->warm_exec_ms;
     /* start-up = what a cold call took beyond the function's own time */
-    double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us")) / 1000.0;
+    double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us"), BENCH_MAX_US) / 1000.0;
     pl->start_ms = isnan(cold_total) || cold_total <= pl->cold_exec_ms ? 0 : cold_total - pl->cold_exec_ms;
     return 0;
 }

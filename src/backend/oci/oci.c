@@ -605,9 +605,18 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
     if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, cfg->oci.agent_path, err) != 0 ||
         set_function_roots(ob, cfg->functions_dirs, err) != 0)
         goto fail;
-    if (ob->userns &&
-        (check_reachable("oci.rootfs_dir", ob->rootfs_dir, err) || check_reachable("the agent", ob->agent_dir, err)))
+    /* runc opens bind-mount sources (the agent, function folders) before it
+     * enters the user namespace, but it enters the root from inside. */
+    if (ob->userns && check_reachable("oci.rootfs_dir", ob->rootfs_dir, err))
         goto fail;
+    char agent[PATH_MAX + 300];
+    struct stat ast;
+    snprintf(agent, sizeof agent, "%s/%s", ob->agent_dir, ob->agent_file);
+    if (ob->userns && (stat(agent, &ast) != 0 || !(ast.st_mode & S_IROTH))) {
+        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "the agent %s is not world-readable, so user-namespaced "
+                "containers cannot run it (chmod o+r)", agent);
+        goto fail;
+    }
     oci_clean_leftovers(ob);
     if (oci_choose_runtime(ob, cfg->oci.runtime[0] ? cfg->oci.runtime : "auto", cfg->oci.runtime_path, err) != 0)
         goto fail;

@@ -346,6 +346,16 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
         }
         return 0;
     }
+    /* another address under a name a live worker holds: only that worker
+     * itself (same boot id) may move; anyone else would divert its traffic.
+     * A restarted worker (new boot id) gets the name once the old process
+     * fails its health checks. */
+    if (w && w->health != ILU_WH_UNHEALTHY &&
+        (!w->boot_id[0] || !info->boot_id || !*info->boot_id || strcmp(w->boot_id, info->boot_id)))
+        return ilu_err(err, ILU_ST_CONFLICT, NULL,
+                       "worker name %s is held by a live worker at %s:%u with another boot id; a restarted worker "
+                       "gets the name once the old one fails its health checks",
+                       info->name, w->host, w->port);
     /* persisted or refused: a restarted controller knows every worker it accepted */
     if (persist && c->has_store) {
         json_t *row = json_pack("{s:s, s:s, s:i, s:i, s:i}", "name", info->name, "host", info->host, "port",

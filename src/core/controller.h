@@ -97,9 +97,13 @@ struct ilu_controller *ilu_controller_new(const struct ilu_controller_config *cf
  * still outstanding first, so the core can release what those calls hold. */
 void ilu_controller_free(struct ilu_controller *c);
 
-/* A worker joins (or re-registers: same name updates its address). Every
- * known function is registered on it; it takes traffic once a status poll
- * succeeds. persist: write it to the store. */
+/* A worker joins, or re-registers: at the same address a heartbeat (a new
+ * boot id means it restarted: its functions are registered again); at
+ * another address it moves there, but only when the worker holding the name
+ * is UNHEALTHY or sends the same (non-empty) boot id, else 409: a live
+ * worker's name cannot be taken over. Every known function is registered
+ * on it; it takes traffic once a status poll succeeds. persist: write it to
+ * the store. */
 int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ctl_worker_info *info, bool persist,
                                    const char *tid, struct ilu_error *err);
 

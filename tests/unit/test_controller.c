@@ -672,6 +672,11 @@ static void worker_moving_to_a_new_address_gets_every_function_and_is_polled_aga
     reg_fn(&W, "f", NULL);
     reg_fn(&W, "g", NULL);
     ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    /* the old address stopped answering: the name is free to move */
+    fake_advance(&W.fe, FREQ);
+    ft_reply_to(&W.ft, STATUS, "w1", 0, NULL);
+    ft_reply_to(&W.ft, STATUS, "w1", 0, NULL);
+    assert_string_equal(health(&W, "w1"), "UNHEALTHY");
     struct ilu_error err = {0};
     assert_int_equal(add_worker_at(&W, "w1", 9000, false, &err), 0);
     assert_int_equal(n_workers_listed(&W), 1);
@@ -712,6 +717,59 @@ static void worker_moving_to_a_new_address_gets_every_function_and_is_polled_aga
     assert_int_equal(ilu_controller_register_worker(W.c, &info, false, "hb", &err), -1);
     assert_int_equal(n_workers_listed(&W), 1);
     inv_clear(&ir);
+    world_end(&W);
+}
+
+
+/* A live worker's name cannot be taken by another address (that would divert
+ * its invocations): 409 unless the same boot id moves, or the holder has
+ * failed its health checks (a restart elsewhere). */
+static void live_worker_name_cannot_be_taken_by_another_address(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "RoundRobin");
+    world_start(&W);
+    struct ilu_error err = {0};
+    struct ilu_ctl_worker_info real = {
+        .name = "w1", .host = "10.0.0.7", .port = 8071, .cpus = 2, .memory_mb = 2048, .boot_id = "boot-1"};
+    assert_int_equal(ilu_controller_register_worker(W.c, &real, false, "t", &err), 0);
+    ft_reply_to(&W.ft, STATUS, "w1", 200, IDLE);
+    struct ilu_ctl_worker_info fake = {
+        .name = "w1", .host = "10.6.6.6", .port = 8071, .cpus = 64, .memory_mb = 1, .boot_id = "forged"};
+    assert_int_equal(ilu_controller_register_worker(W.c, &fake, false, "t", &err), -1);
+    assert_int_equal(err.status, 409);
+    assert_non_null(strstr(err.msg, "held by a live worker"));
+    fake.boot_id = NULL;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ilu_controller_register_worker(W.c, &fake, false, "t", &err), -1);
+    assert_int_equal(err.status, 409);
+    fake.boot_id = "";
+    assert_int_equal(ilu_controller_register_worker(W.c, &fake, false, "t", &err), -1);
+    /* still the real one, still routed to */
+    json_t *list, *o = worker_entry(&W, "w1", &list);
+    assert_string_equal(json_string_value(json_object_get(o, "host")), "10.0.0.7");
+    json_decref(list);
+    assert_string_equal(health(&W, "w1"), "HEALTHY");
+    assert_int_equal(W.ft.added, 1);
+    /* the real worker's heartbeat, a restart at the same address: fine */
+    real.boot_id = "boot-2";
+    assert_int_equal(ilu_controller_register_worker(W.c, &real, false, "t", &err), 0);
+    /* the same boot id may move */
+    real.port = 9000;
+    assert_int_equal(ilu_controller_register_worker(W.c, &real, false, "t", &err), 0);
+    assert_int_equal(worker_int(&W, "w1", "port"), 9000);
+    ft_reply_to(&W.ft, STATUS, "w1", 200, IDLE);
+    /* once it fails its health checks, a restart elsewhere takes the name */
+    fake_advance(&W.fe, FREQ);
+    ft_reply_to(&W.ft, STATUS, "w1", ILU_CTL_NOT_SENT, NULL);
+    ft_reply_to(&W.ft, STATUS, "w1", ILU_CTL_NOT_SENT, NULL);
+    assert_string_equal(health(&W, "w1"), "UNHEALTHY");
+    struct ilu_ctl_worker_info restarted = {
+        .name = "w1", .host = "10.0.0.8", .port = 8071, .cpus = 2, .memory_mb = 2048, .boot_id = "boot-3"};
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ilu_controller_register_worker(W.c, &restarted, false, "t", &err), 0);
+    assert_int_equal(n_workers_listed(&W), 1);
     world_end(&W);
 }
 
@@ -1513,7 +1571,9 @@ static void store_is_written_only_when_persisting(void **state)
     assert_int_equal(W.st.workers, 1);
     assert_int_equal(add_worker_at(&W, "w1", 8071, true, &err), 0); /* heartbeat: nothing new */
     assert_int_equal(W.st.workers, 1);
-    assert_int_equal(add_worker_at(&W, "w1", 8072, true, &err), 0); /* moved: saved */
+    ft_reply_to(&W.ft, STATUS, "w1", 0, NULL); /* gone from its old address... */
+    ft_reply_to(&W.ft, STATUS, "w1", 0, NULL);
+    assert_int_equal(add_worker_at(&W, "w1", 8072, true, &err), 0); /* ...moved: saved */
     assert_int_equal(W.st.workers, 2);
     assert_int_equal(fake_json_int(W.st.last_worker_info, "port"), 8072);
 
@@ -1578,6 +1638,7 @@ int main(void)
         cmocka_unit_test(worker_registered_later_gets_every_function),
         cmocka_unit_test(worker_moving_to_a_new_address_gets_every_function_and_is_polled_again),
         cmocka_unit_test(worker_restarted_with_a_new_boot_id_gets_every_function_again),
+        cmocka_unit_test(live_worker_name_cannot_be_taken_by_another_address),
         cmocka_unit_test(worker_refused_by_the_transport_is_not_kept),
         cmocka_unit_test(invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_added),
         cmocka_unit_test(prewarm_is_routed_like_an_invocation),

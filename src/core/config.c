@@ -55,6 +55,7 @@ static const struct ilu_cfg_field fields[] = {
     STR("oci.seccomp", oci.seccomp),
     STR("oci.init", oci.init),
     U32("oci.log_max_bytes", oci.log_max_bytes),
+    ILU_HTTP_LIMITS_FIELDS(struct ilu_worker_config, http),
     U32("status.report_freq_ms", status.report_freq_ms),
     U32("simulation.container_start_ms", simulation.container_start_ms),
     U32("simulation.invoke_overhead_us", simulation.invoke_overhead_us),
@@ -101,6 +102,7 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     snprintf(cfg->oci.seccomp, sizeof cfg->oci.seccomp, "default");
     snprintf(cfg->oci.init, sizeof cfg->oci.init, "/usr/bin/tini");
     cfg->oci.log_max_bytes = 1 << 20;
+    ilu_http_limits_defaults(&cfg->http);
     cfg->status.report_freq_ms = 1000;
     /* measured on the development VM (bench/README.md): runc start-up plus
      * the agent's import, and the agent round trip beyond the function */
@@ -148,6 +150,8 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     REQUIRE(cfg->container_resources.pool_freq_ms > 0, "container_resources.pool_freq_ms must be positive");
     REQUIRE(cfg->container_resources.startup_timeout_ms > 0, "container_resources.startup_timeout_ms must be positive");
     REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
+    if (ilu_http_limits_validate(&cfg->http, "http", err))
+        return -1;
     REQUIRE(cfg->simulation.jitter_pct < 100, "simulation.jitter_pct must be below 100");
     REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy), "invocation.queue_policy \"%s\" is not one of: %s",
             cfg->invocation.queue_policy, ilu_queue_policy_names());

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "http_limits.h"
 
 struct ilu_worker_config {
     char name[64];
@@ -60,6 +61,7 @@ struct ilu_worker_config {
         char init[256];              /* init run as pid 1 (reaps orphans); "" or "off": the agent is pid 1 */
         uint32_t log_max_bytes;      /* per container stdout/stderr file, rotated once beyond it */
     } oci;
+    struct ilu_http_limits http;     /* the API server's limits (http.*) */
     struct {
         uint32_t report_freq_ms;     /* host CPU / load sampling period */
     } status;

@@ -29,6 +29,7 @@ static const struct ilu_cfg_field fields[] = {
     U32("invocation.unsent_retries", invocation.unsent_retries),
     U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
     U32("invocation.max_payload_bytes", invocation.max_payload_bytes),
+    ILU_HTTP_LIMITS_FIELDS(struct ilu_controller_config, http),
     STR("store.db_path", store.db_path),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
@@ -53,6 +54,7 @@ void ilu_controller_config_defaults(struct ilu_controller_config *cfg)
     cfg->invocation.unsent_retries = 2;
     cfg->invocation.async_result_ttl_sec = 600;
     cfg->invocation.max_payload_bytes = 1 << 20;
+    ilu_http_limits_defaults(&cfg->http);
     snprintf(cfg->store.db_path, sizeof cfg->store.db_path, "/var/lib/iluvatar/controller.db");
 }
 
@@ -90,6 +92,8 @@ int ilu_controller_config_validate(const struct ilu_controller_config *cfg, stru
     REQUIRE(cfg->health.failures_to_unhealthy > 0, "health.failures_to_unhealthy must be positive");
     REQUIRE(cfg->health.request_timeout_ms > 0, "health.request_timeout_ms must be positive");
     REQUIRE(cfg->invocation.timeout_sec > 0, "invocation.timeout_sec must be positive");
+    if (ilu_http_limits_validate(&cfg->http, "http", err))
+        return -1;
     REQUIRE(ilu_log_level_valid(cfg->logging.level), "logging.level \"%s\" is not one of: debug, info, warn, error",
             cfg->logging.level);
 #undef REQUIRE

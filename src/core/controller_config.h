@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "http_limits.h"
 
 struct ilu_controller_config {
     char name[64];
@@ -34,6 +35,7 @@ struct ilu_controller_config {
         uint32_t async_result_ttl_sec;
         uint32_t max_payload_bytes;
     } invocation;
+    struct ilu_http_limits http;        /* the API server's limits (http.*) */
     struct {
         char db_path[256];              /* SQLite file; empty: nothing persists */
     } store;

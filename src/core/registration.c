@@ -26,7 +26,8 @@ static int get_string(json_t *body, const char *key, const char **out, struct il
     return 0;
 }
 
-/* def UINT32_MAX: required. */
+/* Numbers are JSON integers only (docs/api.md): not " 128", "0x80" or
+ * 128.0, which have no single obvious reading. def UINT32_MAX: required. */
 static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
 {
     json_t *v = json_object_get(body, key);
@@ -36,20 +37,11 @@ static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, s
         *out = def;
         return 0;
     }
-    long long x = -1;
-    if (json_is_integer(v)) {
-        x = json_integer_value(v);
-    } else if (json_is_string(v)) {
-        char *end;
-        x = strtoll(json_string_value(v), &end, 10);
-        if (*end || end == json_string_value(v))
-            x = -1;
-    }
+    json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
     if (x < 0 || x > UINT32_MAX)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a non-negative integer", key);
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a JSON integer in [0, %u]", key,
+                       UINT32_MAX);
     *out = (uint32_t)x;
-    if (json_is_string(v))
-        json_object_set_new(body, key, json_integer(x));
     return 0;
 }
 

@@ -113,7 +113,8 @@ int main(int argc, char **argv)
     struct ilu_ctl_http *transport = ilu_ctl_http_new(d.base, &d.log);
     struct ilu_controller_api api = {.log = &d.log,
                                      .tid_seed = ilu_random_seed(),
-                                     .max_payload_bytes = cfg.invocation.max_payload_bytes};
+                                     .max_payload_bytes = cfg.invocation.max_payload_bytes,
+                                     .http_limits = cfg.http};
     d.api = &api;
     if (!transport) {
         fprintf(stderr, "iluvatar_controller: out of memory\n");

@@ -159,7 +159,8 @@ int main(int argc, char **argv)
                                .runtime_name = strcmp(backend->ops->name, "oci") == 0 ? ilu_oci_runtime_name(backend)
                                                                                        : backend->ops->name,
                                .tid_seed = ilu_random_seed(),
-                               .max_payload_bytes = cfg.limits.max_payload_bytes};
+                               .max_payload_bytes = cfg.limits.max_payload_bytes,
+                               .http_limits = cfg.http};
     struct ilu_graceful_stop stop = {.base = d.base,
                                      .log = &d.log,
                                      .ctx = d.worker,

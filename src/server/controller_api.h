@@ -8,14 +8,15 @@
 #include <stdint.h>
 
 #include "core/controller.h"
+#include "http_util.h"
 
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 
 struct ilu_controller_api {
-    struct evhttp *http;
-    struct evhttp_bound_socket *listener;
+    struct ilu_http_server server;
+    struct ilu_http_limits http_limits; /* config section http */
     struct ilu_controller *controller; /* borrowed */
     const struct ilu_log *log;         /* borrowed */
     uint64_t tid_seed, tid_seq;

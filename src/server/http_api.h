@@ -7,12 +7,13 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "host_stats.h"
+#include "http_util.h"
 
 struct event_base;
-struct evhttp;
 
 struct ilu_http_api {
-    struct evhttp *http;
+    struct ilu_http_server server;
+    struct ilu_http_limits http_limits; /* config section http */
     struct ilu_worker *worker;          /* borrowed */
     const struct ilu_log *log;          /* borrowed */
     const struct ilu_host_stats *host;  /* borrowed */

@@ -10,10 +10,55 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/http_limits.h"
 #include "core/log.h"
 
 struct evhttp_request;
 struct evhttp_connection;
+struct evhttp;
+struct evhttp_bound_socket;
+struct evconnlistener;
+struct event;
+struct event_base;
+struct timeval;
+
+/* One API's HTTP server: evhttp behind the limits of struct ilu_http_limits
+ * (docs/api.md, "Limits"). Connections are counted; at max_connections the
+ * listener pauses (new clients wait in the kernel's backlog) and resumes
+ * when one closes; when accept() runs out of descriptors it backs off for
+ * 100 ms instead of spinning; idle connections and requests that do not
+ * arrive whole in time are closed. */
+struct ilu_http_server {
+    struct evhttp *http;
+    struct ilu_http_limits limits;
+    const struct ilu_log *log;          /* borrowed */
+    unsigned connections;               /* open now */
+    unsigned long long accepted, fd_backoffs, cap_pauses;
+    /* private */
+    struct event_base *base;
+    struct evhttp_bound_socket *bound;
+    struct evconnlistener *listener;    /* owned by evhttp through bound */
+    struct event *post_accept, *backoff;
+    struct ilu_http_conn *fresh;        /* accepted, close callback not yet set */
+    const struct timeval *request_tv;   /* common timeout of request_timeout_ms */
+    int paused_full, paused_fds;
+    struct ilu_http_server *next_server;
+    uint64_t tid_seed, tid_seq;         /* ids of errors answered before routing */
+};
+
+/* Listen on address:port and hand every request to cb(req, arg). max_body
+ * is evhttp's own cut-off for bodies. */
+int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, const char *address, uint16_t port,
+                          const struct ilu_http_limits *limits, size_t max_body, const struct ilu_log *log,
+                          void (*cb)(struct evhttp_request *, void *), void *arg, struct ilu_error *err);
+/* Close the listening socket; open connections are still served. */
+void ilu_http_server_stop_accepting(struct ilu_http_server *s);
+/* Close everything (connections included). */
+void ilu_http_server_free(struct ilu_http_server *s);
+
+/* Raise the soft RLIMIT_NOFILE to the hard one (each connection holds a
+ * descriptor); returns the soft limit now in force. */
+unsigned long ilu_http_raise_fd_limit(void);
 
 /* Send obj (reference stolen) as the JSON answer; tid is echoed in the body
  * (unless obj has one) and in the X-Transaction-Id header. */
@@ -23,14 +68,17 @@ void ilu_http_send_error(const struct ilu_log *log, struct evhttp_request *req, 
                          const char *tid);
 
 /* The request's transaction id: header X-Transaction-Id, else the body's
- * transaction_id, else a new one from seed and *seq. */
-void ilu_http_make_tid(struct evhttp_request *req, json_t *body, uint64_t seed, uint64_t *seq, char *tid, size_t n);
+ * transaction_id, else a new one from seed and *seq. A given id must pass
+ * ilu_tid_check (and a body's be a string): else -1 with a 400 in err and a
+ * new id in tid, for the error answer. */
+int ilu_http_make_tid(struct evhttp_request *req, json_t *body, uint64_t seed, uint64_t *seq, char *tid, size_t n,
+                      struct ilu_error *err);
 /* The body as a JSON object; NULL with a 400 in err otherwise. */
 json_t *ilu_http_read_body(struct evhttp_request *req, struct ilu_error *err);
 /* A required non-empty string field (borrowed from body). */
 int ilu_http_get_string(json_t *body, const char *key, const char **out, struct ilu_error *err);
-/* A non-negative integer field, as a JSON number or a numeric string (which
- * is replaced by the number in body); def UINT32_MAX makes it required. */
+/* A non-negative integer field: a JSON integer, nothing else (not a numeric
+ * string, not 128.0); def UINT32_MAX makes it required. */
 int ilu_http_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err);
 
 /* Routing: an API's route table is an array of structs that each start
@@ -43,17 +91,22 @@ struct ilu_http_match {
 
 /* The index of the route matching req's path and method; its body (parsed
  * when needs_body, else NULL; caller decrefs) and transaction id. On -1 the
- * error (404 unknown path, 405 wrong method, 400 bad body) is answered. */
-long ilu_http_match_route(struct evhttp_request *req, const void *routes, size_t n_routes, size_t route_size,
-                          const struct ilu_log *log, uint64_t tid_seed, uint64_t *tid_seq, json_t **body, char *tid,
-                          size_t tid_len);
+ * error is answered: 400 ambiguous framing (two Content-Length, or one with
+ * Transfer-Encoding) or bad transaction id or body, 431 too many headers,
+ * 404 unknown or undecodable path, 405 wrong or unknown method; framing and
+ * method errors close the connection. srv gives the limits. */
+long ilu_http_match_route(struct ilu_http_server *srv, struct evhttp_request *req, const void *routes,
+                          size_t n_routes, size_t route_size, const struct ilu_log *log, uint64_t tid_seed,
+                          uint64_t *tid_seq, json_t **body, char *tid, size_t tid_len);
 
 /* A request answered later, embedded first in the caller's own struct. The
  * connection's close callback marks it cancelled so the answer is dropped
  * instead of written to a request evhttp has freed. */
+struct ilu_http_conn;
 struct ilu_http_pending {
     struct evhttp_request *req;
     struct evhttp_connection *conn;
+    struct ilu_http_conn *cconn;   /* the server's record of conn; NULL: conn's close callback is used */
     int cancelled;
     char tid[64];
     unsigned *open_requests; /* the API's counter, borrowed */

@@ -624,9 +624,15 @@ static void registration_is_checked_with_the_worker_rules_even_without_workers(v
     assert_int_equal(err.status, 400);
     assert_non_null(strstr(err.msg, "NUL"));
     json_decref(r);
-    /* numbers as strings are accepted and stored as numbers */
-    r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "function_name", "ok", "function_version", "1", "image_name", "/fn/ok",
-                  "memory", "128", "cpus", "1");
+    /* numbers as strings are refused (docs/api.md: numbers are JSON integers) */
+    r = json_pack("{s:s, s:s, s:s, s:s, s:i}", "function_name", "ok", "function_version", "1", "image_name", "/fn/ok",
+                  "memory", " 128", "cpus", 1);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ilu_controller_register_function(W.c, r, true, "t", NULL, NULL, &err), -1);
+    assert_int_equal(err.status, 400);
+    json_decref(r);
+    r = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", "ok", "function_version", "1", "image_name", "/fn/ok",
+                  "memory", 128, "cpus", 1);
     memset(&err, 0, sizeof err);
     assert_int_equal(ilu_controller_register_function(W.c, r, true, "t", NULL, NULL, &err), 0);
     json_decref(r);

@@ -278,7 +278,10 @@ class ControllerAloneTest(unittest.TestCase):
             self.assertEqual(r.json.get("success"), False, r)
             self.assertIn(says, r.json.get("error", ""), f"{change}: {r!r}")
         self.assertEqual(self.ctl.get("/list").json["functions"], [])
+        # numbers are JSON integers (docs/api.md): "256" is refused, 256 taken
         r = self.ctl.post("/register", dict(good, memory="256"))
+        self.assertEqual(r.status, 400, r)
+        r = self.ctl.post("/register", dict(good, memory=256))
         self.assertEqual(r.status, 200, r)
         self.assertEqual([f["memory"] for f in self.ctl.get("/list").json["functions"]], [256])
 

@@ -20,6 +20,7 @@ static const struct ilu_cfg_field fields[] = {
     STR("address", address),
     U32("port", port),
     STR("load_balancer_url", load_balancer_url),
+    STR("load_balancer_token", load_balancer_token),
     STR("advertise_host", advertise_host),
     STR("functions_dirs", functions_dirs),
     U32("limits.timeout_sec", limits.timeout_sec),

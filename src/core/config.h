@@ -16,6 +16,7 @@ struct ilu_worker_config {
     char address[64];
     uint32_t port;
     char load_balancer_url[256];     /* http://host:port of a controller to register with; empty: standalone */
+    char load_balancer_token[256];   /* the controller's auth.worker_token, sent as a bearer token; empty: none */
     char advertise_host[256];        /* how the controller reaches this worker; empty: address */
     char functions_dirs[1024];       /* ':'-separated roots a function folder must lie under */
     struct {

@@ -31,6 +31,8 @@ static const struct ilu_cfg_field fields[] = {
     U32("invocation.max_payload_bytes", invocation.max_payload_bytes),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_controller_config, http),
     STR("store.db_path", store.db_path),
+    STR("auth.worker_token", auth.worker_token),
+    STR("auth.client_token", auth.client_token),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
 

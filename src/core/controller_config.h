@@ -39,6 +39,10 @@ struct ilu_controller_config {
     struct {
         char db_path[256];              /* SQLite file; empty: nothing persists */
     } store;
+    struct {
+        char worker_token[256];         /* bearer token of /register_worker (workers); empty: none asked */
+        char client_token[256];         /* bearer token of the client API (all but /ping); empty: none asked */
+    } auth;
 };
 
 void ilu_controller_config_defaults(struct ilu_controller_config *cfg);

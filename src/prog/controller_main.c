@@ -114,6 +114,8 @@ int main(int argc, char **argv)
     struct ilu_controller_api api = {.log = &d.log,
                                      .tid_seed = ilu_random_seed(),
                                      .max_payload_bytes = cfg.invocation.max_payload_bytes,
+                                     .worker_token = cfg.auth.worker_token,
+                                     .client_token = cfg.auth.client_token,
                                      .http_limits = cfg.http};
     d.api = &api;
     if (!transport) {
@@ -153,6 +155,20 @@ int main(int argc, char **argv)
                  json_pack("{s:s, s:i, s:s, s:s}", "address", cfg.address, "port", (int)cfg.port, "load_balancer",
                            cfg.load_balancer.algorithm, "db_path", cfg.store.db_path),
                  "controller started");
+    /* no token: whoever reaches the port may register workers (and divert
+     * invocations to them) or call the API; fine on loopback only */
+    bool loopback = !strncmp(cfg.address, "127.", 4) || !strcmp(cfg.address, "::1") || !strcmp(cfg.address, "localhost");
+    if (!loopback && !cfg.auth.worker_token[0])
+        ilu_log_emit(&d.log, ILU_LOG_WARN, "startup", json_pack("{s:s}", "address", cfg.address),
+                     "SECURITY: listening on %s with no auth.worker_token: anyone who can reach port %u can register a"
+                     " worker under any free name and receive invocations with their arguments; set auth.worker_token"
+                     " (and load_balancer_token on the workers), see docs/security.md",
+                     cfg.address, cfg.port);
+    if (!loopback && !cfg.auth.client_token[0])
+        ilu_log_emit(&d.log, ILU_LOG_WARN, "startup", json_pack("{s:s}", "address", cfg.address),
+                     "SECURITY: listening on %s with no auth.client_token: anyone who can reach port %u can register"
+                     " functions and invoke them; set auth.client_token or restrict the port, see docs/security.md",
+                     cfg.address, cfg.port);
     event_base_dispatch(d.base);
     rc = 0;
 out:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_util.h"
 
@@ -391,26 +392,61 @@ static void h_register_worker(struct ilu_controller_api *api, struct evhttp_requ
               json_pack("{s:b, s:s, s:s}", "success", 1, "name", info.name, "message", "worker registered"), tid);
 }
 
+/* Who may call a path (docs/security.md): anyone, workers (the worker
+ * token), or clients (the client token). */
+enum caller { ANYONE, WORKERS, CLIENTS };
+
 struct route {
     struct ilu_http_match match;
     handler_fn fn;
+    enum caller caller;
 };
 
 static const struct route routes[] = {
-    {{"/ping", EVHTTP_REQ_GET, 0}, h_ping},
-    {{"/status", EVHTTP_REQ_GET, 0}, h_status},
-    {{"/workers", EVHTTP_REQ_GET, 0}, h_workers},
-    {{"/list", EVHTTP_REQ_GET, 0}, h_list},
-    {{"/health", EVHTTP_REQ_GET, 0}, h_health},
-    {{"/clean", EVHTTP_REQ_POST, 0}, h_clean},
-    {{"/metrics", EVHTTP_REQ_GET, 0}, h_metrics},
-    {{"/register", EVHTTP_REQ_POST, 1}, h_register},
-    {{"/invoke", EVHTTP_REQ_POST, 1}, h_invoke},
-    {{"/invoke_async", EVHTTP_REQ_POST, 1}, h_invoke_async},
-    {{"/invoke_async_check", EVHTTP_REQ_POST, 1}, h_invoke_async_check},
-    {{"/prewarm", EVHTTP_REQ_POST, 1}, h_prewarm},
-    {{"/register_worker", EVHTTP_REQ_POST, 1}, h_register_worker},
+    {{"/ping", EVHTTP_REQ_GET, 0}, h_ping, ANYONE},
+    {{"/status", EVHTTP_REQ_GET, 0}, h_status, CLIENTS},
+    {{"/workers", EVHTTP_REQ_GET, 0}, h_workers, CLIENTS},
+    {{"/list", EVHTTP_REQ_GET, 0}, h_list, CLIENTS},
+    {{"/health", EVHTTP_REQ_GET, 0}, h_health, CLIENTS},
+    {{"/clean", EVHTTP_REQ_POST, 0}, h_clean, CLIENTS},
+    {{"/metrics", EVHTTP_REQ_GET, 0}, h_metrics, CLIENTS},
+    {{"/register", EVHTTP_REQ_POST, 1}, h_register, CLIENTS},
+    {{"/invoke", EVHTTP_REQ_POST, 1}, h_invoke, CLIENTS},
+    {{"/invoke_async", EVHTTP_REQ_POST, 1}, h_invoke_async, CLIENTS},
+    {{"/invoke_async_check", EVHTTP_REQ_POST, 1}, h_invoke_async_check, CLIENTS},
+    {{"/prewarm", EVHTTP_REQ_POST, 1}, h_prewarm, CLIENTS},
+    {{"/register_worker", EVHTTP_REQ_POST, 1}, h_register_worker, WORKERS},
 };
+
+/* Equal strings, in a time that depends on the lengths only (not on where
+ * they first differ), so the token cannot be guessed byte by byte. */
+static bool token_equal(const char *given, size_t given_len, const char *want)
+{
+    size_t want_len = strlen(want);
+    volatile unsigned char diff = given_len != want_len;
+    for (size_t i = 0; i < want_len; i++)
+        diff |= (unsigned char)(want[i] ^ (i < given_len ? given[i] : 0));
+    return diff == 0;
+}
+
+/* 0 when the caller may call route r; else 401 in err. */
+static int check_caller(struct ilu_controller_api *api, struct evhttp_request *req, enum caller caller,
+                        struct ilu_error *err)
+{
+    const char *want = caller == WORKERS ? api->worker_token : caller == CLIENTS ? api->client_token : NULL;
+    if (!want || !*want)
+        return 0;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    static const char bearer[] = "Bearer ";
+    if (!h || strncasecmp(h, bearer, sizeof bearer - 1))
+        return ilu_err(err, 401, "unauthorized", "%s needs an Authorization: Bearer header with the %s token",
+                       evhttp_request_get_uri(req), caller == WORKERS ? "worker" : "client");
+    h += sizeof bearer - 1;
+    if (!token_equal(h, strlen(h), want))
+        return ilu_err(err, 401, "unauthorized", "wrong %s token for %s", caller == WORKERS ? "worker" : "client",
+                       evhttp_request_get_uri(req));
+    return 0;
+}
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -421,7 +457,13 @@ static void on_request(struct evhttp_request *req, void *arg)
                                   api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
     if (i < 0)
         return;
-    routes[i].fn(api, req, body, tid);
+    struct ilu_error err = {0};
+    if (check_caller(api, req, routes[i].caller, &err)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        send_error(api, req, &err, tid);
+    } else {
+        routes[i].fn(api, req, body, tid);
+    }
     json_decref(body);
 }
 

@@ -86,6 +86,7 @@ struct ilu_worker_join *ilu_worker_join_start(struct event_base *base, const str
                             (int)cfg->container_resources.memory_mb, "boot_id", boot_id);
     if (!j || !req || !(j->body = json_dumps(req, JSON_COMPACT)) ||
         !(j->http = lg_http_new(base, host, (uint16_t)port, REQUEST_TIMEOUT_SEC)) ||
+        lg_http_set_bearer(j->http, cfg->load_balancer_token) ||
         !(j->timer = evtimer_new(base, on_timer, j))) {
         json_decref(req);
         ilu_worker_join_stop(j);

@@ -40,6 +40,13 @@ struct lg_req {
     int sent;    /* ...and all of it went to the socket */
 };
 
+static const char *default_bearer;
+
+void lg_http_set_default_bearer(const char *token)
+{
+    default_bearer = token;
+}
+
 struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t port, unsigned timeout_sec)
 {
     struct lg_http *h = calloc(1, sizeof *h);
@@ -49,6 +56,10 @@ struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t 
     snprintf(h->host, sizeof h->host, "%s", host);
     h->port = port;
     h->timeout_sec = timeout_sec;
+    if (default_bearer && lg_http_set_bearer(h, default_bearer) != 0) {
+        free(h);
+        return NULL;
+    }
     return h;
 }
 

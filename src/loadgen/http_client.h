@@ -36,6 +36,9 @@ int lg_http_request_sent(struct lg_http *h, const char *path, const char *body, 
 /* Send "Authorization: Bearer <token>" with every request (NULL or "": none).
  * -1 when out of memory. */
 int lg_http_set_bearer(struct lg_http *h, const char *token);
+/* The token every client made afterwards sends (the load generator's
+ * --token, for a controller with auth.client_token); borrowed, NULL: none. */
+void lg_http_set_default_bearer(const char *token);
 
 /* Blocking convenience for setup steps (register, prewarm, ping): runs the
  * loop until the answer. Returns the status (0 on transport error, message in

@@ -25,13 +25,15 @@
 #define EXIT_PENDING 75
 
 static const char usage_text[] =
-    "usage: " PROG " [--host H] [--port P] [--tid ID] [--timeout SEC] COMMAND [flags]\n"
+    "usage: " PROG " [--host H] [--port P] [--tid ID] [--timeout SEC] [--token T] COMMAND [flags]\n"
     "\n"
     "global flags:\n"
     "  --host H          worker address (default 127.0.0.1)\n"
     "  -p, --port P      worker port (default 8079)\n"
     "  --tid ID          transaction id sent as X-Transaction-Id\n"
     "  --timeout SEC     give up on the request after SEC seconds (default: no limit)\n"
+    "  --token T         a controller's auth.client_token, sent as Authorization: Bearer\n"
+    "                    (default: $ILUVATAR_TOKEN)\n"
     "  -h, --help        this text\n"
     "\n"
     "commands:\n"
@@ -55,6 +57,7 @@ struct cli_opts {
     long port;
     const char *tid;
     long timeout_sec;
+    const char *token; /* bearer token, NULL: none */
 };
 
 /* Bad usage: the reason and the usage text on stderr, exit 64. */
@@ -121,6 +124,11 @@ static int http_call(const struct cli_opts *o, const char *path, const char *bod
     if (o->tid) {
         snprintf(tid_header, sizeof tid_header, "X-Transaction-Id: %s", o->tid);
         headers = curl_slist_append(headers, tid_header);
+    }
+    char auth_header[600];
+    if (o->token && *o->token) {
+        snprintf(auth_header, sizeof auth_header, "Authorization: Bearer %s", o->token);
+        headers = curl_slist_append(headers, auth_header);
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -426,10 +434,11 @@ int main(int argc, char **argv)
         {"port", required_argument, NULL, 'p'},
         {"tid", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'T'},
+        {"token", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct cli_opts o = {.host = "127.0.0.1", .port = 8079};
+    struct cli_opts o = {.host = "127.0.0.1", .port = 8079, .token = getenv("ILUVATAR_TOKEN")};
     int c;
     /* '+' stops at the subcommand so its own flags (-v, -c, ...) are left for it. */
     while ((c = getopt_long(argc, argv, "+:p:h", global_options, NULL)) != -1) {
@@ -440,6 +449,11 @@ int main(int argc, char **argv)
                 return usage_error("--port wants 1..65535, got '%s'", optarg);
             break;
         case 't': o.tid = optarg; break;
+        case 'k':
+            if (strlen(optarg) > 512 || strpbrk(optarg, "\r\n"))
+                return usage_error("--token '%s' is too long or holds a line break", optarg);
+            o.token = optarg;
+            break;
         case 'T':
             if (!parse_long(optarg, 0, 86400, &o.timeout_sec))
                 return usage_error("--timeout wants seconds (0..86400), got '%s'", optarg);

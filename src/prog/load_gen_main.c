@@ -16,7 +16,7 @@ static void usage(FILE *out)
             "usage: iluvatar_load_gen [--host H] [--port P (8079; 8078 for a controller)] [--out DIR]\n"
             "                         [--target worker|controller]"
  " [--setup live|simulation]\n"
-            "                         [--quiet] [--no-plots]\n"
+            "                         [--quiet] [--no-plots] [--token T (default $ILUVATAR_TOKEN)]\n"
             "                         MODE [mode options]\n"
             "modes:\n"
             "  trace     --input trace.csv --metadata meta.csv [--prewarm N]\n"
@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1", *out = NULL, *target = "worker", *setup = "live";
     unsigned port = 0; /* 0: the target's default, 8079 for a worker, 8078 for a controller */
     int quiet = 0, no_plots = 0;
+    const char *token = getenv("ILUVATAR_TOKEN"); /* a controller's auth.client_token */
     static const struct option global[] = {{"host", required_argument, NULL, 'H'},
                                            {"port", required_argument, NULL, 'p'},
                                            {"out", required_argument, NULL, 'o'},
@@ -60,6 +61,7 @@ int main(int argc, char **argv)
                                            {"setup", required_argument, NULL, 's'},
                                            {"quiet", no_argument, NULL, 'q'},
                                            {"no-plots", no_argument, NULL, 'n'},
+                                           {"token", required_argument, NULL, 'k'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
     int opt;
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
         case 's': setup = optarg; break;
         case 'q': quiet = 1; break;
         case 'n': no_plots = 1; break;
+        case 'k': token = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 64;
         }
@@ -97,6 +100,11 @@ int main(int argc, char **argv)
     }
     if (!port)
         port = strcmp(target, "controller") ? 8079 : 8078;
+    if (token && (strlen(token) > 512 || strpbrk(token, "\r\n"))) {
+        fprintf(stderr, "iluvatar_load_gen: --token is too long or holds a line break\n");
+        return 64;
+    }
+    lg_http_set_default_bearer(token && *token ? token : NULL);
     char default_out[64];
     if (!out) {
         snprintf(default_out, sizeof default_out, "results/%s", mode);

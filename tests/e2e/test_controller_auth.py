@@ -3,12 +3,16 @@ auth.worker_token set, /register_worker (registration and heartbeats) needs
 it as a bearer token; with auth.client_token set, every other path but /ping
 needs that one; a live worker's name cannot be taken by another address.
 A real controller and a real worker that joins with load_balancer_token."""
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
 
 from ctl_harness import Controller
-from harness import Client, Worker, function_dir, sanitizer_reports, wait_until
+from harness import BUILD, Client, Worker, function_dir, run_cli, sanitizer_reports, wait_until
 
 WORKER_TOKEN = "wt-3b1f0c9e-e2e"
 CLIENT_TOKEN = "ct-77a2d4c1-e2e"
@@ -137,6 +141,27 @@ class ControllerAuthTest(unittest.TestCase):
             self.assertNotIn("e2e-authBad", self.workers())
         finally:
             w.destroy()
+
+
+    def test_06_cli_and_load_generator_send_the_client_token(self):
+        self.wait_joined()
+        port = str(self.ctl.port)
+        r = run_cli("--port", port, "list")
+        self.assertNotEqual(r.returncode, 0, "the CLI without a token must be refused")
+        self.assertIn("401", r.stdout + r.stderr)
+        r = run_cli("--port", port, "--token", CLIENT_TOKEN, "register", "--name", "hello", "--version", "tok",
+                    "--image", function_dir("hello"), "--memory", "128", "--cpu", "1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = tempfile.mkdtemp(prefix="ilu-auth-lg-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, out, True)
+        lg = [os.path.join(BUILD, "iluvatar_load_gen"), "--port", port, "--target", "controller", "--no-plots",
+              "--quiet", "--out", out, "scaling", "--threads-from", "1", "--threads-to", "1", "--duration", "1",
+              "--function-dir", function_dir("hello")]
+        refused = subprocess.run(lg, capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(refused.returncode, 0, "the load generator without a token must be refused")
+        env = dict(os.environ, ILUVATAR_TOKEN=CLIENT_TOKEN)  # the environment form of --token
+        ok = subprocess.run(lg, capture_output=True, text=True, timeout=120, env=env)
+        self.assertEqual(ok.returncode, 0, ok.stderr[-2000:])
 
 
 class ControllerNoTokenWarningTest(unittest.TestCase):

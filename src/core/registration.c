@@ -27,8 +27,8 @@ static int get_string(json_t *body, const char *key, const char **out, struct il
 }
 
 /* Numbers are JSON integers only (docs/api.md): not " 128", "0x80" or
- * 128.0, which have no single obvious reading. def UINT32_MAX: required. */
-static int get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
+ * 128.0, which have no single obvious reading. */
+int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
 {
     json_t *v = json_object_get(body, key);
     if (!v || json_is_null(v)) {
@@ -53,8 +53,8 @@ int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struc
     if (get_string(body, "function_name", &req->function_name, err) ||
         get_string(body, "function_version", &req->function_version, err) ||
         get_string(body, "image_name", &req->image_name, err) ||
-        get_u32(body, "memory", UINT32_MAX, &req->memory_mb, err) || get_u32(body, "cpus", 1, &req->cpus, err) ||
-        get_u32(body, "parallel_invokes", 1, &req->parallel_invokes, err))
+        ilu_body_get_u32(body, "memory", UINT32_MAX, &req->memory_mb, err) || ilu_body_get_u32(body, "cpus", 1, &req->cpus, err) ||
+        ilu_body_get_u32(body, "parallel_invokes", 1, &req->parallel_invokes, err))
         return -1;
     return 0; /* system stays false: internal functions are never registered from outside */
 }

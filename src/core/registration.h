@@ -36,9 +36,13 @@ struct ilu_registration_limits {
  * A-Z a-z 0-9 . _ - (they become parts of container ids, paths, cgroups). */
 bool ilu_registration_valid_name(const char *s);
 
-/* Decode a /register body into req (strings borrowed from body). Numbers may
- * be JSON integers or numeric strings; a numeric string is replaced in body
- * by the number, so what is stored and forwarded has one form. cpus and
+/* The API's one rule for a number field (docs/api.md): a JSON integer in
+ * [0, 2^32-1], not " 128", "0x80" or 128.0. def UINT32_MAX: required.
+ * Shared with the HTTP layer (ilu_http_get_u32). */
+int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err);
+
+/* Decode a /register body into req (strings borrowed from body). Numbers
+ * are JSON integers only (ilu_body_get_u32). cpus and
  * parallel_invokes default to 1. Strings holding a NUL are refused. 400 in
  * err for a missing or wrongly typed field. Checks nothing else. */
 int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struct ilu_error *err);

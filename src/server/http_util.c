@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 
 #include "core/ident.h"
+#include "core/registration.h"
 #include "daemon_util.h"
 
 static const char *reason_phrase(int status)
@@ -148,23 +149,11 @@ int ilu_http_get_string(json_t *body, const char *key, const char **out, struct 
 }
 
 /* Numbers are JSON integers only: every client we ship sends them so, and a
- * string (" 128", "0x80", "1e3") has no single obvious reading.
- * def UINT32_MAX: required. */
+ * string (" 128", "0x80", "1e3") has no single obvious reading. One rule
+ * with the registration codec of the core. */
 int ilu_http_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
 {
-    json_t *v = json_object_get(body, key);
-    if (!v || json_is_null(v)) {
-        if (def == UINT32_MAX)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required", key);
-        *out = def;
-        return 0;
-    }
-    json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
-    if (x < 0 || x > UINT32_MAX)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a JSON integer in [0, %u]", key,
-                       UINT32_MAX);
-    *out = (uint32_t)x;
-    return 0;
+    return ilu_body_get_u32(body, key, def, out, err);
 }
 
 /* ---- connections --------------------------------------------------------- */

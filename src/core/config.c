@@ -156,9 +156,9 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     REQUIRE(cfg->simulation.jitter_pct < 100, "simulation.jitter_pct must be below 100");
     REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy), "invocation.queue_policy \"%s\" is not one of: %s",
             cfg->invocation.queue_policy, ilu_queue_policy_names());
-    REQUIRE(ilu_eviction_policy_find(cfg->container_resources.eviction),
+    REQUIRE(ilu_keepalive_policy_find(cfg->container_resources.eviction),
             "container_resources.eviction \"%s\" is not one of: %s", cfg->container_resources.eviction,
-            ilu_eviction_policy_names());
+            ilu_keepalive_policy_names());
     REQUIRE(!strcmp(cfg->oci.runtime, "auto") || !strcmp(cfg->oci.runtime, "crun") || !strcmp(cfg->oci.runtime, "runc"),
             "oci.runtime \"%s\" is not one of: auto, crun, runc", cfg->oci.runtime);
     REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");

@@ -1,32 +1,47 @@
 #include "policy_registry.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 extern const struct ilu_queue_policy_ops ilu_queue_fcfs;
 extern const struct ilu_queue_policy_ops ilu_queue_minheap;
-extern const struct ilu_eviction_policy_ops ilu_eviction_lru;
+extern const struct ilu_keepalive_ops ilu_keepalive_lru;
 extern const struct ilu_lb_policy_ops ilu_lb_round_robin;
 extern const struct ilu_lb_policy_ops ilu_lb_least_loaded;
 extern const struct ilu_lb_policy_ops ilu_lb_ch_bl;
 
 /* Add a policy: one file under src/policy/, one line here. */
 static const struct ilu_queue_policy_ops *const queue_policies[] = {&ilu_queue_fcfs, &ilu_queue_minheap};
-static const struct ilu_eviction_policy_ops *const eviction_policies[] = {&ilu_eviction_lru};
+static const struct ilu_keepalive_ops *const keepalive_policies[] = {&ilu_keepalive_lru};
 static const struct ilu_lb_policy_ops *const lb_policies[] = {&ilu_lb_round_robin, &ilu_lb_least_loaded, &ilu_lb_ch_bl};
+
+#define N(table) (sizeof table / sizeof table[0])
 
 #define FIND(table, name)                                                                                    \
     do {                                                                                                     \
-        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)                                          \
+        for (size_t i = 0; name && i < N(table); i++)                                                        \
             if (strcasecmp(table[i]->name, name) == 0)                                                       \
                 return table[i];                                                                             \
         return NULL;                                                                                         \
     } while (0)
 
-const struct ilu_queue_policy_ops *ilu_queue_policy_find(const char *name) { FIND(queue_policies, name); }
-const struct ilu_eviction_policy_ops *ilu_eviction_policy_find(const char *name) { FIND(eviction_policies, name); }
+/* "a, b, c" from a table, built once into buf. */
+#define NAMES(table)                                                                                         \
+    do {                                                                                                     \
+        static char buf[512];                                                                                \
+        if (!buf[0])                                                                                         \
+            for (size_t i = 0; i < N(table); i++) {                                                          \
+                size_t used = strlen(buf);                                                                   \
+                snprintf(buf + used, sizeof buf - used, "%s%s", i ? ", " : "", table[i]->name);             \
+            }                                                                                                \
+        return buf;                                                                                          \
+    } while (0)
 
+const struct ilu_queue_policy_ops *ilu_queue_policy_find(const char *name) { FIND(queue_policies, name); }
+const struct ilu_keepalive_ops *ilu_keepalive_policy_find(const char *name) { FIND(keepalive_policies, name); }
 const struct ilu_lb_policy_ops *ilu_lb_policy_find(const char *name) { FIND(lb_policies, name); }
-const char *ilu_lb_policy_names(void) { return "RoundRobin, LeastLoaded, CH-BL"; }
-const char *ilu_queue_policy_names(void) { return "fcfs, minheap"; }
-const char *ilu_eviction_policy_names(void) { return "LRU"; }
+const char *ilu_queue_policy_names(void) { NAMES(queue_policies); }
+const char *ilu_keepalive_policy_names(void) { NAMES(keepalive_policies); }
+const char *ilu_lb_policy_names(void) { NAMES(lb_policies); }

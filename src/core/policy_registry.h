@@ -6,23 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keepalive.h"
+#include "queue.h"
 #include "types.h"
 
-/* Queueing: the queue is a min-heap on (key, arrival sequence), so a policy
- * is just its ordering key. Called once, when the invocation is queued. */
-struct ilu_queue_policy_ops {
-    const char *name;
-    const char *description;
-    double (*key)(const struct ilu_invocation *inv);
-};
-
-/* Eviction: among idle containers, the one with the smallest priority goes
- * first when memory is needed. now_us lets policies age containers. */
-struct ilu_eviction_policy_ops {
-    const char *name;
-    const char *description;
-    double (*priority)(const struct ilu_container *c, uint64_t now_us);
-};
+/* Queue policies: struct ilu_queue_policy_ops in queue.h. Keep-alive
+ * policies: struct ilu_keepalive_ops in keepalive.h. */
 
 /* Load balancing (controller): where to send an invocation of fqdn among
  * the workers. State is the policy's own (a ring, a cursor). */
@@ -40,12 +29,13 @@ struct ilu_lb_policy_ops {
     long (*pick)(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n);
 };
 
+/* Lookup by name (case-insensitive); NULL when unknown. */
 const struct ilu_queue_policy_ops *ilu_queue_policy_find(const char *name);
+const struct ilu_keepalive_ops *ilu_keepalive_policy_find(const char *name);
 const struct ilu_lb_policy_ops *ilu_lb_policy_find(const char *name);
-const char *ilu_lb_policy_names(void);
-const struct ilu_eviction_policy_ops *ilu_eviction_policy_find(const char *name);
-/* Comma-separated names, for error messages. */
+/* Comma-separated names, made from the tables, for errors and docs. */
 const char *ilu_queue_policy_names(void);
-const char *ilu_eviction_policy_names(void);
+const char *ilu_keepalive_policy_names(void);
+const char *ilu_lb_policy_names(void);
 
 #endif

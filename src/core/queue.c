@@ -2,125 +2,99 @@
 
 #include <stdlib.h>
 
-int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *policy, size_t max_len)
+#include "inv_heap.h"
+
+int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *policy,
+                   const struct ilu_worker_config *cfg, size_t max_len, struct ilu_error *err)
 {
     q->policy = policy;
     q->len = 0;
     q->max_len = max_len;
-    q->cap = 64;
-    q->items = malloc(q->cap * sizeof *q->items);
-    q->keys = malloc(q->cap * sizeof *q->keys);
-    if (!q->items || !q->keys) {
-        ilu_queue_destroy(q);
-        return -1;
-    }
-    return 0;
+    q->state = policy->create(policy, cfg, err);
+    return q->state ? 0 : -1;
 }
 
 void ilu_queue_destroy(struct ilu_queue *q)
 {
-    free(q->items);
-    free(q->keys);
-    q->items = NULL;
-    q->keys = NULL;
-    q->len = q->cap = 0;
+    if (q->policy && q->state)
+        q->policy->free(q->state);
+    q->state = NULL;
+    q->len = 0;
 }
 
-static int before(const struct ilu_queue *q, size_t a, size_t b)
-{
-    if (q->keys[a] != q->keys[b])
-        return q->keys[a] < q->keys[b];
-    return q->items[a]->seq < q->items[b]->seq;
-}
-
-static void swap(struct ilu_queue *q, size_t a, size_t b)
-{
-    struct ilu_invocation *ti = q->items[a];
-    double tk = q->keys[a];
-    q->items[a] = q->items[b];
-    q->keys[a] = q->keys[b];
-    q->items[b] = ti;
-    q->keys[b] = tk;
-    q->items[a]->queue_index = a;
-    q->items[b]->queue_index = b;
-}
-
-static void sift_up(struct ilu_queue *q, size_t i)
-{
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!before(q, i, parent))
-            break;
-        swap(q, i, parent);
-        i = parent;
-    }
-}
-
-static void sift_down(struct ilu_queue *q, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < q->len && before(q, l, best))
-            best = l;
-        if (r < q->len && before(q, r, best))
-            best = r;
-        if (best == i)
-            return;
-        swap(q, i, best);
-        i = best;
-    }
-}
-
-int ilu_queue_push(struct ilu_queue *q, struct ilu_invocation *inv, struct ilu_error *err)
+int ilu_queue_push(struct ilu_queue *q, struct ilu_invocation *inv, const struct ilu_queue_view *v,
+                   struct ilu_error *err)
 {
     if (q->max_len && q->len >= q->max_len)
         return ilu_err(err, ILU_ST_QUEUE_FULL, "queue_full", "the invocation queue is full (%zu items)", q->len);
-    if (q->len == q->cap) {
-        size_t cap = q->cap * 2;
-        struct ilu_invocation **items = realloc(q->items, cap * sizeof *items);
-        if (!items)
-            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory growing the queue");
-        q->items = items;
-        double *keys = realloc(q->keys, cap * sizeof *keys);
-        if (!keys)
-            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory growing the queue");
-        q->keys = keys;
-        q->cap = cap;
-    }
-    size_t i = q->len++;
-    q->items[i] = inv;
-    q->keys[i] = q->policy->key(inv);
-    inv->queue_index = i;
+    if (q->policy->push(q->state, inv, v))
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory growing the queue");
     inv->queued = true;
-    sift_up(q, i);
+    q->len++;
     return 0;
 }
 
-struct ilu_invocation *ilu_queue_peek(const struct ilu_queue *q)
+struct ilu_invocation *ilu_queue_next(struct ilu_queue *q, const struct ilu_queue_view *v)
 {
-    return q->len ? q->items[0] : NULL;
+    return q->len ? q->policy->next(q->state, v) : NULL;
 }
 
 void ilu_queue_remove(struct ilu_queue *q, struct ilu_invocation *inv)
 {
     if (!inv->queued)
         return;
-    size_t i = inv->queue_index;
+    q->policy->remove(q->state, inv);
     inv->queued = false;
     q->len--;
-    if (i != q->len) {
-        q->items[i] = q->items[q->len];
-        q->keys[i] = q->keys[q->len];
-        q->items[i]->queue_index = i;
-        sift_down(q, i);
-        sift_up(q, i);
-    }
 }
 
-struct ilu_invocation *ilu_queue_pop(struct ilu_queue *q)
+struct ilu_invocation *ilu_queue_pop(struct ilu_queue *q, const struct ilu_queue_view *v)
 {
-    struct ilu_invocation *head = ilu_queue_peek(q);
+    struct ilu_invocation *head = ilu_queue_next(q, v);
     if (head)
         ilu_queue_remove(q, head);
     return head;
+}
+
+/* ---- the keyed heap ---- */
+
+struct keyed {
+    struct ilu_inv_heap heap;
+    double (*key)(const struct ilu_invocation *inv, const struct ilu_queue_view *v);
+};
+
+void *ilu_keyed_queue_create(const struct ilu_queue_policy_ops *self, const struct ilu_worker_config *cfg,
+                             struct ilu_error *err)
+{
+    struct keyed *k = calloc(1, sizeof *k);
+    if (!k || ilu_inv_heap_init(&k->heap)) {
+        free(k);
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating the %s queue", self->name);
+        return NULL;
+    }
+    k->key = self->key;
+    return k;
+}
+
+void ilu_keyed_queue_free(void *st)
+{
+    struct keyed *k = st;
+    ilu_inv_heap_destroy(&k->heap);
+    free(k);
+}
+
+int ilu_keyed_queue_push(void *st, struct ilu_invocation *inv, const struct ilu_queue_view *v)
+{
+    struct keyed *k = st;
+    return ilu_inv_heap_push(&k->heap, inv, k->key(inv, v));
+}
+
+struct ilu_invocation *ilu_keyed_queue_next(void *st, const struct ilu_queue_view *v)
+{
+    return ilu_inv_heap_peek(&((struct keyed *)st)->heap);
+}
+
+void ilu_keyed_queue_remove(void *st, struct ilu_invocation *inv)
+{
+    ilu_inv_heap_remove(&((struct keyed *)st)->heap, inv);
 }

@@ -139,14 +139,14 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     json_t *s = json_object();
     json_object_set_new(s, "cpu_queue_len", json_integer((json_int_t)ilu_queue_len(&w->queue)));
     json_object_set_new(s, "num_running_funcs", json_integer(w->running));
-    json_object_set_new(s, "used_mem_mb", json_integer((json_int_t)w->used_mem_mb));
+    json_object_set_new(s, "used_mem_mb", json_integer((json_int_t)w->pool.used_mem_mb));
     json_object_set_new(s, "total_mem_mb", json_integer(total));
-    json_object_set_new(s, "used_mem_pct", json_real(total ? 100.0 * (double)w->used_mem_mb / total : 0));
+    json_object_set_new(s, "used_mem_pct", json_real(total ? 100.0 * (double)w->pool.used_mem_mb / total : 0));
     json_object_set_new(s, "cpu_limit", json_integer(w->cpu_limit));
     json_object_set_new(s, "cpus_in_use", json_integer(w->cpus_in_use));
-    json_object_set_new(s, "num_containers", json_integer(w->n_containers));
-    json_object_set_new(s, "idle_containers", json_integer(w->n_idle));
-    json_object_set_new(s, "starting_containers", json_integer(w->n_starting));
+    json_object_set_new(s, "num_containers", json_integer(w->pool.n_containers));
+    json_object_set_new(s, "idle_containers", json_integer(w->pool.n_idle));
+    json_object_set_new(s, "starting_containers", json_integer(w->pool.n_starting));
     json_object_set_new(s, "invocations", json_integer((json_int_t)c->invocations));
     json_object_set_new(s, "errors", json_integer((json_int_t)c->errors));
     json_object_set_new(s, "timeouts", json_integer((json_int_t)c->timeouts));
@@ -154,10 +154,10 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     json_object_set_new(s, "cold_starts", json_integer((json_int_t)c->cold));
     json_object_set_new(s, "warm_starts", json_integer((json_int_t)c->warm));
     json_object_set_new(s, "prewarm_starts", json_integer((json_int_t)c->prewarm));
-    json_object_set_new(s, "containers_started", json_integer((json_int_t)c->containers_started));
+    json_object_set_new(s, "containers_started", json_integer((json_int_t)w->pool.containers_started));
     json_object_set_new(s, "start_failures", json_integer((json_int_t)c->start_failures));
-    json_object_set_new(s, "evictions", json_integer((json_int_t)c->evictions));
-    json_object_set_new(s, "keepalive_removals", json_integer((json_int_t)c->keepalive_removals));
+    json_object_set_new(s, "evictions", json_integer((json_int_t)w->pool.evictions));
+    json_object_set_new(s, "keepalive_removals", json_integer((json_int_t)w->pool.keepalive_removals));
     json_object_set_new(s, "container_deaths", json_integer((json_int_t)c->deaths));
     json_object_set_new(s, "async_results_held", json_integer((json_int_t)w->async.len));
     json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
@@ -192,8 +192,8 @@ json_t *ilu_worker_metrics_json(const struct ilu_worker *w)
             list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:f, s:f, s:f}", "fqdn", fn->fqdn, "invocations",
                             (json_int_t)st->invocations, "cold", (json_int_t)st->cold, "warm", (json_int_t)st->warm,
                             "prewarm", (json_int_t)st->prewarm, "errors", (json_int_t)st->errors, "containers",
-                            (int)fn->n_containers, "avg_exec_us", st->exec_us, "avg_e2e_us", st->e2e_us,
-                            "avg_cold_start_us", st->cold_start_us));
+                            (int)fn->n_containers, "avg_exec_us", st->exec_us.ewma, "avg_e2e_us", st->e2e_us.ewma,
+                            "avg_cold_start_us", st->container_start_us.ewma));
     }
     return list;
 }

@@ -8,22 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "characteristics.h"
 #include "error.h"
 
 struct ilu_container;
 struct ilu_invocation;
 struct ilu_timer;
 struct ilu_worker;
-
-/* Running averages per function (Ilúvatar's characteristics map: the first
- * sample sets the value, then avg = 0.9 avg + 0.1 x). */
-struct ilu_fn_stats {
-    double cold_start_us;    /* container create -> agent ready */
-    double exec_us;          /* function time measured inside the container */
-    double e2e_us;           /* arrival at the worker -> result */
-    uint64_t invocations, cold, warm, prewarm, errors;
-    uint64_t containers_ready;  /* samples behind cold_start_us */
-};
 
 struct ilu_function {
     char *name;
@@ -39,6 +30,7 @@ struct ilu_function {
     /* (core) pool bookkeeping */
     struct ilu_container *idle_head; /* most recently used idle container first */
     uint32_t n_containers;   /* starting + idle + busy */
+    uint32_t n_idle;         /* warm containers free now (policies read it) */
 };
 
 enum ilu_container_state {
@@ -63,8 +55,15 @@ struct ilu_container {
     struct ilu_invocation *inv;  /* (core) invocation running or waiting on it */
     struct ilu_timer *start_timer; /* (core) startup timeout */
     void *backend_data;          /* owned by the backend */
-    /* (core) intrusive lists: function idle list, all containers */
+    uint64_t uses;               /* invocations served */
+    /* the keep-alive policy's own per-container fields */
+    double ka_priority;
+    uint64_t ka_deadline_us;
+    void *ka_data;
+    /* (core) intrusive lists: function idle list (MRU first), pool idle
+     * list (LRU first), all containers */
     struct ilu_container *idle_prev, *idle_next;
+    struct ilu_container *lru_older, *lru_newer;
     struct ilu_container *all_prev, *all_next;
 };
 

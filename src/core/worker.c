@@ -10,6 +10,13 @@
 
 static void kick(struct ilu_worker *w);
 
+/* What queue policies see of the worker when they decide. */
+static struct ilu_queue_view queue_view(const struct ilu_worker *w)
+{
+    return (struct ilu_queue_view){.now_us = w_now(w), .cpu_limit = w->cpu_limit,
+                                   .cpus_free = w->cpus_in_use < w->cpu_limit ? w->cpu_limit - w->cpus_in_use : 0};
+}
+
 static void fn_free(struct ilu_function *fn)
 {
     if (!fn)
@@ -34,11 +41,6 @@ static void inv_free(struct ilu_invocation *inv)
 
 /* ---- completion ---------------------------------------------------------- */
 
-static void stats_update(double *avg, uint64_t n, double x)
-{
-    *avg = n <= 1 ? x : 0.9 * *avg + 0.1 * x;
-}
-
 static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
 {
     if (inv->timeout) {
@@ -50,6 +52,10 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
     if (inv->dequeued && !inv->prewarm_only) {
         w->cpus_in_use -= inv->fn->cpus;
         w->running--;
+        if (w->queue.policy->on_done) {
+            struct ilu_queue_view v = queue_view(w);
+            w->queue.policy->on_done(w->queue.state, inv, &v);
+        }
     }
     w->pending--;
     inv->t.done_us = w_now(w);
@@ -64,8 +70,10 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
         default: break;
         }
         if (inv->success) {
-            stats_update(&st->exec_us, st->invocations - st->errors, inv->exec_sec * 1e6);
-            stats_update(&st->e2e_us, st->invocations - st->errors, (double)(inv->t.done_us - inv->t.arrived_us));
+            double e2e = (double)(inv->t.done_us - inv->t.arrived_us);
+            ilu_stat_add(&st->exec_us, inv->exec_sec * 1e6);
+            ilu_stat_add(&st->e2e_us, e2e);
+            ilu_stat_add(inv->start_kind == ILU_START_COLD ? &st->cold_e2e_us : &st->warm_e2e_us, e2e);
         } else {
             st->errors++;
             w->count.errors++;
@@ -112,7 +120,7 @@ static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, 
     if (w->backend->ops->invoke(w->backend, c, inv->tid, inv->args, inv->args_len, &err)) {
         c->inv = NULL;
         inv->container = NULL;
-        pool_remove(w, c, inv->tid, "backend could not send the invocation");
+        ilu_pool_remove(&w->pool, c, inv->tid, "backend could not send the invocation");
         fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, err.kind[0] ? err.kind : "container_error",
              err.msg);
     }
@@ -130,7 +138,7 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     if (err) {
         w->count.start_failures++;
         c->inv = NULL;
-        pool_remove(w, c, tid, "container failed to start");
+        ilu_pool_remove(&w->pool, c, tid, "container failed to start");
         if (inv) {
             inv->container = NULL;
             char msg[sizeof err->msg + 64];
@@ -139,10 +147,10 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
         }
         return;
     }
-    w->n_starting--;
+    ilu_pool_ready(&w->pool, c);
     c->ready_us = w_now(w);
     struct ilu_fn_stats *st = &c->fn->stats;
-    stats_update(&st->cold_start_us, ++st->containers_ready, (double)(c->ready_us - c->created_us));
+    ilu_stat_add(&st->container_start_us, (double)(c->ready_us - c->created_us));
     if (inv)
         inv->cold_start_us = c->ready_us - c->created_us;
     ilu_log_fields(w->log, ILU_LOG_INFO, tid,
@@ -151,7 +159,7 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
                  "container ready");
     if (!inv) { /* its invocation timed out meanwhile: keep it as a prewarmed container */
         c->prewarmed = true;
-        pool_put_idle(w, c);
+        ilu_pool_put_idle(&w->pool, c);
         kick(w);
         return;
     }
@@ -160,7 +168,7 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
         c->prewarmed = true;
         c->inv = NULL;
         inv->container = NULL;
-        pool_put_idle(w, c);
+        ilu_pool_put_idle(&w->pool, c);
         inv->success = true;
         finish(w, inv);
         return;
@@ -180,13 +188,14 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     inv->container = NULL;
     if (reply->status) {
         w->count.deaths++;
-        pool_remove(w, c, inv->tid, reply->error);
+        ilu_pool_remove(&w->pool, c, inv->tid, reply->error);
         fail(w, inv, reply->status, "container_error", reply->error);
         return;
     }
     c->used = true;
+    c->uses++;
     c->prewarmed = false;
-    pool_put_idle(w, c);
+    ilu_pool_put_idle(&w->pool, c);
     result_from_agent(inv, reply);
     finish(w, inv);
 }
@@ -202,7 +211,7 @@ static void on_died(void *ctx, struct ilu_container *c, const char *reason)
     }
     char msg[512];
     snprintf(msg, sizeof msg, "container died: %s", reason);
-    pool_remove(w, c, inv ? inv->tid : "pool", msg);
+    ilu_pool_remove(&w->pool, c, inv ? inv->tid : "pool", msg);
     if (inv)
         fail(w, inv, ILU_ST_BAD_GATEWAY, "container_error", msg);
     kick(w);
@@ -224,16 +233,16 @@ static void on_start_timeout(void *arg)
  * says why; the caller fails inv its own way. */
 static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_error *err)
 {
-    struct ilu_container *c = pool_new_container(w, inv->fn);
+    struct ilu_container *c = ilu_pool_new_container(&w->pool, inv->fn);
     if (!c) {
-        w->used_mem_mb -= inv->fn->memory_mb;
+        ilu_pool_release(&w->pool, inv->fn->memory_mb);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
     }
     ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
                  json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
     if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
         w->count.start_failures++;
-        pool_remove(w, c, inv->tid, "the backend could not create it");
+        ilu_pool_remove(&w->pool, c, inv->tid, "the backend could not create it");
         return -1;
     }
     c->inv = inv;
@@ -251,26 +260,31 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
 static void dispatch(struct ilu_worker *w)
 {
     struct ilu_invocation *inv;
-    while ((inv = ilu_queue_peek(&w->queue))) {
+    struct ilu_queue_view v = queue_view(w);
+    while ((inv = ilu_queue_next(&w->queue, &v))) {
         struct ilu_function *fn = inv->fn;
         /* a function needing more CPUs than the limit still runs, alone */
         if (w->cpus_in_use > 0 && w->cpus_in_use + fn->cpus > w->cpu_limit)
             return;
-        struct ilu_container *c = pool_take_idle(w, fn);
-        if (!c && pool_reserve(w, fn->memory_mb, inv->tid)) {
-            if (w->n_starting == 0 && w->running == 0) { /* nothing will ever free memory */
-                ilu_queue_pop(&w->queue);
+        struct ilu_container *c = ilu_pool_take_idle(&w->pool, fn);
+        if (!c && ilu_pool_reserve(&w->pool, fn->memory_mb, inv->tid)) {
+            if (w->pool.n_starting == 0 && w->running == 0) { /* nothing will ever free memory */
+                ilu_queue_remove(&w->queue, inv);
                 fail(w, inv, ILU_ST_UNAVAILABLE, "insufficient_memory",
                      "not enough memory in the container pool for this function");
+                v = queue_view(w);
                 continue;
             }
             return; /* wait for a running invocation to free a container */
         }
-        ilu_queue_pop(&w->queue);
+        ilu_queue_remove(&w->queue, inv);
         inv->t.dequeued_us = w_now(w);
         inv->dequeued = true;
         w->cpus_in_use += fn->cpus;
         w->running++;
+        v = queue_view(w);
+        if (w->queue.policy->on_start)
+            w->queue.policy->on_start(w->queue.state, inv, &v);
         if (c) {
             inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
             send_to_container(w, inv, c);
@@ -279,6 +293,7 @@ static void dispatch(struct ilu_worker *w)
             if (start_container(w, inv, &err))
                 fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
         }
+        v = queue_view(w);
     }
 }
 
@@ -309,7 +324,7 @@ static void on_inv_timeout(void *arg)
     if (c) { /* stuck in the function or in start-up: kill the container */
         c->inv = NULL;
         inv->container = NULL;
-        pool_remove(w, c, inv->tid, "invocation timed out");
+        ilu_pool_remove(&w->pool, c, inv->tid, "invocation timed out");
     }
     fail(w, inv, ILU_ST_TIMEOUT, "timeout", msg);
 }
@@ -317,7 +332,14 @@ static void on_inv_timeout(void *arg)
 static void on_pool_tick(void *arg)
 {
     struct ilu_worker *w = arg;
-    pool_enforce_keepalive(w);
+    struct ilu_function *plan[16];
+    size_t n = ilu_pool_tick(&w->pool, plan, sizeof plan / sizeof plan[0]);
+    for (size_t i = 0; i < n && !w->shutting_down; i++) {
+        struct ilu_error err = {0};
+        if (ilu_worker_prewarm(w, plan[i]->name, plan[i]->version, "keepalive-plan", NULL, NULL, &err))
+            ilu_log_fields(w->log, ILU_LOG_DEBUG, "keepalive-plan", json_pack("{s:s}", "fqdn", plan[i]->fqdn),
+                           "planned prewarm skipped: %s", err.msg);
+    }
     uint64_t ttl = (uint64_t)w->cfg.invocation.async_result_ttl_sec * 1000000;
     ilu_async_expire(w, ttl);
     w->pool_timer = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.pool_freq_ms * 1000,
@@ -340,11 +362,15 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
     w->env = env;
     w->backend = backend;
     w->log = log;
-    w->eviction = ilu_eviction_policy_find(cfg->container_resources.eviction);
     w->cpu_limit = cfg->container_resources.cpu_count ? cfg->container_resources.cpu_count : 1;
-    if (ilu_map_init(&w->functions) || ilu_map_init(&w->async) ||
-        ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg->invocation.max_queue_len)) {
+    if (ilu_map_init(&w->functions) || ilu_map_init(&w->async)) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        ilu_worker_free(w);
+        return NULL;
+    }
+    if (ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
+        ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg,
+                       cfg->invocation.max_queue_len, err)) {
         ilu_worker_free(w);
         return NULL;
     }
@@ -362,9 +388,9 @@ void ilu_worker_free(struct ilu_worker *w)
     /* invocations still on containers (the shutdown grace period ran out)
      * are dropped with their containers; their clients are gone with the
      * HTTP server */
-    while (w->containers) {
-        struct ilu_invocation *running = w->containers->inv;
-        pool_remove(w, w->containers, "shutdown", "worker stopping");
+    while (w->pool.containers) {
+        struct ilu_invocation *running = w->pool.containers->inv;
+        ilu_pool_remove(&w->pool, w->pool.containers, "shutdown", "worker stopping");
         if (running) {
             if (running->timeout)
                 w->env->timer_cancel(w->env->ctx, running->timeout);
@@ -372,7 +398,7 @@ void ilu_worker_free(struct ilu_worker *w)
         }
     }
     struct ilu_invocation *inv;
-    while ((inv = ilu_queue_pop(&w->queue))) {
+    while (w->queue.state && (inv = ilu_queue_pop(&w->queue, NULL))) {
         if (inv->timeout)
             w->env->timer_cancel(w->env->ctx, inv->timeout);
         inv_free(inv);
@@ -389,6 +415,7 @@ void ilu_worker_free(struct ilu_worker *w)
     ilu_map_destroy(&w->functions);
     ilu_map_destroy(&w->async);
     ilu_queue_destroy(&w->queue);
+    ilu_pool_destroy(&w->pool);
     free(w);
 }
 
@@ -483,12 +510,14 @@ int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *versio
         free(inv);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory queueing an invocation");
     }
+    ilu_fn_stats_arrival(&fn->stats, inv->t.arrived_us);
     memcpy(inv->args, args, args_len);
     inv->args[args_len] = 0;
     inv->args_len = args_len;
     inv->done = done;
     inv->done_arg = arg;
-    if (ilu_queue_push(&w->queue, inv, err)) {
+    struct ilu_queue_view v = queue_view(w);
+    if (ilu_queue_push(&w->queue, inv, &v, err)) {
         w->count.rejected++;
         inv_free(inv);
         return -1;
@@ -505,13 +534,13 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
     struct ilu_function *fn;
     if (lookup(w, name, version, &fn, err))
         return -1;
-    if (pool_reserve(w, fn->memory_mb, tid))
+    if (ilu_pool_reserve(&w->pool, fn->memory_mb, tid))
         return ilu_err(err, ILU_ST_UNAVAILABLE, "insufficient_memory",
                        "no memory to prewarm %s: %llu of %u MB held by busy or starting containers", fn->fqdn,
-                       (unsigned long long)w->used_mem_mb, w->cfg.container_resources.memory_mb);
+                       (unsigned long long)w->pool.used_mem_mb, w->cfg.container_resources.memory_mb);
     struct ilu_invocation *inv = inv_new(w, fn, tid);
     if (!inv) {
-        w->used_mem_mb -= fn->memory_mb;
+        ilu_pool_release(&w->pool, fn->memory_mb);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     }
     inv->prewarm_only = true;
@@ -530,13 +559,13 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
 
 unsigned ilu_worker_clean(struct ilu_worker *w, const char *tid)
 {
-    return pool_remove_idle(w, tid, "clean requested");
+    return ilu_pool_remove_idle(&w->pool, tid, "clean requested");
 }
 
 void ilu_worker_begin_shutdown(struct ilu_worker *w)
 {
     w->shutting_down = true;
-    pool_remove_idle(w, "shutdown", "worker stopping");
+    ilu_pool_remove_idle(&w->pool, "shutdown", "worker stopping");
 }
 
 unsigned ilu_worker_outstanding(const struct ilu_worker *w)

@@ -4,13 +4,14 @@
 
 #include "map.h"
 #include "policy_registry.h"
+#include "pool.h"
 #include "queue.h"
 #include "worker.h"
 
 struct ilu_worker_counters {
     uint64_t invocations, errors, timeouts, rejected;
     uint64_t cold, warm, prewarm;
-    uint64_t containers_started, evictions, keepalive_removals, deaths, start_failures;
+    uint64_t deaths, start_failures;
 };
 
 struct ilu_worker {
@@ -21,30 +22,17 @@ struct ilu_worker {
     struct ilu_map functions; /* fqdn -> struct ilu_function */
     struct ilu_map async;     /* cookie -> struct async_entry */
     struct ilu_queue queue;
-    const struct ilu_eviction_policy_ops *eviction;
-    struct ilu_container *containers; /* all containers, newest first */
+    struct ilu_pool pool;
     uint32_t cpu_limit, cpus_in_use;
-    uint64_t used_mem_mb;
-    uint32_t n_containers, n_idle, n_starting;
     unsigned running;       /* dequeued invocations not yet finished */
     unsigned pending;       /* queued + running (incl. prewarms) */
-    uint64_t seq, container_seq, cookie_seq;
+    uint64_t seq, cookie_seq;
     struct ilu_worker_counters count;
     struct ilu_timer *pool_timer, *kick_timer;
     bool shutting_down;
 };
 
 static inline uint64_t w_now(const struct ilu_worker *w) { return w->env->now_us(w->env->ctx); }
-
-/* pool.c */
-struct ilu_container *pool_take_idle(struct ilu_worker *w, struct ilu_function *fn);
-void pool_put_idle(struct ilu_worker *w, struct ilu_container *c);
-int pool_reserve(struct ilu_worker *w, uint32_t memory_mb, const char *tid);
-struct ilu_container *pool_new_container(struct ilu_worker *w, struct ilu_function *fn);
-/* Remove c everywhere, release its memory and have the backend destroy it. */
-void pool_remove(struct ilu_worker *w, struct ilu_container *c, const char *tid, const char *reason);
-void pool_enforce_keepalive(struct ilu_worker *w);
-unsigned pool_remove_idle(struct ilu_worker *w, const char *tid, const char *reason);
 
 /* result.c */
 /* Fill inv's result fields from the agent's reply (JSON body or fields). */

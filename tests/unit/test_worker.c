@@ -150,7 +150,7 @@ static void running_averages_follow_the_characteristics_rule(void **state)
     const struct ilu_function *fn = ilu_worker_function(w, "A", "1");
     assert_non_null(fn);
     /* first sample sets it, then 0.9 avg + 0.1 x */
-    assert_true(fn->stats.exec_us > 10999.999 && fn->stats.exec_us < 11000.001);
+    assert_true(fn->stats.exec_us.ewma > 10999.999 && fn->stats.exec_us.ewma < 11000.001);
     assert_int_equal(fn->stats.invocations, 2);
     assert_int_equal(fn->stats.cold, 1);
     assert_int_equal(fn->stats.warm, 1);
@@ -176,7 +176,7 @@ static void cold_start_average_is_per_function(void **state)
     fake_settle(&fw.env, w);
     fake_result_clear(&r);
     const struct ilu_function *a = ilu_worker_function(w, "A", "1"), *b = ilu_worker_function(w, "B", "1");
-    double a_us = a->stats.cold_start_us, b_us = b->stats.cold_start_us;
+    double a_us = a->stats.container_start_us.ewma, b_us = b->stats.container_start_us.ewma;
     fake_world_end(&fw);
     assert_true(a_us > 49999.999 && a_us < 50000.001);
     /* B's first cold start is B's first sample */

@@ -417,8 +417,26 @@ struct routed {
     ilu_ctl_invoke_done_fn done;
     void *arg;
     char tid[64];
+    char fqdn[160];
     uint64_t first_us, sent_us;
 };
+
+/* Tell the balancer an invocation it routed finished, with the times the
+ * worker reported. */
+static void lb_on_done(struct routed *r, int status, json_t *answer)
+{
+    struct ilu_controller *c = r->c;
+    if (!c->lb->on_done || r->call != ILU_CTL_INVOKE)
+        return;
+    json_t *timings = json_is_object(answer) ? json_object_get(answer, "timings") : NULL;
+    json_int_t total = json_integer_value(json_object_get(timings, "total_us"));
+    json_int_t exec = json_integer_value(json_object_get(timings, "exec_us"));
+    const char *state = json_string_value(json_object_get(answer, "container_state"));
+    struct ilu_lb_done d = {.fqdn = r->fqdn, .worker = r->w, .status = status,
+                            .round_trip_us = now(c) - r->sent_us, .e2e_us = total > 0 ? (uint64_t)total : 0,
+                            .exec_us = exec > 0 ? (uint64_t)exec : 0, .cold = state && !strcmp(state, "cold")};
+    c->lb->on_done(c->lb_state, &d);
+}
 
 static json_t *error_answer(int status, const char *kind, const char *msg)
 {
@@ -500,6 +518,7 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
     } else {
         out = json_incref(answer);
     }
+    lb_on_done(r, status, out);
     json_object_set_new(out, "worker", json_string(w->name));
     json_object_set_new(out, "controller_us", json_integer((json_int_t)(now(c) - r->first_us)));
     if (status != 200)
@@ -535,6 +554,9 @@ static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t 
     *r = (struct routed){
         .c = c, .call = call, .body = json_incref(body), .done = done, .arg = arg, .first_us = now(c)};
     snprintf(r->tid, sizeof r->tid, "%s", tid ? tid : "");
+    struct ilu_error ferr = {0};
+    if (fqdn_of(body, r->fqdn, sizeof r->fqdn, &ferr))
+        r->fqdn[0] = '\0';
     if (call == ILU_CTL_INVOKE)
         c->count.invocations++;
     routed_send(r, w);

@@ -45,3 +45,8 @@ const struct ilu_lb_policy_ops *ilu_lb_policy_find(const char *name) { FIND(lb_p
 const char *ilu_queue_policy_names(void) { NAMES(queue_policies); }
 const char *ilu_keepalive_policy_names(void) { NAMES(keepalive_policies); }
 const char *ilu_lb_policy_names(void) { NAMES(lb_policies); }
+const struct ilu_queue_policy_ops *ilu_queue_policy_at(size_t i) { return i < N(queue_policies) ? queue_policies[i] : NULL; }
+const struct ilu_keepalive_ops *ilu_keepalive_policy_at(size_t i)
+{
+    return i < N(keepalive_policies) ? keepalive_policies[i] : NULL;
+}

@@ -3,6 +3,7 @@
 #ifndef ILU_POLICY_REGISTRY_H
 #define ILU_POLICY_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,17 @@
  * the workers. State is the policy's own (a ring, a cursor). */
 struct ilu_ctl_worker;
 struct ilu_controller_config;
+
+/* What a balancer learns when an invocation it routed finishes. */
+struct ilu_lb_done {
+    const char *fqdn;
+    const struct ilu_ctl_worker *worker;
+    int status;              /* HTTP status answered (0: no answer) */
+    uint64_t round_trip_us;  /* controller sent -> answer */
+    uint64_t e2e_us;         /* the worker's timings.total_us; 0 when absent */
+    uint64_t exec_us;        /* timings.exec_us; 0 when absent */
+    bool cold;               /* container_state "cold" */
+};
 struct ilu_lb_policy_ops {
     const char *name;
     const char *description;
@@ -27,12 +39,18 @@ struct ilu_lb_policy_ops {
     /* Index of the worker to use, among those with ilu_ctl_worker_routable();
      * -1 when none is. */
     long (*pick)(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n);
+    /* Optional: an invocation routed to worker finished (for balancers that
+     * learn popularity or latency). */
+    void (*on_done)(void *state, const struct ilu_lb_done *done);
 };
 
 /* Lookup by name (case-insensitive); NULL when unknown. */
 const struct ilu_queue_policy_ops *ilu_queue_policy_find(const char *name);
 const struct ilu_keepalive_ops *ilu_keepalive_policy_find(const char *name);
 const struct ilu_lb_policy_ops *ilu_lb_policy_find(const char *name);
+/* The i-th registered policy, NULL past the last (tests run every one). */
+const struct ilu_queue_policy_ops *ilu_queue_policy_at(size_t i);
+const struct ilu_keepalive_ops *ilu_keepalive_policy_at(size_t i);
 /* Comma-separated names, made from the tables, for errors and docs. */
 const char *ilu_queue_policy_names(void);
 const char *ilu_keepalive_policy_names(void);

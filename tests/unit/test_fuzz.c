@@ -3,6 +3,8 @@
  * after every step against what the backend independently saw. */
 #include "fake.h"
 
+#include "core/policy_registry.h"
+
 #define N_FN 4
 #define MAX_INV 4096
 #define MAX_ASYNC 512
@@ -245,12 +247,18 @@ static void op_tweak(struct fuzz *z)
     fn->fail_create_sync = pick(z, 15) == 0;
 }
 
-static void run_seed(uint64_t seed, unsigned steps)
+/* queue_policy / keepalive NULL: the defaults. */
+static void run_seed_with(uint64_t seed, unsigned steps, const char *queue_policy, const char *keepalive)
 {
     struct fuzz *z = calloc(1, sizeof *z);
     assert_non_null(z);
     z->rng = 0x2545F4914F6CDD1DULL ^ (seed * 0x9E3779B97F4A7C15ULL);
     fake_world_init(&z->fw, 1 * SEC);
+    if (queue_policy)
+        snprintf(z->fw.cfg.invocation.queue_policy, sizeof z->fw.cfg.invocation.queue_policy, "%s", queue_policy);
+    if (keepalive)
+        snprintf(z->fw.cfg.container_resources.eviction, sizeof z->fw.cfg.container_resources.eviction, "%s",
+                 keepalive);
     z->fw.cfg.container_resources.memory_mb = 512;
     z->fw.cfg.container_resources.cpu_count = 2;
     z->fw.cfg.container_resources.keepalive_sec = 2;
@@ -315,6 +323,25 @@ static void run_seed(uint64_t seed, unsigned steps)
     free(z);
 }
 
+static void run_seed(uint64_t seed, unsigned steps)
+{
+    run_seed_with(seed, steps, NULL, NULL);
+}
+
+/* The same invariants (memory never over the pool, no container both idle
+ * and busy, every invocation answered once) under every registered queue
+ * and keep-alive policy. */
+static void every_policy_keeps_accounting_consistent(void **state)
+{
+    (void)state;
+    for (size_t i = 0; ilu_queue_policy_at(i); i++)
+        for (uint64_t seed = 1; seed <= 2; seed++)
+            run_seed_with(seed, 600, ilu_queue_policy_at(i)->name, NULL);
+    for (size_t i = 0; ilu_keepalive_policy_at(i); i++)
+        for (uint64_t seed = 1; seed <= 2; seed++)
+            run_seed_with(seed, 600, NULL, ilu_keepalive_policy_at(i)->name);
+}
+
 static void random_operations_keep_accounting_consistent(void **state)
 {
     (void)state;
@@ -362,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_operations_keep_accounting_consistent),
         cmocka_unit_test(same_seed_same_log),
+        cmocka_unit_test(every_policy_keeps_accounting_consistent),
     };
     return cmocka_run_group_tests_name("fuzz", tests, NULL, NULL);
 }

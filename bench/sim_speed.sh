@@ -7,10 +7,13 @@
 # the busiest minute), FUNCTIONS (300 asked of make_trace.py), SIM_SPEED_DIR
 # (work dir, default /tmp/ilu-simspeed; the trace is kept there and reused),
 # PROFILE=1 (one more run under `perf record`, split into phases by
-# bench/perf_phases.py), PLOTS=1 (one more run with the plots, timed).
+# bench/perf_phases.py), PLOTS=1 (one more run with the plots, timed),
+# QUEUE_POLICY (fcfs) and EVICTION (LRU): the policies simulated
+# (bench/sim_speed_policies.sh runs every registered one).
 # No root, no containers: the simulation runs the worker core in-process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+QUEUE_POLICY=${QUEUE_POLICY:-fcfs} EVICTION=${EVICTION:-LRU}
 RUNS=${RUNS:-3} CPUS=${CPUS:-32} MEM=${MEMORY_MB:-32768} MAX_RATE=${MAX_RATE:-50} FNS=${FUNCTIONS:-300}
 W=${SIM_SPEED_DIR:-/tmp/ilu-simspeed}
 make -j"$(nproc)" build/iluvatar_load_gen >/dev/null 2>&1 ||
@@ -30,8 +33,8 @@ fi
 # bound), so 32; memory so that most containers stay warm but the pool fills.
 cat >"$W/worker.json" <<EOF
 {"logging": {"level": "warn"},
- "invocation": {"queue_policy": "fcfs", "max_queue_len": 100000},
- "container_resources": {"memory_mb": $MEM, "cpu_count": $CPUS, "eviction": "LRU", "keepalive_sec": 600},
+ "invocation": {"queue_policy": "$QUEUE_POLICY", "max_queue_len": 100000},
+ "container_resources": {"memory_mb": $MEM, "cpu_count": $CPUS, "eviction": "$EVICTION", "keepalive_sec": 600},
  "simulation": {"container_start_ms": 85, "invoke_overhead_us": 400, "jitter_pct": 0, "seed": 1}}
 EOF
 lg=(build/iluvatar_load_gen --no-plots --setup simulation)

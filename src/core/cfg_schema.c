@@ -39,6 +39,11 @@ static int field_set(void *cfg, const struct ilu_cfg_field *f, json_t *value, co
             return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be true or false", source, f->path);
         *(bool *)base = json_is_true(value);
         return 0;
+    case ILU_CFG_F64:
+        if (!json_is_number(value))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: %s must be a number", source, f->path);
+        *(double *)base = json_number_value(value);
+        return 0;
     }
     return ilu_err(err, ILU_ST_INTERNAL, NULL, "unknown field type");
 }
@@ -133,6 +138,7 @@ char *ilu_cfg_dump(const struct ilu_cfg_schema *sc, const void *cfg)
         const char *base = (const char *)cfg + f->offset;
         json_t *value = f->type == ILU_CFG_STR   ? json_string(base)
                         : f->type == ILU_CFG_U32 ? json_integer(*(const uint32_t *)base)
+                        : f->type == ILU_CFG_F64 ? json_real(*(const double *)base)
                                            : json_boolean(*(const bool *)base);
         /* walk/create the nested objects of the dotted path */
         json_t *parent = root;

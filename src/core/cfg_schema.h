@@ -8,7 +8,7 @@
 
 #include "error.h"
 
-enum ilu_cfg_type { ILU_CFG_STR, ILU_CFG_U32, ILU_CFG_BOOL };
+enum ilu_cfg_type { ILU_CFG_STR, ILU_CFG_U32, ILU_CFG_BOOL, ILU_CFG_F64 };
 
 struct ilu_cfg_field {
     const char *path;   /* dotted JSON path */
@@ -25,6 +25,7 @@ struct ilu_cfg_schema {
 #define ILU_CFG_STR_FIELD(type, p, m) {p, ILU_CFG_STR, offsetof(type, m), sizeof(((type *)0)->m)}
 #define ILU_CFG_U32_FIELD(type, p, m) {p, ILU_CFG_U32, offsetof(type, m), 0}
 #define ILU_CFG_BOOL_FIELD(type, p, m) {p, ILU_CFG_BOOL, offsetof(type, m), 0}
+#define ILU_CFG_F64_FIELD(type, p, m) {p, ILU_CFG_F64, offsetof(type, m), 0} /* a double: any JSON number */
 
 int ilu_cfg_apply_json(const struct ilu_cfg_schema *s, void *base, const char *json, const char *source,
                        struct ilu_error *err);

@@ -25,3 +25,13 @@ double ilu_fn_stats_iat_var(const struct ilu_fn_stats *s)
 {
     return s->arrivals > 2 ? s->iat_m2 / (double)(s->arrivals - 2) : 0;
 }
+
+double ilu_fn_stats_warm_us(const struct ilu_fn_stats *s)
+{
+    return s->exec_us.ewma;
+}
+
+double ilu_fn_stats_cold_us(const struct ilu_fn_stats *s)
+{
+    return s->container_start_us.ewma + s->exec_us.ewma;
+}

@@ -32,4 +32,11 @@ void ilu_fn_stats_arrival(struct ilu_fn_stats *s, uint64_t now_us);
 /* Variance of the inter-arrival gaps, in us^2; 0 with fewer than 2 gaps. */
 double ilu_fn_stats_iat_var(const struct ilu_fn_stats *s);
 
+/* Expected run of one invocation, queueing excluded, in us (0 while nothing
+ * is known): on a warm container its execution (EWMA of exec_us); on a new
+ * one the container start-up (EWMA) plus that. Ilúvatar's warm and cold
+ * times; queue policies and est_invoke_time use them. */
+double ilu_fn_stats_warm_us(const struct ilu_fn_stats *s);
+double ilu_fn_stats_cold_us(const struct ilu_fn_stats *s);
+
 #endif

@@ -1,10 +1,12 @@
 #include "config.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cfg_schema.h"
 #include "log.h"
@@ -13,6 +15,7 @@
 #define STR(p, m) ILU_CFG_STR_FIELD(struct ilu_worker_config, p, m)
 #define U32(p, m) ILU_CFG_U32_FIELD(struct ilu_worker_config, p, m)
 #define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_worker_config, p, m)
+#define F64(p, m) ILU_CFG_F64_FIELD(struct ilu_worker_config, p, m)
 
 /* Every key the worker understands; the order is the order of the dump. */
 static const struct ilu_cfg_field fields[] = {
@@ -32,15 +35,33 @@ static const struct ilu_cfg_field fields[] = {
     STR("invocation.queue_policy", invocation.queue_policy),
     U32("invocation.max_queue_len", invocation.max_queue_len),
     U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
+    U32("invocation.bypass_duration_ms", invocation.bypass_duration_ms),
+    F64("invocation.mqfq_config.allowed_overrun", invocation.mqfq.allowed_overrun),
+    F64("invocation.mqfq_config.service_average", invocation.mqfq.service_average),
+    F64("invocation.mqfq_config.ttl_sec", invocation.mqfq.ttl_sec),
     STR("logging.level", logging.level),
     STR("logging.directory", logging.directory),
     BOOL("logging.stdout", logging.stdout_enabled),
     U32("container_resources.memory_mb", container_resources.memory_mb),
     STR("container_resources.eviction", container_resources.eviction),
     U32("container_resources.keepalive_sec", container_resources.keepalive_sec),
+    U32("container_resources.ttl_sec", container_resources.ttl_sec),
+    U32("container_resources.histogram_bin_sec", container_resources.histogram_bin_sec),
+    U32("container_resources.histogram_range_min", container_resources.histogram_range_min),
+    U32("container_resources.histogram_head_pct", container_resources.histogram_head_pct),
+    U32("container_resources.histogram_tail_pct", container_resources.histogram_tail_pct),
+    U32("container_resources.histogram_margin_pct", container_resources.histogram_margin_pct),
+    U32("container_resources.histogram_cv_threshold_x100", container_resources.histogram_cv_threshold_x100),
+    U32("container_resources.histogram_min_samples", container_resources.histogram_min_samples),
+    U32("container_resources.histogram_oob_pct", container_resources.histogram_oob_pct),
+    U32("container_resources.histogram_forecast_margin_pct", container_resources.histogram_forecast_margin_pct),
+    U32("container_resources.histogram_fallback_keepalive_sec", container_resources.histogram_fallback_keepalive_sec),
     U32("container_resources.startup_timeout_ms", container_resources.startup_timeout_ms),
     U32("container_resources.pool_freq_ms", container_resources.pool_freq_ms),
     U32("container_resources.cpu_count", container_resources.cpu_count),
+    U32("container_resources.concurrency_update_check_ms", container_resources.concurrency_update_check_ms),
+    U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
+    F64("container_resources.max_load", container_resources.max_load),
     STR("container_resources.backend", container_resources.backend),
     STR("oci.runtime", oci.runtime),
     STR("oci.runtime_path", oci.runtime_path),
@@ -82,14 +103,34 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     snprintf(cfg->invocation.queue_policy, sizeof cfg->invocation.queue_policy, "fcfs");
     cfg->invocation.max_queue_len = 1000;
     cfg->invocation.async_result_ttl_sec = 600;
+    cfg->invocation.bypass_duration_ms = 0;
+    /* Ilúvatar's defaults when mqfq_config leaves them out */
+    cfg->invocation.mqfq.allowed_overrun = 10.0;
+    cfg->invocation.mqfq.service_average = 0.0;
+    cfg->invocation.mqfq.ttl_sec = 2.0;
     snprintf(cfg->logging.level, sizeof cfg->logging.level, "info");
     cfg->logging.stdout_enabled = true;
     cfg->container_resources.memory_mb = 2048;
     snprintf(cfg->container_resources.eviction, sizeof cfg->container_resources.eviction, "LRU");
     cfg->container_resources.keepalive_sec = 600;
+    cfg->container_resources.ttl_sec = 600;
+    /* HYBRID_HISTOGRAM: the paper's values (Shahrad et al., ATC'20), docs/policies.md */
+    cfg->container_resources.histogram_bin_sec = 60;
+    cfg->container_resources.histogram_range_min = 240;
+    cfg->container_resources.histogram_head_pct = 5;
+    cfg->container_resources.histogram_tail_pct = 99;
+    cfg->container_resources.histogram_margin_pct = 10;
+    cfg->container_resources.histogram_cv_threshold_x100 = 200;
+    cfg->container_resources.histogram_min_samples = 5;
+    cfg->container_resources.histogram_oob_pct = 50;
+    cfg->container_resources.histogram_forecast_margin_pct = 15;
+    cfg->container_resources.histogram_fallback_keepalive_sec = 0;
     cfg->container_resources.startup_timeout_ms = 10000;
     cfg->container_resources.pool_freq_ms = 500;
     cfg->container_resources.cpu_count = 0;
+    cfg->container_resources.concurrency_update_check_ms = 0;
+    cfg->container_resources.max_oversubscribe = 0;
+    cfg->container_resources.max_load = 1.0;
     snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "oci");
     snprintf(cfg->oci.runtime, sizeof cfg->oci.runtime, "auto");
     snprintf(cfg->oci.state_dir, sizeof cfg->oci.state_dir, "/run/iluvatar");
@@ -113,10 +154,124 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->simulation.seed = 1;
 }
 
+/* Ilúvatar configures a keep-alive policy with its parameters as one object,
+ * "eviction": {"TTL": {"timout_sec": 600}}; the schema knows flat keys
+ * ("eviction": "TTL", "ttl_sec": 600). One row per accepted parameter: the
+ * policy, the parameter's name in the object, its flat key under
+ * container_resources (all unsigned integers). */
+static const struct {
+    const char *policy, *param, *key;
+} eviction_params[] = {
+    {"TTL", "timout_sec", "ttl_sec"}, /* Ilúvatar's spelling */
+    {"TTL", "timeout_sec", "ttl_sec"},
+    {"HYBRID_HISTOGRAM", "bin_sec", "histogram_bin_sec"},
+    {"HYBRID_HISTOGRAM", "range_min", "histogram_range_min"},
+    {"HYBRID_HISTOGRAM", "head_pct", "histogram_head_pct"},
+    {"HYBRID_HISTOGRAM", "tail_pct", "histogram_tail_pct"},
+    {"HYBRID_HISTOGRAM", "margin_pct", "histogram_margin_pct"},
+    {"HYBRID_HISTOGRAM", "cv_threshold_x100", "histogram_cv_threshold_x100"},
+    {"HYBRID_HISTOGRAM", "min_samples", "histogram_min_samples"},
+    {"HYBRID_HISTOGRAM", "oob_pct", "histogram_oob_pct"},
+    {"HYBRID_HISTOGRAM", "forecast_margin_pct", "histogram_forecast_margin_pct"},
+    {"HYBRID_HISTOGRAM", "fallback_keepalive_sec", "histogram_fallback_keepalive_sec"},
+};
+
+static const char *eviction_param_key(const char *policy, const char *param)
+{
+    for (size_t i = 0; i < sizeof eviction_params / sizeof eviction_params[0]; i++)
+        if (!strcasecmp(eviction_params[i].policy, policy) && !strcmp(eviction_params[i].param, param))
+            return eviction_params[i].key;
+    return NULL;
+}
+
+/* "a, b" of the parameters policy accepts in the object form; "none". */
+static void eviction_param_names(const char *policy, char *buf, size_t len)
+{
+    snprintf(buf, len, "none");
+    for (size_t i = 0, n = 0; i < sizeof eviction_params / sizeof eviction_params[0]; i++) {
+        if (strcasecmp(eviction_params[i].policy, policy))
+            continue;
+        size_t used = n ? strlen(buf) : 0;
+        snprintf(buf + used, len - used, "%s%s", n++ ? ", " : "", eviction_params[i].param);
+    }
+}
+
+/* Rewrite container_resources.eviction given as {"POLICY": {params}} into
+ * the flat keys, in place; 1 when it did, 0 when there was nothing to do. */
+static int eviction_object_flatten(json_t *root, const char *source, struct ilu_error *err)
+{
+    json_t *cr = json_object_get(root, "container_resources");
+    json_t *ev = json_is_object(cr) ? json_object_get(cr, "eviction") : NULL;
+    if (!json_is_object(ev))
+        return 0;
+    if (json_object_size(ev) != 1)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "%s: container_resources.eviction as an object must hold exactly one key, the policy "
+                       "name, e.g. {\"TTL\": {\"timeout_sec\": 600}}",
+                       source);
+    void *it = json_object_iter(ev);
+    const char *policy = json_object_iter_key(it);
+    json_t *params = json_object_iter_value(it);
+    if (!ilu_keepalive_policy_find(policy))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "%s: container_resources.eviction \"%s\" is not one of: %s", source, policy,
+                       ilu_keepalive_policy_names());
+    if (!json_is_object(params))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "%s: container_resources.eviction.%s must be an object of its parameters", source, policy);
+    json_t *flat = json_object();
+    const char *param;
+    json_t *value;
+    int rc = 0;
+    json_object_foreach(params, param, value)
+    {
+        const char *key = eviction_param_key(policy, param);
+        if (!key) {
+            char names[256];
+            eviction_param_names(policy, names, sizeof names);
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                         "%s: unknown key container_resources.eviction.%s.%s (%s takes: %s)", source, policy,
+                         param, policy, names);
+            break;
+        }
+        if (!json_is_integer(value) || json_integer_value(value) < 0 || json_integer_value(value) > UINT32_MAX) {
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                         "%s: container_resources.eviction.%s.%s must be a non-negative integer", source, policy,
+                         param);
+            break;
+        }
+        if (json_object_get(cr, key) || json_object_get(flat, key)) {
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                         "%s: container_resources.%s is given twice (container_resources.eviction.%s.%s sets it)",
+                         source, key, policy, param);
+            break;
+        }
+        json_object_set(flat, key, value);
+    }
+    if (rc == 0) {
+        json_object_update(cr, flat);
+        json_object_set_new(cr, "eviction", json_string(policy)); /* copies policy before ev goes */
+        rc = 1;
+    }
+    json_decref(flat);
+    return rc;
+}
+
 int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source,
                           struct ilu_error *err)
 {
-    return ilu_cfg_apply_json(&schema, cfg, json, source, err);
+    /* a malformed document goes to the schema loader as it is, for its error */
+    json_t *root = json_loads(json, 0, NULL);
+    int flattened = json_is_object(root) ? eviction_object_flatten(root, source, err) : 0;
+    char *text = flattened == 1 ? json_dumps(root, JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    if (flattened < 0)
+        return -1;
+    if (flattened && !text)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "%s: out of memory", source);
+    int rc = ilu_cfg_apply_json(&schema, cfg, text ? text : json, source, err);
+    free(text);
+    return rc;
 }
 
 int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp,
@@ -154,11 +309,49 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     if (ilu_http_limits_validate(&cfg->http, "http", err))
         return -1;
     REQUIRE(cfg->simulation.jitter_pct < 100, "simulation.jitter_pct must be below 100");
+    REQUIRE(isfinite(cfg->invocation.mqfq.allowed_overrun) && cfg->invocation.mqfq.allowed_overrun >= 0,
+            "invocation.mqfq_config.allowed_overrun must be a number of seconds >= 0");
+    REQUIRE(isfinite(cfg->invocation.mqfq.service_average) && cfg->invocation.mqfq.service_average >= 0,
+            "invocation.mqfq_config.service_average must be a number of seconds >= 0 (0: the function's average)");
+    REQUIRE(isfinite(cfg->invocation.mqfq.ttl_sec), "invocation.mqfq_config.ttl_sec must be a finite number");
+    if (cfg->container_resources.concurrency_update_check_ms) {
+        REQUIRE(cfg->container_resources.max_oversubscribe > 0,
+                "container_resources.max_oversubscribe must be positive when "
+                "container_resources.concurrency_update_check_ms is set");
+        REQUIRE(cfg->container_resources.max_oversubscribe >= cfg->container_resources.cpu_count,
+                "container_resources.max_oversubscribe (%u) must be at least container_resources.cpu_count (%u): "
+                "it is the most the concurrency limit grows to",
+                cfg->container_resources.max_oversubscribe, cfg->container_resources.cpu_count);
+        REQUIRE(isfinite(cfg->container_resources.max_load) && cfg->container_resources.max_load > 0,
+                "container_resources.max_load must be a positive number when "
+                "container_resources.concurrency_update_check_ms is set");
+    }
     REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy), "invocation.queue_policy \"%s\" is not one of: %s",
             cfg->invocation.queue_policy, ilu_queue_policy_names());
     REQUIRE(ilu_keepalive_policy_find(cfg->container_resources.eviction),
             "container_resources.eviction \"%s\" is not one of: %s", cfg->container_resources.eviction,
             ilu_keepalive_policy_names());
+    REQUIRE(strcasecmp(cfg->container_resources.eviction, "TTL") != 0 || cfg->container_resources.ttl_sec > 0,
+            "container_resources.ttl_sec must be positive with container_resources.eviction TTL");
+    {
+        const typeof(cfg->container_resources) *cr = &cfg->container_resources;
+        REQUIRE(cr->histogram_bin_sec > 0, "container_resources.histogram_bin_sec must be positive");
+        REQUIRE(cr->histogram_range_min > 0 && (uint64_t)cr->histogram_range_min * 60 >= cr->histogram_bin_sec,
+                "container_resources.histogram_range_min must be positive and at least one "
+                "container_resources.histogram_bin_sec");
+        /* bounded memory: one 4-byte counter per bin per function */
+        REQUIRE(((uint64_t)cr->histogram_range_min * 60 + cr->histogram_bin_sec - 1) / cr->histogram_bin_sec <= 100000,
+                "container_resources.histogram_range_min / container_resources.histogram_bin_sec makes more than "
+                "100000 bins");
+        REQUIRE(cr->histogram_tail_pct <= 100, "container_resources.histogram_tail_pct must be at most 100");
+        REQUIRE(cr->histogram_head_pct <= cr->histogram_tail_pct,
+                "container_resources.histogram_head_pct must not exceed container_resources.histogram_tail_pct");
+        REQUIRE(cr->histogram_margin_pct <= 100, "container_resources.histogram_margin_pct must be at most 100");
+        REQUIRE(cr->histogram_oob_pct > 0 && cr->histogram_oob_pct <= 100,
+                "container_resources.histogram_oob_pct must be between 1 and 100");
+        REQUIRE(cr->histogram_forecast_margin_pct <= 100,
+                "container_resources.histogram_forecast_margin_pct must be at most 100");
+    }
     REQUIRE(!strcmp(cfg->oci.runtime, "auto") || !strcmp(cfg->oci.runtime, "crun") || !strcmp(cfg->oci.runtime, "runc"),
             "oci.runtime \"%s\" is not one of: auto, crun, runc", cfg->oci.runtime);
     REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");

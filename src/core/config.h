@@ -31,6 +31,12 @@ struct ilu_worker_config {
         char queue_policy[32];       /* name in the queue policy registry */
         uint32_t max_queue_len;      /* beyond this, 429 */
         uint32_t async_result_ttl_sec;
+        uint32_t bypass_duration_ms; /* functions averaging less run at once on a free warm container; 0 = off */
+        struct {                     /* queue_policy "mqfq" (Ilúvatar's invocation.mqfq_config) */
+            double allowed_overrun;  /* s: a flow may be this far ahead of virtual time, else throttled */
+            double service_average;  /* s: virtual time per invocation; 0 = the function's average execution */
+            double ttl_sec;          /* s an empty flow is remembered; negative: |ttl_sec| x its mean IAT */
+        } mqfq;
     } invocation;
     struct {
         char level[16];
@@ -41,9 +47,25 @@ struct ilu_worker_config {
         uint32_t memory_mb;          /* pool size all containers must fit in */
         char eviction[32];           /* name in the eviction policy registry */
         uint32_t keepalive_sec;      /* idle containers older than this go; 0 = keep */
+        uint32_t ttl_sec;            /* eviction TTL: idle time before a container expires (> 0) */
+        /* eviction HYBRID_HISTOGRAM (src/policy/keepalive/histogram.c, docs/policies.md) */
+        uint32_t histogram_bin_sec;             /* idle-time bin width */
+        uint32_t histogram_range_min;           /* idle times at or past this are out of bound */
+        uint32_t histogram_head_pct;            /* percentile that sets the pre-warm window */
+        uint32_t histogram_tail_pct;            /* percentile that sets the keep-alive window */
+        uint32_t histogram_margin_pct;          /* pre-warm shortened, keep-alive lengthened by this */
+        uint32_t histogram_cv_threshold_x100;   /* bin-count CV below this / 100: not a pattern */
+        uint32_t histogram_min_samples;         /* fewer idle times: not a pattern */
+        uint32_t histogram_oob_pct;             /* this share out of bound: forecast instead */
+        uint32_t histogram_forecast_margin_pct; /* forecast window: +-this around the forecast */
+        uint32_t histogram_fallback_keepalive_sec; /* keep-alive when not a pattern; 0 = the range */
         uint32_t startup_timeout_ms;
         uint32_t pool_freq_ms;       /* how often keep-alive is enforced */
         uint32_t cpu_count;          /* concurrency limit in CPUs; 0 = online CPUs */
+        /* dynamic concurrency (Ilúvatar's cpu_resource oversubscription) */
+        uint32_t concurrency_update_check_ms; /* how often the limit is adjusted; 0 = off */
+        uint32_t max_oversubscribe;  /* the most the limit grows to, in CPUs (>= cpu_count) */
+        double max_load;             /* grow while (CPUs held by running invocations / cpu_count) <= this */
         char backend[16];            /* isolation backend: "oci" */
     } container_resources;
     struct {

@@ -7,14 +7,27 @@
 
 extern const struct ilu_queue_policy_ops ilu_queue_fcfs;
 extern const struct ilu_queue_policy_ops ilu_queue_minheap;
+extern const struct ilu_queue_policy_ops ilu_queue_minheap_ed;
+extern const struct ilu_queue_policy_ops ilu_queue_minheap_iat;
+extern const struct ilu_queue_policy_ops ilu_queue_cold_pri;
+extern const struct ilu_queue_policy_ops ilu_queue_none;
+extern const struct ilu_queue_policy_ops ilu_queue_mqfq;
 extern const struct ilu_keepalive_ops ilu_keepalive_lru;
+extern const struct ilu_keepalive_ops ilu_keepalive_hybrid_histogram;
+extern const struct ilu_keepalive_ops ilu_keepalive_ttl;
+extern const struct ilu_keepalive_ops ilu_keepalive_lfu;
+extern const struct ilu_keepalive_ops ilu_keepalive_greedy_dual;
 extern const struct ilu_lb_policy_ops ilu_lb_round_robin;
 extern const struct ilu_lb_policy_ops ilu_lb_least_loaded;
 extern const struct ilu_lb_policy_ops ilu_lb_ch_bl;
 
 /* Add a policy: one file under src/policy/, one line here. */
-static const struct ilu_queue_policy_ops *const queue_policies[] = {&ilu_queue_fcfs, &ilu_queue_minheap};
-static const struct ilu_keepalive_ops *const keepalive_policies[] = {&ilu_keepalive_lru};
+static const struct ilu_queue_policy_ops *const queue_policies[] = {
+    &ilu_queue_fcfs, &ilu_queue_minheap, &ilu_queue_minheap_ed, &ilu_queue_minheap_iat, &ilu_queue_cold_pri,
+    &ilu_queue_none, &ilu_queue_mqfq};
+static const struct ilu_keepalive_ops *const keepalive_policies[] = {&ilu_keepalive_lru, &ilu_keepalive_ttl, &ilu_keepalive_lfu,
+                                                                   &ilu_keepalive_greedy_dual,
+                                                                   &ilu_keepalive_hybrid_histogram};
 static const struct ilu_lb_policy_ops *const lb_policies[] = {&ilu_lb_round_robin, &ilu_lb_least_loaded, &ilu_lb_ch_bl};
 
 #define N(table) (sizeof table / sizeof table[0])

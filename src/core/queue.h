@@ -17,7 +17,7 @@
  * Per-function state (stats, n_idle warm containers) is on inv->fn. */
 struct ilu_queue_view {
     uint64_t now_us;
-    uint32_t cpu_limit;   /* the concurrency limit now, in CPUs */
+    uint32_t cpu_limit;   /* the concurrency limit now, in CPUs (ILU_CPU_UNLIMITED: none) */
     uint32_t cpus_free;   /* of it, not held by running invocations */
 };
 
@@ -41,7 +41,17 @@ struct ilu_queue_policy_ops {
     /* For keyed heap policies (ILU_KEYED_QUEUE below): the order key,
      * computed once at push; smaller runs first, ties in arrival order. */
     double (*key)(const struct ilu_invocation *inv, const struct ilu_queue_view *v);
+    /* container_resources.cpu_count 0 means no concurrency limit at all with
+     * this policy (Ilúvatar's queueless "none"), not the online CPUs. */
+    bool unlimited_when_cpu_count_0;
 };
+
+/* The worker's cpu_limit when nothing limits concurrency. */
+#define ILU_CPU_UNLIMITED UINT32_MAX
+
+/* cfg asks for no concurrency limit: cpu_count 0 with a policy that reads
+ * it so. Daemons check it before resolving cpu_count 0 to the online CPUs. */
+bool ilu_queue_config_unlimited(const struct ilu_worker_config *cfg);
 
 /* A keyed heap: policies that are just an order key fill .key and use these. */
 void *ilu_keyed_queue_create(const struct ilu_queue_policy_ops *self, const struct ilu_worker_config *cfg,
@@ -58,6 +68,9 @@ struct ilu_queue {
     const struct ilu_queue_policy_ops *policy;
     void *state;
     size_t len, max_len;
+    /* Ilúvatar's queue load: the sum of the queued invocations' expected
+     * run times (inv->est_us, taken at push), whatever the policy */
+    double load_us;
 };
 
 /* cfg may be NULL for policies without parameters (tests). */
@@ -74,5 +87,11 @@ void ilu_queue_remove(struct ilu_queue *q, struct ilu_invocation *inv);
 /* next + remove. */
 struct ilu_invocation *ilu_queue_pop(struct ilu_queue *q, const struct ilu_queue_view *v);
 static inline size_t ilu_queue_len(const struct ilu_queue *q) { return q->len; }
+static inline double ilu_queue_load_us(const struct ilu_queue *q) { return q->load_us; }
+
+/* Expected run of an invocation of fn started now, in us, queueing
+ * excluded: warm when a warm container is free (fn->n_idle > 0), else
+ * cold, as ilu_fn_stats_warm_us / _cold_us say; 0 while unknown. */
+double ilu_queue_expected_us(const struct ilu_function *fn);
 
 #endif

@@ -154,6 +154,7 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     json_object_set_new(s, "cold_starts", json_integer((json_int_t)c->cold));
     json_object_set_new(s, "warm_starts", json_integer((json_int_t)c->warm));
     json_object_set_new(s, "prewarm_starts", json_integer((json_int_t)c->prewarm));
+    json_object_set_new(s, "bypassed", json_integer((json_int_t)c->bypassed));
     json_object_set_new(s, "containers_started", json_integer((json_int_t)w->pool.containers_started));
     json_object_set_new(s, "start_failures", json_integer((json_int_t)c->start_failures));
     json_object_set_new(s, "evictions", json_integer((json_int_t)w->pool.evictions));

@@ -93,8 +93,10 @@ struct ilu_invocation {
     /* (core) */
     uint64_t seq;
     size_t queue_index;          /* position in the queue heap */
+    double est_us;               /* expected run time when queued (the queue load) */
     bool queued;
     bool dequeued;               /* left the queue (holds CPUs until it finishes) */
+    bool bypassed;               /* ran at once on a warm container, outside the queue and the CPU limit */
     struct ilu_container *container;
     struct ilu_timer *timeout;
     void (*done)(void *arg, struct ilu_invocation *inv);

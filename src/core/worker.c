@@ -49,7 +49,10 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
     }
     if (inv->queued)
         ilu_queue_remove(&w->queue, inv);
-    if (inv->dequeued && !inv->prewarm_only) {
+    if (inv->bypassed) {
+        w->bypass_cpus -= inv->fn->cpus;
+        w->running--;
+    } else if (inv->dequeued && !inv->prewarm_only) {
         w->cpus_in_use -= inv->fn->cpus;
         w->running--;
         if (w->queue.policy->on_done) {
@@ -108,7 +111,10 @@ static void fail(struct ilu_worker *w, struct ilu_invocation *inv, int status, c
 
 /* ---- running on a container --------------------------------------------- */
 
-static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c)
+/* Hand inv to c. On -1 the container is removed and err says why; inv is
+ * left to the caller. */
+static int container_send(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c,
+                          struct ilu_error *err)
 {
     c->state = ILU_CT_BUSY;
     c->inv = inv;
@@ -116,14 +122,21 @@ static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, 
     free(inv->container_id);
     inv->container_id = strdup(c->id);
     inv->t.sent_us = w_now(w);
-    struct ilu_error err = {0};
-    if (w->backend->ops->invoke(w->backend, c, inv->tid, inv->args, inv->args_len, &err)) {
+    if (w->backend->ops->invoke(w->backend, c, inv->tid, inv->args, inv->args_len, err)) {
         c->inv = NULL;
         inv->container = NULL;
         ilu_pool_remove(&w->pool, c, inv->tid, "backend could not send the invocation");
+        return -1;
+    }
+    return 0;
+}
+
+static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c)
+{
+    struct ilu_error err = {0};
+    if (container_send(w, inv, c, &err))
         fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, err.kind[0] ? err.kind : "container_error",
              err.msg);
-    }
 }
 
 static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
@@ -342,8 +355,39 @@ static void on_pool_tick(void *arg)
     }
     uint64_t ttl = (uint64_t)w->cfg.invocation.async_result_ttl_sec * 1000000;
     ilu_async_expire(w, ttl);
+    /* a queue policy may hold everything back (a throttled flow) until time
+     * passes; completions re-kick, and this covers a queue with none due */
+    kick(w);
     w->pool_timer = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.pool_freq_ms * 1000,
                                         on_pool_tick, w);
+}
+
+/* Dynamic concurrency, Ilúvatar's CPU oversubscription: every
+ * concurrency_update_check_ms, one more CPU while the normalised load is at
+ * most max_load (up to max_oversubscribe), else half the excess over
+ * cpu_count (rounded up) goes. The core reads no /proc/loadavg: its load is
+ * the CPUs its running invocations hold (bypassed ones too) / cpu_count. A
+ * shrink stops nothing running; dispatch just waits under the new limit. */
+static void on_concurrency_check(void *arg)
+{
+    struct ilu_worker *w = arg;
+    double max_load = w->cfg.container_resources.max_load;
+    double load = (double)(w->cpus_in_use + w->bypass_cpus) / w->cpu_base;
+    uint32_t before = w->cpu_limit;
+    if (load > max_load)
+        w->cpu_limit -= (w->cpu_limit - w->cpu_base + 1) / 2;
+    else if (w->cpu_limit < w->cfg.container_resources.max_oversubscribe)
+        w->cpu_limit++;
+    if (w->cpu_limit != before)
+        ilu_log_fields(w->log, ILU_LOG_DEBUG, "concurrency",
+                       json_pack("{s:i, s:i, s:f}", "old_limit", (int)before, "cpu_limit", (int)w->cpu_limit, "load",
+                                 load),
+                       "Current concurrency");
+    if (w->cpu_limit > before)
+        kick(w);
+    w->concurrency_timer =
+        w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.concurrency_update_check_ms * 1000,
+                            on_concurrency_check, w);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -363,6 +407,10 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
     w->backend = backend;
     w->log = log;
     w->cpu_limit = cfg->container_resources.cpu_count ? cfg->container_resources.cpu_count : 1;
+    /* queue policy "none" with cpu_count 0: no concurrency limit (Ilúvatar's
+     * queueless mode); dispatch's CPU check can then never stop the head */
+    if (ilu_queue_config_unlimited(cfg))
+        w->cpu_limit = ILU_CPU_UNLIMITED;
     if (ilu_map_init(&w->functions) || ilu_map_init(&w->async)) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         ilu_worker_free(w);
@@ -378,6 +426,11 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         .ctx = w, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
     w->pool_timer = env->timer_start(env->ctx, (uint64_t)cfg->container_resources.pool_freq_ms * 1000,
                                      on_pool_tick, w);
+    w->cpu_base = cfg->container_resources.cpu_count ? cfg->container_resources.cpu_count : 1;
+    if (cfg->container_resources.concurrency_update_check_ms && w->cpu_limit != ILU_CPU_UNLIMITED)
+        w->concurrency_timer =
+            env->timer_start(env->ctx, (uint64_t)cfg->container_resources.concurrency_update_check_ms * 1000,
+                             on_concurrency_check, w);
     return w;
 }
 
@@ -407,6 +460,8 @@ void ilu_worker_free(struct ilu_worker *w)
         w->env->timer_cancel(w->env->ctx, w->pool_timer);
     if (w->kick_timer)
         w->env->timer_cancel(w->env->ctx, w->kick_timer);
+    if (w->concurrency_timer)
+        w->env->timer_cancel(w->env->ctx, w->concurrency_timer);
     const char *key;
     void *value;
     for (size_t it = 0; ilu_map_next(&w->functions, &it, &key, &value);)
@@ -496,6 +551,41 @@ static int lookup(struct ilu_worker *w, const char *name, const char *version, s
     return 0;
 }
 
+/* invocation.bypass_duration_ms, Ilúvatar's bypass: a function whose average
+ * execution is known and shorter runs now on a free warm container of its
+ * own, outside the queue and the CPU limit. False when it does not qualify or
+ * the send failed; the caller then queues it as usual. */
+static bool bypass(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    struct ilu_function *fn = inv->fn;
+    const struct ilu_stat *exec = &fn->stats.exec_us;
+    uint32_t limit_ms = w->cfg.invocation.bypass_duration_ms;
+    if (!limit_ms || exec->n == 0 || exec->ewma >= limit_ms * 1000.0 || fn->n_idle == 0)
+        return false;
+    struct ilu_container *c = ilu_pool_take_idle(&w->pool, fn);
+    if (!c)
+        return false;
+    enum ilu_start_kind kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
+    struct ilu_error err = {0};
+    if (container_send(w, inv, c, &err)) {
+        free(inv->container_id);
+        inv->container_id = NULL;
+        ilu_log_fields(w->log, ILU_LOG_WARN, inv->tid, json_pack("{s:s}", "fqdn", fn->fqdn),
+                       "bypass failed, queueing instead: %s", err.msg);
+        return false;
+    }
+    inv->start_kind = kind;
+    inv->t.dequeued_us = inv->t.sent_us;
+    inv->dequeued = true;
+    inv->bypassed = true;
+    w->bypass_cpus += fn->cpus;
+    w->running++;
+    w->count.bypassed++;
+    ilu_log_fields(w->log, ILU_LOG_DEBUG, inv->tid,
+                   json_pack("{s:s, s:f}", "fqdn", fn->fqdn, "avg_exec_us", exec->ewma), "Bypassing the queue");
+    return true;
+}
+
 int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args,
                       size_t args_len, const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
@@ -516,11 +606,13 @@ int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *versio
     inv->args_len = args_len;
     inv->done = done;
     inv->done_arg = arg;
-    struct ilu_queue_view v = queue_view(w);
-    if (ilu_queue_push(&w->queue, inv, &v, err)) {
-        w->count.rejected++;
-        inv_free(inv);
-        return -1;
+    if (!bypass(w, inv)) {
+        struct ilu_queue_view v = queue_view(w);
+        if (ilu_queue_push(&w->queue, inv, &v, err)) {
+            w->count.rejected++;
+            inv_free(inv);
+            return -1;
+        }
     }
     w->pending++;
     inv->timeout = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.limits.timeout_sec * 1000000, on_inv_timeout, inv);

@@ -35,6 +35,16 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
 
 /* The registered function name-version, or NULL. */
 struct ilu_function *ilu_worker_function(const struct ilu_worker *w, const char *name, const char *version);
+/* The same by fqdn ("name-version"), or NULL. */
+struct ilu_function *ilu_worker_function_fqdn(const struct ilu_worker *w, const char *fqdn);
+
+/* Ilúvatar's est_invoke_time (src/core/est_invoke.c): seconds until an
+ * invocation of fn arriving now would complete. The queue's wait (its load,
+ * the expected run times summed, divided by min(CPU limit, queue length);
+ * 0 while the queue is no longer than the free CPUs) plus fn's own expected
+ * run: warm if a warm container is free now, else cold. 0 for a function
+ * that never ran, with an empty queue. */
+double ilu_worker_est_invoke_time(const struct ilu_worker *w, const struct ilu_function *fn);
 
 /* Queue an invocation. On 0, done is called exactly once later (never
  * from inside this call). On -1, err says why and done is never called. */

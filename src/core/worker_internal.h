@@ -12,6 +12,7 @@ struct ilu_worker_counters {
     uint64_t invocations, errors, timeouts, rejected;
     uint64_t cold, warm, prewarm;
     uint64_t deaths, start_failures;
+    uint64_t bypassed;      /* invocations run at once by invocation.bypass_duration_ms */
 };
 
 struct ilu_worker {
@@ -24,11 +25,14 @@ struct ilu_worker {
     struct ilu_queue queue;
     struct ilu_pool pool;
     uint32_t cpu_limit, cpus_in_use;
+    uint32_t cpu_base;      /* cpu_count: where dynamic concurrency starts and shrinks back to */
+    uint32_t bypass_cpus;   /* CPUs of bypassed invocations running (outside cpu_limit) */
     unsigned running;       /* dequeued invocations not yet finished */
     unsigned pending;       /* queued + running (incl. prewarms) */
     uint64_t seq, cookie_seq;
     struct ilu_worker_counters count;
     struct ilu_timer *pool_timer, *kick_timer;
+    struct ilu_timer *concurrency_timer; /* container_resources.concurrency_update_check_ms */
     bool shutting_down;
 };
 

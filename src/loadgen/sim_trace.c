@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/queue.h"
 #include "core/worker.h"
 #include "sim/sim_backend.h"
 #include "sim/sim_env.h"
@@ -137,8 +138,9 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
         snprintf(err, n, "worker config: %s", e.msg);
         return -1;
     }
-    if (cfg->container_resources.cpu_count == 0) {
-        /* live, 0 means this host's CPUs: simulate the same, and say so */
+    if (cfg->container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(cfg)) {
+        /* live, 0 means this host's CPUs: simulate the same, and say so
+         * (queue policy "none" keeps 0: no concurrency limit, core/queue.h) */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->container_resources.cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
         fprintf(stderr,

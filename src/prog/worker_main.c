@@ -14,6 +14,7 @@
 #include "backend/oci.h"
 #include "backend/registry.h"
 #include "core/config.h"
+#include "core/queue.h"
 #include "core/worker.h"
 #include "server/host_stats.h"
 #include "server/http_api.h"
@@ -103,7 +104,8 @@ int main(int argc, char **argv)
         free(text);
         return 0;
     }
-    if (cfg.container_resources.cpu_count == 0) {
+    /* queue policy "none" keeps 0: no concurrency limit (core/queue.h) */
+    if (cfg.container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(&cfg)) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.container_resources.cpu_count = n > 0 ? (uint32_t)n : 1;
     }

@@ -248,6 +248,55 @@ static void h_clean(struct ilu_http_api *api, struct evhttp_request *req, json_t
     ilu_http_send_json(req, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)n), tid);
 }
 
+/* Ilúvatar's est_invoke_time. {"fqdns": [...]} answers {"est_time": [...]}
+ * in the same order, 0 for an unknown one (as the RPC); {"function_name",
+ * "function_version"} answers one number, 404 for an unknown function. */
+static void h_est_invoke_time(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    struct ilu_error err = {0};
+    json_t *fqdns = json_object_get(body, "fqdns");
+    if (fqdns) {
+        json_t *est = json_array();
+        size_t i;
+        json_t *v;
+        if (!json_is_array(fqdns)) {
+            ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "fqdns must be an array of \"name-version\" strings");
+        } else {
+            json_array_foreach(fqdns, i, v) {
+                if (!json_is_string(v)) {
+                    ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "fqdns[%zu] is not a string", i);
+                    break;
+                }
+                const struct ilu_function *fn = ilu_worker_function_fqdn(api->worker, json_string_value(v));
+                json_array_append_new(est, json_real(fn ? ilu_worker_est_invoke_time(api->worker, fn) : 0));
+            }
+        }
+        if (err.status) {
+            json_decref(est);
+            send_error(api, req, &err, tid);
+            return;
+        }
+        ilu_http_send_json(req, 200, json_pack("{s:b, s:o}", "success", 1, "est_time", est), tid);
+        return;
+    }
+    const char *name, *version;
+    const struct ilu_function *fn = NULL;
+    if (ilu_http_get_string(body, "function_name", &name, &err) ||
+        ilu_http_get_string(body, "function_version", &version, &err))
+        goto fail;
+    if (!(fn = ilu_worker_function(api->worker, name, version))) {
+        ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "function %s-%s is not registered", name, version);
+        goto fail;
+    }
+    ilu_http_send_json(req, 200,
+                       json_pack("{s:b, s:s, s:f}", "success", 1, "fqdn", fn->fqdn, "est_time",
+                                 ilu_worker_est_invoke_time(api->worker, fn)),
+                       tid);
+    return;
+fail:
+    send_error(api, req, &err, tid);
+}
+
 static void h_metrics(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct evbuffer *buf = evbuffer_new();
@@ -275,6 +324,7 @@ static const struct route routes[] = {
     {{"/invoke_async_check", EVHTTP_REQ_POST, 1}, h_invoke_async_check},
     {{"/prewarm", EVHTTP_REQ_POST, 1}, h_prewarm},
     {{"/clean", EVHTTP_REQ_POST, 0}, h_clean},
+    {{"/est_invoke_time", EVHTTP_REQ_POST, 1}, h_est_invoke_time},
 };
 
 static void on_request(struct evhttp_request *req, void *arg)

@@ -261,6 +261,80 @@ static void dump_round_trips_through_apply_json(void **state)
     free(d3);
 }
 
+/* Ilúvatar's object spelling of the TTL policy, in both spellings of the
+ * parameter, becomes the flat keys. */
+static void eviction_object_form_sets_policy_and_ttl(void **state)
+{
+    (void)state;
+    const char *docs[] = {"{\"container_resources\":{\"eviction\":{\"TTL\":{\"timout_sec\":7}}}}",
+                          "{\"container_resources\":{\"eviction\":{\"TTL\":{\"timeout_sec\":7}},\"memory_mb\":512}}"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        struct ilu_worker_config cfg;
+        ilu_config_defaults(&cfg);
+        struct ilu_error err = {0};
+        assert_int_equal(ilu_config_apply_json(&cfg, docs[i], "f", &err), 0);
+        assert_string_equal(cfg.container_resources.eviction, "TTL");
+        assert_int_equal(cfg.container_resources.ttl_sec, 7);
+        assert_int_equal(ilu_config_validate(&cfg, &err), 0);
+    }
+    /* a policy without parameters may be given as an object too */
+    struct ilu_worker_config cfg;
+    ilu_config_defaults(&cfg);
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_config_apply_json(&cfg, "{\"container_resources\":{\"eviction\":{\"LFU\":{}}}}", "f", &err), 0);
+    assert_string_equal(cfg.container_resources.eviction, "LFU");
+    /* and the flat form still works */
+    assert_int_equal(ilu_config_apply_json(
+                         &cfg, "{\"container_resources\":{\"eviction\":\"TTL\",\"ttl_sec\":3}}", "f", &err), 0);
+    assert_string_equal(cfg.container_resources.eviction, "TTL");
+    assert_int_equal(cfg.container_resources.ttl_sec, 3);
+}
+
+/* Anything else in the object form is an error naming what is wrong. */
+static void eviction_object_form_errors_name_the_key(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc, *needle;
+    } cases[] = {
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":{\"ttl\":5}}}}", "container_resources.eviction.TTL.ttl"},
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":{\"ttl\":5}}}}", "timout_sec, timeout_sec"},
+        {"{\"container_resources\":{\"eviction\":{\"LRU\":{\"timout_sec\":5}}}}", "LRU takes: none"},
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":{\"timout_sec\":-1}}}}", "must be a non-negative integer"},
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":{\"timout_sec\":\"5\"}}}}", "TTL.timout_sec must be"},
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":5}}}", "container_resources.eviction.TTL must be an object"},
+        {"{\"container_resources\":{\"eviction\":{}}}", "exactly one key"},
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":{},\"LRU\":{}}}}", "exactly one key"},
+        {"{\"container_resources\":{\"eviction\":{\"MRU\":{}}}}", "\"MRU\" is not one of"},
+        {"{\"container_resources\":{\"ttl_sec\":3,\"eviction\":{\"TTL\":{\"timout_sec\":5}}}}",
+         "container_resources.ttl_sec is given twice"},
+        {"{\"container_resources\":{\"eviction\":{\"TTL\":{\"timout_sec\":5,\"timeout_sec\":5}}}}", "given twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct ilu_worker_config cfg;
+        ilu_config_defaults(&cfg);
+        struct ilu_error err = {0};
+        if (ilu_config_apply_json(&cfg, cases[i].doc, "worker.json", &err) != -1)
+            fail_msg("accepted %s", cases[i].doc);
+        assert_int_equal(err.status, 400);
+        if (!strstr(err.msg, cases[i].needle) || !strstr(err.msg, "worker.json"))
+            fail_msg("%s: error \"%s\" does not say \"%s\"", cases[i].doc, err.msg, cases[i].needle);
+    }
+}
+
+static void ttl_zero_with_ttl_eviction_fails_validation(void **state)
+{
+    (void)state;
+    struct ilu_worker_config cfg;
+    ilu_config_defaults(&cfg);
+    struct ilu_error err = {0};
+    assert_int_equal(
+        ilu_config_apply_json(&cfg, "{\"container_resources\":{\"eviction\":{\"TTL\":{\"timout_sec\":0}}}}", "f", &err),
+        0);
+    assert_int_equal(ilu_config_validate(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "container_resources.ttl_sec"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +352,9 @@ int main(void)
         cmocka_unit_test(unknown_eviction_policy_is_rejected),
         cmocka_unit_test(out_of_range_values_fail_validation),
         cmocka_unit_test(dump_round_trips_through_apply_json),
+        cmocka_unit_test(eviction_object_form_sets_policy_and_ttl),
+        cmocka_unit_test(eviction_object_form_errors_name_the_key),
+        cmocka_unit_test(ttl_zero_with_ttl_eviction_fails_validation),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -160,7 +160,6 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     json_object_set_new(s, "evictions", json_integer((json_int_t)w->pool.evictions));
     json_object_set_new(s, "keepalive_removals", json_integer((json_int_t)w->pool.keepalive_removals));
     json_object_set_new(s, "container_deaths", json_integer((json_int_t)c->deaths));
-    json_object_set_new(s, "async_results_held", json_integer((json_int_t)w->async.len));
     json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
     return s;
 }

@@ -353,8 +353,6 @@ static void on_pool_tick(void *arg)
             ilu_log_fields(w->log, ILU_LOG_DEBUG, "keepalive-plan", json_pack("{s:s}", "fqdn", plan[i]->fqdn),
                            "planned prewarm skipped: %s", err.msg);
     }
-    uint64_t ttl = (uint64_t)w->cfg.invocation.async_result_ttl_sec * 1000000;
-    ilu_async_expire(w, ttl);
     /* a queue policy may hold everything back (a throttled flow) until time
      * passes; completions re-kick, and this covers a queue with none due */
     kick(w);
@@ -411,7 +409,7 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
      * queueless mode); dispatch's CPU check can then never stop the head */
     if (ilu_queue_config_unlimited(cfg))
         w->cpu_limit = ILU_CPU_UNLIMITED;
-    if (ilu_map_init(&w->functions) || ilu_map_init(&w->async)) {
+    if (ilu_map_init(&w->functions)) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         ilu_worker_free(w);
         return NULL;
@@ -466,9 +464,7 @@ void ilu_worker_free(struct ilu_worker *w)
     void *value;
     for (size_t it = 0; ilu_map_next(&w->functions, &it, &key, &value);)
         fn_free(value);
-    ilu_async_free_all(w);
     ilu_map_destroy(&w->functions);
-    ilu_map_destroy(&w->async);
     ilu_queue_destroy(&w->queue);
     ilu_pool_destroy(&w->pool);
     free(w);

@@ -52,15 +52,7 @@ int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *versio
                       size_t args_len, const char *tid, ilu_invoke_done_fn done, void *arg,
                       struct ilu_error *err);
 
-/* Async invocation: returns a cookie (caller frees) to poll with check. */
-char *ilu_worker_invoke_async(struct ilu_worker *w, const char *name, const char *version,
-                              const char *args, size_t args_len, const char *tid,
-                              struct ilu_error *err);
-/* Result JSON of a finished async invocation (then forgotten; caller
- * decrefs), or NULL with *pending set when still running, or NULL and
- * err 404 for an unknown cookie. */
-json_t *ilu_worker_invoke_async_check(struct ilu_worker *w, const char *cookie, bool *pending,
-                                      struct ilu_error *err);
+/* Async invocations (cookies, held results) are a layer above: async.h. */
 
 /* Start one prewarmed container; done is called when it is ready or failed. */
 int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *version, const char *tid,

@@ -21,7 +21,6 @@ struct ilu_worker {
     struct ilu_backend *backend;
     const struct ilu_log *log;
     struct ilu_map functions; /* fqdn -> struct ilu_function */
-    struct ilu_map async;     /* cookie -> struct async_entry */
     struct ilu_queue queue;
     struct ilu_pool pool;
     uint32_t cpu_limit, cpus_in_use;
@@ -29,7 +28,7 @@ struct ilu_worker {
     uint32_t bypass_cpus;   /* CPUs of bypassed invocations running (outside cpu_limit) */
     unsigned running;       /* dequeued invocations not yet finished */
     unsigned pending;       /* queued + running (incl. prewarms) */
-    uint64_t seq, cookie_seq;
+    uint64_t seq;
     struct ilu_worker_counters count;
     struct ilu_timer *pool_timer, *kick_timer;
     struct ilu_timer *concurrency_timer; /* container_resources.concurrency_update_check_ms */
@@ -41,9 +40,5 @@ static inline uint64_t w_now(const struct ilu_worker *w) { return w->env->now_us
 /* result.c */
 /* Fill inv's result fields from the agent's reply (JSON body or fields). */
 void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply);
-
-/* async.c */
-void ilu_async_expire(struct ilu_worker *w, uint64_t ttl_us);
-void ilu_async_free_all(struct ilu_worker *w);
 
 #endif

@@ -152,9 +152,21 @@ int main(int argc, char **argv)
         ilu_warn(&d.log, "startup", "health function unavailable (/health will answer UNHEALTHY): %s",
                  hello[0] ? err.msg : "functions/hello not found beside the binary");
 
+    /* async results live above the worker, held for async_result_ttl_sec */
+    struct ilu_async *async = ilu_async_new(d.worker, &le.env, cfg.name,
+                                            (uint64_t)cfg.invocation.async_result_ttl_sec * 1000000,
+                                            (uint64_t)cfg.container_resources.pool_freq_ms * 1000, &err);
+    if (!async) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        ilu_worker_free(d.worker);
+        backend->ops->shutdown(backend);
+        backend->ops->free(backend);
+        return 1;
+    }
     struct ilu_host_stats host;
     ilu_host_stats_start(&host, d.base, cfg.status.report_freq_ms);
     struct ilu_http_api api = {.worker = d.worker,
+                               .async = async,
                                .log = &d.log,
                                .host = &host,
                                .worker_name = cfg.name,
@@ -191,6 +203,7 @@ int main(int argc, char **argv)
     ilu_graceful_stop_free(&stop);
     ilu_host_stats_stop(&host);
     ilu_worker_free(d.worker);
+    ilu_async_free(async); /* after the worker: it may still have held its entries */
     backend->ops->shutdown(backend);
     backend->ops->free(backend);
     ilu_info(&d.log, "shutdown", "worker stopped");

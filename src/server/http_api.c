@@ -147,7 +147,7 @@ static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req,
     char *args = NULL, *cookie = NULL;
     if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err) ||
         !(args = get_args(body, &err)) ||
-        !(cookie = ilu_worker_invoke_async(api->worker, name, version, args, strlen(args), tid, &err))) {
+        !(cookie = ilu_async_invoke(api->async, name, version, args, strlen(args), tid, &err))) {
         free(args);
         send_error(api, req, &err, tid);
         return;
@@ -164,7 +164,7 @@ static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request
     bool pending = false;
     json_t *result = NULL;
     if (ilu_http_get_string(body, "lookup_cookie", &cookie, &err) ||
-        (!(result = ilu_worker_invoke_async_check(api->worker, cookie, &pending, &err)) && !pending)) {
+        (!(result = ilu_async_check(api->async, cookie, &pending, &err)) && !pending)) {
         send_error(api, req, &err, tid);
         return;
     }
@@ -231,6 +231,7 @@ static void h_health(struct ilu_http_api *api, struct evhttp_request *req, json_
 static void h_status(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     json_t *s = ilu_worker_status_json(api->worker);
+    json_object_set_new(s, "async_results_held", json_integer((json_int_t)ilu_async_held(api->async)));
     ilu_host_stats_json(api->host, s);
     json_object_set_new(s, "worker_name", json_string(api->worker_name));
     json_object_set_new(s, "runtime", json_string(api->runtime_name ? api->runtime_name : ""));

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "core/async.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "host_stats.h"
@@ -15,6 +16,7 @@ struct ilu_http_api {
     struct ilu_http_server server;
     struct ilu_http_limits http_limits; /* config section http */
     struct ilu_worker *worker;          /* borrowed */
+    struct ilu_async *async;            /* borrowed: async invocations of worker */
     const struct ilu_log *log;          /* borrowed */
     const struct ilu_host_stats *host;  /* borrowed */
     const char *worker_name;

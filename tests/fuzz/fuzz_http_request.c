@@ -158,7 +158,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ilu_worker *w = ilu_worker_new(&cfg, &le.env, &fuzz_backend, &quiet_log, &err);
     if (!w)
         abort();
-    struct ilu_http_api api = {.worker = w, .log = &quiet_log, .host = &host, .worker_name = "fuzz",
+    struct ilu_async *async = ilu_async_new(w, &le.env, "fuzz", 1000000, 100000, &err);
+    if (!async)
+        abort();
+    struct ilu_http_api api = {.worker = w, .async = async, .log = &quiet_log, .host = &host, .worker_name = "fuzz",
                                .runtime_name = "none", .tid_seed = 1, .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
     /* the daemon's own server on an ephemeral loopback port (loopback
@@ -214,5 +217,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         event_base_loop(base, EVLOOP_NONBLOCK);
     ilu_http_api_stop(&api);
     ilu_worker_free(w);
+    ilu_async_free(async);
     return 0;
 }

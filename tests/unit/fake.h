@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/async.h"
 #include "core/backend.h"
 #include "core/config.h"
 #include "core/env.h"
@@ -648,6 +649,7 @@ struct fake_world {
     struct fake_backend be;
     struct ilu_worker_config cfg;
     struct ilu_worker *w;
+    struct ilu_async *async; /* async invocations of w, as the daemon holds them */
 };
 
 /* Set env and backend up with the clock at t0 and cfg at fake_config();
@@ -662,6 +664,11 @@ static inline void fake_world_init(struct fake_world *fw, uint64_t t0)
 static inline struct ilu_worker *fake_world_start(struct fake_world *fw)
 {
     fw->w = fake_worker(&fw->cfg, &fw->env, &fw->be);
+    struct ilu_error err = {0};
+    fw->async = ilu_async_new(fw->w, &fw->env.env, fw->cfg.name,
+                              (uint64_t)fw->cfg.invocation.async_result_ttl_sec * SEC,
+                              (uint64_t)fw->cfg.container_resources.pool_freq_ms * MS, &err);
+    assert_non_null(fw->async);
     return fw->w;
 }
 
@@ -672,6 +679,8 @@ static inline void fake_world_end(struct fake_world *fw)
 {
     ilu_worker_free(fw->w);
     fw->w = NULL;
+    ilu_async_free(fw->async);
+    fw->async = NULL;
     if (fw->be.violations)
         fail_msg("backend protocol violation: %s", fw->be.last_violation);
     assert_int_equal(fw->be.created, fw->be.destroyed);

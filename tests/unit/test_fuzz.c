@@ -164,7 +164,7 @@ static void op_async(struct fuzz *z)
     if (z->n_cookies >= MAX_ASYNC)
         return;
     struct ilu_error err = {0};
-    char *cookie = ilu_worker_invoke_async(z->fw.w, fn_names[f], "1", "{}", 2, "async", &err);
+    char *cookie = ilu_async_invoke(z->fw.async, fn_names[f], "1", "{}", 2, "async", &err);
     if (!z->registered_mb[f]) {
         assert_null(cookie);
         assert_int_equal(err.status, 404);
@@ -184,7 +184,7 @@ static void op_async_check(struct fuzz *z)
     size_t i = pick(z, z->n_cookies);
     bool pending = false;
     struct ilu_error err = {0};
-    json_t *res = ilu_worker_invoke_async_check(z->fw.w, z->cookies[i], &pending, &err);
+    json_t *res = ilu_async_check(z->fw.async, z->cookies[i], &pending, &err);
     if (pending)
         return;
     if (res) {
@@ -308,7 +308,7 @@ static void run_seed_with(uint64_t seed, unsigned steps, const char *queue_polic
     for (size_t i = 0; i < z->n_cookies; i++) {
         bool pending = true;
         struct ilu_error err = {0};
-        json_t *res = ilu_worker_invoke_async_check(z->fw.w, z->cookies[i], &pending, &err);
+        json_t *res = ilu_async_check(z->fw.async, z->cookies[i], &pending, &err);
         assert_false(pending);
         if (!res)
             assert_int_equal(err.status, 404);

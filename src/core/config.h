@@ -36,6 +36,7 @@ struct ilu_worker_config {
             double allowed_overrun;  /* s: a flow may be this far ahead of virtual time, else throttled */
             double service_average;  /* s: virtual time per invocation; 0 = the function's average execution */
             double ttl_sec;          /* s an empty flow is remembered; negative: |ttl_sec| x its mean IAT */
+            bool work_conserving;    /* a free CPU serves the oldest flow even when every flow is throttled */
         } mqfq;
     } invocation;
     struct {

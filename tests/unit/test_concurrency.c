@@ -16,6 +16,7 @@ static void mqfq_world(struct fake_world *fw, uint32_t cpus, double overrun, dou
     fw->cfg.invocation.mqfq.allowed_overrun = overrun;
     fw->cfg.invocation.mqfq.service_average = service;
     fw->cfg.invocation.mqfq.ttl_sec = ttl;
+    fw->cfg.invocation.mqfq.work_conserving = false; /* Ilúvatar's rule; the default is tested apart */
 }
 
 /* ---- mqfq ------------------------------------------------------------------ */
@@ -77,6 +78,33 @@ static void mqfq_throttles_a_flow_beyond_the_overrun(void **state)
     fake_settle(&fw.env, w);
     assert_int_equal(l.done_at, T0 + 1050 * MS);
     assert_int_equal(b[3].done_at, T0 + 1060 * MS); /* right after V moved */
+    for (int i = 0; i < 10; i++)
+        assert_true(b[i].success), fake_result_clear(&b[i]);
+    assert_true(l.success);
+    fake_result_clear(&l);
+    fake_world_end(&fw);
+}
+
+/* The flood of the test above with the default, work-conserving rule: B3
+ * is past the overrun, but a CPU is free, so it runs at once. */
+static void mqfq_work_conserving_serves_a_free_cpu(void **state)
+{
+    (void)state;
+    struct fake_world fw;
+    mqfq_world(&fw, 2, 2.0, 1.0, 2.0);
+    fw.cfg.invocation.mqfq.work_conserving = true;
+    fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
+    struct ilu_worker *w = fake_world_start(&fw);
+    fake_register(w, "L", 128);
+    fake_register(w, "B", 128);
+    struct fake_result l = {0}, b[10] = {0};
+    fake_invoke_ok(w, &fw.env, "L", "l", &l);
+    for (int i = 0; i < 10; i++)
+        fake_invoke_ok(w, &fw.env, "B", "b", &b[i]);
+    fake_run_until(&fw.env, T0 + 500 * MS);
+    assert_int_equal(b[3].done_at, T0 + 90 * MS);
+    assert_int_equal(fake_status(w, "cpu_queue_len"), 0);
+    fake_settle(&fw.env, w);
     for (int i = 0; i < 10; i++)
         assert_true(b[i].success), fake_result_clear(&b[i]);
     assert_true(l.success);
@@ -398,6 +426,7 @@ int main(void)
         cmocka_unit_test(mqfq_interleaves_a_flood_fairly),
         cmocka_unit_test(mqfq_throttles_a_flow_beyond_the_overrun),
         cmocka_unit_test(mqfq_without_throttling_uses_the_free_cpu),
+        cmocka_unit_test(mqfq_work_conserving_serves_a_free_cpu),
         cmocka_unit_test(mqfq_remembers_an_idle_flow_within_its_ttl),
         cmocka_unit_test(mqfq_forgets_an_idle_flow_after_its_ttl),
         cmocka_unit_test(mqfq_never_starves),

@@ -83,3 +83,28 @@ class LFUTest(PressureMixin, WorkerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HybridHistogramLiveTest(WorkerTestCase):
+    """HYBRID_HISTOGRAM on real containers, with 1-second bins so it learns
+    in seconds: hello every 2.5 s; once the histogram is representative the
+    container is released after each call and pre-warmed before the next,
+    which then starts "prewarm" (docs/policies.md)."""
+    CONFIG = {"container_resources": {"eviction": "HYBRID_HISTOGRAM", "keepalive_sec": 0, "pool_freq_ms": 100,
+                                      "histogram_bin_sec": 1, "histogram_range_min": 1,
+                                      "histogram_min_samples": 3}}
+
+    def test_learns_the_period_and_prewarms(self):
+        self.assertRegistered("hello", image=function_dir("hello"))
+        states = []
+        for i in range(9):
+            r = self.assertInvokeOK("hello", args={"name": f"n{i}"})
+            states.append(r.json["container_state"])
+            time.sleep(2.5)
+        # the first is cold; the last three come after at least 5 samples
+        self.assertEqual(states[0], "cold", states)
+        self.assertGreaterEqual(states[-3:].count("prewarm"), 2,
+                                f"expected pre-warmed starts once the period is learned: {states}")
+        self.assertGreater(self.worker.status().get("keepalive_removals", 0), 0,
+                           "containers should be released between calls")
+

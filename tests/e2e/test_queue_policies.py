@@ -109,6 +109,40 @@ class MinheapEDTest(QueueOrderMixin, WorkerTestCase):
         self.assertEqual(order, ["S1", "L", "S2"], "completion order under minheap_ed")
 
 
+class FcfsMinheapMixin(QueueOrderMixin):
+    """The scenario of minheap_ed's test, whose order tells the policies apart."""
+
+    def scenario(self):
+        self.register_sleeper("blocker", "long", "short")
+        self.run_ok("blocker", 0)
+        self.run_ok("long", 0.6)
+        self.run_ok("short", 0.2)
+        self.start("blocker", "blocker", 2.5)
+        self.running_blocker()
+        self.start("L", "long", 0.6)
+        self.queued(1)
+        self.start("S1", "short", 0.2)
+        self.queued(2)
+        time.sleep(1.0)
+        self.start("S2", "short", 0.2)
+        self.queued(3)
+        return self.completion_order(["S1", "L", "S2"])
+
+
+class FcfsTest(FcfsMinheapMixin, WorkerTestCase):
+    CONFIG = config("fcfs")
+
+    def test_arrival_order(self):
+        self.assertEqual(self.scenario(), ["L", "S1", "S2"], "completion order under fcfs")
+
+
+class MinheapTest(FcfsMinheapMixin, WorkerTestCase):
+    CONFIG = config("minheap")
+
+    def test_shortest_expected_execution_first(self):
+        self.assertEqual(self.scenario(), ["S1", "S2", "L"], "completion order under minheap")
+
+
 class MinheapIATTest(QueueOrderMixin, WorkerTestCase):
     CONFIG = config("minheap_iat")
 

@@ -50,26 +50,16 @@
 #include <stdlib.h>
 
 #include "core/map.h"
+#include "core/node_heap.h"
 #include "core/pool.h"
 
 #define HH_EWMA_NEW 0.5 /* weight of the newest OOB idle time in the forecast */
-
-/* A min-heap entry on (key, seq); idx is its slot, SIZE_MAX when out. */
-struct hh_node {
-    uint64_t key, seq;
-    size_t idx;
-};
-
-struct hh_heap {
-    struct hh_node **a;
-    size_t len, cap;
-};
 
 enum hh_mode { HH_FALLBACK, HH_HISTOGRAM, HH_FORECAST };
 
 struct hh_fn {
     struct ilu_function *fn; /* borrowed: functions outlive the pool's containers */
-    struct hh_node prewarm;  /* key: when to pre-warm; in the prewarm heap while pending */
+    struct ilu_heap_node prewarm; /* key: when to pre-warm; in the prewarm heap while pending */
     uint64_t seen_arrivals;  /* fn->stats.arrivals already turned into a sample */
     uint64_t last_end_us;
     bool has_end;
@@ -84,7 +74,7 @@ struct hh_fn {
 struct hh_ct {
     struct ilu_container *c;
     struct hh_fn *f;
-    struct hh_node expiry;   /* key: keep-alive deadline; in the expiry heap while idle */
+    struct ilu_heap_node expiry; /* key: keep-alive deadline; in the expiry heap while idle */
     bool running;
 };
 
@@ -92,90 +82,20 @@ struct hh_state {
     uint64_t bin_us, fallback_us, min_samples;
     uint32_t n_bins, head_pct, tail_pct, margin_pct, forecast_margin_pct, oob_pct, cv_x100;
     struct ilu_map fns;      /* fqdn -> struct hh_fn */
-    struct hh_heap expiry, prewarm;
+    struct ilu_node_heap expiry, prewarm;
     uint64_t seq;
 };
 
 #define CT_OF(node) ((struct hh_ct *)((char *)(node) - offsetof(struct hh_ct, expiry)))
 #define FN_OF(node) ((struct hh_fn *)((char *)(node) - offsetof(struct hh_fn, prewarm)))
 
-/* ---- heap ----------------------------------------------------------------- */
-
-static bool node_less(const struct hh_node *a, const struct hh_node *b)
+/* (Re)arm n at key; equal keys go in the order they were set, so runs
+ * repeat exactly. Out of memory leaves n out: it then never fires. */
+static void heap_push(struct hh_state *s, struct ilu_node_heap *h, struct ilu_heap_node *n, uint64_t key)
 {
-    return a->key < b->key || (a->key == b->key && a->seq < b->seq);
+    ilu_node_heap_remove(h, n);
+    ilu_node_heap_set(h, n, (double)key, ++s->seq);
 }
-
-static void heap_set(struct hh_heap *h, size_t i, struct hh_node *n)
-{
-    h->a[i] = n;
-    n->idx = i;
-}
-
-static void heap_up(struct hh_heap *h, size_t i)
-{
-    struct hh_node *n = h->a[i];
-    while (i > 0 && node_less(n, h->a[(i - 1) / 2])) {
-        heap_set(h, i, h->a[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(h, i, n);
-}
-
-static void heap_down(struct hh_heap *h, size_t i)
-{
-    struct hh_node *n = h->a[i];
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        const struct hh_node *best = n;
-        if (l < h->len && node_less(h->a[l], best))
-            m = l, best = h->a[l];
-        if (l + 1 < h->len && node_less(h->a[l + 1], best))
-            m = l + 1;
-        if (m == i)
-            break;
-        heap_set(h, i, h->a[m]);
-        i = m;
-    }
-    heap_set(h, i, n);
-}
-
-static bool heap_has(const struct hh_node *n) { return n->idx != SIZE_MAX; }
-
-static void heap_remove(struct hh_heap *h, struct hh_node *n)
-{
-    if (!heap_has(n))
-        return;
-    size_t i = n->idx;
-    n->idx = SIZE_MAX;
-    struct hh_node *last = h->a[--h->len];
-    if (i == h->len)
-        return;
-    heap_set(h, i, last);
-    heap_up(h, i);
-    heap_down(h, last->idx);
-}
-
-/* (Re)insert n with key; false when out of memory (n stays out). */
-static bool heap_push(struct hh_state *s, struct hh_heap *h, struct hh_node *n, uint64_t key)
-{
-    heap_remove(h, n);
-    if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        struct hh_node **a = realloc(h->a, cap * sizeof *a);
-        if (!a)
-            return false;
-        h->a = a;
-        h->cap = cap;
-    }
-    n->key = key;
-    n->seq = ++s->seq; /* equal keys go in the order they were set: runs repeat exactly */
-    heap_set(h, h->len++, n);
-    heap_up(h, h->len - 1);
-    return true;
-}
-
-static struct hh_node *heap_top(const struct hh_heap *h) { return h->len ? h->a[0] : NULL; }
 
 /* ---- histogram ------------------------------------------------------------ */
 
@@ -260,7 +180,7 @@ static void arrival_note(struct hh_state *s, struct hh_ct *r)
         bool overlap = f->running > 0 || st->last_arrival_us < f->last_end_us;
         sample_add(s, f, overlap ? 0 : st->last_arrival_us - f->last_end_us);
     }
-    heap_remove(&s->prewarm, &f->prewarm);
+    ilu_node_heap_remove(&s->prewarm, &f->prewarm);
     if (!r->running) {
         r->running = true;
         f->running++;
@@ -279,8 +199,8 @@ static void hh_free(void *st)
     for (size_t it = 0; ilu_map_next(&s->fns, &it, &key, &value);)
         free(value);
     ilu_map_destroy(&s->fns);
-    free(s->expiry.a);
-    free(s->prewarm.a);
+    ilu_node_heap_destroy(&s->expiry);
+    ilu_node_heap_destroy(&s->prewarm);
     free(s);
 }
 
@@ -318,7 +238,7 @@ static struct hh_fn *fn_state(struct hh_state *s, struct ilu_function *fn)
     if (!f)
         return NULL;
     f->fn = fn;
-    f->prewarm.idx = SIZE_MAX;
+    ilu_heap_node_init(&f->prewarm);
     f->mode = HH_FALLBACK;
     f->ka_us = s->fallback_us;
     if (ilu_map_put(&s->fns, fn->fqdn, f)) {
@@ -338,7 +258,7 @@ static void hh_on_insert(void *st, struct ilu_container *c, uint64_t now_us)
         return;
     r->c = c;
     r->f = f;
-    r->expiry.idx = SIZE_MAX;
+    ilu_heap_node_init(&r->expiry);
     arrival_note(s, r); /* a cold start for an arrival, or a pre-warm */
 }
 
@@ -348,7 +268,7 @@ static void hh_on_use(void *st, struct ilu_container *c, uint64_t now_us)
     struct hh_ct *r = c->ka_data;
     if (!r)
         return;
-    heap_remove(&s->expiry, &r->expiry);
+    ilu_node_heap_remove(&s->expiry, &r->expiry);
     arrival_note(s, r);
     if (!r->running) { /* taking an idle container is always for an invocation */
         r->running = true;
@@ -390,7 +310,7 @@ static void hh_on_remove(void *st, struct ilu_container *c, uint64_t now_us)
     struct hh_ct *r = c->ka_data;
     if (!r)
         return;
-    heap_remove(&s->expiry, &r->expiry);
+    ilu_node_heap_remove(&s->expiry, &r->expiry);
     if (r->running)
         r->f->running--;
     free(r);
@@ -405,8 +325,8 @@ static struct ilu_container *hh_victim(void *st, const struct ilu_pool *pool, ui
 static struct ilu_container *hh_expired(void *st, const struct ilu_pool *pool, uint64_t now_us)
 {
     struct hh_state *s = st;
-    struct hh_node *n = heap_top(&s->expiry);
-    return n && n->key <= now_us ? CT_OF(n)->c : NULL;
+    struct ilu_heap_node *n = ilu_node_heap_top(&s->expiry);
+    return n && n->key <= (double)now_us ? CT_OF(n)->c : NULL;
 }
 
 static size_t hh_prewarm_plan(void *st, const struct ilu_pool *pool, uint64_t now_us, struct ilu_function **out,
@@ -414,10 +334,10 @@ static size_t hh_prewarm_plan(void *st, const struct ilu_pool *pool, uint64_t no
 {
     struct hh_state *s = st;
     size_t n = 0;
-    struct hh_node *top;
-    while (n < cap && (top = heap_top(&s->prewarm)) && top->key <= now_us) {
+    struct ilu_heap_node *top;
+    while (n < cap && (top = ilu_node_heap_top(&s->prewarm)) && top->key <= (double)now_us) {
         struct hh_fn *f = FN_OF(top);
-        heap_remove(&s->prewarm, top);
+        ilu_node_heap_remove(&s->prewarm, top);
         if (f->fn->n_containers == 0) /* one already there (or starting) serves */
             out[n++] = f->fn;
     }

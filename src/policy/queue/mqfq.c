@@ -30,10 +30,10 @@
 
 #include "core/inv_heap.h"
 #include "core/map.h"
+#include "core/node_heap.h"
 #include "core/queue.h"
 
 enum { H_READY, H_VT, H_IDLE, N_HEAPS };
-#define ABSENT SIZE_MAX
 
 struct running_tag {
     uint64_t seq; /* the invocation's, increasing in dispatch order within a flow */
@@ -51,18 +51,17 @@ struct flow {
     double finish;                 /* F: finish tag of the last invocation tagged */
     uint64_t last_served_us;       /* last dispatch or completion */
     uint64_t forget_us;            /* when idle: last_served_us + TTL */
-    size_t idx[N_HEAPS];
+    struct ilu_heap_node node[N_HEAPS]; /* its place in each heap of struct mqfq */
 };
 
-struct flow_heap {
-    struct flow **a;
-    size_t len, cap;
-    int which;
-};
+static struct flow *flow_of(struct ilu_heap_node *n, int which)
+{
+    return n ? (struct flow *)((char *)(n - which) - offsetof(struct flow, node)) : NULL;
+}
 
 struct mqfq {
     struct ilu_map flows; /* fqdn -> struct flow */
-    struct flow_heap heap[N_HEAPS];
+    struct ilu_node_heap heap[N_HEAPS];
     double vt;
     double overrun, service_avg, ttl_sec;
     bool work_conserving;
@@ -89,88 +88,20 @@ static double flow_key(const struct flow *f, int which)
     }
 }
 
-static bool flow_less(const struct flow *x, const struct flow *y, int which)
+static struct flow *fh_top(const struct mqfq *m, int which)
 {
-    double kx = flow_key(x, which), ky = flow_key(y, which);
-    return kx < ky || (kx == ky && x->id < y->id);
+    return flow_of(ilu_node_heap_top(&m->heap[which]), which);
 }
 
-static void fh_set(struct flow_heap *h, size_t i, struct flow *f)
+/* Put f where its state says in heap `which` (in or out, at its current
+ * key; ties go to the older flow). */
+static int fh_place(struct mqfq *m, struct flow *f, int which, bool member)
 {
-    h->a[i] = f;
-    f->idx[h->which] = i;
-}
-
-static void fh_up(struct flow_heap *h, size_t i)
-{
-    struct flow *f = h->a[i];
-    while (i > 0 && flow_less(f, h->a[(i - 1) / 2], h->which)) {
-        fh_set(h, i, h->a[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    fh_set(h, i, f);
-}
-
-static void fh_down(struct flow_heap *h, size_t i)
-{
-    struct flow *f = h->a[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->len)
-            break;
-        if (c + 1 < h->len && flow_less(h->a[c + 1], h->a[c], h->which))
-            c++;
-        if (!flow_less(h->a[c], f, h->which))
-            break;
-        fh_set(h, i, h->a[c]);
-        i = c;
-    }
-    fh_set(h, i, f);
-}
-
-static int fh_insert(struct flow_heap *h, struct flow *f)
-{
-    if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 16;
-        struct flow **a = realloc(h->a, cap * sizeof *a);
-        if (!a)
-            return -1;
-        h->a = a;
-        h->cap = cap;
-    }
-    fh_set(h, h->len++, f);
-    fh_up(h, h->len - 1);
-    return 0;
-}
-
-static void fh_delete(struct flow_heap *h, struct flow *f)
-{
-    size_t i = f->idx[h->which];
-    f->idx[h->which] = ABSENT;
-    struct flow *last = h->a[--h->len];
-    if (i == h->len)
-        return;
-    fh_set(h, i, last);
-    fh_up(h, i);
-    fh_down(h, last->idx[h->which]);
-}
-
-static struct flow *fh_top(const struct flow_heap *h) { return h->len ? h->a[0] : NULL; }
-
-/* Put f where its state says in heap h (in or out, at its current key). */
-static int fh_place(struct flow_heap *h, struct flow *f, bool member)
-{
-    size_t i = f->idx[h->which];
     if (!member) {
-        if (i != ABSENT)
-            fh_delete(h, f);
+        ilu_node_heap_remove(&m->heap[which], &f->node[which]);
         return 0;
     }
-    if (i == ABSENT)
-        return fh_insert(h, f);
-    fh_up(h, i);
-    fh_down(h, f->idx[h->which]);
-    return 0;
+    return ilu_node_heap_set(&m->heap[which], &f->node[which], flow_key(f, which), f->id);
 }
 
 /* ---- flows ---- */
@@ -186,11 +117,11 @@ static uint64_t flow_ttl_us(const struct mqfq *m, const struct flow *f)
 static int flow_sync(struct mqfq *m, struct flow *f)
 {
     bool idle = !flow_outstanding(f);
-    if (idle && f->idx[H_IDLE] == ABSENT)
+    if (idle && !ilu_heap_node_in(&f->node[H_IDLE]))
         f->forget_us = f->last_served_us + flow_ttl_us(m, f);
-    int rc = fh_place(&m->heap[H_READY], f, flow_backlogged(f));
-    rc |= fh_place(&m->heap[H_VT], f, flow_outstanding(f));
-    rc |= fh_place(&m->heap[H_IDLE], f, idle);
+    int rc = fh_place(m, f, H_READY, flow_backlogged(f));
+    rc |= fh_place(m, f, H_VT, flow_outstanding(f));
+    rc |= fh_place(m, f, H_IDLE, idle);
     return rc ? -1 : 0;
 }
 
@@ -205,8 +136,7 @@ static void flow_free(struct flow *f)
 static void flow_forget(struct mqfq *m, struct flow *f)
 {
     for (int h = 0; h < N_HEAPS; h++)
-        if (f->idx[h] != ABSENT)
-            fh_delete(&m->heap[h], f);
+        ilu_node_heap_remove(&m->heap[h], &f->node[h]);
     ilu_map_del(&m->flows, f->fqdn);
     flow_free(f);
 }
@@ -231,7 +161,7 @@ static struct flow *flow_get(struct mqfq *m, const struct ilu_function *fn, uint
     f->fn = fn;
     f->last_served_us = now_us;
     for (int h = 0; h < N_HEAPS; h++)
-        f->idx[h] = ABSENT;
+        ilu_heap_node_init(&f->node[h]);
     return f;
 }
 
@@ -239,14 +169,14 @@ static struct flow *flow_get(struct mqfq *m, const struct ilu_function *fn, uint
 static void expire(struct mqfq *m, uint64_t now_us)
 {
     struct flow *f;
-    while ((f = fh_top(&m->heap[H_IDLE])) && f->forget_us <= now_us)
+    while ((f = fh_top(m, H_IDLE)) && f->forget_us <= now_us)
         flow_forget(m, f);
 }
 
 /* V never goes back; with nothing queued or running it stays put. */
 static void refresh_vt(struct mqfq *m)
 {
-    struct flow *f = fh_top(&m->heap[H_VT]);
+    struct flow *f = fh_top(m, H_VT);
     if (f)
         m->vt = fmax(m->vt, flow_key(f, H_VT));
 }
@@ -271,7 +201,7 @@ static void mqfq_free(void *st)
         flow_free(value);
     ilu_map_destroy(&m->flows);
     for (int h = 0; h < N_HEAPS; h++)
-        free(m->heap[h].a);
+        ilu_node_heap_destroy(&m->heap[h]);
     free(m);
 }
 
@@ -284,8 +214,6 @@ static void *mqfq_create(const struct ilu_queue_policy_ops *self, const struct i
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating the %s queue", self->name);
         return NULL;
     }
-    for (int h = 0; h < N_HEAPS; h++)
-        m->heap[h].which = h;
     /* Ilúvatar's defaults, for tests that pass no config */
     m->overrun = cfg ? cfg->invocation.mqfq.allowed_overrun : 10.0;
     m->service_avg = cfg ? cfg->invocation.mqfq.service_average : 0.0;
@@ -324,7 +252,7 @@ static struct ilu_invocation *mqfq_next(void *st, const struct ilu_queue_view *v
     if (v)
         expire(m, v->now_us);
     refresh_vt(m);
-    struct flow *f = fh_top(&m->heap[H_READY]);
+    struct flow *f = fh_top(m, H_READY);
     if (!f)
         return NULL;
     double head = flow_key(f, H_READY);

@@ -408,6 +408,8 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
 
 /* ---- invocations ------------------------------------------------------------ */
 
+#define ILU_CTL_FQDN_MAX 160
+
 struct routed {
     struct ilu_controller *c;
     struct ilu_ctl_worker *w;
@@ -417,7 +419,7 @@ struct routed {
     ilu_ctl_invoke_done_fn done;
     void *arg;
     char tid[64];
-    char fqdn[160];
+    char fqdn[ILU_CTL_FQDN_MAX];
     uint64_t first_us, sent_us;
 };
 
@@ -445,11 +447,11 @@ static json_t *error_answer(int status, const char *kind, const char *msg)
 
 static void routed_send(struct routed *r, struct ilu_ctl_worker *w);
 
-/* The chosen worker, or NULL with err (404 unknown function, 503 none healthy). */
-static struct ilu_ctl_worker *route(struct ilu_controller *c, json_t *body, struct ilu_error *err)
+/* The chosen worker, or NULL with err (404 unknown function, 503 none
+ * healthy); fqdn (ILU_CTL_FQDN_MAX bytes) gets the function's fqdn. */
+static struct ilu_ctl_worker *route(struct ilu_controller *c, json_t *body, char *fqdn, struct ilu_error *err)
 {
-    char fqdn[160];
-    if (fqdn_of(body, fqdn, sizeof fqdn, err))
+    if (fqdn_of(body, fqdn, ILU_CTL_FQDN_MAX, err))
         return NULL;
     if (!fn_get(c, fqdn)) {
         ilu_err(err, ILU_ST_NOT_FOUND, NULL, "function %s is not registered", fqdn);
@@ -492,7 +494,7 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
          * may take it, chosen by the policy like any invocation */
         if (!sent && r->tries <= c->cfg.invocation.unsent_retries) {
             struct ilu_error err = {0};
-            struct ilu_ctl_worker *next = route(c, r->body, &err);
+            struct ilu_ctl_worker *next = route(c, r->body, r->fqdn, &err);
             if (next) {
                 c->count.unsent_retries++;
                 ilu_log_fields(c->log, ILU_LOG_WARN, r->tid,
@@ -545,7 +547,8 @@ static void routed_send(struct routed *r, struct ilu_ctl_worker *w)
 static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t *body, const char *tid,
                        ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
-    struct ilu_ctl_worker *w = route(c, body, err);
+    char fqdn[ILU_CTL_FQDN_MAX];
+    struct ilu_ctl_worker *w = route(c, body, fqdn, err);
     if (!w)
         return -1;
     struct routed *r = malloc(sizeof *r);
@@ -554,9 +557,7 @@ static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t 
     *r = (struct routed){
         .c = c, .call = call, .body = json_incref(body), .done = done, .arg = arg, .first_us = now(c)};
     snprintf(r->tid, sizeof r->tid, "%s", tid ? tid : "");
-    struct ilu_error ferr = {0};
-    if (fqdn_of(body, r->fqdn, sizeof r->fqdn, &ferr))
-        r->fqdn[0] = '\0';
+    memcpy(r->fqdn, fqdn, sizeof r->fqdn);
     if (call == ILU_CTL_INVOKE)
         c->count.invocations++;
     routed_send(r, w);

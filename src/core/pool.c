@@ -214,7 +214,7 @@ size_t ilu_pool_tick(struct ilu_pool *p, struct ilu_function **plan, size_t cap)
     }
     size_t n = 0;
     if (p->policy->prewarm_plan && cap)
-        p->prewarms_planned += (n = p->policy->prewarm_plan(p->policy_state, p, now, plan, cap));
+        n = p->policy->prewarm_plan(p->policy_state, p, now, plan, cap);
     return n;
 }
 

@@ -29,7 +29,7 @@ struct ilu_pool {
     struct ilu_container *idle_mru;
     uint32_t n_containers, n_idle, n_starting;
     uint64_t container_seq;
-    uint64_t containers_started, evictions, keepalive_removals, prewarms_planned;
+    uint64_t containers_started, evictions, keepalive_removals;
 };
 
 /* policy from cfg->container_resources.eviction (already validated). */

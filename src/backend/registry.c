@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "oci.h"
+#include "backend/oci/oci.h"
 
 typedef struct ilu_backend *(*ilu_backend_ctor)(struct event_base *base, const struct ilu_worker_config *cfg,
                                                 const struct ilu_log *log, struct ilu_error *err);

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "keepalive.h"
-#include "queue.h"
+#include "worker/keepalive.h"
+#include "worker/queue.h"
 #include "types.h"
 
 /* Queue policies: struct ilu_queue_policy_ops in queue.h. Keep-alive

@@ -10,8 +10,8 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/report.h"
-#include "http_client.h"
+#include "report/report.h"
+#include "os/http_client.h"
 #include "sim/sim_env.h"
 
 struct event_base;

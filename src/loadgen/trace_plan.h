@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 
-#include "core/trace.h"
+#include "trace/trace.h"
 #include "loadgen.h"
 
 #define LG_TRACE_FN_VERSION "1"

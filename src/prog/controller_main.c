@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/controller.h"
-#include "core/controller_config.h"
+#include "controller/controller.h"
+#include "controller/controller_config.h"
 #include "server/controller_api.h"
 #include "server/ctl_store_sqlite.h"
 #include "server/ctl_transport_http.h"

@@ -11,12 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend/oci.h"
+#include "backend/oci/oci.h"
 #include "backend/registry.h"
 #include "core/config.h"
-#include "core/queue.h"
-#include "core/worker.h"
-#include "server/host_stats.h"
+#include "worker/queue.h"
+#include "worker/worker.h"
+#include "os/host_stats.h"
 #include "server/http_api.h"
 #include "server/daemon_util.h"
 #include "server/live_env.h"

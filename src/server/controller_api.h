@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/controller.h"
+#include "controller/controller.h"
 #include "http_util.h"
 
 struct event_base;

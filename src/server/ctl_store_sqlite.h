@@ -4,7 +4,7 @@
 #ifndef ILU_CTL_STORE_SQLITE_H
 #define ILU_CTL_STORE_SQLITE_H
 
-#include "core/controller.h"
+#include "controller/controller.h"
 
 struct ilu_ctl_sqlite;
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loadgen/http_client.h"
+#include "os/http_client.h"
 
 #define MAX_POOLS 4
 

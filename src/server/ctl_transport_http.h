@@ -7,7 +7,7 @@
 #ifndef ILU_CTL_TRANSPORT_HTTP_H
 #define ILU_CTL_TRANSPORT_HTTP_H
 
-#include "core/controller.h"
+#include "controller/controller.h"
 
 struct event_base;
 struct ilu_ctl_http;

@@ -4,10 +4,10 @@
 
 #include <stdint.h>
 
-#include "core/async.h"
+#include "worker/async.h"
 #include "core/log.h"
-#include "core/worker.h"
-#include "host_stats.h"
+#include "worker/worker.h"
+#include "os/host_stats.h"
 #include "http_util.h"
 
 struct event_base;

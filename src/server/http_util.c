@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 
 #include "core/ident.h"
-#include "core/registration.h"
+#include "api/registration.h"
 #include "daemon_util.h"
 
 static const char *reason_phrase(int status)

@@ -3,8 +3,8 @@
 #ifndef ILU_METRICS_H
 #define ILU_METRICS_H
 
-#include "core/worker.h"
-#include "host_stats.h"
+#include "worker/worker.h"
+#include "os/host_stats.h"
 
 struct evbuffer;
 void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const struct ilu_host_stats *host);

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loadgen/http_client.h"
+#include "os/http_client.h"
 
 #define RETRY_US 1000000ULL
 #define HEARTBEAT_US 10000000ULL

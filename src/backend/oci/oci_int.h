@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "backend/oci.h"
+#include "backend/oci/oci.h"
 #include "core/types.h"
 
 struct event;

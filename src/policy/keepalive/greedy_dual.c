@@ -35,7 +35,7 @@
  * fit. */
 #include <stdlib.h>
 
-#include "core/pool.h"
+#include "worker/pool.h"
 
 struct gd_state {
     double clock;

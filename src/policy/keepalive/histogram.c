@@ -51,7 +51,7 @@
 
 #include "core/map.h"
 #include "core/node_heap.h"
-#include "core/pool.h"
+#include "worker/pool.h"
 
 #define HH_EWMA_NEW 0.5 /* weight of the newest OOB idle time in the forecast */
 

@@ -17,7 +17,7 @@
  * every idle container to size an eviction before asking for a victim, so
  * the scan adds no order of cost; pools hold hundreds of containers and
  * evict only on a cold start that does not fit. */
-#include "core/pool.h"
+#include "worker/pool.h"
 
 static struct ilu_container *lfu_victim(void *st, const struct ilu_pool *pool, uint64_t now_us)
 {

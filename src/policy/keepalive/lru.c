@@ -2,7 +2,7 @@
  * longest goes first; nothing expires by age alone (container_resources.
  * keepalive_sec still caps idle time under every policy). The pool keeps
  * idle containers in LRU order, so the victim is its first. */
-#include "core/pool.h"
+#include "worker/pool.h"
 
 static struct ilu_container *lru_victim(void *st, const struct ilu_pool *pool, uint64_t now_us)
 {

@@ -9,7 +9,7 @@
  * again after each removal until it answers NULL. */
 #include <stdlib.h>
 
-#include "core/pool.h"
+#include "worker/pool.h"
 
 struct ttl_state {
     uint64_t ttl_us;

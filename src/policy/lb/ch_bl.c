@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/controller.h"
+#include "controller/controller.h"
 #include "core/policy_registry.h"
 
 struct ring_point {

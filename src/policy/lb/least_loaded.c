@@ -3,7 +3,7 @@
  * in-flight count if larger). Ties go round robin, so equal workers share. */
 #include <stdlib.h>
 
-#include "core/controller.h"
+#include "controller/controller.h"
 #include "core/policy_registry.h"
 
 struct ll_state {

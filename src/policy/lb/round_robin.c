@@ -1,7 +1,7 @@
 /* Round robin: the next routable worker after the last one used. */
 #include <stdlib.h>
 
-#include "core/controller.h"
+#include "controller/controller.h"
 #include "core/policy_registry.h"
 
 struct rr_state {

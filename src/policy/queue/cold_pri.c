@@ -27,9 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/inv_heap.h"
+#include "worker/inv_heap.h"
 #include "core/map.h"
-#include "core/queue.h"
+#include "worker/queue.h"
 
 struct flow {
     struct ilu_function *fn;

@@ -1,5 +1,5 @@
 /* First come, first served: order of arrival at the worker. */
-#include "core/queue.h"
+#include "worker/queue.h"
 
 static double fcfs_key(const struct ilu_invocation *inv, const struct ilu_queue_view *v)
 {

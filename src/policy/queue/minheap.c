@@ -1,7 +1,7 @@
 /* Shortest expected execution first (Ilúvatar's "minheap"): the function's
  * exponentially weighted execution time when queued; unknown functions (0)
  * go first so their time gets learned. Ties keep arrival order. */
-#include "core/queue.h"
+#include "worker/queue.h"
 
 static double minheap_key(const struct ilu_invocation *inv, const struct ilu_queue_view *v)
 {

@@ -5,7 +5,7 @@
  * created at insertion; arrival on the worker's clock orders the same. An
  * invocation that has waited long enough goes ahead of shorter newcomers,
  * so unlike minheap nothing starves. Ties keep arrival order. */
-#include "core/queue.h"
+#include "worker/queue.h"
 
 static double minheap_ed_key(const struct ilu_invocation *inv, const struct ilu_queue_view *v)
 {

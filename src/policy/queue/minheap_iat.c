@@ -2,7 +2,7 @@
  * most frequently invoked functions run first, taken when queued. A
  * function with fewer than two arrivals has no gap yet (0) and goes first,
  * as unknown functions do under minheap. Ties keep arrival order. */
-#include "core/queue.h"
+#include "worker/queue.h"
 
 static double minheap_iat_key(const struct ilu_invocation *inv, const struct ilu_queue_view *v)
 {

@@ -28,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/inv_heap.h"
+#include "worker/inv_heap.h"
 #include "core/map.h"
 #include "core/node_heap.h"
-#include "core/queue.h"
+#include "worker/queue.h"
 
 enum { H_READY, H_VT, H_IDLE, N_HEAPS };
 

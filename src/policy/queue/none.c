@@ -3,7 +3,7 @@
  * so every invocation starts as soon as it arrives (memory permitting), as
  * in a platform without a queue. With a cpu_count it is a FIFO under that
  * limit. The key is constant: the heap keeps arrival order. */
-#include "core/queue.h"
+#include "worker/queue.h"
 
 static double none_key(const struct ilu_invocation *inv, const struct ilu_queue_view *v)
 {

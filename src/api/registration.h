@@ -1,0 +1,58 @@
+/* A function registration: the request's fields, decoded from the JSON the
+ * worker and the controller both receive, and the rules both check. One
+ * codec and one check, so the controller refuses exactly what a worker
+ * would refuse by syntax (it cannot see the workers' file systems; a worker
+ * also checks that the image folder exists under its functions_dirs). */
+#ifndef ILU_REGISTRATION_H
+#define ILU_REGISTRATION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define ILU_NAME_MAX 63         /* function_name, function_version */
+#define ILU_IMAGE_PATH_MAX 4095 /* image_name: PATH_MAX less the NUL */
+
+struct ilu_register_req {
+    const char *function_name;
+    const char *function_version;
+    const char *image_name;      /* absolute path of a function folder */
+    uint32_t memory_mb;
+    uint32_t cpus;
+    uint32_t parallel_invokes;   /* only 1 is supported, as in Ilúvatar */
+    bool system;
+};
+
+/* A worker's limits; a registration outside them is refused. */
+struct ilu_registration_limits {
+    uint32_t mem_min_mb, mem_max_mb; /* limits.mem_{min,max}_mb */
+    uint32_t pool_mb;                /* container_resources.memory_mb */
+    uint32_t cpu_max;                /* limits.cpu_max */
+};
+
+/* Whether s is a valid function name or version: 1-63 characters of
+ * A-Z a-z 0-9 . _ - (they become parts of container ids, paths, cgroups). */
+bool ilu_registration_valid_name(const char *s);
+
+/* The API's one rule for a number field (docs/api.md): a JSON integer in
+ * [0, 2^32-1], not " 128", "0x80" or 128.0. def UINT32_MAX: required.
+ * Shared with the HTTP layer (ilu_http_get_u32). */
+int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err);
+
+/* Decode a /register body into req (strings borrowed from body). Numbers
+ * are JSON integers only (ilu_body_get_u32). cpus and
+ * parallel_invokes default to 1. Strings holding a NUL are refused. 400 in
+ * err for a missing or wrongly typed field. Checks nothing else. */
+int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struct ilu_error *err);
+
+/* The rules: names, image syntax (absolute path, at most
+ * ILU_IMAGE_PATH_MAX bytes, no control characters, no ".." component),
+ * memory, cpus, parallel_invokes. lim NULL (the controller, which does not
+ * know each worker's limits): memory and cpus need only be positive.
+ * 400 in err naming the field. */
+int ilu_registration_check(const struct ilu_register_req *req, const struct ilu_registration_limits *lim,
+                           struct ilu_error *err);
+
+#endif

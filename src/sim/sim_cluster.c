@@ -1,0 +1,657 @@
+/* `trace --setup simulation --target controller`: a simulated cluster. The
+ * controller core (health polls, function fan-out, load balancing) routes the
+ * planned trace to N worker cores ("worker-0".."worker-N-1"), each with its
+ * own simulated backend, all in-process on one discrete-event clock. The
+ * only thing made up here is the wire: an in-process struct
+ * ilu_ctl_transport that hands each call to the target worker's core after
+ * half of --sim-network-us and carries the answer back after the other half,
+ * answering with the JSON the worker's HTTP API would. Nothing here decides
+ * where an invocation runs or what a worker does with it.
+ *
+ * Results: the same folder as every trace run (the CSV has no worker column:
+ * its format is fixed), plus DIR/workers.csv (tid,function_name,worker) and,
+ * in summary.json's inputs, the cluster's settings and per-worker counts. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "controller/controller.h"
+#include "controller/controller_config.h"
+#include "core/policy_registry.h"
+#include "worker/worker.h"
+#include "loadgen/loadgen.h"
+#include "sim/sim_env.h"
+#include "loadgen/trace_plan.h"
+
+extern char **environ;
+
+#define CL_MAX_WORKERS 1024
+#define CL_WORKER_PORT 8079 /* the workers' (nominal) port: the controller wants one */
+
+struct cl_run;
+
+/* One simulated worker. */
+struct cl_node {
+    char name[64];
+    struct ilu_backend *backend;
+    struct ilu_worker *worker;
+    /* trace invocations it answered */
+    uint64_t invocations, cold, prewarm, warm, errors;
+};
+
+/* One controller -> worker call, alive until its reply event has fired
+ * (which it always does: the simulated network loses nothing). */
+struct cl_msg {
+    struct cl_run *run;
+    struct cl_node *node;
+    enum ilu_ctl_call call;
+    json_t *body;              /* the request, referenced */
+    char tid[64];
+    ilu_ctl_reply_fn cb;
+    void *arg;
+    struct ilu_timer *timeout; /* NULL once fired or cancelled */
+    bool timed_out;            /* cb already told "no answer" */
+    int status;
+    json_t *answer;            /* owned */
+    struct cl_msg *prev, *next;
+};
+
+struct cl_sent {
+    struct cl_run *run;
+    size_t idx;
+};
+
+struct cl_run {
+    struct lg_ctx *ctx;
+    const struct lg_trace_opts *o;
+    struct lg_trace_plan plan;
+    struct lg_sim_world world;
+    struct ilu_controller_config ccfg;
+    struct ilu_controller *ctl;
+    struct cl_node *nodes;
+    unsigned n_nodes;
+    struct cl_msg *in_flight;  /* every message not yet replied, for teardown */
+    bool stopping;             /* tearing down: worker callbacks schedule nothing */
+    json_t **invoke_bodies;    /* per trace function: its /invoke request */
+    struct cl_sent *sent;
+    int *rec_node;             /* per trace row: the worker that answered, -1 none */
+    uint64_t t0_us, half_net_us;
+    size_t next, done, errors;
+    /* set-up calls (registrations, prewarms) waited for one batch at a time */
+    unsigned setup_pending, setup_failures;
+    char setup_error[600];
+};
+
+static uint64_t now_us(const struct cl_run *run)
+{
+    return run->world.sim.now_us;
+}
+
+/* ---- the in-process wire ------------------------------------------------------ */
+
+static json_t *error_json(const struct ilu_error *e)
+{
+    int status = e->status ? e->status : ILU_ST_INTERNAL;
+    return json_pack("{s:b, s:s, s:s}", "success", 0, "error", e->msg, "error_kind",
+                     e->kind[0] ? e->kind : ilu_status_kind(status));
+}
+
+static void on_reply_due(void *arg)
+{
+    struct cl_msg *m = arg;
+    struct cl_run *run = m->run;
+    if (m->timeout)
+        ilu_sim_env_cancel(&run->world.sim, m->timeout);
+    if (!m->timed_out)
+        m->cb(m->arg, m->status, m->answer, NULL);
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        run->in_flight = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    json_decref(m->body);
+    json_decref(m->answer);
+    free(m);
+}
+
+/* The worker has answered: the answer travels back for half the delay. */
+static void reply(struct cl_msg *m, int status, json_t *answer)
+{
+    if (m->run->stopping) {
+        json_decref(answer);
+        return;
+    }
+    m->status = status;
+    m->answer = answer;
+    ilu_sim_env_at(&m->run->world.sim, now_us(m->run) + m->run->half_net_us, on_reply_due, m);
+}
+
+static void reply_error(struct cl_msg *m, const struct ilu_error *e)
+{
+    reply(m, e->status ? e->status : ILU_ST_INTERNAL, error_json(e));
+}
+
+static void on_timeout(void *arg)
+{
+    struct cl_msg *m = arg;
+    m->timeout = NULL;
+    m->timed_out = true;
+    char why[96];
+    snprintf(why, sizeof why, "no answer from %s in time", m->node ? m->node->name : "an unknown worker");
+    m->cb(m->arg, 0, NULL, why); /* the late answer is dropped when it comes */
+}
+
+static void on_invoked(void *arg, struct ilu_invocation *inv)
+{
+    struct cl_msg *m = arg;
+    reply(m, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv));
+}
+
+static void on_prewarmed(void *arg, const char *tid, const struct ilu_error *err)
+{
+    struct cl_msg *m = arg;
+    if (err)
+        reply_error(m, err);
+    else
+        reply(m, 200, json_pack("{s:b, s:s}", "success", 1, "message", "prewarmed"));
+}
+
+static int get_str(json_t *body, const char *key, const char **out, struct ilu_error *e)
+{
+    *out = json_string_value(json_object_get(body, key));
+    return *out ? 0 : ilu_err(e, ILU_ST_BAD_REQUEST, NULL, "field %s is required", key);
+}
+
+static uint32_t get_u32(json_t *body, const char *key, uint32_t def)
+{
+    json_t *v = json_object_get(body, key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint32_t)json_integer_value(v) : def;
+}
+
+/* The request reaches the worker: what its HTTP API does with it. */
+static void on_delivered(void *arg)
+{
+    struct cl_msg *m = arg;
+    struct ilu_error e = {0};
+    const char *name = NULL, *version = NULL;
+    if (!m->node) {
+        ilu_err(&e, ILU_ST_INTERNAL, NULL, "no such simulated worker");
+        reply_error(m, &e);
+        return;
+    }
+    struct ilu_worker *w = m->node->worker;
+    switch (m->call) {
+    case ILU_CTL_STATUS:
+        reply(m, 200, ilu_worker_status_json(w));
+        return;
+    case ILU_CTL_CLEAN:
+        reply(m, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)ilu_worker_clean(w, m->tid)));
+        return;
+    case ILU_CTL_REGISTER: {
+        struct ilu_register_req r = {0};
+        if (get_str(m->body, "function_name", &r.function_name, &e) ||
+            get_str(m->body, "function_version", &r.function_version, &e) ||
+            get_str(m->body, "image_name", &r.image_name, &e))
+            break;
+        r.memory_mb = get_u32(m->body, "memory", 0);
+        r.cpus = get_u32(m->body, "cpus", 1);
+        r.parallel_invokes = get_u32(m->body, "parallel_invokes", 1);
+        if (ilu_worker_register(w, &r, m->tid, &e))
+            break;
+        char fqdn[160];
+        snprintf(fqdn, sizeof fqdn, "%s-%s", r.function_name, r.function_version);
+        reply(m, 200, json_pack("{s:b, s:s}", "success", 1, "fqdn", fqdn));
+        return;
+    }
+    case ILU_CTL_INVOKE: {
+        if (get_str(m->body, "function_name", &name, &e) || get_str(m->body, "function_version", &version, &e))
+            break;
+        json_t *a = json_object_get(m->body, "json_args");
+        char *args = json_is_string(a) ? strdup(json_string_value(a))
+                     : json_is_object(a) ? json_dumps(a, JSON_COMPACT)
+                                         : strdup("{}");
+        if (!args) {
+            ilu_err(&e, ILU_ST_INTERNAL, NULL, "out of memory");
+            break;
+        }
+        int rc = ilu_worker_invoke(w, name, version, args, strlen(args), m->tid, on_invoked, m, &e);
+        free(args);
+        if (rc)
+            break;
+        return;
+    }
+    case ILU_CTL_PREWARM:
+        if (get_str(m->body, "function_name", &name, &e) || get_str(m->body, "function_version", &version, &e) ||
+            ilu_worker_prewarm(w, name, version, m->tid, on_prewarmed, m, &e))
+            break;
+        return;
+    }
+    reply_error(m, &e);
+}
+
+static void wire_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
+                      uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
+{
+    struct cl_run *run = ctx;
+    struct cl_msg *m = calloc(1, sizeof *m);
+    if (!m) {
+        fprintf(stderr, "iluvatar_load_gen: out of memory in the simulated network\n");
+        exit(1); /* a dropped message would make the run silently wrong */
+    }
+    *m = (struct cl_msg){.run = run, .node = w->transport_data, .call = call, .body = json_incref(body),
+                         .cb = cb, .arg = arg, .next = run->in_flight};
+    snprintf(m->tid, sizeof m->tid, "%s", tid ? tid : "");
+    if (run->in_flight)
+        run->in_flight->prev = m;
+    run->in_flight = m;
+    uint64_t t = now_us(run);
+    if (timeout_us)
+        m->timeout = ilu_sim_env_at(&run->world.sim, t + timeout_us, on_timeout, m);
+    ilu_sim_env_at(&run->world.sim, t + run->half_net_us, on_delivered, m);
+}
+
+static int wire_worker_added(void *ctx, struct ilu_ctl_worker *w, struct ilu_error *err)
+{
+    struct cl_run *run = ctx;
+    for (unsigned i = 0; i < run->n_nodes; i++)
+        if (!strcmp(run->nodes[i].name, w->name)) {
+            w->transport_data = &run->nodes[i];
+            return 0;
+        }
+    return ilu_err(err, ILU_ST_NOT_FOUND, NULL, "no simulated worker is named %s", w->name);
+}
+
+static void wire_worker_freed(void *ctx, struct ilu_ctl_worker *w)
+{
+    w->transport_data = NULL;
+}
+
+/* Stopping: every call still unanswered fails, as the core asks before it
+ * is freed (what it sends meanwhile, such as an async retry, fails too). */
+static void fail_in_flight(struct cl_run *run)
+{
+    for (;;) {
+        struct cl_msg *m = run->in_flight;
+        while (m && m->timed_out)
+            m = m->next;
+        if (!m)
+            return;
+        m->timed_out = true;
+        m->cb(m->arg, 0, NULL, "the simulation is stopping");
+    }
+}
+
+static void free_in_flight(struct cl_run *run)
+{
+    while (run->in_flight) {
+        struct cl_msg *m = run->in_flight;
+        run->in_flight = m->next;
+        json_decref(m->body);
+        json_decref(m->answer);
+        free(m);
+    }
+}
+
+/* ---- set-up: controller config, workers, functions, prewarms ------------------ */
+
+static int load_controller_config(struct cl_run *run, char *err, size_t n)
+{
+    struct ilu_controller_config *c = &run->ccfg;
+    const char *path = run->o->controller_config;
+    struct ilu_error e = {0};
+    ilu_controller_config_defaults(c);
+    if (path) {
+        char *text = lg_read_file(path, err, n);
+        if (!text)
+            return -1;
+        int rc = ilu_controller_config_apply_json(c, text, path, &e);
+        free(text);
+        if (rc) {
+            snprintf(err, n, "%s", e.msg);
+            return -1;
+        }
+    }
+    if (ilu_controller_config_apply_env(c, "ILUVATAR_CONTROLLER", environ, &e) ||
+        ilu_controller_config_validate(c, &e)) {
+        snprintf(err, n, "controller config: %s", e.msg);
+        return -1;
+    }
+    const struct ilu_lb_policy_ops *lb = ilu_lb_policy_find(c->load_balancer.algorithm);
+    json_object_set_new(
+        run->plan.inputs, "cluster",
+        json_pack("{s:i, s:o, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "workers", (int)run->n_nodes, "controller_config",
+                  path ? json_string(path) : json_null(), "load_balancer", lb->name, "vnodes",
+                  (int)c->load_balancer.vnodes, "bound_pct", (int)c->load_balancer.bound_pct, "status_freq_ms",
+                  (int)c->health.status_freq_ms, "request_timeout_ms", (int)c->health.request_timeout_ms,
+                  "invoke_timeout_sec", (int)c->invocation.timeout_sec, "network_us", (int)run->o->network_us));
+    return 0;
+}
+
+static void on_setup_registered(void *arg, unsigned accepted, unsigned refused, const char *first_error,
+                                const struct ilu_error *not_kept)
+{
+    struct cl_run *run = arg;
+    run->setup_pending--;
+    if (not_kept) {
+        run->setup_failures++;
+        snprintf(run->setup_error, sizeof run->setup_error, "the controller did not keep it: %s", not_kept->msg);
+    } else if (refused || accepted < run->n_nodes) {
+        run->setup_failures++;
+        snprintf(run->setup_error, sizeof run->setup_error, "%u of %u workers accepted it%s%s", accepted,
+                 run->n_nodes, first_error ? "; first refusal: " : "", first_error ? first_error : "");
+    }
+}
+
+static void on_setup_answer(void *arg, int status, json_t *answer)
+{
+    struct cl_run *run = arg;
+    run->setup_pending--;
+    if (status != 200) {
+        run->setup_failures++;
+        const char *msg = json_string_value(json_object_get(answer, "error"));
+        snprintf(run->setup_error, sizeof run->setup_error, "HTTP %d: %s", status, msg ? msg : "no message");
+    }
+}
+
+/* Run the clock until the set-up calls in flight are answered. */
+static int wait_setup(struct cl_run *run, const char *what, char *err, size_t n)
+{
+    while (run->setup_pending && ilu_sim_env_step(&run->world.sim))
+        ;
+    if (run->setup_pending || run->setup_failures) {
+        snprintf(err, n, "%s: %s", what, run->setup_pending ? "no answer" : run->setup_error);
+        return -1;
+    }
+    return 0;
+}
+
+static unsigned healthy_workers(const struct cl_run *run)
+{
+    json_t *st = ilu_controller_status_json(run->ctl);
+    unsigned h = (unsigned)json_integer_value(json_object_get(st, "healthy_workers"));
+    json_decref(st);
+    return h;
+}
+
+static int setup_cluster(struct cl_run *run, char *err, size_t n)
+{
+    struct lg_sim_world *world = &run->world;
+    struct ilu_error e = {0};
+    for (unsigned i = 0; i < run->n_nodes; i++) {
+        struct cl_node *node = &run->nodes[i];
+        snprintf(node->name, sizeof node->name, "worker-%u", i);
+        /* each worker its own backend; jitter seeds differ, deterministically */
+        if (!(node->backend = lg_sim_world_backend(world, &run->plan, i))) {
+            snprintf(err, n, "out of memory");
+            return -1;
+        }
+        if (!(node->worker = ilu_worker_new(&world->cfg, &world->sim.env, node->backend, &world->log, &e))) {
+            snprintf(err, n, "worker config: %s", e.msg);
+            return -1;
+        }
+    }
+    struct ilu_ctl_transport wire = {.ctx = run,
+                                     .worker_added = wire_worker_added,
+                                     .worker_freed = wire_worker_freed,
+                                     .send = wire_send};
+    if (!(run->ctl = ilu_controller_new(&run->ccfg, &world->sim.env, &wire, NULL, &world->log, &e))) {
+        snprintf(err, n, "controller config: %s", e.msg);
+        return -1;
+    }
+    for (unsigned i = 0; i < run->n_nodes; i++) {
+        struct ilu_ctl_worker_info info = {.name = run->nodes[i].name,
+                                           .host = run->nodes[i].name,
+                                           .port = CL_WORKER_PORT,
+                                           .cpus = world->cfg.container_resources.cpu_count,
+                                           .memory_mb = world->cfg.container_resources.memory_mb};
+        if (ilu_controller_register_worker(run->ctl, &info, false, "setup", &e)) {
+            snprintf(err, n, "registering %s with the controller: %s", info.name, e.msg);
+            return -1;
+        }
+    }
+    /* every function through the controller, which registers it on every worker */
+    for (size_t f = 0; f < run->plan.trace.n_fns; f++) {
+        const struct lg_fn_plan *pl = &run->plan.fns[f];
+        json_t *reg = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", pl->name, "function_version",
+                                LG_TRACE_FN_VERSION, "image_name", pl->image, "memory", (int)pl->memory_mb, "cpus", 1);
+        run->setup_pending++;
+        int rc = ilu_controller_register_function(run->ctl, reg, false, "setup", on_setup_registered, run, &e);
+        json_decref(reg);
+        char what[300];
+        snprintf(what, sizeof what, "the simulated workers refuse %s (from %s)", pl->name, run->o->metadata);
+        if (rc) {
+            snprintf(err, n, "%s: %s", what, e.msg);
+            return -1;
+        }
+        if (wait_setup(run, what, err, n))
+            return -1;
+    }
+    /* routable only after a good status poll: wait for every worker, bounded */
+    uint64_t give_up = now_us(run) + 60ull * 1000000;
+    while (healthy_workers(run) < run->n_nodes && now_us(run) < give_up && ilu_sim_env_step(&world->sim))
+        ;
+    unsigned healthy = healthy_workers(run);
+    if (healthy < run->n_nodes) {
+        snprintf(err, n, "only %u of %u simulated workers became healthy (a bug: please report it)", healthy,
+                 run->n_nodes);
+        return -1;
+    }
+    /* prewarm as live does: one request at a time, through the controller,
+     * so the balancer decides where each prewarmed container goes */
+    for (size_t f = 0; f < run->plan.trace.n_fns; f++)
+        for (unsigned p = 0; p < run->o->prewarm; p++) {
+            json_t *body = json_pack("{s:s, s:s}", "function_name", run->plan.fns[f].name, "function_version",
+                                     LG_TRACE_FN_VERSION);
+            run->setup_pending++;
+            int rc = ilu_controller_prewarm(run->ctl, body, "setup", on_setup_answer, run, &e);
+            json_decref(body);
+            char what[300];
+            snprintf(what, sizeof what, "prewarming %s", run->plan.fns[f].name);
+            if (rc) {
+                snprintf(err, n, "%s: %s", what, e.msg);
+                return -1;
+            }
+            if (wait_setup(run, what, err, n))
+                return -1;
+        }
+    return 0;
+}
+
+/* ---- the trace ------------------------------------------------------------------ */
+
+static double rel_ms(const struct cl_run *run, uint64_t t_us)
+{
+    return (double)(int64_t)(t_us - run->t0_us) / 1000.0;
+}
+
+static int node_index(const struct cl_run *run, const char *name)
+{
+    unsigned i;
+    char tail;
+    if (name && sscanf(name, "worker-%u%c", &i, &tail) == 1 && i < run->n_nodes)
+        return (int)i;
+    return -1;
+}
+
+static void on_answer(void *arg, int status, json_t *answer)
+{
+    struct cl_sent *s = arg;
+    struct cl_run *run = s->run;
+    struct ilu_inv_record *rec = &run->ctx->report.recs[s->idx];
+    rec->end_ms = rel_ms(run, now_us(run));
+    ilu_report_fill_from_answer(rec, status, answer);
+    int k = node_index(run, json_string_value(json_object_get(answer, "worker")));
+    run->rec_node[s->idx] = k;
+    if (k >= 0) {
+        struct cl_node *node = &run->nodes[k];
+        node->invocations++;
+        node->errors += !rec->success;
+        if (rec->success) {
+            node->cold += rec->state == ILU_START_COLD;
+            node->prewarm += rec->state == ILU_START_PREWARM;
+            node->warm += rec->state == ILU_START_WARM;
+        }
+    }
+    run->done++;
+    run->errors += !rec->success;
+    if (!(run->done & 0xffff))
+        lg_progress(run->ctx, "simulation", run->done, run->plan.trace.n_events, run->errors);
+}
+
+static void deliver_due(void *arg)
+{
+    struct cl_run *run = arg;
+    const struct ilu_trace *t = &run->plan.trace;
+    /* the client sits beside the controller and is never late: send_ms is
+     * the schedule; the network is between the controller and the workers */
+    while (run->next < t->n_events) {
+        size_t i = run->next;
+        uint64_t due = run->t0_us + (uint64_t)(t->events[i].time_ms * 1000.0);
+        if (due > now_us(run)) {
+            ilu_sim_env_at(&run->world.sim, due, deliver_due, run);
+            return;
+        }
+        run->next++;
+        struct ilu_inv_record *rec = &run->ctx->report.recs[i];
+        rec->send_ms = rec->scheduled_ms;
+        struct ilu_error e = {0};
+        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[t->events[i].fn], rec->tid, on_answer,
+                                  &run->sent[i], &e)) {
+            lg_sim_record_refused(rec, rel_ms(run, now_us(run)), &e);
+            run->done++;
+            run->errors++;
+        }
+    }
+}
+
+/* ---- results beyond the common folder --------------------------------------------- */
+
+static void add_per_worker(struct cl_run *run)
+{
+    json_t *per = json_object();
+    for (unsigned i = 0; i < run->n_nodes; i++) {
+        const struct cl_node *node = &run->nodes[i];
+        json_object_set_new(per, node->name,
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "invocations", (json_int_t)node->invocations,
+                                      "cold", (json_int_t)node->cold, "prewarm", (json_int_t)node->prewarm, "warm",
+                                      (json_int_t)node->warm, "errors", (json_int_t)node->errors));
+    }
+    json_object_set_new(run->plan.inputs, "per_worker", per);
+}
+
+/* DIR/workers.csv: which worker answered each row ("" when none did). */
+static int write_workers_csv(struct cl_run *run, char *err, size_t n)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/workers.csv", run->ctx->out_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, n, "cannot write %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    const struct ilu_report *r = &run->ctx->report;
+    fputs("tid,function_name,worker\n", f);
+    for (size_t i = 0; i < r->n; i++) {
+        int k = run->rec_node[i];
+        fprintf(f, "%s,%s,%s\n", r->recs[i].tid, r->fn_names[r->recs[i].fn], k >= 0 ? run->nodes[k].name : "");
+    }
+    int bad = ferror(f);
+    bad |= fclose(f);
+    if (bad || rename(tmp, path)) {
+        snprintf(err, n, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
+{
+    char err[1024] = "";
+    struct cl_run run = {.ctx = ctx, .o = o, .half_net_us = o->network_us / 2};
+    int code = 1;
+    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, err, sizeof err))
+        goto out;
+    if (o->workers < 1 || o->workers > CL_MAX_WORKERS) {
+        snprintf(err, sizeof err, "--workers must be in [1, %d], not %u", CL_MAX_WORKERS, o->workers);
+        goto out;
+    }
+    run.n_nodes = o->workers;
+    if (load_controller_config(&run, err, sizeof err))
+        goto out;
+    size_t n_events = run.plan.trace.n_events, n_fns = run.plan.trace.n_fns;
+    if (!(run.nodes = calloc(run.n_nodes, sizeof *run.nodes)) ||
+        !(run.invoke_bodies = calloc(n_fns, sizeof *run.invoke_bodies)) ||
+        !(run.sent = calloc(n_events, sizeof *run.sent)) || !(run.rec_node = malloc(n_events * sizeof *run.rec_node))) {
+        snprintf(err, sizeof err, "out of memory for %zu invocations", n_events);
+        goto out;
+    }
+    for (size_t f = 0; f < n_fns; f++)
+        if (!(run.invoke_bodies[f] = json_loads(run.plan.fns[f].invoke_body, 0, NULL))) {
+            snprintf(err, sizeof err, "out of memory");
+            goto out;
+        }
+    if (setup_cluster(&run, err, sizeof err))
+        goto out;
+    if (lg_trace_plan_records(ctx, &run.plan, "sim", err, sizeof err))
+        goto out;
+    for (size_t i = 0; i < n_events; i++) {
+        run.sent[i] = (struct cl_sent){&run, i};
+        run.rec_node[i] = -1;
+    }
+    run.t0_us = now_us(&run);
+    deliver_due(&run);
+    while (run.done < n_events && ilu_sim_env_step(&run.world.sim))
+        ;
+    lg_progress(ctx, "simulation", run.done, n_events, run.errors);
+    lg_progress_end(ctx);
+    if (run.done != n_events) {
+        snprintf(err, sizeof err, "simulation stalled after %zu of %zu invocations (a bug: please report it)",
+                 run.done, n_events);
+        goto out;
+    }
+    lg_sim_world_stop(&run.world);
+    /* let the calls still on the wire (status polls) come back, so the
+     * controller frees what it allocated for them; they touch no result */
+    uint64_t t_end = now_us(&run);
+    while (run.in_flight && now_us(&run) - t_end <= 10ull * 1000000 && ilu_sim_env_step(&run.world.sim))
+        ;
+    add_per_worker(&run);
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, err, sizeof err) ||
+        write_workers_csv(&run, err, sizeof err))
+        goto out;
+    code = 0;
+out:
+    if (code)
+        fprintf(stderr, "iluvatar_load_gen: trace (simulated cluster): %s\n", err);
+    /* the controller first (it cancels its polls), once every call it made
+     * has been answered; then the workers, whose unanswered calls must not
+     * schedule replies any more */
+    run.stopping = true;
+    run.world.log.min_level = ILU_LOG_ERROR + 1; /* "worker-0 failed: stopping" is no news */
+    if (run.ctl)
+        fail_in_flight(&run);
+    ilu_controller_free(run.ctl);
+    for (unsigned i = 0; run.nodes && i < run.n_nodes; i++) {
+        ilu_worker_free(run.nodes[i].worker);
+        if (run.nodes[i].backend)
+            run.nodes[i].backend->ops->free(run.nodes[i].backend);
+    }
+    free_in_flight(&run);
+    lg_sim_world_destroy(&run.world);
+    for (size_t f = 0; run.invoke_bodies && f < run.plan.trace.n_fns; f++)
+        json_decref(run.invoke_bodies[f]);
+    free(run.invoke_bodies);
+    free(run.nodes);
+    free(run.sent);
+    free(run.rec_node);
+    lg_trace_plan_free(&run.plan);
+    return code;
+}

@@ -1,0 +1,334 @@
+/* `trace --setup simulation`: the same planned trace, run on the worker's
+ * own core (queue, policies, pool, accounting) in-process, driven by a
+ * discrete-event clock and the simulated backend, writing the same results
+ * folder as a live run. Nothing here decides what the worker does: it only
+ * delivers invocations at their times and records the answers.
+ * The world set-up and the reporting (lg_sim_world_*) are shared with the
+ * simulated cluster (sim_cluster.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "worker/queue.h"
+#include "worker/worker.h"
+#include "backend/sim/sim_backend.h"
+#include "sim/sim_env.h"
+#include "loadgen/loadgen.h"
+#include "loadgen/trace_plan.h"
+
+extern char **environ;
+
+/* Simulated time starts at 2026-01-01T00:00:00Z: logs and agent timestamps
+ * must not depend on when the simulation ran. */
+#define SIM_WALL_BASE_US 1767225600000000ull
+
+struct sim_run;
+
+struct sim_sent {
+    struct sim_run *run;
+    size_t idx;
+};
+
+struct sim_run {
+    struct lg_ctx *ctx;
+    struct lg_trace_plan plan;
+    struct lg_sim_world world;
+    struct ilu_worker *worker;
+    struct sim_sent *sent;
+    uint64_t t0_us, half_net_us;
+    size_t next, done, errors, prewarms_pending, prewarm_failures;
+    char prewarm_error[512];
+};
+
+static double rel_ms(const struct sim_run *run, uint64_t t_us)
+{
+    return (double)(int64_t)(t_us - run->t0_us) / 1000.0;
+}
+
+static void on_done(void *arg, struct ilu_invocation *inv)
+{
+    struct sim_sent *s = arg;
+    struct sim_run *run = s->run;
+    struct ilu_inv_record *rec = &run->ctx->report.recs[s->idx];
+    rec->end_ms = rel_ms(run, run->world.sim.now_us + run->half_net_us);
+    ilu_report_fill_from_invocation(rec, inv);
+    run->done++;
+    run->errors += !rec->success;
+    if (!(run->done & 0xffff))
+        lg_progress(run->ctx, "simulation", run->done, run->plan.trace.n_events, run->errors);
+}
+
+void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e)
+{
+    rec->end_ms = end_ms;
+    rec->success = 0;
+    rec->http_status = e->status;
+    snprintf(rec->error_kind, sizeof rec->error_kind, "%s", e->kind[0] ? e->kind : ilu_status_kind(e->status));
+    free(rec->error);
+    rec->error = strdup(e->msg);
+}
+
+/* An invocation the core refused at once (queue full, shutting down). */
+static void refused(struct sim_run *run, size_t i, const struct ilu_error *err)
+{
+    lg_sim_record_refused(&run->ctx->report.recs[i], rel_ms(run, run->world.sim.now_us + run->half_net_us), err);
+    run->done++;
+    run->errors++;
+}
+
+static void deliver_due(void *arg)
+{
+    struct sim_run *run = arg;
+    const struct ilu_trace *t = &run->plan.trace;
+    /* every invocation whose arrival time is now: the simulated client is
+     * never late, so send_ms is the schedule and lateness 0 */
+    while (run->next < t->n_events) {
+        size_t i = run->next;
+        uint64_t arrive = run->t0_us + (uint64_t)(t->events[i].time_ms * 1000.0) + run->half_net_us;
+        if (arrive > run->world.sim.now_us) {
+            ilu_sim_env_at(&run->world.sim, arrive, deliver_due, run);
+            return;
+        }
+        run->next++;
+        struct ilu_inv_record *rec = &run->ctx->report.recs[i];
+        rec->send_ms = rec->scheduled_ms;
+        const struct lg_fn_plan *pl = &run->plan.fns[t->events[i].fn];
+        struct ilu_error err = {0};
+        if (ilu_worker_invoke(run->worker, pl->name, LG_TRACE_FN_VERSION, pl->args_json, strlen(pl->args_json),
+                              rec->tid, on_done, &run->sent[i], &err))
+            refused(run, i, &err);
+    }
+}
+
+static void on_prewarmed(void *arg, const char *tid, const struct ilu_error *err)
+{
+    struct sim_run *run = arg;
+    run->prewarms_pending--;
+    if (err) {
+        run->prewarm_failures++;
+        snprintf(run->prewarm_error, sizeof run->prewarm_error, "%s", err->msg);
+    }
+}
+
+static void log_to_stderr(void *ctx, int level, const char *line)
+{
+    fprintf(stderr, "%s\n", line);
+}
+
+static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *cfg, json_t *inputs, char *err,
+                       size_t n)
+{
+    struct ilu_error e = {0};
+    ilu_config_defaults(cfg);
+    if (o->worker_config) {
+        char *text = lg_read_file(o->worker_config, err, n);
+        if (!text)
+            return -1;
+        int rc = ilu_config_apply_json(cfg, text, o->worker_config, &e);
+        free(text);
+        if (rc) {
+            snprintf(err, n, "%s", e.msg);
+            return -1;
+        }
+    }
+    if (ilu_config_apply_env(cfg, "ILUVATAR_WORKER", environ, &e) || ilu_config_validate(cfg, &e)) {
+        snprintf(err, n, "worker config: %s", e.msg);
+        return -1;
+    }
+    if (cfg->container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(cfg)) {
+        /* live, 0 means this host's CPUs: simulate the same, and say so
+         * (queue policy "none" keeps 0: no concurrency limit, core/queue.h) */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->container_resources.cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
+        fprintf(stderr,
+                "iluvatar_load_gen: container_resources.cpu_count is 0 (this host's CPUs when live): simulating %u\n",
+                cfg->container_resources.cpu_count);
+    }
+    /* honoured: limits, invocation, container_resources (memory, cpus,
+     * eviction, keep-alive, start-up timeout), simulation. Only meaningful
+     * live, and said so rather than silently dropped: */
+    if (strcmp(cfg->container_resources.backend, "oci") && strcmp(cfg->container_resources.backend, "simulation")) {
+        snprintf(err, n, "worker config: container_resources.backend \"%s\" cannot be simulated",
+                 cfg->container_resources.backend);
+        return -1;
+    }
+    if (cfg->logging.directory[0])
+        fprintf(stderr, "iluvatar_load_gen: note: logging.directory is not used in a simulation; the simulated "
+                        "worker's warnings go to stderr\n");
+    snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "simulation");
+    json_object_set_new(inputs, "worker_config", o->worker_config ? json_string(o->worker_config) : json_null());
+    json_object_set_new(
+        inputs, "simulation",
+        json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "cpu_count",
+                  (int)cfg->container_resources.cpu_count, "memory_mb", (int)cfg->container_resources.memory_mb,
+                  "queue_policy", cfg->invocation.queue_policy, "eviction", cfg->container_resources.eviction,
+                  "keepalive_sec", (int)cfg->container_resources.keepalive_sec, "container_start_ms",
+                  (int)cfg->simulation.container_start_ms, "invoke_overhead_us",
+                  (int)cfg->simulation.invoke_overhead_us, "jitter_pct", (int)cfg->simulation.jitter_pct, "seed",
+                  (int)cfg->simulation.seed, "network_us", (int)o->network_us));
+    return 0;
+}
+
+/* ---- the world every simulated run shares ---------------------------------- */
+
+int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_sim_world *w,
+                      struct lg_trace_plan *p, char *err, size_t n)
+{
+    memset(w, 0, sizeof *w);
+    clock_gettime(CLOCK_MONOTONIC, &w->wall0);
+    lg_start_clock(ctx); /* progress lines show wall time */
+    ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
+    if (lg_trace_plan_load(ctx, o, p, err, n) || load_config(o, &w->cfg, p->inputs, err, n))
+        return -1;
+    /* the workers log warnings and errors only: info would be a line per invocation */
+    w->sim.log_line = log_to_stderr;
+    int level = ilu_log_level_parse(w->cfg.logging.level);
+    w->log = (struct ilu_log){.env = &w->sim.env, .min_level = level > ILU_LOG_WARN ? level : ILU_LOG_WARN};
+    return 0;
+}
+
+void lg_sim_world_destroy(struct lg_sim_world *w)
+{
+    ilu_sim_env_destroy(&w->sim);
+}
+
+struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset)
+{
+    struct ilu_sim_backend_params params = {
+        .default_start_us = (uint64_t)w->cfg.simulation.container_start_ms * 1000,
+        .invoke_overhead_us = w->cfg.simulation.invoke_overhead_us,
+        .jitter = w->cfg.simulation.jitter_pct / 100.0,
+        .seed = w->cfg.simulation.seed + seed_offset,
+    };
+    struct ilu_backend *b = ilu_sim_backend_new(&w->sim, &params, &w->log);
+    for (size_t f = 0; b && f < p->trace.n_fns; f++) {
+        const struct lg_fn_plan *pl = &p->fns[f];
+        char fqdn[160];
+        snprintf(fqdn, sizeof fqdn, "%s-%s", pl->name, LG_TRACE_FN_VERSION);
+        struct ilu_sim_fn_timing timing = {.start_us = (uint64_t)(pl->start_ms * 1000.0),
+                                           .cold_exec_us = (uint64_t)(pl->cold_exec_ms * 1000.0),
+                                           .warm_exec_us = (uint64_t)(pl->warm_exec_ms * 1000.0)};
+        if (ilu_sim_backend_set_timing(b, fqdn, &timing)) {
+            b->ops->free(b);
+            b = NULL;
+        }
+    }
+    return b;
+}
+
+void lg_sim_world_stop(struct lg_sim_world *w)
+{
+    clock_gettime(CLOCK_MONOTONIC, &w->wall1);
+    w->stop_us = w->sim.now_us;
+}
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_trace_plan *p, uint64_t t0_us,
+                        char *err, size_t n)
+{
+    size_t n_events = p->trace.n_events;
+    double wall = seconds_between(&w->wall0, &w->wall1);
+    double simulated_s = (double)(w->stop_us - t0_us) / 1e6;
+    json_t *summary = NULL;
+    if (lg_write_results(ctx, "trace", p->inputs, &summary, err, n))
+        return -1;
+    struct timespec w2;
+    clock_gettime(CLOCK_MONOTONIC, &w2);
+    lg_trace_print_summary(ctx, summary);
+    json_decref(summary);
+    /* wall times go to stderr only: the results must not depend on them */
+    fprintf(stderr,
+            "iluvatar_load_gen: simulated %zu invocations (%.1f s of trace) in %.3f s of wall time (reading the "
+            "trace included): %.0f invocations/s, %.0fx real time; writing the results took %.2f s\n",
+            n_events, simulated_s, wall, (double)n_events / wall, simulated_s / wall, seconds_between(&w->wall1, &w2));
+    return 0;
+}
+
+/* ---- one worker ------------------------------------------------------------- */
+
+int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
+{
+    char err[1024] = "";
+    struct sim_run run = {.ctx = ctx, .half_net_us = o->network_us / 2};
+    struct ilu_backend *backend = NULL;
+    struct ilu_error e = {0};
+    int code = 1;
+    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, err, sizeof err))
+        goto out;
+    size_t n_events = run.plan.trace.n_events;
+    if (!(backend = lg_sim_world_backend(&run.world, &run.plan, 0)) ||
+        !(run.sent = calloc(n_events, sizeof *run.sent))) {
+        snprintf(err, sizeof err, "out of memory");
+        goto out;
+    }
+    if (!(run.worker = ilu_worker_new(&run.world.cfg, &run.world.sim.env, backend, &run.world.log, &e))) {
+        snprintf(err, sizeof err, "worker config: %s", e.msg);
+        goto out;
+    }
+    for (size_t f = 0; f < run.plan.trace.n_fns; f++) {
+        const struct lg_fn_plan *pl = &run.plan.fns[f];
+        struct ilu_register_req req = {.function_name = pl->name,
+                                       .function_version = LG_TRACE_FN_VERSION,
+                                       .image_name = pl->image,
+                                       .memory_mb = pl->memory_mb,
+                                       .cpus = 1};
+        if (ilu_worker_register(run.worker, &req, "setup", &e)) {
+            snprintf(err, sizeof err, "the simulated worker refuses %s (from %s): %s", pl->name, o->metadata, e.msg);
+            goto out;
+        }
+    }
+    /* prewarm as live does: one request at a time, before the clock starts */
+    for (size_t f = 0; f < run.plan.trace.n_fns; f++)
+        for (unsigned p = 0; p < o->prewarm; p++) {
+            run.prewarms_pending++;
+            if (ilu_worker_prewarm(run.worker, run.plan.fns[f].name, LG_TRACE_FN_VERSION, "setup", on_prewarmed, &run,
+                                   &e)) {
+                snprintf(err, sizeof err, "prewarming %s: %s", run.plan.fns[f].name, e.msg);
+                goto out;
+            }
+            while (run.prewarms_pending && ilu_sim_env_step(&run.world.sim))
+                ;
+            if (run.prewarm_failures) {
+                snprintf(err, sizeof err, "prewarming %s: %s", run.plan.fns[f].name, run.prewarm_error);
+                goto out;
+            }
+        }
+    if (lg_trace_plan_records(ctx, &run.plan, "sim", err, sizeof err))
+        goto out;
+    for (size_t i = 0; i < n_events; i++)
+        run.sent[i] = (struct sim_sent){&run, i};
+    run.t0_us = run.world.sim.now_us;
+    deliver_due(&run);
+    while (run.done < n_events && ilu_sim_env_step(&run.world.sim))
+        ;
+    lg_progress(ctx, "simulation", run.done, n_events, run.errors);
+    lg_progress_end(ctx);
+    if (run.done != n_events) {
+        snprintf(err, sizeof err, "simulation stalled after %zu of %zu invocations (a bug: please report it)",
+                 run.done, n_events);
+        goto out;
+    }
+    lg_sim_world_stop(&run.world);
+    ilu_worker_free(run.worker);
+    run.worker = NULL;
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, err, sizeof err))
+        goto out;
+    code = 0;
+out:
+    if (code)
+        fprintf(stderr, "iluvatar_load_gen: trace (simulation): %s\n", err);
+    ilu_worker_free(run.worker);
+    if (backend)
+        backend->ops->free(backend);
+    lg_sim_world_destroy(&run.world);
+    free(run.sent);
+    lg_trace_plan_free(&run.plan);
+    return code;
+}

@@ -1,0 +1,199 @@
+/* Invocation results and the JSON views the API serves. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/worker_internal.h"
+
+const char *ilu_start_kind_name(enum ilu_start_kind k)
+{
+    switch (k) {
+    case ILU_START_COLD: return "cold";
+    case ILU_START_PREWARM: return "prewarm";
+    case ILU_START_WARM: return "warm";
+    default: return "error";
+    }
+}
+
+#define AGENT_MAX_EXEC_SEC 1e6 /* ~11 days, far beyond any invocation timeout */
+
+static char *dup_string_field(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? strdup(s) : NULL;
+}
+
+static void set_user_error(struct ilu_invocation *inv, const char *traceback)
+{
+    inv->success = false;
+    inv->user_error = strdup(traceback);
+    /* the traceback's last line names the exception: the most useful summary */
+    const char *tb = inv->user_error ? inv->user_error : "";
+    size_t n = strlen(tb);
+    while (n && tb[n - 1] == '\n')
+        n--;
+    size_t start = n;
+    while (start && tb[start - 1] != '\n')
+        start--;
+    ilu_err(&inv->err, ILU_ST_USER_ERROR, "user_error", "the function raised: %.*s", (int)(n - start), tb + start);
+    inv->json_result = strdup("{\"Error\": \"function raised an exception\"}");
+}
+
+static void result_from_fields(struct ilu_invocation *inv, const struct ilu_agent_result *r)
+{
+    inv->exec_sec = r->duration_sec;
+    inv->agent_start = r->start ? strdup(r->start) : NULL;
+    inv->agent_end = r->end ? strdup(r->end) : NULL;
+    if (r->user_error) {
+        set_user_error(inv, r->user_error);
+    } else {
+        inv->success = true;
+        inv->json_result = strdup(r->user_result_json ? r->user_result_json : "null");
+    }
+}
+
+void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply)
+{
+    if (reply->result) {
+        result_from_fields(inv, reply->result);
+        return;
+    }
+    json_error_t jerr;
+    json_t *obj = reply->body ? json_loadb(reply->body, reply->body_len, 0, &jerr) : NULL;
+    if (!obj || !json_is_object(obj)) {
+        inv->success = false;
+        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply is not a JSON object: %s",
+                obj ? "wrong type" : reply->body ? jerr.text : "empty reply");
+        json_decref(obj);
+        return;
+    }
+    /* the agent shares its container with user code: a negative or absurd
+     * duration would poison the function's averages and the answer's timings */
+    double exec_sec = json_number_value(json_object_get(obj, "duration_sec"));
+    inv->exec_sec = isfinite(exec_sec) && exec_sec > 0 ? fmin(exec_sec, AGENT_MAX_EXEC_SEC) : 0;
+    inv->agent_start = dup_string_field(obj, "start");
+    inv->agent_end = dup_string_field(obj, "end");
+    json_t *user_error = json_object_get(obj, "user_error");
+    json_t *user_result = json_object_get(obj, "user_result");
+    if (json_is_string(user_error)) {
+        set_user_error(inv, json_string_value(user_error));
+    } else if (user_result) {
+        inv->success = true;
+        inv->json_result = json_dumps(user_result, JSON_ENCODE_ANY | JSON_COMPACT);
+    } else {
+        inv->success = false;
+        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply has neither user_result nor user_error");
+    }
+    json_decref(obj);
+}
+
+void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_timings *t)
+{
+    t->total_us = inv->t.done_us - inv->t.arrived_us;
+    t->queue_us = inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : t->total_us;
+    t->container_start_us = inv->start_kind == ILU_START_COLD ? inv->cold_start_us : 0;
+    t->exec_us = inv->exec_sec > 0 ? (uint64_t)llround(inv->exec_sec * 1e6) : 0;
+    t->agent_round_trip_us = inv->round_trip_us;
+    uint64_t accounted = t->queue_us + t->container_start_us + t->exec_us;
+    t->overhead_us = t->total_us > accounted ? t->total_us - accounted : 0;
+}
+
+int ilu_invocation_http_status(const struct ilu_invocation *inv)
+{
+    return inv->success ? 200 : (inv->err.status ? inv->err.status : ILU_ST_INTERNAL);
+}
+
+json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
+{
+    struct ilu_inv_timings tm;
+    ilu_invocation_timings(inv, &tm);
+    json_t *timings = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "queue_us", (json_int_t)tm.queue_us,
+                                "container_start_us", (json_int_t)tm.container_start_us, "exec_us",
+                                (json_int_t)tm.exec_us, "agent_round_trip_us", (json_int_t)tm.agent_round_trip_us,
+                                "overhead_us", (json_int_t)tm.overhead_us, "total_us", (json_int_t)tm.total_us);
+    json_t *r = json_pack("{s:b, s:s, s:I, s:s, s:s, s:s?, s:o}", "success", inv->success, "json_result",
+                          inv->json_result ? inv->json_result : "", "duration_us", (json_int_t)inv->round_trip_us,
+                          "container_state", ilu_start_kind_name(inv->start_kind), "transaction_id", inv->tid,
+                          "container_id", inv->container_id, "timings", timings);
+    if (!r)
+        return NULL;
+    json_object_set_new(r, "function_name", json_string(inv->fn->name));
+    json_object_set_new(r, "function_version", json_string(inv->fn->version));
+    json_object_set_new(r, "user_error", inv->user_error ? json_string(inv->user_error) : json_null());
+    if (inv->agent_start)
+        json_object_set_new(r, "agent_start", json_string(inv->agent_start));
+    if (inv->agent_end)
+        json_object_set_new(r, "agent_end", json_string(inv->agent_end));
+    if (!inv->success) {
+        json_object_set_new(r, "error", json_string(inv->err.msg));
+        json_object_set_new(r, "error_kind", json_string(inv->err.kind));
+    }
+    return r;
+}
+
+json_t *ilu_worker_status_json(const struct ilu_worker *w)
+{
+    const struct ilu_worker_counters *c = &w->count;
+    uint32_t total = w->cfg.container_resources.memory_mb;
+    json_t *s = json_object();
+    json_object_set_new(s, "cpu_queue_len", json_integer((json_int_t)ilu_queue_len(&w->queue)));
+    json_object_set_new(s, "num_running_funcs", json_integer(w->running));
+    json_object_set_new(s, "used_mem_mb", json_integer((json_int_t)w->pool.used_mem_mb));
+    json_object_set_new(s, "total_mem_mb", json_integer(total));
+    json_object_set_new(s, "used_mem_pct", json_real(total ? 100.0 * (double)w->pool.used_mem_mb / total : 0));
+    json_object_set_new(s, "cpu_limit", json_integer(w->cpu_limit));
+    json_object_set_new(s, "cpus_in_use", json_integer(w->cpus_in_use));
+    json_object_set_new(s, "num_containers", json_integer(w->pool.n_containers));
+    json_object_set_new(s, "idle_containers", json_integer(w->pool.n_idle));
+    json_object_set_new(s, "starting_containers", json_integer(w->pool.n_starting));
+    json_object_set_new(s, "invocations", json_integer((json_int_t)c->invocations));
+    json_object_set_new(s, "errors", json_integer((json_int_t)c->errors));
+    json_object_set_new(s, "timeouts", json_integer((json_int_t)c->timeouts));
+    json_object_set_new(s, "rejected", json_integer((json_int_t)c->rejected));
+    json_object_set_new(s, "cold_starts", json_integer((json_int_t)c->cold));
+    json_object_set_new(s, "warm_starts", json_integer((json_int_t)c->warm));
+    json_object_set_new(s, "prewarm_starts", json_integer((json_int_t)c->prewarm));
+    json_object_set_new(s, "bypassed", json_integer((json_int_t)c->bypassed));
+    json_object_set_new(s, "containers_started", json_integer((json_int_t)w->pool.containers_started));
+    json_object_set_new(s, "start_failures", json_integer((json_int_t)c->start_failures));
+    json_object_set_new(s, "evictions", json_integer((json_int_t)w->pool.evictions));
+    json_object_set_new(s, "keepalive_removals", json_integer((json_int_t)w->pool.keepalive_removals));
+    json_object_set_new(s, "container_deaths", json_integer((json_int_t)c->deaths));
+    json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
+    return s;
+}
+
+json_t *ilu_worker_list_json(const struct ilu_worker *w)
+{
+    json_t *list = json_array();
+    const char *key;
+    void *value;
+    for (size_t it = 0; ilu_map_next(&w->functions, &it, &key, &value);) {
+        const struct ilu_function *fn = value;
+        if (fn->system)
+            continue;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", fn->name,
+                                              "function_version", fn->version, "image_name", fn->image, "memory",
+                                              (int)fn->memory_mb, "cpus", (int)fn->cpus));
+    }
+    return list;
+}
+
+json_t *ilu_worker_metrics_json(const struct ilu_worker *w)
+{
+    json_t *list = json_array();
+    const char *key;
+    void *value;
+    for (size_t it = 0; ilu_map_next(&w->functions, &it, &key, &value);) {
+        const struct ilu_function *fn = value;
+        const struct ilu_fn_stats *st = &fn->stats;
+        json_array_append_new(
+            list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:f, s:f, s:f}", "fqdn", fn->fqdn, "invocations",
+                            (json_int_t)st->invocations, "cold", (json_int_t)st->cold, "warm", (json_int_t)st->warm,
+                            "prewarm", (json_int_t)st->prewarm, "errors", (json_int_t)st->errors, "containers",
+                            (int)fn->n_containers, "avg_exec_us", st->exec_us.ewma, "avg_e2e_us", st->e2e_us.ewma,
+                            "avg_cold_start_us", st->container_start_us.ewma));
+    }
+    return list;
+}

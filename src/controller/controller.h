@@ -136,6 +136,8 @@ char *ilu_controller_invoke_async(struct ilu_controller *c, json_t *body, const 
 json_t *ilu_controller_invoke_async_check(struct ilu_controller *c, const char *cookie, bool *pending, int *status,
                                           struct ilu_error *err);
 
+/* Start a container of the function on the worker routing would pick;
+ * done gets that worker's answer or the controller's error. */
 int ilu_controller_prewarm(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
                            void *arg, struct ilu_error *err);
 
@@ -146,6 +148,8 @@ void ilu_controller_clean(struct ilu_controller *c, const char *tid, ilu_ctl_cle
 /* Routable workers: HEALTHY for the cluster when at least one. */
 unsigned ilu_controller_healthy_workers(const struct ilu_controller *c);
 
+/* New JSON documents for the API's /list_workers, /list_functions and
+ * /status; the caller owns them. Outstanding: invocations not yet answered. */
 json_t *ilu_controller_workers_json(const struct ilu_controller *c);
 json_t *ilu_controller_functions_json(const struct ilu_controller *c);
 json_t *ilu_controller_status_json(const struct ilu_controller *c);

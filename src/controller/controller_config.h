@@ -45,11 +45,15 @@ struct ilu_controller_config {
     } auth;
 };
 
+/* The built-in defaults (docs/controller.md). */
 void ilu_controller_config_defaults(struct ilu_controller_config *cfg);
+/* Overlay a JSON config (source names it in errors), then environment
+ * variables PREFIX__SECTION__KEY; unknown keys and bad types are errors. */
 int ilu_controller_config_apply_json(struct ilu_controller_config *cfg, const char *json, const char *source,
                                      struct ilu_error *err);
 int ilu_controller_config_apply_env(struct ilu_controller_config *cfg, const char *prefix, char *const *envp,
                                     struct ilu_error *err);
+/* Check the whole config's ranges; dump: a new JSON string of it. */
 int ilu_controller_config_validate(const struct ilu_controller_config *cfg, struct ilu_error *err);
 char *ilu_controller_config_dump(const struct ilu_controller_config *cfg);
 

@@ -13,6 +13,7 @@ struct ilu_stat {
     uint64_t n;
 };
 
+/* Fold one observation into the running mean and moving average. */
 void ilu_stat_add(struct ilu_stat *s, double x);
 
 struct ilu_fn_stats {

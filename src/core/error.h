@@ -32,11 +32,14 @@ int ilu_err(struct ilu_error *err, int status, const char *kind, const char *fmt
 /* Prefix the message with context ("registering hello-1: ...") and return -1. */
 int ilu_err_wrap(struct ilu_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Reset err to "no error". */
 void ilu_err_clear(struct ilu_error *err);
 
 /* Kind string for a status when none was given. */
 const char *ilu_status_kind(int status);
 
+/* A local owning heap memory: `ilu_cleanup_free char *s = ...;` frees it
+ * on every return path (ilu_freep frees *(void **)p). */
 #define ilu_cleanup_free __attribute__((cleanup(ilu_freep)))
 void ilu_freep(void *p);
 

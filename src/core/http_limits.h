@@ -18,6 +18,7 @@ struct ilu_http_limits {
     uint32_t max_connections;    /* beyond: new connections wait in the kernel's backlog */
 };
 
+/* The built-in HTTP limits (docs/worker.md, section http). */
 void ilu_http_limits_defaults(struct ilu_http_limits *l);
 /* prefix names the section in the message ("http"). */
 int ilu_http_limits_validate(const struct ilu_http_limits *l, const char *prefix, struct ilu_error *err);

@@ -13,6 +13,7 @@ struct ilu_log {
     int min_level;
 };
 
+/* ILU_LOG_* for "debug", "info", "warn", "error"; -1 when unknown. */
 int ilu_log_level_parse(const char *name); /* -1 when unknown */
 static inline int ilu_log_level_valid(const char *name) { return ilu_log_level_parse(name) >= 0; }
 
@@ -23,6 +24,7 @@ static inline int ilu_log_level_valid(const char *name) { return ilu_log_level_p
 void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, json_t *fields, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Whether a line at level would be written (skip building costly fields). */
 static inline int ilu_log_enabled(const struct ilu_log *log, int level)
 {
     return log && log->env && log->env->log_write && level >= log->min_level;

@@ -15,6 +15,8 @@ struct ilu_map {
     size_t cap, len, used; /* used counts tombstones too */
 };
 
+/* A string-keyed hash map; keys are copied, values borrowed. init and put
+ * return -1 when out of memory; get and del return NULL when absent. */
 int ilu_map_init(struct ilu_map *m);
 void ilu_map_destroy(struct ilu_map *m); /* frees keys, not values */
 void *ilu_map_get(const struct ilu_map *m, const char *key);

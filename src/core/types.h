@@ -41,6 +41,7 @@ enum ilu_container_state {
 
 enum ilu_start_kind { ILU_START_COLD, ILU_START_PREWARM, ILU_START_WARM, ILU_START_ERROR };
 
+/* "cold", "prewarm", "warm" or "error": the results CSV's words. */
 const char *ilu_start_kind_name(enum ilu_start_kind k);
 
 struct ilu_container {

@@ -17,6 +17,8 @@ struct ilu_host_stats {
     long online_cpus;
 };
 
+/* Sample /proc every period_ms on base until stopped; -1 when the timer
+ * cannot be armed. */
 int ilu_host_stats_start(struct ilu_host_stats *hs, struct event_base *base, uint32_t period_ms);
 void ilu_host_stats_stop(struct ilu_host_stats *hs);
 /* Adds cpu_util, cpu_load_avg (load / cpus), load_avg_1m, online_cpus to obj. */

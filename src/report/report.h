@@ -32,6 +32,7 @@ struct ilu_report {
     size_t n_fns;
 };
 
+/* An empty report; free releases its rows and functions. */
 void ilu_report_init(struct ilu_report *r);
 void ilu_report_free(struct ilu_report *r);
 /* Returns the function's index (adds it if new). -1 when out of memory. */

@@ -29,6 +29,8 @@ struct ilu_controller_api {
     unsigned open_requests;            /* answered asynchronously, not yet replied */
 };
 
+/* Listen on address:port and serve the controller API on base; 0, or -1
+ * with err (the address cannot be bound). */
 int ilu_controller_api_start(struct ilu_controller_api *api, struct event_base *base, const char *address,
                              uint16_t port, struct ilu_error *err);
 /* Close the listening socket (open connections are still answered) and

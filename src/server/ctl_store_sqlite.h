@@ -11,6 +11,7 @@ struct ilu_ctl_sqlite;
 /* Opens (creating it and its directory if missing) the database at path.
  * NULL with err naming the file otherwise. */
 struct ilu_ctl_sqlite *ilu_ctl_sqlite_open(const char *path, struct ilu_error *err);
+/* Close the database; NULL is a no-op. */
 void ilu_ctl_sqlite_close(struct ilu_ctl_sqlite *s);
 
 /* The store table for ilu_controller_new (ctx is s). */

@@ -26,6 +26,9 @@ struct ilu_http_api {
     unsigned open_requests;             /* answered asynchronously, not yet replied */
 };
 
+/* Listen on address:port and serve the worker API on base; 0, or -1 with
+ * err (the address cannot be bound). stop closes the listener and every
+ * connection. */
 int ilu_http_api_start(struct ilu_http_api *api, struct event_base *base, const char *address, uint16_t port,
                        struct ilu_error *err);
 void ilu_http_api_stop(struct ilu_http_api *api);

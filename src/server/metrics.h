@@ -7,6 +7,7 @@
 #include "os/host_stats.h"
 
 struct evbuffer;
+/* Append the worker's Prometheus text (docs/worker.md, /metrics) to out. */
 void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const struct ilu_host_stats *host);
 
 #endif

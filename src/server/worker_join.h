@@ -18,6 +18,7 @@ struct ilu_worker_join;
  * memory are announced. NULL with err when the URL is bad or out of memory. */
 struct ilu_worker_join *ilu_worker_join_start(struct event_base *base, const struct ilu_worker_config *cfg,
                                               const struct ilu_log *log, struct ilu_error *err);
+/* Stop registering with the controller; frees j. */
 void ilu_worker_join_stop(struct ilu_worker_join *j);
 
 #endif

@@ -23,6 +23,8 @@ struct ilu_sim_env {
     void *log_ctx;
 };
 
+/* A discrete-event env whose clock starts at 0 and whose wall clock at
+ * wall_base_us; destroy frees the timers still pending. */
 void ilu_sim_env_init(struct ilu_sim_env *s, uint64_t wall_base_us);
 void ilu_sim_env_destroy(struct ilu_sim_env *s);
 /* Fire the earliest timer, advancing the clock to it. 0 when none is left. */
@@ -33,6 +35,7 @@ uint64_t ilu_sim_env_next_due(const struct ilu_sim_env *s);
 void ilu_sim_env_run_until(struct ilu_sim_env *s, uint64_t t_us);
 /* Schedule fn(arg) at absolute virtual time t (not before now). */
 struct ilu_timer *ilu_sim_env_at(struct ilu_sim_env *s, uint64_t t_us, ilu_timer_fn fn, void *arg);
+/* Cancel a timer that has not fired; frees it. */
 void ilu_sim_env_cancel(struct ilu_sim_env *s, struct ilu_timer *t);
 
 #endif

@@ -55,6 +55,8 @@ struct ilu_trace_csv {
     int cols[5];
 };
 
+/* Start parsing one CSV (kind: metadata or invocations) into t, fed line by
+ * line; source names the file in errors. 0, or -1 with err. */
 int ilu_trace_csv_begin(struct ilu_trace_csv *p, struct ilu_trace *t, enum ilu_trace_csv_kind kind,
                         const char *source, struct ilu_error *err);
 /* line (len bytes, without its '\n', NUL-terminated) is split in place. */

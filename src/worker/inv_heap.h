@@ -15,6 +15,7 @@ struct ilu_inv_heap {
     size_t len, cap;
 };
 
+/* An empty heap of invocations; destroy frees the array, not them. */
 int ilu_inv_heap_init(struct ilu_inv_heap *h);
 void ilu_inv_heap_destroy(struct ilu_inv_heap *h);
 /* -1 when out of memory. inv->seq breaks ties (arrival order). */

@@ -38,6 +38,7 @@ int ilu_pool_init(struct ilu_pool *p, const struct ilu_worker_config *cfg, const
 /* Frees the policy state; containers must be gone (ilu_pool_remove). */
 void ilu_pool_destroy(struct ilu_pool *p);
 
+/* The env's clock, in microseconds. */
 static inline uint64_t ilu_pool_now(const struct ilu_pool *p) { return p->env->now_us(p->env->ctx); }
 
 /* A new container of fn, STARTING; memory must have been reserved. */

@@ -86,6 +86,7 @@ struct ilu_invocation *ilu_queue_next(struct ilu_queue *q, const struct ilu_queu
 void ilu_queue_remove(struct ilu_queue *q, struct ilu_invocation *inv);
 /* next + remove. */
 struct ilu_invocation *ilu_queue_pop(struct ilu_queue *q, const struct ilu_queue_view *v);
+/* Queued invocations, and the sum of their expected run times. */
 static inline size_t ilu_queue_len(const struct ilu_queue *q) { return q->len; }
 static inline double ilu_queue_load_us(const struct ilu_queue *q) { return q->load_us; }
 

@@ -53,7 +53,7 @@ static void result_from_fields(struct ilu_invocation *inv, const struct ilu_agen
     }
 }
 
-void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply)
+void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply)
 {
     if (reply->result) {
         result_from_fields(inv, reply->result);

@@ -209,7 +209,7 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     c->uses++;
     c->prewarmed = false;
     ilu_pool_put_idle(&w->pool, c);
-    result_from_agent(inv, reply);
+    ilu_result_from_agent(inv, reply);
     finish(w, inv);
 }
 

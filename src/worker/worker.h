@@ -28,8 +28,11 @@ typedef void (*ilu_prewarm_done_fn)(void *arg, const char *tid, const struct ilu
 struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const struct ilu_env *env,
                                   struct ilu_backend *backend, const struct ilu_log *log,
                                   struct ilu_error *err);
+/* Free the worker, its functions, queue and pool (containers destroyed). */
 void ilu_worker_free(struct ilu_worker *w);
 
+/* Register a function (req checked with src/api rules and the worker's
+ * limits); 0, or -1 with err (400 bad, 409 conflicting registration). */
 int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req, const char *tid,
                         struct ilu_error *err);
 
@@ -79,6 +82,7 @@ json_t *ilu_invocation_result_json(const struct ilu_invocation *inv);
 struct ilu_inv_timings {
     uint64_t queue_us, container_start_us, exec_us, agent_round_trip_us, overhead_us, total_us;
 };
+/* The invocation's timings, computed from its timestamps. */
 void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_timings *t);
 
 /* HTTP status an API edge should answer a finished invocation with. */

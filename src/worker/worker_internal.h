@@ -35,10 +35,11 @@ struct ilu_worker {
     bool shutting_down;
 };
 
+/* The env's clock, in microseconds. */
 static inline uint64_t w_now(const struct ilu_worker *w) { return w->env->now_us(w->env->ctx); }
 
 /* result.c */
 /* Fill inv's result fields from the agent's reply (JSON body or fields). */
-void result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply);
+void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply);
 
 #endif

@@ -1,5 +1,5 @@
 /* Fuzz target: decoding the in-container agent's JSON reply into an
- * invocation's result (result_from_agent in src/core/result.c), then the
+ * invocation's result (ilu_result_from_agent in src/worker/result.c), then the
  * /invoke answer built from it. The agent runs beside user code, so its
  * reply is untrusted input. Checks: the outcome is a success with a JSON
  * result or a failure with a status and message; the answer is complete. */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/worker_internal.h"
+#include "worker/worker_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     inv.t.arrived_us = 1000;
     inv.t.done_us = 5000;
     struct ilu_agent_reply reply = {.body = (const char *)data, .body_len = size, .round_trip_us = 100};
-    result_from_agent(&inv, &reply);
+    ilu_result_from_agent(&inv, &reply);
     if (inv.success) {
         if (!inv.json_result)
             abort();

@@ -186,8 +186,9 @@ json_t *ilu_distribution_json(double *values, size_t n)
 static json_t *block(const struct ilu_report *r, const size_t *idx, size_t count, int with_extras)
 {
     size_t n = 0, ok = 0;
-    double *lat = malloc((count + 1) * sizeof *lat), *over = malloc((count + 1) * sizeof *over),
-           *late = malloc((count + 1) * sizeof *late);
+    ilu_cleanup_free double *lat = malloc((count + 1) * sizeof *lat);
+    ilu_cleanup_free double *over = malloc((count + 1) * sizeof *over);
+    ilu_cleanup_free double *late = malloc((count + 1) * sizeof *late);
     size_t n_over = 0, n_late = 0;
     uint64_t states[4] = {0};
     double first_send = INFINITY, last_end = -INFINITY;
@@ -232,9 +233,6 @@ static json_t *block(const struct ilu_report *r, const size_t *idx, size_t count
     } else {
         json_decref(errors);
     }
-    free(lat);
-    free(over);
-    free(late);
     return b;
 }
 
@@ -250,18 +248,17 @@ json_t *ilu_report_summary(const struct ilu_report *r, const char *mode, const c
     json_decref(all);
     /* group record indices by function, then by step, in one pass each
      * (counting sort), so per-group blocks cost O(n) in all */
-    size_t *idx = malloc((r->n + 1) * sizeof *idx);
-    size_t *start = calloc(r->n_fns + 2, sizeof *start);
+    ilu_cleanup_free size_t *idx = malloc((r->n + 1) * sizeof *idx);
+    ilu_cleanup_free size_t *start = calloc(r->n_fns + 2, sizeof *start);
     json_t *per_fn = json_object();
     if (idx && start) {
         for (size_t i = 0; i < r->n; i++)
             start[r->recs[i].fn + 1]++;
         for (size_t f = 0; f < r->n_fns; f++)
             start[f + 1] += start[f];
-        size_t *fill = calloc(r->n_fns + 1, sizeof *fill);
+        ilu_cleanup_free size_t *fill = calloc(r->n_fns + 1, sizeof *fill);
         for (size_t i = 0; fill && i < r->n; i++)
             idx[start[r->recs[i].fn] + fill[r->recs[i].fn]++] = i;
-        free(fill);
         for (size_t f = 0; f < r->n_fns; f++) {
             char key[192];
             snprintf(key, sizeof key, "%s", r->fn_names[f]);
@@ -291,8 +288,6 @@ json_t *ilu_report_summary(const struct ilu_report *r, const char *mode, const c
         }
         json_object_set_new(s, "steps", steps);
     }
-    free(idx);
-    free(start);
     if (inputs)
         json_object_set(s, "inputs", inputs);
     return s;

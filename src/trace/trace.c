@@ -212,7 +212,7 @@ static int parse_text(struct ilu_trace *t, enum ilu_trace_csv_kind kind, const c
     struct ilu_trace_csv p;
     if (ilu_trace_csv_begin(&p, t, kind, source, err))
         return -1;
-    char *line = malloc(ILU_TRACE_MAX_LINE + 1);
+    ilu_cleanup_free char *line = malloc(ILU_TRACE_MAX_LINE + 1);
     if (!line)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     const char *s = text ? text : "";
@@ -230,7 +230,6 @@ static int parse_text(struct ilu_trace *t, enum ilu_trace_csv_kind kind, const c
         s = nl ? nl + 1 : s + len;
         rc = ilu_trace_csv_line(&p, line, len, err);
     }
-    free(line);
     return rc ? rc : ilu_trace_csv_end(&p, err);
 }
 

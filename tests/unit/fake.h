@@ -1,10 +1,10 @@
 /* Test doubles for the core, header-only (each test binary links one .c):
  *
- *  - struct fake_env: a deterministic discrete-event env. A virtual clock in
- *    microseconds and a list of timers sorted by (due time, start sequence),
- *    so timers due at the same instant fire in the order they were started
- *    and a delay of 0 fires at the current time after the running callback.
- *    Log lines are captured in a buffer.
+ *  - struct fake_env: the simulator's discrete-event clock (sim/sim_env.h:
+ *    timers due at the same instant fire in the order they were started, a
+ *    delay of 0 fires at the current time after the running callback) with
+ *    two things a test wants on top: log lines captured in a buffer, and a
+ *    cancel of a timer that already fired or was cancelled failing the test.
  *  - struct fake_backend: an isolation backend whose containers "start" after
  *    a per-function cold-start delay and "run" for a per-function execution
  *    time, all through fake_env timers. It can fail creation, make a function
@@ -27,65 +27,105 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/async.h"
+#include "worker/async.h"
 #include "core/backend.h"
 #include "core/config.h"
 #include "core/env.h"
 #include "core/log.h"
-#include "core/worker.h"
+#include "sim/sim_env.h"
+#include "worker/worker.h"
 
-#define MS 1000ULL
+#define MS  1000ULL
 #define SEC 1000000ULL
 
 /* ---- discrete-event env -------------------------------------------------- */
 
-struct ilu_timer {
-    uint64_t due, seq;
+/* A timer the core holds. sim_env orders and fires it; the record only lets
+ * timer_cancel catch a handle that already fired or was cancelled (sim_env
+ * recycles its timers, so a stale handle would silently cancel another). */
+struct fake_timer {
+    struct fake_env *f;
+    struct ilu_timer *sim; /* sim_env's timer, pending while the record lives */
     ilu_timer_fn fn;
     void *arg;
-    struct ilu_timer *next;
+    struct fake_timer *prev, *next;
 };
 
 struct fake_env {
-    struct ilu_env env;
+    struct ilu_sim_env sim; /* the clock and the timer heap */
+    struct ilu_env env;     /* hand &env to the core: sim's clock, checked timers, captured log */
     struct ilu_log log;
-    uint64_t now;
-    uint64_t wall_base;       /* wall clock = wall_base + now */
-    uint64_t seq;
-    struct ilu_timer *timers; /* sorted by (due, seq) */
-    size_t n_timers;
-    uint64_t fired;
-    char *log_buf;            /* captured lines, each ending in '\n' */
+    struct fake_timer *pending;
+    char *log_buf; /* captured lines, each ending in '\n' */
     size_t log_len, log_cap;
     unsigned log_lines;
-    bool log_echo;            /* also print lines to stderr (debugging) */
+    bool log_echo; /* also print lines to stderr (debugging) */
 };
 
-static inline uint64_t fake_now_cb(void *ctx) { return ((struct fake_env *)ctx)->now; }
+/* Virtual time, timers pending, timers fired. */
+static inline uint64_t fake_now(const struct fake_env *f)
+{
+    return f->sim.now_us;
+}
+static inline size_t fake_n_timers(const struct fake_env *f)
+{
+    return f->sim.len;
+}
+static inline uint64_t fake_fired(const struct fake_env *f)
+{
+    return f->sim.fired;
+}
+
+static inline uint64_t fake_now_cb(void *ctx)
+{
+    return ((struct fake_env *)ctx)->sim.now_us;
+}
 
 static inline uint64_t fake_wall_cb(void *ctx)
 {
     struct fake_env *f = ctx;
-    return f->wall_base + f->now;
+    return f->sim.wall_base_us + f->sim.now_us;
+}
+
+static inline void fake_timer_unlink(struct fake_timer *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        t->f->pending = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+}
+
+static inline void fake_timer_fire(void *arg)
+{
+    struct fake_timer *t = arg;
+    ilu_timer_fn fn = t->fn;
+    void *fn_arg = t->arg;
+    fake_timer_unlink(t);
+    free(t); /* the timer is spent before its callback runs: cancelling it now is a bug */
+    fn(fn_arg);
 }
 
 static inline struct ilu_timer *fake_timer_start_cb(void *ctx, uint64_t delay_us, ilu_timer_fn fn, void *arg)
 {
     struct fake_env *f = ctx;
-    struct ilu_timer *t = calloc(1, sizeof *t);
+    struct fake_timer *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    t->due = f->now + delay_us;
-    t->seq = ++f->seq;
+    t->sim = ilu_sim_env_at(&f->sim, f->sim.now_us + delay_us, fake_timer_fire, t);
+    if (!t->sim) {
+        free(t);
+        return NULL;
+    }
+    t->f = f;
     t->fn = fn;
     t->arg = arg;
-    struct ilu_timer **p = &f->timers;
-    while (*p && ((*p)->due < t->due || ((*p)->due == t->due && (*p)->seq < t->seq)))
-        p = &(*p)->next;
-    t->next = *p;
-    *p = t;
-    f->n_timers++;
-    return t;
+    t->next = f->pending;
+    if (t->next)
+        t->next->prev = t;
+    f->pending = t;
+    return (struct ilu_timer *)t; /* opaque to the core, which only hands it back */
 }
 
 static inline void fake_timer_cancel_cb(void *ctx, struct ilu_timer *timer)
@@ -93,11 +133,11 @@ static inline void fake_timer_cancel_cb(void *ctx, struct ilu_timer *timer)
     struct fake_env *f = ctx;
     if (!timer)
         return;
-    for (struct ilu_timer **p = &f->timers; *p; p = &(*p)->next) {
-        if (*p == timer) {
-            *p = timer->next;
-            f->n_timers--;
-            free(timer);
+    for (struct fake_timer *t = f->pending; t; t = t->next) {
+        if ((struct ilu_timer *)t == timer) {
+            ilu_sim_env_cancel(&f->sim, t->sim);
+            fake_timer_unlink(t);
+            free(t);
             return;
         }
     }
@@ -131,8 +171,8 @@ static inline void fake_log_cb(void *ctx, int level, const char *line)
 static inline void fake_env_init(struct fake_env *f, uint64_t t0)
 {
     memset(f, 0, sizeof *f);
-    f->now = t0;
-    f->wall_base = 1700000000ULL * SEC;
+    ilu_sim_env_init(&f->sim, 1700000000ULL * SEC);
+    f->sim.now_us = t0;
     f->env = (struct ilu_env){.ctx = f,
                               .now_us = fake_now_cb,
                               .wall_us = fake_wall_cb,
@@ -143,15 +183,15 @@ static inline void fake_env_init(struct fake_env *f, uint64_t t0)
 }
 
 /* Frees the captured log and any timer still pending (a test that cares
- * asserts n_timers == 0 first). */
+ * asserts fake_n_timers() == 0 first). */
 static inline void fake_env_destroy(struct fake_env *f)
 {
-    while (f->timers) {
-        struct ilu_timer *t = f->timers;
-        f->timers = t->next;
+    while (f->pending) {
+        struct fake_timer *t = f->pending;
+        f->pending = t->next;
         free(t);
     }
-    f->n_timers = 0;
+    ilu_sim_env_destroy(&f->sim);
     free(f->log_buf);
     f->log_buf = NULL;
     f->log_len = f->log_cap = 0;
@@ -160,39 +200,33 @@ static inline void fake_env_destroy(struct fake_env *f)
 /* Fire the earliest timer, advancing the clock to its due time. */
 static inline bool fake_step(struct fake_env *f)
 {
-    struct ilu_timer *t = f->timers;
-    if (!t)
-        return false;
-    f->timers = t->next;
-    f->n_timers--;
-    if (t->due > f->now)
-        f->now = t->due;
-    ilu_timer_fn fn = t->fn;
-    void *arg = t->arg;
-    free(t); /* the timer is spent before its callback runs: cancelling it now is a bug */
-    f->fired++;
-    fn(arg);
-    return true;
+    return ilu_sim_env_step(&f->sim) != 0;
+}
+
+/* Time of the earliest pending timer, UINT64_MAX if none. */
+static inline uint64_t fake_next_due(const struct fake_env *f)
+{
+    return ilu_sim_env_next_due(&f->sim);
 }
 
 /* Fire every timer due at or before t, in order, then set the clock to t. */
 static inline void fake_run_until(struct fake_env *f, uint64_t t)
 {
-    while (f->timers && f->timers->due <= t)
-        fake_step(f);
-    if (t > f->now)
-        f->now = t;
+    ilu_sim_env_run_until(&f->sim, t);
 }
 
-static inline void fake_advance(struct fake_env *f, uint64_t delta) { fake_run_until(f, f->now + delta); }
+static inline void fake_advance(struct fake_env *f, uint64_t delta)
+{
+    fake_run_until(f, f->sim.now_us + delta);
+}
 
 /* Fire timers until none is left. Periodic timers never let that happen, so
  * the run stops (and fails the test) after max_events. */
 static inline void fake_run_all(struct fake_env *f)
 {
-    uint64_t limit = f->fired + 1000000;
+    uint64_t limit = f->sim.fired + 1000000;
     while (fake_step(f))
-        if (f->fired >= limit)
+        if (f->sim.fired >= limit)
             fail_msg("fake_run_all: still firing after 1000000 events");
 }
 
@@ -221,10 +255,10 @@ static inline unsigned fake_log_count(const struct fake_env *f, const char *need
 struct fake_fn {
     char fqdn[160];
     uint64_t cold_us, exec_us;
-    bool fail_create;       /* ready() reports an error after cold_us */
-    bool fail_create_sync;  /* create() itself returns -1 */
-    bool raise;             /* the function raises: user_error with a traceback */
-    const char *body;       /* custom agent reply, instead of the generated one */
+    bool fail_create;      /* ready() reports an error after cold_us */
+    bool fail_create_sync; /* create() itself returns -1 */
+    bool raise;            /* the function raises: user_error with a traceback */
+    const char *body;      /* custom agent reply, instead of the generated one */
 };
 
 enum fake_ct_state { FAKE_STARTING, FAKE_READY, FAKE_BUSY, FAKE_DEAD };
@@ -254,7 +288,7 @@ struct fake_backend {
     struct fake_ct *cts; /* every container ever created, newest first */
     unsigned created, destroyed, invokes;
     unsigned busy, max_busy; /* containers running an invocation now / at most */
-    unsigned violations; /* protocol errors: invoke on a non-ready container, destroy twice, ... */
+    unsigned violations;     /* protocol errors: invoke on a non-ready container, destroy twice, ... */
     char last_violation[256];
     char last_args[256];
     char last_create_tid[64], last_invoke_tid[64];
@@ -322,8 +356,7 @@ static inline void fake_ready_fire(void *arg)
     b->base.events.ready(b->base.events.ctx, ct->c, NULL);
 }
 
-static inline int fake_create(struct ilu_backend *base, struct ilu_container *c, const char *tid,
-                              struct ilu_error *err)
+static inline int fake_create(struct ilu_backend *base, struct ilu_container *c, const char *tid, struct ilu_error *err)
 {
     struct fake_backend *b = (struct fake_backend *)base;
     if (fake_ct_of(b, c))
@@ -421,8 +454,14 @@ static inline void fake_destroy(struct ilu_backend *base, struct ilu_container *
     b->destroyed++;
 }
 
-static inline void fake_shutdown(struct ilu_backend *base) { (void)base; }
-static inline void fake_free(struct ilu_backend *base) { (void)base; }
+static inline void fake_shutdown(struct ilu_backend *base)
+{
+    (void)base;
+}
+static inline void fake_free(struct ilu_backend *base)
+{
+    (void)base;
+}
 
 static const struct ilu_backend_ops fake_backend_ops = {
     .name = "fake",
@@ -455,7 +494,10 @@ static inline void fake_backend_destroy(struct fake_backend *b)
 }
 
 /* Containers created and not yet destroyed. */
-static inline unsigned fake_live(const struct fake_backend *b) { return b->created - b->destroyed; }
+static inline unsigned fake_live(const struct fake_backend *b)
+{
+    return b->created - b->destroyed;
+}
 
 static inline uint64_t fake_live_mem(const struct fake_backend *b)
 {
@@ -526,19 +568,40 @@ static inline struct ilu_worker *fake_worker(const struct ilu_worker_config *cfg
     return w;
 }
 
+/* A registration of name-1: one CPU, one invocation at a time. */
+static inline struct ilu_register_req fake_req(const char *name, const char *image, uint32_t memory_mb)
+{
+    return (struct ilu_register_req){.function_name = name,
+                                     .function_version = "1",
+                                     .image_name = image,
+                                     .memory_mb = memory_mb,
+                                     .cpus = 1,
+                                     .parallel_invokes = 1};
+}
+
 static inline void fake_register(struct ilu_worker *w, const char *name, uint32_t memory_mb)
 {
     char image[128];
     snprintf(image, sizeof image, "/functions/%s", name);
-    struct ilu_register_req req = {.function_name = name,
-                                   .function_version = "1",
-                                   .image_name = image,
-                                   .memory_mb = memory_mb,
-                                   .cpus = 1,
-                                   .parallel_invokes = 1};
+    struct ilu_register_req req = fake_req(name, image, memory_mb);
     struct ilu_error err = {0};
     if (ilu_worker_register(w, &req, "reg", &err))
         fail_msg("register %s: %d %s", name, err.status, err.msg);
+}
+
+/* What a prewarm's done callback saw. */
+struct fake_prewarm {
+    unsigned calls;
+    int status;
+    char tid[64];
+};
+
+static inline void fake_prewarm_cb(void *arg, const char *tid, const struct ilu_error *err)
+{
+    struct fake_prewarm *p = arg;
+    p->calls++;
+    p->status = err ? err->status : 0;
+    snprintf(p->tid, sizeof p->tid, "%s", tid);
 }
 
 /* What an invocation's done callback saw. */
@@ -564,7 +627,7 @@ static inline void fake_result_cb(void *arg, struct ilu_invocation *inv)
     r->success = inv->success;
     r->http_status = ilu_invocation_http_status(inv);
     r->kind = inv->start_kind;
-    r->done_at = r->env ? r->env->now : 0;
+    r->done_at = r->env ? fake_now(r->env) : 0;
     snprintf(r->tid, sizeof r->tid, "%s", inv->tid);
     snprintf(r->container_id, sizeof r->container_id, "%s", inv->container_id ? inv->container_id : "");
     snprintf(r->user_error, sizeof r->user_error, "%s", inv->user_error ? inv->user_error : "");
@@ -593,11 +656,11 @@ static inline void fake_invoke_ok(struct ilu_worker *w, struct fake_env *f, cons
 /* Run events until the worker has nothing queued or running. */
 static inline void fake_settle(struct fake_env *f, struct ilu_worker *w)
 {
-    uint64_t limit = f->fired + 1000000;
+    uint64_t limit = fake_fired(f) + 1000000;
     while (ilu_worker_outstanding(w) > 0) {
         if (!fake_step(f))
             fail_msg("fake_settle: %u outstanding and no timer left", ilu_worker_outstanding(w));
-        if (f->fired >= limit)
+        if (fake_fired(f) >= limit)
             fail_msg("fake_settle: still busy after 1000000 events");
     }
 }
@@ -665,9 +728,9 @@ static inline struct ilu_worker *fake_world_start(struct fake_world *fw)
 {
     fw->w = fake_worker(&fw->cfg, &fw->env, &fw->be);
     struct ilu_error err = {0};
-    fw->async = ilu_async_new(fw->w, &fw->env.env, fw->cfg.name,
-                              (uint64_t)fw->cfg.invocation.async_result_ttl_sec * SEC,
-                              (uint64_t)fw->cfg.container_resources.pool_freq_ms * MS, &err);
+    fw->async =
+        ilu_async_new(fw->w, &fw->env.env, fw->cfg.name, (uint64_t)fw->cfg.invocation.async_result_ttl_sec * SEC,
+                      (uint64_t)fw->cfg.container_resources.pool_freq_ms * MS, &err);
     assert_non_null(fw->async);
     return fw->w;
 }
@@ -684,7 +747,7 @@ static inline void fake_world_end(struct fake_world *fw)
     if (fw->be.violations)
         fail_msg("backend protocol violation: %s", fw->be.last_violation);
     assert_int_equal(fw->be.created, fw->be.destroyed);
-    assert_int_equal(fw->env.n_timers, 0);
+    assert_int_equal(fake_n_timers(&fw->env), 0);
     fake_backend_destroy(&fw->be);
     fake_env_destroy(&fw->env);
 }

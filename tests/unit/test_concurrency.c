@@ -237,7 +237,7 @@ static void bypass_runs_a_short_warm_function_at_once(void **state)
     fake_invoke_ok(w, &fw.env, "S", "s0", &s0); /* no average yet: queued, cold */
     fake_settle(&fw.env, w);
     assert_int_equal(fake_status(w, "bypassed"), 0);
-    uint64_t t1 = fw.env.now;
+    uint64_t t1 = fake_now(&fw.env);
     fake_invoke_ok(w, &fw.env, "L", "l", &l);
     fake_advance(&fw.env, 100 * MS);
     assert_int_equal(fake_status(w, "cpus_in_use"), 1);
@@ -275,7 +275,7 @@ static void bypass_queues_without_a_free_warm_container(void **state)
     fake_invoke_ok(w, &fw.env, "S", "s0", &s[0]);
     fake_invoke_ok(w, &fw.env, "L", "l0", &l[0]);
     fake_settle(&fw.env, w); /* both warm, averages known */
-    uint64_t t1 = fw.env.now;
+    uint64_t t1 = fake_now(&fw.env);
     fake_invoke_ok(w, &fw.env, "L", "l1", &l[1]); /* takes the CPU */
     fake_advance(&fw.env, 1 * MS);
     fake_invoke_ok(w, &fw.env, "S", "s1", &s[1]); /* bypass */
@@ -306,7 +306,7 @@ static void bypass_is_off_by_default(void **state)
     struct fake_result s0 = {0}, s1 = {0}, l = {0};
     fake_invoke_ok(w, &fw.env, "S", "s0", &s0);
     fake_settle(&fw.env, w);
-    uint64_t t1 = fw.env.now;
+    uint64_t t1 = fake_now(&fw.env);
     fake_invoke_ok(w, &fw.env, "L", "l", &l);
     fake_advance(&fw.env, 1 * MS);
     fake_invoke_ok(w, &fw.env, "S", "s1", &s1);

@@ -68,7 +68,7 @@ static void ttl_expires_idle_container_exactly_after_ttl_sec(void **state)
     struct ilu_worker *w = fake_world_start(&fw);
     fake_register(w, "A", 128);
     assert_int_equal(run_one(&fw, "A"), ILU_START_COLD);
-    assert_int_equal(fw.env.now, T0 + COLD + EXEC);
+    assert_int_equal(fake_now(&fw.env), T0 + COLD + EXEC);
     fake_run_until(&fw.env, T0 + 2050 * MS);
     assert_int_equal(fake_status(w, "num_containers"), 1);
     assert_int_equal(fake_status(w, "keepalive_removals"), 0);

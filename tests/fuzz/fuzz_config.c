@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "core/controller_config.h"
+#include "controller/controller_config.h"
 
 #define MAX_ENV 64
 

@@ -22,8 +22,8 @@
 
 #include "core/backend.h"
 #include "core/config.h"
-#include "core/worker.h"
-#include "server/host_stats.h"
+#include "worker/worker.h"
+#include "os/host_stats.h"
 #include "server/http_api.h"
 #include "server/live_env.h"
 

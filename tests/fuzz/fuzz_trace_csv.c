@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/trace.h"
+#include "trace/trace.h"
 
 static const char FIXED_META[] = "func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat\nfa,100,5,64,10\nfb,1,1,1\n";
 

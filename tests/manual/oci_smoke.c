@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/oci.h"
+#include "backend/oci/oci.h"
 #include "backend/oci/oci_int.h" /* only to find the init pid for the kill test */
 #include "backend/registry.h"
 #include "core/config.h"

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/controller.h"
+#include "controller/controller.h"
 
 struct ft_send {
     enum ilu_ctl_call call;

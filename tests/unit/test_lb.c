@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/controller.h"
-#include "core/controller_config.h"
+#include "controller/controller.h"
+#include "controller/controller_config.h"
 #include "core/policy_registry.h"
 
 #define MAXW 8

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "core/policy_registry.h"
-#include "core/queue.h"
+#include "worker/queue.h"
 
 enum { MAXN = 512 };
 

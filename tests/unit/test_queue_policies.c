@@ -4,7 +4,7 @@
 #include "fake.h"
 
 #include "core/policy_registry.h"
-#include "core/queue.h"
+#include "worker/queue.h"
 
 enum { MAXN = 512 };
 

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <math.h>
 
-#include "core/report.h"
+#include "report/report.h"
 
 static void nearest_rank_percentiles(void **state)
 {

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "core/config.h"
-#include "core/worker.h"
-#include "sim/sim_backend.h"
+#include "worker/worker.h"
+#include "backend/sim/sim_backend.h"
 #include "sim/sim_env.h"
 
 #define MS 1000ULL

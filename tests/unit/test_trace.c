@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/trace.h"
+#include "trace/trace.h"
 
 static const char META[] = "func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat\n"
                            "fa,100,5,64,100\n"

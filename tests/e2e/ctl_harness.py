@@ -19,7 +19,12 @@ CONTROLLER_BIN = os.path.join(BUILD, "iluvatar_controller")
 
 
 class Controller:
-    def __init__(self, config=None, start_timeout=15.0):
+    """host: where it listens (127.0.0.1, or a bridge address in tests/e2e/netns.py);
+    env: extra environment of the process (e.g. ILUVATAR_CONTROLLER__... overrides)."""
+
+    def __init__(self, config=None, start_timeout=15.0, host=HOST):
+        self.host = host
+        self.env = {}
         self.root = tempfile.mkdtemp(prefix="ilu-ctl-", dir="/tmp")
         self.db_path = os.path.join(self.root, "store", "controller.db")  # its dir does not exist yet
         self.log_path = os.path.join(self.root, "controller.log")
@@ -32,19 +37,20 @@ class Controller:
 
     @property
     def url(self):
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, port=None):
         """port: reuse a port (a restart); default a free one."""
         if not os.access(CONTROLLER_BIN, os.X_OK):
             raise WorkerError(f"{CONTROLLER_BIN} is missing; build it with `make`")
-        self.port = port or self.port or _free_port()
-        cfg = _merge({"name": "e2e-controller", "address": HOST, "port": self.port,
+        self.port = port or self.port or _free_port(self.host)
+        cfg = _merge({"name": "e2e-controller", "address": self.host, "port": self.port,
                       "logging": {"level": "info", "stdout": True},
                       "store": {"db_path": self.db_path}}, self.overrides)
         with open(self.config_path, "w") as f:
             json.dump(cfg, f, indent=2)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ILUVATAR_")}
+        env.update(self.env)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([CONTROLLER_BIN, "-c", self.config_path], stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, cwd=REPO, preexec_fn=_die_with_parent)
@@ -54,8 +60,8 @@ class Controller:
             if self.proc.poll() is not None:
                 raise WorkerError(f"controller exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if Client(self.port, timeout=2).get("/ping").status == 200:
-                    self.client = Client(self.port)
+                if Client(self.port, timeout=2, host=self.host).get("/ping").status == 200:
+                    self.client = Client(self.port, host=self.host)
                     return self
             except OSError:
                 pass

@@ -31,7 +31,7 @@ WORKER_BIN = os.path.join(BUILD, "iluvatar_worker")
 CLI_BIN = os.path.join(BUILD, "iluvatar_worker_cli")
 TEST_FUNCTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions")
 BUNDLED_FUNCTIONS = os.path.join(REPO, "functions")
-HOST = "127.0.0.1"  # never anything else
+HOST = "127.0.0.1"  # every test's address, except the private hosts of tests/e2e/netns.py
 
 _worker_seq = 0
 _seq_lock = threading.Lock()
@@ -59,9 +59,9 @@ def function_dir(name):
     raise FileNotFoundError(f"no function folder named {name!r}")
 
 
-def _free_port():
+def _free_port(host=HOST):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -101,9 +101,11 @@ class Response:
 
 
 class Client:
-    """One persistent HTTP/1.1 connection (keep-alive), as a real client uses."""
+    """One persistent HTTP/1.1 connection (keep-alive), as a real client uses.
+    host: 127.0.0.1 unless a test has private addresses (tests/e2e/netns.py)."""
 
-    def __init__(self, port, timeout=30.0):
+    def __init__(self, port, timeout=30.0, host=HOST):
+        self.host = host
         self.port = port
         self.timeout = timeout
         self.conn = None
@@ -124,7 +126,7 @@ class Client:
         for attempt in (0, 1):
             reused = self.conn is not None
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout or self.timeout)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
             elif timeout:
                 self.conn.timeout = timeout
                 if self.conn.sock:
@@ -167,6 +169,7 @@ class Worker:
             _worker_seq += 1
             seq = _worker_seq
         self.name = name
+        self.host = HOST  # where it listens (a subclass may run it elsewhere)
         # Short path: Unix socket paths under state_dir must stay under 108 bytes.
         self.root = tempfile.mkdtemp(prefix="ilu-e2e-", dir="/tmp")
         # containers run as an unprivileged host id (user namespace): they
@@ -238,12 +241,12 @@ class Worker:
 
     def _wait_ready(self):
         deadline = time.monotonic() + self.start_timeout
-        self.client = Client(self.port)
+        self.client = Client(self.port, host=self.host)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise WorkerError(f"worker exited with {self.proc.returncode} while starting:\n{self.log_tail()}")
             try:
-                r = Client(self.port, timeout=2).get("/ping")
+                r = Client(self.port, timeout=2, host=self.host).get("/ping")
                 if r.status == 200:
                     return
             except OSError:
@@ -396,7 +399,7 @@ class Worker:
         return self.client.post(path, body, **kw)
 
     def new_client(self, timeout=60.0):
-        return Client(self.port, timeout=timeout)
+        return Client(self.port, timeout=timeout, host=self.host)
 
     def status(self):
         r = self.get("/status")

@@ -11,14 +11,12 @@ addresses. Tests run in name order and build on each other (shared cluster):
 
 Skipped (not failed) only when `ip netns add` is not permitted."""
 import csv
-import http.client
 import json
 import os
 import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,10 +25,10 @@ import time
 import unittest
 
 import netns
-from harness import BUILD, REPO, Client, Worker, WorkerError, _die_with_parent, _merge, function_dir, \
+from ctl_harness import CONTROLLER_BIN, Controller
+from harness import BUILD, LIVE_WORKERS, REPO, Client, Worker, WorkerError, _die_with_parent, function_dir, \
     sanitizer_reports, wait_until, BUNDLED_FUNCTIONS, TEST_FUNCTIONS
 
-CONTROLLER_BIN = os.path.join(BUILD, "iluvatar_controller")
 LOAD_GEN = os.path.join(BUILD, "iluvatar_load_gen")
 WORKER_PORT = 8079  # every worker has its own network namespace: the same port everywhere
 N_WORKERS = 3
@@ -43,46 +41,6 @@ SYNTHETIC = function_dir("synthetic")
 def log(msg):
     sys.stdout.write(f"\n    {msg}")
     sys.stdout.flush()
-
-
-class HostClient(Client):
-    """harness.Client to another address than 127.0.0.1 (the namespaces' and the bridge's)."""
-
-    def __init__(self, host, port, timeout=30.0):
-        super().__init__(port, timeout)
-        self.host = host
-
-    def request(self, method, path, body=None, headers=None, timeout=None):
-        from harness import Response
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
-        hdrs = {"Content-Type": "application/json"} if body is not None else {}
-        hdrs.update(headers or {})
-        for attempt in (0, 1):
-            reused = self.conn is not None
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
-            elif timeout:
-                self.conn.timeout = timeout
-                if self.conn.sock:
-                    self.conn.sock.settimeout(timeout)
-            try:
-                self.conn.request(method, path, body=body, headers=hdrs)
-                r = self.conn.getresponse()
-                data = r.read()
-                resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
-                if r.will_close:
-                    self.close()
-                return resp
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.close()
-                if not reused or attempt == 1:
-                    raise
-            except Exception:
-                self.close()
-                raise
 
 
 class NsWorker(Worker):
@@ -122,22 +80,9 @@ class NsWorker(Worker):
                                  stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO,
                                  preexec_fn=_die_with_parent)
         out.close()
-        from harness import LIVE_WORKERS
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise WorkerError(f"worker {self.name} exited with {self.proc.returncode} while starting:\n"
-                                  f"{self.log_tail()}")
-            try:
-                if HostClient(self.host, self.port, timeout=2).get("/ping").status == 200:
-                    self.client = HostClient(self.host, self.port)
-                    LIVE_WORKERS.append(self)
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise WorkerError(f"worker {self.name} did not answer /ping within {self.start_timeout:.0f}s:\n"
-                          f"{self.log_tail()}")
+        self._wait_ready()
+        LIVE_WORKERS.append(self)
+        return self
 
     def function_counts(self):
         """{fqdn: finished invocations} from the worker's /metrics."""
@@ -148,97 +93,18 @@ class NsWorker(Worker):
                 for m in re.finditer(r'^iluvatar_function_invocations_total\{fqdn="([^"]+)"\} (\S+)$', r.text, re.M)}
 
 
-class NsController:
-    """iluvatar_controller on the bridge address, its own temp dir and store;
-    restartable with another load-balancing algorithm (environment override)."""
+class NsController(Controller):
+    """ctl_harness.Controller on the bridge address, restartable with another
+    load-balancing algorithm (an environment override)."""
 
     def __init__(self, host):
-        self.host = host
-        self.root = tempfile.mkdtemp(prefix="ilu-nsctl-", dir="/tmp")
-        self.db_path = os.path.join(self.root, "store", "controller.db")
-        self.log_path = os.path.join(self.root, "controller.log")
-        self.config_path = os.path.join(self.root, "controller.json")
-        self.port = None
-        self.proc = None
-        self.client = None
+        super().__init__({"name": "e2e-netns-controller", "health": dict(HEALTH)}, host=host)
         self.algorithm = None
 
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def _free_port(self):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((self.host, 0))
-            return s.getsockname()[1]
-
-    def start(self, algorithm=None, timeout=15.0):
-        self.port = self.port or self._free_port()
+    def start(self, algorithm=None):
         self.algorithm = algorithm
-        cfg = {"name": "e2e-netns-controller", "address": self.host, "port": self.port,
-               "logging": {"level": "info", "stdout": True}, "health": dict(HEALTH),
-               "store": {"db_path": self.db_path}}
-        with open(self.config_path, "w") as f:
-            json.dump(cfg, f, indent=2)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ILUVATAR_")}
-        if algorithm:
-            env["ILUVATAR_CONTROLLER__load_balancer__algorithm"] = algorithm
-        out = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([CONTROLLER_BIN, "-c", self.config_path], stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env, cwd=REPO, preexec_fn=_die_with_parent)
-        out.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise WorkerError(f"controller exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if HostClient(self.host, self.port, timeout=2).get("/ping").status == 200:
-                    self.client = HostClient(self.host, self.port)
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise WorkerError(f"controller did not answer /ping within {timeout:.0f}s:\n{self.log_tail()}")
-
-    def stop(self, sig=signal.SIGINT, timeout=10.0):
-        if self.client:
-            self.client.close()
-        if self.proc is None or self.proc.poll() is not None:
-            return (self.proc.returncode if self.proc else None), 0.0
-        t0 = time.monotonic()
-        self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            code = None
-        return code, time.monotonic() - t0
-
-    def destroy(self):
-        self.stop()
-        if not os.environ.get("ILU_E2E_KEEP"):
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines=30):
-        return "\n".join(f"  | {line}" for line in self.log().splitlines()[-lines:]) or "  | (empty log)"
-
-    def get(self, path, **kw):
-        return self.client.get(path, **kw)
-
-    def post(self, path, body=None, **kw):
-        return self.client.post(path, body, **kw)
-
-    def workers(self):
-        r = self.get("/workers")
-        return {w["name"]: w for w in (r.json or {}).get("workers", [])} if r.status == 200 else {}
+        self.env = {"ILUVATAR_CONTROLLER__load_balancer__algorithm": algorithm} if algorithm else {}
+        return super().start()
 
 
 def write_trace(folder, names, per_function=50, span_ms=20000, seed=7, cold_ms=60, warm_ms=20, mem_mb=32):
@@ -507,7 +373,7 @@ class ClusterNetnsTest(unittest.TestCase):
         t_start = time.monotonic()
 
         def sender():
-            client = HostClient(self.ctl.host, self.ctl.port, timeout=10)
+            client = Client(self.ctl.port, timeout=10, host=self.ctl.host)
             for i in range(n_send):
                 due = t_start + i * span_s / n_send
                 delay = due - time.monotonic()
@@ -535,7 +401,7 @@ class ClusterNetnsTest(unittest.TestCase):
         victim.proc.wait(5)
         type(self).victim = victim
         # detection: the victim shows UNHEALTHY in /workers
-        probe = HostClient(self.ctl.host, self.ctl.port, timeout=5)
+        probe = Client(self.ctl.port, timeout=5, host=self.ctl.host)
         t_unhealthy = None
         while time.monotonic() - t_start < t_kill + 10:
             r = probe.get("/workers")
@@ -649,7 +515,7 @@ class ClusterNetnsTest(unittest.TestCase):
         left = [c for rt, root in victim.runtime_roots() for c in victim.runtime_list(rt, root)]
         self.assertFalse(left, f"the restarted worker did not remove the containers its killed predecessor "
                                f"left ({orphans}): {left}\n{victim.log_tail(15)}")
-        probe = HostClient(self.ctl.host, self.ctl.port, timeout=5)
+        probe = Client(self.ctl.port, timeout=5, host=self.ctl.host)
         slack = 0.15  # timers and our 10 ms polling
         link_down = []
         for _ in range(3):

@@ -45,15 +45,20 @@ CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 LIVE_OBJ = $(LIVE_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Unit tests of the live library (server, backend, load generator): tests/unit/live/test_*.c
+LIVE_UNIT_SRC = $(wildcard tests/unit/live/test_*.c)
+LIVE_UNIT_BIN = $(LIVE_UNIT_SRC:tests/unit/live/%.c=$(BUILD)/tests/live/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# bench/*.c: one binary each; bench/worker/*.c: the one binary bench/bench_worker.
 BENCH_SRC = $(wildcard bench/*.c)
-BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+BENCH_WORKER_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/worker/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%) $(BUILD)/bench/bench_worker
 
 PROGS = $(BUILD)/iluvatar_worker $(BUILD)/iluvatar_worker_cli $(BUILD)/iluvatar_load_gen \
         $(BUILD)/iluvatar_controller
 
-all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
+all: $(PROGS) $(UNIT_BIN) $(LIVE_UNIT_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,7 +88,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libiluvatar_core.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ -lcmocka $(LDLIBS_CORE)
 
+$(BUILD)/tests/live/%: $(BUILD)/obj/tests/unit/live/%.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ -lcmocka $(LDLIBS_LIVE) -lsqlite3
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libiluvatar_core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ -lcurl -lpthread $(LDLIBS_CORE)
+
+$(BUILD)/bench/bench_worker: $(BENCH_WORKER_OBJ) $(BUILD)/libiluvatar_core.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ -lcurl -lpthread $(LDLIBS_CORE)
 
@@ -101,11 +114,27 @@ check-core-purity:
 	@! grep -nE '\b(clock_gettime|gettimeofday|time|socket|connect|epoll_[a-z_]+|fork|posix_spawn|fopen|open|getenv|event_base_[a-z_]+)[[:space:]]*\(' \
 	    $(foreach d,$(PURE_DIRS),$(wildcard $(d)/*.[ch])) $(PURE_FILES) || (echo "core purity check failed" >&2; exit 1)
 
-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do $$t; done
+# Every symbol the libraries export carries its module's prefix (docs/architecture.md).
+check-symbols: $(BUILD)/libiluvatar_core.a $(BUILD)/libiluvatar_live.a
+	@bad=$$(nm -g --defined-only $^ | awk 'NF == 3 && $$2 ~ /[TDBR]/ {print $$3}' | grep -vE '^(ilu_|lg_|oci_)' | sort -u); \
+	if [ -n "$$bad" ]; then echo "exported without a prefix (ilu_, lg_, oci_):" $$bad >&2; exit 1; fi
+
+# The house format (.clang-format; clang-format 14 from Debian).
+FORMAT_SRC = $(shell find src tests/unit tests/fuzz tests/manual bench -name '*.[ch]' 2>/dev/null)
+check-format:
+	@clang-format --dry-run -Werror $(FORMAT_SRC) || (echo "run: make format" >&2; exit 1)
+format:
+	clang-format -i $(FORMAT_SRC)
+
+# Every function a header under src/ declares has a one-line contract.
+check-contracts:
+	@/usr/bin/python3 scripts/check_contracts.py
+
+unit: $(UNIT_BIN) $(LIVE_UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN) $(LIVE_UNIT_BIN); do $$t; done
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit clean check-core-purity fuzz fuzz-targets
+.PHONY: all unit clean check-core-purity check-symbols check-format check-contracts format fuzz fuzz-targets
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#define FN_NAME "ctl-bench-noop"
+#define FN_NAME    "ctl-bench-noop"
 #define FN_VERSION "1"
 
 static const char invoke_body[] = "{\"function_name\":\"" FN_NAME "\",\"function_version\":\"" FN_VERSION "\"}";
@@ -215,10 +215,10 @@ int main(int argc, char **argv)
 {
     const char *ctl_url = NULL, *wrk_url = NULL, *fn_dir = NULL;
     int reps = 5, requests = 2000, warmup = 200;
-    static const struct option lo[] = {{"controller", 1, 0, 'c'}, {"worker", 1, 0, 'w'},
-                                       {"function-dir", 1, 0, 'f'}, {"reps", 1, 0, 'r'},
-                                       {"requests", 1, 0, 'n'}, {"warmup", 1, 0, 'u'}, {"controller-pid", 1, 0, 'C'},
-                                       {"worker-pid", 1, 0, 'W'},     {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"controller", 1, 0, 'c'},     {"worker", 1, 0, 'w'},     {"function-dir", 1, 0, 'f'},
+        {"reps", 1, 0, 'r'},           {"requests", 1, 0, 'n'},   {"warmup", 1, 0, 'u'},
+        {"controller-pid", 1, 0, 'C'}, {"worker-pid", 1, 0, 'W'}, {0, 0, 0, 0}};
     for (int o; (o = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
         switch (o) {
         case 'c': ctl_url = optarg; break;
@@ -286,8 +286,8 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     char date[64];
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    printf("controller overhead, %s: warm no-op, 1 client, libcurl keep-alive, %d reps x %d requests per side\n",
-           date, reps, requests);
+    printf("controller overhead, %s: warm no-op, 1 client, libcurl keep-alive, %d reps x %d requests per side\n", date,
+           reps, requests);
     printf("  controller %s, worker %s\n", ctl_url, wrk_url);
     printf("  %-40s %9s   [%9s – %9s]\n", "", "median", "min", "max");
     row("via controller p50", c50, reps, "us");

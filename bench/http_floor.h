@@ -29,7 +29,8 @@
 /* Fixed answer; the body carries "success":true so the bench's raw client
  * accepts it as it accepts the worker's. */
 #define HF_BODY "{\"success\":true,\"user_result\":\"{}\"}"
-static const char hf_answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n" HF_BODY;
+static const char hf_answer[] =
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n" HF_BODY;
 _Static_assert(sizeof HF_BODY - 1 == 35, "Content-Length of the floor answer");
 
 struct http_floor {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Every function a header under src/ declares has a one-line contract: a
 comment right above it, or above the group of declarations it belongs to
-(no blank line in between), or after it on the same line. Prints the
+(a struct and the functions that take it, with no blank line in between),
+or after it on the same line. Prints the
 undocumented ones and exits 1 when there are any (make check-contracts)."""
 import glob
 import re
@@ -46,8 +47,9 @@ def missing(path):
                     depth += lines[j].count("{") - lines[j].count("}")
             i = j + 1
             continue
-        documented = False
-        i += 1
+        if s == "":  # a blank line ends what the comment above covers
+            documented = False
+        i += 1  # a struct or enum under a comment: its functions may follow it
     return out
 
 

@@ -24,10 +24,17 @@ run_stage() { # name build-dir
     fi
     : >"$log.unit"
     local crashed=0
-    for t in "$dir"/tests/test_*; do
+    for t in "$dir"/tests/test_* "$dir"/tests/live/test_*; do
+        [[ -x $t ]] || continue
         # a binary that dies (sanitizer abort, crash) prints no cmocka summary:
-        # count it as a failure rather than lose its tests silently
-        if ! "$t" >"$log.one" 2>&1 && ! grep -aq "FAILED TEST" "$log.one"; then
+        # count it as a failure rather than lose its tests silently; one that
+        # hangs is stopped after UNIT_TIMEOUT seconds and named
+        local rc=0
+        timeout -k 10 "${UNIT_TIMEOUT:-120}" "$t" >"$log.one" 2>&1 || rc=$?
+        if [[ $rc -eq 124 ]]; then
+            echo "$name: $t timed out after ${UNIT_TIMEOUT:-120} s" >>"$log.one"
+            crashed=$((crashed + 1))
+        elif [[ $rc -ne 0 ]] && ! grep -aq "FAILED TEST" "$log.one"; then
             echo "$name: $t exited non-zero without a cmocka summary" >>"$log.one"
             crashed=$((crashed + 1))
         fi
@@ -50,6 +57,22 @@ run_stage() { # name build-dir
     rm -f "$log" "$log.unit" "$log.one" "$log.e2e"
 }
 
+# House rules checked before anything runs (docs/architecture.md): format,
+# prefixed exports, a contract on every public prototype, a pure core.
+run_checks() {
+    local c
+    make -j"$(nproc)" build/libiluvatar_core.a build/libiluvatar_live.a >/dev/null 2>&1
+    for c in check-format check-symbols check-core-purity check-contracts; do
+        if make -s "$c"; then
+            passed=$((passed + 1))
+        else
+            echo "checks: make $c failed"; failed=$((failed + 1)); summary+=("checks: $c FAILED")
+        fi
+    done
+    summary+=("checks: format, symbols, purity, contracts run")
+}
+
+run_checks
 run_stage release build
 run_stage asan+ubsan build-asan SAN=1
 

@@ -15,7 +15,7 @@ bool ilu_registration_valid_name(const char *s)
     return true;
 }
 
-static int get_string(json_t *body, const char *key, const char **out, struct ilu_error *err)
+int ilu_body_get_string(json_t *body, const char *key, const char **out, struct ilu_error *err)
 {
     json_t *v = json_object_get(body, key);
     if (!json_is_string(v) || !*json_string_value(v))
@@ -39,8 +39,7 @@ int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out,
     }
     json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
     if (x < 0 || x > UINT32_MAX)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a JSON integer in [0, %u]", key,
-                       UINT32_MAX);
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s must be a JSON integer in [0, %u]", key, UINT32_MAX);
     *out = (uint32_t)x;
     return 0;
 }
@@ -50,10 +49,11 @@ int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struc
     memset(req, 0, sizeof *req);
     if (!json_is_object(body))
         return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "a registration must be a JSON object");
-    if (get_string(body, "function_name", &req->function_name, err) ||
-        get_string(body, "function_version", &req->function_version, err) ||
-        get_string(body, "image_name", &req->image_name, err) ||
-        ilu_body_get_u32(body, "memory", UINT32_MAX, &req->memory_mb, err) || ilu_body_get_u32(body, "cpus", 1, &req->cpus, err) ||
+    if (ilu_body_get_string(body, "function_name", &req->function_name, err) ||
+        ilu_body_get_string(body, "function_version", &req->function_version, err) ||
+        ilu_body_get_string(body, "image_name", &req->image_name, err) ||
+        ilu_body_get_u32(body, "memory", UINT32_MAX, &req->memory_mb, err) ||
+        ilu_body_get_u32(body, "cpus", 1, &req->cpus, err) ||
         ilu_body_get_u32(body, "parallel_invokes", 1, &req->parallel_invokes, err))
         return -1;
     return 0; /* system stays false: internal functions are never registered from outside */
@@ -75,8 +75,8 @@ static int check_image(const char *image, struct ilu_error *err)
             return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image_name must not contain control characters");
     for (const char *p = image; (p = strstr(p, "/..")); p += 3)
         if (p[3] == '/' || p[3] == 0)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
-                           "image \"%.200s\" must not contain a \"..\" component", image);
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image \"%.200s\" must not contain a \"..\" component",
+                           image);
     return 0;
 }
 
@@ -97,8 +97,7 @@ int ilu_registration_check(const struct ilu_register_req *req, const struct ilu_
                            "memory %u MB exceeds the whole container pool (container_resources.memory_mb=%u)",
                            req->memory_mb, lim->pool_mb);
         if (req->cpus < 1 || req->cpus > lim->cpu_max)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "cpus %u is outside limits [1, %u]", req->cpus,
-                           lim->cpu_max);
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "cpus %u is outside limits [1, %u]", req->cpus, lim->cpu_max);
     } else {
         if (req->memory_mb < 1)
             return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "memory must be at least 1 MB");

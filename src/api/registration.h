@@ -12,16 +12,16 @@
 
 #include "core/error.h"
 
-#define ILU_NAME_MAX 63         /* function_name, function_version */
+#define ILU_NAME_MAX       63   /* function_name, function_version */
 #define ILU_IMAGE_PATH_MAX 4095 /* image_name: PATH_MAX less the NUL */
 
 struct ilu_register_req {
     const char *function_name;
     const char *function_version;
-    const char *image_name;      /* absolute path of a function folder */
+    const char *image_name; /* absolute path of a function folder */
     uint32_t memory_mb;
     uint32_t cpus;
-    uint32_t parallel_invokes;   /* only 1 is supported, as in Ilúvatar */
+    uint32_t parallel_invokes; /* only 1 is supported, as in Ilúvatar */
     bool system;
 };
 
@@ -35,6 +35,10 @@ struct ilu_registration_limits {
 /* Whether s is a valid function name or version: 1-63 characters of
  * A-Z a-z 0-9 . _ - (they become parts of container ids, paths, cgroups). */
 bool ilu_registration_valid_name(const char *s);
+
+/* The API's one rule for a string field: a non-empty JSON string without
+ * a NUL character (borrowed from body). Required. */
+int ilu_body_get_string(json_t *body, const char *key, const char **out, struct ilu_error *err);
 
 /* The API's one rule for a number field (docs/api.md): a JSON integer in
  * [0, 2^32-1], not " 128", "0x80" or 128.0. def UINT32_MAX: required.

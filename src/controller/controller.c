@@ -19,9 +19,9 @@ struct ctl_async {
     struct ilu_controller *c;
     char cookie[96];
     char tid[64];
-    json_t *body;       /* the invoke request, kept to send again */
+    json_t *body; /* the invoke request, kept to send again */
     unsigned attempts;
-    json_t *result;     /* NULL while running */
+    json_t *result; /* NULL while running */
     int status;
     uint64_t finished_us;
     struct ilu_timer *retry_timer;
@@ -36,11 +36,11 @@ struct ilu_controller {
     const struct ilu_log *log;
     struct ilu_ctl_worker **workers;
     size_t n_workers;
-    json_t *functions;         /* array of registrations, in registration order */
-    struct ilu_map fn_index;   /* fqdn -> index + 1 in functions */
+    json_t *functions;       /* array of registrations, in registration order */
+    struct ilu_map fn_index; /* fqdn -> index + 1 in functions */
     const struct ilu_lb_policy_ops *lb;
     void *lb_state;
-    struct ilu_map async;      /* cookie -> struct ctl_async */
+    struct ilu_map async; /* cookie -> struct ctl_async */
     uint64_t cookie_seq;
     unsigned outstanding;
     struct ilu_timer *poll_timer;
@@ -49,7 +49,10 @@ struct ilu_controller {
     } count;
 };
 
-static uint64_t now(const struct ilu_controller *c) { return c->env->now_us(c->env->ctx); }
+static uint64_t now(const struct ilu_controller *c)
+{
+    return c->env->now_us(c->env->ctx);
+}
 
 double ilu_ctl_worker_load(const struct ilu_ctl_worker *w)
 {
@@ -114,10 +117,10 @@ struct reg_fanout {
     struct ilu_controller *c;
     unsigned pending, accepted, refused;
     char first_error[400];
-    json_t *reg;          /* owned: what is kept if the workers take it */
+    json_t *reg; /* owned: what is kept if the workers take it */
     char fqdn[160], tid[64];
     bool persist;
-    size_t n_sent;        /* workers it was sent to; later ones get it when kept */
+    size_t n_sent; /* workers it was sent to; later ones get it when kept */
     ilu_ctl_register_done_fn done;
     void *arg;
 };
@@ -144,7 +147,8 @@ static void fanout_reply(void *arg, int status, json_t *answer, const char *tran
     bool failed = false;
     if (f->refused && !f->accepted) {
         /* every worker that answered refused it: nothing would run it */
-        ilu_log_fields(c->log, ILU_LOG_WARN, f->tid, json_pack("{s:s, s:i}", "fqdn", f->fqdn, "refused", (int)f->refused),
+        ilu_log_fields(c->log, ILU_LOG_WARN, f->tid,
+                       json_pack("{s:s, s:i}", "fqdn", f->fqdn, "refused", (int)f->refused),
                        "function %s refused by every worker that answered; not kept: %s", f->fqdn, f->first_error);
     } else if (fn_keep(c, f->fqdn, f->reg, f->persist, f->tid, &err)) {
         failed = true;
@@ -160,9 +164,7 @@ static void fanout_reply(void *arg, int status, json_t *answer, const char *tran
     free(f);
 }
 
-static void ignore_reply(void *arg, int status, json_t *answer, const char *transport_error)
-{
-}
+static void ignore_reply(void *arg, int status, json_t *answer, const char *transport_error) {}
 
 /* Register registration on w (fire and forget when f is NULL: a worker that
  * misses it gets it again when it next recovers or re-registers). */
@@ -276,8 +278,9 @@ static void on_poll_reply(void *arg, int status, json_t *answer, const char *tra
     if (w->failures >= c->cfg.health.failures_to_unhealthy) {
         char why[300];
         snprintf(why, sizeof why, "%u status polls failed, last: %s", w->failures,
-                 status > 0 ? (answer ? "not a status object" : "not JSON")
-                            : transport_error ? transport_error : "no answer");
+                 status > 0        ? (answer ? "not a status object" : "not JSON")
+                 : transport_error ? transport_error
+                                   : "no answer");
         set_health(c, w, ILU_WH_UNHEALTHY, why);
     } else {
         poll_worker(c, w); /* confirm at once rather than a period later */
@@ -414,8 +417,8 @@ struct routed {
     struct ilu_controller *c;
     struct ilu_ctl_worker *w;
     enum ilu_ctl_call call;
-    json_t *body;       /* kept to send again when it never reached its worker */
-    unsigned tries;     /* workers it was sent to */
+    json_t *body;   /* kept to send again when it never reached its worker */
+    unsigned tries; /* workers it was sent to */
     ilu_ctl_invoke_done_fn done;
     void *arg;
     char tid[64];
@@ -434,9 +437,13 @@ static void lb_on_done(struct routed *r, int status, json_t *answer)
     json_int_t total = json_integer_value(json_object_get(timings, "total_us"));
     json_int_t exec = json_integer_value(json_object_get(timings, "exec_us"));
     const char *state = json_string_value(json_object_get(answer, "container_state"));
-    struct ilu_lb_done d = {.fqdn = r->fqdn, .worker = r->w, .status = status,
-                            .round_trip_us = now(c) - r->sent_us, .e2e_us = total > 0 ? (uint64_t)total : 0,
-                            .exec_us = exec > 0 ? (uint64_t)exec : 0, .cold = state && !strcmp(state, "cold")};
+    struct ilu_lb_done d = {.fqdn = r->fqdn,
+                            .worker = r->w,
+                            .status = status,
+                            .round_trip_us = now(c) - r->sent_us,
+                            .e2e_us = total > 0 ? (uint64_t)total : 0,
+                            .exec_us = exec > 0 ? (uint64_t)exec : 0,
+                            .cold = state && !strcmp(state, "cold")};
     c->lb->on_done(c->lb_state, &d);
 }
 
@@ -480,7 +487,9 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
         bool sent = status != ILU_CTL_NOT_SENT;
         char msg[480];
         snprintf(msg, sizeof msg, "worker %s (%s:%u) failed: %s", w->name, w->host, w->port,
-                 status > 0 ? "its answer is not a JSON object" : transport_error ? transport_error : "no answer");
+                 status > 0        ? "its answer is not a JSON object"
+                 : transport_error ? transport_error
+                                   : "no answer");
         /* refused, reset or garbage well before the timeout: the worker died
          * or is broken, stop routing there now (a good poll brings it back).
          * A timeout may be a slow function on a healthy worker: let the
@@ -554,8 +563,7 @@ static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t 
     struct routed *r = malloc(sizeof *r);
     if (!r)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-    *r = (struct routed){
-        .c = c, .call = call, .body = json_incref(body), .done = done, .arg = arg, .first_us = now(c)};
+    *r = (struct routed){.c = c, .call = call, .body = json_incref(body), .done = done, .arg = arg, .first_us = now(c)};
     snprintf(r->tid, sizeof r->tid, "%s", tid ? tid : "");
     memcpy(r->fqdn, fqdn, sizeof r->fqdn);
     if (call == ILU_CTL_INVOKE)
@@ -624,8 +632,8 @@ static void async_send(struct ctl_async *a)
         return;
     /* no healthy worker right now: wait a poll period, within the retries */
     if (err.status == ILU_ST_UNAVAILABLE && a->attempts <= c->cfg.invocation.async_retries + 1) {
-        a->retry_timer = c->env->timer_start(c->env->ctx, (uint64_t)c->cfg.health.status_freq_ms * 1000 * 2,
-                                             on_async_retry, a);
+        a->retry_timer =
+            c->env->timer_start(c->env->ctx, (uint64_t)c->cfg.health.status_freq_ms * 1000 * 2, on_async_retry, a);
         return;
     }
     char msg[600];
@@ -830,8 +838,8 @@ json_t *ilu_controller_workers_json(const struct ilu_controller *c)
         const struct ilu_ctl_worker *w = c->workers[i];
         json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:i, s:i, s:I, s:f}", "name", w->name, "host", w->host,
                               "port", (int)w->port, "cpus", (int)w->cpus, "memory_mb", (int)w->memory_mb, "health",
-                              health_name(w->health), "failed_polls", (int)w->failures, "in_flight",
-                              (int)w->in_flight, "routed", (json_int_t)w->routed, "load", ilu_ctl_worker_load(w));
+                              health_name(w->health), "failed_polls", (int)w->failures, "in_flight", (int)w->in_flight,
+                              "routed", (json_int_t)w->routed, "load", ilu_ctl_worker_load(w));
         json_object_set_new(o, "last_ok_ms_ago",
                             w->last_ok_us ? json_integer((json_int_t)((t - w->last_ok_us) / 1000)) : json_null());
         json_object_set(o, "status", w->last_status ? w->last_status : json_null());
@@ -856,8 +864,8 @@ json_t *ilu_controller_status_json(const struct ilu_controller *c)
                      "errors", (json_int_t)c->count.errors, "no_worker", (json_int_t)c->count.no_worker,
                      "worker_failures", (json_int_t)c->count.worker_failures, "async_retries",
                      (json_int_t)c->count.async_retries, "async_lost", (json_int_t)c->count.async_lost,
-                     "unsent_retries", (json_int_t)c->count.unsent_retries,
-                     "outstanding", (int)c->outstanding, "async_held", (int)c->async.len);
+                     "unsent_retries", (json_int_t)c->count.unsent_retries, "outstanding", (int)c->outstanding,
+                     "async_held", (int)c->async.len);
 }
 
 unsigned ilu_controller_outstanding(const struct ilu_controller *c)

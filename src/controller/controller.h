@@ -24,18 +24,18 @@ struct ilu_ctl_worker {
     char host[256];
     uint32_t port;
     uint32_t cpus, memory_mb;
-    char boot_id[64];             /* a restart shows as a new boot id: push functions again */
+    char boot_id[64]; /* a restart shows as a new boot id: push functions again */
     enum ilu_ctl_health health;
-    uint32_t failures;            /* consecutive failed status polls */
+    uint32_t failures; /* consecutive failed status polls */
     uint64_t registered_us, last_ok_us;
-    json_t *last_status;          /* owned: the last /status answer, NULL before one */
-    uint32_t reported_load;       /* queue + running in last_status beyond this controller's own */
-    unsigned in_flight;           /* invocations this controller routed here, unanswered */
-    unsigned in_flight_at_poll;   /* in_flight when the pending poll was sent */
-    uint64_t routed;              /* invocations routed here since registration */
+    json_t *last_status;        /* owned: the last /status answer, NULL before one */
+    uint32_t reported_load;     /* queue + running in last_status beyond this controller's own */
+    unsigned in_flight;         /* invocations this controller routed here, unanswered */
+    unsigned in_flight_at_poll; /* in_flight when the pending poll was sent */
+    uint64_t routed;            /* invocations routed here since registration */
     bool poll_pending;
-    unsigned index;               /* position in the controller's worker array */
-    void *transport_data;         /* the transport's */
+    unsigned index;       /* position in the controller's worker array */
+    void *transport_data; /* the transport's */
 };
 
 /* Whether a policy may route to w now. */
@@ -84,7 +84,7 @@ struct ilu_ctl_store {
 struct ilu_ctl_worker_info {
     const char *name, *host;
     uint32_t port, cpus, memory_mb;
-    const char *boot_id;  /* changes when the worker restarts (may be NULL) */
+    const char *boot_id; /* changes when the worker restarts (may be NULL) */
 };
 
 struct ilu_controller;

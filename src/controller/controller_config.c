@@ -7,8 +7,8 @@
 #include "core/log.h"
 #include "core/policy_registry.h"
 
-#define STR(p, m) ILU_CFG_STR_FIELD(struct ilu_controller_config, p, m)
-#define U32(p, m) ILU_CFG_U32_FIELD(struct ilu_controller_config, p, m)
+#define STR(p, m)  ILU_CFG_STR_FIELD(struct ilu_controller_config, p, m)
+#define U32(p, m)  ILU_CFG_U32_FIELD(struct ilu_controller_config, p, m)
 #define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_controller_config, p, m)
 
 static const struct ilu_cfg_field fields[] = {
@@ -79,10 +79,10 @@ char *ilu_controller_config_dump(const struct ilu_controller_config *cfg)
 
 int ilu_controller_config_validate(const struct ilu_controller_config *cfg, struct ilu_error *err)
 {
-#define REQUIRE(cond, ...)                                                                                   \
-    do {                                                                                                     \
-        if (!(cond))                                                                                         \
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__);                             \
+#define REQUIRE(cond, ...)                                                      \
+    do {                                                                        \
+        if (!(cond))                                                            \
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__); \
     } while (0)
     REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
     REQUIRE(ilu_lb_policy_find(cfg->load_balancer.algorithm), "load_balancer.algorithm \"%s\" is not one of: %s",

@@ -19,9 +19,9 @@ struct ilu_controller_config {
         bool stdout_enabled;
     } logging;
     struct {
-        char algorithm[32];     /* RoundRobin | LeastLoaded | CH-BL */
-        uint32_t vnodes;        /* CH-BL: ring points per worker */
-        uint32_t bound_pct;     /* CH-BL: a worker takes more only while its load <= bound_pct% of the mean */
+        char algorithm[32]; /* RoundRobin | LeastLoaded | CH-BL */
+        uint32_t vnodes;    /* CH-BL: ring points per worker */
+        uint32_t bound_pct; /* CH-BL: a worker takes more only while its load <= bound_pct% of the mean */
     } load_balancer;
     struct {
         uint32_t status_freq_ms;        /* each worker's /status is polled this often */
@@ -29,19 +29,19 @@ struct ilu_controller_config {
         uint32_t request_timeout_ms;    /* a poll or registration answer later than this failed */
     } health;
     struct {
-        uint32_t timeout_sec;           /* an invocation forwarded to a worker */
-        uint32_t async_retries;         /* an acknowledged async invocation whose worker died is re-sent */
-        uint32_t unsent_retries;        /* an invocation that never reached its worker goes to another */
+        uint32_t timeout_sec;    /* an invocation forwarded to a worker */
+        uint32_t async_retries;  /* an acknowledged async invocation whose worker died is re-sent */
+        uint32_t unsent_retries; /* an invocation that never reached its worker goes to another */
         uint32_t async_result_ttl_sec;
         uint32_t max_payload_bytes;
     } invocation;
-    struct ilu_http_limits http;        /* the API server's limits (http.*) */
+    struct ilu_http_limits http; /* the API server's limits (http.*) */
     struct {
-        char db_path[256];              /* SQLite file; empty: nothing persists */
+        char db_path[256]; /* SQLite file; empty: nothing persists */
     } store;
     struct {
-        char worker_token[256];         /* bearer token of /register_worker (workers); empty: none asked */
-        char client_token[256];         /* bearer token of the client API (all but /ping); empty: none asked */
+        char worker_token[256]; /* bearer token of /register_worker (workers); empty: none asked */
+        char client_token[256]; /* bearer token of the client API (all but /ping); empty: none asked */
     } auth;
 };
 

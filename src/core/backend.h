@@ -28,12 +28,12 @@ struct ilu_agent_result {
 
 /* What the agent answered, or why there is no answer. */
 struct ilu_agent_reply {
-    int status;           /* 0: the agent answered (body or result); else ILU_ST_* */
-    char error[480];      /* when status != 0 */
-    const char *body;     /* agent JSON reply, borrowed for the callback */
+    int status;       /* 0: the agent answered (body or result); else ILU_ST_* */
+    char error[480];  /* when status != 0 */
+    const char *body; /* agent JSON reply, borrowed for the callback */
     size_t body_len;
     const struct ilu_agent_result *result; /* used instead of body when set */
-    uint64_t round_trip_us; /* request written -> reply read, measured by the backend */
+    uint64_t round_trip_us;                /* request written -> reply read, measured by the backend */
 };
 
 struct ilu_backend_events {
@@ -56,18 +56,21 @@ struct ilu_backend_ops {
     /* Start c (c->fn gives image, memory, cpus); report with events.ready. */
     int (*create)(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err);
     /* Send args (JSON object text) to c's agent; report with events.invoke_done. */
-    int (*invoke)(struct ilu_backend *b, struct ilu_container *c, const char *tid, const char *args,
-                  size_t args_len, struct ilu_error *err);
+    int (*invoke)(struct ilu_backend *b, struct ilu_container *c, const char *tid, const char *args, size_t args_len,
+                  struct ilu_error *err);
     /* Kill and remove c, in the background. */
     void (*destroy)(struct ilu_backend *b, struct ilu_container *c, const char *tid);
     /* Remove everything this backend made, blocking; used at shutdown. */
     void (*shutdown)(struct ilu_backend *b);
     void (*free)(struct ilu_backend *b);
+    /* What runs the containers, for /status and logs ("crun"); NULL op:
+     * the backend's name. */
+    const char *(*runtime_name)(const struct ilu_backend *b);
 };
 
 struct ilu_backend {
     const struct ilu_backend_ops *ops;
-    void *priv;                     /* backend-owned state */
+    void *priv;                       /* backend-owned state */
     struct ilu_backend_events events; /* set by the core before any create */
     const struct ilu_log *log;
 };

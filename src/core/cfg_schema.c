@@ -7,16 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct ilu_cfg_field *field_find(const struct ilu_cfg_schema *sc, const char *path)
+/* The field at path in the first part that has it, and that part's struct. */
+static const struct ilu_cfg_field *field_find(const struct ilu_cfg_part *parts, size_t n, const char *path, void **base)
 {
-    for (size_t i = 0; i < sc->n; i++)
-        if (strcmp(sc->fields[i].path, path) == 0)
-            return &sc->fields[i];
+    for (size_t p = 0; p < n; p++)
+        for (size_t i = 0; i < parts[p].schema->n; i++)
+            if (strcmp(parts[p].schema->fields[i].path, path) == 0) {
+                *base = parts[p].base;
+                return &parts[p].schema->fields[i];
+            }
     return NULL;
 }
 
-static int field_set(void *cfg, const struct ilu_cfg_field *f, json_t *value, const char *source,
-                     struct ilu_error *err)
+static int field_set(void *cfg, const struct ilu_cfg_field *f, json_t *value, const char *source, struct ilu_error *err)
 {
     char *base = (char *)cfg + f->offset;
     switch (f->type) {
@@ -48,8 +51,8 @@ static int field_set(void *cfg, const struct ilu_cfg_field *f, json_t *value, co
     return ilu_err(err, ILU_ST_INTERNAL, NULL, "unknown field type");
 }
 
-static int apply_object(const struct ilu_cfg_schema *sc, void *cfg, json_t *obj, const char *prefix, const char *source,
-                        struct ilu_error *err)
+static int apply_object(const struct ilu_cfg_part *parts, size_t np, json_t *obj, const char *prefix,
+                        const char *source, struct ilu_error *err)
 {
     const char *key;
     json_t *value;
@@ -57,12 +60,13 @@ static int apply_object(const struct ilu_cfg_schema *sc, void *cfg, json_t *obj,
     {
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
-        const struct ilu_cfg_field *f = field_find(sc, path);
+        void *cfg = NULL;
+        const struct ilu_cfg_field *f = field_find(parts, np, path, &cfg);
         if (f) {
             if (field_set(cfg, f, value, source, err))
                 return -1;
         } else if (json_is_object(value)) {
-            if (apply_object(sc, cfg, value, path, source, err))
+            if (apply_object(parts, np, value, path, source, err))
                 return -1;
         } else {
             return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: unknown key %s", source, path);
@@ -74,12 +78,19 @@ static int apply_object(const struct ilu_cfg_schema *sc, void *cfg, json_t *obj,
 int ilu_cfg_apply_json(const struct ilu_cfg_schema *sc, void *cfg, const char *json, const char *source,
                        struct ilu_error *err)
 {
+    struct ilu_cfg_part part = {.schema = sc, .base = cfg};
+    return ilu_cfg_apply_json_parts(&part, 1, json, source, err);
+}
+
+int ilu_cfg_apply_json_parts(const struct ilu_cfg_part *parts, size_t n, const char *json, const char *source,
+                             struct ilu_error *err)
+{
     json_error_t jerr;
     json_t *root = json_loads(json, 0, &jerr);
     if (!root)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s:%d:%d: %s", source, jerr.line, jerr.column,
                        jerr.text);
-    int rc = json_is_object(root) ? apply_object(sc, cfg, root, "", source, err)
+    int rc = json_is_object(root) ? apply_object(parts, n, root, "", source, err)
                                   : ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "%s: not a JSON object", source);
     json_decref(root);
     return rc;
@@ -87,6 +98,13 @@ int ilu_cfg_apply_json(const struct ilu_cfg_schema *sc, void *cfg, const char *j
 
 int ilu_cfg_apply_env(const struct ilu_cfg_schema *sc, void *cfg, const char *prefix, char *const *envp,
                       struct ilu_error *err)
+{
+    struct ilu_cfg_part part = {.schema = sc, .base = cfg};
+    return ilu_cfg_apply_env_parts(&part, 1, prefix, envp, err);
+}
+
+int ilu_cfg_apply_env_parts(const struct ilu_cfg_part *parts, size_t np, const char *prefix, char *const *envp,
+                            struct ilu_error *err)
 {
     size_t plen = strlen(prefix);
     for (; envp && *envp; envp++) {
@@ -107,7 +125,8 @@ int ilu_cfg_apply_env(const struct ilu_cfg_schema *sc, void *cfg, const char *pr
             }
         }
         path[n] = 0;
-        const struct ilu_cfg_field *f = field_find(sc, path);
+        void *cfg = NULL;
+        const struct ilu_cfg_field *f = field_find(parts, np, path, &cfg);
         if (!f)
             return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "environment: unknown key %s (from %.*s)", path,
                            (int)(eq - entry), entry);
@@ -132,30 +151,41 @@ int ilu_cfg_apply_env(const struct ilu_cfg_schema *sc, void *cfg, const char *pr
 
 char *ilu_cfg_dump(const struct ilu_cfg_schema *sc, const void *cfg)
 {
-    json_t *root = json_object();
-    for (size_t i = 0; i < sc->n; i++) {
-        const struct ilu_cfg_field *f = &sc->fields[i];
-        const char *base = (const char *)cfg + f->offset;
-        json_t *value = f->type == ILU_CFG_STR   ? json_string(base)
-                        : f->type == ILU_CFG_U32 ? json_integer(*(const uint32_t *)base)
-                        : f->type == ILU_CFG_F64 ? json_real(*(const double *)base)
-                                           : json_boolean(*(const bool *)base);
-        /* walk/create the nested objects of the dotted path */
-        json_t *parent = root;
-        char path[256];
-        snprintf(path, sizeof path, "%s", f->path);
-        char *save = NULL, *part = strtok_r(path, ".", &save), *next;
-        while ((next = strtok_r(NULL, ".", &save))) {
-            json_t *child = json_object_get(parent, part);
-            if (!child) {
-                child = json_object();
-                json_object_set_new(parent, part, child);
-            }
-            parent = child;
-            part = next;
+    struct ilu_cfg_part part = {.schema = sc, .base = (void *)cfg};
+    return ilu_cfg_dump_parts(&part, 1);
+}
+
+/* Set value at f's dotted path under root, creating the nested objects. */
+static void dump_field(json_t *root, const struct ilu_cfg_field *f, const void *cfg)
+{
+    const char *base = (const char *)cfg + f->offset;
+    json_t *value = f->type == ILU_CFG_STR   ? json_string(base)
+                    : f->type == ILU_CFG_U32 ? json_integer(*(const uint32_t *)base)
+                    : f->type == ILU_CFG_F64 ? json_real(*(const double *)base)
+                                             : json_boolean(*(const bool *)base);
+    /* walk/create the nested objects of the dotted path */
+    json_t *parent = root;
+    char path[256];
+    snprintf(path, sizeof path, "%s", f->path);
+    char *save = NULL, *part = strtok_r(path, ".", &save), *next;
+    while ((next = strtok_r(NULL, ".", &save))) {
+        json_t *child = json_object_get(parent, part);
+        if (!child) {
+            child = json_object();
+            json_object_set_new(parent, part, child);
         }
-        json_object_set_new(parent, part, value);
+        parent = child;
+        part = next;
     }
+    json_object_set_new(parent, part, value);
+}
+
+char *ilu_cfg_dump_parts(const struct ilu_cfg_part *parts, size_t n)
+{
+    json_t *root = json_object();
+    for (size_t p = 0; p < n; p++)
+        for (size_t i = 0; i < parts[p].schema->n; i++)
+            dump_field(root, &parts[p].schema->fields[i], parts[p].base);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     return text;

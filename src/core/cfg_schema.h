@@ -11,10 +11,10 @@
 enum ilu_cfg_type { ILU_CFG_STR, ILU_CFG_U32, ILU_CFG_BOOL, ILU_CFG_F64 };
 
 struct ilu_cfg_field {
-    const char *path;   /* dotted JSON path */
+    const char *path; /* dotted JSON path */
     enum ilu_cfg_type type;
     size_t offset;
-    size_t size;        /* for strings: the buffer size */
+    size_t size; /* for strings: the buffer size */
 };
 
 struct ilu_cfg_schema {
@@ -22,16 +22,48 @@ struct ilu_cfg_schema {
     size_t n;
 };
 
-#define ILU_CFG_STR_FIELD(type, p, m) {p, ILU_CFG_STR, offsetof(type, m), sizeof(((type *)0)->m)}
-#define ILU_CFG_U32_FIELD(type, p, m) {p, ILU_CFG_U32, offsetof(type, m), 0}
-#define ILU_CFG_BOOL_FIELD(type, p, m) {p, ILU_CFG_BOOL, offsetof(type, m), 0}
-#define ILU_CFG_F64_FIELD(type, p, m) {p, ILU_CFG_F64, offsetof(type, m), 0} /* a double: any JSON number */
+#define ILU_CFG_STR_FIELD(type, p, m)                             \
+    {                                                             \
+        p, ILU_CFG_STR, offsetof(type, m), sizeof(((type *)0)->m) \
+    }
+#define ILU_CFG_U32_FIELD(type, p, m)        \
+    {                                        \
+        p, ILU_CFG_U32, offsetof(type, m), 0 \
+    }
+#define ILU_CFG_BOOL_FIELD(type, p, m)        \
+    {                                         \
+        p, ILU_CFG_BOOL, offsetof(type, m), 0 \
+    }
+#define ILU_CFG_F64_FIELD(type, p, m)        \
+    {                                        \
+        p, ILU_CFG_F64, offsetof(type, m), 0 \
+    } /* a double: any JSON number */
 
+/* One schema over the struct it fills. A program's config can be several:
+ * its own and the sections other modules own (each isolation backend's),
+ * loaded, overridden and dumped as one document. */
+struct ilu_cfg_part {
+    const struct ilu_cfg_schema *schema;
+    void *base;
+    /* Range and name checks of this part; NULL: none. */
+    int (*validate)(const void *base, struct ilu_error *err);
+};
+
+/* Overlay a JSON document (source names it in errors) onto base through the
+ * schema; unknown keys and wrong types are 400s naming the key. */
 int ilu_cfg_apply_json(const struct ilu_cfg_schema *s, void *base, const char *json, const char *source,
                        struct ilu_error *err);
+/* The same over n parts: a key is the first part's that has it; a key no
+ * part has is an error. */
+int ilu_cfg_apply_json_parts(const struct ilu_cfg_part *parts, size_t n, const char *json, const char *source,
+                             struct ilu_error *err);
 int ilu_cfg_apply_env(const struct ilu_cfg_schema *s, void *base, const char *prefix, char *const *envp,
                       struct ilu_error *err);
+int ilu_cfg_apply_env_parts(const struct ilu_cfg_part *parts, size_t n, const char *prefix, char *const *envp,
+                            struct ilu_error *err);
 /* Pretty JSON of every field, in table order; caller frees. */
 char *ilu_cfg_dump(const struct ilu_cfg_schema *s, const void *base);
+/* The same over n parts, part after part. */
+char *ilu_cfg_dump_parts(const struct ilu_cfg_part *parts, size_t n);
 
 #endif

@@ -12,10 +12,10 @@
 #include "log.h"
 #include "policy_registry.h"
 
-#define STR(p, m) ILU_CFG_STR_FIELD(struct ilu_worker_config, p, m)
-#define U32(p, m) ILU_CFG_U32_FIELD(struct ilu_worker_config, p, m)
+#define STR(p, m)  ILU_CFG_STR_FIELD(struct ilu_worker_config, p, m)
+#define U32(p, m)  ILU_CFG_U32_FIELD(struct ilu_worker_config, p, m)
 #define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_worker_config, p, m)
-#define F64(p, m) ILU_CFG_F64_FIELD(struct ilu_worker_config, p, m)
+#define F64(p, m)  ILU_CFG_F64_FIELD(struct ilu_worker_config, p, m)
 
 /* Every key the worker understands; the order is the order of the dump. */
 static const struct ilu_cfg_field fields[] = {
@@ -64,20 +64,6 @@ static const struct ilu_cfg_field fields[] = {
     U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
     F64("container_resources.max_load", container_resources.max_load),
     STR("container_resources.backend", container_resources.backend),
-    STR("oci.runtime", oci.runtime),
-    STR("oci.runtime_path", oci.runtime_path),
-    STR("oci.state_dir", oci.state_dir),
-    STR("oci.rootfs_dir", oci.rootfs_dir),
-    STR("oci.python", oci.python),
-    STR("oci.agent_path", oci.agent_path),
-    STR("oci.cgroup_parent", oci.cgroup_parent),
-    U32("oci.pids_limit", oci.pids_limit),
-    BOOL("oci.user_namespace", oci.user_namespace),
-    U32("oci.userns_host_id", oci.userns_host_id),
-    U32("oci.userns_size", oci.userns_size),
-    STR("oci.seccomp", oci.seccomp),
-    STR("oci.init", oci.init),
-    U32("oci.log_max_bytes", oci.log_max_bytes),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_worker_config, http),
     U32("status.report_freq_ms", status.report_freq_ms),
     U32("simulation.container_start_ms", simulation.container_start_ms),
@@ -86,6 +72,18 @@ static const struct ilu_cfg_field fields[] = {
     U32("simulation.seed", simulation.seed),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
+
+/* The core's part first, then the attached sections; n is their count. */
+static size_t config_parts(const struct ilu_worker_config *cfg, struct ilu_cfg_part *parts, size_t max)
+{
+    size_t n = 0;
+    parts[n++] = (struct ilu_cfg_part){.schema = &schema, .base = (void *)cfg};
+    for (size_t i = 0; i < cfg->n_sections && n < max; i++)
+        parts[n++] = cfg->sections[i];
+    return n;
+}
+
+#define ILU_CONFIG_MAX_PARTS 16
 
 void ilu_config_defaults(struct ilu_worker_config *cfg)
 {
@@ -137,18 +135,6 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->container_resources.max_oversubscribe = 0;
     cfg->container_resources.max_load = 1.0;
     snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "oci");
-    snprintf(cfg->oci.runtime, sizeof cfg->oci.runtime, "auto");
-    snprintf(cfg->oci.state_dir, sizeof cfg->oci.state_dir, "/run/iluvatar");
-    snprintf(cfg->oci.rootfs_dir, sizeof cfg->oci.rootfs_dir, "/run/iluvatar/rootfs");
-    snprintf(cfg->oci.python, sizeof cfg->oci.python, "/usr/bin/python3");
-    snprintf(cfg->oci.cgroup_parent, sizeof cfg->oci.cgroup_parent, "iluvatar");
-    cfg->oci.pids_limit = 256;
-    cfg->oci.user_namespace = true;
-    cfg->oci.userns_host_id = 1u << 30; /* far above login and subuid ranges */
-    cfg->oci.userns_size = 65536;
-    snprintf(cfg->oci.seccomp, sizeof cfg->oci.seccomp, "default");
-    snprintf(cfg->oci.init, sizeof cfg->oci.init, "/usr/bin/tini");
-    cfg->oci.log_max_bytes = 1 << 20;
     ilu_http_limits_defaults(&cfg->http);
     cfg->status.report_freq_ms = 1000;
     /* measured on the development VM (bench/README.md): runc start-up plus
@@ -235,14 +221,14 @@ static int eviction_object_flatten(json_t *root, const char *source, struct ilu_
             char names[256];
             eviction_param_names(policy, names, sizeof names);
             rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
-                         "%s: unknown key container_resources.eviction.%s.%s (%s takes: %s)", source, policy,
-                         param, policy, names);
+                         "%s: unknown key container_resources.eviction.%s.%s (%s takes: %s)", source, policy, param,
+                         policy, names);
             break;
         }
         if (!json_is_integer(value) || json_integer_value(value) < 0 || json_integer_value(value) > UINT32_MAX) {
-            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
-                         "%s: container_resources.eviction.%s.%s must be a non-negative integer", source, policy,
-                         param);
+            rc =
+                ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                        "%s: container_resources.eviction.%s.%s must be a non-negative integer", source, policy, param);
             break;
         }
         if (json_object_get(cr, key) || json_object_get(flat, key)) {
@@ -262,8 +248,7 @@ static int eviction_object_flatten(json_t *root, const char *source, struct ilu_
     return rc;
 }
 
-int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source,
-                          struct ilu_error *err)
+int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source, struct ilu_error *err)
 {
     /* a malformed document goes to the schema loader as it is, for its error */
     json_t *root = json_loads(json, 0, NULL);
@@ -274,28 +259,33 @@ int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const
         return -1;
     if (flattened && !text)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "%s: out of memory", source);
-    int rc = ilu_cfg_apply_json(&schema, cfg, text ? text : json, source, err);
+    struct ilu_cfg_part parts[ILU_CONFIG_MAX_PARTS];
+    size_t n = config_parts(cfg, parts, ILU_CONFIG_MAX_PARTS);
+    int rc = ilu_cfg_apply_json_parts(parts, n, text ? text : json, source, err);
     free(text);
     return rc;
 }
 
-int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp,
-                         struct ilu_error *err)
+int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp, struct ilu_error *err)
 {
-    return ilu_cfg_apply_env(&schema, cfg, prefix, envp, err);
+    struct ilu_cfg_part parts[ILU_CONFIG_MAX_PARTS];
+    size_t n = config_parts(cfg, parts, ILU_CONFIG_MAX_PARTS);
+    return ilu_cfg_apply_env_parts(parts, n, prefix, envp, err);
 }
 
 char *ilu_config_dump(const struct ilu_worker_config *cfg)
 {
-    return ilu_cfg_dump(&schema, cfg);
+    struct ilu_cfg_part parts[ILU_CONFIG_MAX_PARTS];
+    size_t n = config_parts(cfg, parts, ILU_CONFIG_MAX_PARTS);
+    return ilu_cfg_dump_parts(parts, n);
 }
 
 int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err)
 {
-#define REQUIRE(cond, ...)                                                                                   \
-    do {                                                                                                     \
-        if (!(cond))                                                                                         \
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__);                             \
+#define REQUIRE(cond, ...)                                                      \
+    do {                                                                        \
+        if (!(cond))                                                            \
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__); \
     } while (0)
     REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
     REQUIRE(cfg->limits.timeout_sec > 0, "limits.timeout_sec must be positive");
@@ -357,21 +347,15 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
         REQUIRE(cr->histogram_forecast_margin_pct <= 100,
                 "container_resources.histogram_forecast_margin_pct must be at most 100");
     }
-    REQUIRE(!strcmp(cfg->oci.runtime, "auto") || !strcmp(cfg->oci.runtime, "crun") || !strcmp(cfg->oci.runtime, "runc"),
-            "oci.runtime \"%s\" is not one of: auto, crun, runc", cfg->oci.runtime);
     REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");
-    REQUIRE(!cfg->oci.user_namespace || cfg->oci.userns_host_id > 0,
-            "oci.userns_host_id must be above 0: container root would be host root");
-    REQUIRE(!cfg->oci.user_namespace ||
-                (cfg->oci.userns_size >= 65536 && (uint64_t)cfg->oci.userns_host_id + cfg->oci.userns_size <= UINT32_MAX),
-            "oci.userns_size must be at least 65536 (nobody is 65534) and the range must end below 2^32");
-    REQUIRE(cfg->oci.log_max_bytes >= 4096, "oci.log_max_bytes must be at least 4096");
     REQUIRE(ilu_log_level_valid(cfg->logging.level), "logging.level \"%s\" is not one of: debug, info, warn, error",
             cfg->logging.level);
 #undef REQUIRE
+    for (size_t i = 0; i < cfg->n_sections; i++)
+        if (cfg->sections[i].validate && cfg->sections[i].validate(cfg->sections[i].base, err))
+            return -1;
     return 0;
 }
-
 
 int ilu_config_parse_url(const char *url, char *host, size_t host_len, uint32_t *port, struct ilu_error *err)
 {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfg_schema.h"
 #include "error.h"
 #include "http_limits.h"
 
@@ -15,21 +16,21 @@ struct ilu_worker_config {
     char name[64];
     char address[64];
     uint32_t port;
-    char load_balancer_url[256];     /* http://host:port of a controller to register with; empty: standalone */
-    char load_balancer_token[256];   /* the controller's auth.worker_token, sent as a bearer token; empty: none */
-    char advertise_host[256];        /* how the controller reaches this worker; empty: address */
-    char functions_dirs[1024];       /* ':'-separated roots a function folder must lie under */
+    char load_balancer_url[256];   /* http://host:port of a controller to register with; empty: standalone */
+    char load_balancer_token[256]; /* the controller's auth.worker_token, sent as a bearer token; empty: none */
+    char advertise_host[256];      /* how the controller reaches this worker; empty: address */
+    char functions_dirs[1024];     /* ':'-separated roots a function folder must lie under */
     struct {
-        uint32_t timeout_sec;        /* per-invocation timeout, from arrival */
+        uint32_t timeout_sec; /* per-invocation timeout, from arrival */
         uint32_t mem_min_mb;
         uint32_t mem_max_mb;
         uint32_t cpu_max;
-        uint32_t max_payload_bytes;  /* largest accepted invocation arguments */
-        uint32_t max_result_bytes;   /* largest function result (JSON); beyond it the invocation fails */
+        uint32_t max_payload_bytes; /* largest accepted invocation arguments */
+        uint32_t max_result_bytes;  /* largest function result (JSON); beyond it the invocation fails */
     } limits;
     struct {
-        char queue_policy[32];       /* name in the queue policy registry */
-        uint32_t max_queue_len;      /* beyond this, 429 */
+        char queue_policy[32];  /* name in the queue policy registry */
+        uint32_t max_queue_len; /* beyond this, 429 */
         uint32_t async_result_ttl_sec;
         uint32_t bypass_duration_ms; /* functions averaging less run at once on a free warm container; 0 = off */
         struct {                     /* queue_policy "mqfq" (Ilúvatar's invocation.mqfq_config) */
@@ -41,53 +42,37 @@ struct ilu_worker_config {
     } invocation;
     struct {
         char level[16];
-        char directory[256];         /* empty: no log file */
-        bool stdout_enabled;         /* key "stdout" */
+        char directory[256]; /* empty: no log file */
+        bool stdout_enabled; /* key "stdout" */
     } logging;
     struct {
-        uint32_t memory_mb;          /* pool size all containers must fit in */
-        char eviction[32];           /* name in the eviction policy registry */
-        uint32_t keepalive_sec;      /* idle containers older than this go; 0 = keep */
-        uint32_t ttl_sec;            /* eviction TTL: idle time before a container expires (> 0) */
+        uint32_t memory_mb;     /* pool size all containers must fit in */
+        char eviction[32];      /* name in the eviction policy registry */
+        uint32_t keepalive_sec; /* idle containers older than this go; 0 = keep */
+        uint32_t ttl_sec;       /* eviction TTL: idle time before a container expires (> 0) */
         /* eviction HYBRID_HISTOGRAM (src/policy/keepalive/histogram.c, docs/policies.md) */
-        uint32_t histogram_bin_sec;             /* idle-time bin width */
-        uint32_t histogram_range_min;           /* idle times at or past this are out of bound */
-        uint32_t histogram_head_pct;            /* percentile that sets the pre-warm window */
-        uint32_t histogram_tail_pct;            /* percentile that sets the keep-alive window */
-        uint32_t histogram_margin_pct;          /* pre-warm shortened, keep-alive lengthened by this */
-        uint32_t histogram_cv_threshold_x100;   /* bin-count CV below this / 100: not a pattern */
-        uint32_t histogram_min_samples;         /* fewer idle times: not a pattern */
-        uint32_t histogram_oob_pct;             /* this share out of bound: forecast instead */
-        uint32_t histogram_forecast_margin_pct; /* forecast window: +-this around the forecast */
+        uint32_t histogram_bin_sec;                /* idle-time bin width */
+        uint32_t histogram_range_min;              /* idle times at or past this are out of bound */
+        uint32_t histogram_head_pct;               /* percentile that sets the pre-warm window */
+        uint32_t histogram_tail_pct;               /* percentile that sets the keep-alive window */
+        uint32_t histogram_margin_pct;             /* pre-warm shortened, keep-alive lengthened by this */
+        uint32_t histogram_cv_threshold_x100;      /* bin-count CV below this / 100: not a pattern */
+        uint32_t histogram_min_samples;            /* fewer idle times: not a pattern */
+        uint32_t histogram_oob_pct;                /* this share out of bound: forecast instead */
+        uint32_t histogram_forecast_margin_pct;    /* forecast window: +-this around the forecast */
         uint32_t histogram_fallback_keepalive_sec; /* keep-alive when not a pattern; 0 = the range */
         uint32_t startup_timeout_ms;
-        uint32_t pool_freq_ms;       /* how often keep-alive is enforced */
-        uint32_t cpu_count;          /* concurrency limit in CPUs; 0 = online CPUs */
+        uint32_t pool_freq_ms; /* how often keep-alive is enforced */
+        uint32_t cpu_count;    /* concurrency limit in CPUs; 0 = online CPUs */
         /* dynamic concurrency (Ilúvatar's cpu_resource oversubscription) */
         uint32_t concurrency_update_check_ms; /* how often the limit is adjusted; 0 = off */
-        uint32_t max_oversubscribe;  /* the most the limit grows to, in CPUs (>= cpu_count) */
-        double max_load;             /* grow while (CPUs held by running invocations / cpu_count) <= this */
-        char backend[16];            /* isolation backend: "oci" */
+        uint32_t max_oversubscribe;           /* the most the limit grows to, in CPUs (>= cpu_count) */
+        double max_load;                      /* grow while (CPUs held by running invocations / cpu_count) <= this */
+        char backend[16];                     /* isolation backend, by its name in src/backend/registry.c */
     } container_resources;
+    struct ilu_http_limits http; /* the API server's limits (http.*) */
     struct {
-        char runtime[16];            /* "auto", "crun" or "runc" */
-        char runtime_path[256];      /* empty: look the runtime up in PATH */
-        char state_dir[256];         /* bundles, sockets, runtime state */
-        char rootfs_dir[256];        /* lean Python root built at start */
-        char python[256];            /* interpreter inside the container */
-        char agent_path[256];        /* empty: agent/agent.py beside the binary */
-        char cgroup_parent[64];      /* cgroups go under /<cgroup_parent>/<id> */
-        uint32_t pids_limit;
-        bool user_namespace;         /* container root = an unprivileged host id */
-        uint32_t userns_host_id;     /* first host uid/gid of the mapped range */
-        uint32_t userns_size;        /* ids mapped (container 0..size-1) */
-        char seccomp[256];           /* "default", "off" or the path of an OCI linux.seccomp JSON */
-        char init[256];              /* init run as pid 1 (reaps orphans); "" or "off": the agent is pid 1 */
-        uint32_t log_max_bytes;      /* per container stdout/stderr file, rotated once beyond it */
-    } oci;
-    struct ilu_http_limits http;     /* the API server's limits (http.*) */
-    struct {
-        uint32_t report_freq_ms;     /* host CPU / load sampling period */
+        uint32_t report_freq_ms; /* host CPU / load sampling period */
     } status;
     struct {                         /* used only when simulated (--setup simulation) */
         uint32_t container_start_ms; /* container create -> agent ready (runc here: ~85 ms) */
@@ -95,20 +80,24 @@ struct ilu_worker_config {
         uint32_t jitter_pct;         /* execution times vary by +-jitter_pct %, seeded; 0: exact */
         uint32_t seed;
     } simulation;
+    /* Sections other modules own (each isolation backend's, attached by
+     * src/backend/registry.h), borrowed: loading, environment overrides,
+     * validation and the dump treat their keys as the worker's. NULL: the
+     * core's keys only. */
+    const struct ilu_cfg_part *sections;
+    size_t n_sections;
 };
 
 /* Fill cfg with the built-in defaults. cpu_count stays 0 (resolved by the daemon). */
 void ilu_config_defaults(struct ilu_worker_config *cfg);
 
 /* Apply a JSON document (the config file) on top of cfg. source names it in errors. */
-int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source,
-                          struct ilu_error *err);
+int ilu_config_apply_json(struct ilu_worker_config *cfg, const char *json, const char *source, struct ilu_error *err);
 
 /* Apply PREFIX__a__b=value entries from envp (NULL-terminated). */
-int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp,
-                         struct ilu_error *err);
+int ilu_config_apply_env(struct ilu_worker_config *cfg, const char *prefix, char *const *envp, struct ilu_error *err);
 
-/* Check ranges and names (policies exist, runtime known). */
+/* Check ranges and names (policies exist), then each attached section. */
 int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err);
 
 /* Split "http://host:port[/]" (load_balancer_url) into host and port; the

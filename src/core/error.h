@@ -20,9 +20,9 @@ enum {
 };
 
 struct ilu_error {
-    int status;     /* HTTP-like status; 0 when no error */
-    char kind[32];  /* short machine-readable kind, e.g. "queue_full" */
-    char msg[480];  /* sentence saying what failed and why */
+    int status;    /* HTTP-like status; 0 when no error */
+    char kind[32]; /* short machine-readable kind, e.g. "queue_full" */
+    char msg[480]; /* sentence saying what failed and why */
 };
 
 /* Fill err (may be NULL) and return -1. */

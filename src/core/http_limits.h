@@ -25,11 +25,11 @@ int ilu_http_limits_validate(const struct ilu_http_limits *l, const char *prefix
 
 /* The config schema rows of a struct ilu_http_limits member m of type,
  * under the JSON section "http"; one list for the worker and the controller. */
-#define ILU_HTTP_LIMITS_FIELDS(type, m)                                                                       \
-    ILU_CFG_U32_FIELD(type, "http.max_header_bytes", m.max_header_bytes),                                    \
-        ILU_CFG_U32_FIELD(type, "http.max_headers", m.max_headers),                                          \
-        ILU_CFG_U32_FIELD(type, "http.idle_timeout_ms", m.idle_timeout_ms),                                  \
-        ILU_CFG_U32_FIELD(type, "http.request_timeout_ms", m.request_timeout_ms),                            \
+#define ILU_HTTP_LIMITS_FIELDS(type, m)                                           \
+    ILU_CFG_U32_FIELD(type, "http.max_header_bytes", m.max_header_bytes),         \
+        ILU_CFG_U32_FIELD(type, "http.max_headers", m.max_headers),               \
+        ILU_CFG_U32_FIELD(type, "http.idle_timeout_ms", m.idle_timeout_ms),       \
+        ILU_CFG_U32_FIELD(type, "http.request_timeout_ms", m.request_timeout_ms), \
         ILU_CFG_U32_FIELD(type, "http.max_connections", m.max_connections)
 
 #endif

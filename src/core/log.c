@@ -40,8 +40,10 @@ void ilu_log_emit(const struct ilu_log *log, int level, const char *tid, json_t 
     snprintf(stamp + n, sizeof stamp - n, ".%06uZ", (unsigned)(wall % 1000000));
 
     json_t *line = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", stamp, "level",
-                             level_names[level < 0 ? 0 : level > 3 ? 3 : level], "tid", tid ? tid : "", "message",
-                             message);
+                             level_names[level < 0   ? 0
+                                         : level > 3 ? 3
+                                                     : level],
+                             "tid", tid ? tid : "", "message", message);
     if (!line) { /* message was not valid UTF-8: keep the line, lose the text */
         line = json_pack("{s:s, s:s, s:s, s:s}", "timestamp", stamp, "level", level_names[level & 3], "tid", "",
                          "message", "(message not valid UTF-8)");

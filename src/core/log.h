@@ -15,7 +15,10 @@ struct ilu_log {
 
 /* ILU_LOG_* for "debug", "info", "warn", "error"; -1 when unknown. */
 int ilu_log_level_parse(const char *name); /* -1 when unknown */
-static inline int ilu_log_level_valid(const char *name) { return ilu_log_level_parse(name) >= 0; }
+static inline int ilu_log_level_valid(const char *name)
+{
+    return ilu_log_level_parse(name) >= 0;
+}
 
 /* Emit {"timestamp":..,"level":..,"tid":..,"message":..,<fields>} through
  * env->log_write. fields is NULL or a JSON object whose members are added to
@@ -33,15 +36,15 @@ static inline int ilu_log_enabled(const struct ilu_log *log, int level)
 /* ilu_log_emit that builds its fields only when the line will be written:
  * the hot path (and the simulator, millions of times) pays nothing for
  * disabled levels. */
-#define ilu_log_fields(log, level, tid, fields, ...)                                                        \
-    do {                                                                                                   \
-        if (ilu_log_enabled((log), (level)))                                                               \
-            ilu_log_emit((log), (level), (tid), (fields), __VA_ARGS__);                                    \
+#define ilu_log_fields(log, level, tid, fields, ...)                    \
+    do {                                                                \
+        if (ilu_log_enabled((log), (level)))                            \
+            ilu_log_emit((log), (level), (tid), (fields), __VA_ARGS__); \
     } while (0)
 
-#define ilu_info(log, tid, ...) ilu_log_emit((log), ILU_LOG_INFO, (tid), NULL, __VA_ARGS__)
-#define ilu_warn(log, tid, ...) ilu_log_emit((log), ILU_LOG_WARN, (tid), NULL, __VA_ARGS__)
+#define ilu_info(log, tid, ...)      ilu_log_emit((log), ILU_LOG_INFO, (tid), NULL, __VA_ARGS__)
+#define ilu_warn(log, tid, ...)      ilu_log_emit((log), ILU_LOG_WARN, (tid), NULL, __VA_ARGS__)
 #define ilu_error_log(log, tid, ...) ilu_log_emit((log), ILU_LOG_ERROR, (tid), NULL, __VA_ARGS__)
-#define ilu_debug(log, tid, ...) ilu_log_emit((log), ILU_LOG_DEBUG, (tid), NULL, __VA_ARGS__)
+#define ilu_debug(log, tid, ...)     ilu_log_emit((log), ILU_LOG_DEBUG, (tid), NULL, __VA_ARGS__)
 
 #endif

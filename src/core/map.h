@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 struct ilu_map_slot {
-    char *key;   /* NULL: empty; ILU_MAP_TOMBSTONE: deleted */
+    char *key; /* NULL: empty; ILU_MAP_TOMBSTONE: deleted */
     void *value;
 };
 
@@ -21,7 +21,7 @@ int ilu_map_init(struct ilu_map *m);
 void ilu_map_destroy(struct ilu_map *m); /* frees keys, not values */
 void *ilu_map_get(const struct ilu_map *m, const char *key);
 int ilu_map_put(struct ilu_map *m, const char *key, void *value); /* replaces */
-void *ilu_map_del(struct ilu_map *m, const char *key);             /* returns old value */
+void *ilu_map_del(struct ilu_map *m, const char *key);            /* returns old value */
 
 /* Iterate: for (size_t it = 0; ilu_map_next(m, &it, &k, &v);) */
 int ilu_map_next(const struct ilu_map *m, size_t *it, const char **key, void **value);

@@ -22,8 +22,14 @@ struct ilu_node_heap {
 };
 
 /* A node starts out of every heap. */
-static inline void ilu_heap_node_init(struct ilu_heap_node *n) { n->idx = SIZE_MAX; }
-static inline bool ilu_heap_node_in(const struct ilu_heap_node *n) { return n->idx != SIZE_MAX; }
+static inline void ilu_heap_node_init(struct ilu_heap_node *n)
+{
+    n->idx = SIZE_MAX;
+}
+static inline bool ilu_heap_node_in(const struct ilu_heap_node *n)
+{
+    return n->idx != SIZE_MAX;
+}
 
 /* Insert n, or move it if it is in already, at (key, seq); -1 when the
  * heap cannot grow (n is then out of it). */

@@ -23,11 +23,11 @@ struct ilu_controller_config;
 struct ilu_lb_done {
     const char *fqdn;
     const struct ilu_ctl_worker *worker;
-    int status;              /* HTTP status answered (0: no answer) */
-    uint64_t round_trip_us;  /* controller sent -> answer */
-    uint64_t e2e_us;         /* the worker's timings.total_us; 0 when absent */
-    uint64_t exec_us;        /* timings.exec_us; 0 when absent */
-    bool cold;               /* container_state "cold" */
+    int status;             /* HTTP status answered (0: no answer) */
+    uint64_t round_trip_us; /* controller sent -> answer */
+    uint64_t e2e_us;        /* the worker's timings.total_us; 0 when absent */
+    uint64_t exec_us;       /* timings.exec_us; 0 when absent */
+    bool cold;              /* container_state "cold" */
 };
 struct ilu_lb_policy_ops {
     const char *name;

@@ -19,18 +19,18 @@ struct ilu_worker;
 struct ilu_function {
     char *name;
     char *version;
-    char *fqdn;              /* "name-version", the key of every map */
-    char *image;             /* absolute path of a function folder */
+    char *fqdn;  /* "name-version", the key of every map */
+    char *image; /* absolute path of a function folder */
     uint32_t memory_mb;
     uint32_t cpus;
     uint32_t parallel_invokes;
-    bool system;             /* internal (health check): hidden from /list */
+    bool system; /* internal (health check): hidden from /list */
     struct ilu_fn_stats stats;
-    struct ilu_worker *worker;   /* (core) owner, for timer callbacks */
+    struct ilu_worker *worker; /* (core) owner, for timer callbacks */
     /* (core) pool bookkeeping */
     struct ilu_container *idle_head; /* most recently used idle container first */
-    uint32_t n_containers;   /* starting + idle + busy */
-    uint32_t n_idle;         /* warm containers free now (policies read it) */
+    uint32_t n_containers;           /* starting + idle + busy */
+    uint32_t n_idle;                 /* warm containers free now (policies read it) */
 };
 
 enum ilu_container_state {
@@ -45,18 +45,18 @@ enum ilu_start_kind { ILU_START_COLD, ILU_START_PREWARM, ILU_START_WARM, ILU_STA
 const char *ilu_start_kind_name(enum ilu_start_kind k);
 
 struct ilu_container {
-    char id[96];                 /* unique, safe as a file name and runtime id */
-    struct ilu_function *fn;     /* borrowed from the registry */
+    char id[96];             /* unique, safe as a file name and runtime id */
+    struct ilu_function *fn; /* borrowed from the registry */
     enum ilu_container_state state;
-    bool prewarmed;              /* started by prewarm and not used yet */
-    bool used;                   /* has served an invocation */
+    bool prewarmed; /* started by prewarm and not used yet */
+    bool used;      /* has served an invocation */
     uint32_t memory_mb;
     uint32_t cpus;
     uint64_t created_us, ready_us, last_used_us;
-    struct ilu_invocation *inv;  /* (core) invocation running or waiting on it */
+    struct ilu_invocation *inv;    /* (core) invocation running or waiting on it */
     struct ilu_timer *start_timer; /* (core) startup timeout */
-    void *backend_data;          /* owned by the backend */
-    uint64_t uses;               /* invocations served */
+    void *backend_data;            /* owned by the backend */
+    uint64_t uses;                 /* invocations served */
     /* the keep-alive policy's own per-container fields */
     double ka_priority;
     uint64_t ka_deadline_us;
@@ -71,33 +71,33 @@ struct ilu_container {
 /* Stage timestamps of one invocation, all on the env's monotonic clock. */
 struct ilu_inv_times {
     uint64_t arrived_us, dequeued_us, container_ready_us, sent_us, done_us;
-    uint64_t wall_arrived_us;    /* epoch time of arrival, for reports */
+    uint64_t wall_arrived_us; /* epoch time of arrival, for reports */
 };
 
 struct ilu_invocation {
     char tid[64];
     struct ilu_function *fn;
-    char *args;                  /* JSON object text, owned */
+    char *args; /* JSON object text, owned */
     size_t args_len;
     struct ilu_inv_times t;
     enum ilu_start_kind start_kind;
-    uint64_t cold_start_us;      /* container create -> ready, when cold */
-    uint64_t round_trip_us;      /* worker <-> agent round trip */
-    double exec_sec;             /* agent's duration_sec */
+    uint64_t cold_start_us; /* container create -> ready, when cold */
+    uint64_t round_trip_us; /* worker <-> agent round trip */
+    double exec_sec;        /* agent's duration_sec */
     /* result */
     bool success;
-    struct ilu_error err;        /* when !success */
-    char *json_result;           /* function's return value as JSON text, owned */
-    char *user_error;            /* traceback when the function raised, owned */
-    char *container_id;          /* owned copy */
+    struct ilu_error err;          /* when !success */
+    char *json_result;             /* function's return value as JSON text, owned */
+    char *user_error;              /* traceback when the function raised, owned */
+    char *container_id;            /* owned copy */
     char *agent_start, *agent_end; /* agent's timestamps, owned */
     /* (core) */
     uint64_t seq;
-    size_t queue_index;          /* position in the queue heap */
-    double est_us;               /* expected run time when queued (the queue load) */
+    size_t queue_index; /* position in the queue heap */
+    double est_us;      /* expected run time when queued (the queue load) */
     bool queued;
-    bool dequeued;               /* left the queue (holds CPUs until it finishes) */
-    bool bypassed;               /* ran at once on a warm container, outside the queue and the CPU limit */
+    bool dequeued; /* left the queue (holds CPUs until it finishes) */
+    bool bypassed; /* ran at once on a warm container, outside the queue and the CPU limit */
     struct ilu_container *container;
     struct ilu_timer *timeout;
     void (*done)(void *arg, struct ilu_invocation *inv);

@@ -132,11 +132,12 @@ struct fn_result {
 static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o, const char *name, const char *image,
                           struct series *s, struct fn_result *res, uint64_t *seq)
 {
-    char fname[300], err[600];
+    char fname[300];
+    struct ilu_error err = {0};
     for (unsigned i = 1; i <= o->cold_iters; i++) {
         snprintf(fname, sizeof fname, "%s-bench-%u", name, i);
-        int rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, err, sizeof err);
-        if (rc && strstr(err, "HTTP 409")) {
+        int rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, &err);
+        if (rc && err.status == ILU_ST_CONFLICT) {
             /* the name is taken on this worker by another folder or memory
              * size (an earlier run): use a name of this run instead */
             char taken[300];
@@ -145,17 +146,17 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
             if (!ctx->quiet)
                 fprintf(stderr, "iluvatar_load_gen: note: %s-%s is registered differently on the worker; using %s\n",
                         taken, BENCH_VERSION, fname);
-            rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, err, sizeof err);
+            rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, &err);
         }
         if (rc) {
             res->not_registered = 1;
             if (!res->first_error[0])
-                snprintf(res->first_error, sizeof res->first_error, "%s", err);
+                snprintf(res->first_error, sizeof res->first_error, "%s", err.msg);
             return 0; /* the same registration would fail for every iteration */
         }
         long fn = ilu_report_function(&ctx->report, fname, BENCH_VERSION);
-        json_t *bj = json_pack("{s:s, s:s, s:{}}", "function_name", fname, "function_version", BENCH_VERSION,
-                               "json_args");
+        json_t *bj =
+            json_pack("{s:s, s:s, s:{}}", "function_name", fname, "function_version", BENCH_VERSION, "json_args");
         char *body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
         json_decref(bj);
         if (fn < 0 || !body) {
@@ -269,27 +270,27 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
     }
     free(ents);
     int code = 1;
-    char err[1024] = "";
+    struct ilu_error err = {0};
     json_t *store = json_object(), *failed = json_object(), *done = json_array();
     json_t *inputs = json_pack("{s:s, s:i, s:i, s:i}", "functions_dir", root, "cold_iters", (int)o->cold_iters,
                                "warm_iters", (int)o->warm_iters, "memory_mb", (int)o->memory_mb);
     if (!names || !store || !failed || !done || !inputs) {
-        snprintf(err, sizeof err, "out of memory");
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }
     if (!n_fns) {
-        snprintf(err, sizeof err, "no function folders in %s (a function folder is a subfolder with main.py)",
-                 root);
+        ilu_err(&err, ILU_ST_BAD_REQUEST, NULL,
+                "no function folders in %s (a function folder is a subfolder with main.py)", root);
         goto out;
     }
-    if (lg_check_target(ctx, err, sizeof err))
+    if (lg_check_target(ctx, &err))
         goto out;
     lg_start_clock(ctx);
     /* a previous run's idle "<name>-bench-<i>" containers would make the
      * first invocations warm */
-    char cerr[512];
-    if (lg_clean(ctx, cerr, sizeof cerr) && !ctx->quiet)
-        fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr);
+    struct ilu_error cerr = {0};
+    if (lg_clean(ctx, &cerr) && !ctx->quiet)
+        fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr.msg);
     uint64_t seq = 0, errors = 0;
     for (size_t f = 0; f < n_fns; f++) {
         char image[PATH_MAX * 2];
@@ -305,10 +306,10 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
                                res.invocations, res.failures);
             for (int w = 0; w < 2; w++)
                 if (json_array_size(s.a[INVOKE_US][w]) && len < (int)sizeof line)
-                    len += snprintf(line + len, sizeof line - (size_t)len,
-                                    "; %s %zu, median %.3f ms (function %.3f ms)", w ? "warm" : "cold",
-                                    json_array_size(s.a[INVOKE_US][w]), array_median(s.a[INVOKE_US][w], 1e-3),
-                                    array_median(s.a[RESULTS_SEC][w], 1e3));
+                    len +=
+                        snprintf(line + len, sizeof line - (size_t)len, "; %s %zu, median %.3f ms (function %.3f ms)",
+                                 w ? "warm" : "cold", json_array_size(s.a[INVOKE_US][w]),
+                                 array_median(s.a[INVOKE_US][w], 1e-3), array_median(s.a[RESULTS_SEC][w], 1e3));
             fprintf(stderr, "%s%s\n", line, res.not_registered ? "; registration failed" : "");
             lg_progress(ctx, "benchmark functions", f + 1, n_fns, errors);
         }
@@ -323,30 +324,31 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
         if (res.failures || res.not_registered)
             json_object_set_new(failed, names[f],
                                 json_pack("{s:i, s:i, s:b, s:s}", "invocations", (int)res.invocations, "failures",
-                                          (int)res.failures, "registration_failed", res.not_registered,
-                                          "first_error", res.first_error));
+                                          (int)res.failures, "registration_failed", res.not_registered, "first_error",
+                                          res.first_error));
         if (rc) {
-            snprintf(err, sizeof err, "interrupted while benchmarking %s; no results written", names[f]);
+            ilu_err(&err, ILU_ST_INTERNAL, NULL, "interrupted while benchmarking %s; no results written", names[f]);
             goto out;
         }
-        if (lg_clean(ctx, cerr, sizeof cerr) && !ctx->quiet)
-            fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr);
+        if (lg_clean(ctx, &cerr) && !ctx->quiet)
+            fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr.msg);
     }
     lg_progress_end(ctx);
     json_object_set(inputs, "functions", done);
     json_object_set(inputs, "failed", failed);
     json_object_set(inputs, "skipped", skipped);
-    if (lg_write_json_file(ctx->out_dir, "worker_function_benchmarks.json", store, err, sizeof err))
+    if (lg_write_json_file(ctx->out_dir, "worker_function_benchmarks.json", store, &err))
         goto out;
     json_t *summary = NULL;
-    if (lg_write_results(ctx, "benchmark", inputs, &summary, err, sizeof err))
+    if (lg_write_results(ctx, "benchmark", inputs, &summary, &err))
         goto out;
     json_decref(summary);
     const char *key;
     json_t *v;
     json_object_foreach(failed, key, v)
     {
-        if (json_is_true(json_object_get(v, "registration_failed")) && !json_integer_value(json_object_get(v, "invocations")))
+        if (json_is_true(json_object_get(v, "registration_failed")) &&
+            !json_integer_value(json_object_get(v, "invocations")))
             fprintf(stderr, "iluvatar_load_gen: benchmark: %s: not benchmarked: %s\n", key,
                     json_string_value(json_object_get(v, "first_error")));
         else
@@ -355,15 +357,16 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
                     (int)json_integer_value(json_object_get(v, "invocations")),
                     json_string_value(json_object_get(v, "first_error")));
     }
-    fprintf(stderr, "iluvatar_load_gen: benchmarked %zu of %zu functions (%zu invocations, %llu failures); results in %s\n",
+    fprintf(stderr,
+            "iluvatar_load_gen: benchmarked %zu of %zu functions (%zu invocations, %llu failures); results in %s\n",
             json_array_size(done), n_fns, ctx->report.n, (unsigned long long)errors, ctx->out_dir);
     if (!json_array_size(done))
-        snprintf(err, sizeof err, "no function produced data (see %s/invocations.csv)", ctx->out_dir);
+        ilu_err(&err, ILU_ST_BAD_GATEWAY, NULL, "no function produced data (see %s/invocations.csv)", ctx->out_dir);
     else
         code = 0;
 out:
     if (code)
-        fprintf(stderr, "iluvatar_load_gen: benchmark: %s\n", err);
+        fprintf(stderr, "iluvatar_load_gen: benchmark: %s\n", err.msg);
     for (size_t f = 0; names && f < n_fns; f++)
         free(names[f]);
     free(names);

@@ -11,24 +11,18 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "os/clock.h"
 
 extern char **environ;
 
-uint64_t lg_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 double lg_now_ms(const struct lg_ctx *ctx)
 {
-    return (double)(int64_t)(lg_mono_ns() - ctx->start_ns) / 1e6;
+    return (double)(int64_t)(ilu_os_mono_ns() - ctx->start_ns) / 1e6;
 }
 
 void lg_start_clock(struct lg_ctx *ctx)
 {
-    ctx->start_ns = lg_mono_ns();
+    ctx->start_ns = ilu_os_mono_ns();
 }
 
 int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char *out_dir)
@@ -76,32 +70,36 @@ int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n)
     return 0;
 }
 
-static int answer_error(int status, json_t *answer, const char *transport, const char *what, char *err, size_t n)
+/* err's status: the answer's HTTP status when it is an error status (so a
+ * caller can tell a 409 apart), 502 for a success: false under 200, 503 when
+ * nothing answered. */
+static int answer_error(int status, json_t *answer, const char *transport, const char *what, struct ilu_error *err)
 {
     if (status == 200 && !json_is_false(json_object_get(answer, "success")))
         return 0;
     const char *msg = json_string_value(json_object_get(answer, "error"));
     if (!status)
-        snprintf(err, n, "%s: %s", what, transport && *transport ? transport : "no answer");
-    else
-        snprintf(err, n, "%s: HTTP %d: %s", what, status, msg ? msg : "no error message");
-    return -1;
+        return ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "%s: %s", what,
+                       transport && *transport ? transport : "no answer");
+    return ilu_err(err, status >= 400 ? status : ILU_ST_BAD_GATEWAY,
+                   json_string_value(json_object_get(answer, "error_kind")), "%s: HTTP %d: %s", what, status,
+                   msg ? msg : "no error message");
 }
 
-int lg_check_target(struct lg_ctx *ctx, char *err, size_t n)
+int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err)
 {
     char transport[200];
     json_t *answer = NULL;
     int status = lg_http_call(ctx->http, "/ping", NULL, &answer, transport, sizeof transport);
     char what[300];
     snprintf(what, sizeof what, "target %s:%u is unreachable", ctx->host, ctx->port);
-    int rc = answer_error(status, answer, transport, what, err, n);
+    int rc = answer_error(status, answer, transport, what, err);
     json_decref(answer);
     return rc;
 }
 
 int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
-                uint32_t cpus, char *err, size_t n)
+                uint32_t cpus, struct ilu_error *err)
 {
     json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
                              "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus);
@@ -109,32 +107,32 @@ int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const
     json_t *answer = NULL;
     int status = lg_http_call(ctx->http, "/register", body, &answer, transport, sizeof transport);
     snprintf(what, sizeof what, "registering %s-%s", name, version);
-    int rc = answer_error(status, answer, transport, what, err, n);
+    int rc = answer_error(status, answer, transport, what, err);
     json_decref(body);
     json_decref(answer);
     return rc;
 }
 
-int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, char *err, size_t n)
+int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct ilu_error *err)
 {
     json_t *body = json_pack("{s:s, s:s}", "function_name", name, "function_version", version);
     char transport[200], what[200];
     json_t *answer = NULL;
     int status = lg_http_call(ctx->http, "/prewarm", body, &answer, transport, sizeof transport);
     snprintf(what, sizeof what, "prewarming %s-%s", name, version);
-    int rc = answer_error(status, answer, transport, what, err, n);
+    int rc = answer_error(status, answer, transport, what, err);
     json_decref(body);
     json_decref(answer);
     return rc;
 }
 
-int lg_clean(struct lg_ctx *ctx, char *err, size_t n)
+int lg_clean(struct lg_ctx *ctx, struct ilu_error *err)
 {
     json_t *body = json_object();
     char transport[200];
     json_t *answer = NULL;
     int status = lg_http_call(ctx->http, "/clean", body, &answer, transport, sizeof transport);
-    int rc = answer_error(status, answer, transport, "cleaning the worker's idle containers", err, n);
+    int rc = answer_error(status, answer, transport, "cleaning the worker's idle containers", err);
     json_decref(body);
     json_decref(answer);
     return rc;
@@ -160,9 +158,8 @@ void lg_progress(struct lg_ctx *ctx, const char *what, uint64_t done, uint64_t t
         int decile = (int)(frac * 10);
         if (decile != last_decile) {
             last_decile = decile;
-            fprintf(stderr, "%s: %3d%% %llu/%llu, %llu errors, %.1f s\n", what, decile * 10,
-                    (unsigned long long)done, (unsigned long long)total, (unsigned long long)errors,
-                    lg_now_ms(ctx) / 1000.0);
+            fprintf(stderr, "%s: %3d%% %llu/%llu, %llu errors, %.1f s\n", what, decile * 10, (unsigned long long)done,
+                    (unsigned long long)total, (unsigned long long)errors, lg_now_ms(ctx) / 1000.0);
         }
     }
 }
@@ -194,25 +191,25 @@ static int write_file_cb(void *ctx, const char *text, size_t len)
 }
 
 /* Write through dir/.name.tmp then rename, so a reader never sees half a file. */
-static int atomic_write(const char *dir, const char *name, int (*fill)(FILE *f, void *arg), void *arg, char *err,
-                        size_t n)
+static int atomic_write(const char *dir, const char *name, int (*fill)(FILE *f, void *arg), void *arg,
+                        struct ilu_error *err)
 {
     char tmp[PATH_MAX + 64], final[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
     snprintf(final, sizeof final, "%s/%s", dir, name);
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        snprintf(err, n, "cannot write %s: %s", tmp, strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
     int rc = fill(f, arg);
     if (fclose(f) || rc) {
-        snprintf(err, n, "cannot write %s: %s", tmp, strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, final)) {
-        snprintf(err, n, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -229,13 +226,13 @@ static int fill_csv(FILE *f, void *arg)
     return ilu_report_write_csv(arg, write_file_cb, f);
 }
 
-int lg_write_json_file(const char *dir, const char *name, json_t *doc, char *err, size_t n)
+int lg_write_json_file(const char *dir, const char *name, json_t *doc, struct ilu_error *err)
 {
     if (mkdir_p(dir)) {
-        snprintf(err, n, "cannot create %s: %s", dir, strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
-    return atomic_write(dir, name, fill_json, doc, err, n);
+    return atomic_write(dir, name, fill_json, doc, err);
 }
 
 /* The plots are a convenience: a failure is reported, not fatal. */
@@ -259,11 +256,10 @@ static void make_plots(struct lg_ctx *ctx)
         fprintf(stderr, "iluvatar_load_gen: plotting failed (see above); the CSV and summary are complete\n");
 }
 
-int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, char *err,
-                     size_t n)
+int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, struct ilu_error *err)
 {
     if (mkdir_p(ctx->out_dir)) {
-        snprintf(err, n, "cannot create %s: %s", ctx->out_dir, strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create %s: %s", ctx->out_dir, strerror(errno));
         return -1;
     }
     json_t *summary = ilu_report_summary(&ctx->report, mode, ctx->target, ctx->setup, inputs);
@@ -275,9 +271,9 @@ int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_object_set_new(summary, "finished_at", json_string(stamp));
     }
-    int rc = atomic_write(ctx->out_dir, "invocations.csv", fill_csv, &ctx->report, err, n);
+    int rc = atomic_write(ctx->out_dir, "invocations.csv", fill_csv, &ctx->report, err);
     if (!rc)
-        rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err, n);
+        rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err);
     if (!rc && !ctx->no_plots)
         make_plots(ctx);
     if (summary_out && !rc)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "report/report.h"
 #include "os/http_client.h"
@@ -22,21 +23,22 @@ struct lg_ctx {
     char host[256];
     uint16_t port;
     char out_dir[PATH_MAX];
-    const char *target;           /* "worker" | "controller" */
-    const char *setup;            /* "live" */
-    char repo_dir[PATH_MAX];      /* where functions/ and scripts/ are */
+    const char *target;      /* "worker" | "controller" */
+    const char *setup;       /* "live" */
+    char repo_dir[PATH_MAX]; /* where functions/ and scripts/ are */
     struct ilu_report report;
-    uint64_t start_ns;            /* CLOCK_MONOTONIC at the run's t = 0 */
-    int progress_tty;             /* stderr is a terminal: redraw one line */
+    uint64_t start_ns; /* CLOCK_MONOTONIC at the run's t = 0 */
+    int progress_tty;  /* stderr is a terminal: redraw one line */
     int quiet;
-    int no_plots;                 /* --no-plots: skip scripts/plot_results.py */
-    char tid_prefix[24];          /* makes tids of this run unique */
+    int no_plots;        /* --no-plots: skip scripts/plot_results.py */
+    char tid_prefix[24]; /* makes tids of this run unique */
 };
 
+/* A run against host:port writing into out_dir; finds the project folder
+ * beside the binary. Returns 0. free releases the report. */
 int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char *out_dir);
 void lg_ctx_free(struct lg_ctx *ctx);
 
-uint64_t lg_mono_ns(void);
 /* Milliseconds since ctx->start_ns. */
 double lg_now_ms(const struct lg_ctx *ctx);
 void lg_start_clock(struct lg_ctx *ctx);
@@ -45,12 +47,14 @@ void lg_start_clock(struct lg_ctx *ctx);
  * scripts/..), resolved beside the binary; err when missing. */
 int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n);
 
-/* Setup calls; 0 on success, else -1 with a sentence in err. */
-int lg_check_target(struct lg_ctx *ctx, char *err, size_t n);
+/* Setup calls; 0 on success, else -1 with err filled: a sentence, and as
+ * status the target's HTTP error status (e.g. 409 when the name is taken),
+ * 502 for an answer of success: false, 503 when nothing answered. */
+int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err);
 int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
-                uint32_t cpus, char *err, size_t n);
-int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, char *err, size_t n);
-int lg_clean(struct lg_ctx *ctx, char *err, size_t n);
+                uint32_t cpus, struct ilu_error *err);
+int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct ilu_error *err);
+int lg_clean(struct lg_ctx *ctx, struct ilu_error *err);
 
 /* One progress line on stderr: redrawn in place on a terminal, else printed
  * at most every 10% so CI logs stay short. */
@@ -60,11 +64,10 @@ void lg_progress_end(struct lg_ctx *ctx);
 /* Write invocations.csv and summary.json into ctx->out_dir (each through a
  * temporary file renamed into place), then the plots. inputs is borrowed.
  * Returns 0, or -1 with err when the results could not be written. */
-int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, char *err,
-                     size_t n);
+int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, struct ilu_error *err);
 
-/* Write a JSON document to dir/name atomically. */
-int lg_write_json_file(const char *dir, const char *name, json_t *doc, char *err, size_t n);
+/* Write a JSON document to dir/name atomically. 0, or -1 with err. */
+int lg_write_json_file(const char *dir, const char *name, json_t *doc, struct ilu_error *err);
 
 /* Modes. Each returns the process exit code. */
 struct lg_trace_opts {
@@ -94,21 +97,21 @@ struct ilu_backend;
  * log (warnings and errors to stderr) and the planned trace. */
 struct lg_sim_world {
     struct ilu_sim_env sim;
-    struct ilu_worker_config cfg;   /* every simulated worker's */
+    struct ilu_worker_config cfg;                /* every simulated worker's */
+    struct ilu_backend_configs *backend_configs; /* cfg's backend sections (oci ...), owned */
     struct ilu_log log;
-    struct timespec wall0, wall1;   /* wall time of the run, for the speed line only */
-    uint64_t stop_us;               /* simulated time when the last invocation finished */
+    struct timespec wall0, wall1; /* wall time of the run, for the speed line only */
+    uint64_t stop_us;             /* simulated time when the last invocation finished */
 };
 
 /* Start the clock, load the plan (p) and the worker config (recorded in
  * p->inputs). 0, or -1 with err; call lg_sim_world_destroy either way. */
 int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_sim_world *w,
-                      struct lg_trace_plan *p, char *err, size_t n);
+                      struct lg_trace_plan *p, struct ilu_error *err);
 void lg_sim_world_destroy(struct lg_sim_world *w);
 /* A simulated backend with the planned timings of every trace function;
  * its jitter seed is the config's plus seed_offset. NULL when out of memory. */
-struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p,
-                                         uint64_t seed_offset);
+struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset);
 /* An invocation refused at once (queue full, no worker...): a failed record. */
 void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e);
 /* The last invocation has finished: note the simulated and the wall time. */
@@ -116,15 +119,16 @@ void lg_sim_world_stop(struct lg_sim_world *w);
 /* Write the results folder, print the summary and the speed line. t0_us:
  * the trace's simulated start. 0, or -1 with err. */
 int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_trace_plan *p, uint64_t t0_us,
-                        char *err, size_t n);
+                        struct ilu_error *err);
 
 struct lg_scaling_opts {
     unsigned threads_from, threads_to;
     double duration_s;
     const char *function_dir; /* default functions/hello */
     uint32_t memory_mb;
-    const char *args_json;    /* arguments sent with every invocation */
+    const char *args_json; /* arguments sent with every invocation */
 };
+/* Closed-loop scaling: one step per client count; the exit code. */
 int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o);
 
 struct lg_benchmark_opts {
@@ -132,6 +136,7 @@ struct lg_benchmark_opts {
     unsigned cold_iters, warm_iters;
     uint32_t memory_mb;
 };
+/* Cold and warm times of every function folder; the exit code. */
 int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o);
 
 #endif

@@ -21,10 +21,10 @@ struct scaling_run;
 
 struct client {
     struct scaling_run *run;
-    unsigned idx;     /* 0-based; invokes version idx + 1 */
-    unsigned fn;      /* report function index */
-    char *body;       /* invoke request body, built once */
-    size_t rec;       /* index of the record in flight (records move on realloc) */
+    unsigned idx; /* 0-based; invokes version idx + 1 */
+    unsigned fn;  /* report function index */
+    char *body;   /* invoke request body, built once */
+    size_t rec;   /* index of the record in flight (records move on realloc) */
     uint64_t sent;
 };
 
@@ -147,31 +147,28 @@ static void print_step(struct lg_ctx *ctx, unsigned step, size_t first_rec)
 
 /* Register and prewarm scaling-<T> versions 1..T; build the clients. */
 static int prepare_step(struct scaling_run *run, const struct lg_scaling_opts *o, const char *image, json_t *args,
-                        char *err, size_t n)
+                        struct ilu_error *err)
 {
     struct lg_ctx *ctx = run->ctx;
     char name[64], version[16];
     snprintf(name, sizeof name, "scaling-%u", run->step);
     run->clients = calloc(run->step, sizeof *run->clients);
     if (!run->clients) {
-        snprintf(err, n, "out of memory for %u clients", run->step);
-        return -1;
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory for %u clients", run->step);
     }
     run->n_clients = run->step;
     for (unsigned c = 0; c < run->step; c++) {
         struct client *cl = &run->clients[c];
         snprintf(version, sizeof version, "%u", c + 1);
-        if (lg_register(ctx, name, version, image, o->memory_mb, 1, err, n))
+        if (lg_register(ctx, name, version, image, o->memory_mb, 1, err))
             return -1;
         long idx = ilu_report_function(&ctx->report, name, version);
-        json_t *body = json_pack("{s:s, s:s, s:O}", "function_name", name, "function_version", version,
-                                 "json_args", args);
+        json_t *body =
+            json_pack("{s:s, s:s, s:O}", "function_name", name, "function_version", version, "json_args", args);
         cl->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
-        if (idx < 0 || !cl->body) {
-            snprintf(err, n, "out of memory");
-            return -1;
-        }
+        if (idx < 0 || !cl->body)
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         cl->run = run;
         cl->idx = c;
         cl->fn = (unsigned)idx;
@@ -179,10 +176,10 @@ static int prepare_step(struct scaling_run *run, const struct lg_scaling_opts *o
     /* one warm container per client, so the step measures warm invocations
      * (a failed prewarm only means that client's first invocation is cold) */
     for (unsigned c = 0; c < run->step; c++) {
-        char perr[512];
+        struct ilu_error perr = {0};
         snprintf(version, sizeof version, "%u", c + 1);
-        if (lg_prewarm(ctx, name, version, perr, sizeof perr) && !ctx->quiet)
-            fprintf(stderr, "iluvatar_load_gen: note: %s\n", perr);
+        if (lg_prewarm(ctx, name, version, &perr) && !ctx->quiet)
+            fprintf(stderr, "iluvatar_load_gen: note: %s\n", perr.msg);
     }
     return 0;
 }
@@ -198,7 +195,7 @@ static void free_step(struct scaling_run *run)
 
 /* One step: T clients closed-loop for the duration, then drain.
  * Returns 0, or -1 with err (interrupted, out of memory). */
-static int run_step(struct scaling_run *run, char *err, size_t n)
+static int run_step(struct scaling_run *run, struct ilu_error *err)
 {
     struct lg_ctx *ctx = run->ctx;
     run->in_flight = 0;
@@ -222,21 +219,18 @@ static int run_step(struct scaling_run *run, char *err, size_t n)
     event_del(run->progress);
     show_progress(run);
     lg_progress_end(ctx);
-    if (!run->finished) {
-        snprintf(err, n, "interrupted during the %u-client step with %u invocations in flight; no results written",
-                 run->step, run->in_flight);
-        return -1;
-    }
-    if (run->failed) {
-        snprintf(err, n, "out of memory during the %u-client step", run->step);
-        return -1;
-    }
+    if (!run->finished)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL,
+                       "interrupted during the %u-client step with %u invocations in flight; no results written",
+                       run->step, run->in_flight);
+    if (run->failed)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory during the %u-client step", run->step);
     return 0;
 }
 
 int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
 {
-    char err[1024] = "";
+    struct ilu_error err = {0};
     if (!o->threads_from || !o->threads_to) {
         fprintf(stderr, "iluvatar_load_gen: scaling needs --threads-from and --threads-to (at least 1)\n");
         return 64;
@@ -263,13 +257,14 @@ int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
     struct stat st;
     if (o->function_dir) {
         if (!realpath(o->function_dir, image)) {
-            fprintf(stderr, "iluvatar_load_gen: scaling: --function-dir %s: %s\n", o->function_dir,
-                    strerror(errno));
+            fprintf(stderr, "iluvatar_load_gen: scaling: --function-dir %s: %s\n", o->function_dir, strerror(errno));
             return 64;
         }
     } else if (lg_repo_path(ctx, "functions/hello", image, sizeof image)) {
-        fprintf(stderr, "iluvatar_load_gen: scaling: functions/hello not found beside the binary (in %s); "
-                        "give --function-dir\n", ctx->repo_dir);
+        fprintf(stderr,
+                "iluvatar_load_gen: scaling: functions/hello not found beside the binary (in %s); "
+                "give --function-dir\n",
+                ctx->repo_dir);
         return 64;
     }
     snprintf(main_py, sizeof main_py, "%s/main.py", image);
@@ -278,7 +273,8 @@ int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
         return 64;
     }
     json_error_t jerr;
-    json_t *args = o->args_json ? json_loads(o->args_json, JSON_DECODE_ANY, &jerr) : json_pack("{s:s}", "name", "TESTING");
+    json_t *args =
+        o->args_json ? json_loads(o->args_json, JSON_DECODE_ANY, &jerr) : json_pack("{s:s}", "name", "TESTING");
     if (!json_is_object(args)) {
         fprintf(stderr, "iluvatar_load_gen: scaling: --args-json must be a JSON object%s%s\n", args ? "" : ": ",
                 args ? "" : jerr.text);
@@ -294,22 +290,22 @@ int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
     run.stop_timer = evtimer_new(ctx->base, on_stop, &run);
     run.progress = event_new(ctx->base, -1, EV_PERSIST, on_progress, &run);
     if (!inputs || !run.stop_timer || !run.progress) {
-        snprintf(err, sizeof err, "out of memory");
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }
-    if (lg_check_target(ctx, err, sizeof err))
+    if (lg_check_target(ctx, &err))
         goto out;
     lg_start_clock(ctx);
     for (unsigned t = o->threads_from; t <= o->threads_to; t++) {
         run.step = t;
         /* the previous step's idle containers would hold the worker's memory */
-        char cerr[512];
-        if (t > o->threads_from && lg_clean(ctx, cerr, sizeof cerr) && !ctx->quiet)
-            fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr);
+        struct ilu_error cerr = {0};
+        if (t > o->threads_from && lg_clean(ctx, &cerr) && !ctx->quiet)
+            fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr.msg);
         size_t first_rec = ctx->report.n;
-        int rc = prepare_step(&run, o, image, args, err, sizeof err);
+        int rc = prepare_step(&run, o, image, args, &err);
         if (!rc)
-            rc = run_step(&run, err, sizeof err);
+            rc = run_step(&run, &err);
         free_step(&run);
         if (rc)
             goto out;
@@ -320,19 +316,19 @@ int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
     for (size_t i = 0; i < ctx->report.n; i++)
         successes += ctx->report.recs[i].success != 0;
     json_t *summary = NULL;
-    if (lg_write_results(ctx, "scaling", inputs, &summary, err, sizeof err))
+    if (lg_write_results(ctx, "scaling", inputs, &summary, &err))
         goto out;
     fprintf(stderr, "iluvatar_load_gen: scaling %u..%u clients: %zu invocations, %zu errors; results in %s\n",
             o->threads_from, o->threads_to, ctx->report.n, ctx->report.n - successes, ctx->out_dir);
     json_decref(summary);
     if (!successes)
-        snprintf(err, sizeof err, "no invocation succeeded (see error_kind/error in %s/invocations.csv)",
-                 ctx->out_dir);
+        ilu_err(&err, ILU_ST_BAD_GATEWAY, NULL, "no invocation succeeded (see error_kind/error in %s/invocations.csv)",
+                ctx->out_dir);
     else
         code = 0;
 out:
     if (code)
-        fprintf(stderr, "iluvatar_load_gen: scaling: %s\n", err);
+        fprintf(stderr, "iluvatar_load_gen: scaling: %s\n", err.msg);
     free_step(&run);
     if (run.stop_timer)
         event_free(run.stop_timer);

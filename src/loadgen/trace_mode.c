@@ -20,7 +20,7 @@ struct sent {
 struct trace_run {
     struct lg_ctx *ctx;
     struct lg_trace_plan plan;
-    struct sent *sent;    /* per event: the answer callback's argument */
+    struct sent *sent; /* per event: the answer callback's argument */
     size_t next, done, errors;
     struct event *timer, *progress;
     int failed;
@@ -75,8 +75,7 @@ static void schedule_next(struct trace_run *run)
     double wait_ms = t->events[run->next].time_ms - lg_now_ms(run->ctx);
     if (wait_ms < 0)
         wait_ms = 0;
-    struct timeval tv = {.tv_sec = (time_t)(wait_ms / 1000),
-                         .tv_usec = (suseconds_t)fmod(wait_ms * 1000.0, 1000000.0)};
+    struct timeval tv = {.tv_sec = (time_t)(wait_ms / 1000), .tv_usec = (suseconds_t)fmod(wait_ms * 1000.0, 1000000.0)};
     evtimer_add(run->timer, &tv);
 }
 
@@ -86,37 +85,37 @@ static void on_progress(evutil_socket_t fd, short what, void *arg)
     lg_progress(run->ctx, "trace", run->done, run->plan.trace.n_events, run->errors);
 }
 
-static int register_all(struct trace_run *run, const struct lg_trace_opts *o, char *err, size_t n)
+static int register_all(struct trace_run *run, const struct lg_trace_opts *o, struct ilu_error *err)
 {
     struct lg_ctx *ctx = run->ctx;
     for (size_t f = 0; f < run->plan.trace.n_fns; f++) {
         const struct lg_fn_plan *pl = &run->plan.fns[f];
-        if (lg_register(ctx, pl->name, LG_TRACE_FN_VERSION, pl->image, pl->memory_mb, 1, err, n))
+        if (lg_register(ctx, pl->name, LG_TRACE_FN_VERSION, pl->image, pl->memory_mb, 1, err))
             return -1;
     }
     for (size_t f = 0; f < run->plan.trace.n_fns; f++)
         for (unsigned p = 0; p < o->prewarm; p++)
-            if (lg_prewarm(ctx, run->plan.fns[f].name, LG_TRACE_FN_VERSION, err, n))
+            if (lg_prewarm(ctx, run->plan.fns[f].name, LG_TRACE_FN_VERSION, err))
                 return -1;
     return 0;
 }
 
 int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
 {
-    char err[1024] = "";
+    struct ilu_error err = {0};
     struct trace_run run = {.ctx = ctx};
     int code = 1;
-    if (lg_trace_plan_load(ctx, o, &run.plan, err, sizeof err))
+    if (lg_trace_plan_load(ctx, o, &run.plan, &err))
         goto out;
     size_t n_events = run.plan.trace.n_events;
     if (!(run.sent = calloc(n_events, sizeof *run.sent))) {
-        snprintf(err, sizeof err, "out of memory for %zu invocations", n_events);
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", n_events);
         goto out;
     }
-    if (lg_check_target(ctx, err, sizeof err) || register_all(&run, o, err, sizeof err))
+    if (lg_check_target(ctx, &err) || register_all(&run, o, &err))
         goto out;
     /* all records exist before the first send, so their addresses are stable */
-    if (lg_trace_plan_records(ctx, &run.plan, ctx->tid_prefix, err, sizeof err))
+    if (lg_trace_plan_records(ctx, &run.plan, ctx->tid_prefix, &err))
         goto out;
     for (size_t i = 0; i < n_events; i++)
         run.sent[i] = (struct sent){&run, i};
@@ -130,19 +129,19 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     lg_progress(ctx, "trace", run.done, n_events, run.errors);
     lg_progress_end(ctx);
     if (run.failed || run.done != n_events) {
-        snprintf(err, sizeof err, "run interrupted after %zu of %zu invocations; no results written", run.done,
-                 n_events);
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "run interrupted after %zu of %zu invocations; no results written",
+                run.done, n_events);
         goto out;
     }
     json_t *summary = NULL;
-    if (lg_write_results(ctx, "trace", run.plan.inputs, &summary, err, sizeof err))
+    if (lg_write_results(ctx, "trace", run.plan.inputs, &summary, &err))
         goto out;
     lg_trace_print_summary(ctx, summary);
     json_decref(summary);
     code = 0;
 out:
     if (code)
-        fprintf(stderr, "iluvatar_load_gen: trace: %s\n", err);
+        fprintf(stderr, "iluvatar_load_gen: trace: %s\n", err.msg);
     if (run.timer)
         event_free(run.timer);
     if (run.progress)

@@ -1,20 +1,12 @@
 #include "trace_plan.h"
 
-#include "server/daemon_util.h"
+#include "os/file.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-char *lg_read_file(const char *path, char *err, size_t n)
-{
-    char *text = ilu_read_file(path);
-    if (!text)
-        snprintf(err, n, "cannot read %s: %s", path, strerror(errno));
-    return text;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -83,8 +75,8 @@ int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, cons
     return 0;
 }
 
-static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
-                          size_t n)
+static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
+                          struct ilu_error *err)
 {
     struct ilu_trace *t = &p->trace;
     json_t *data = NULL;
@@ -93,25 +85,25 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
     if (functions_load) {
         json_error_t jerr;
         if (!o->function_data) {
-            snprintf(err, n, "--load-type functions needs --function-data (a benchmark JSON)");
+            ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "--load-type functions needs --function-data (a benchmark JSON)");
             return -1;
         }
-        char *text = lg_read_file(o->function_data, err, n); /* bounded: ILU_READ_FILE_MAX */
+        char *text = ilu_read_file(o->function_data, err); /* bounded: ILU_READ_FILE_MAX */
         if (!text)
             return -1;
         data = json_loads(text, 0, &jerr);
         free(text);
         if (!json_is_object(data)) {
-            snprintf(err, n, "%s:%d: %s", o->function_data, jerr.line,
-                     data ? "not a JSON object of benchmarked functions" : jerr.text);
+            ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%d: %s", o->function_data, jerr.line,
+                    data ? "not a JSON object of benchmarked functions" : jerr.text);
             json_decref(data);
             return -1;
         }
     } else if (strcmp(o->load_type, "synthetic")) {
-        snprintf(err, n, "--load-type must be synthetic or functions, not %s", o->load_type);
+        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "--load-type must be synthetic or functions, not %s", o->load_type);
         return -1;
     } else if (lg_repo_path(ctx, "functions/synthetic", synthetic, sizeof synthetic)) {
-        snprintf(err, n, "functions/synthetic not found beside the binary (in %s)", ctx->repo_dir);
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "functions/synthetic not found beside the binary (in %s)", ctx->repo_dir);
         return -1;
     }
     json_t *mapping = json_object();
@@ -124,7 +116,7 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         if (functions_load) {
             const char *chosen = NULL;
             if (lg_benchmark_match(data, fn->warm_ms, pl, &chosen)) {
-                snprintf(err, n, "%s has no function with warm_results_sec", o->function_data);
+                ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s has no function with warm_results_sec", o->function_data);
                 rc = -1;
                 break;
             }
@@ -144,13 +136,13 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         /* a Python container needs ~20 MB of its own before the function allocates */
         pl->memory_mb = fn->mem_mb < 32 ? 32 : fn->mem_mb;
         pl->args_json = json_dumps(args, JSON_COMPACT);
-        json_t *body = json_pack("{s:s, s:s, s:o}", "function_name", fn->name, "function_version",
-                                 LG_TRACE_FN_VERSION, "json_args", args);
+        json_t *body = json_pack("{s:s, s:s, s:o}", "function_name", fn->name, "function_version", LG_TRACE_FN_VERSION,
+                                 "json_args", args);
         pl->invoke_body = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         long idx = ilu_report_function(&ctx->report, fn->name, LG_TRACE_FN_VERSION);
         if (idx < 0 || !pl->invoke_body || !pl->args_json) {
-            snprintf(err, n, "out of memory");
+            ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
             rc = -1;
         }
         pl->report_fn = (unsigned)idx;
@@ -178,20 +170,17 @@ static int read_csv(struct ilu_trace *t, enum ilu_trace_csv_kind kind, const cha
     return ilu_trace_csv_end(&csv, err);
 }
 
-int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
-                       size_t n)
+int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
+                       struct ilu_error *err)
 {
     memset(p, 0, sizeof *p);
-    p->inputs = json_pack("{s:s, s:s, s:s, s:i}", "input", o->input, "metadata", o->metadata, "load_type",
-                          o->load_type, "prewarm", (int)o->prewarm);
-    struct ilu_error perr = {0};
-    if (read_csv(&p->trace, ILU_TRACE_CSV_METADATA, o->metadata, &perr) ||
-        read_csv(&p->trace, ILU_TRACE_CSV_EVENTS, o->input, &perr)) {
-        snprintf(err, n, "%s", perr.msg);
+    p->inputs = json_pack("{s:s, s:s, s:s, s:i}", "input", o->input, "metadata", o->metadata, "load_type", o->load_type,
+                          "prewarm", (int)o->prewarm);
+    if (read_csv(&p->trace, ILU_TRACE_CSV_METADATA, o->metadata, err) ||
+        read_csv(&p->trace, ILU_TRACE_CSV_EVENTS, o->input, err))
         return -1;
-    }
     if (!p->trace.n_events) {
-        snprintf(err, n, "%s has no invocations", o->input);
+        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s has no invocations", o->input);
         return -1;
     }
     for (size_t f = 0; f < p->trace.n_fns; f++)
@@ -204,10 +193,10 @@ int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct
     json_object_set_new(p->inputs, "trace_invocations", json_integer((json_int_t)p->trace.n_events));
     json_object_set_new(p->inputs, "trace_duration_ms", json_real(p->trace.events[p->trace.n_events - 1].time_ms));
     if (!(p->fns = calloc(p->trace.n_fns, sizeof *p->fns))) {
-        snprintf(err, n, "out of memory");
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         return -1;
     }
-    return plan_functions(ctx, o, p, err, n);
+    return plan_functions(ctx, o, p, err);
 }
 
 void lg_trace_plan_free(struct lg_trace_plan *p)
@@ -220,12 +209,12 @@ void lg_trace_plan_free(struct lg_trace_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, char *err, size_t n)
+int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, struct ilu_error *err)
 {
     for (size_t i = 0; i < p->trace.n_events; i++) {
         struct ilu_inv_record *rec = ilu_report_add(&ctx->report, p->fns[p->trace.events[i].fn].report_fn);
         if (!rec) {
-            snprintf(err, n, "out of memory for %zu invocations", p->trace.n_events);
+            ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", p->trace.n_events);
             return -1;
         }
         rec->scheduled_ms = p->trace.events[i].time_ms;

@@ -13,31 +13,32 @@
 #define LG_TRACE_FN_VERSION "1"
 
 struct lg_fn_plan {
-    const char *name;          /* borrowed from the trace */
+    const char *name; /* borrowed from the trace */
     char image[PATH_MAX];
     uint32_t memory_mb;
-    char *invoke_body;         /* the /invoke request body, owned */
-    char *args_json;           /* its json_args, owned (in-process invocations) */
-    unsigned report_fn;        /* index in ctx->report */
+    char *invoke_body;  /* the /invoke request body, owned */
+    char *args_json;    /* its json_args, owned (in-process invocations) */
+    unsigned report_fn; /* index in ctx->report */
     /* what the function costs, for the simulated backend */
-    double start_ms;           /* container start-up; 0: the simulation's default */
+    double start_ms; /* container start-up; 0: the simulation's default */
     double cold_exec_ms, warm_exec_ms;
 };
 
 struct lg_trace_plan {
     struct ilu_trace trace;
-    struct lg_fn_plan *fns;    /* one per trace function */
-    json_t *inputs;            /* for summary.json */
+    struct lg_fn_plan *fns; /* one per trace function */
+    json_t *inputs;         /* for summary.json */
 };
 
 /* Parse the files and plan every function. 0, or -1 with err naming the file
  * and line. inputs records the run's inputs. */
-int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, char *err,
-                       size_t n);
+int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
+                       struct ilu_error *err);
 void lg_trace_plan_free(struct lg_trace_plan *p);
 
-/* Add one record per trace row to ctx->report (scheduled times, tids). */
-int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, char *err, size_t n);
+/* Add one record per trace row to ctx->report (scheduled times, tids).
+ * 0, or -1 with err (out of memory). */
+int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, struct ilu_error *err);
 
 /* The closing line on stderr: counts, throughput, latency and lateness. */
 void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary);
@@ -47,9 +48,5 @@ void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary);
  * pl's image, exec times and start-up and *chosen_name (borrowed from data).
  * -1 when no entry has an image_name and warm_results_sec. */
 int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, const char **chosen_name);
-
-/* The whole file (at most ILU_READ_FILE_MAX bytes; caller frees), or NULL
- * with err saying why. */
-char *lg_read_file(const char *path, char *err, size_t n);
 
 #endif

@@ -10,8 +10,8 @@ static void sample(struct ilu_host_stats *hs)
     FILE *f = fopen("/proc/stat", "r");
     if (f) {
         unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
-        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq,
-                   &softirq, &steal) == 8) {
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq, &softirq,
+                   &steal) == 8) {
             uint64_t busy = user + nice + sys + iowait + irq + softirq;
             uint64_t total = busy + idle + steal;
             if (hs->last_total && total > hs->last_total)

@@ -12,7 +12,7 @@ struct event;
 struct ilu_host_stats {
     struct event *timer;
     uint64_t last_busy, last_total;
-    double cpu_util_pct;   /* user+nice+system+iowait+irq+softirq over the last period */
+    double cpu_util_pct; /* user+nice+system+iowait+irq+softirq over the last period */
     double load_avg_1m;
     long online_cpus;
 };

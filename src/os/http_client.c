@@ -12,7 +12,7 @@ struct lg_req;
 
 struct lg_conn {
     struct evhttp_connection *evcon;
-    struct evbuffer *out;          /* its bufferevent's output: watched to see a request leave */
+    struct evbuffer *out; /* its bufferevent's output: watched to see a request leave */
     struct evbuffer_cb_entry *out_cb;
     struct lg_conn *next_idle;
     struct lg_req *current; /* the request in flight on it, NULL when idle */
@@ -36,8 +36,8 @@ struct lg_req {
     lg_answer_fn cb;
     lg_answer_sent_fn cb_sent; /* instead of cb */
     void *arg;
-    int queued;  /* evhttp put the request into the connection's output */
-    int sent;    /* ...and all of it went to the socket */
+    int queued; /* evhttp put the request into the connection's output */
+    int sent;   /* ...and all of it went to the socket */
 };
 
 static const char *default_bearer;
@@ -163,8 +163,8 @@ static void on_answer(struct evhttp_request *req, void *arg)
             answer = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, 0, &jerr);
         }
     } else {
-        snprintf(transport, sizeof transport, "no answer from %s:%u (connection refused, reset or timed out)",
-                 h->host, h->port);
+        snprintf(transport, sizeof transport, "no answer from %s:%u (connection refused, reset or timed out)", h->host,
+                 h->port);
     }
     /* the connection is reusable (keep-alive; evhttp reconnects if the
      * server closed it) */

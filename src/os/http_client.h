@@ -16,6 +16,8 @@ struct lg_http;
  * answer: parsed JSON body or NULL; borrowed for the callback. */
 typedef void (*lg_answer_fn)(void *arg, int status, json_t *answer, const char *transport_error);
 
+/* A keep-alive client of host:port on base; requests time out after
+ * timeout_sec. NULL when out of memory. */
 struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t port, unsigned timeout_sec);
 /* Requests still in flight are dropped: their callbacks never run. */
 void lg_http_free(struct lg_http *h);
@@ -43,8 +45,7 @@ void lg_http_set_default_bearer(const char *token);
 /* Blocking convenience for setup steps (register, prewarm, ping): runs the
  * loop until the answer. Returns the status (0 on transport error, message in
  * err_buf); *answer (may be NULL) must be json_decref'd by the caller. */
-int lg_http_call(struct lg_http *h, const char *path, json_t *body, json_t **answer, char *err_buf,
-                 size_t err_len);
+int lg_http_call(struct lg_http *h, const char *path, json_t *body, json_t **answer, char *err_buf, size_t err_len);
 
 /* Requests sent and not answered yet. */
 unsigned lg_http_in_flight(const struct lg_http *h);

@@ -13,44 +13,17 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define PROG "iluvatar_worker_cli"
-#define EXIT_FAIL 1
+#define PROG             "iluvatar_worker_cli"
+#define EXIT_FAIL        1
 #define EXIT_UNREACHABLE 2
-#define EXIT_USAGE 64
-#define EXIT_PENDING 75
-
-static const char usage_text[] =
-    "usage: " PROG " [--host H] [--port P] [--tid ID] [--timeout SEC] [--token T] COMMAND [flags]\n"
-    "\n"
-    "global flags:\n"
-    "  --host H          worker address (default 127.0.0.1)\n"
-    "  -p, --port P      worker port (default 8079)\n"
-    "  --tid ID          transaction id sent as X-Transaction-Id\n"
-    "  --timeout SEC     give up on the request after SEC seconds (default: no limit)\n"
-    "  --token T         a controller's auth.client_token, sent as Authorization: Bearer\n"
-    "                    (default: $ILUVATAR_TOKEN)\n"
-    "  -h, --help        this text\n"
-    "\n"
-    "commands:\n"
-    "  ping | status | health | list | clean\n"
-    "  register -n NAME -v VERSION -i IMAGE -m MEMORY_MB -c CPUS [--parallel-invokes N]\n"
-    "           IMAGE that is an existing directory is sent as its absolute path;\n"
-    "           --isolation, --compute and --server are accepted and ignored\n"
-    "  invoke -n NAME -v VERSION [-a KEY=VALUE]... [--args-json '{...}']\n"
-    "           -a values are strings (as in Ilúvatar); --args-json keeps JSON types,\n"
-    "           and -a entries override its keys\n"
-    "  invoke-async -n NAME -v VERSION [-a KEY=VALUE]... [--args-json '{...}']\n"
-    "  invoke-async-check --cookie COOKIE\n"
-    "  prewarm -n NAME -v VERSION   (-m, -c, -i, --compute accepted and ignored)\n"
-    "\n"
-    "The worker's JSON answer is printed to stdout. Exit status: 0 success, 1 the\n"
-    "worker reported an error, 2 worker unreachable, 64 bad usage, 75 async\n"
-    "invocation not completed yet.\n";
+#define EXIT_USAGE       64
+#define EXIT_PENDING     75
 
 struct cli_opts {
     const char *host;
@@ -60,13 +33,186 @@ struct cli_opts {
     const char *token; /* bearer token, NULL: none */
 };
 
-/* Bad usage: the reason and the usage text on stderr, exit 64. */
-static int usage_error(const char *fmt, const char *arg)
+/* ---- flags: one table; each command names the ones it takes ------------------ */
+
+enum cli_flag_id {
+    /* global: before or after the command */
+    F_HOST,
+    F_PORT,
+    F_TID,
+    F_TIMEOUT,
+    F_TOKEN,
+    F_HELP,
+    /* the commands' */
+    F_NAME,
+    F_VERSION,
+    F_IMAGE,
+    F_MEMORY,
+    F_CPU,
+    F_ARGUMENTS,
+    F_PARALLEL,
+    F_ARGS_JSON,
+    F_COOKIE,
+    F_COMPUTE,
+    F_ISOLATION,
+    F_SERVER,
+    N_FLAGS
+};
+
+struct cli_flag {
+    const char *name; /* --name */
+    char short_name;  /* -x, 0: none */
+    const char *arg;  /* the value's placeholder; NULL: no value */
+    const char *help;
+};
+
+static const struct cli_flag FLAGS[N_FLAGS] = {
+    [F_HOST] = {"host", 0, "H", "worker address (default 127.0.0.1)"},
+    [F_PORT] = {"port", 'p', "P", "worker port (default 8079)"},
+    [F_TID] = {"tid", 0, "ID", "transaction id sent as X-Transaction-Id"},
+    [F_TIMEOUT] = {"timeout", 0, "SEC", "give up on the request after SEC seconds (default: no limit)"},
+    [F_TOKEN] = {"token", 0, "T",
+                 "a controller's auth.client_token, sent as Authorization: Bearer\n"
+                 "                             (default: $ILUVATAR_TOKEN)"},
+    [F_HELP] = {"help", 'h', NULL, "this text; after COMMAND, that command's flags"},
+    [F_NAME] = {"name", 'n', "NAME", "function name"},
+    [F_VERSION] = {"version", 'v', "VERSION", "function version"},
+    [F_IMAGE] = {"image", 'i', "IMAGE", "function folder; an existing directory is sent as its absolute path"},
+    [F_MEMORY] = {"memory", 'm', "MEMORY_MB", "memory limit in MB"},
+    [F_CPU] = {"cpu", 'c', "CPUS", "CPUs"},
+    [F_ARGUMENTS] = {"arguments", 'a', "KEY=VALUE", "an argument, a string (as in Ilúvatar); repeatable"},
+    [F_PARALLEL] = {"parallel-invokes", 0, "N", "invocations one container runs at once (default 1)"},
+    [F_ARGS_JSON] = {"args-json", 0, "'{...}'", "arguments keeping JSON types; -a entries override its keys"},
+    [F_COOKIE] = {"cookie", 0, "COOKIE", "the lookup_cookie that invoke-async printed"},
+    [F_COMPUTE] = {"compute", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
+    [F_ISOLATION] = {"isolation", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
+    [F_SERVER] = {"server", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
+};
+
+#define BIT(id)      (1u << (id))
+#define GLOBAL_FLAGS (BIT(F_HELP + 1) - 1) /* F_HOST..F_HELP */
+
+/* What the command line said: per flag its last value ("" for --help); the
+ * -a entries gathered in kv_args. */
+struct sub_flags {
+    const char *val[N_FLAGS];
+    json_t *kv_args; /* from -a, string values */
+};
+
+struct cli_command;
+typedef int (*cli_handler)(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd);
+
+struct cli_command {
+    const char *name;
+    const char *summary;  /* one line */
+    uint32_t flags;       /* BIT(id) of every flag it takes beyond the global ones */
+    const char *synopsis; /* its flags, as in its usage line */
+    cli_handler run;
+    const char *path; /* the API path */
+    bool post;        /* POST, else GET */
+};
+
+static int cmd_simple(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd);
+static int cmd_register(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd);
+static int cmd_invoke(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd);
+static int cmd_async_check(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd);
+static int cmd_prewarm(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd);
+
+#define INVOKE_FLAGS    (BIT(F_NAME) | BIT(F_VERSION) | BIT(F_ARGUMENTS) | BIT(F_ARGS_JSON))
+#define INVOKE_SYNOPSIS "-n NAME -v VERSION [-a KEY=VALUE]... [--args-json '{...}']"
+
+static const struct cli_command COMMANDS[] = {
+    {"ping", "is the worker up", 0, "", cmd_simple, "/ping", false},
+    {"status", "the worker's load and resources", 0, "", cmd_simple, "/status", false},
+    {"health", "the worker's health check", 0, "", cmd_simple, "/health", false},
+    {"list", "the registered functions", 0, "", cmd_simple, "/list", false},
+    {"clean", "remove the idle containers", 0, "", cmd_simple, "/clean", true},
+    {"register", "register a function (--isolation, --compute and --server are accepted and ignored)",
+     BIT(F_NAME) | BIT(F_VERSION) | BIT(F_IMAGE) | BIT(F_MEMORY) | BIT(F_CPU) | BIT(F_PARALLEL) | BIT(F_COMPUTE) |
+         BIT(F_ISOLATION) | BIT(F_SERVER),
+     "-n NAME -v VERSION -i IMAGE -m MEMORY_MB -c CPUS [--parallel-invokes N]", cmd_register, "/register", true},
+    {"invoke", "invoke a function and print its answer", INVOKE_FLAGS, INVOKE_SYNOPSIS, cmd_invoke, "/invoke", true},
+    {"invoke-async", "invoke a function without waiting; prints a lookup_cookie", INVOKE_FLAGS, INVOKE_SYNOPSIS,
+     cmd_invoke, "/invoke_async", true},
+    {"invoke-async-check", "the result of an async invocation (exit 75 while it runs)", BIT(F_COOKIE),
+     "--cookie COOKIE", cmd_async_check, "/invoke_async_check", true},
+    {"prewarm", "start a container for a function (-m, -c, -i, --compute accepted and ignored)",
+     BIT(F_NAME) | BIT(F_VERSION) | BIT(F_MEMORY) | BIT(F_CPU) | BIT(F_IMAGE) | BIT(F_COMPUTE), "-n NAME -v VERSION",
+     cmd_prewarm, "/prewarm", true},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static const char EXIT_NOTE[] = "The worker's JSON answer is printed to stdout. Exit status: 0 success, 1 the\n"
+                                "worker reported an error, 2 worker unreachable, 64 bad usage, 75 async\n"
+                                "invocation not completed yet.\n";
+
+static const struct cli_command *find_command(const char *name)
+{
+    for (size_t c = 0; c < N_COMMANDS; c++)
+        if (!strcmp(COMMANDS[c].name, name))
+            return &COMMANDS[c];
+    return NULL;
+}
+
+static void print_flags(FILE *out, uint32_t set)
+{
+    for (int id = 0; id < N_FLAGS; id++) {
+        if (!(set & BIT(id)))
+            continue;
+        const struct cli_flag *fl = &FLAGS[id];
+        char left[64], shrt[8] = "";
+        if (fl->short_name)
+            snprintf(shrt, sizeof shrt, "-%c, ", fl->short_name);
+        snprintf(left, sizeof left, "%s--%s%s%s", shrt, fl->name, fl->arg ? " " : "", fl->arg ? fl->arg : "");
+        fprintf(out, "  %-26s %s\n", left, fl->help);
+    }
+}
+
+/* The whole program's help, from the tables. */
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: " PROG " [global flags] COMMAND [flags]\n"
+                 "       " PROG " COMMAND --help   (one command's flags)\n"
+                 "\nglobal flags (before or after COMMAND):\n");
+    print_flags(out, GLOBAL_FLAGS);
+    fprintf(out, "\ncommands:\n");
+    for (size_t c = 0; c < N_COMMANDS; c++) {
+        const struct cli_command *cmd = &COMMANDS[c];
+        fprintf(out, "  %-19s %s\n", cmd->name, cmd->summary);
+        if (*cmd->synopsis)
+            fprintf(out, "  %-19s %s %s\n", "", cmd->name, cmd->synopsis);
+    }
+    fprintf(out, "\n%s", EXIT_NOTE);
+}
+
+static void command_usage(FILE *out, const struct cli_command *cmd)
+{
+    fprintf(out, "usage: " PROG " [global flags] %s%s%s\n%s\n", cmd->name, *cmd->synopsis ? " " : "", cmd->synopsis,
+            cmd->summary);
+    if (cmd->flags) {
+        fprintf(out, "\nflags:\n");
+        print_flags(out, cmd->flags);
+    }
+    fprintf(out, "\nglobal flags (before or after %s): see " PROG " --help\n\n%s", cmd->name, EXIT_NOTE);
+}
+
+/* Bad usage: the reason and the usage text (the command's when known) on
+ * stderr, exit 64. */
+static int usage_error_of(const struct cli_command *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, PROG ": ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
+    fprintf(stderr, "\n\n");
+    if (cmd)
+        command_usage(stderr, cmd);
+    else
+        usage(stderr);
     return EXIT_USAGE;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    return usage_error_of(NULL, fmt, arg);
 }
 
 static bool parse_long(const char *s, long min, long max, long *out)
@@ -104,14 +250,12 @@ static size_t collect_body(char *data, size_t size, size_t nmemb, void *user)
 
 /* GET when body is NULL, POST otherwise. Returns 0 or an exit code after
  * printing why the worker could not be talked to. */
-static int http_call(const struct cli_opts *o, const char *path, const char *body,
-                     struct http_answer *ans)
+static int http_call(const struct cli_opts *o, const char *path, const char *body, struct http_answer *ans)
 {
     char url[512];
     /* A bare IPv6 literal needs brackets in a URL. */
     bool v6 = strchr(o->host, ':') && o->host[0] != '[';
-    snprintf(url, sizeof url, "http://%s%s%s:%ld%s", v6 ? "[" : "", o->host, v6 ? "]" : "",
-             o->port, path);
+    snprintf(url, sizeof url, "http://%s%s%s:%ld%s", v6 ? "[" : "", o->host, v6 ? "]" : "", o->port, path);
 
     CURL *curl = curl_easy_init();
     if (!curl) {
@@ -148,8 +292,8 @@ static int http_call(const struct cli_opts *o, const char *path, const char *bod
     CURLcode rc = curl_easy_perform(curl);
     int ret = 0;
     if (rc == CURLE_COULDNT_CONNECT) {
-        fprintf(stderr, PROG ": cannot connect to the worker at %s:%ld (%s); is iluvatar_worker running?\n",
-                o->host, o->port, curl_easy_strerror(rc));
+        fprintf(stderr, PROG ": cannot connect to the worker at %s:%ld (%s); is iluvatar_worker running?\n", o->host,
+                o->port, curl_easy_strerror(rc));
         ret = EXIT_UNREACHABLE;
     } else if (rc != CURLE_OK) {
         fprintf(stderr, PROG ": request to %s failed: %s\n", url, curl_easy_strerror(rc));
@@ -209,9 +353,10 @@ static int report(const char *what, const struct http_answer *ans)
         code = EXIT_PENDING;
     }
     char line[300];
-    one_line(reason ? reason : (ok_status ? "the worker answered success: false"
-                                          : (doc ? "no error message" : "answer is not JSON")),
-             line, sizeof line);
+    one_line(
+        reason ? reason
+               : (ok_status ? "the worker answered success: false" : (doc ? "no error message" : "answer is not JSON")),
+        line, sizeof line);
     if (ok_status)
         fprintf(stderr, PROG ": %s failed: %s\n", what, line);
     else
@@ -243,99 +388,35 @@ static int run_request(const struct cli_opts *o, const char *what, const char *p
     return ret;
 }
 
-/* ---- subcommands ---------------------------------------------------------- */
-
-enum {
-    OPT_PARALLEL = 256,
-    OPT_ARGS_JSON,
-    OPT_COOKIE,
-    OPT_IGNORED,
-};
-
-/* One option table for every subcommand; each one checks which flags it got,
- * so e.g. `prewarm` can accept and ignore register's flags as Ilúvatar does. */
-static const struct option sub_options[] = {
-    {"name", required_argument, NULL, 'n'},
-    {"version", required_argument, NULL, 'v'},
-    {"image", required_argument, NULL, 'i'},
-    {"memory", required_argument, NULL, 'm'},
-    {"cpu", required_argument, NULL, 'c'},
-    {"arguments", required_argument, NULL, 'a'},
-    {"parallel-invokes", required_argument, NULL, OPT_PARALLEL},
-    {"args-json", required_argument, NULL, OPT_ARGS_JSON},
-    {"cookie", required_argument, NULL, OPT_COOKIE},
-    {"compute", required_argument, NULL, OPT_IGNORED},
-    {"isolation", required_argument, NULL, OPT_IGNORED},
-    {"server", required_argument, NULL, OPT_IGNORED},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-struct sub_flags {
-    const char *name, *version, *image, *memory, *cpu, *parallel, *args_json, *cookie;
-    json_t *kv_args; /* from -a, string values */
-    bool help;
-};
-
-static int parse_sub_flags(int argc, char **argv, struct sub_flags *f)
-{
-    optind = 0; /* GNU getopt: 0 re-initialises the scan; argv[0] is the subcommand */
-    int c;
-    while ((c = getopt_long(argc, argv, ":n:v:i:m:c:a:h", sub_options, NULL)) != -1) {
-        switch (c) {
-        case 'n': f->name = optarg; break;
-        case 'v': f->version = optarg; break;
-        case 'i': f->image = optarg; break;
-        case 'm': f->memory = optarg; break;
-        case 'c': f->cpu = optarg; break;
-        case OPT_PARALLEL: f->parallel = optarg; break;
-        case OPT_ARGS_JSON: f->args_json = optarg; break;
-        case OPT_COOKIE: f->cookie = optarg; break;
-        case OPT_IGNORED: break;
-        case 'h': f->help = true; break;
-        case 'a': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg)
-                return usage_error("-a wants KEY=VALUE, got '%s'", optarg);
-            char key[256];
-            size_t klen = (size_t)(eq - optarg);
-            if (klen >= sizeof key)
-                return usage_error("argument name too long: '%s'", optarg);
-            memcpy(key, optarg, klen);
-            key[klen] = '\0';
-            json_object_set_new(f->kv_args, key, json_string(eq + 1));
-            break;
-        }
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    return 0;
-}
+/* ---- commands ------------------------------------------------------------ */
 
 static json_t *function_ref(const struct sub_flags *f)
 {
-    return json_pack("{s:s, s:s}", "function_name", f->name, "function_version", f->version);
+    return json_pack("{s:s, s:s}", "function_name", f->val[F_NAME], "function_version", f->val[F_VERSION]);
 }
 
-static int cmd_register(const struct cli_opts *o, const struct sub_flags *f)
+static int cmd_simple(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd)
 {
-    if (!f->name || !f->version || !f->image || !f->memory || !f->cpu)
-        return usage_error("%s needs --name, --version, --image, --memory and --cpu", "register");
+    return run_request(o, cmd->name, cmd->path, cmd->post ? json_object() : NULL);
+}
+
+static int cmd_register(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd)
+{
+    const char *const *v = f->val;
+    if (!v[F_NAME] || !v[F_VERSION] || !v[F_IMAGE] || !v[F_MEMORY] || !v[F_CPU])
+        return usage_error_of(cmd, "%s needs --name, --version, --image, --memory and --cpu", cmd->name);
     long memory, cpus, parallel = 1;
-    if (!parse_long(f->memory, 1, INT_MAX, &memory))
-        return usage_error("--memory wants a positive number of MB, got '%s'", f->memory);
-    if (!parse_long(f->cpu, 1, INT_MAX, &cpus))
-        return usage_error("--cpu wants a positive integer, got '%s'", f->cpu);
-    if (f->parallel && !parse_long(f->parallel, 1, INT_MAX, &parallel))
-        return usage_error("--parallel-invokes wants a positive integer, got '%s'", f->parallel);
+    if (!parse_long(v[F_MEMORY], 1, INT_MAX, &memory))
+        return usage_error_of(cmd, "--memory wants a positive number of MB, got '%s'", v[F_MEMORY]);
+    if (!parse_long(v[F_CPU], 1, INT_MAX, &cpus))
+        return usage_error_of(cmd, "--cpu wants a positive integer, got '%s'", v[F_CPU]);
+    if (v[F_PARALLEL] && !parse_long(v[F_PARALLEL], 1, INT_MAX, &parallel))
+        return usage_error_of(cmd, "--parallel-invokes wants a positive integer, got '%s'", v[F_PARALLEL]);
 
     /* The worker resolves nothing relative to the caller's directory, so a
      * function folder goes over as an absolute path. */
     char abs[PATH_MAX];
-    const char *image = f->image;
+    const char *image = v[F_IMAGE];
     struct stat st;
     if (stat(image, &st) == 0 && S_ISDIR(st.st_mode) && realpath(image, abs))
         image = abs;
@@ -345,21 +426,22 @@ static int cmd_register(const struct cli_opts *o, const struct sub_flags *f)
     json_object_set_new(body, "memory", json_integer(memory));
     json_object_set_new(body, "cpus", json_integer(cpus));
     json_object_set_new(body, "parallel_invokes", json_integer(parallel));
-    return run_request(o, "register", "/register", body);
+    return run_request(o, cmd->name, cmd->path, body);
 }
 
-static int cmd_invoke(const struct cli_opts *o, const struct sub_flags *f, bool async)
+static int cmd_invoke(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd)
 {
-    const char *what = async ? "invoke-async" : "invoke";
-    if (!f->name || !f->version)
-        return usage_error("%s needs --name and --version", what);
+    const char *what = cmd->name;
+    if (!f->val[F_NAME] || !f->val[F_VERSION])
+        return usage_error_of(cmd, "%s needs --name and --version", what);
     json_t *args;
-    if (f->args_json) {
+    const char *args_json = f->val[F_ARGS_JSON];
+    if (args_json) {
         json_error_t jerr;
-        args = json_loads(f->args_json, 0, &jerr);
+        args = json_loads(args_json, 0, &jerr);
         if (!json_is_object(args)) {
             json_decref(args);
-            return usage_error("--args-json wants a JSON object, got '%s'", f->args_json);
+            return usage_error_of(cmd, "--args-json wants a JSON object, got '%s'", args_json);
         }
     } else {
         args = json_object();
@@ -375,101 +457,154 @@ static int cmd_invoke(const struct cli_opts *o, const struct sub_flags *f, bool 
     json_t *body = function_ref(f);
     json_object_set_new(body, "json_args", json_string(args_text));
     free(args_text);
-    return run_request(o, what, async ? "/invoke_async" : "/invoke", body);
+    return run_request(o, what, cmd->path, body);
 }
 
-static int run_command(const struct cli_opts *o, int argc, char **argv)
+static int cmd_async_check(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd)
 {
-    const char *cmd = argv[0];
-    static const struct {
-        const char *name, *path;
-        bool post;
-    } simple[] = {
-        {"ping", "/ping", false},     {"status", "/status", false}, {"health", "/health", false},
-        {"list", "/list", false},     {"clean", "/clean", true},
-    };
-    struct sub_flags f = {.kv_args = json_object()};
-    int ret = parse_sub_flags(argc, argv, &f);
-    if (ret)
-        goto out;
-    if (f.help) {
-        printf("%s", usage_text);
-        goto out;
-    }
-    for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++) {
-        if (strcmp(cmd, simple[i].name) == 0) {
-            ret = run_request(o, cmd, simple[i].path, simple[i].post ? json_object() : NULL);
-            goto out;
+    if (!f->val[F_COOKIE])
+        return usage_error_of(cmd, "%s needs --cookie", cmd->name);
+    return run_request(o, cmd->name, cmd->path, json_pack("{s:s}", "lookup_cookie", f->val[F_COOKIE]));
+}
+
+static int cmd_prewarm(const struct cli_opts *o, const struct sub_flags *f, const struct cli_command *cmd)
+{
+    if (!f->val[F_NAME] || !f->val[F_VERSION])
+        return usage_error_of(cmd, "%s needs --name and --version", cmd->name);
+    return run_request(o, cmd->name, cmd->path, function_ref(f));
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+/* The commands that take flag id, as "invoke and invoke-async". */
+static void commands_taking(int id, char *out, size_t n)
+{
+    size_t len = 0, k = 0, total = 0;
+    for (size_t c = 0; c < N_COMMANDS; c++)
+        total += !!(COMMANDS[c].flags & BIT(id));
+    out[0] = 0;
+    for (size_t c = 0; c < N_COMMANDS && len < n; c++)
+        if (COMMANDS[c].flags & BIT(id)) {
+            k++;
+            len += (size_t)snprintf(out + len, n - len, "%s%s",
+                                    k == 1       ? ""
+                                    : k == total ? " and "
+                                                 : ", ",
+                                    COMMANDS[c].name);
+        }
+}
+
+/* One pass over argv, flags on either side of the command (GNU getopt
+ * permutes): fills f and *cmd. 0, -1 for --help (printed), or the exit code. */
+static int parse_cmdline(int argc, char **argv, struct sub_flags *f, const struct cli_command **cmd)
+{
+    struct option longs[N_FLAGS + 1];
+    char shorts[2 * N_FLAGS + 2];
+    size_t ns = 0;
+    shorts[ns++] = ':'; /* a missing value is reported as ':' */
+    for (int id = 0; id < N_FLAGS; id++) {
+        longs[id] = (struct option){FLAGS[id].name, FLAGS[id].arg ? required_argument : no_argument, NULL, 256 + id};
+        if (FLAGS[id].short_name) {
+            shorts[ns++] = FLAGS[id].short_name;
+            if (FLAGS[id].arg)
+                shorts[ns++] = ':';
         }
     }
-    if (strcmp(cmd, "register") == 0) {
-        ret = cmd_register(o, &f);
-    } else if (strcmp(cmd, "invoke") == 0) {
-        ret = cmd_invoke(o, &f, false);
-    } else if (strcmp(cmd, "invoke-async") == 0) {
-        ret = cmd_invoke(o, &f, true);
-    } else if (strcmp(cmd, "invoke-async-check") == 0) {
-        if (!f.cookie)
-            ret = usage_error("%s needs --cookie", cmd);
-        else
-            ret = run_request(o, cmd, "/invoke_async_check",
-                              json_pack("{s:s}", "lookup_cookie", f.cookie));
-    } else if (strcmp(cmd, "prewarm") == 0) {
-        if (!f.name || !f.version)
-            ret = usage_error("%s needs --name and --version", cmd);
-        else
-            ret = run_request(o, cmd, "/prewarm", function_ref(&f));
-    } else {
-        ret = usage_error("unknown command '%s'", cmd);
+    longs[N_FLAGS] = (struct option){0};
+    shorts[ns] = 0;
+    opterr = 0; /* reported below, with the usage */
+    int c;
+    while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        int id = -1;
+        if (c >= 256) {
+            id = c - 256;
+        } else if (c == '?' || c == ':') {
+            char what[128];
+            if (optopt >= 256)
+                snprintf(what, sizeof what, "--%s", FLAGS[optopt - 256].name);
+            else if (optopt)
+                snprintf(what, sizeof what, "-%c", optopt);
+            else
+                snprintf(what, sizeof what, "%s", argv[optind - 1]);
+            return usage_error(c == ':' ? "option '%s' needs a value" : "unknown option '%s'", what);
+        } else {
+            for (int k = 0; k < N_FLAGS; k++)
+                if (FLAGS[k].short_name == c)
+                    id = k;
+        }
+        if (id < 0)
+            continue;
+        f->val[id] = optarg ? optarg : "";
+        if (id == F_ARGUMENTS) {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg)
+                return usage_error("-a wants KEY=VALUE, got '%s'", optarg);
+            char key[256];
+            size_t klen = (size_t)(eq - optarg);
+            if (klen >= sizeof key)
+                return usage_error("argument name too long: '%s'", optarg);
+            memcpy(key, optarg, klen);
+            key[klen] = '\0';
+            json_object_set_new(f->kv_args, key, json_string(eq + 1));
+        }
     }
-out:
-    json_decref(f.kv_args);
-    return ret;
+    const char *name = optind < argc ? argv[optind] : NULL;
+    *cmd = name ? find_command(name) : NULL;
+    if (f->val[F_HELP] && (!name || *cmd)) {
+        if (*cmd)
+            command_usage(stdout, *cmd);
+        else
+            usage(stdout);
+        return -1;
+    }
+    if (!name)
+        return usage_error("%s", "no command given");
+    if (!*cmd)
+        return usage_error("unknown command '%s'", name);
+    if (optind + 1 < argc)
+        return usage_error_of(*cmd, "unexpected argument '%s'", argv[optind + 1]);
+    for (int id = 0; id < N_FLAGS; id++)
+        if (f->val[id] && !(BIT(id) & (GLOBAL_FLAGS | (*cmd)->flags))) {
+            char takers[160], why[320];
+            commands_taking(id, takers, sizeof takers);
+            snprintf(why, sizeof why, "--%s is not a flag of %s (%s takes it)", FLAGS[id].name, name, takers);
+            return usage_error_of(*cmd, "%s", why);
+        }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option global_options[] = {
-        {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},
-        {"tid", required_argument, NULL, 't'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"token", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct cli_opts o = {.host = "127.0.0.1", .port = 8079, .token = getenv("ILUVATAR_TOKEN")};
-    int c;
-    /* '+' stops at the subcommand so its own flags (-v, -c, ...) are left for it. */
-    while ((c = getopt_long(argc, argv, "+:p:h", global_options, NULL)) != -1) {
-        switch (c) {
-        case 'H': o.host = optarg; break;
-        case 'p':
-            if (!parse_long(optarg, 1, 65535, &o.port))
-                return usage_error("--port wants 1..65535, got '%s'", optarg);
-            break;
-        case 't': o.tid = optarg; break;
-        case 'k':
-            if (strlen(optarg) > 512 || strpbrk(optarg, "\r\n"))
-                return usage_error("--token '%s' is too long or holds a line break", optarg);
-            o.token = optarg;
-            break;
-        case 'T':
-            if (!parse_long(optarg, 0, 86400, &o.timeout_sec))
-                return usage_error("--timeout wants seconds (0..86400), got '%s'", optarg);
-            break;
-        case 'h': printf("%s", usage_text); return 0;
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
+    struct sub_flags f = {.kv_args = json_object()};
+    const struct cli_command *cmd = NULL;
+    int ret = parse_cmdline(argc, argv, &f, &cmd);
+    if (ret) {
+        json_decref(f.kv_args);
+        return ret < 0 ? 0 : ret;
     }
-    if (optind >= argc)
-        return usage_error("%s", "no command given");
+    struct cli_opts o = {.host = "127.0.0.1", .port = 8079, .token = getenv("ILUVATAR_TOKEN")};
+    if (f.val[F_HOST])
+        o.host = f.val[F_HOST];
+    o.tid = f.val[F_TID];
+    if (f.val[F_PORT] && !parse_long(f.val[F_PORT], 1, 65535, &o.port))
+        ret = usage_error("--port wants 1..65535, got '%s'", f.val[F_PORT]);
+    else if (f.val[F_TOKEN] && (strlen(f.val[F_TOKEN]) > 512 || strpbrk(f.val[F_TOKEN], "\r\n")))
+        ret = usage_error("--token '%s' is too long or holds a line break", f.val[F_TOKEN]);
+    else if (f.val[F_TIMEOUT] && !parse_long(f.val[F_TIMEOUT], 0, 86400, &o.timeout_sec))
+        ret = usage_error("--timeout wants seconds (0..86400), got '%s'", f.val[F_TIMEOUT]);
+    if (ret) {
+        json_decref(f.kv_args);
+        return ret;
+    }
+    if (f.val[F_TOKEN])
+        o.token = f.val[F_TOKEN];
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         fprintf(stderr, PROG ": cannot initialise libcurl\n");
+        json_decref(f.kv_args);
         return EXIT_FAIL;
     }
-    int ret = run_command(&o, argc - optind, argv + optind);
+    ret = cmd->run(&o, &f, cmd);
     curl_global_cleanup();
+    json_decref(f.kv_args);
     return ret;
 }

@@ -17,6 +17,7 @@
 #include "server/controller_api.h"
 #include "server/ctl_store_sqlite.h"
 #include "server/ctl_transport_http.h"
+#include "os/file.h"
 #include "server/daemon_util.h"
 #include "server/live_env.h"
 
@@ -34,13 +35,12 @@ struct daemon {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iluvatar_controller [-c config.json] [--dump-config] [--help]\n"
-            "  -c, --config FILE   JSON config applied over the built-in defaults\n"
-            "                      (environment ILUVATAR_CONTROLLER__section__key=value overrides both)\n"
-            "  --dump-config       print the effective config as JSON and exit\n"
-            "Serves the controller API of docs/controller.md; workers join with POST /register_worker.\n"
-            "SIGINT/SIGTERM stop accepting, wait a few seconds for outstanding invocations, and exit.\n");
+    fprintf(out, "usage: iluvatar_controller [-c config.json] [--dump-config] [--help]\n"
+                 "  -c, --config FILE   JSON config applied over the built-in defaults\n"
+                 "                      (environment ILUVATAR_CONTROLLER__section__key=value overrides both)\n"
+                 "  --dump-config       print the effective config as JSON and exit\n"
+                 "Serves the controller API of docs/controller.md; workers join with POST /register_worker.\n"
+                 "SIGINT/SIGTERM stop accepting, wait a few seconds for outstanding invocations, and exit.\n");
 }
 
 static void begin_stop(void *ctx)
@@ -67,9 +67,9 @@ int main(int argc, char **argv)
     struct ilu_error err = {0};
     ilu_controller_config_defaults(&cfg);
     if (config_path) {
-        char *text = ilu_read_file(config_path);
+        char *text = ilu_read_file(config_path, &err);
         if (!text) {
-            fprintf(stderr, "iluvatar_controller: cannot read config %s: %s\n", config_path, strerror(errno));
+            fprintf(stderr, "iluvatar_controller: config: %s\n", err.msg);
             return 1;
         }
         int rc = ilu_controller_config_apply_json(&cfg, text, config_path, &err);
@@ -157,7 +157,8 @@ int main(int argc, char **argv)
                  "controller started");
     /* no token: whoever reaches the port may register workers (and divert
      * invocations to them) or call the API; fine on loopback only */
-    bool loopback = !strncmp(cfg.address, "127.", 4) || !strcmp(cfg.address, "::1") || !strcmp(cfg.address, "localhost");
+    bool loopback =
+        !strncmp(cfg.address, "127.", 4) || !strcmp(cfg.address, "::1") || !strcmp(cfg.address, "localhost");
     if (!loopback && !cfg.auth.worker_token[0])
         ilu_log_emit(&d.log, ILU_LOG_WARN, "startup", json_pack("{s:s}", "address", cfg.address),
                      "SECURITY: listening on %s with no auth.worker_token: anyone who can reach port %u can register a"

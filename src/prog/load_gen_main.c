@@ -10,26 +10,212 @@
 
 #include "loadgen/loadgen.h"
 
+/* ---- options: one table; each mode names the ones it takes ---------------- */
+
+enum lg_opt_id {
+    /* global: before or after the mode name */
+    O_HOST,
+    O_PORT,
+    O_OUT,
+    O_TARGET,
+    O_SETUP,
+    O_QUIET,
+    O_NO_PLOTS,
+    O_TOKEN,
+    O_HELP,
+    /* trace */
+    O_INPUT,
+    O_METADATA,
+    O_PREWARM,
+    O_LOAD_TYPE,
+    O_FUNCTION_DATA,
+    O_WORKER_CONFIG,
+    O_SIM_NETWORK_US,
+    O_WORKERS,
+    O_CONTROLLER_CONFIG,
+    /* scaling */
+    O_THREADS_FROM,
+    O_THREADS_TO,
+    O_DURATION,
+    O_FUNCTION_DIR,
+    O_ARGS_JSON,
+    /* benchmark */
+    O_FUNCTIONS_DIR,
+    O_COLD_ITERS,
+    O_WARM_ITERS,
+    /* scaling and benchmark */
+    O_MEMORY,
+    N_OPTS
+};
+
+struct lg_opt {
+    const char *name; /* --name */
+    char short_name;  /* -x, 0: none */
+    const char *arg;  /* the value's placeholder; NULL: a flag */
+    const char *help;
+};
+
+static const struct lg_opt OPTS[N_OPTS] = {
+    [O_HOST] = {"host", 'H', "H", "target address (default 127.0.0.1)"},
+    [O_PORT] = {"port", 'p', "P", "target port (default 8079; 8078 for a controller)"},
+    [O_OUT] = {"out", 'o', "DIR", "results folder (default results/MODE)"},
+    [O_TARGET] = {"target", 't', "worker|controller", "what the load goes to (default worker)"},
+    [O_SETUP] = {"setup", 's', "live|simulation", "a live target, or one simulated in-process (default live)"},
+    [O_QUIET] = {"quiet", 'q', NULL, "no progress lines"},
+    [O_NO_PLOTS] = {"no-plots", 0, NULL, "skip scripts/plot_results.py"},
+    [O_TOKEN] = {"token", 0, "T", "a controller's auth.client_token (default $ILUVATAR_TOKEN)"},
+    [O_HELP] = {"help", 'h', NULL, "this text; after MODE, that mode's options"},
+    [O_INPUT] = {"input", 'i', "trace.csv", "the trace (func_name,invoke_time_ms); required"},
+    [O_METADATA] = {"metadata", 'm', "meta.csv", "one row per trace function; required"},
+    [O_PREWARM] = {"prewarm", 0, "N", "containers started per function before the clock starts"},
+    [O_LOAD_TYPE] = {"load-type", 'l', "synthetic|functions", "what the functions run (default synthetic)"},
+    [O_FUNCTION_DATA] = {"function-data", 'f', "FILE",
+                         "--load-type functions: a benchmark's worker_function_benchmarks.json"},
+    [O_WORKER_CONFIG] = {"worker-config", 0, "worker.json", "--setup simulation: the simulated worker's config"},
+    [O_SIM_NETWORK_US] = {"sim-network-us", 0, "US",
+                          "--setup simulation: client <-> worker round trip (default 300); with --target "
+                          "controller, controller <-> worker"},
+    [O_WORKERS] = {"workers", 0, "N",
+                   "--setup simulation --target controller: N simulated workers (1-1024) behind the controller "
+                   "core; required there"},
+    [O_CONTROLLER_CONFIG] = {"controller-config", 0, "c.json",
+                             "--setup simulation --target controller: the controller's config"},
+    [O_THREADS_FROM] = {"threads-from", 0, "A", "clients of the first step; required"},
+    [O_THREADS_TO] = {"threads-to", 0, "B", "clients of the last step; required"},
+    [O_DURATION] = {"duration", 0, "SEC", "length of each step (default 10)"},
+    [O_FUNCTION_DIR] = {"function-dir", 0, "DIR", "the function folder (default functions/hello)"},
+    [O_ARGS_JSON] = {"args-json", 0, "'{...}'", "arguments sent with every invocation"},
+    [O_FUNCTIONS_DIR] = {"functions-dir", 0, "DIR", "a folder of function folders (each with main.py); required"},
+    [O_COLD_ITERS] = {"cold-iters", 0, "N", "cold iterations per function (default 3)"},
+    [O_WARM_ITERS] = {"warm-iters", 0, "N", "warm invocations per cold one (default 10)"},
+    [O_MEMORY] = {"memory", 0, "MB", "memory of each function (default 128 for scaling, 256 for benchmark)"},
+};
+
+#define BIT(id)     (1ull << (id))
+#define GLOBAL_OPTS (BIT(O_HELP + 1) - 1) /* O_HOST..O_HELP */
+
+/* What the command line said: per option its last value ("" for a flag). */
+struct lg_cmdline {
+    const char *val[N_OPTS];
+    const char *mode_name;
+    const char *target, *setup;
+};
+
+/* Every mode's settings; a mode's parse fills its own. */
+struct lg_mode_opts {
+    struct lg_trace_opts trace;
+    struct lg_scaling_opts scaling;
+    struct lg_benchmark_opts bench;
+    int sim_cluster; /* --setup simulation --target controller */
+};
+
+struct lg_mode {
+    const char *name;
+    const char *summary; /* one line */
+    uint64_t opts;       /* BIT(id) of every option it takes beyond the global ones */
+    int simulated;       /* takes --setup simulation */
+    const char *notes;   /* more help lines, or NULL */
+    /* The options into o: 0, or the exit code (64) after saying why. */
+    int (*parse)(const struct lg_cmdline *cl, struct lg_mode_opts *o);
+    /* The run: the process exit code. */
+    int (*run)(struct lg_ctx *ctx, struct lg_mode_opts *o);
+};
+
+static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o);
+static int run_trace(struct lg_ctx *ctx, struct lg_mode_opts *o);
+static int parse_scaling(const struct lg_cmdline *cl, struct lg_mode_opts *o);
+static int run_scaling(struct lg_ctx *ctx, struct lg_mode_opts *o);
+static int parse_benchmark(const struct lg_cmdline *cl, struct lg_mode_opts *o);
+static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o);
+
+static const struct lg_mode MODES[] = {
+    {"trace", "replay a trace open loop (live), or on the worker or controller core in-process (simulation)",
+     BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) | BIT(O_WORKER_CONFIG) |
+         BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
+     1,
+     "--setup simulation --target controller: a simulated cluster of --workers N workers behind the controller\n"
+     "core; --sim-network-us is then the controller <-> worker round trip.\n",
+     parse_trace, run_trace},
+    {"scaling", "closed-loop clients, one step per client count from --threads-from to --threads-to",
+     BIT(O_THREADS_FROM) | BIT(O_THREADS_TO) | BIT(O_DURATION) | BIT(O_FUNCTION_DIR) | BIT(O_MEMORY) | BIT(O_ARGS_JSON),
+     0, NULL, parse_scaling, run_scaling},
+    {"benchmark", "cold and warm times of every function folder (worker_function_benchmarks.json)",
+     BIT(O_FUNCTIONS_DIR) | BIT(O_COLD_ITERS) | BIT(O_WARM_ITERS) | BIT(O_MEMORY), 0, NULL, parse_benchmark,
+     run_benchmark},
+};
+#define N_MODES (sizeof MODES / sizeof MODES[0])
+
+static const struct lg_mode *find_mode(const char *name)
+{
+    for (size_t m = 0; m < N_MODES; m++)
+        if (!strcmp(MODES[m].name, name))
+            return &MODES[m];
+    return NULL;
+}
+
+static void print_opts(FILE *out, uint64_t set)
+{
+    for (int id = 0; id < N_OPTS; id++) {
+        if (!(set & BIT(id)))
+            continue;
+        const struct lg_opt *op = &OPTS[id];
+        char left[96], shrt[8] = "";
+        if (op->short_name)
+            snprintf(shrt, sizeof shrt, "-%c, ", op->short_name);
+        snprintf(left, sizeof left, "%s--%s%s%s", shrt, op->name, op->arg ? " " : "", op->arg ? op->arg : "");
+        if (strlen(left) > 28) /* a long placeholder: the help on the next line */
+            fprintf(out, "    %s\n    %-28s %s\n", left, "", op->help);
+        else
+            fprintf(out, "    %-28s %s\n", left, op->help);
+    }
+}
+
+static const char RESULTS_NOTE[] =
+    "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md).\n"
+    "--target controller live: the controller serves the worker's API, so every mode runs against it.\n";
+
+/* The whole program's help, from the tables. */
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iluvatar_load_gen [--host H] [--port P (8079; 8078 for a controller)] [--out DIR]\n"
-            "                         [--target worker|controller]"
- " [--setup live|simulation]\n"
-            "                         [--quiet] [--no-plots] [--token T (default $ILUVATAR_TOKEN)]\n"
-            "                         MODE [mode options]\n"
-            "modes:\n"
-            "  trace     --input trace.csv --metadata meta.csv [--prewarm N]\n"
-            "            [--load-type synthetic|functions] [--function-data worker_function_benchmarks.json]\n"
-            "            with --setup simulation: [--worker-config worker.json] [--sim-network-us 300]\n"
-            "            with --setup simulation --target controller: --workers N [--controller-config c.json]\n"
-            "            (a simulated cluster: N workers behind the controller core; --sim-network-us is then\n"
-            "            the controller <-> worker round trip)\n"
-            "  scaling   --threads-from A --threads-to B --duration SEC [--function-dir DIR] [--memory MB]\n"
-            "            [--args-json '{...}']\n"
-            "  benchmark --functions-dir DIR [--cold-iters N] [--warm-iters N] [--memory MB]\n"
-            "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md).\n"
-            "--target controller live: the controller serves the worker's API, so every mode runs against it.\n");
+    fprintf(out, "usage: iluvatar_load_gen [global options] MODE [mode options]\n"
+                 "       iluvatar_load_gen MODE --help   (one mode's options)\n"
+                 "global options (before or after MODE):\n");
+    print_opts(out, GLOBAL_OPTS);
+    fprintf(out, "modes:\n");
+    for (size_t m = 0; m < N_MODES; m++) {
+        fprintf(out, "  %-10s %s%s\n", MODES[m].name, MODES[m].summary, MODES[m].simulated ? "" : " (live only)");
+        print_opts(out, MODES[m].opts);
+    }
+    fputs(MODES[0].notes, out);
+    fputs(RESULTS_NOTE, out);
+}
+
+static void mode_usage(FILE *out, const struct lg_mode *md)
+{
+    fprintf(out, "usage: iluvatar_load_gen [global options] %s [options]\n%s%s\noptions:\n", md->name, md->summary,
+            md->simulated ? "" : " (live only)");
+    print_opts(out, md->opts);
+    if (md->notes)
+        fputs(md->notes, out);
+    fprintf(out, "global options (before or after %s): see iluvatar_load_gen --help\n", md->name);
+}
+
+/* The modes that take option id, as "trace" or "scaling and benchmark". */
+static void modes_taking(int id, char *out, size_t n)
+{
+    size_t len = 0, k = 0, total = 0;
+    for (size_t m = 0; m < N_MODES; m++)
+        total += !!(MODES[m].opts & BIT(id));
+    out[0] = 0;
+    for (size_t m = 0; m < N_MODES && len < n; m++)
+        if (MODES[m].opts & BIT(id)) {
+            k++;
+            len += (size_t)snprintf(out + len, n - len, "%s%s",
+                                    k == 1       ? ""
+                                    : k == total ? " and "
+                                                 : ", ",
+                                    MODES[m].name);
+        }
 }
 
 static int parse_uint(const char *s, unsigned *out)
@@ -48,48 +234,218 @@ static void on_sigint(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-int main(int argc, char **argv)
+/* ---- the modes' options and runs --------------------------------------------- */
+
+/* An unsigned option value into *out; -1 after saying so when it is bad. */
+static int opt_uint(const struct lg_cmdline *cl, int id, unsigned *out)
 {
-    const char *host = "127.0.0.1", *out = NULL, *target = "worker", *setup = "live";
-    unsigned port = 0; /* 0: the target's default, 8079 for a worker, 8078 for a controller */
-    int quiet = 0, no_plots = 0;
-    const char *token = getenv("ILUVATAR_TOKEN"); /* a controller's auth.client_token */
-    static const struct option global[] = {{"host", required_argument, NULL, 'H'},
-                                           {"port", required_argument, NULL, 'p'},
-                                           {"out", required_argument, NULL, 'o'},
-                                           {"target", required_argument, NULL, 't'},
-                                           {"setup", required_argument, NULL, 's'},
-                                           {"quiet", no_argument, NULL, 'q'},
-                                           {"no-plots", no_argument, NULL, 'n'},
-                                           {"token", required_argument, NULL, 'k'},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {NULL, 0, NULL, 0}};
-    int opt;
-    /* "+": stop at the mode name; its options are parsed below */
-    while ((opt = getopt_long(argc, argv, "+H:p:o:t:s:qh", global, NULL)) != -1) {
-        switch (opt) {
-        case 'H': host = optarg; break;
-        case 'p':
-            if (parse_uint(optarg, &port) || port == 0 || port > 65535) {
-                fprintf(stderr, "iluvatar_load_gen: --port %s is not a port number\n", optarg);
-                return 64;
-            }
-            break;
-        case 'o': out = optarg; break;
-        case 't': target = optarg; break;
-        case 's': setup = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'n': no_plots = 1; break;
-        case 'k': token = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
+    if (!cl->val[id])
+        return 0;
+    if (parse_uint(cl->val[id], out)) {
+        fprintf(stderr, "iluvatar_load_gen: bad value \"%s\" for an option of %s\n", cl->val[id], cl->mode_name);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o)
+{
+    struct lg_trace_opts *t = &o->trace;
+    *t = (struct lg_trace_opts){.load_type = "synthetic", .network_us = 300};
+    t->input = cl->val[O_INPUT];
+    t->metadata = cl->val[O_METADATA];
+    if (cl->val[O_LOAD_TYPE])
+        t->load_type = cl->val[O_LOAD_TYPE];
+    t->function_data = cl->val[O_FUNCTION_DATA];
+    t->worker_config = cl->val[O_WORKER_CONFIG];
+    t->controller_config = cl->val[O_CONTROLLER_CONFIG];
+    if (opt_uint(cl, O_PREWARM, &t->prewarm) || opt_uint(cl, O_SIM_NETWORK_US, &t->network_us))
+        return 64;
+    const char *w = cl->val[O_WORKERS];
+    if (w && (parse_uint(w, &t->workers) || t->workers == 0 || t->workers > 1024)) {
+        fprintf(stderr, "iluvatar_load_gen: --workers must be a number of workers in [1, 1024], not \"%s\"\n", w);
+        return 64;
+    }
+    /* a simulated cluster is the only place --workers and --controller-config mean anything */
+    o->sim_cluster = !strcmp(cl->setup, "simulation") && !strcmp(cl->target, "controller");
+    if ((w || t->controller_config) && !o->sim_cluster) {
+        fprintf(stderr, "iluvatar_load_gen: --workers and --controller-config are for --setup simulation --target "
+                        "controller (a live controller has its own config and workers)\n");
+        return 64;
+    }
+    if (o->sim_cluster && !w) {
+        fprintf(stderr, "iluvatar_load_gen: --setup simulation --target controller needs --workers N (1-1024)\n");
+        return 64;
+    }
+    if (!t->input || !t->metadata) {
+        fprintf(stderr, "iluvatar_load_gen: trace needs --input and --metadata\n");
+        return 64;
+    }
+    return 0;
+}
+
+static int run_trace(struct lg_ctx *ctx, struct lg_mode_opts *o)
+{
+    if (strcmp(ctx->setup, "simulation"))
+        return lg_run_trace(ctx, &o->trace);
+    return o->sim_cluster ? lg_run_trace_cluster(ctx, &o->trace) : lg_run_trace_simulated(ctx, &o->trace);
+}
+
+static int parse_scaling(const struct lg_cmdline *cl, struct lg_mode_opts *o)
+{
+    struct lg_scaling_opts *sc = &o->scaling;
+    *sc = (struct lg_scaling_opts){.memory_mb = 128, .duration_s = 10};
+    sc->function_dir = cl->val[O_FUNCTION_DIR];
+    sc->args_json = cl->val[O_ARGS_JSON];
+    unsigned mem = sc->memory_mb;
+    if (opt_uint(cl, O_THREADS_FROM, &sc->threads_from) || opt_uint(cl, O_THREADS_TO, &sc->threads_to) ||
+        opt_uint(cl, O_MEMORY, &mem))
+        return 64;
+    sc->memory_mb = mem;
+    if (cl->val[O_DURATION]) {
+        char *end;
+        sc->duration_s = strtod(cl->val[O_DURATION], &end);
+        if (*end || sc->duration_s <= 0) {
+            fprintf(stderr, "iluvatar_load_gen: bad value \"%s\" for an option of %s\n", cl->val[O_DURATION],
+                    cl->mode_name);
+            return 64;
         }
     }
-    if (optind >= argc) {
+    return 0;
+}
+
+static int run_scaling(struct lg_ctx *ctx, struct lg_mode_opts *o)
+{
+    return lg_run_scaling(ctx, &o->scaling);
+}
+
+static int parse_benchmark(const struct lg_cmdline *cl, struct lg_mode_opts *o)
+{
+    struct lg_benchmark_opts *b = &o->bench;
+    *b = (struct lg_benchmark_opts){.cold_iters = 3, .warm_iters = 10, .memory_mb = 256};
+    b->functions_dir = cl->val[O_FUNCTIONS_DIR];
+    unsigned mem = b->memory_mb;
+    if (opt_uint(cl, O_COLD_ITERS, &b->cold_iters) || opt_uint(cl, O_WARM_ITERS, &b->warm_iters) ||
+        opt_uint(cl, O_MEMORY, &mem))
+        return 64;
+    b->memory_mb = mem;
+    return 0;
+}
+
+static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o)
+{
+    return lg_run_benchmark(ctx, &o->bench);
+}
+
+/* ---- the command line --------------------------------------------------------- */
+
+/* One pass over argv, options on either side of the mode name (GNU getopt
+ * permutes): fills cl and *mode. 0, -1 for --help (printed), or the exit code. */
+static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const struct lg_mode **mode)
+{
+    struct option longs[N_OPTS + 1];
+    char shorts[2 * N_OPTS + 2];
+    size_t ns = 0;
+    shorts[ns++] = ':'; /* a missing value is reported as ':' */
+    for (int id = 0; id < N_OPTS; id++) {
+        longs[id] = (struct option){OPTS[id].name, OPTS[id].arg ? required_argument : no_argument, NULL, 256 + id};
+        if (OPTS[id].short_name) {
+            shorts[ns++] = OPTS[id].short_name;
+            if (OPTS[id].arg)
+                shorts[ns++] = ':';
+        }
+    }
+    longs[N_OPTS] = (struct option){0};
+    shorts[ns] = 0;
+    opterr = 0; /* the messages below name the mode */
+    char bad[128] = "", missing[128] = "";
+    int opt;
+    while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        int id = -1;
+        if (opt >= 256) {
+            id = opt - 256;
+        } else if (opt == '?' || opt == ':') {
+            /* the first one is reported; optopt: the short option, or a
+             * long one's val (0 when unknown) */
+            char *what = opt == '?' ? bad : missing;
+            if (!bad[0] && !missing[0]) {
+                if (optopt >= 256)
+                    snprintf(what, sizeof bad, "--%s", OPTS[optopt - 256].name);
+                else if (optopt)
+                    snprintf(what, sizeof bad, "-%c", optopt);
+                else
+                    snprintf(what, sizeof bad, "%s", argv[optind - 1]);
+            }
+            continue;
+        } else {
+            for (int k = 0; k < N_OPTS; k++)
+                if (OPTS[k].short_name == opt)
+                    id = k;
+        }
+        if (id < 0)
+            continue;
+        cl->val[id] = optarg ? optarg : "";
+    }
+    const char *mode_name = optind < argc ? argv[optind] : NULL;
+    *mode = mode_name ? find_mode(mode_name) : NULL;
+    cl->mode_name = mode_name;
+    if (cl->val[O_HELP] && (!mode_name || *mode)) {
+        if (*mode)
+            mode_usage(stdout, *mode);
+        else
+            usage(stdout);
+        return -1;
+    }
+    if (bad[0]) {
+        fprintf(stderr, "iluvatar_load_gen: unknown option %s%s%s; see iluvatar_load_gen --help\n", bad,
+                mode_name && *mode ? " for " : "", mode_name && *mode ? mode_name : "");
+        return 64;
+    }
+    if (missing[0]) {
+        fprintf(stderr, "iluvatar_load_gen: %s needs a value\n", missing);
+        return 64;
+    }
+    if (!mode_name) {
         usage(stderr);
         return 64;
     }
-    const char *mode = argv[optind];
+    if (!*mode) {
+        fprintf(stderr, "iluvatar_load_gen: unknown mode %s\n", mode_name);
+        usage(stderr);
+        return 64;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "iluvatar_load_gen: unexpected argument %s\n", argv[optind + 1]);
+        return 64;
+    }
+    for (int id = 0; id < N_OPTS; id++)
+        if (cl->val[id] && !(BIT(id) & (GLOBAL_OPTS | (*mode)->opts))) {
+            char takers[128];
+            modes_taking(id, takers, sizeof takers);
+            fprintf(stderr,
+                    "iluvatar_load_gen: --%s is not an option of %s (%s takes it); see iluvatar_load_gen %s --help\n",
+                    OPTS[id].name, mode_name, takers, mode_name);
+            return 64;
+        }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct lg_cmdline cl = {0};
+    const struct lg_mode *md = NULL;
+    int rc = parse_cmdline(argc, argv, &cl, &md);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    const char *host = cl.val[O_HOST] ? cl.val[O_HOST] : "127.0.0.1", *out = cl.val[O_OUT];
+    const char *target = cl.val[O_TARGET] ? cl.val[O_TARGET] : "worker";
+    const char *setup = cl.val[O_SETUP] ? cl.val[O_SETUP] : "live";
+    unsigned port = 0; /* 0: the target's default, 8079 for a worker, 8078 for a controller */
+    if (cl.val[O_PORT] && (parse_uint(cl.val[O_PORT], &port) || port == 0 || port > 65535)) {
+        fprintf(stderr, "iluvatar_load_gen: --port %s is not a port number\n", cl.val[O_PORT]);
+        return 64;
+    }
+    const char *token = cl.val[O_TOKEN] ? cl.val[O_TOKEN] : getenv("ILUVATAR_TOKEN"); /* auth.client_token */
     if (strcmp(target, "worker") && strcmp(target, "controller")) {
         fprintf(stderr, "iluvatar_load_gen: --target must be worker or controller, not %s\n", target);
         return 64;
@@ -98,103 +454,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "iluvatar_load_gen: --setup must be live or simulation, not %s\n", setup);
         return 64;
     }
+    cl.target = target;
+    cl.setup = setup;
     if (!port)
         port = strcmp(target, "controller") ? 8079 : 8078;
     if (token && (strlen(token) > 512 || strpbrk(token, "\r\n"))) {
         fprintf(stderr, "iluvatar_load_gen: --token is too long or holds a line break\n");
         return 64;
     }
+    struct lg_mode_opts mo = {0};
+    if ((rc = md->parse(&cl, &mo)))
+        return rc;
+    if (!strcmp(setup, "simulation") && !md->simulated) {
+        fprintf(stderr, "iluvatar_load_gen: %s has no simulation yet (only trace)\n", md->name);
+        return 64;
+    }
     lg_http_set_default_bearer(token && *token ? token : NULL);
     char default_out[64];
     if (!out) {
-        snprintf(default_out, sizeof default_out, "results/%s", mode);
+        snprintf(default_out, sizeof default_out, "results/%s", md->name);
         out = default_out;
-    }
-
-    struct lg_trace_opts trace = {.load_type = "synthetic", .network_us = 300};
-    struct lg_scaling_opts scaling = {.memory_mb = 128, .duration_s = 10};
-    struct lg_benchmark_opts bench = {.cold_iters = 3, .warm_iters = 10, .memory_mb = 256};
-    static const struct option mode_opts[] = {{"input", required_argument, NULL, 'i'},
-                                              {"metadata", required_argument, NULL, 'm'},
-                                              {"prewarm", required_argument, NULL, 'P'},
-                                              {"load-type", required_argument, NULL, 'l'},
-                                              {"function-data", required_argument, NULL, 'f'},
-                                              {"threads-from", required_argument, NULL, 'a'},
-                                              {"threads-to", required_argument, NULL, 'b'},
-                                              {"duration", required_argument, NULL, 'd'},
-                                              {"function-dir", required_argument, NULL, 'F'},
-                                              {"memory", required_argument, NULL, 'M'},
-                                              {"args-json", required_argument, NULL, 'A'},
-                                              {"functions-dir", required_argument, NULL, 'D'},
-                                              {"cold-iters", required_argument, NULL, 'c'},
-                                              {"warm-iters", required_argument, NULL, 'w'},
-                                              {"worker-config", required_argument, NULL, 'W'},
-                                              {"sim-network-us", required_argument, NULL, 'N'},
-                                              {"workers", required_argument, NULL, 'K'},
-                                              {"controller-config", required_argument, NULL, 'C'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
-    optind++;
-    unsigned u;
-    int workers_given = 0;
-    while ((opt = getopt_long(argc, argv, "i:m:l:f:h", mode_opts, NULL)) != -1) {
-        int bad = 0;
-        switch (opt) {
-        case 'i': trace.input = optarg; break;
-        case 'm': trace.metadata = optarg; break;
-        case 'P': bad = parse_uint(optarg, &trace.prewarm); break;
-        case 'l': trace.load_type = optarg; break;
-        case 'f': trace.function_data = optarg; break;
-        case 'a': bad = parse_uint(optarg, &scaling.threads_from); break;
-        case 'b': bad = parse_uint(optarg, &scaling.threads_to); break;
-        case 'd': {
-            char *end;
-            scaling.duration_s = strtod(optarg, &end);
-            bad = *end || scaling.duration_s <= 0;
-            break;
-        }
-        case 'F': scaling.function_dir = optarg; break;
-        case 'M':
-            bad = parse_uint(optarg, &u);
-            scaling.memory_mb = bench.memory_mb = u;
-            break;
-        case 'A': scaling.args_json = optarg; break;
-        case 'D': bench.functions_dir = optarg; break;
-        case 'c': bad = parse_uint(optarg, &bench.cold_iters); break;
-        case 'w': bad = parse_uint(optarg, &bench.warm_iters); break;
-        case 'W': trace.worker_config = optarg; break;
-        case 'N': bad = parse_uint(optarg, &trace.network_us); break;
-        case 'K':
-            if (parse_uint(optarg, &trace.workers) || trace.workers == 0 || trace.workers > 1024) {
-                fprintf(stderr, "iluvatar_load_gen: --workers must be a number of workers in [1, 1024], not \"%s\"\n",
-                        optarg);
-                return 64;
-            }
-            workers_given = 1;
-            break;
-        case 'C': trace.controller_config = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
-        }
-        if (bad) {
-            fprintf(stderr, "iluvatar_load_gen: bad value \"%s\" for an option of %s\n", optarg, mode);
-            return 64;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "iluvatar_load_gen: unexpected argument %s\n", argv[optind]);
-        return 64;
-    }
-    /* a simulated cluster is the only place --workers and --controller-config mean anything */
-    int sim_cluster = !strcmp(setup, "simulation") && !strcmp(target, "controller");
-    if ((workers_given || trace.controller_config) && !sim_cluster) {
-        fprintf(stderr, "iluvatar_load_gen: --workers and --controller-config are for --setup simulation --target "
-                        "controller (a live controller has its own config and workers)\n");
-        return 64;
-    }
-    if (sim_cluster && !strcmp(mode, "trace") && !workers_given) {
-        fprintf(stderr, "iluvatar_load_gen: --setup simulation --target controller needs --workers N (1-1024)\n");
-        return 64;
     }
 
     /* precise timers: open-loop sends must leave within microseconds of
@@ -206,8 +485,8 @@ int main(int argc, char **argv)
     struct lg_ctx ctx;
     lg_ctx_init(&ctx, host, (uint16_t)port, out);
     ctx.base = base;
-    ctx.quiet = quiet;
-    ctx.no_plots = no_plots;
+    ctx.quiet = cl.val[O_QUIET] != NULL;
+    ctx.no_plots = cl.val[O_NO_PLOTS] != NULL;
     ctx.target = target;
     ctx.setup = setup;
     ctx.http = lg_http_new(base, host, (uint16_t)port, 900);
@@ -215,28 +494,8 @@ int main(int argc, char **argv)
     struct event *sigint = evsignal_new(base, SIGINT, on_sigint, base);
     event_add(sigint, NULL);
 
-    int code;
-    if (!strcmp(mode, "trace")) {
-        if (!trace.input || !trace.metadata) {
-            fprintf(stderr, "iluvatar_load_gen: trace needs --input and --metadata\n");
-            code = 64;
-        } else {
-            code = strcmp(setup, "simulation") ? lg_run_trace(&ctx, &trace)
-                   : sim_cluster                ? lg_run_trace_cluster(&ctx, &trace)
-                                                : lg_run_trace_simulated(&ctx, &trace);
-        }
-    } else if (!strcmp(setup, "simulation")) {
-        fprintf(stderr, "iluvatar_load_gen: %s has no simulation yet (only trace)\n", mode);
-        code = 64;
-    } else if (!strcmp(mode, "scaling")) {
-        code = lg_run_scaling(&ctx, &scaling);
-    } else if (!strcmp(mode, "benchmark")) {
-        code = lg_run_benchmark(&ctx, &bench);
-    } else {
-        fprintf(stderr, "iluvatar_load_gen: unknown mode %s\n", mode);
-        usage(stderr);
-        code = 64;
-    }
+    int code = md->run(&ctx, &mo);
+
     event_free(sigint);
     lg_http_free(ctx.http);
     lg_ctx_free(&ctx);

@@ -1,5 +1,5 @@
 /* iluvatar_worker: the worker daemon. Thin: reads config, wires the core to
- * libevent (live env, HTTP API, OCI backend) and runs the loop. */
+ * libevent (live env, HTTP API, the configured backend) and runs the loop. */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -11,13 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend/oci/oci.h"
 #include "backend/registry.h"
 #include "core/config.h"
 #include "worker/queue.h"
 #include "worker/worker.h"
+#include "os/file.h"
 #include "os/host_stats.h"
+#include "os/spawn.h"
 #include "server/http_api.h"
+#include "os/file.h"
 #include "server/daemon_util.h"
 #include "server/live_env.h"
 #include "server/worker_join.h"
@@ -34,12 +36,11 @@ struct daemon {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iluvatar_worker [-c config.json] [--dump-config] [--help]\n"
-            "  -c, --config FILE   JSON config applied over the built-in defaults\n"
-            "                      (environment ILUVATAR_WORKER__section__key=value overrides both)\n"
-            "  --dump-config       print the effective config as JSON and exit\n"
-            "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n");
+    fprintf(out, "usage: iluvatar_worker [-c config.json] [--dump-config] [--help]\n"
+                 "  -c, --config FILE   JSON config applied over the built-in defaults\n"
+                 "                      (environment ILUVATAR_WORKER__section__key=value overrides both)\n"
+                 "  --dump-config       print the effective config as JSON and exit\n"
+                 "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n");
 }
 
 /* Files shipped beside the binaries (build/..): the bundled functions. */
@@ -81,10 +82,17 @@ int main(int argc, char **argv)
     struct ilu_worker_config cfg;
     struct ilu_error err = {0};
     ilu_config_defaults(&cfg);
+    /* every backend's section (oci.*), owned by the backends; freed on return,
+     * after the worker and the backend that borrow it */
+    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = ilu_backend_configs_attach(&cfg, &err);
+    if (!sections) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        return 1;
+    }
     if (config_path) {
-        char *text = ilu_read_file(config_path);
+        char *text = ilu_read_file(config_path, &err);
         if (!text) {
-            fprintf(stderr, "iluvatar_worker: cannot read config %s: %s\n", config_path, strerror(errno));
+            fprintf(stderr, "iluvatar_worker: config: %s\n", err.msg);
             return 1;
         }
         int rc = ilu_config_apply_json(&cfg, text, config_path, &err);
@@ -120,14 +128,20 @@ int main(int argc, char **argv)
         snprintf(log_path, sizeof log_path, "%s/%s.log", cfg.logging.directory, cfg.name);
     }
     if (!d.base || ilu_live_env_init(&le, d.base, log_path, cfg.logging.stdout_enabled)) {
-        fprintf(stderr, "iluvatar_worker: cannot start the event loop or open log %s: %s\n", log_path,
-                strerror(errno));
+        fprintf(stderr, "iluvatar_worker: cannot start the event loop or open log %s: %s\n", log_path, strerror(errno));
         return 1;
     }
     d.log = (struct ilu_log){.env = &le.env, .min_level = ilu_log_level_parse(cfg.logging.level)};
 
+    /* the one reaper of the process: whoever spawns registers its pids */
+    struct ilu_reaper *reaper = ilu_reaper_new(d.base, &err);
+    if (!reaper) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        return 1;
+    }
+    struct ilu_backend_host host_env = {.base = d.base, .reaper = reaper};
     struct ilu_backend *backend =
-        ilu_backend_create(cfg.container_resources.backend, d.base, &cfg, &d.log, &err);
+        ilu_backend_create(cfg.container_resources.backend, &host_env, &cfg, sections, &d.log, &err);
     if (!backend) {
         fprintf(stderr, "iluvatar_worker: backend %s: %s\n", cfg.container_resources.backend, err.msg);
         return 1;
@@ -153,9 +167,9 @@ int main(int argc, char **argv)
                  hello[0] ? err.msg : "functions/hello not found beside the binary");
 
     /* async results live above the worker, held for async_result_ttl_sec */
-    struct ilu_async *async = ilu_async_new(d.worker, &le.env, cfg.name,
-                                            (uint64_t)cfg.invocation.async_result_ttl_sec * 1000000,
-                                            (uint64_t)cfg.container_resources.pool_freq_ms * 1000, &err);
+    struct ilu_async *async =
+        ilu_async_new(d.worker, &le.env, cfg.name, (uint64_t)cfg.invocation.async_result_ttl_sec * 1000000,
+                      (uint64_t)cfg.container_resources.pool_freq_ms * 1000, &err);
     if (!async) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         ilu_worker_free(d.worker);
@@ -170,8 +184,8 @@ int main(int argc, char **argv)
                                .log = &d.log,
                                .host = &host,
                                .worker_name = cfg.name,
-                               .runtime_name = strcmp(backend->ops->name, "oci") == 0 ? ilu_oci_runtime_name(backend)
-                                                                                       : backend->ops->name,
+                               .runtime_name = backend->ops->runtime_name ? backend->ops->runtime_name(backend)
+                                                                          : backend->ops->name,
                                .tid_seed = ilu_random_seed(),
                                .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
@@ -206,6 +220,7 @@ int main(int argc, char **argv)
     ilu_async_free(async); /* after the worker: it may still have held its entries */
     backend->ops->shutdown(backend);
     backend->ops->free(backend);
+    ilu_reaper_free(reaper);
     ilu_info(&d.log, "shutdown", "worker stopped");
     ilu_live_env_close(&le);
     event_base_free(d.base);

@@ -105,7 +105,9 @@ void ilu_report_fill_from_answer(struct ilu_inv_record *rec, int http_status, js
         const char *kind = json_string_value(json_object_get(answer, "error_kind"));
         const char *msg = json_string_value(json_object_get(answer, "error"));
         snprintf(rec->error_kind, sizeof rec->error_kind, "%s",
-                 kind ? kind : http_status ? ilu_status_kind(http_status) : "connection");
+                 kind          ? kind
+                 : http_status ? ilu_status_kind(http_status)
+                               : "connection");
         free(rec->error);
         rec->error = strdup(msg ? msg : "no error message in the answer");
     }

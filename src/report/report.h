@@ -11,23 +11,23 @@
 
 struct ilu_inv_record {
     char tid[64];
-    unsigned fn;                 /* index into the report's function names */
-    double scheduled_ms;         /* NAN for closed-loop modes */
-    double send_ms, end_ms;      /* relative to the run's start */
+    unsigned fn;            /* index into the report's function names */
+    double scheduled_ms;    /* NAN for closed-loop modes */
+    double send_ms, end_ms; /* relative to the run's start */
     enum ilu_start_kind state;
     /* the worker's timings in ms; NAN when the answer had none */
     double queue_ms, container_start_ms, exec_ms, agent_rtt_ms, overhead_ms, worker_total_ms;
     int success;
-    int http_status;             /* 0: no HTTP answer */
+    int http_status; /* 0: no HTTP answer */
     char error_kind[32];
-    char *error;                 /* owned; NULL when none */
-    int client, step;            /* -1 when not applicable */
+    char *error;      /* owned; NULL when none */
+    int client, step; /* -1 when not applicable */
 };
 
 struct ilu_report {
     struct ilu_inv_record *recs;
     size_t n, cap;
-    char **fn_names;             /* owned copies */
+    char **fn_names; /* owned copies */
     char **fn_versions;
     size_t n_fns;
 };

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/controller_codec.h"
 #include "http_util.h"
 
 /* A request answered later; the client may hang up first (then the answer is
@@ -45,39 +46,6 @@ static int pending_take(struct pending *p)
     if (ilu_http_pending_take(&p->base))
         return 1;
     free(p);
-    return 0;
-}
-
-/* function_name, function_version and json_args as the worker checks them
- * (so bad input is refused here, not at a worker), and the arguments' size. */
-static int check_invoke_body(struct ilu_controller_api *api, json_t *body, struct ilu_error *err)
-{
-    const char *s;
-    if (ilu_http_get_string(body, "function_name", &s, err) || ilu_http_get_string(body, "function_version", &s, err))
-        return -1;
-    json_t *v = json_object_get(body, "json_args");
-    size_t len = 0;
-    if (!v || json_is_null(v))
-        return 0;
-    if (json_is_object(v)) {
-        char *text = json_dumps(v, JSON_COMPACT);
-        len = text ? strlen(text) : 0;
-        free(text);
-    } else if (json_is_string(v)) {
-        json_error_t jerr;
-        json_t *parsed = json_loadb(json_string_value(v), json_string_length(v), 0, &jerr);
-        int ok = json_is_object(parsed);
-        json_decref(parsed);
-        if (!ok)
-            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "json_args is not a JSON object%s%s",
-                           parsed ? "" : ": ", parsed ? "" : jerr.text);
-        len = json_string_length(v);
-    } else {
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "json_args must be a JSON object or a string holding one");
-    }
-    if (api->max_payload_bytes && len > api->max_payload_bytes)
-        return ilu_err(err, ILU_ST_TOO_LARGE, "too_large", "json_args is %zu bytes, over the limit of %u", len,
-                       api->max_payload_bytes);
     return 0;
 }
 
@@ -250,13 +218,13 @@ static void register_done(void *arg, unsigned accepted, unsigned refused, const 
         struct ilu_error err = {0};
         int st = refusal_status(first_error);
         ilu_err(&err, st, ilu_status_kind(st), "%s: %u worker(s) refused the registration (%u accepted; %s): %s",
-                p->fqdn, refused, accepted,
-                accepted ? "kept: it runs on the workers that accepted it" : "not kept",
+                p->fqdn, refused, accepted, accepted ? "kept: it runs on the workers that accepted it" : "not kept",
                 first_error ? first_error : "no message");
         send_error(p->api, p->base.req, &err, p->base.tid);
     } else {
         ilu_http_send_json(p->base.req, 200,
-                  json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted), p->base.tid);
+                           json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted),
+                           p->base.tid);
     }
     free(p);
 }
@@ -264,21 +232,16 @@ static void register_done(void *arg, unsigned accepted, unsigned refused, const 
 static void h_register(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    const char *name, *version;
+    struct ilu_register_req r;
     struct pending *p = NULL;
-    /* the fields and their rules are checked by the core, as a worker checks them */
-    if (refuse_if_shutting_down(api, &err) || ilu_http_get_string(body, "function_name", &name, &err) ||
-        ilu_http_get_string(body, "function_version", &version, &err))
+    /* the worker's codec; the rules are checked by the core, as a worker checks them */
+    if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_register_decode(body, &r, &err))
         goto fail;
-    if (json_is_true(json_object_get(body, "system_function"))) { /* as Ilúvatar's controller */
-        ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "system functions cannot be registered through the controller");
-        goto fail;
-    }
     if (!(p = pending_new(api, req, tid))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto fail;
     }
-    snprintf(p->fqdn, sizeof p->fqdn, "%s-%s", name, version);
+    snprintf(p->fqdn, sizeof p->fqdn, "%s-%s", r.function_name, r.function_version);
     if (ilu_controller_register_function(api->controller, body, true, tid, register_done, p, &err)) {
         pending_take(p);
         free(p);
@@ -301,15 +264,15 @@ static void routed_done(void *arg, int status, json_t *answer)
     free(p);
 }
 
-typedef int (*route_fn)(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
-                        void *arg, struct ilu_error *err);
+typedef int (*route_fn)(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done, void *arg,
+                        struct ilu_error *err);
 
 static void routed(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid,
                    route_fn fn)
 {
     struct ilu_error err = {0};
     struct pending *p = NULL;
-    if (refuse_if_shutting_down(api, &err) || check_invoke_body(api, body, &err))
+    if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_invoke_check(body, api->max_payload_bytes, &err))
         goto fail;
     if (!(p = pending_new(api, req, tid))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
@@ -339,12 +302,12 @@ static void h_invoke_async(struct ilu_controller_api *api, struct evhttp_request
 {
     struct ilu_error err = {0};
     char *cookie = NULL;
-    if (refuse_if_shutting_down(api, &err) || check_invoke_body(api, body, &err) ||
+    if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_invoke_check(body, api->max_payload_bytes, &err) ||
         !(cookie = ilu_controller_invoke_async(api->controller, body, tid, &err))) {
         send_error(api, req, &err, tid);
         return;
     }
-    ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
+    ilu_http_send_json(req, 200, ilu_api_async_answer(cookie), tid);
     free(cookie);
 }
 
@@ -352,18 +315,18 @@ static void h_invoke_async_check(struct ilu_controller_api *api, struct evhttp_r
                                  const char *tid)
 {
     struct ilu_error err = {0};
-    const char *cookie;
+    struct ilu_api_async_check_req r;
     bool pending = false;
     int status = 200;
     json_t *result = NULL;
-    if (ilu_http_get_string(body, "lookup_cookie", &cookie, &err) ||
-        (!(result = ilu_controller_invoke_async_check(api->controller, cookie, &pending, &status, &err)) &&
+    if (ilu_api_async_check_decode(body, &r, &err) ||
+        (!(result = ilu_controller_invoke_async_check(api->controller, r.lookup_cookie, &pending, &status, &err)) &&
          !pending)) {
         send_error(api, req, &err, tid);
         return;
     }
     if (pending) {
-        ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
+        ilu_http_send_json(req, 200, ilu_api_async_pending_answer(), tid);
         return;
     }
     json_t *out = json_deep_copy(result);
@@ -375,21 +338,17 @@ static void h_invoke_async_check(struct ilu_controller_api *api, struct evhttp_r
     ilu_http_send_json(req, status ? status : 200, out, result_tid);
 }
 
-static void h_register_worker(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body,
-                              const char *tid)
+static void h_register_worker(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_ctl_worker_info info = {0};
-    if (refuse_if_shutting_down(api, &err) || ilu_http_get_string(body, "name", &info.name, &err) ||
-        ilu_http_get_string(body, "host", &info.host, &err) || ilu_http_get_u32(body, "port", UINT32_MAX, &info.port, &err) ||
-        ilu_http_get_u32(body, "cpus", 1, &info.cpus, &err) || ilu_http_get_u32(body, "memory_mb", 0, &info.memory_mb, &err) ||
-        (info.boot_id = json_string_value(json_object_get(body, "boot_id")), 0) ||
+    if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_worker_decode(body, &info, &err) ||
         ilu_controller_register_worker(api->controller, &info, true, tid, &err)) {
         send_error(api, req, &err, tid);
         return;
     }
-    ilu_http_send_json(req, 200,
-              json_pack("{s:b, s:s, s:s}", "success", 1, "name", info.name, "message", "worker registered"), tid);
+    ilu_http_send_json(
+        req, 200, json_pack("{s:b, s:s, s:s}", "success", 1, "name", info.name, "message", "worker registered"), tid);
 }
 
 /* Who may call a path (docs/security.md): anyone, workers (the worker
@@ -453,8 +412,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct ilu_controller_api *api = arg;
     json_t *body = NULL;
     char tid[64];
-    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
-                                  api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
+    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0],
+                                  api->log, api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
     if (i < 0)
         return;
     struct ilu_error err = {0};

@@ -17,16 +17,16 @@ struct evhttp_bound_socket;
 struct ilu_controller_api {
     struct ilu_http_server server;
     struct ilu_http_limits http_limits; /* config section http */
-    struct ilu_controller *controller; /* borrowed */
-    const struct ilu_log *log;         /* borrowed */
+    struct ilu_controller *controller;  /* borrowed */
+    const struct ilu_log *log;          /* borrowed */
     uint64_t tid_seed, tid_seq;
     uint32_t max_payload_bytes;
     /* "Authorization: Bearer <token>" required on /register_worker (worker
      * token) and on every other path but /ping (client token); borrowed,
      * NULL or "": not required (docs/security.md) */
     const char *worker_token, *client_token;
-    bool shutting_down;                /* new invocations and registrations answer 503 */
-    unsigned open_requests;            /* answered asynchronously, not yet replied */
+    bool shutting_down;     /* new invocations and registrations answer 503 */
+    unsigned open_requests; /* answered asynchronously, not yet replied */
 };
 
 /* Listen on address:port and serve the controller API on base; 0, or -1

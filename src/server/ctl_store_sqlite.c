@@ -46,15 +46,12 @@ static const char *db_hint(struct ilu_ctl_sqlite *s)
                " the mount, or set store.db_path)";
     case SQLITE_CANTOPEN:
         return " (the file or its directory cannot be opened or created: check store.db_path and its permissions)";
-    case SQLITE_FULL:
-        return " (the disk is full)";
-    case SQLITE_IOERR:
-        return " (an I/O error on the disk holding the database)";
+    case SQLITE_FULL: return " (the disk is full)";
+    case SQLITE_IOERR: return " (an I/O error on the disk holding the database)";
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return " (another process holds the database locked: is a second controller using the same store.db_path?)";
-    default:
-        return "";
+    default: return "";
     }
 }
 
@@ -86,10 +83,11 @@ struct ilu_ctl_sqlite *ilu_ctl_sqlite_open(const char *path, struct ilu_error *e
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 2000);
-    static const char schema[] = "PRAGMA journal_mode=WAL;"
-                                 "PRAGMA synchronous=NORMAL;"
-                                 "CREATE TABLE IF NOT EXISTS functions(fqdn TEXT PRIMARY KEY, registration TEXT NOT NULL);"
-                                 "CREATE TABLE IF NOT EXISTS workers(name TEXT PRIMARY KEY, info TEXT NOT NULL);";
+    static const char schema[] =
+        "PRAGMA journal_mode=WAL;"
+        "PRAGMA synchronous=NORMAL;"
+        "CREATE TABLE IF NOT EXISTS functions(fqdn TEXT PRIMARY KEY, registration TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS workers(name TEXT PRIMARY KEY, info TEXT NOT NULL);";
     char *msg = NULL;
     if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         ilu_err(err, ILU_ST_INTERNAL, "store", "database %s: cannot set up the tables: %s", path,
@@ -209,9 +207,9 @@ int ilu_ctl_sqlite_load(struct ilu_ctl_sqlite *s, struct ilu_controller *c, cons
         if (rc != SQLITE_DONE)
             return db_fail(s, "cannot read", err);
     }
-    ilu_log_emit(log, ILU_LOG_INFO, "store",
-                 json_pack("{s:s, s:i, s:i}", "db_path", s->path, "functions", (int)loaded[0], "workers",
-                           (int)loaded[1]),
-                 "loaded %u functions and %u workers", loaded[0], loaded[1]);
+    ilu_log_emit(
+        log, ILU_LOG_INFO, "store",
+        json_pack("{s:s, s:i, s:i}", "db_path", s->path, "functions", (int)loaded[0], "workers", (int)loaded[1]),
+        "loaded %u functions and %u workers", loaded[0], loaded[1]);
     return 0;
 }

@@ -39,7 +39,7 @@ struct ctl_call {
     struct event *timer;
     enum ilu_ctl_call call;
     uint64_t timeout_us;
-    int answered;         /* cb already ran (timed out, or failed to send) */
+    int answered; /* cb already ran (timed out, or failed to send) */
     struct ctl_call *prev, *next;
 };
 
@@ -50,16 +50,13 @@ struct ilu_ctl_http {
     struct ctl_call *calls;
     unsigned in_flight; /* requests at a worker (answered or timed out: not yet back) */
     unsigned owed;      /* calls whose callback has not run yet */
-    int failing; /* shutting down: every call fails at once */
+    int failing;        /* shutting down: every call fails at once */
     int closing;
 };
 
 static const char *const call_path[] = {
-    [ILU_CTL_REGISTER] = "/register",
-    [ILU_CTL_INVOKE] = "/invoke",
-    [ILU_CTL_PREWARM] = "/prewarm",
-    [ILU_CTL_STATUS] = "/status",
-    [ILU_CTL_CLEAN] = "/clean",
+    [ILU_CTL_REGISTER] = "/register", [ILU_CTL_INVOKE] = "/invoke", [ILU_CTL_PREWARM] = "/prewarm",
+    [ILU_CTL_STATUS] = "/status",     [ILU_CTL_CLEAN] = "/clean",
 };
 
 struct ilu_ctl_http *ilu_ctl_http_new(struct event_base *base, const struct ilu_log *log)
@@ -243,7 +240,8 @@ static void on_send_failed(evutil_socket_t fd, short what, void *arg)
     call_unlink_free(c);
     t->owed--;
     if (!t->closing)
-        cb(cb_arg, 0, NULL, t->failing ? "the controller is shutting down" : "could not send the request (out of memory)");
+        cb(cb_arg, 0, NULL,
+           t->failing ? "the controller is shutting down" : "could not send the request (out of memory)");
 }
 
 static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
@@ -273,8 +271,7 @@ static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call,
         c->peer = NULL;
         c->answered = 1;
         if (event_base_once(t->base, -1, EV_TIMEOUT, on_send_failed, c, NULL) != 0)
-            ilu_log_emit(t->log, ILU_LOG_ERROR, tid, NULL, "out of memory sending %s to %s", call_path[call],
-                         w->name);
+            ilu_log_emit(t->log, ILU_LOG_ERROR, tid, NULL, "out of memory sending %s to %s", call_path[call], w->name);
         return;
     }
     free(text);
@@ -290,10 +287,8 @@ static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call,
 
 struct ilu_ctl_transport ilu_ctl_http_transport(struct ilu_ctl_http *t)
 {
-    return (struct ilu_ctl_transport){.ctx = t,
-                                      .worker_added = tr_worker_added,
-                                      .worker_freed = tr_worker_freed,
-                                      .send = tr_send};
+    return (struct ilu_ctl_transport){
+        .ctx = t, .worker_added = tr_worker_added, .worker_freed = tr_worker_freed, .send = tr_send};
 }
 
 int ilu_ctl_http_fail_all(struct ilu_ctl_http *t)

@@ -1,6 +1,6 @@
 #include "daemon_util.h"
 
-#include "live_env.h"
+#include "os/clock.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -10,78 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-char *ilu_read_file(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len > ILU_READ_FILE_MAX) {
-            free(buf);
-            fclose(f);
-            errno = EFBIG;
-            return NULL;
-        }
-        if (len + 1 == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger)
-                free(buf);
-            buf = bigger;
-        }
-    }
-    int saved = ferror(f) ? EIO : ENOMEM;
-    fclose(f);
-    if (!buf) {
-        errno = saved;
-        return NULL;
-    }
-    buf[len] = 0;
-    return buf;
-}
-
-int ilu_read_lines(const char *path, size_t max_line, int (*line_fn)(void *ctx, char *line, size_t len,
-                                                                     struct ilu_error *err),
-                   void *ctx, struct ilu_error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "cannot read %s: %s", path, strerror(errno));
-    char *line = malloc(max_line + 1);
-    if (!line) {
-        fclose(f);
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory for a line of %s", path);
-    }
-    size_t len = 0, line_no = 1;
-    int c, rc = 0;
-    while (!rc && (c = getc_unlocked(f)) != EOF) {
-        if (c == '\n') {
-            line[len] = 0;
-            rc = line_fn(ctx, line, len, err);
-            len = 0;
-            line_no++;
-        } else if (len == max_line) {
-            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: line longer than %zu bytes", path, line_no,
-                         max_line);
-        } else {
-            line[len++] = (char)c;
-        }
-    }
-    if (!rc && ferror(f))
-        rc = ilu_err(err, ILU_ST_INTERNAL, NULL, "reading %s failed: %s", path, strerror(errno));
-    if (!rc && len) { /* a last line without its newline */
-        line[len] = 0;
-        rc = line_fn(ctx, line, len, err);
-    }
-    free(line);
-    fclose(f);
-    return rc;
-}
 
 uint64_t ilu_random_seed(void)
 {
@@ -93,15 +22,13 @@ uint64_t ilu_random_seed(void)
         close(fd);
     }
     if (!seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (uint64_t)getpid() * 2654435761u ^ (uint64_t)ts.tv_nsec;
+        seed = (uint64_t)getpid() * 2654435761u ^ ilu_os_mono_ns();
     }
     return seed;
 }
 
-int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out),
-                          const char **config_path, int *dump)
+int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out), const char **config_path,
+                          int *dump)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"dump-config", no_argument, NULL, 'D'},
@@ -129,7 +56,7 @@ static void on_drain_check(evutil_socket_t fd, short what, void *arg)
 {
     struct ilu_graceful_stop *g = arg;
     unsigned left = g->outstanding(g->ctx);
-    if (left == 0 || ilu_monotonic_us() >= g->deadline_us) {
+    if (left == 0 || ilu_os_mono_us() >= g->deadline_us) {
         if (left)
             ilu_warn(g->log, "shutdown", "%u invocations still outstanding after the grace period; stopping anyway",
                      left);
@@ -145,10 +72,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_base_loopbreak(g->base);
         return;
     }
-    ilu_info(g->log, "shutdown", "signal %d: no longer accepting work; waiting up to %llu s for %u outstanding invocations",
-             (int)sig, (unsigned long long)(g->grace_us / 1000000), g->outstanding(g->ctx));
+    ilu_info(g->log, "shutdown",
+             "signal %d: no longer accepting work; waiting up to %llu s for %u outstanding invocations", (int)sig,
+             (unsigned long long)(g->grace_us / 1000000), g->outstanding(g->ctx));
     g->begin(g->ctx);
-    g->deadline_us = ilu_monotonic_us() + g->grace_us;
+    g->deadline_us = ilu_os_mono_us() + g->grace_us;
     g->drain_timer = event_new(g->base, -1, EV_PERSIST, on_drain_check, g);
     struct timeval every = {0, 20000};
     if (g->drain_timer)

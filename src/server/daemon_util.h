@@ -1,5 +1,5 @@
-/* Small helpers the daemons share: reading a whole file, a random seed,
- * stopping gracefully on SIGINT/SIGTERM. */
+/* Small helpers the daemons share: a random seed, the command line,
+ * stopping gracefully on SIGINT/SIGTERM. (Reading files is src/os/file.h.) */
 #ifndef ILU_DAEMON_UTIL_H
 #define ILU_DAEMON_UTIL_H
 
@@ -7,26 +7,9 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "core/log.h"
 
-#include "core/error.h"
-
-/* Largest file ilu_read_file takes (configs, benchmark JSON): beyond it,
- * NULL with errno EFBIG rather than the whole file in memory. */
-#define ILU_READ_FILE_MAX (64u << 20)
-
-/* The whole file as a NUL-terminated string (caller frees), or NULL with
- * errno set. */
-char *ilu_read_file(const char *path);
-
-/* Calls line_fn for each line of path: the line without its '\n', in a
- * writable NUL-terminated buffer of max_line + 1 bytes that is reused. A
- * longer line fails with "path:N: line longer than max_line bytes" as soon as
- * max_line + 1 bytes of it were read, so memory stays bounded whatever the
- * file holds. line_fn returns 0 to go on or -1 (with err filled) to stop. */
-int ilu_read_lines(const char *path, size_t max_line, int (*line_fn)(void *ctx, char *line, size_t len,
-                                                                     struct ilu_error *err),
-                   void *ctx, struct ilu_error *err);
 /* 64 random bits for transaction ids (from /dev/urandom; pid and time if
  * that fails). */
 uint64_t ilu_random_seed(void);
@@ -34,8 +17,8 @@ uint64_t ilu_random_seed(void);
 /* The daemons' command line: [-c FILE] [--dump-config] [--help]. Returns
  * -1 to go on (with *config_path, *dump set), else the exit code (0 after
  * --help, 64 on bad usage, with usage printed). */
-int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out),
-                          const char **config_path, int *dump);
+int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out), const char **config_path,
+                          int *dump);
 
 struct event_base;
 struct event;
@@ -56,6 +39,7 @@ struct ilu_graceful_stop {
     int signals_seen;
 };
 
+/* Arm the signal events; -1 when libevent cannot. free disarms them. */
 int ilu_graceful_stop_install(struct ilu_graceful_stop *g);
 void ilu_graceful_stop_free(struct ilu_graceful_stop *g);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/worker_codec.h"
 #include "http_util.h"
 #include "metrics.h"
 
@@ -48,31 +49,6 @@ static int pending_take(struct pending *p)
     return 0;
 }
 
-/* json_args: a string holding a JSON object (Ilúvatar) or an object. Returns
- * compact JSON text the caller frees. */
-static char *get_args(json_t *body, struct ilu_error *err)
-{
-    json_t *v = json_object_get(body, "json_args");
-    if (!v || json_is_null(v))
-        return strdup("{}");
-    if (json_is_object(v))
-        return json_dumps(v, JSON_COMPACT);
-    if (!json_is_string(v)) {
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "json_args must be a JSON object or a string holding one");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *parsed = json_loadb(json_string_value(v), json_string_length(v), 0, &jerr);
-    if (!parsed || !json_is_object(parsed)) {
-        json_decref(parsed);
-        ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "json_args is not a JSON object%s%s", parsed ? "" : ": ",
-                parsed ? "" : jerr.text);
-        return NULL;
-    }
-    json_decref(parsed);
-    return strdup(json_string_value(v));
-}
-
 /* ---- handlers ------------------------------------------------------------ */
 
 typedef void (*handler_fn)(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid);
@@ -86,14 +62,12 @@ static void h_register(struct ilu_http_api *api, struct evhttp_request *req, jso
 {
     struct ilu_error err = {0};
     struct ilu_register_req r = {0};
-    /* the codec and rules the controller uses too (core/registration.h) */
+    /* the codec and rules the controller uses too (api/registration.h) */
     if (ilu_registration_from_json(body, &r, &err) || ilu_worker_register(api->worker, &r, tid, &err)) {
         send_error(api, req, &err, tid);
         return;
     }
-    char fqdn[160];
-    snprintf(fqdn, sizeof fqdn, "%s-%s", r.function_name, r.function_version);
-    ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "fqdn", fqdn), tid);
+    ilu_http_send_json(req, 200, ilu_api_register_answer(&r), tid);
 }
 
 static void invoke_answer(void *arg, struct ilu_invocation *inv)
@@ -118,63 +92,63 @@ static void invoke_answer(void *arg, struct ilu_invocation *inv)
 static void h_invoke(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    const char *name, *version;
-    char *args = NULL;
+    struct ilu_api_invoke_req r = {0};
     struct pending *p = NULL;
-    if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err) ||
-        !(args = get_args(body, &err)))
+    if (ilu_api_invoke_decode(body, &r, &err))
         goto fail;
     if (!(p = pending_new(api, req, tid))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto fail;
     }
-    if (ilu_worker_invoke(api->worker, name, version, args, strlen(args), tid, invoke_answer, p, &err)) {
+    if (ilu_worker_invoke(api->worker, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
+                          invoke_answer, p, &err)) {
         pending_take(p);
         free(p);
         goto fail;
     }
-    free(args);
+    ilu_api_invoke_req_release(&r);
     return;
 fail:
-    free(args);
+    ilu_api_invoke_req_release(&r);
     send_error(api, req, &err, tid);
 }
 
 static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    const char *name, *version;
-    char *args = NULL, *cookie = NULL;
-    if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err) ||
-        !(args = get_args(body, &err)) ||
-        !(cookie = ilu_async_invoke(api->async, name, version, args, strlen(args), tid, &err))) {
-        free(args);
+    struct ilu_api_invoke_req r = {0};
+    char *cookie = NULL;
+    if (ilu_api_invoke_decode(body, &r, &err) ||
+        !(cookie = ilu_async_invoke(api->async, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
+                                    &err))) {
+        ilu_api_invoke_req_release(&r);
         send_error(api, req, &err, tid);
         return;
     }
-    ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 1, "lookup_cookie", cookie), tid);
-    free(args);
+    ilu_http_send_json(req, 200, ilu_api_async_answer(cookie), tid);
+    ilu_api_invoke_req_release(&r);
     free(cookie);
 }
 
 static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    const char *cookie;
+    struct ilu_api_async_check_req r;
     bool pending = false;
     json_t *result = NULL;
-    if (ilu_http_get_string(body, "lookup_cookie", &cookie, &err) ||
-        (!(result = ilu_async_check(api->async, cookie, &pending, &err)) && !pending)) {
+    if (ilu_api_async_check_decode(body, &r, &err) ||
+        (!(result = ilu_async_check(api->async, r.lookup_cookie, &pending, &err)) && !pending)) {
         send_error(api, req, &err, tid);
         return;
     }
     if (pending) {
-        ilu_http_send_json(req, 200, json_pack("{s:b, s:s}", "success", 0, "status", "Invocation not completed"), tid);
+        ilu_http_send_json(req, 200, ilu_api_async_pending_answer(), tid);
         return;
     }
     int status = (int)json_integer_value(json_object_get(result, "http_status"));
     json_object_del(result, "http_status");
-    ilu_http_send_json(req, status ? status : 200, result, json_string_value(json_object_get(result, "transaction_id")));
+    ilu_http_send_json(req, status ? status : 200, result,
+                       json_string_value(json_object_get(result, "transaction_id")));
 }
 
 static void prewarm_answer(void *arg, const char *tid, const struct ilu_error *err)
@@ -185,22 +159,22 @@ static void prewarm_answer(void *arg, const char *tid, const struct ilu_error *e
     if (err)
         send_error(p->api, p->base.req, err, p->base.tid);
     else
-        ilu_http_send_json(p->base.req, 200, json_pack("{s:b, s:s}", "success", 1, "message", "prewarmed"), p->base.tid);
+        ilu_http_send_json(p->base.req, 200, ilu_api_prewarm_answer(), p->base.tid);
     free(p);
 }
 
 static void h_prewarm(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    const char *name, *version;
+    struct ilu_api_prewarm_req r;
     struct pending *p = NULL;
-    if (ilu_http_get_string(body, "function_name", &name, &err) || ilu_http_get_string(body, "function_version", &version, &err))
+    if (ilu_api_prewarm_decode(body, &r, &err))
         goto fail;
     if (!(p = pending_new(api, req, tid))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto fail;
     }
-    if (ilu_worker_prewarm(api->worker, name, version, tid, prewarm_answer, p, &err)) {
+    if (ilu_worker_prewarm(api->worker, r.function_name, r.function_version, tid, prewarm_answer, p, &err)) {
         pending_take(p);
         free(p);
         goto fail;
@@ -245,8 +219,7 @@ static void h_list(struct ilu_http_api *api, struct evhttp_request *req, json_t 
 
 static void h_clean(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    unsigned n = ilu_worker_clean(api->worker, tid);
-    ilu_http_send_json(req, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)n), tid);
+    ilu_http_send_json(req, 200, ilu_api_clean_answer(ilu_worker_clean(api->worker, tid)), tid);
 }
 
 /* Ilúvatar's est_invoke_time. {"fqdns": [...]} answers {"est_time": [...]}
@@ -255,38 +228,22 @@ static void h_clean(struct ilu_http_api *api, struct evhttp_request *req, json_t
 static void h_est_invoke_time(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    json_t *fqdns = json_object_get(body, "fqdns");
-    if (fqdns) {
+    struct ilu_api_est_req r;
+    const struct ilu_function *fn;
+    if (ilu_api_est_decode(body, &r, &err))
+        goto fail;
+    if (r.many) {
         json_t *est = json_array();
-        size_t i;
-        json_t *v;
-        if (!json_is_array(fqdns)) {
-            ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "fqdns must be an array of \"name-version\" strings");
-        } else {
-            json_array_foreach(fqdns, i, v) {
-                if (!json_is_string(v)) {
-                    ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "fqdns[%zu] is not a string", i);
-                    break;
-                }
-                const struct ilu_function *fn = ilu_worker_function_fqdn(api->worker, json_string_value(v));
-                json_array_append_new(est, json_real(fn ? ilu_worker_est_invoke_time(api->worker, fn) : 0));
-            }
+        for (size_t i = 0; i < r.n_fqdns; i++) {
+            fn = ilu_worker_function_fqdn(api->worker, r.fqdns[i]);
+            json_array_append_new(est, json_real(fn ? ilu_worker_est_invoke_time(api->worker, fn) : 0));
         }
-        if (err.status) {
-            json_decref(est);
-            send_error(api, req, &err, tid);
-            return;
-        }
+        ilu_api_est_req_release(&r);
         ilu_http_send_json(req, 200, json_pack("{s:b, s:o}", "success", 1, "est_time", est), tid);
         return;
     }
-    const char *name, *version;
-    const struct ilu_function *fn = NULL;
-    if (ilu_http_get_string(body, "function_name", &name, &err) ||
-        ilu_http_get_string(body, "function_version", &version, &err))
-        goto fail;
-    if (!(fn = ilu_worker_function(api->worker, name, version))) {
-        ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "function %s-%s is not registered", name, version);
+    if (!(fn = ilu_worker_function(api->worker, r.function_name, r.function_version))) {
+        ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "function %s-%s is not registered", r.function_name, r.function_version);
         goto fail;
     }
     ilu_http_send_json(req, 200,
@@ -333,8 +290,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct ilu_http_api *api = arg;
     json_t *body = NULL;
     char tid[64];
-    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0], api->log,
-                                  api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
+    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0],
+                                  api->log, api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
     if (i < 0)
         return;
     routes[i].fn(api, req, body, tid);

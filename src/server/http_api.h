@@ -23,7 +23,7 @@ struct ilu_http_api {
     const char *runtime_name;
     uint64_t tid_seed, tid_seq;
     uint32_t max_payload_bytes;
-    unsigned open_requests;             /* answered asynchronously, not yet replied */
+    unsigned open_requests; /* answered asynchronously, not yet replied */
 };
 
 /* Listen on address:port and serve the worker API on base; 0, or -1 with

@@ -17,6 +17,7 @@
 
 #include "core/ident.h"
 #include "api/registration.h"
+#include "api/worker_codec.h"
 #include "daemon_util.h"
 
 static const char *reason_phrase(int status)
@@ -74,9 +75,8 @@ void ilu_http_send_json(struct evhttp_request *req, int status, json_t *obj, con
 void ilu_http_send_error(const struct ilu_log *log, struct evhttp_request *req, const struct ilu_error *err,
                          const char *tid)
 {
-    int status = err->status ? err->status : 500;
-    json_t *obj = json_pack("{s:b, s:s, s:s}", "success", 0, "error", err->msg, "error_kind",
-                            err->kind[0] ? err->kind : ilu_status_kind(status));
+    int status = ilu_api_error_status(err);
+    json_t *obj = ilu_api_error_json(err);
     /* the uri may hold any bytes: log a printable copy (a JSON log line
      * cannot carry invalid UTF-8) */
     char uri[256];
@@ -139,18 +139,15 @@ json_t *ilu_http_read_body(struct evhttp_request *req, struct ilu_error *err)
     return body;
 }
 
+/* One rule for strings with the API codecs (src/api): non-empty, no NUL. */
 int ilu_http_get_string(json_t *body, const char *key, const char **out, struct ilu_error *err)
 {
-    json_t *v = json_object_get(body, key);
-    if (!json_is_string(v) || !*json_string_value(v))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "field %s is required and must be a non-empty string", key);
-    *out = json_string_value(v);
-    return 0;
+    return ilu_body_get_string(body, key, out, err);
 }
 
 /* Numbers are JSON integers only: every client we ship sends them so, and a
  * string (" 128", "0x80", "1e3") has no single obvious reading. One rule
- * with the registration codec of the core. */
+ * with the API codecs (src/api). */
 int ilu_http_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out, struct ilu_error *err)
 {
     return ilu_body_get_u32(body, key, def, out, err);
@@ -166,7 +163,7 @@ struct ilu_http_conn {
     struct evhttp_connection *evcon;
     struct ilu_http_pending *pending; /* a request answered later, if any */
     struct ilu_http_conn *next_fresh;
-    struct event *request_timer;      /* from a request's first byte until it is routed */
+    struct event *request_timer; /* from a request's first byte until it is routed */
     int fd;
     bool in_request;
     bool rewriting;
@@ -242,7 +239,8 @@ static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
      * means the request is still incomplete */
     if (!c->evcon || !(bufferevent_get_enabled(c->bev) & EV_READ))
         return;
-    ilu_log_emit(c->srv->log, ILU_LOG_WARN, "http", json_pack("{s:i}", "timeout_ms", (int)c->srv->limits.request_timeout_ms),
+    ilu_log_emit(c->srv->log, ILU_LOG_WARN, "http",
+                 json_pack("{s:i}", "timeout_ms", (int)c->srv->limits.request_timeout_ms),
                  "closing a connection whose request did not arrive in time");
     evhttp_connection_free(c->evcon); /* calls on_conn_close, which frees c */
 }
@@ -334,8 +332,9 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
         s->paused_full = 1;
         listener_update(s);
         if (s->cap_pauses++ % 100 == 0)
-            ilu_log_emit(s->log, ILU_LOG_WARN, "http", json_pack("{s:i}", "max_connections", (int)s->limits.max_connections),
-                     "connection limit reached: new connections wait until one closes");
+            ilu_log_emit(s->log, ILU_LOG_WARN, "http",
+                         json_pack("{s:i}", "max_connections", (int)s->limits.max_connections),
+                         "connection limit reached: new connections wait until one closes");
     }
     return bev;
 }
@@ -404,9 +403,10 @@ static void on_accept_error(struct evconnlistener *lev, void *arg_unused)
         return;
     }
     if (!s->paused_fds && s->fd_backoffs++ % 100 == 0)
-        ilu_log_emit(s->log, ILU_LOG_WARN, "http", json_pack("{s:i, s:I}", "open_connections", (int)s->connections,
-                                                             "backoffs", (json_int_t)s->fd_backoffs),
-                     "accept failed (%s): pausing new connections for 100 ms", strerror(e));
+        ilu_log_emit(
+            s->log, ILU_LOG_WARN, "http",
+            json_pack("{s:i, s:I}", "open_connections", (int)s->connections, "backoffs", (json_int_t)s->fd_backoffs),
+            "accept failed (%s): pausing new connections for 100 ms", strerror(e));
     s->paused_fds = 1;
     listener_update(s);
     struct timeval tv = {0, 100000};
@@ -422,9 +422,10 @@ int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, co
     /* each connection holds a descriptor: allow as many as the hard limit */
     unsigned long fds = ilu_http_raise_fd_limit();
     if (fds && fds < limits->max_connections + 64)
-        ilu_log_emit(log, ILU_LOG_WARN, "startup", json_pack("{s:I, s:i}", "fd_limit", (json_int_t)fds, "max_connections",
-                                                            (int)limits->max_connections),
-                     "the descriptor limit is below http.max_connections: accept() backs off when it runs out");
+        ilu_log_emit(
+            log, ILU_LOG_WARN, "startup",
+            json_pack("{s:I, s:i}", "fd_limit", (json_int_t)fds, "max_connections", (int)limits->max_connections),
+            "the descriptor limit is below http.max_connections: accept() backs off when it runs out");
     s->base = base;
     s->limits = *limits;
     s->log = log;
@@ -552,9 +553,9 @@ static void send_error_close(const struct ilu_log *log, struct evhttp_request *r
     ilu_http_send_error(log, req, err, tid);
 }
 
-long ilu_http_match_route(struct ilu_http_server *srv, struct evhttp_request *req, const void *routes,
-                          size_t n_routes, size_t route_size, const struct ilu_log *log, uint64_t tid_seed,
-                          uint64_t *tid_seq, json_t **body, char *tid, size_t tid_len)
+long ilu_http_match_route(struct ilu_http_server *srv, struct evhttp_request *req, const void *routes, size_t n_routes,
+                          size_t route_size, const struct ilu_log *log, uint64_t tid_seed, uint64_t *tid_seq,
+                          json_t **body, char *tid, size_t tid_len)
 {
     struct ilu_http_conn *c = conn_of_evcon(evhttp_request_get_connection(req));
     if (c && c->in_request) { /* the request is whole: its deadline is met */
@@ -612,7 +613,8 @@ long ilu_http_match_route(struct ilu_http_server *srv, struct evhttp_request *re
                 found = (long)i;
         }
     }
-    const struct ilu_http_match *m = found >= 0 ? (const void *)((const char *)routes + (size_t)found * route_size) : NULL;
+    const struct ilu_http_match *m =
+        found >= 0 ? (const void *)((const char *)routes + (size_t)found * route_size) : NULL;
     *body = m && m->needs_body ? ilu_http_read_body(req, &err) : NULL;
     struct ilu_error tid_err = {0};
     int tid_bad = ilu_http_make_tid(req, *body, tid_seed, tid_seq, tid, tid_len, &tid_err);

@@ -31,19 +31,19 @@ struct timeval;
 struct ilu_http_server {
     struct evhttp *http;
     struct ilu_http_limits limits;
-    const struct ilu_log *log;          /* borrowed */
-    unsigned connections;               /* open now */
+    const struct ilu_log *log; /* borrowed */
+    unsigned connections;      /* open now */
     unsigned long long accepted, fd_backoffs, cap_pauses;
     /* private */
     struct event_base *base;
     struct evhttp_bound_socket *bound;
-    struct evconnlistener *listener;    /* owned by evhttp through bound */
+    struct evconnlistener *listener; /* owned by evhttp through bound */
     struct event *post_accept, *backoff;
-    struct ilu_http_conn *fresh;        /* accepted, close callback not yet set */
-    const struct timeval *request_tv;   /* common timeout of request_timeout_ms */
+    struct ilu_http_conn *fresh;      /* accepted, close callback not yet set */
+    const struct timeval *request_tv; /* common timeout of request_timeout_ms */
     int paused_full, paused_fds;
     struct ilu_http_server *next_server;
-    uint64_t tid_seed, tid_seq;         /* ids of errors answered before routing */
+    uint64_t tid_seed, tid_seq; /* ids of errors answered before routing */
 };
 
 /* Listen on address:port and hand every request to cb(req, arg). max_body
@@ -75,7 +75,7 @@ int ilu_http_make_tid(struct evhttp_request *req, json_t *body, uint64_t seed, u
                       struct ilu_error *err);
 /* The body as a JSON object; NULL with a 400 in err otherwise. */
 json_t *ilu_http_read_body(struct evhttp_request *req, struct ilu_error *err);
-/* A required non-empty string field (borrowed from body). */
+/* A required non-empty string field without NUL bytes (borrowed from body). */
 int ilu_http_get_string(json_t *body, const char *key, const char **out, struct ilu_error *err);
 /* A non-negative integer field: a JSON integer, nothing else (not a numeric
  * string, not 128.0); def UINT32_MAX makes it required. */
@@ -85,8 +85,8 @@ int ilu_http_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out,
  * with a struct ilu_http_match (then the API's own handler). */
 struct ilu_http_match {
     const char *path;
-    int method;       /* enum evhttp_cmd_type */
-    int needs_body;   /* POST with a JSON object body */
+    int method;     /* enum evhttp_cmd_type */
+    int needs_body; /* POST with a JSON object body */
 };
 
 /* The index of the route matching req's path and method; its body (parsed
@@ -95,9 +95,9 @@ struct ilu_http_match {
  * Transfer-Encoding) or bad transaction id or body, 431 too many headers,
  * 404 unknown or undecodable path, 405 wrong or unknown method; framing and
  * method errors close the connection. srv gives the limits. */
-long ilu_http_match_route(struct ilu_http_server *srv, struct evhttp_request *req, const void *routes,
-                          size_t n_routes, size_t route_size, const struct ilu_log *log, uint64_t tid_seed,
-                          uint64_t *tid_seq, json_t **body, char *tid, size_t tid_len);
+long ilu_http_match_route(struct ilu_http_server *srv, struct evhttp_request *req, const void *routes, size_t n_routes,
+                          size_t route_size, const struct ilu_log *log, uint64_t tid_seed, uint64_t *tid_seq,
+                          json_t **body, char *tid, size_t tid_len);
 
 /* A request answered later, embedded first in the caller's own struct. The
  * connection's close callback marks it cancelled so the answer is dropped
@@ -106,13 +106,15 @@ struct ilu_http_conn;
 struct ilu_http_pending {
     struct evhttp_request *req;
     struct evhttp_connection *conn;
-    struct ilu_http_conn *cconn;   /* the server's record of conn; NULL: conn's close callback is used */
+    struct ilu_http_conn *cconn; /* the server's record of conn; NULL: conn's close callback is used */
     int cancelled;
     char tid[64];
     unsigned *open_requests; /* the API's counter, borrowed */
     const struct ilu_log *log;
 };
 
+/* Track a request answered later: counted in open_requests until answered
+ * or its connection closes (then the answer is dropped and logged). */
 void ilu_http_pending_init(struct ilu_http_pending *p, struct evhttp_request *req, const char *tid,
                            unsigned *open_requests, const struct ilu_log *log);
 /* 1 when the client is still there to answer; 0 when it hung up (logged).

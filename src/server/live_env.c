@@ -2,7 +2,8 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "os/clock.h"
 
 struct ilu_timer {
     struct event *ev;
@@ -10,25 +11,16 @@ struct ilu_timer {
     void *arg;
 };
 
-uint64_t ilu_monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static uint64_t live_now_us(void *ctx)
 {
     (void)ctx;
-    return ilu_monotonic_us();
+    return ilu_os_mono_us();
 }
 
 static uint64_t live_wall_us(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    return ilu_os_wall_us();
 }
 
 static void timer_fire(evutil_socket_t fd, short what, void *arg)

@@ -12,13 +12,12 @@ struct event_base;
 struct ilu_live_env {
     struct ilu_env env;
     struct event_base *base;
-    FILE *log_file;     /* owned; NULL when logging.directory is empty */
+    FILE *log_file; /* owned; NULL when logging.directory is empty */
     int log_to_stderr;
 };
 
 /* log_path may be NULL. Returns 0, or -1 with errno when the log file cannot be opened. */
 int ilu_live_env_init(struct ilu_live_env *le, struct event_base *base, const char *log_path, int log_to_stderr);
 void ilu_live_env_close(struct ilu_live_env *le);
-uint64_t ilu_monotonic_us(void);
 
 #endif

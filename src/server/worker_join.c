@@ -9,8 +9,8 @@
 
 #include "os/http_client.h"
 
-#define RETRY_US 1000000ULL
-#define HEARTBEAT_US 10000000ULL
+#define RETRY_US            1000000ULL
+#define HEARTBEAT_US        10000000ULL
 #define REQUEST_TIMEOUT_SEC 3
 
 struct ilu_worker_join {
@@ -81,13 +81,12 @@ struct ilu_worker_join *ilu_worker_join_start(struct event_base *base, const str
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(boot_id, sizeof boot_id, "%ld-%lld.%09ld", (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
     json_t *req = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "name", cfg->name, "host",
-                            cfg->advertise_host[0] ? cfg->advertise_host : cfg->address, "port", (int)cfg->port,
-                            "cpus", (int)cfg->container_resources.cpu_count, "memory_mb",
+                            cfg->advertise_host[0] ? cfg->advertise_host : cfg->address, "port", (int)cfg->port, "cpus",
+                            (int)cfg->container_resources.cpu_count, "memory_mb",
                             (int)cfg->container_resources.memory_mb, "boot_id", boot_id);
     if (!j || !req || !(j->body = json_dumps(req, JSON_COMPACT)) ||
         !(j->http = lg_http_new(base, host, (uint16_t)port, REQUEST_TIMEOUT_SEC)) ||
-        lg_http_set_bearer(j->http, cfg->load_balancer_token) ||
-        !(j->timer = evtimer_new(base, on_timer, j))) {
+        lg_http_set_bearer(j->http, cfg->load_balancer_token) || !(j->timer = evtimer_new(base, on_timer, j))) {
         json_decref(req);
         ilu_worker_join_stop(j);
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");

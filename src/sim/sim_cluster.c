@@ -18,11 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/controller_codec.h"
 #include "controller/controller.h"
 #include "controller/controller_config.h"
 #include "core/policy_registry.h"
 #include "worker/worker.h"
 #include "loadgen/loadgen.h"
+#include "os/file.h"
 #include "sim/sim_env.h"
 #include "loadgen/trace_plan.h"
 
@@ -48,20 +50,26 @@ struct cl_msg {
     struct cl_run *run;
     struct cl_node *node;
     enum ilu_ctl_call call;
-    json_t *body;              /* the request, referenced */
+    json_t *body; /* the request, referenced */
     char tid[64];
     ilu_ctl_reply_fn cb;
     void *arg;
     struct ilu_timer *timeout; /* NULL once fired or cancelled */
     bool timed_out;            /* cb already told "no answer" */
     int status;
-    json_t *answer;            /* owned */
+    json_t *answer; /* owned */
     struct cl_msg *prev, *next;
 };
 
 struct cl_sent {
     struct cl_run *run;
     size_t idx;
+};
+
+/* A call the wire could not carry: its callback, still owed. */
+struct cl_dropped {
+    ilu_ctl_reply_fn cb;
+    void *arg;
 };
 
 struct cl_run {
@@ -73,16 +81,22 @@ struct cl_run {
     struct ilu_controller *ctl;
     struct cl_node *nodes;
     unsigned n_nodes;
-    struct cl_msg *in_flight;  /* every message not yet replied, for teardown */
-    bool stopping;             /* tearing down: worker callbacks schedule nothing */
-    json_t **invoke_bodies;    /* per trace function: its /invoke request */
+    struct cl_msg *in_flight; /* every message not yet replied, for teardown */
+    bool stopping;            /* tearing down: worker callbacks schedule nothing */
+    json_t **invoke_bodies;   /* per trace function: its /invoke request */
     struct cl_sent *sent;
-    int *rec_node;             /* per trace row: the worker that answered, -1 none */
+    int *rec_node; /* per trace row: the worker that answered, -1 none */
     uint64_t t0_us, half_net_us;
     size_t next, done, errors;
     /* set-up calls (registrations, prewarms) waited for one batch at a time */
     unsigned setup_pending, setup_failures;
     char setup_error[600];
+    /* a message the wire could not carry (out of memory): the run stops and
+     * fails, since a dropped message would make it silently wrong; the
+     * callbacks still owed are answered at teardown */
+    struct ilu_error wire_error;
+    struct cl_dropped dropped[16];
+    unsigned n_dropped;
 };
 
 static uint64_t now_us(const struct cl_run *run)
@@ -90,14 +104,13 @@ static uint64_t now_us(const struct cl_run *run)
     return run->world.sim.now_us;
 }
 
-/* ---- the in-process wire ------------------------------------------------------ */
-
-static json_t *error_json(const struct ilu_error *e)
+/* One event of the clock; false when none is left or the wire has failed. */
+static bool cl_step(struct cl_run *run)
 {
-    int status = e->status ? e->status : ILU_ST_INTERNAL;
-    return json_pack("{s:b, s:s, s:s}", "success", 0, "error", e->msg, "error_kind",
-                     e->kind[0] ? e->kind : ilu_status_kind(status));
+    return !run->wire_error.status && ilu_sim_env_step(&run->world.sim);
 }
+
+/* ---- the in-process wire ------------------------------------------------------ */
 
 static void on_reply_due(void *arg)
 {
@@ -132,7 +145,7 @@ static void reply(struct cl_msg *m, int status, json_t *answer)
 
 static void reply_error(struct cl_msg *m, const struct ilu_error *e)
 {
-    reply(m, e->status ? e->status : ILU_ST_INTERNAL, error_json(e));
+    reply(m, ilu_api_error_status(e), ilu_api_error_json(e));
 }
 
 static void on_timeout(void *arg)
@@ -157,80 +170,46 @@ static void on_prewarmed(void *arg, const char *tid, const struct ilu_error *err
     if (err)
         reply_error(m, err);
     else
-        reply(m, 200, json_pack("{s:b, s:s}", "success", 1, "message", "prewarmed"));
+        reply(m, 200, ilu_api_prewarm_answer());
 }
 
-static int get_str(json_t *body, const char *key, const char **out, struct ilu_error *e)
-{
-    *out = json_string_value(json_object_get(body, key));
-    return *out ? 0 : ilu_err(e, ILU_ST_BAD_REQUEST, NULL, "field %s is required", key);
-}
-
-static uint32_t get_u32(json_t *body, const char *key, uint32_t def)
-{
-    json_t *v = json_object_get(body, key);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint32_t)json_integer_value(v) : def;
-}
-
-/* The request reaches the worker: what its HTTP API does with it. */
+/* The request reaches the worker: what its HTTP API does with it, decoded
+ * by the live API's codec (so refused with the same 400s). */
 static void on_delivered(void *arg)
 {
     struct cl_msg *m = arg;
     struct ilu_error e = {0};
-    const char *name = NULL, *version = NULL;
+    struct ilu_api_worker_call c;
     if (!m->node) {
         ilu_err(&e, ILU_ST_INTERNAL, NULL, "no such simulated worker");
         reply_error(m, &e);
         return;
     }
     struct ilu_worker *w = m->node->worker;
-    switch (m->call) {
-    case ILU_CTL_STATUS:
-        reply(m, 200, ilu_worker_status_json(w));
-        return;
-    case ILU_CTL_CLEAN:
-        reply(m, 200, json_pack("{s:b, s:i}", "success", 1, "removed", (int)ilu_worker_clean(w, m->tid)));
-        return;
-    case ILU_CTL_REGISTER: {
-        struct ilu_register_req r = {0};
-        if (get_str(m->body, "function_name", &r.function_name, &e) ||
-            get_str(m->body, "function_version", &r.function_version, &e) ||
-            get_str(m->body, "image_name", &r.image_name, &e))
-            break;
-        r.memory_mb = get_u32(m->body, "memory", 0);
-        r.cpus = get_u32(m->body, "cpus", 1);
-        r.parallel_invokes = get_u32(m->body, "parallel_invokes", 1);
-        if (ilu_worker_register(w, &r, m->tid, &e))
-            break;
-        char fqdn[160];
-        snprintf(fqdn, sizeof fqdn, "%s-%s", r.function_name, r.function_version);
-        reply(m, 200, json_pack("{s:b, s:s}", "success", 1, "fqdn", fqdn));
+    if (ilu_api_worker_call_decode(m->call, m->body, &c, &e)) {
+        reply_error(m, &e);
         return;
     }
-    case ILU_CTL_INVOKE: {
-        if (get_str(m->body, "function_name", &name, &e) || get_str(m->body, "function_version", &version, &e))
-            break;
-        json_t *a = json_object_get(m->body, "json_args");
-        char *args = json_is_string(a) ? strdup(json_string_value(a))
-                     : json_is_object(a) ? json_dumps(a, JSON_COMPACT)
-                                         : strdup("{}");
-        if (!args) {
-            ilu_err(&e, ILU_ST_INTERNAL, NULL, "out of memory");
-            break;
-        }
-        int rc = ilu_worker_invoke(w, name, version, args, strlen(args), m->tid, on_invoked, m, &e);
-        free(args);
-        if (rc)
-            break;
-        return;
-    }
+    int rc = 0;
+    switch (c.call) {
+    case ILU_CTL_STATUS: reply(m, 200, ilu_worker_status_json(w)); break;
+    case ILU_CTL_CLEAN: reply(m, 200, ilu_api_clean_answer(ilu_worker_clean(w, m->tid))); break;
+    case ILU_CTL_REGISTER:
+        if (!(rc = ilu_worker_register(w, &c.u.reg, m->tid, &e)))
+            reply(m, 200, ilu_api_register_answer(&c.u.reg));
+        break;
+    case ILU_CTL_INVOKE:
+        rc = ilu_worker_invoke(w, c.u.invoke.function_name, c.u.invoke.function_version, c.u.invoke.json_args,
+                               c.u.invoke.json_args_len, m->tid, on_invoked, m, &e);
+        break;
     case ILU_CTL_PREWARM:
-        if (get_str(m->body, "function_name", &name, &e) || get_str(m->body, "function_version", &version, &e) ||
-            ilu_worker_prewarm(w, name, version, m->tid, on_prewarmed, m, &e))
-            break;
-        return;
+        rc =
+            ilu_worker_prewarm(w, c.u.prewarm.function_name, c.u.prewarm.function_version, m->tid, on_prewarmed, m, &e);
+        break;
     }
-    reply_error(m, &e);
+    ilu_api_worker_call_release(&c);
+    if (rc)
+        reply_error(m, &e);
 }
 
 static void wire_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
@@ -239,11 +218,21 @@ static void wire_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call cal
     struct cl_run *run = ctx;
     struct cl_msg *m = calloc(1, sizeof *m);
     if (!m) {
-        fprintf(stderr, "iluvatar_load_gen: out of memory in the simulated network\n");
-        exit(1); /* a dropped message would make the run silently wrong */
+        /* cb may not run from inside send: it is answered at teardown */
+        if (run->n_dropped < sizeof run->dropped / sizeof run->dropped[0])
+            run->dropped[run->n_dropped++] = (struct cl_dropped){cb, arg};
+        if (!run->wire_error.status)
+            ilu_err(&run->wire_error, ILU_ST_INTERNAL, NULL,
+                    "out of memory in the simulated network: a message was dropped, so the run cannot be trusted");
+        return;
     }
-    *m = (struct cl_msg){.run = run, .node = w->transport_data, .call = call, .body = json_incref(body),
-                         .cb = cb, .arg = arg, .next = run->in_flight};
+    *m = (struct cl_msg){.run = run,
+                         .node = w->transport_data,
+                         .call = call,
+                         .body = json_incref(body),
+                         .cb = cb,
+                         .arg = arg,
+                         .next = run->in_flight};
     snprintf(m->tid, sizeof m->tid, "%s", tid ? tid : "");
     if (run->in_flight)
         run->in_flight->prev = m;
@@ -275,6 +264,11 @@ static void wire_worker_freed(void *ctx, struct ilu_ctl_worker *w)
 static void fail_in_flight(struct cl_run *run)
 {
     for (;;) {
+        if (run->n_dropped) {
+            struct cl_dropped d = run->dropped[--run->n_dropped];
+            d.cb(d.arg, ILU_CTL_NOT_SENT, NULL, "the simulated network dropped the message");
+            continue;
+        }
         struct cl_msg *m = run->in_flight;
         while (m && m->timed_out)
             m = m->next;
@@ -298,36 +292,31 @@ static void free_in_flight(struct cl_run *run)
 
 /* ---- set-up: controller config, workers, functions, prewarms ------------------ */
 
-static int load_controller_config(struct cl_run *run, char *err, size_t n)
+static int load_controller_config(struct cl_run *run, struct ilu_error *err)
 {
     struct ilu_controller_config *c = &run->ccfg;
     const char *path = run->o->controller_config;
-    struct ilu_error e = {0};
     ilu_controller_config_defaults(c);
     if (path) {
-        char *text = lg_read_file(path, err, n);
+        char *text = ilu_read_file(path, err);
         if (!text)
             return -1;
-        int rc = ilu_controller_config_apply_json(c, text, path, &e);
+        int rc = ilu_controller_config_apply_json(c, text, path, err);
         free(text);
-        if (rc) {
-            snprintf(err, n, "%s", e.msg);
+        if (rc)
             return -1;
-        }
     }
-    if (ilu_controller_config_apply_env(c, "ILUVATAR_CONTROLLER", environ, &e) ||
-        ilu_controller_config_validate(c, &e)) {
-        snprintf(err, n, "controller config: %s", e.msg);
-        return -1;
-    }
+    if (ilu_controller_config_apply_env(c, "ILUVATAR_CONTROLLER", environ, err) ||
+        ilu_controller_config_validate(c, err))
+        return ilu_err_wrap(err, "controller config");
     const struct ilu_lb_policy_ops *lb = ilu_lb_policy_find(c->load_balancer.algorithm);
-    json_object_set_new(
-        run->plan.inputs, "cluster",
-        json_pack("{s:i, s:o, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "workers", (int)run->n_nodes, "controller_config",
-                  path ? json_string(path) : json_null(), "load_balancer", lb->name, "vnodes",
-                  (int)c->load_balancer.vnodes, "bound_pct", (int)c->load_balancer.bound_pct, "status_freq_ms",
-                  (int)c->health.status_freq_ms, "request_timeout_ms", (int)c->health.request_timeout_ms,
-                  "invoke_timeout_sec", (int)c->invocation.timeout_sec, "network_us", (int)run->o->network_us));
+    json_object_set_new(run->plan.inputs, "cluster",
+                        json_pack("{s:i, s:o, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "workers", (int)run->n_nodes,
+                                  "controller_config", path ? json_string(path) : json_null(), "load_balancer",
+                                  lb->name, "vnodes", (int)c->load_balancer.vnodes, "bound_pct",
+                                  (int)c->load_balancer.bound_pct, "status_freq_ms", (int)c->health.status_freq_ms,
+                                  "request_timeout_ms", (int)c->health.request_timeout_ms, "invoke_timeout_sec",
+                                  (int)c->invocation.timeout_sec, "network_us", (int)run->o->network_us));
     return 0;
 }
 
@@ -341,8 +330,8 @@ static void on_setup_registered(void *arg, unsigned accepted, unsigned refused, 
         snprintf(run->setup_error, sizeof run->setup_error, "the controller did not keep it: %s", not_kept->msg);
     } else if (refused || accepted < run->n_nodes) {
         run->setup_failures++;
-        snprintf(run->setup_error, sizeof run->setup_error, "%u of %u workers accepted it%s%s", accepted,
-                 run->n_nodes, first_error ? "; first refusal: " : "", first_error ? first_error : "");
+        snprintf(run->setup_error, sizeof run->setup_error, "%u of %u workers accepted it%s%s", accepted, run->n_nodes,
+                 first_error ? "; first refusal: " : "", first_error ? first_error : "");
     }
 }
 
@@ -358,14 +347,17 @@ static void on_setup_answer(void *arg, int status, json_t *answer)
 }
 
 /* Run the clock until the set-up calls in flight are answered. */
-static int wait_setup(struct cl_run *run, const char *what, char *err, size_t n)
+static int wait_setup(struct cl_run *run, const char *what, struct ilu_error *err)
 {
-    while (run->setup_pending && ilu_sim_env_step(&run->world.sim))
+    while (run->setup_pending && cl_step(run))
         ;
-    if (run->setup_pending || run->setup_failures) {
-        snprintf(err, n, "%s: %s", what, run->setup_pending ? "no answer" : run->setup_error);
+    if (run->wire_error.status) {
+        *err = run->wire_error;
         return -1;
     }
+    if (run->setup_pending || run->setup_failures)
+        return ilu_err(err, ILU_ST_BAD_GATEWAY, NULL, "%s: %s", what,
+                       run->setup_pending ? "no answer" : run->setup_error);
     return 0;
 }
 
@@ -377,7 +369,7 @@ static unsigned healthy_workers(const struct cl_run *run)
     return h;
 }
 
-static int setup_cluster(struct cl_run *run, char *err, size_t n)
+static int setup_cluster(struct cl_run *run, struct ilu_error *err)
 {
     struct lg_sim_world *world = &run->world;
     struct ilu_error e = {0};
@@ -385,33 +377,23 @@ static int setup_cluster(struct cl_run *run, char *err, size_t n)
         struct cl_node *node = &run->nodes[i];
         snprintf(node->name, sizeof node->name, "worker-%u", i);
         /* each worker its own backend; jitter seeds differ, deterministically */
-        if (!(node->backend = lg_sim_world_backend(world, &run->plan, i))) {
-            snprintf(err, n, "out of memory");
-            return -1;
-        }
-        if (!(node->worker = ilu_worker_new(&world->cfg, &world->sim.env, node->backend, &world->log, &e))) {
-            snprintf(err, n, "worker config: %s", e.msg);
-            return -1;
-        }
+        if (!(node->backend = lg_sim_world_backend(world, &run->plan, i)))
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        if (!(node->worker = ilu_worker_new(&world->cfg, &world->sim.env, node->backend, &world->log, err)))
+            return ilu_err_wrap(err, "worker config");
     }
-    struct ilu_ctl_transport wire = {.ctx = run,
-                                     .worker_added = wire_worker_added,
-                                     .worker_freed = wire_worker_freed,
-                                     .send = wire_send};
-    if (!(run->ctl = ilu_controller_new(&run->ccfg, &world->sim.env, &wire, NULL, &world->log, &e))) {
-        snprintf(err, n, "controller config: %s", e.msg);
-        return -1;
-    }
+    struct ilu_ctl_transport wire = {
+        .ctx = run, .worker_added = wire_worker_added, .worker_freed = wire_worker_freed, .send = wire_send};
+    if (!(run->ctl = ilu_controller_new(&run->ccfg, &world->sim.env, &wire, NULL, &world->log, err)))
+        return ilu_err_wrap(err, "controller config");
     for (unsigned i = 0; i < run->n_nodes; i++) {
         struct ilu_ctl_worker_info info = {.name = run->nodes[i].name,
                                            .host = run->nodes[i].name,
                                            .port = CL_WORKER_PORT,
                                            .cpus = world->cfg.container_resources.cpu_count,
                                            .memory_mb = world->cfg.container_resources.memory_mb};
-        if (ilu_controller_register_worker(run->ctl, &info, false, "setup", &e)) {
-            snprintf(err, n, "registering %s with the controller: %s", info.name, e.msg);
-            return -1;
-        }
+        if (ilu_controller_register_worker(run->ctl, &info, false, "setup", err))
+            return ilu_err_wrap(err, "registering %s with the controller", info.name);
     }
     /* every function through the controller, which registers it on every worker */
     for (size_t f = 0; f < run->plan.trace.n_fns; f++) {
@@ -423,23 +405,24 @@ static int setup_cluster(struct cl_run *run, char *err, size_t n)
         json_decref(reg);
         char what[300];
         snprintf(what, sizeof what, "the simulated workers refuse %s (from %s)", pl->name, run->o->metadata);
-        if (rc) {
-            snprintf(err, n, "%s: %s", what, e.msg);
-            return -1;
-        }
-        if (wait_setup(run, what, err, n))
+        if (rc)
+            return ilu_err(err, e.status, e.kind, "%s: %s", what, e.msg);
+        if (wait_setup(run, what, err))
             return -1;
     }
     /* routable only after a good status poll: wait for every worker, bounded */
     uint64_t give_up = now_us(run) + 60ull * 1000000;
-    while (healthy_workers(run) < run->n_nodes && now_us(run) < give_up && ilu_sim_env_step(&world->sim))
+    while (healthy_workers(run) < run->n_nodes && now_us(run) < give_up && cl_step(run))
         ;
-    unsigned healthy = healthy_workers(run);
-    if (healthy < run->n_nodes) {
-        snprintf(err, n, "only %u of %u simulated workers became healthy (a bug: please report it)", healthy,
-                 run->n_nodes);
+    if (run->wire_error.status) {
+        *err = run->wire_error;
         return -1;
     }
+    unsigned healthy = healthy_workers(run);
+    if (healthy < run->n_nodes)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL,
+                       "only %u of %u simulated workers became healthy (a bug: please report it)", healthy,
+                       run->n_nodes);
     /* prewarm as live does: one request at a time, through the controller,
      * so the balancer decides where each prewarmed container goes */
     for (size_t f = 0; f < run->plan.trace.n_fns; f++)
@@ -451,11 +434,9 @@ static int setup_cluster(struct cl_run *run, char *err, size_t n)
             json_decref(body);
             char what[300];
             snprintf(what, sizeof what, "prewarming %s", run->plan.fns[f].name);
-            if (rc) {
-                snprintf(err, n, "%s: %s", what, e.msg);
-                return -1;
-            }
-            if (wait_setup(run, what, err, n))
+            if (rc)
+                return ilu_err(err, e.status, e.kind, "%s: %s", what, e.msg);
+            if (wait_setup(run, what, err))
                 return -1;
         }
     return 0;
@@ -519,8 +500,8 @@ static void deliver_due(void *arg)
         struct ilu_inv_record *rec = &run->ctx->report.recs[i];
         rec->send_ms = rec->scheduled_ms;
         struct ilu_error e = {0};
-        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[t->events[i].fn], rec->tid, on_answer,
-                                  &run->sent[i], &e)) {
+        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[t->events[i].fn], rec->tid, on_answer, &run->sent[i],
+                                  &e)) {
             lg_sim_record_refused(rec, rel_ms(run, now_us(run)), &e);
             run->done++;
             run->errors++;
@@ -536,24 +517,22 @@ static void add_per_worker(struct cl_run *run)
     for (unsigned i = 0; i < run->n_nodes; i++) {
         const struct cl_node *node = &run->nodes[i];
         json_object_set_new(per, node->name,
-                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "invocations", (json_int_t)node->invocations,
-                                      "cold", (json_int_t)node->cold, "prewarm", (json_int_t)node->prewarm, "warm",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "invocations", (json_int_t)node->invocations, "cold",
+                                      (json_int_t)node->cold, "prewarm", (json_int_t)node->prewarm, "warm",
                                       (json_int_t)node->warm, "errors", (json_int_t)node->errors));
     }
     json_object_set_new(run->plan.inputs, "per_worker", per);
 }
 
 /* DIR/workers.csv: which worker answered each row ("" when none did). */
-static int write_workers_csv(struct cl_run *run, char *err, size_t n)
+static int write_workers_csv(struct cl_run *run, struct ilu_error *err)
 {
     char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
     snprintf(path, sizeof path, "%s/workers.csv", run->ctx->out_dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, n, "cannot write %s: %s", tmp, strerror(errno));
-        return -1;
-    }
+    if (!f)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", tmp, strerror(errno));
     const struct ilu_report *r = &run->ctx->report;
     fputs("tid,function_name,worker\n", f);
     for (size_t i = 0; i < r->n; i++) {
@@ -563,7 +542,7 @@ static int write_workers_csv(struct cl_run *run, char *err, size_t n)
     int bad = ferror(f);
     bad |= fclose(f);
     if (bad || rename(tmp, path)) {
-        snprintf(err, n, "cannot write %s: %s", path, strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -574,33 +553,33 @@ static int write_workers_csv(struct cl_run *run, char *err, size_t n)
 
 int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
 {
-    char err[1024] = "";
+    struct ilu_error err = {0};
     struct cl_run run = {.ctx = ctx, .o = o, .half_net_us = o->network_us / 2};
     int code = 1;
-    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, err, sizeof err))
+    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, &err))
         goto out;
     if (o->workers < 1 || o->workers > CL_MAX_WORKERS) {
-        snprintf(err, sizeof err, "--workers must be in [1, %d], not %u", CL_MAX_WORKERS, o->workers);
+        ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "--workers must be in [1, %d], not %u", CL_MAX_WORKERS, o->workers);
         goto out;
     }
     run.n_nodes = o->workers;
-    if (load_controller_config(&run, err, sizeof err))
+    if (load_controller_config(&run, &err))
         goto out;
     size_t n_events = run.plan.trace.n_events, n_fns = run.plan.trace.n_fns;
     if (!(run.nodes = calloc(run.n_nodes, sizeof *run.nodes)) ||
         !(run.invoke_bodies = calloc(n_fns, sizeof *run.invoke_bodies)) ||
         !(run.sent = calloc(n_events, sizeof *run.sent)) || !(run.rec_node = malloc(n_events * sizeof *run.rec_node))) {
-        snprintf(err, sizeof err, "out of memory for %zu invocations", n_events);
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", n_events);
         goto out;
     }
     for (size_t f = 0; f < n_fns; f++)
         if (!(run.invoke_bodies[f] = json_loads(run.plan.fns[f].invoke_body, 0, NULL))) {
-            snprintf(err, sizeof err, "out of memory");
+            ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
             goto out;
         }
-    if (setup_cluster(&run, err, sizeof err))
+    if (setup_cluster(&run, &err))
         goto out;
-    if (lg_trace_plan_records(ctx, &run.plan, "sim", err, sizeof err))
+    if (lg_trace_plan_records(ctx, &run.plan, "sim", &err))
         goto out;
     for (size_t i = 0; i < n_events; i++) {
         run.sent[i] = (struct cl_sent){&run, i};
@@ -608,29 +587,34 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     }
     run.t0_us = now_us(&run);
     deliver_due(&run);
-    while (run.done < n_events && ilu_sim_env_step(&run.world.sim))
+    while (run.done < n_events && cl_step(&run))
         ;
     lg_progress(ctx, "simulation", run.done, n_events, run.errors);
     lg_progress_end(ctx);
+    if (run.wire_error.status)
+        goto out;
     if (run.done != n_events) {
-        snprintf(err, sizeof err, "simulation stalled after %zu of %zu invocations (a bug: please report it)",
-                 run.done, n_events);
+        ilu_err(&err, ILU_ST_INTERNAL, NULL,
+                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, n_events);
         goto out;
     }
     lg_sim_world_stop(&run.world);
     /* let the calls still on the wire (status polls) come back, so the
      * controller frees what it allocated for them; they touch no result */
     uint64_t t_end = now_us(&run);
-    while (run.in_flight && now_us(&run) - t_end <= 10ull * 1000000 && ilu_sim_env_step(&run.world.sim))
+    while (run.in_flight && now_us(&run) - t_end <= 10ull * 1000000 && cl_step(&run))
         ;
+    if (run.wire_error.status)
+        goto out;
     add_per_worker(&run);
-    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, err, sizeof err) ||
-        write_workers_csv(&run, err, sizeof err))
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err) || write_workers_csv(&run, &err))
         goto out;
     code = 0;
 out:
+    if (run.wire_error.status) /* whatever else went wrong followed from it */
+        err = run.wire_error;
     if (code)
-        fprintf(stderr, "iluvatar_load_gen: trace (simulated cluster): %s\n", err);
+        fprintf(stderr, "iluvatar_load_gen: trace (simulated cluster): %s\n", err.msg);
     /* the controller first (it cancels its polls), once every call it made
      * has been answered; then the workers, whose unanswered calls must not
      * schedule replies any more */

@@ -5,7 +5,7 @@
 
 struct ilu_timer {
     uint64_t due, seq;
-    size_t idx;                  /* position in the heap */
+    size_t idx; /* position in the heap */
     ilu_timer_fn fn;
     void *arg;
     struct ilu_timer *next_free;

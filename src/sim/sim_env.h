@@ -10,9 +10,9 @@
 #include "core/env.h"
 
 struct ilu_sim_env {
-    struct ilu_env env;          /* hand &env to the core */
-    uint64_t now_us;             /* virtual time since the start */
-    uint64_t wall_base_us;       /* epoch time reported for t = 0 */
+    struct ilu_env env;    /* hand &env to the core */
+    uint64_t now_us;       /* virtual time since the start */
+    uint64_t wall_base_us; /* epoch time reported for t = 0 */
     struct ilu_timer **heap;
     size_t len, cap;
     uint64_t seq;

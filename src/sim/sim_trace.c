@@ -15,8 +15,10 @@
 #include "worker/queue.h"
 #include "worker/worker.h"
 #include "backend/sim/sim_backend.h"
+#include "backend/registry.h"
 #include "sim/sim_env.h"
 #include "loadgen/loadgen.h"
+#include "os/file.h"
 #include "loadgen/trace_plan.h"
 
 extern char **environ;
@@ -118,26 +120,25 @@ static void log_to_stderr(void *ctx, int level, const char *line)
     fprintf(stderr, "%s\n", line);
 }
 
-static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *cfg, json_t *inputs, char *err,
-                       size_t n)
+static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *cfg,
+                       struct ilu_backend_configs **sections, json_t *inputs, struct ilu_error *err)
 {
-    struct ilu_error e = {0};
     ilu_config_defaults(cfg);
+    /* the live backends' sections (oci ...) are accepted and validated as
+     * live, so one worker config serves both runs */
+    if (!(*sections = ilu_backend_configs_attach(cfg, err)))
+        return -1;
     if (o->worker_config) {
-        char *text = lg_read_file(o->worker_config, err, n);
+        char *text = ilu_read_file(o->worker_config, err);
         if (!text)
             return -1;
-        int rc = ilu_config_apply_json(cfg, text, o->worker_config, &e);
+        int rc = ilu_config_apply_json(cfg, text, o->worker_config, err);
         free(text);
-        if (rc) {
-            snprintf(err, n, "%s", e.msg);
+        if (rc)
             return -1;
-        }
     }
-    if (ilu_config_apply_env(cfg, "ILUVATAR_WORKER", environ, &e) || ilu_config_validate(cfg, &e)) {
-        snprintf(err, n, "worker config: %s", e.msg);
-        return -1;
-    }
+    if (ilu_config_apply_env(cfg, "ILUVATAR_WORKER", environ, err) || ilu_config_validate(cfg, err))
+        return ilu_err_wrap(err, "worker config");
     if (cfg->container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(cfg)) {
         /* live, 0 means this host's CPUs: simulate the same, and say so
          * (queue policy "none" keeps 0: no concurrency limit, core/queue.h) */
@@ -150,10 +151,10 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
     /* honoured: limits, invocation, container_resources (memory, cpus,
      * eviction, keep-alive, start-up timeout), simulation. Only meaningful
      * live, and said so rather than silently dropped: */
-    if (strcmp(cfg->container_resources.backend, "oci") && strcmp(cfg->container_resources.backend, "simulation")) {
-        snprintf(err, n, "worker config: container_resources.backend \"%s\" cannot be simulated",
-                 cfg->container_resources.backend);
-        return -1;
+    if (!ilu_backend_find(cfg->container_resources.backend)) {
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                       "worker config: container_resources.backend \"%s\" cannot be simulated",
+                       cfg->container_resources.backend);
     }
     if (cfg->logging.directory[0])
         fprintf(stderr, "iluvatar_load_gen: note: logging.directory is not used in a simulation; the simulated "
@@ -175,13 +176,13 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
 /* ---- the world every simulated run shares ---------------------------------- */
 
 int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_sim_world *w,
-                      struct lg_trace_plan *p, char *err, size_t n)
+                      struct lg_trace_plan *p, struct ilu_error *err)
 {
     memset(w, 0, sizeof *w);
     clock_gettime(CLOCK_MONOTONIC, &w->wall0);
     lg_start_clock(ctx); /* progress lines show wall time */
     ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
-    if (lg_trace_plan_load(ctx, o, p, err, n) || load_config(o, &w->cfg, p->inputs, err, n))
+    if (lg_trace_plan_load(ctx, o, p, err) || load_config(o, &w->cfg, &w->backend_configs, p->inputs, err))
         return -1;
     /* the workers log warnings and errors only: info would be a line per invocation */
     w->sim.log_line = log_to_stderr;
@@ -192,6 +193,8 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
 
 void lg_sim_world_destroy(struct lg_sim_world *w)
 {
+    ilu_backend_configs_free(w->backend_configs);
+    w->backend_configs = NULL;
     ilu_sim_env_destroy(&w->sim);
 }
 
@@ -231,13 +234,13 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 }
 
 int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_trace_plan *p, uint64_t t0_us,
-                        char *err, size_t n)
+                        struct ilu_error *err)
 {
     size_t n_events = p->trace.n_events;
     double wall = seconds_between(&w->wall0, &w->wall1);
     double simulated_s = (double)(w->stop_us - t0_us) / 1e6;
     json_t *summary = NULL;
-    if (lg_write_results(ctx, "trace", p->inputs, &summary, err, n))
+    if (lg_write_results(ctx, "trace", p->inputs, &summary, err))
         return -1;
     struct timespec w2;
     clock_gettime(CLOCK_MONOTONIC, &w2);
@@ -255,21 +258,20 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
 
 int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
 {
-    char err[1024] = "";
     struct sim_run run = {.ctx = ctx, .half_net_us = o->network_us / 2};
     struct ilu_backend *backend = NULL;
-    struct ilu_error e = {0};
+    struct ilu_error err = {0};
     int code = 1;
-    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, err, sizeof err))
+    if (lg_sim_world_init(ctx, o, &run.world, &run.plan, &err))
         goto out;
     size_t n_events = run.plan.trace.n_events;
     if (!(backend = lg_sim_world_backend(&run.world, &run.plan, 0)) ||
         !(run.sent = calloc(n_events, sizeof *run.sent))) {
-        snprintf(err, sizeof err, "out of memory");
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }
-    if (!(run.worker = ilu_worker_new(&run.world.cfg, &run.world.sim.env, backend, &run.world.log, &e))) {
-        snprintf(err, sizeof err, "worker config: %s", e.msg);
+    if (!(run.worker = ilu_worker_new(&run.world.cfg, &run.world.sim.env, backend, &run.world.log, &err))) {
+        ilu_err_wrap(&err, "worker config");
         goto out;
     }
     for (size_t f = 0; f < run.plan.trace.n_fns; f++) {
@@ -279,8 +281,10 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
                                        .image_name = pl->image,
                                        .memory_mb = pl->memory_mb,
                                        .cpus = 1};
+        struct ilu_error e = {0};
         if (ilu_worker_register(run.worker, &req, "setup", &e)) {
-            snprintf(err, sizeof err, "the simulated worker refuses %s (from %s): %s", pl->name, o->metadata, e.msg);
+            ilu_err(&err, e.status, e.kind, "the simulated worker refuses %s (from %s): %s", pl->name, o->metadata,
+                    e.msg);
             goto out;
         }
     }
@@ -288,19 +292,20 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     for (size_t f = 0; f < run.plan.trace.n_fns; f++)
         for (unsigned p = 0; p < o->prewarm; p++) {
             run.prewarms_pending++;
+            struct ilu_error e = {0};
             if (ilu_worker_prewarm(run.worker, run.plan.fns[f].name, LG_TRACE_FN_VERSION, "setup", on_prewarmed, &run,
                                    &e)) {
-                snprintf(err, sizeof err, "prewarming %s: %s", run.plan.fns[f].name, e.msg);
+                ilu_err(&err, e.status, e.kind, "prewarming %s: %s", run.plan.fns[f].name, e.msg);
                 goto out;
             }
             while (run.prewarms_pending && ilu_sim_env_step(&run.world.sim))
                 ;
             if (run.prewarm_failures) {
-                snprintf(err, sizeof err, "prewarming %s: %s", run.plan.fns[f].name, run.prewarm_error);
+                ilu_err(&err, ILU_ST_BAD_GATEWAY, NULL, "prewarming %s: %s", run.plan.fns[f].name, run.prewarm_error);
                 goto out;
             }
         }
-    if (lg_trace_plan_records(ctx, &run.plan, "sim", err, sizeof err))
+    if (lg_trace_plan_records(ctx, &run.plan, "sim", &err))
         goto out;
     for (size_t i = 0; i < n_events; i++)
         run.sent[i] = (struct sim_sent){&run, i};
@@ -311,19 +316,19 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     lg_progress(ctx, "simulation", run.done, n_events, run.errors);
     lg_progress_end(ctx);
     if (run.done != n_events) {
-        snprintf(err, sizeof err, "simulation stalled after %zu of %zu invocations (a bug: please report it)",
-                 run.done, n_events);
+        ilu_err(&err, ILU_ST_INTERNAL, NULL,
+                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, n_events);
         goto out;
     }
     lg_sim_world_stop(&run.world);
     ilu_worker_free(run.worker);
     run.worker = NULL;
-    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, err, sizeof err))
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err))
         goto out;
     code = 0;
 out:
     if (code)
-        fprintf(stderr, "iluvatar_load_gen: trace (simulation): %s\n", err);
+        fprintf(stderr, "iluvatar_load_gen: trace (simulation): %s\n", err.msg);
     ilu_worker_free(run.worker);
     if (backend)
         backend->ops->free(backend);

@@ -70,8 +70,8 @@ static const char *field(char **fields, int n, int col)
     return col >= 0 && col < n ? fields[col] : "";
 }
 
-static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *source, size_t line,
-                        const int *cols, struct ilu_error *err)
+static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *source, size_t line, const int *cols,
+                        struct ilu_error *err)
 {
     const char *name = field(fields, n, cols[0]);
     size_t len = strlen(name);
@@ -96,7 +96,8 @@ static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *s
                        mem, ILU_TRACE_MAX_MEM_MB);
     fn.mem_mb = (uint32_t)ceil(mem);
     const char *iat = field(fields, n, cols[4]);
-    if (cols[4] >= 0 && *iat && parse_bounded(iat, ILU_TRACE_MAX_TIME_MS, "30 days", "mean_iat", source, line, &fn.mean_iat_ms, err))
+    if (cols[4] >= 0 && *iat &&
+        parse_bounded(iat, ILU_TRACE_MAX_TIME_MS, "30 days", "mean_iat", source, line, &fn.mean_iat_ms, err))
         return -1;
     struct ilu_trace_fn *fns = realloc(t->fns, (t->n_fns + 1) * sizeof *fns);
     if (!fns)
@@ -119,8 +120,8 @@ static int event_row(struct ilu_trace *t, char **fields, int n, const char *sour
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: function \"%.64s\" is not in the metadata",
                        source, line, name);
     double time_ms;
-    if (parse_bounded(field(fields, n, cols[1]), ILU_TRACE_MAX_TIME_MS, "30 days", "invoke_time_ms", source, line, &time_ms,
-                      err))
+    if (parse_bounded(field(fields, n, cols[1]), ILU_TRACE_MAX_TIME_MS, "30 days", "invoke_time_ms", source, line,
+                      &time_ms, err))
         return -1;
     if (t->n_events && time_ms < t->events[t->n_events - 1].time_ms)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input",
@@ -141,8 +142,8 @@ static int event_row(struct ilu_trace *t, char **fields, int n, const char *sour
 static const char *const metadata_required[] = {"func_name", "cold_dur_ms", "warm_dur_ms", "mem_mb"};
 static const char *const events_required[] = {"func_name", "invoke_time_ms"};
 
-int ilu_trace_csv_begin(struct ilu_trace_csv *p, struct ilu_trace *t, enum ilu_trace_csv_kind kind,
-                        const char *source, struct ilu_error *err)
+int ilu_trace_csv_begin(struct ilu_trace_csv *p, struct ilu_trace *t, enum ilu_trace_csv_kind kind, const char *source,
+                        struct ilu_error *err)
 {
     *p = (struct ilu_trace_csv){.t = t, .kind = kind, .source = source ? source : "(input)"};
     if (kind == ILU_TRACE_CSV_METADATA && !t->index) {
@@ -183,8 +184,8 @@ int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct i
                 if (strcmp(fields[i], required[r]) == 0)
                     p->cols[r] = i;
             if (p->cols[r] < 0)
-                return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: header lacks column %s", source,
-                               line_no, required[r]);
+                return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: header lacks column %s", source, line_no,
+                               required[r]);
         }
         p->cols[n_required] = -1;
         for (int i = 0; meta && i < n; i++)

@@ -13,13 +13,13 @@ struct ilu_trace_fn {
     char name[64];
     double cold_ms, warm_ms;
     uint32_t mem_mb;
-    double mean_iat_ms;  /* 0 when the column is absent */
+    double mean_iat_ms;   /* 0 when the column is absent */
     uint64_t invocations; /* rows of the trace naming it */
 };
 
 struct ilu_trace_event {
     double time_ms;
-    uint32_t fn;          /* index into fns */
+    uint32_t fn; /* index into fns */
 };
 
 struct ilu_map;
@@ -36,10 +36,10 @@ struct ilu_trace {
  * bytes is refused (readers stop reading it there), and so are times beyond
  * what an experiment can mean, which would otherwise schedule a run of years
  * or ask a container to sleep for them. */
-#define ILU_TRACE_MAX_LINE (64 * 1024)                       /* bytes, without the newline */
-#define ILU_TRACE_MAX_TIME_MS (30.0 * 24 * 3600 * 1000)     /* invoke_time_ms: 30 days */
+#define ILU_TRACE_MAX_LINE        (64 * 1024)               /* bytes, without the newline */
+#define ILU_TRACE_MAX_TIME_MS     (30.0 * 24 * 3600 * 1000) /* invoke_time_ms: 30 days */
 #define ILU_TRACE_MAX_DURATION_MS (24.0 * 3600 * 1000)      /* cold_dur_ms, warm_dur_ms: 1 day */
-#define ILU_TRACE_MAX_MEM_MB (1u << 20)                      /* mem_mb: 1 TiB */
+#define ILU_TRACE_MAX_MEM_MB      (1u << 20)                /* mem_mb: 1 TiB */
 
 enum ilu_trace_csv_kind { ILU_TRACE_CSV_METADATA, ILU_TRACE_CSV_EVENTS };
 
@@ -57,8 +57,8 @@ struct ilu_trace_csv {
 
 /* Start parsing one CSV (kind: metadata or invocations) into t, fed line by
  * line; source names the file in errors. 0, or -1 with err. */
-int ilu_trace_csv_begin(struct ilu_trace_csv *p, struct ilu_trace *t, enum ilu_trace_csv_kind kind,
-                        const char *source, struct ilu_error *err);
+int ilu_trace_csv_begin(struct ilu_trace_csv *p, struct ilu_trace *t, enum ilu_trace_csv_kind kind, const char *source,
+                        struct ilu_error *err);
 /* line (len bytes, without its '\n', NUL-terminated) is split in place. */
 int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct ilu_error *err);
 int ilu_trace_csv_end(struct ilu_trace_csv *p, struct ilu_error *err);

@@ -23,7 +23,10 @@ struct async_entry {
     uint64_t finished_us;
 };
 
-static uint64_t now(const struct ilu_async *a) { return a->env->now_us(a->env->ctx); }
+static uint64_t now(const struct ilu_async *a)
+{
+    return a->env->now_us(a->env->ctx);
+}
 
 static void on_expire_tick(void *arg)
 {
@@ -42,8 +45,8 @@ static void on_expire_tick(void *arg)
     a->timer = a->env->timer_start(a->env->ctx, a->check_us, on_expire_tick, a);
 }
 
-struct ilu_async *ilu_async_new(struct ilu_worker *worker, const struct ilu_env *env, const char *name,
-                                uint64_t ttl_us, uint64_t check_us, struct ilu_error *err)
+struct ilu_async *ilu_async_new(struct ilu_worker *worker, const struct ilu_env *env, const char *name, uint64_t ttl_us,
+                                uint64_t check_us, struct ilu_error *err)
 {
     struct ilu_async *a = calloc(1, sizeof *a);
     if (!a || ilu_map_init(&a->entries)) {
@@ -87,8 +90,8 @@ static void async_done(void *arg, struct ilu_invocation *inv)
     e->finished_us = now(e->a);
 }
 
-char *ilu_async_invoke(struct ilu_async *a, const char *name, const char *version, const char *args,
-                       size_t args_len, const char *tid, struct ilu_error *err)
+char *ilu_async_invoke(struct ilu_async *a, const char *name, const char *version, const char *args, size_t args_len,
+                       const char *tid, struct ilu_error *err)
 {
     struct async_entry *e = calloc(1, sizeof *e);
     if (!e) {

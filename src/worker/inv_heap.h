@@ -26,6 +26,9 @@ static inline struct ilu_invocation *ilu_inv_heap_peek(const struct ilu_inv_heap
 {
     return h->len ? h->items[0] : NULL;
 }
-static inline double ilu_inv_heap_peek_key(const struct ilu_inv_heap *h) { return h->len ? h->keys[0] : 0; }
+static inline double ilu_inv_heap_peek_key(const struct ilu_inv_heap *h)
+{
+    return h->len ? h->keys[0] : 0;
+}
 
 #endif

@@ -35,10 +35,10 @@ void ilu_pool_destroy(struct ilu_pool *p)
     p->policy_state = NULL;
 }
 
-#define EVENT(p, ev, c)                                                                                      \
-    do {                                                                                                     \
-        if ((p)->policy->ev)                                                                                 \
-            (p)->policy->ev((p)->policy_state, (c), ilu_pool_now(p));                                        \
+#define EVENT(p, ev, c)                                               \
+    do {                                                              \
+        if ((p)->policy->ev)                                          \
+            (p)->policy->ev((p)->policy_state, (c), ilu_pool_now(p)); \
     } while (0)
 
 static void idle_unlink(struct ilu_pool *p, struct ilu_container *c)
@@ -179,7 +179,7 @@ int ilu_pool_reserve(struct ilu_pool *p, uint32_t memory_mb, const char *tid)
         struct ilu_container *victim = p->idle_lru ? p->policy->victim(p->policy_state, p, ilu_pool_now(p)) : NULL;
         if (!victim || victim->state != ILU_CT_IDLE) {
             ilu_error_log(p->log, tid, "keep-alive policy %s chose no idle victim with %u idle containers",
-                    p->policy->name, p->n_idle);
+                          p->policy->name, p->n_idle);
             return -1;
         }
         p->evictions++;

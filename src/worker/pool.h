@@ -20,10 +20,10 @@ struct ilu_pool {
     const struct ilu_keepalive_ops *policy;
     void *policy_state;
     const struct ilu_env *env;
-    struct ilu_backend *backend;    /* destroys removed containers */
+    struct ilu_backend *backend; /* destroys removed containers */
     const struct ilu_log *log;
     uint64_t memory_mb, used_mem_mb;
-    uint64_t keepalive_us;          /* container_resources.keepalive_sec: a cap under any policy; 0 none */
+    uint64_t keepalive_us;            /* container_resources.keepalive_sec: a cap under any policy; 0 none */
     struct ilu_container *containers; /* all, newest first */
     struct ilu_container *idle_lru;   /* idle, least recently used first (the tail of the idle order) */
     struct ilu_container *idle_mru;
@@ -39,7 +39,10 @@ int ilu_pool_init(struct ilu_pool *p, const struct ilu_worker_config *cfg, const
 void ilu_pool_destroy(struct ilu_pool *p);
 
 /* The env's clock, in microseconds. */
-static inline uint64_t ilu_pool_now(const struct ilu_pool *p) { return p->env->now_us(p->env->ctx); }
+static inline uint64_t ilu_pool_now(const struct ilu_pool *p)
+{
+    return p->env->now_us(p->env->ctx);
+}
 
 /* A new container of fn, STARTING; memory must have been reserved. */
 struct ilu_container *ilu_pool_new_container(struct ilu_pool *p, struct ilu_function *fn);
@@ -65,7 +68,13 @@ size_t ilu_pool_tick(struct ilu_pool *p, struct ilu_function **plan, size_t cap)
 unsigned ilu_pool_remove_idle(struct ilu_pool *p, const char *tid, const char *reason);
 
 /* Idle containers, least recently used first (for policies). */
-static inline struct ilu_container *ilu_pool_idle_first(const struct ilu_pool *p) { return p->idle_lru; }
-static inline struct ilu_container *ilu_pool_idle_next(const struct ilu_container *c) { return c->lru_newer; }
+static inline struct ilu_container *ilu_pool_idle_first(const struct ilu_pool *p)
+{
+    return p->idle_lru;
+}
+static inline struct ilu_container *ilu_pool_idle_next(const struct ilu_container *c)
+{
+    return c->lru_newer;
+}
 
 #endif

@@ -11,8 +11,8 @@ bool ilu_queue_config_unlimited(const struct ilu_worker_config *cfg)
     return cfg->container_resources.cpu_count == 0 && p && p->unlimited_when_cpu_count_0;
 }
 
-int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *policy,
-                   const struct ilu_worker_config *cfg, size_t max_len, struct ilu_error *err)
+int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *policy, const struct ilu_worker_config *cfg,
+                   size_t max_len, struct ilu_error *err)
 {
     q->policy = policy;
     q->len = 0;

@@ -17,8 +17,8 @@
  * Per-function state (stats, n_idle warm containers) is on inv->fn. */
 struct ilu_queue_view {
     uint64_t now_us;
-    uint32_t cpu_limit;   /* the concurrency limit now, in CPUs (ILU_CPU_UNLIMITED: none) */
-    uint32_t cpus_free;   /* of it, not held by running invocations */
+    uint32_t cpu_limit; /* the concurrency limit now, in CPUs (ILU_CPU_UNLIMITED: none) */
+    uint32_t cpus_free; /* of it, not held by running invocations */
 };
 
 struct ilu_queue_policy_ops {
@@ -60,8 +60,8 @@ void ilu_keyed_queue_free(void *st);
 int ilu_keyed_queue_push(void *st, struct ilu_invocation *inv, const struct ilu_queue_view *v);
 struct ilu_invocation *ilu_keyed_queue_next(void *st, const struct ilu_queue_view *v);
 void ilu_keyed_queue_remove(void *st, struct ilu_invocation *inv);
-#define ILU_KEYED_QUEUE                                                                                      \
-    .create = ilu_keyed_queue_create, .free = ilu_keyed_queue_free, .push = ilu_keyed_queue_push,             \
+#define ILU_KEYED_QUEUE                                                                           \
+    .create = ilu_keyed_queue_create, .free = ilu_keyed_queue_free, .push = ilu_keyed_queue_push, \
     .next = ilu_keyed_queue_next, .remove = ilu_keyed_queue_remove
 
 struct ilu_queue {
@@ -74,8 +74,8 @@ struct ilu_queue {
 };
 
 /* cfg may be NULL for policies without parameters (tests). */
-int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *policy,
-                   const struct ilu_worker_config *cfg, size_t max_len, struct ilu_error *err);
+int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *policy, const struct ilu_worker_config *cfg,
+                   size_t max_len, struct ilu_error *err);
 void ilu_queue_destroy(struct ilu_queue *q);
 /* inv->seq must be set (unique, increasing). -1 with 429 when full. */
 int ilu_queue_push(struct ilu_queue *q, struct ilu_invocation *inv, const struct ilu_queue_view *v,
@@ -87,8 +87,14 @@ void ilu_queue_remove(struct ilu_queue *q, struct ilu_invocation *inv);
 /* next + remove. */
 struct ilu_invocation *ilu_queue_pop(struct ilu_queue *q, const struct ilu_queue_view *v);
 /* Queued invocations, and the sum of their expected run times. */
-static inline size_t ilu_queue_len(const struct ilu_queue *q) { return q->len; }
-static inline double ilu_queue_load_us(const struct ilu_queue *q) { return q->load_us; }
+static inline size_t ilu_queue_len(const struct ilu_queue *q)
+{
+    return q->len;
+}
+static inline double ilu_queue_load_us(const struct ilu_queue *q)
+{
+    return q->load_us;
+}
 
 /* Expected run of an invocation of fn started now, in us, queueing
  * excluded: warm when a warm container is free (fn->n_idle > 0), else

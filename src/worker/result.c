@@ -64,7 +64,9 @@ void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_re
     if (!obj || !json_is_object(obj)) {
         inv->success = false;
         ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply is not a JSON object: %s",
-                obj ? "wrong type" : reply->body ? jerr.text : "empty reply");
+                obj           ? "wrong type"
+                : reply->body ? jerr.text
+                              : "empty reply");
         json_decref(obj);
         return;
     }
@@ -83,7 +85,8 @@ void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_re
         inv->json_result = json_dumps(user_result, JSON_ENCODE_ANY | JSON_COMPACT);
     } else {
         inv->success = false;
-        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply has neither user_result nor user_error");
+        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error",
+                "the agent's reply has neither user_result nor user_error");
     }
     json_decref(obj);
 }
@@ -188,12 +191,12 @@ json_t *ilu_worker_metrics_json(const struct ilu_worker *w)
     for (size_t it = 0; ilu_map_next(&w->functions, &it, &key, &value);) {
         const struct ilu_function *fn = value;
         const struct ilu_fn_stats *st = &fn->stats;
-        json_array_append_new(
-            list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:f, s:f, s:f}", "fqdn", fn->fqdn, "invocations",
-                            (json_int_t)st->invocations, "cold", (json_int_t)st->cold, "warm", (json_int_t)st->warm,
-                            "prewarm", (json_int_t)st->prewarm, "errors", (json_int_t)st->errors, "containers",
-                            (int)fn->n_containers, "avg_exec_us", st->exec_us.ewma, "avg_e2e_us", st->e2e_us.ewma,
-                            "avg_cold_start_us", st->container_start_us.ewma));
+        json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:f, s:f, s:f}", "fqdn", fn->fqdn,
+                                              "invocations", (json_int_t)st->invocations, "cold", (json_int_t)st->cold,
+                                              "warm", (json_int_t)st->warm, "prewarm", (json_int_t)st->prewarm,
+                                              "errors", (json_int_t)st->errors, "containers", (int)fn->n_containers,
+                                              "avg_exec_us", st->exec_us.ewma, "avg_e2e_us", st->e2e_us.ewma,
+                                              "avg_cold_start_us", st->container_start_us.ewma));
     }
     return list;
 }

@@ -13,7 +13,8 @@ static void kick(struct ilu_worker *w);
 /* What queue policies see of the worker when they decide. */
 static struct ilu_queue_view queue_view(const struct ilu_worker *w)
 {
-    return (struct ilu_queue_view){.now_us = w_now(w), .cpu_limit = w->cpu_limit,
+    return (struct ilu_queue_view){.now_us = w_now(w),
+                                   .cpu_limit = w->cpu_limit,
                                    .cpus_free = w->cpus_in_use < w->cpu_limit ? w->cpu_limit - w->cpus_in_use : 0};
 }
 
@@ -83,13 +84,13 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
         }
     }
     ilu_log_fields(w->log, inv->success ? ILU_LOG_INFO : ILU_LOG_WARN, inv->tid,
-                 json_pack("{s:s, s:b, s:s, s:I, s:I, s:s}", "fqdn", inv->fn->fqdn, "success", inv->success,
-                           "container_state", ilu_start_kind_name(inv->start_kind), "e2e_us",
-                           (json_int_t)(inv->t.done_us - inv->t.arrived_us), "queue_us",
-                           (json_int_t)(inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : 0), "error_kind",
-                           inv->success ? "" : inv->err.kind),
-                 "%s%s%s", inv->prewarm_only ? "Prewarm complete" : "Invocation complete", inv->success ? "" : ": ",
-                 inv->success ? "" : inv->err.msg);
+                   json_pack("{s:s, s:b, s:s, s:I, s:I, s:s}", "fqdn", inv->fn->fqdn, "success", inv->success,
+                             "container_state", ilu_start_kind_name(inv->start_kind), "e2e_us",
+                             (json_int_t)(inv->t.done_us - inv->t.arrived_us), "queue_us",
+                             (json_int_t)(inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : 0), "error_kind",
+                             inv->success ? "" : inv->err.kind),
+                   "%s%s%s", inv->prewarm_only ? "Prewarm complete" : "Invocation complete", inv->success ? "" : ": ",
+                   inv->success ? "" : inv->err.msg);
     if (inv->prewarm_only) {
         if (inv->prewarm_done)
             inv->prewarm_done(inv->done_arg, inv->tid, inv->success ? NULL : &inv->err);
@@ -135,8 +136,7 @@ static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, 
 {
     struct ilu_error err = {0};
     if (container_send(w, inv, c, &err))
-        fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, err.kind[0] ? err.kind : "container_error",
-             err.msg);
+        fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, err.kind[0] ? err.kind : "container_error", err.msg);
 }
 
 static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
@@ -167,9 +167,9 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     if (inv)
         inv->cold_start_us = c->ready_us - c->created_us;
     ilu_log_fields(w->log, ILU_LOG_INFO, tid,
-                 json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "start_us",
-                           (json_int_t)(c->ready_us - c->created_us)),
-                 "container ready");
+                   json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "start_us",
+                             (json_int_t)(c->ready_us - c->created_us)),
+                   "container ready");
     if (!inv) { /* its invocation timed out meanwhile: keep it as a prewarmed container */
         c->prewarmed = true;
         ilu_pool_put_idle(&w->pool, c);
@@ -252,7 +252,7 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
     }
     ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
-                 json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
+                   json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
     if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
         w->count.start_failures++;
         ilu_pool_remove(&w->pool, c, inv->tid, "the backend could not create it");
@@ -262,8 +262,7 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
     inv->container = c;
     free(inv->container_id);
     inv->container_id = strdup(c->id);
-    c->start_timer = w->env->timer_start(w->env->ctx,
-                                         (uint64_t)w->cfg.container_resources.startup_timeout_ms * 1000,
+    c->start_timer = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.startup_timeout_ms * 1000,
                                          on_start_timeout, c);
     return 0;
 }
@@ -331,8 +330,8 @@ static void on_inv_timeout(void *arg)
     inv->timeout = NULL;
     w->count.timeouts++;
     char msg[160];
-    snprintf(msg, sizeof msg, "%s did not finish within limits.timeout_sec=%u s", inv->prewarm_only ? "prewarm" : "invocation",
-             w->cfg.limits.timeout_sec);
+    snprintf(msg, sizeof msg, "%s did not finish within limits.timeout_sec=%u s",
+             inv->prewarm_only ? "prewarm" : "invocation", w->cfg.limits.timeout_sec);
     struct ilu_container *c = inv->container;
     if (c) { /* stuck in the function or in start-up: kill the container */
         c->inv = NULL;
@@ -356,8 +355,8 @@ static void on_pool_tick(void *arg)
     /* a queue policy may hold everything back (a throttled flow) until time
      * passes; completions re-kick, and this covers a queue with none due */
     kick(w);
-    w->pool_timer = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.pool_freq_ms * 1000,
-                                        on_pool_tick, w);
+    w->pool_timer =
+        w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.pool_freq_ms * 1000, on_pool_tick, w);
 }
 
 /* Dynamic concurrency, Ilúvatar's CPU oversubscription: every
@@ -377,15 +376,14 @@ static void on_concurrency_check(void *arg)
     else if (w->cpu_limit < w->cfg.container_resources.max_oversubscribe)
         w->cpu_limit++;
     if (w->cpu_limit != before)
-        ilu_log_fields(w->log, ILU_LOG_DEBUG, "concurrency",
-                       json_pack("{s:i, s:i, s:f}", "old_limit", (int)before, "cpu_limit", (int)w->cpu_limit, "load",
-                                 load),
-                       "Current concurrency");
+        ilu_log_fields(
+            w->log, ILU_LOG_DEBUG, "concurrency",
+            json_pack("{s:i, s:i, s:f}", "old_limit", (int)before, "cpu_limit", (int)w->cpu_limit, "load", load),
+            "Current concurrency");
     if (w->cpu_limit > before)
         kick(w);
-    w->concurrency_timer =
-        w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.concurrency_update_check_ms * 1000,
-                            on_concurrency_check, w);
+    w->concurrency_timer = w->env->timer_start(
+        w->env->ctx, (uint64_t)w->cfg.container_resources.concurrency_update_check_ms * 1000, on_concurrency_check, w);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -420,15 +418,13 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         ilu_worker_free(w);
         return NULL;
     }
-    backend->events = (struct ilu_backend_events){
-        .ctx = w, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
-    w->pool_timer = env->timer_start(env->ctx, (uint64_t)cfg->container_resources.pool_freq_ms * 1000,
-                                     on_pool_tick, w);
+    backend->events =
+        (struct ilu_backend_events){.ctx = w, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
+    w->pool_timer = env->timer_start(env->ctx, (uint64_t)cfg->container_resources.pool_freq_ms * 1000, on_pool_tick, w);
     w->cpu_base = cfg->container_resources.cpu_count ? cfg->container_resources.cpu_count : 1;
     if (cfg->container_resources.concurrency_update_check_ms && w->cpu_limit != ILU_CPU_UNLIMITED)
-        w->concurrency_timer =
-            env->timer_start(env->ctx, (uint64_t)cfg->container_resources.concurrency_update_check_ms * 1000,
-                             on_concurrency_check, w);
+        w->concurrency_timer = env->timer_start(
+            env->ctx, (uint64_t)cfg->container_resources.concurrency_update_check_ms * 1000, on_concurrency_check, w);
     return w;
 }
 
@@ -490,8 +486,8 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
     if (old) {
         if (strcmp(old->image, req->image_name) || old->memory_mb != req->memory_mb || old->cpus != req->cpus)
             return ilu_err(err, ILU_ST_CONFLICT, NULL,
-                           "function %s is already registered with image %s, memory %u MB, %u cpus", fqdn,
-                           old->image, old->memory_mb, old->cpus);
+                           "function %s is already registered with image %s, memory %u MB, %u cpus", fqdn, old->image,
+                           old->memory_mb, old->cpus);
         return 0; /* identical re-registration is a no-op */
     }
     if (w->backend->ops->check_image(w->backend, req->image_name, err))
@@ -508,8 +504,8 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
     fn->system = req->system;
     fn->worker = w;
     ilu_log_fields(w->log, ILU_LOG_INFO, tid,
-                 json_pack("{s:s, s:i, s:i}", "fqdn", fqdn, "memory_mb", (int)fn->memory_mb, "cpus", (int)fn->cpus),
-                 "function registered");
+                   json_pack("{s:s, s:i, s:i}", "fqdn", fqdn, "memory_mb", (int)fn->memory_mb, "cpus", (int)fn->cpus),
+                   "function registered");
     return 0;
 }
 
@@ -582,8 +578,8 @@ static bool bypass(struct ilu_worker *w, struct ilu_invocation *inv)
     return true;
 }
 
-int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args,
-                      size_t args_len, const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err)
+int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args, size_t args_len,
+                      const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
     struct ilu_function *fn;
     if (lookup(w, name, version, &fn, err))

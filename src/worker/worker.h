@@ -26,8 +26,7 @@ typedef void (*ilu_prewarm_done_fn)(void *arg, const char *tid, const struct ilu
 
 /* cfg is copied. backend is borrowed and must outlive the worker. */
 struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const struct ilu_env *env,
-                                  struct ilu_backend *backend, const struct ilu_log *log,
-                                  struct ilu_error *err);
+                                  struct ilu_backend *backend, const struct ilu_log *log, struct ilu_error *err);
 /* Free the worker, its functions, queue and pool (containers destroyed). */
 void ilu_worker_free(struct ilu_worker *w);
 
@@ -51,9 +50,8 @@ double ilu_worker_est_invoke_time(const struct ilu_worker *w, const struct ilu_f
 
 /* Queue an invocation. On 0, done is called exactly once later (never
  * from inside this call). On -1, err says why and done is never called. */
-int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args,
-                      size_t args_len, const char *tid, ilu_invoke_done_fn done, void *arg,
-                      struct ilu_error *err);
+int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args, size_t args_len,
+                      const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err);
 
 /* Async invocations (cookies, held results) are a layer above: async.h. */
 
@@ -90,6 +88,6 @@ int ilu_invocation_http_status(const struct ilu_invocation *inv);
 
 /* Name of the system function /health invokes. */
 #define ILU_HEALTH_FUNCTION "worker-health-test"
-#define ILU_HEALTH_VERSION "1"
+#define ILU_HEALTH_VERSION  "1"
 
 #endif

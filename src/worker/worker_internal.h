@@ -12,7 +12,7 @@ struct ilu_worker_counters {
     uint64_t invocations, errors, timeouts, rejected;
     uint64_t cold, warm, prewarm;
     uint64_t deaths, start_failures;
-    uint64_t bypassed;      /* invocations run at once by invocation.bypass_duration_ms */
+    uint64_t bypassed; /* invocations run at once by invocation.bypass_duration_ms */
 };
 
 struct ilu_worker {
@@ -24,10 +24,10 @@ struct ilu_worker {
     struct ilu_queue queue;
     struct ilu_pool pool;
     uint32_t cpu_limit, cpus_in_use;
-    uint32_t cpu_base;      /* cpu_count: where dynamic concurrency starts and shrinks back to */
-    uint32_t bypass_cpus;   /* CPUs of bypassed invocations running (outside cpu_limit) */
-    unsigned running;       /* dequeued invocations not yet finished */
-    unsigned pending;       /* queued + running (incl. prewarms) */
+    uint32_t cpu_base;    /* cpu_count: where dynamic concurrency starts and shrinks back to */
+    uint32_t bypass_cpus; /* CPUs of bypassed invocations running (outside cpu_limit) */
+    unsigned running;     /* dequeued invocations not yet finished */
+    unsigned pending;     /* queued + running (incl. prewarms) */
     uint64_t seq;
     struct ilu_worker_counters count;
     struct ilu_timer *pool_timer, *kick_timer;
@@ -36,7 +36,10 @@ struct ilu_worker {
 };
 
 /* The env's clock, in microseconds. */
-static inline uint64_t w_now(const struct ilu_worker *w) { return w->env->now_us(w->env->ctx); }
+static inline uint64_t w_now(const struct ilu_worker *w)
+{
+    return w->env->now_us(w->env->ctx);
+}
 
 /* result.c */
 /* Fill inv's result fields from the agent's reply (JSON body or fields). */

@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *answer = ilu_invocation_result_json(&inv);
     if (!answer)
         abort();
-    if (!inv.success && (!json_is_string(json_object_get(answer, "error")) ||
-                         !json_is_string(json_object_get(answer, "error_kind"))))
+    if (!inv.success &&
+        (!json_is_string(json_object_get(answer, "error")) || !json_is_string(json_object_get(answer, "error_kind"))))
         abort(); /* a failed invocation's answer says why */
     json_t *timings = json_object_get(answer, "timings");
     if (json_integer_value(json_object_get(timings, "exec_us")) < 0)

@@ -15,8 +15,8 @@
 
 #include "server/http_util.h"
 
-static const char *const string_keys[] = {"function_name", "function_version", "image_name", "lookup_cookie",
-                                          "name", "host", "transaction_id", "boot_id"};
+static const char *const string_keys[] = {"function_name", "function_version", "image_name", "lookup_cookie", "name",
+                                          "host",          "transaction_id",   "boot_id"};
 static const char *const u32_keys[] = {"memory", "cpu", "parallel_invokes", "port", "cpus", "memory_mb"};
 
 static void check_tid(const char *tid)

@@ -119,9 +119,7 @@ static void be_destroy(struct ilu_backend *b, struct ilu_container *c, const cha
     }
 }
 
-static void be_nothing(struct ilu_backend *b)
-{
-}
+static void be_nothing(struct ilu_backend *b) {}
 
 static const struct ilu_backend_ops fuzz_ops = {.name = "fuzz",
                                                 .check_image = be_check_image,
@@ -161,8 +159,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ilu_async *async = ilu_async_new(w, &le.env, "fuzz", 1000000, 100000, &err);
     if (!async)
         abort();
-    struct ilu_http_api api = {.worker = w, .async = async, .log = &quiet_log, .host = &host, .worker_name = "fuzz",
-                               .runtime_name = "none", .tid_seed = 1, .max_payload_bytes = cfg.limits.max_payload_bytes,
+    struct ilu_http_api api = {.worker = w,
+                               .async = async,
+                               .log = &quiet_log,
+                               .host = &host,
+                               .worker_name = "fuzz",
+                               .runtime_name = "none",
+                               .tid_seed = 1,
+                               .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
     /* the daemon's own server on an ephemeral loopback port (loopback
      * TIME_WAIT ports are reused, tcp_tw_reuse's default) */

@@ -17,7 +17,8 @@ static void check(const struct ilu_trace *t)
     for (size_t f = 0; f < t->n_fns; f++) {
         const struct ilu_trace_fn *fn = &t->fns[f];
         size_t len = strlen(fn->name);
-        if (!len || len > 63 || strspn(fn->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+        if (!len || len > 63 ||
+            strspn(fn->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
             abort();
         if (!(fn->cold_ms >= 0 && fn->cold_ms <= ILU_TRACE_MAX_DURATION_MS) ||
             !(fn->warm_ms >= 0 && fn->warm_ms <= ILU_TRACE_MAX_DURATION_MS) || fn->mem_mb < 1 ||

@@ -2,8 +2,7 @@
  *
  * Build (from /work/main; add -fsanitize=address,undefined -O1 for a sanitizer run):
  *   gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -D_GNU_SOURCE \
- *       tests/manual/oci_smoke.c src/backend/registry.c src/backend/oci/[a-z]*.c \
- *       build/libiluvatar_core.a \
+ *       tests/manual/oci_smoke.c build/libiluvatar_live.a build/libiluvatar_core.a \
  *       -o build/oci_smoke -levent -ljansson -lm
  *   (make build/libiluvatar_core.a first)
  * Run: sudo build/oci_smoke [runtime: auto|crun|runc]
@@ -24,12 +23,13 @@
 #include <unistd.h>
 
 #include "backend/oci/oci.h"
+#include "os/spawn.h"
 #include "backend/oci/oci_int.h" /* only to find the init pid for the kill test */
 #include "backend/registry.h"
 #include "core/config.h"
 #include "core/types.h"
 
-#define STATE "/run/iluvatar-smoke"
+#define STATE    "/run/iluvatar-smoke"
 #define CGPARENT "iluvatar-smoke"
 
 static struct event_base *base;
@@ -264,19 +264,32 @@ int main(int argc, char **argv)
     struct ilu_env env = {.wall_us = env_wall, .log_write = env_log};
     struct ilu_log log = {.env = &env, .min_level = ILU_LOG_INFO};
     struct ilu_worker_config cfg;
-    ilu_config_defaults(&cfg);
-    snprintf(cfg.oci.state_dir, sizeof cfg.oci.state_dir, STATE);
-    snprintf(cfg.oci.rootfs_dir, sizeof cfg.oci.rootfs_dir, STATE "/rootfs");
-    snprintf(cfg.oci.cgroup_parent, sizeof cfg.oci.cgroup_parent, CGPARENT);
-    snprintf(cfg.oci.agent_path, sizeof cfg.oci.agent_path, "/work/main/agent/agent.py");
-    if (argc > 1)
-        snprintf(cfg.oci.runtime, sizeof cfg.oci.runtime, "%s", argv[1]);
-
     struct ilu_error err = {0};
-    check(ilu_backend_create("nope", base, &cfg, &log, &err) == NULL && err.status == 404,
+    ilu_config_defaults(&cfg);
+    /* the oci section belongs to the backend: attached, then set as a worker
+     * config file would */
+    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = ilu_backend_configs_attach(&cfg, &err);
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"functions_dirs\": \"/work/main/functions:/work/main/tests/e2e/functions:/tmp\", \"oci\": "
+             "{\"state_dir\": \"%s\", \"rootfs_dir\": \"%s/rootfs\", \"cgroup_parent\": \"%s\","
+             " \"agent_path\": \"/work/main/agent/agent.py\", \"runtime\": \"%s\"}}",
+             STATE, STATE, CGPARENT, argc > 1 ? argv[1] : "auto");
+    if (!sections || ilu_config_apply_json(&cfg, json, "oci_smoke", &err)) {
+        printf("FAIL config: %s\n", err.msg);
+        return 1;
+    }
+    struct ilu_reaper *reaper = ilu_reaper_new(base, &err);
+    if (!reaper) {
+        printf("FAIL reaper: %s\n", err.msg);
+        return 1;
+    }
+    struct ilu_backend_host host = {.base = base, .reaper = reaper};
+
+    check(ilu_backend_create("nope", &host, &cfg, sections, &log, &err) == NULL && err.status == 404,
           "unknown backend name gives 404");
     uint64_t t = now_ns();
-    struct ilu_backend *b = ilu_backend_create("oci", base, &cfg, &log, &err);
+    struct ilu_backend *b = ilu_backend_create("oci", &host, &cfg, sections, &log, &err);
     if (!b) {
         printf("FAIL backend: %s\n", err.msg);
         return 1;
@@ -330,15 +343,16 @@ int main(int argc, char **argv)
     }
 
     /* 2. isolation: only lo, read-only root, no capabilities */
-    char *netdir = make_fn_dir("import os\n"
-                               "def main(args):\n"
-                               "    caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1]\n"
-                               "    try:\n"
-                               "        open('/etc/x', 'w'); ro = False\n"
-                               "    except OSError:\n"
-                               "        ro = True\n"
-                               "    return {'net': sorted(os.listdir('/sys/class/net')), 'ro': ro, 'cap': caps,\n"
-                               "            'dev': [l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]]}\n");
+    char *netdir =
+        make_fn_dir("import os\n"
+                    "def main(args):\n"
+                    "    caps = [l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1]\n"
+                    "    try:\n"
+                    "        open('/etc/x', 'w'); ro = False\n"
+                    "    except OSError:\n"
+                    "        ro = True\n"
+                    "    return {'net': sorted(os.listdir('/sys/class/net')), 'ro': ro, 'cap': caps,\n"
+                    "            'dev': [l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]]}\n");
     struct ilu_function *netfn = fn_new("net", netdir, 64);
     struct probe p2;
     struct ilu_container *c2 = ct_new(netfn, "smoke-net-1", &p2);
@@ -452,7 +466,7 @@ int main(int argc, char **argv)
     char root[128];
     snprintf(root, sizeof root, STATE "/runtime/%s", ilu_oci_runtime_name(b));
     char *largv[] = {rt, "--root", root, "list", "-q", NULL};
-    oci_run_sync(largv, &out, NULL, NULL);
+    ilu_os_run_sync(largv, &out, NULL, NULL);
     check(out && !*out, "runtime list is empty");
     free(out);
     bool cg_left = false;

@@ -34,7 +34,7 @@ struct ft_send {
     char worker[64];          /* its name when sent */
     char host[256];
     uint32_t port;
-    json_t *body;             /* a deep copy, NULL for a status poll */
+    json_t *body; /* a deep copy, NULL for a status poll */
     char tid[64];
     uint64_t timeout_us;
     ilu_ctl_reply_fn cb;
@@ -53,8 +53,8 @@ struct fake_transport {
     struct ft_send *sends;
     size_t n, cap;
     unsigned added, freed;
-    unsigned bad_sends;       /* send to a worker without our transport_data */
-    char refuse_added[64];    /* worker_added fails for this name */
+    unsigned bad_sends;    /* send to a worker without our transport_data */
+    char refuse_added[64]; /* worker_added fails for this name */
 };
 
 static inline int ft_worker_added_cb(void *ctx, struct ilu_ctl_worker *w, struct ilu_error *err)
@@ -84,8 +84,8 @@ static inline void ft_worker_freed_cb(void *ctx, struct ilu_ctl_worker *w)
     ft->freed++;
 }
 
-static inline void ft_send_cb(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
-                              uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
+static inline void ft_send_cb(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body,
+                              const char *tid, uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
 {
     struct fake_transport *ft = ctx;
     const struct ft_worker_data *d = w->transport_data;

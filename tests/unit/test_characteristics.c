@@ -32,8 +32,8 @@ static void inter_arrival_mean_and_variance(void **state)
     ilu_fn_stats_arrival(&s, 3000); /* gap 2000 */
     assert_true(fabs(s.iat_mean_us - 2000) < 1e-9);
     assert_true(ilu_fn_stats_iat_var(&s) == 0); /* one gap: no variance yet */
-    ilu_fn_stats_arrival(&s, 7000); /* gap 4000 */
-    ilu_fn_stats_arrival(&s, 13000); /* gap 6000 */
+    ilu_fn_stats_arrival(&s, 7000);             /* gap 4000 */
+    ilu_fn_stats_arrival(&s, 13000);            /* gap 6000 */
     /* gaps 2000, 4000, 6000: mean 4000, sample variance 4e6 */
     assert_true(fabs(s.iat_mean_us - 4000) < 1e-9);
     assert_true(fabs(ilu_fn_stats_iat_var(&s) - 4e6) < 1e-3);

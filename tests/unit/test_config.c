@@ -61,10 +61,13 @@ static void env_overrides_nested_key(void **state)
     struct ilu_worker_config cfg;
     ilu_config_defaults(&cfg);
     struct ilu_error err = {0};
-    char *envp[] = {"PATH=/usr/bin", "ILUVATAR_WORKER__container_resources__memory_mb=4096",
-                    "ILUVATAR_WORKER__invocation__queue_policy=minheap", "ILUVATAR_WORKER__logging__stdout=false",
+    char *envp[] = {"PATH=/usr/bin",
+                    "ILUVATAR_WORKER__container_resources__memory_mb=4096",
+                    "ILUVATAR_WORKER__invocation__queue_policy=minheap",
+                    "ILUVATAR_WORKER__logging__stdout=false",
                     "ILUVATAR_WORKERX__port=1", /* another prefix: ignored */
-                    "OTHER__port=1", NULL};
+                    "OTHER__port=1",
+                    NULL};
     assert_int_equal(ilu_config_apply_env(&cfg, PREFIX, envp, &err), 0);
     assert_int_equal(cfg.container_resources.memory_mb, 4096);
     assert_string_equal(cfg.invocation.queue_policy, "minheap");
@@ -223,10 +226,54 @@ static void out_of_range_values_fail_validation(void **state)
     snprintf(cfg.logging.level, sizeof cfg.logging.level, "loud");
     assert_int_equal(ilu_config_validate(&cfg, &err), -1);
     assert_non_null(strstr(err.msg, "logging.level"));
+}
+
+/* A section another module owns (as each isolation backend owns its own,
+ * src/backend/registry.h): attached to the config, its keys load, override,
+ * validate and dump with the worker's. */
+struct ext_section {
+    char mode[16];
+    uint32_t size;
+};
+static const struct ilu_cfg_field ext_fields[] = {
+    ILU_CFG_STR_FIELD(struct ext_section, "ext.mode", mode),
+    ILU_CFG_U32_FIELD(struct ext_section, "ext.size", size),
+};
+static const struct ilu_cfg_schema ext_schema = {ext_fields, 2};
+static int ext_validate(const void *base, struct ilu_error *err)
+{
+    const struct ext_section *e = base;
+    if (strcmp(e->mode, "auto") && strcmp(e->mode, "fast"))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "ext.mode \"%s\" is not one of: auto, fast", e->mode);
+    return 0;
+}
+
+static void attached_section_loads_overrides_validates_and_dumps(void **state)
+{
+    (void)state;
+    struct ilu_worker_config cfg;
+    struct ilu_error err = {0};
+    struct ext_section ext = {.mode = "auto", .size = 1};
+    struct ilu_cfg_part part = {.schema = &ext_schema, .base = &ext, .validate = ext_validate};
     ilu_config_defaults(&cfg);
-    snprintf(cfg.oci.runtime, sizeof cfg.oci.runtime, "youki");
+    assert_int_equal(ilu_config_apply_json(&cfg, "{\"ext\":{\"size\":7}}", "w.json", &err), -1);
+    assert_non_null(strstr(err.msg, "ext.size")); /* not attached: unknown */
+    cfg.sections = &part;
+    cfg.n_sections = 1;
+    assert_int_equal(ilu_config_apply_json(&cfg, "{\"port\":9000,\"ext\":{\"size\":7}}", "w.json", &err), 0);
+    assert_int_equal(ext.size, 7);
+    assert_int_equal(cfg.port, 9000);
+    char *envp[] = {PREFIX "__ext__mode=fast", NULL};
+    assert_int_equal(ilu_config_apply_env(&cfg, PREFIX, envp, &err), 0);
+    assert_string_equal(ext.mode, "fast");
+    assert_int_equal(ilu_config_validate(&cfg, &err), 0);
+    char *dump = ilu_config_dump(&cfg);
+    assert_non_null(strstr(dump, "\"ext\": {"));
+    assert_non_null(strstr(dump, "\"size\": 7"));
+    free(dump);
+    snprintf(ext.mode, sizeof ext.mode, "youki");
     assert_int_equal(ilu_config_validate(&cfg, &err), -1);
-    assert_non_null(strstr(err.msg, "oci.runtime"));
+    assert_non_null(strstr(err.msg, "ext.mode"));
 }
 
 static void dump_round_trips_through_apply_json(void **state)
@@ -281,11 +328,12 @@ static void eviction_object_form_sets_policy_and_ttl(void **state)
     struct ilu_worker_config cfg;
     ilu_config_defaults(&cfg);
     struct ilu_error err = {0};
-    assert_int_equal(ilu_config_apply_json(&cfg, "{\"container_resources\":{\"eviction\":{\"LFU\":{}}}}", "f", &err), 0);
+    assert_int_equal(ilu_config_apply_json(&cfg, "{\"container_resources\":{\"eviction\":{\"LFU\":{}}}}", "f", &err),
+                     0);
     assert_string_equal(cfg.container_resources.eviction, "LFU");
     /* and the flat form still works */
-    assert_int_equal(ilu_config_apply_json(
-                         &cfg, "{\"container_resources\":{\"eviction\":\"TTL\",\"ttl_sec\":3}}", "f", &err), 0);
+    assert_int_equal(
+        ilu_config_apply_json(&cfg, "{\"container_resources\":{\"eviction\":\"TTL\",\"ttl_sec\":3}}", "f", &err), 0);
     assert_string_equal(cfg.container_resources.eviction, "TTL");
     assert_int_equal(cfg.container_resources.ttl_sec, 3);
 }
@@ -351,6 +399,7 @@ int main(void)
         cmocka_unit_test(unknown_queue_policy_lists_the_names),
         cmocka_unit_test(unknown_eviction_policy_is_rejected),
         cmocka_unit_test(out_of_range_values_fail_validation),
+        cmocka_unit_test(attached_section_loads_overrides_validates_and_dumps),
         cmocka_unit_test(dump_round_trips_through_apply_json),
         cmocka_unit_test(eviction_object_form_sets_policy_and_ttl),
         cmocka_unit_test(eviction_object_form_errors_name_the_key),

@@ -5,7 +5,10 @@
 static unsigned order[16], n_order;
 static struct fake_env *cur;
 
-static void note(void *arg) { order[n_order++] = (unsigned)(uintptr_t)arg; }
+static void note(void *arg)
+{
+    order[n_order++] = (unsigned)(uintptr_t)arg;
+}
 
 static void note_and_start_zero(void *arg)
 {

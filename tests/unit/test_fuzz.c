@@ -5,8 +5,8 @@
 
 #include "core/policy_registry.h"
 
-#define N_FN 4
-#define MAX_INV 4096
+#define N_FN      4
+#define MAX_INV   4096
 #define MAX_ASYNC 512
 
 static const char *const fn_names[N_FN] = {"f0", "f1", "f2", "f3"};
@@ -39,7 +39,10 @@ static uint64_t rnd(struct fuzz *z)
     return z->rng;
 }
 
-static uint64_t pick(struct fuzz *z, uint64_t n) { return rnd(z) % n; }
+static uint64_t pick(struct fuzz *z, uint64_t n)
+{
+    return rnd(z) % n;
+}
 
 static void inv_done(void *arg, struct ilu_invocation *inv)
 {
@@ -241,7 +244,7 @@ static void op_tweak(struct fuzz *z)
 {
     struct fake_fn *fn = fake_fn(&z->fw.be, fn_fqdns[pick(z, N_FN)]);
     fn->exec_us = (pick(z, 6) ? 1 + pick(z, 200) : 1 + pick(z, 1500)) * MS; /* timeout_sec = 1 */
-    fn->cold_us = (pick(z, 6) ? 1 + pick(z, 150) : 1 + pick(z, 300)) * MS; /* startup_timeout_ms = 250 */
+    fn->cold_us = (pick(z, 6) ? 1 + pick(z, 150) : 1 + pick(z, 300)) * MS;  /* startup_timeout_ms = 250 */
     fn->raise = pick(z, 6) == 0;
     fn->fail_create = pick(z, 10) == 0;
     fn->fail_create_sync = pick(z, 15) == 0;

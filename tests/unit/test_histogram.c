@@ -9,8 +9,8 @@
 #include "worker/pool.h"
 #include "worker/worker_internal.h"
 
-#define T0 (1 * SEC)
-#define MIN (60 * SEC)
+#define T0   (1 * SEC)
+#define MIN  (60 * SEC)
 #define HOUR (60 * MIN)
 
 static struct ilu_worker *start(struct fake_world *fw, void (*adjust)(struct ilu_worker_config *))
@@ -99,7 +99,10 @@ static void periodic_function_is_prewarmed_before_each_invocation(void **state)
 
 /* ---- fallbacks ------------------------------------------------------------ */
 
-static void fallback_120(struct ilu_worker_config *cfg) { cfg->container_resources.histogram_fallback_keepalive_sec = 120; }
+static void fallback_120(struct ilu_worker_config *cfg)
+{
+    cfg->container_resources.histogram_fallback_keepalive_sec = 120;
+}
 
 /* Fewer than histogram_min_samples idle times: no pre-warm, and the
  * container stays idle histogram_fallback_keepalive_sec after the end. */
@@ -110,9 +113,9 @@ static void too_few_samples_use_the_fallback_keepalive(void **state)
     start(&fw, fallback_120);
     struct fake_result r = {0};
     assert_int_equal(invoke_at(&fw, T0, &r), ILU_START_COLD); /* ends at T0 + 60 ms */
-    fake_run_until(&fw.env, T0 + 120 * SEC);                   /* deadline T0 + 120.06 s */
+    fake_run_until(&fw.env, T0 + 120 * SEC);                  /* deadline T0 + 120.06 s */
     assert_int_equal(fake_live(&fw.be), 1);
-    fake_run_until(&fw.env, T0 + 120 * SEC + 500 * MS);        /* the first tick past it */
+    fake_run_until(&fw.env, T0 + 120 * SEC + 500 * MS); /* the first tick past it */
     assert_int_equal(fake_live(&fw.be), 0);
     /* four more, 100 s apart: each finds the last one warm (4 samples < 5) */
     assert_int_equal(invoke_at(&fw, T0 + 200 * SEC, &r), ILU_START_COLD);

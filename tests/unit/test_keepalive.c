@@ -8,7 +8,7 @@
 
 #include "core/policy_registry.h"
 
-#define T0 (1 * SEC)
+#define T0   (1 * SEC)
 #define COLD (50 * MS)
 #define EXEC (10 * MS)
 
@@ -36,7 +36,10 @@ static enum ilu_start_kind run_one(struct fake_world *fw, const char *name)
     return kind;
 }
 
-static bool live(struct fake_world *fw, const char *fqdn) { return fake_live_ct(&fw->be, fqdn) != NULL; }
+static bool live(struct fake_world *fw, const char *fqdn)
+{
+    return fake_live_ct(&fw->be, fqdn) != NULL;
+}
 
 /* The keep-alive priority of fqdn's newest live container. */
 static double priority(struct fake_world *fw, const char *fqdn)
@@ -47,11 +50,11 @@ static double priority(struct fake_world *fw, const char *fqdn)
     return ct->c->ka_priority;
 }
 
-#define assert_priority(fw, fqdn, expected)                                                                  \
-    do {                                                                                                     \
-        double got_ = priority(fw, fqdn);                                                                    \
-        if (got_ < (expected)-1e-9 || got_ > (expected) + 1e-9)                                              \
-            fail_msg("%s: priority %.9f, expected %.9f", fqdn, got_, (double)(expected));                    \
+#define assert_priority(fw, fqdn, expected)                                               \
+    do {                                                                                  \
+        double got_ = priority(fw, fqdn);                                                 \
+        if (got_ < (expected)-1e-9 || got_ > (expected) + 1e-9)                           \
+            fail_msg("%s: priority %.9f, expected %.9f", fqdn, got_, (double)(expected)); \
     } while (0)
 
 /* ---- TTL ------------------------------------------------------------------ */

@@ -230,7 +230,10 @@ static void ll_without_routable_worker_is_minus_one(void **state)
 
 /* ---- CH-BL --------------------------------------------------------------------------- */
 
-static void fqdn_name(char *buf, size_t n, int k) { snprintf(buf, n, "fn%d-1", k); }
+static void fqdn_name(char *buf, size_t n, int k)
+{
+    snprintf(buf, n, "fn%d-1", k);
+}
 
 static void chbl_same_fqdn_same_worker_while_loads_are_equal(void **state)
 {

@@ -11,7 +11,10 @@
 
 #include "core/map.h"
 
-static void *val(uintptr_t n) { return (void *)n; }
+static void *val(uintptr_t n)
+{
+    return (void *)n;
+}
 
 static void put_get_del_one_key(void **state)
 {

@@ -42,8 +42,7 @@ static void expect_pops(struct ilu_queue *q, struct fixture *fx, const size_t *o
     for (size_t i = 0; i < n; i++) {
         struct ilu_invocation *inv = ilu_queue_pop(q, NULL);
         if (inv != &fx->invs[order[i]])
-            fail_msg("pop %zu: expected invocation %zu, got %ld", i, order[i],
-                     inv ? (long)(inv - fx->invs) : -1L);
+            fail_msg("pop %zu: expected invocation %zu, got %ld", i, order[i], inv ? (long)(inv - fx->invs) : -1L);
     }
     assert_null(ilu_queue_pop(q, NULL));
 }
@@ -62,12 +61,12 @@ static void minheap_ed_orders_by_arrival_plus_exec(void **state)
     fx.fns[0].stats.exec_us.ewma = 500; /* A */
     fx.fns[1].stats.exec_us.ewma = 100; /* B */
     fx.fns[2].stats.exec_us.ewma = 0;   /* C: never measured */
-    push(&q, mk(&fx, 0, 1000, 0)); /* 1500 */
-    push(&q, mk(&fx, 1, 1100, 1)); /* 1200 */
-    push(&q, mk(&fx, 2, 1200, 0)); /* 1700 */
-    push(&q, mk(&fx, 3, 1450, 1)); /* 1550 */
-    push(&q, mk(&fx, 4, 1600, 2)); /* 1600 */
-    push(&q, mk(&fx, 5, 1000, 0)); /* 1500, after 0 (arrival order) */
+    push(&q, mk(&fx, 0, 1000, 0));      /* 1500 */
+    push(&q, mk(&fx, 1, 1100, 1));      /* 1200 */
+    push(&q, mk(&fx, 2, 1200, 0));      /* 1700 */
+    push(&q, mk(&fx, 3, 1450, 1));      /* 1550 */
+    push(&q, mk(&fx, 4, 1600, 2));      /* 1600 */
+    push(&q, mk(&fx, 5, 1000, 0));      /* 1500, after 0 (arrival order) */
     /* minheap would run B's 1 and 3 first; EEDF lets A's 0 and 5 (deadline 1500) go before B's 3 */
     static const size_t order[] = {1, 0, 5, 3, 4, 2};
     expect_pops(&q, &fx, order, 6);

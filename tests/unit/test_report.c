@@ -49,9 +49,9 @@ static struct ilu_inv_record *add(struct ilu_report *r, unsigned fn, double sche
     rec->scheduled_ms = sched;
     rec->send_ms = send;
     rec->end_ms = end;
-    json_t *answer = json_pack("{s:b, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i}}", "success", http == 200, "container_state",
-                               state, "timings", "queue_us", 10, "container_start_us", 0, "exec_us", 1000,
-                               "agent_round_trip_us", 1100, "overhead_us", 250, "total_us", 1260);
+    json_t *answer = json_pack("{s:b, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i}}", "success", http == 200,
+                               "container_state", state, "timings", "queue_us", 10, "container_start_us", 0, "exec_us",
+                               1000, "agent_round_trip_us", 1100, "overhead_us", 250, "total_us", 1260);
     if (http != 200)
         json_object_set_new(answer, "error_kind", json_string("timeout")),
             json_object_set_new(answer, "error", json_string("took \"too\" long,\nreally"));
@@ -67,7 +67,7 @@ static void summary_counts_and_percentiles(void **state)
     ilu_report_init(&r);
     long a = ilu_report_function(&r, "a", "1"), b = ilu_report_function(&r, "b", "1");
     assert_int_equal(ilu_report_function(&r, "a", "1"), a);
-    add(&r, (unsigned)a, 0, 0.5, 10.5, "cold", 200);    /* e2e 10, late 0.5 */
+    add(&r, (unsigned)a, 0, 0.5, 10.5, "cold", 200);      /* e2e 10, late 0.5 */
     add(&r, (unsigned)a, 100, 100.1, 102.1, "warm", 200); /* e2e 2, late 0.1 */
     add(&r, (unsigned)b, 200, 201, 205, "prewarm", 200);  /* e2e 4, late 1 */
     add(&r, (unsigned)b, 300, 300.2, 1300.2, "error", 504);
@@ -103,7 +103,8 @@ static void steps_summarise_closed_loop_runs(void **state)
     long a = ilu_report_function(&r, "a", "1");
     for (int step = 1; step <= 2; step++)
         for (int i = 0; i < 3 * step; i++) {
-            struct ilu_inv_record *rec = add(&r, (unsigned)a, NAN, 1000.0 * step + i, 1000.0 * step + i + 1, "warm", 200);
+            struct ilu_inv_record *rec =
+                add(&r, (unsigned)a, NAN, 1000.0 * step + i, 1000.0 * step + i + 1, "warm", 200);
             rec->step = step;
             rec->client = i % step;
         }
@@ -137,8 +138,11 @@ static void csv_rows_and_escaping(void **state)
     out[0] = 0;
     assert_int_equal(ilu_report_write_csv(&r, append, out), 0);
     char *line2 = strchr(out, '\n') + 1;
-    assert_true(strncmp(line2, "t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,\n",
-                        strlen("t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,\n")) == 0);
+    assert_true(
+        strncmp(
+            line2, "t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,\n",
+            strlen("t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,\n")) ==
+        0);
     char *line3 = strchr(line2, '\n') + 1;
     assert_non_null(strstr(line3, "t2,a,1,,1.000,2.000,,1.000,error,"));
     assert_non_null(strstr(line3, ",0,504,timeout,\"took \"\"too\"\" long, really\",,\n"));
@@ -148,10 +152,8 @@ static void csv_rows_and_escaping(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(nearest_rank_percentiles),
-        cmocka_unit_test(distribution_sorts_and_summarises),
-        cmocka_unit_test(summary_counts_and_percentiles),
-        cmocka_unit_test(steps_summarise_closed_loop_runs),
+        cmocka_unit_test(nearest_rank_percentiles),       cmocka_unit_test(distribution_sorts_and_summarises),
+        cmocka_unit_test(summary_counts_and_percentiles), cmocka_unit_test(steps_summarise_closed_loop_runs),
         cmocka_unit_test(csv_rows_and_escaping),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);

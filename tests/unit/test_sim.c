@@ -20,7 +20,7 @@
 #include "backend/sim/sim_backend.h"
 #include "sim/sim_env.h"
 
-#define MS 1000ULL
+#define MS  1000ULL
 #define SEC 1000000ULL
 #define OVH 400ULL /* invoke overhead used by every world below */
 
@@ -32,7 +32,7 @@ struct rec {
     uint64_t at;
     /* the answer */
     unsigned calls;
-    bool refused;           /* ilu_worker_invoke returned -1 */
+    bool refused; /* ilu_worker_invoke returned -1 */
     bool success;
     int http_status;
     char error_kind[32];
@@ -40,7 +40,7 @@ struct rec {
     enum ilu_start_kind kind;
     uint64_t done_at;
     struct ilu_inv_timings tm;
-    uint64_t exec_us;       /* the agent's duration, in us */
+    uint64_t exec_us; /* the agent's duration, in us */
     char container_id[96];
 };
 
@@ -57,7 +57,7 @@ struct world {
     struct ilu_log log;
     struct ilu_worker_config cfg;
     struct rec *recs;
-    struct slot *slots;     /* one per scheduled invocation, freed at the end */
+    struct slot *slots; /* one per scheduled invocation, freed at the end */
     size_t n_recs;
     size_t done;
     unsigned prewarms_done, prewarm_failures;
@@ -112,8 +112,8 @@ static void world_end(struct world *wd)
 static void fn_add(struct world *wd, const char *name, uint32_t mem_mb, uint64_t start_us, uint64_t cold_us,
                    uint64_t warm_us)
 {
-    struct ilu_register_req req = {.function_name = name, .function_version = "1", .image_name = "/sim/fn",
-                                   .memory_mb = mem_mb, .cpus = 1};
+    struct ilu_register_req req = {
+        .function_name = name, .function_version = "1", .image_name = "/sim/fn", .memory_mb = mem_mb, .cpus = 1};
     struct ilu_error err = {0};
     if (ilu_worker_register(wd->w, &req, "setup", &err))
         fail_msg("register %s: %s", name, err.msg);
@@ -718,8 +718,8 @@ static void function_larger_than_the_pool_is_refused_with_400(void **state)
     struct world wd;
     world_config(&wd.cfg, 1, 256);
     world_start(&wd);
-    struct ilu_register_req req = {.function_name = "big", .function_version = "1", .image_name = "/sim/fn",
-                                   .memory_mb = 300, .cpus = 1};
+    struct ilu_register_req req = {
+        .function_name = "big", .function_version = "1", .image_name = "/sim/fn", .memory_mb = 300, .cpus = 1};
     struct ilu_error err = {0};
     assert_int_equal(ilu_worker_register(wd.w, &req, "setup", &err), -1);
     assert_int_equal(err.status, 400);

@@ -26,7 +26,8 @@ static void parses_metadata_and_events(void **state)
     assert_true(t.fns[1].cold_ms == 200.5);
     assert_int_equal(t.fns[1].mem_mb, 128);
     assert_true(t.fns[0].mean_iat_ms == 100);
-    assert_int_equal(ilu_trace_parse_events(&t, "func_name,invoke_time_ms\nfa,0\nfb,0\r\n\nfa,10.5\n", "t.csv", &err), 0);
+    assert_int_equal(ilu_trace_parse_events(&t, "func_name,invoke_time_ms\nfa,0\nfb,0\r\n\nfa,10.5\n", "t.csv", &err),
+                     0);
     assert_int_equal(t.n_events, 3);
     assert_int_equal(t.events[1].fn, 1);
     assert_true(t.events[2].time_ms == 10.5);
@@ -41,7 +42,8 @@ static void columns_may_come_in_any_order(void **state)
     (void)state;
     struct ilu_trace t = {0};
     struct ilu_error err = {0};
-    assert_int_equal(ilu_trace_parse_metadata(&t, "mem_mb,warm_dur_ms,func_name,cold_dur_ms\n32,1,x,2\n", "m", &err), 0);
+    assert_int_equal(ilu_trace_parse_metadata(&t, "mem_mb,warm_dur_ms,func_name,cold_dur_ms\n32,1,x,2\n", "m", &err),
+                     0);
     assert_int_equal(ilu_trace_parse_events(&t, "invoke_time_ms,func_name\n5,x\n", "t", &err), 0);
     assert_true(t.fns[0].warm_ms == 1 && t.fns[0].cold_ms == 2 && t.fns[0].mem_mb == 32);
     assert_true(t.events[0].time_ms == 5);
@@ -177,9 +179,9 @@ static void absurd_metadata_values_are_refused(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "fa,1e300,2,64", "fa,inf,2,64", "fa,nan,2,64",      "fa,1,86400001,64", "fa,1,-0.1,64",
-        "fa,1,2,0",      "fa,1,2,1048577", "fa,1,2,nan",   "fa,1,2,64,-5",     "fa,1,2,64,1e20",
-        "f a,1,2,64",    "f\"a,1,2,64",  "f\xc3\xa9,1,2,64", "f/a,1,2,64",
+        "fa,1e300,2,64", "fa,inf,2,64",    "fa,nan,2,64",      "fa,1,86400001,64", "fa,1,-0.1,64",
+        "fa,1,2,0",      "fa,1,2,1048577", "fa,1,2,nan",       "fa,1,2,64,-5",     "fa,1,2,64,1e20",
+        "f a,1,2,64",    "f\"a,1,2,64",    "f\xc3\xa9,1,2,64", "f/a,1,2,64",
     };
     static const char *what[] = {"cold_dur_ms", "cold_dur_ms", "cold_dur_ms", "warm_dur_ms", "warm_dur_ms",
                                  "mem_mb",      "mem_mb",      "mem_mb",      "mean_iat",    "mean_iat",

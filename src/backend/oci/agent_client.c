@@ -5,6 +5,8 @@
  * Non-blocking, on the backend's event loop; one invocation in flight. */
 #include "oci_int.h"
 
+#include "os/clock.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -18,7 +20,7 @@
 #include <unistd.h>
 
 #define OCI_RBUF_KEEP (1u << 20) /* shrink the read buffer back after bigger replies */
-#define OCI_GRACE_MS 100 /* after EOF, how long to wait for the exit status */
+#define OCI_GRACE_MS  100        /* after EOF, how long to wait for the exit status */
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
@@ -83,8 +85,8 @@ fail:;
         close(fd);
     if (dirfd >= 0)
         close(dirfd);
-    return ilu_err(err, ILU_ST_INTERNAL, "agent_socket", "container %s: cannot listen on %s/sockets/sock: %s",
-                   ct->id, ct->dir, strerror(e));
+    return ilu_err(err, ILU_ST_INTERNAL, "agent_socket", "container %s: cannot listen on %s/sockets/sock: %s", ct->id,
+                   ct->dir, strerror(e));
 }
 
 /* Connect at once (the socket listens before the container exists) and
@@ -177,7 +179,7 @@ int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_e
     uint64_t hdr[2] = {htole64(1), htole64((uint64_t)len)};
     struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)args, len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-    ct->sent_ns = oci_now_ns();
+    ct->sent_ns = ilu_os_mono_ns();
     ssize_t n;
     do
         n = sendmsg(ct->sock, &mh, MSG_NOSIGNAL);
@@ -230,7 +232,7 @@ static void deliver(struct oci_ct *ct, size_t body_len)
 {
     struct ilu_agent_reply r = {0};
     r.status = 0;
-    r.round_trip_us = (oci_now_ns() - ct->sent_ns) / 1000;
+    r.round_trip_us = (ilu_os_mono_ns() - ct->sent_ns) / 1000;
     ct->rbuf[8 + body_len] = '\0';
     r.body = ct->rbuf + 8;
     r.body_len = body_len;
@@ -265,33 +267,44 @@ static void protocol_error(struct oci_ct *ct, const char *why)
     oci_ct_dead(ct, why);
 }
 
+enum oci_frame oci_agent_frame(const char *buf, size_t len, uint32_t max_body, size_t *need, char *why, size_t why_len)
+{
+    *need = 8;
+    if (len < 8)
+        return OCI_FRAME_MORE;
+    uint64_t blen;
+    memcpy(&blen, buf, 8);
+    blen = le64toh(blen);
+    if (blen > max_body) {
+        snprintf(why, why_len, "the agent's reply is %llu bytes, over the %u-byte limit", (unsigned long long)blen,
+                 max_body);
+        return OCI_FRAME_BAD;
+    }
+    *need = 8 + (size_t)blen;
+    if (len > *need) {
+        snprintf(why, why_len, "the agent sent more than one reply");
+        return OCI_FRAME_BAD;
+    }
+    return len == *need ? OCI_FRAME_WHOLE : OCI_FRAME_MORE;
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct oci_ct *ct = arg;
     for (;;) {
-        size_t need = 8;
-        if (ct->rlen >= 8) {
-            uint64_t blen;
-            memcpy(&blen, ct->rbuf, 8);
-            blen = le64toh(blen);
-            if (!ct->in_flight && !ct->ready_pending)
-                return protocol_error(ct, "the agent sent data nobody asked for");
-            if (blen > ct->ob->max_reply_bytes) {
-                char why[160];
-                snprintf(why, sizeof why, "the agent's reply is %llu bytes, over the %u-byte limit",
-                         (unsigned long long)blen, ct->ob->max_reply_bytes);
-                return protocol_error(ct, why);
-            }
-            need = 8 + (size_t)blen;
-            if (ct->rlen > need)
-                return protocol_error(ct, "the agent sent more than one reply");
-            if (ct->rlen == need && ct->ready_pending) {
-                ready_reply(ct);
-                continue;
-            }
-            if (ct->rlen == need)
-                return deliver(ct, need - 8);
+        if (ct->rlen >= 8 && !ct->in_flight && !ct->ready_pending)
+            return protocol_error(ct, "the agent sent data nobody asked for");
+        size_t need;
+        char why[160];
+        enum oci_frame frame = oci_agent_frame(ct->rbuf, ct->rlen, ct->ob->max_reply_bytes, &need, why, sizeof why);
+        if (frame == OCI_FRAME_BAD)
+            return protocol_error(ct, why);
+        if (frame == OCI_FRAME_WHOLE && ct->ready_pending) {
+            ready_reply(ct);
+            continue;
         }
+        if (frame == OCI_FRAME_WHOLE)
+            return deliver(ct, need - 8);
         if (ct->rcap < need + 1) {
             size_t cap = need + 1 > 65536 ? need + 1 : 65536;
             char *nb = realloc(ct->rbuf, cap);
@@ -312,7 +325,6 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
-        char why[160];
         if (n == 0)
             snprintf(why, sizeof why, "the agent closed its connection");
         else

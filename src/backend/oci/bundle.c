@@ -56,10 +56,11 @@ int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err)
     /* Every mount point must exist beforehand: the root is mounted read-only
      * and shared by all containers, so the runtime must not create any. */
     static const char *dirs[] = {"usr", "proc", "sys", "dev", "tmp", "etc", "function", "iluvatar/agent"};
-    static const char *links[][2] = {{"bin", "usr/bin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"},
-                                     {"sbin", "usr/sbin"}};
+    static const char *links[][2] = {
+        {"bin", "usr/bin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"}, {"sbin", "usr/sbin"}};
     static const char *files[][2] = {
-        {"etc/passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
+        {"etc/passwd",
+         "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"},
         {"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
         {"etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
     };
@@ -85,8 +86,7 @@ int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err)
             unlink(path);
         }
         if (symlink(links[i][1], path) != 0)
-            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the symlink %s: %s", path,
-                           strerror(errno));
+            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the symlink %s: %s", path, strerror(errno));
     }
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", ob->rootfs_dir, files[i][0]);
@@ -112,8 +112,10 @@ int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu
     }
     char real[PATH_MAX];
     if (!realpath(want, real) || access(real, R_OK) != 0)
-        return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "the container agent %s is not readable: %s "
-                       "(set oci.agent_path)", want, strerror(errno));
+        return ilu_err(err, ILU_ST_INTERNAL, "oci_init",
+                       "the container agent %s is not readable: %s "
+                       "(set oci.agent_path)",
+                       want, strerror(errno));
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s", real);
     snprintf(ob->agent_file, sizeof ob->agent_file, "%s", basename(tmp));
@@ -177,8 +179,9 @@ static json_t *build_resources(struct oci_backend *ob, uint32_t memory_mb, uint3
         json_object_set_new(r, "memory", mem);
     }
     if (cpus)
-        json_object_set_new(r, "cpu", json_pack("{s:I, s:I, s:I}", "shares", (json_int_t)cpus * 1024, "quota",
-                                                (json_int_t)cpus * 100000, "period", (json_int_t)100000));
+        json_object_set_new(r, "cpu",
+                            json_pack("{s:I, s:I, s:I}", "shares", (json_int_t)cpus * 1024, "quota",
+                                      (json_int_t)cpus * 100000, "period", (json_int_t)100000));
     if (ob->pids_limit)
         json_object_set_new(r, "pids", json_pack("{s:I}", "limit", (json_int_t)ob->pids_limit));
     return r;
@@ -192,9 +195,17 @@ static json_t *id_mapping(uint32_t host_id, uint32_t size)
 static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, uint32_t memory_mb,
                             uint32_t cpus, const char *const *args)
 {
-    static const char *masked[] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                                   "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-                                   "/sys/firmware", NULL};
+    static const char *masked[] = {"/proc/acpi",
+                                   "/proc/asound",
+                                   "/proc/kcore",
+                                   "/proc/keys",
+                                   "/proc/latency_stats",
+                                   "/proc/timer_list",
+                                   "/proc/timer_stats",
+                                   "/proc/sched_debug",
+                                   "/proc/scsi",
+                                   "/sys/firmware",
+                                   NULL};
     static const char *ro_paths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
     char agent[320];
     snprintf(agent, sizeof agent, "/iluvatar/agent/%s", ob->agent_file);
@@ -204,18 +215,23 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     const char *const *run = agent_args + (ob->init[0] ? 0 : 2);
     char max_result[48];
     snprintf(max_result, sizeof max_result, "ILU_MAX_RESULT_BYTES=%u", ob->max_result_bytes);
-    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "ILU_AGENT_FD=3", "ILU_FUNCTION_DIR=/function",
-                         "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", "LANG=C.UTF-8", max_result, NULL};
+    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
+                         "ILU_AGENT_FD=3",
+                         "ILU_FUNCTION_DIR=/function",
+                         "PYTHONDONTWRITEBYTECODE=1",
+                         "HOME=/tmp",
+                         "LANG=C.UTF-8",
+                         max_result,
+                         NULL};
     json_t *caps = json_object();
     static const char *cap_sets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
     for (size_t i = 0; i < 5; i++)
         json_object_set_new(caps, cap_sets[i], json_array());
 
     json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:b, s:[{s:s, s:I, s:I}]}", "terminal", 0,
-                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : run), "env",
-                                str_array(env), "cwd", image ? "/function" : "/", "capabilities", caps,
-                                "noNewPrivileges", 1, "rlimits", "type", "RLIMIT_NOFILE", "hard",
-                                (json_int_t)1024, "soft", (json_int_t)1024);
+                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : run), "env", str_array(env),
+                                "cwd", image ? "/function" : "/", "capabilities", caps, "noNewPrivileges", 1, "rlimits",
+                                "type", "RLIMIT_NOFILE", "hard", (json_int_t)1024, "soft", (json_int_t)1024);
 
     json_t *ns = json_array();
     static const char *ns_types[] = {"pid", "network", "ipc", "uts", "mount"};
@@ -228,9 +244,9 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
 
     char cgpath[256];
     snprintf(cgpath, sizeof cgpath, "/%s/%s", ob->cgroup_parent, id);
-    json_t *linux_ = json_pack("{s:o, s:s, s:o, s:o, s:o}", "resources", build_resources(ob, memory_mb, cpus),
-                               "cgroupsPath", cgpath, "namespaces", ns, "maskedPaths", str_array(masked),
-                               "readonlyPaths", str_array(ro_paths));
+    json_t *linux_ =
+        json_pack("{s:o, s:s, s:o, s:o, s:o}", "resources", build_resources(ob, memory_mb, cpus), "cgroupsPath", cgpath,
+                  "namespaces", ns, "maskedPaths", str_array(masked), "readonlyPaths", str_array(ro_paths));
     if (ob->userns) {
         json_object_set_new(linux_, "uidMappings", id_mapping(ob->userns_host_id, ob->userns_size));
         json_object_set_new(linux_, "gidMappings", id_mapping(ob->userns_host_id, ob->userns_size));
@@ -239,26 +255,25 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
         json_object_set(linux_, "seccomp", ob->seccomp);
 
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process", process, "root",
-                     "path", ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts",
-                     build_mounts(ob, image), "linux", linux_);
+                     "path", ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts", build_mounts(ob, image),
+                     "linux", linux_);
 }
 
-int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
-                     uint32_t memory_mb, uint32_t cpus, const char *const *args, struct ilu_error *err)
+int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image, uint32_t memory_mb,
+                     uint32_t cpus, const char *const *args, struct ilu_error *err)
 {
     char sockets[PATH_MAX + 16], cfgpath[PATH_MAX + 16];
     snprintf(sockets, sizeof sockets, "%s/sockets", dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/config.json", dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create the bundle dir %s: %s", id,
-                       dir, strerror(errno));
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create the bundle dir %s: %s", id, dir,
+                       strerror(errno));
     if (mkdir(sockets, 0700) != 0 && errno != EEXIST)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create %s: %s", id, sockets,
                        strerror(errno));
     json_t *cfg = build_config(ob, id, image, memory_mb, cpus, args);
     if (!cfg)
-        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)",
-                       id);
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)", id);
     int rc = json_dump_file(cfg, cfgpath, JSON_COMPACT);
     json_decref(cfg);
     if (rc != 0)

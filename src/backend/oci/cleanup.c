@@ -4,6 +4,8 @@
  * inside a container's mount namespace), so there is nothing to unmount. */
 #include "oci_int.h"
 
+#include "os/spawn.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -98,8 +100,8 @@ void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid)
             failed++;
     }
     if (removed || failed)
-        ilu_info(ob->log, tid, "oci backend: removed /%s cgroups in %d hierarchies%s", ob->cgroup_parent,
-                 removed, failed ? " (some are still busy)" : "");
+        ilu_info(ob->log, tid, "oci backend: removed /%s cgroups in %d hierarchies%s", ob->cgroup_parent, removed,
+                 failed ? " (some are still busy)" : "");
 }
 
 static int delete_listed(struct oci_backend *ob, const char *name)
@@ -110,7 +112,7 @@ static int delete_listed(struct oci_backend *ob, const char *name)
         return 0;
     char *argv[] = {path, "--root", root, "list", "-q", NULL};
     char *out = NULL, *errout = NULL;
-    int st = oci_run_sync(argv, &out, &errout, NULL);
+    int st = ilu_os_run_sync(argv, &out, &errout, NULL);
     if (st != 0)
         ilu_warn(ob->log, "startup", "oci backend: %s list failed: %s", name, errout ? errout : "");
     int n = 0;
@@ -147,8 +149,7 @@ void oci_clean_leftovers(struct oci_backend *ob)
         }
         closedir(d);
         if (n)
-            ilu_info(ob->log, "startup", "oci backend: removed %d leftover bundle dirs from %s", n,
-                     ob->containers_dir);
+            ilu_info(ob->log, "startup", "oci backend: removed %d leftover bundle dirs from %s", n, ob->containers_dir);
     }
     oci_clean_cgroups(ob, true, "startup");
 }

@@ -6,6 +6,9 @@
  *   destroy: close, `runtime delete --force`, rm -r the bundle, free. */
 #include "oci_int.h"
 
+#include "os/clock.h"
+#include "os/spawn.h"
+
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -13,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,8 +46,8 @@ static int resolve_image(struct oci_backend *ob, const char *image, char *resolv
         allowed = strncmp(resolved, ob->fn_roots[i], n) == 0 && (resolved[n] == '/' || resolved[n] == '\0');
     }
     if (!allowed)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
-                       "image %s (%s) is not under any of functions_dirs (%s)", image, resolved, ob->fn_roots_text);
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s (%s) is not under any of functions_dirs (%s)",
+                       image, resolved, ob->fn_roots_text);
     struct stat st;
     if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s is not a directory", image);
@@ -61,8 +63,8 @@ static int resolve_image(struct oci_backend *ob, const char *image, char *resolv
                        (st.st_mode & (S_IROTH | S_IXOTH)) != (S_IROTH | S_IXOTH)))
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
                        "image %s is not readable by the container's unprivileged user (folder mode %03o, main.py "
-                       "mode %03o): make it world-readable", image, (unsigned)(st.st_mode & 0777),
-                       (unsigned)(mst.st_mode & 0777));
+                       "mode %03o): make it world-readable",
+                       image, (unsigned)(st.st_mode & 0777), (unsigned)(mst.st_mode & 0777));
     return 0;
 }
 
@@ -78,8 +80,8 @@ static int check_reachable(const char *what, const char *path, struct ilu_error 
         if (stat(buf, &st) == 0 && !(st.st_mode & S_IXOTH))
             return ilu_err(err, ILU_ST_INTERNAL, "oci_init",
                            "%s %s is out of reach of user-namespaced containers: %s has mode %03o (run chmod o+x "
-                           "on it, or set oci.user_namespace to false)", what, path, buf,
-                           (unsigned)(st.st_mode & 0777));
+                           "on it, or set oci.user_namespace to false)",
+                           what, path, buf, (unsigned)(st.st_mode & 0777));
         *slash = '\0';
     }
     return 0;
@@ -195,8 +197,8 @@ void oci_ct_dead(struct oci_ct *ct, const char *reason)
 
     if (was == OCI_CT_SPAWNING || was == OCI_CT_CONNECTING) {
         struct ilu_error err;
-        ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_start", "container %s failed to start: %s%s%s%s", ct->id,
-                reason, oom, sep, tail);
+        ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_start", "container %s failed to start: %s%s%s%s", ct->id, reason,
+                oom, sep, tail);
         ilu_warn(ob->log, ct->tid, "%s", err.msg);
         ob->base.events.ready(ctx, c, &err);
     } else if (in_flight) {
@@ -204,7 +206,7 @@ void oci_ct_dead(struct oci_ct *ct, const char *reason)
         r.status = ILU_ST_BAD_GATEWAY;
         snprintf(r.error, sizeof r.error, "container %s: %s%s during the invocation%s%s", ct->id, reason, oom, sep,
                  tail);
-        r.round_trip_us = (oci_now_ns() - ct->sent_ns) / 1000;
+        r.round_trip_us = (ilu_os_mono_ns() - ct->sent_ns) / 1000;
         ilu_warn(ob->log, ct->tid, "%s", r.error);
         ob->base.events.invoke_done(ctx, c, &r);
     } else {
@@ -220,7 +222,7 @@ void oci_ct_connected(struct oci_ct *ct)
     struct oci_backend *ob = ct->ob;
     ct->state = OCI_CT_READY;
     ilu_info(ob->log, ct->tid, "container %s ready in %.1f ms (%s)", ct->id,
-             (double)(oci_now_ns() - ct->create_ns) / 1e6, ob->runtime_name);
+             (double)(ilu_os_mono_ns() - ct->create_ns) / 1e6, ob->runtime_name);
     ob->base.events.ready(ob->base.events.ctx, ct->c, NULL);
 }
 
@@ -228,9 +230,10 @@ void oci_ct_connected(struct oci_ct *ct)
 
 static void teardown(struct oci_ct *ct);
 
-static void on_run_exit(struct oci_backend *ob, void *arg, int status)
+static void on_run_exit(void *arg, pid_t run_pid, int status)
 {
     struct oci_ct *ct = arg;
+    struct oci_backend *ob = ct->ob;
     ct->run_pid = 0;
     if (ct->state == OCI_CT_TEARDOWN) {
         teardown(ct); /* destroyed while the runtime was starting it */
@@ -307,7 +310,7 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     ct->ob = ob;
     ct->c = c;
     ct->sock = -1;
-    ct->create_ns = oci_now_ns();
+    ct->create_ns = ilu_os_mono_ns();
     snprintf(ct->id, sizeof ct->id, "%s", c->id);
     snprintf(ct->tid, sizeof ct->tid, "%s", tid ? tid : "");
     snprintf(ct->dir, sizeof ct->dir, "%s/%s", ob->containers_dir, c->id);
@@ -328,17 +331,18 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     if ((listen_fd = oci_agent_listen(ct, err)) < 0 || oci_agent_start_connect(ct, err) != 0 ||
         !(ct->out = oci_output_new(ob, out, &out_w, err)) || !(ct->errout = oci_output_new(ob, errf, &err_w, err)))
         goto fail;
-    char *argv[] = {ob->runtime_path, "--root", ob->runtime_root, "run", "--detach", "--preserve-fds", "1",
-                    "--bundle", ct->dir, "--pid-file", pidfile, ct->id, NULL};
+    char *argv[] = {
+        ob->runtime_path, "--root",     ob->runtime_root, "run",  "--detach", "--preserve-fds", "1", "--bundle",
+        ct->dir,          "--pid-file", pidfile,          ct->id, NULL};
     /* The runtime's stdio becomes the agent's: its errors land in stderr.log. */
-    pid_t pid = oci_spawn_fds(argv, out_w, err_w, listen_fd, err);
+    pid_t pid = ilu_os_spawn_fds(argv, out_w, err_w, listen_fd, err);
     close(listen_fd);
     close(out_w);
     close(err_w);
     listen_fd = out_w = err_w = -1;
     if (pid < 0)
         goto fail;
-    if (oci_watch_child(ob, pid, on_run_exit, ct) != 0) {
+    if (ilu_reaper_watch(ob->reaper, pid, on_run_exit, ct) != 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         oci_delete_sync(ob->runtime_path, ob->runtime_root, ct->id);
@@ -352,8 +356,8 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
         ob->cts->prev = ct;
     ob->cts = ct;
     c->backend_data = ct;
-    ilu_debug(ob->log, tid, "container %s: %s run started (%s, %u MiB, %u cpus)", ct->id, ob->runtime_name, image,
-              mem, cpus);
+    ilu_debug(ob->log, tid, "container %s: %s run started (%s, %u MiB, %u cpus)", ct->id, ob->runtime_name, image, mem,
+              cpus);
     return 0;
 
 fail:
@@ -386,9 +390,10 @@ static int oci_invoke(struct ilu_backend *b, struct ilu_container *c, const char
 
 /* ---- destroy ---- */
 
-static void on_delete_exit(struct oci_backend *ob, void *arg, int status)
+static void on_delete_exit(void *arg, pid_t delete_pid, int status)
 {
     struct oci_ct *ct = arg;
+    struct oci_backend *ob = ct->ob;
     if (status != 0) {
         char how[96], path[PATH_MAX + 16], tail[240];
         oci_describe_status(status, how, sizeof how);
@@ -407,12 +412,11 @@ static void teardown(struct oci_ct *ct)
     snprintf(logf, sizeof logf, "%s/delete.log", ct->dir);
     char *argv[] = {ob->runtime_path, "--root", ob->runtime_root, "delete", "--force", ct->id, NULL};
     struct ilu_error err = {0};
-    pid_t pid = oci_spawn(argv, NULL, logf, &err);
-    if (pid > 0 && oci_watch_child(ob, pid, on_delete_exit, ct) == 0)
+    pid_t pid = ilu_os_spawn(argv, NULL, logf, &err);
+    if (pid > 0 && ilu_reaper_watch(ob->reaper, pid, on_delete_exit, ct) == 0)
         return;
     /* Left for the shutdown/startup sweep, which also removes cgroups. */
-    ilu_error_log(ob->log, ct->tid, "container %s: cannot delete it: %s", ct->id,
-                  pid > 0 ? "out of memory" : err.msg);
+    ilu_error_log(ob->log, ct->tid, "container %s: cannot delete it: %s", ct->id, pid > 0 ? "out of memory" : err.msg);
     if (pid > 0) {
         waitpid(pid, NULL, 0);
     }
@@ -460,8 +464,8 @@ static void oci_shutdown(struct ilu_backend *b)
             ct->c->backend_data = NULL;
         ct->state = OCI_CT_TEARDOWN;
         pid_t pid;
-        while ((pid = oci_child_of(ob, ct)) > 0) { /* its run or delete */
-            oci_unwatch_child(ob, pid);
+        while ((pid = ilu_reaper_pid_of(ob->reaper, ct)) > 0) { /* its run or delete */
+            ilu_reaper_unwatch(ob->reaper, pid);
             wait_blocking(pid);
         }
         /* Reap the init ourselves: a runtime waiting for it to go away would
@@ -473,13 +477,7 @@ static void oci_shutdown(struct ilu_backend *b)
         ct_unlink_free(ct);
         n++;
     }
-    while (waitpid(-1, NULL, WNOHANG) > 0) /* stray zombies */
-        ;
-    while (ob->children) {
-        struct oci_child *ch = ob->children;
-        ob->children = ch->next;
-        free(ch);
-    }
+    ilu_reaper_reap(ob->reaper); /* stray zombies */
     oci_clean_cgroups(ob, true, "shutdown");
     ilu_info(ob->log, "shutdown", "oci backend: removed %d containers", n);
 }
@@ -490,10 +488,15 @@ static void oci_free(struct ilu_backend *b)
         return;
     struct oci_backend *ob = backend_of(b);
     oci_shutdown(b);
-    if (ob->sigchld)
-        event_free(ob->sigchld);
+    if (ob->orphan_handler)
+        ilu_reaper_set_orphan_handler(ob->reaper, NULL, NULL, NULL);
     json_decref(ob->seccomp);
     free(ob);
+}
+
+static const char *oci_runtime_name(const struct ilu_backend *b)
+{
+    return ((const struct oci_backend *)b->priv)->runtime_name;
 }
 
 static const struct ilu_backend_ops oci_ops = {
@@ -504,6 +507,7 @@ static const struct ilu_backend_ops oci_ops = {
     .destroy = oci_destroy,
     .shutdown = oci_shutdown,
     .free = oci_free,
+    .runtime_name = oci_runtime_name,
 };
 
 const char *ilu_oci_runtime_name(const struct ilu_backend *b)
@@ -524,9 +528,14 @@ static int copy_setting(char *dst, size_t len, const char *val, const char *dflt
     return 0;
 }
 
-struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct ilu_worker_config *cfg,
-                                        const struct ilu_log *log, struct ilu_error *err)
+struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, const struct ilu_worker_config *cfg,
+                                        const void *config, const struct ilu_log *log, struct ilu_error *err)
 {
+    const struct ilu_oci_config *oc = config;
+    if (!host->base || !host->reaper || !oc) {
+        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "oci backend: needs an event loop, the reaper and its config");
+        return NULL;
+    }
     struct oci_backend *ob = calloc(1, sizeof *ob);
     if (!ob) {
         ilu_err(err, ILU_ST_INTERNAL, "oom", "oci backend: out of memory");
@@ -535,16 +544,17 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
     ob->base.ops = &oci_ops;
     ob->base.priv = ob;
     ob->base.log = log;
-    ob->evb = base;
+    ob->evb = host->base;
+    ob->reaper = host->reaper;
     ob->log = log;
     ob->shut_down = true; /* until constructed: free() must not sweep */
-    const char *pp = cfg->oci.cgroup_parent;
-    if (copy_setting(ob->state_dir, sizeof ob->state_dir, cfg->oci.state_dir, "/run/iluvatar", "state_dir", err) ||
-        copy_setting(ob->python, sizeof ob->python, cfg->oci.python, "/usr/bin/python3", "python", err) ||
+    const char *pp = oc->cgroup_parent;
+    if (copy_setting(ob->state_dir, sizeof ob->state_dir, oc->state_dir, "/run/iluvatar", "state_dir", err) ||
+        copy_setting(ob->python, sizeof ob->python, oc->python, "/usr/bin/python3", "python", err) ||
         copy_setting(ob->cgroup_parent, sizeof ob->cgroup_parent, pp, "iluvatar", "cgroup_parent", err))
         goto fail;
-    if (cfg->oci.rootfs_dir[0])
-        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s", cfg->oci.rootfs_dir);
+    if (oc->rootfs_dir[0])
+        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s", oc->rootfs_dir);
     else
         snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s/rootfs", ob->state_dir);
     snprintf(ob->containers_dir, sizeof ob->containers_dir, "%s/containers", ob->state_dir);
@@ -553,31 +563,34 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
                 ob->cgroup_parent);
         goto fail;
     }
-    ob->pids_limit = cfg->oci.pids_limit;
-    ob->userns = cfg->oci.user_namespace;
-    ob->userns_host_id = cfg->oci.userns_host_id;
-    ob->userns_size = cfg->oci.userns_size;
-    ob->log_max_bytes = cfg->oci.log_max_bytes;
+    ob->pids_limit = oc->pids_limit;
+    ob->userns = oc->user_namespace;
+    ob->userns_host_id = oc->userns_host_id;
+    ob->userns_size = oc->userns_size;
+    ob->log_max_bytes = oc->log_max_bytes;
     ob->max_result_bytes = cfg->limits.max_result_bytes;
     /* the reply adds timestamps, was_cold and duration to the result */
     ob->max_reply_bytes = cfg->limits.max_result_bytes + 4096;
-    if (cfg->oci.init[0] && strcmp(cfg->oci.init, "off") != 0) {
-        if (cfg->oci.init[0] != '/' || access(cfg->oci.init, X_OK) != 0) {
+    if (oc->init[0] && strcmp(oc->init, "off") != 0) {
+        if (oc->init[0] != '/' || access(oc->init, X_OK) != 0) {
             ilu_err(err, ILU_ST_INTERNAL, "config",
                     "oci.init %s is not an executable absolute path (apt-get install tini, or set oci.init "
-                    "to \"off\" to run the agent as pid 1, which then cannot reap orphans)", cfg->oci.init);
+                    "to \"off\" to run the agent as pid 1, which then cannot reap orphans)",
+                    oc->init);
             goto fail;
         }
-        if (strncmp(cfg->oci.init, "/usr/", 5) != 0) {
-            ilu_err(err, ILU_ST_INTERNAL, "config", "oci.init %s must be under /usr, the only host folder "
-                    "the containers see", cfg->oci.init);
+        if (strncmp(oc->init, "/usr/", 5) != 0) {
+            ilu_err(err, ILU_ST_INTERNAL, "config",
+                    "oci.init %s must be under /usr, the only host folder "
+                    "the containers see",
+                    oc->init);
             goto fail;
         }
-        snprintf(ob->init, sizeof ob->init, "%s", cfg->oci.init);
+        snprintf(ob->init, sizeof ob->init, "%s", oc->init);
     }
     struct ilu_error serr = {0};
-    ob->seccomp = oci_seccomp_profile(cfg->oci.seccomp, &serr);
-    if (!ob->seccomp && strcmp(cfg->oci.seccomp, "off") != 0) {
+    ob->seccomp = oci_seccomp_profile(oc->seccomp, &serr);
+    if (!ob->seccomp && strcmp(oc->seccomp, "off") != 0) {
         ilu_err(err, ILU_ST_INTERNAL, "config", "%s", serr.msg);
         goto fail;
     }
@@ -587,22 +600,19 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
     ob->cgroupns = access("/proc/self/ns/cgroup", F_OK) == 0;
 
     /* Detached container inits are re-parented to us, so we see them exit. */
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+    if (ilu_os_become_subreaper(err) != 0)
         goto fail;
-    }
     char runtime_dir[PATH_MAX + 16];
     snprintf(runtime_dir, sizeof runtime_dir, "%s/runtime", ob->state_dir);
     if (oci_mkdir_p(ob->containers_dir, 0700) != 0 || oci_mkdir_p(runtime_dir, 0700) != 0) {
-        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the state dir %s: %s", ob->state_dir,
-                strerror(errno));
+        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the state dir %s: %s", ob->state_dir, strerror(errno));
         goto fail;
     }
     /* In a user namespace the container's root is an unprivileged host id:
      * it must be able to pass through the state dir to the shared root. */
     if (ob->userns)
         chmod(ob->state_dir, 0711);
-    if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, cfg->oci.agent_path, err) != 0 ||
+    if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, oc->agent_path, err) != 0 ||
         set_function_roots(ob, cfg->functions_dirs, err) != 0)
         goto fail;
     /* runc opens bind-mount sources (the agent, function folders) before it
@@ -613,22 +623,25 @@ struct ilu_backend *ilu_oci_backend_new(struct event_base *base, const struct il
     struct stat ast;
     snprintf(agent, sizeof agent, "%s/%s", ob->agent_dir, ob->agent_file);
     if (ob->userns && (stat(agent, &ast) != 0 || !(ast.st_mode & S_IROTH))) {
-        ilu_err(err, ILU_ST_INTERNAL, "oci_init", "the agent %s is not world-readable, so user-namespaced "
-                "containers cannot run it (chmod o+r)", agent);
+        ilu_err(err, ILU_ST_INTERNAL, "oci_init",
+                "the agent %s is not world-readable, so user-namespaced "
+                "containers cannot run it (chmod o+r)",
+                agent);
         goto fail;
     }
     oci_clean_leftovers(ob);
-    if (oci_choose_runtime(ob, cfg->oci.runtime[0] ? cfg->oci.runtime : "auto", cfg->oci.runtime_path, err) != 0)
+    if (oci_choose_runtime(ob, oc->runtime[0] ? oc->runtime : "auto", oc->runtime_path, err) != 0)
         goto fail;
-    if (oci_reaper_start(ob, err) != 0)
+    if (ilu_reaper_set_orphan_handler(ob->reaper, oci_on_orphan, ob, err) != 0)
         goto fail;
+    ob->orphan_handler = true;
     ob->shut_down = false;
-    ilu_info(log, "startup", "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s; "
+    ilu_info(log, "startup",
+             "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s; "
              "user namespace %s, seccomp %s, init %s; functions from %s",
              ob->runtime_name, ob->rootfs_dir, ob->agent_dir, ob->agent_file, ob->state_dir, ob->cgroup_parent,
              ob->memsw ? "" : " (no swap accounting)", ob->userns ? "on" : "OFF (functions run as host root)",
-             ob->seccomp ? cfg->oci.seccomp : "OFF", ob->init[0] ? ob->init : "none (agent is pid 1)",
-             ob->fn_roots_text);
+             ob->seccomp ? oc->seccomp : "OFF", ob->init[0] ? ob->init : "none (agent is pid 1)", ob->fn_roots_text);
     return &ob->base;
 
 fail:

@@ -1,4 +1,4 @@
-/* Private to the oci backend: state shared by runtime.c (spawning, reaping),
+/* Private to the oci backend: state shared by runtime.c (the runtime, exits),
  * bundle.c (root and config.json), agent_client.c (socket) and oci.c (ops). */
 #ifndef ILU_OCI_INT_H
 #define ILU_OCI_INT_H
@@ -12,17 +12,8 @@
 #include "core/types.h"
 
 struct event;
+struct ilu_reaper;
 struct oci_backend;
-
-/* Called when a spawned runtime process exits; status is waitpid's. */
-typedef void (*oci_child_fn)(struct oci_backend *ob, void *arg, int status);
-
-struct oci_child {
-    pid_t pid;
-    oci_child_fn done;
-    void *arg;
-    struct oci_child *next;
-};
 
 enum oci_ct_state {
     OCI_CT_SPAWNING,   /* `runtime run --detach` still running */
@@ -38,11 +29,11 @@ struct oci_ct {
     struct oci_backend *ob;
     struct ilu_container *c; /* NULL once destroyed */
     char id[96];
-    char tid[64];            /* of the create, for later log lines */
-    char dir[352];           /* bundle dir <state>/containers/<id> */
+    char tid[64];  /* of the create, for later log lines */
+    char dir[352]; /* bundle dir <state>/containers/<id> */
     enum oci_ct_state state;
-    pid_t run_pid;           /* `run` process, 0 once reaped */
-    pid_t init_pid;          /* container init (the agent), 0 unknown */
+    pid_t run_pid;  /* `run` process, 0 once reaped */
+    pid_t init_pid; /* container init (the agent), 0 unknown */
     bool init_exited;
     int init_status;
     uint64_t create_ns;
@@ -51,14 +42,14 @@ struct oci_ct {
     struct event *grace_timer; /* after EOF, waits briefly for the exit status */
     struct event *rev, *wev;
     bool in_flight;
-    bool ready_pending;      /* the ready check was sent, its reply not yet read */
-    bool agent_ready;        /* its reply came while the runtime was still running */
-    bool conn_lost;          /* the connection broke before the runtime finished */
+    bool ready_pending; /* the ready check was sent, its reply not yet read */
+    bool agent_ready;   /* its reply came while the runtime was still running */
+    bool conn_lost;     /* the connection broke before the runtime finished */
     uint64_t sent_ns;
     struct oci_output *out, *errout; /* the container's stdout / stderr */
-    char *wbuf;              /* unsent part of the request */
+    char *wbuf;                      /* unsent part of the request */
     size_t wlen, woff;
-    char *rbuf;              /* reply being read: 8-byte length + body */
+    char *rbuf; /* reply being read: 8-byte length + body */
     size_t rcap, rlen;
     struct oci_ct *prev, *next;
 };
@@ -66,63 +57,52 @@ struct oci_ct {
 #define OCI_ORPHANS 64
 
 struct oci_backend {
-    struct ilu_backend base;    /* first: b->priv == b */
+    struct ilu_backend base; /* first: b->priv == b */
     struct event_base *evb;
     const struct ilu_log *log;
-    struct event *sigchld;
-    char runtime_name[8];       /* "crun" / "runc" */
+    struct ilu_reaper *reaper; /* the process's (borrowed): our runtime processes, and its orphans */
+    bool orphan_handler;       /* we hold the reaper's orphan handler */
+    char runtime_name[8];      /* "crun" / "runc" */
     char runtime_path[PATH_MAX];
-    char runtime_root[240];     /* <state>/runtime/<name> */
-    char state_dir[224];        /* short enough for every path built on it */
+    char runtime_root[240]; /* <state>/runtime/<name> */
+    char state_dir[224];    /* short enough for every path built on it */
     char containers_dir[240];
     char rootfs_dir[256];
     char python[256];
-    char agent_dir[PATH_MAX];   /* host dir mounted at /iluvatar/agent */
-    char agent_file[256];       /* its file name */
+    char agent_dir[PATH_MAX]; /* host dir mounted at /iluvatar/agent */
+    char agent_file[256];     /* its file name */
     char cgroup_parent[64];
     uint32_t pids_limit;
-    bool userns;                /* map container root to userns_host_id.. */
+    bool userns; /* map container root to userns_host_id.. */
     uint32_t userns_host_id, userns_size;
-    struct json_t *seccomp;     /* linux.seccomp of every config.json, NULL: none */
-    char init[256];             /* pid 1 inside (tini), "" : the agent is pid 1 */
-    uint32_t log_max_bytes;     /* per stdout/stderr file before rotation */
-    uint32_t max_result_bytes;  /* told to the agent; replies beyond it are refused */
-    uint32_t max_reply_bytes;   /* max_result_bytes + room for the reply's other fields */
+    struct json_t *seccomp;    /* linux.seccomp of every config.json, NULL: none */
+    char init[256];            /* pid 1 inside (tini), "" : the agent is pid 1 */
+    uint32_t log_max_bytes;    /* per stdout/stderr file before rotation */
+    uint32_t max_result_bytes; /* told to the agent; replies beyond it are refused */
+    uint32_t max_reply_bytes;  /* max_result_bytes + room for the reply's other fields */
     /* Function folders must resolve under one of these (realpath'ed). */
     char fn_roots[8][PATH_MAX];
     unsigned n_fn_roots;
-    char fn_roots_text[1024];   /* the same, for messages */
-    bool memsw;                 /* kernel accounts swap: set memory.swap */
+    char fn_roots_text[1024]; /* the same, for messages */
+    bool memsw;               /* kernel accounts swap: set memory.swap */
     bool cgroupns;
-    struct oci_child *children; /* runtime processes we wait for */
-    struct oci_ct *cts;         /* every container, live or tearing down */
+    struct oci_ct *cts; /* every container, live or tearing down */
     /* Pids reaped that matched nothing (yet): a container init can exit
      * before we read its pid file. A small ring is enough. */
-    struct { pid_t pid; int status; } orphans[OCI_ORPHANS];
+    struct {
+        pid_t pid;
+        int status;
+    } orphans[OCI_ORPHANS];
     unsigned orphan_next;
     bool shut_down;
 };
 
-/* runtime.c */
-uint64_t oci_now_ns(void);
+/* runtime.c (spawning and reaping are os/spawn.h's) */
 int oci_choose_runtime(struct oci_backend *ob, const char *mode, const char *path, struct ilu_error *err);
-/* Spawn argv (argv[0] a path) with stdin /dev/null and stdout/stderr sent to
- * the files named (NULL: /dev/null), in its own session. */
-pid_t oci_spawn(char *const argv[], const char *out_path, const char *err_path, struct ilu_error *err);
-/* The same with stdout/stderr given as descriptors, and pass_fd (>= 0)
- * handed to the child as descriptor 3 (runc --preserve-fds 1). */
-pid_t oci_spawn_fds(char *const argv[], int out_fd, int err_fd, int pass_fd, struct ilu_error *err);
-/* Run argv to completion (blocking). out/errout, if not NULL, get what it
- * printed (caller frees). Returns the waitpid status, or -1 if it could not run. */
-int oci_run_sync(char *const argv[], char **out, char **errout, struct ilu_error *err);
-int oci_watch_child(struct oci_backend *ob, pid_t pid, oci_child_fn done, void *arg);
-/* Forget a watched child (shutdown waits for it itself). */
-void oci_unwatch_child(struct oci_backend *ob, pid_t pid);
-/* The first watched child whose arg is arg, or 0. */
-pid_t oci_child_of(struct oci_backend *ob, void *arg);
 bool oci_find_binary(const char *name, char *out, size_t len);
-int oci_reaper_start(struct oci_backend *ob, struct ilu_error *err);
-void oci_reap(struct oci_backend *ob);
+/* The reaper's orphan handler (arg: ob): a container init's exit is its
+ * container's death; an exit nobody knows yet is kept for oci_orphan_take. */
+void oci_on_orphan(void *arg, pid_t pid, int status);
 bool oci_orphan_take(struct oci_backend *ob, pid_t pid, int *status);
 void oci_describe_status(int status, char *buf, size_t len);
 /* The signal that ended the container's agent: the init's own, or the one
@@ -155,8 +135,8 @@ int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err);
 int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err);
 /* Create <dir> with sockets/ and config.json for container id. args NULL
  * means the agent; otherwise a NULL-terminated argv (the probe). */
-int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
-                     uint32_t memory_mb, uint32_t cpus, const char *const *args, struct ilu_error *err);
+int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image, uint32_t memory_mb,
+                     uint32_t cpus, const char *const *args, struct ilu_error *err);
 int oci_rm_tree(const char *path);
 /* Last lines of a text file (at most len-1 bytes), newlines turned into " | ". */
 void oci_file_tail(const char *path, char *buf, size_t len);
@@ -171,6 +151,13 @@ int oci_agent_start_connect(struct oci_ct *ct, struct ilu_error *err);
 void oci_agent_connection_lost(struct oci_ct *ct, const char *why);
 int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_error *err);
 void oci_agent_close(struct oci_ct *ct);
+/* Where a reply frame (u64 LE body length | body) stands once the first len
+ * bytes of buf have arrived: OCI_FRAME_MORE (read up to *need bytes in all:
+ * the 8-byte header first, then the whole frame), OCI_FRAME_WHOLE (*need =
+ * len = 8 + body length), or OCI_FRAME_BAD with a sentence in why (a body
+ * over max_body, or bytes past the frame). No I/O; buf is read only. */
+enum oci_frame { OCI_FRAME_MORE, OCI_FRAME_WHOLE, OCI_FRAME_BAD };
+enum oci_frame oci_agent_frame(const char *buf, size_t len, uint32_t max_body, size_t *need, char *why, size_t why_len);
 
 /* oci.c: the container's agent or process is gone; tell the core once. */
 void oci_ct_dead(struct oci_ct *ct, const char *reason);

@@ -18,8 +18,8 @@
 
 struct oci_output {
     struct oci_backend *ob;
-    int pipe_fd;        /* read end, -1 at EOF */
-    int file_fd;        /* the log file, -1 when it cannot be written */
+    int pipe_fd; /* read end, -1 at EOF */
+    int file_fd; /* the log file, -1 when it cannot be written */
     uint64_t file_bytes;
     struct event *ev;
     char path[PATH_MAX];

@@ -17,19 +17,66 @@
 
 static const char *const denied[] = {
     /* namespaces and mounts */
-    "unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
-    "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "unshare",
+    "setns",
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
     /* keyrings, bpf, perf, userfaultfd */
-    "add_key", "request_key", "keyctl", "bpf", "perf_event_open", "userfaultfd",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
     /* other processes' memory and handles */
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "open_by_handle_at",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    "open_by_handle_at",
     "name_to_handle_at",
     /* the kernel and the machine */
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "reboot", "swapon",
-    "swapoff", "syslog", "acct", "quotactl", "quotactl_fd", "lookup_dcookie", "iopl", "ioperm",
-    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "stime", "nfsservctl", "vhangup",
-    "uselib", "_sysctl", "sysfs", "ustat", "get_kernel_syms", "query_module",
-    "create_module", "fanotify_init",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "syslog",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "lookup_dcookie",
+    "iopl",
+    "ioperm",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "stime",
+    "nfsservctl",
+    "vhangup",
+    "uselib",
+    "_sysctl",
+    "sysfs",
+    "ustat",
+    "get_kernel_syms",
+    "query_module",
+    "create_module",
+    "fanotify_init",
 };
 
 /* clone flags that make a new namespace (clone's first argument on every
@@ -61,17 +108,17 @@ static json_t *default_profile(void)
     for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
         json_array_append_new(names, json_string(denied[i]));
     json_t *rules = json_array();
-    json_array_append_new(rules, json_pack("{s:o, s:s, s:i}", "names", names, "action", "SCMP_ACT_ERRNO",
-                                           "errnoRet", EPERM));
-    json_array_append_new(rules, json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action", "SCMP_ACT_ERRNO",
-                                           "errnoRet", ENOSYS));
+    json_array_append_new(rules,
+                          json_pack("{s:o, s:s, s:i}", "names", names, "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM));
+    json_array_append_new(
+        rules, json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action", "SCMP_ACT_ERRNO", "errnoRet", ENOSYS));
     for (size_t i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; i++)
         json_array_append_new(rules, json_pack("{s:[s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}", "names", "clone",
                                                "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM, "args", "index", 0,
-                                               "value", (json_int_t)ns_flags[i], "valueTwo",
-                                               (json_int_t)ns_flags[i], "op", "SCMP_CMP_MASKED_EQ"));
-    return json_pack("{s:s, s:o, s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures", architectures(),
-                     "syscalls", rules);
+                                               "value", (json_int_t)ns_flags[i], "valueTwo", (json_int_t)ns_flags[i],
+                                               "op", "SCMP_CMP_MASKED_EQ"));
+    return json_pack("{s:s, s:o, s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures", architectures(), "syscalls",
+                     rules);
 }
 
 json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err)
@@ -81,8 +128,7 @@ json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err)
     if (!strcmp(setting, "off"))
         return NULL;
     if (setting[0] != '/') {
-        ilu_err(err, ILU_ST_INTERNAL, "config", "oci.seccomp \"%s\" is not default, off or an absolute path",
-                setting);
+        ilu_err(err, ILU_ST_INTERNAL, "config", "oci.seccomp \"%s\" is not default, off or an absolute path", setting);
         return NULL;
     }
     json_error_t je;
@@ -93,8 +139,8 @@ json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err)
     }
     if (!json_is_object(p) || !json_is_string(json_object_get(p, "defaultAction"))) {
         json_decref(p);
-        ilu_err(err, ILU_ST_INTERNAL, "config",
-                "oci.seccomp %s is not an OCI linux.seccomp object (no defaultAction)", setting);
+        ilu_err(err, ILU_ST_INTERNAL, "config", "oci.seccomp %s is not an OCI linux.seccomp object (no defaultAction)",
+                setting);
         return NULL;
     }
     return p;

@@ -113,9 +113,7 @@ static void sim_destroy(struct ilu_backend *b, struct ilu_container *c, const ch
     free(ct);
 }
 
-static void sim_shutdown(struct ilu_backend *b)
-{
-}
+static void sim_shutdown(struct ilu_backend *b) {}
 
 static void sim_free(struct ilu_backend *b)
 {

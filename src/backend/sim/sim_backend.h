@@ -11,16 +11,16 @@
 #include "sim/sim_env.h"
 
 struct ilu_sim_fn_timing {
-    uint64_t start_us;      /* container create -> ready */
-    uint64_t cold_exec_us;  /* first call a container serves */
-    uint64_t warm_exec_us;  /* later calls */
+    uint64_t start_us;     /* container create -> ready */
+    uint64_t cold_exec_us; /* first call a container serves */
+    uint64_t warm_exec_us; /* later calls */
 };
 
 struct ilu_sim_backend_params {
-    uint64_t default_start_us;    /* start-up of functions without a timing */
-    uint64_t invoke_overhead_us;  /* worker <-> agent round trip beyond the execution */
-    double jitter;                /* execution times scaled by 1 + U(-jitter, jitter); 0: exact */
-    uint64_t seed;                /* for the jitter */
+    uint64_t default_start_us;   /* start-up of functions without a timing */
+    uint64_t invoke_overhead_us; /* worker <-> agent round trip beyond the execution */
+    double jitter;               /* execution times scaled by 1 + U(-jitter, jitter); 0: exact */
+    uint64_t seed;               /* for the jitter */
 };
 
 /* env is borrowed and must outlive the backend. */

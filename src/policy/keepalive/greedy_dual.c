@@ -49,7 +49,10 @@ static void *gd_create(const struct ilu_worker_config *cfg, struct ilu_error *er
     return st;
 }
 
-static void gd_free(void *st) { free(st); }
+static void gd_free(void *st)
+{
+    free(st);
+}
 
 /* The function's cold-start overhead, ms. */
 static double gd_cost_ms(const struct ilu_fn_stats *s)
@@ -65,9 +68,18 @@ static void gd_set(const struct gd_state *st, struct ilu_container *c, uint64_t 
     c->ka_priority = st->clock + (double)(frequency ? frequency : 1) * gd_cost_ms(&c->fn->stats) / size;
 }
 
-static void gd_on_insert(void *st, struct ilu_container *c, uint64_t now_us) { gd_set(st, c, 1); }
-static void gd_on_use(void *st, struct ilu_container *c, uint64_t now_us) { gd_set(st, c, c->uses + 1); }
-static void gd_on_idle(void *st, struct ilu_container *c, uint64_t now_us) { gd_set(st, c, c->uses); }
+static void gd_on_insert(void *st, struct ilu_container *c, uint64_t now_us)
+{
+    gd_set(st, c, 1);
+}
+static void gd_on_use(void *st, struct ilu_container *c, uint64_t now_us)
+{
+    gd_set(st, c, c->uses + 1);
+}
+static void gd_on_idle(void *st, struct ilu_container *c, uint64_t now_us)
+{
+    gd_set(st, c, c->uses);
+}
 
 static struct ilu_container *gd_victim(void *state, const struct ilu_pool *pool, uint64_t now_us)
 {

@@ -58,16 +58,16 @@
 enum hh_mode { HH_FALLBACK, HH_HISTOGRAM, HH_FORECAST };
 
 struct hh_fn {
-    struct ilu_function *fn; /* borrowed: functions outlive the pool's containers */
+    struct ilu_function *fn;      /* borrowed: functions outlive the pool's containers */
     struct ilu_heap_node prewarm; /* key: when to pre-warm; in the prewarm heap while pending */
-    uint64_t seen_arrivals;  /* fn->stats.arrivals already turned into a sample */
+    uint64_t seen_arrivals;       /* fn->stats.arrivals already turned into a sample */
     uint64_t last_end_us;
     bool has_end;
-    uint32_t running;        /* containers serving an invocation we counted */
+    uint32_t running;            /* containers serving an invocation we counted */
     uint64_t n_in, n_oob, sumsq; /* samples in range, out of bound; sum of squared bin counts */
     double oob_ewma_us;
     enum hh_mode mode;
-    uint64_t pw_us, ka_us;   /* the windows, from the last invocation's end */
+    uint64_t pw_us, ka_us; /* the windows, from the last invocation's end */
     uint32_t bins[];
 };
 
@@ -81,13 +81,13 @@ struct hh_ct {
 struct hh_state {
     uint64_t bin_us, fallback_us, min_samples;
     uint32_t n_bins, head_pct, tail_pct, margin_pct, forecast_margin_pct, oob_pct, cv_x100;
-    struct ilu_map fns;      /* fqdn -> struct hh_fn */
+    struct ilu_map fns; /* fqdn -> struct hh_fn */
     struct ilu_node_heap expiry, prewarm;
     uint64_t seq;
 };
 
-#define CT_OF(node) ((struct hh_ct *)((char *)(node) - offsetof(struct hh_ct, expiry)))
-#define FN_OF(node) ((struct hh_fn *)((char *)(node) - offsetof(struct hh_fn, prewarm)))
+#define CT_OF(node) ((struct hh_ct *)((char *)(node)-offsetof(struct hh_ct, expiry)))
+#define FN_OF(node) ((struct hh_fn *)((char *)(node)-offsetof(struct hh_fn, prewarm)))
 
 /* (Re)arm n at key; equal keys go in the order they were set, so runs
  * repeat exactly. Out of memory leaves n out: it then never fires. */
@@ -99,7 +99,10 @@ static void heap_push(struct hh_state *s, struct ilu_node_heap *h, struct ilu_he
 
 /* ---- histogram ------------------------------------------------------------ */
 
-static uint64_t percent_of(uint64_t x, uint64_t pct) { return x / 100 * pct + x % 100 * pct / 100; }
+static uint64_t percent_of(uint64_t x, uint64_t pct)
+{
+    return x / 100 * pct + x % 100 * pct / 100;
+}
 
 /* The first bin at which pct % of the in-range samples are reached. */
 static uint32_t percentile_bin(const struct hh_state *s, const struct hh_fn *f, uint32_t pct)
@@ -158,8 +161,8 @@ static void sample_add(struct hh_state *s, struct hh_fn *f, uint64_t idle_us)
         f->bins[bin]++;
         f->n_in++;
     } else {
-        f->oob_ewma_us = f->n_oob ? HH_EWMA_NEW * (double)idle_us + (1 - HH_EWMA_NEW) * f->oob_ewma_us
-                                  : (double)idle_us;
+        f->oob_ewma_us =
+            f->n_oob ? HH_EWMA_NEW * (double)idle_us + (1 - HH_EWMA_NEW) * f->oob_ewma_us : (double)idle_us;
         f->n_oob++;
     }
     windows_update(s, f);

@@ -31,7 +31,10 @@ static void *ttl_create(const struct ilu_worker_config *cfg, struct ilu_error *e
     return st;
 }
 
-static void ttl_free(void *st) { free(st); }
+static void ttl_free(void *st)
+{
+    free(st);
+}
 
 static struct ilu_container *ttl_victim(void *st, const struct ilu_pool *pool, uint64_t now_us)
 {

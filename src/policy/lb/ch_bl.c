@@ -23,7 +23,7 @@ struct chbl_state {
     unsigned vnodes, bound_pct;
     struct ring_point *ring;
     size_t n_points;
-    unsigned *seen;   /* per worker: the pick number that last visited it */
+    unsigned *seen; /* per worker: the pick number that last visited it */
     size_t n_seen;
     unsigned pick_no;
 };

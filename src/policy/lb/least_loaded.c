@@ -20,9 +20,7 @@ static void ll_destroy(void *state)
     free(state);
 }
 
-static void ll_workers_changed(void *state, struct ilu_ctl_worker *const *workers, size_t n)
-{
-}
+static void ll_workers_changed(void *state, struct ilu_ctl_worker *const *workers, size_t n) {}
 
 static long ll_pick(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n)
 {

@@ -18,9 +18,7 @@ static void rr_destroy(void *state)
     free(state);
 }
 
-static void rr_workers_changed(void *state, struct ilu_ctl_worker *const *workers, size_t n)
-{
-}
+static void rr_workers_changed(void *state, struct ilu_ctl_worker *const *workers, size_t n) {}
 
 static long rr_pick(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n)
 {

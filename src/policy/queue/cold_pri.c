@@ -38,8 +38,8 @@ struct flow {
 };
 
 struct cold_pri {
-    struct ilu_map by_fn;     /* function address -> struct flow */
-    struct flow **flows;      /* functions with queued work */
+    struct ilu_map by_fn; /* function address -> struct flow */
+    struct flow **flows;  /* functions with queued work */
     size_t n_flows, cap;
 };
 

@@ -48,9 +48,9 @@ struct flow {
     struct ilu_inv_heap queue;     /* queued, by start tag: FIFO, tags grow */
     struct running_tag *run;       /* running, in dispatch order; run[run_head..run_len) */
     size_t run_head, run_len, run_cap, n_running;
-    double finish;                 /* F: finish tag of the last invocation tagged */
-    uint64_t last_served_us;       /* last dispatch or completion */
-    uint64_t forget_us;            /* when idle: last_served_us + TTL */
+    double finish;                      /* F: finish tag of the last invocation tagged */
+    uint64_t last_served_us;            /* last dispatch or completion */
+    uint64_t forget_us;                 /* when idle: last_served_us + TTL */
     struct ilu_heap_node node[N_HEAPS]; /* its place in each heap of struct mqfq */
 };
 
@@ -76,8 +76,14 @@ struct mqfq {
 
 /* ---- heaps of flows ---- */
 
-static bool flow_backlogged(const struct flow *f) { return f->queue.len > 0; }
-static bool flow_outstanding(const struct flow *f) { return f->queue.len > 0 || f->n_running > 0; }
+static bool flow_backlogged(const struct flow *f)
+{
+    return f->queue.len > 0;
+}
+static bool flow_outstanding(const struct flow *f)
+{
+    return f->queue.len > 0 || f->n_running > 0;
+}
 
 static double flow_key(const struct flow *f, int which)
 {
@@ -264,7 +270,7 @@ static struct ilu_invocation *mqfq_next(void *st, const struct ilu_queue_view *v
             return NULL;
         if (m->n_running > 0)
             return ilu_inv_heap_peek(&f->queue);
-        m->vt = head;    /* cannot happen while V is the oldest tag; never starve anyway */
+        m->vt = head; /* cannot happen while V is the oldest tag; never starve anyway */
     }
     return ilu_inv_heap_peek(&f->queue);
 }

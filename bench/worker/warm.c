@@ -1,0 +1,492 @@
+/* bench_worker: the warm phase. Closed-loop no-op invocations with 1 and 2
+ * clients through the worker (libcurl, and a raw-socket client), straight
+ * to the agents of the same warm containers, GET /ping, and the transport
+ * floor (http_floor.h); sides alternate within every repetition. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../http_floor.h"
+#include "bench_worker.h"
+
+/* ---- minimal HTTP/1.1 client (diagnostic: the worker without libcurl) ---- */
+
+static int tcp_connect(const char *host, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        die("connect %s:%d: %s", host, port, strerror(errno));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+char raw_req[512];
+size_t raw_req_len;
+
+/* POST /invoke on a keep-alive connection; 0 when the answer is 200 + success. */
+static int raw_invoke(int fd, char *buf, size_t cap)
+{
+    if (write(fd, raw_req, raw_req_len) != (ssize_t)raw_req_len)
+        return -1;
+    size_t have = 0;
+    char *hend = NULL;
+    while (!hend) {
+        ssize_t r = read(fd, buf + have, cap - 1 - have);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+        buf[have] = '\0';
+        hend = strstr(buf, "\r\n\r\n");
+        if (!hend && have >= cap - 1)
+            return -1;
+    }
+    size_t hlen = (size_t)(hend + 4 - buf);
+    size_t clen = 0;
+    for (char *l = strstr(buf, "\r\n"); l && l < hend; l = strstr(l + 2, "\r\n"))
+        if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
+            clen = strtoul(l + 17, NULL, 10);
+    if (hlen + clen >= cap)
+        return -1;
+    while (have < hlen + clen) {
+        ssize_t r = read(fd, buf + have, hlen + clen - have);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+    }
+    buf[have] = '\0';
+    return strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(hend, "\"success\":true") ? 0 : -1;
+}
+
+/* ---- CPU accounting: /proc/<pid>/schedstat, first field = ns on CPU ---- */
+
+static uint64_t proc_cpu_ns(int pid)
+{
+    if (pid <= 0)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+    FILE *f = fopen(path, "r");
+    unsigned long long ns = 0;
+    if (f) {
+        if (fscanf(f, "%llu", &ns) != 1)
+            ns = 0;
+        fclose(f);
+    }
+    return ns;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int agent_pid_of(const char *cid)
+{
+    char path[PATH_MAX + 128];
+    snprintf(path, sizeof path, "%s/containers/%s/pid", opt.state_dir, cid);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+/* ---- warm phase ---- */
+
+/* SIDE_FLOOR: the raw client against the in-process minimal responder
+ * (http_floor.h), the cost of one loopback HTTP exchange. */
+enum side { SIDE_WORKER, SIDE_DIRECT, SIDE_PING, SIDE_RAW, SIDE_FLOOR, SIDE_COUNT };
+
+static struct http_floor floor_srv;
+
+struct client {
+    int idx;
+    struct http http; /* keep-alive connection to the worker */
+    int sock;         /* connection to its container's agent */
+    int tcp;          /* raw keep-alive TCP connection to the worker */
+    int floor_tcp;    /* raw keep-alive TCP connection to the floor responder */
+    char cid[96];     /* that container */
+    /* one run */
+    enum side side;
+    int n, warmup;
+    uint64_t *lat_ns;    /* n */
+    uint64_t *srv_total; /* worker side: timings.total_us */
+    uint64_t *srv_agent; /* worker side: timings.agent_round_trip_us */
+    uint64_t t_start, t_end;
+    int errors;
+    char last_cid[96];
+    int agent_pid;
+    uint64_t cpu_ns; /* this client thread's CPU over the whole run */
+    pthread_barrier_t *barrier;
+};
+
+static void *client_run(void *arg)
+{
+    struct client *c = arg;
+    char reply[4096];
+    uint64_t cpu0 = thread_cpu_ns();
+    for (int i = 0; i < c->warmup; i++) {
+        if (c->side == SIDE_WORKER)
+            http_req(&c->http, "/invoke", invoke_body);
+        else if (c->side == SIDE_PING)
+            http_req(&c->http, "/ping", NULL);
+        else if (c->side == SIDE_RAW)
+            raw_invoke(c->tcp, reply, sizeof reply);
+        else if (c->side == SIDE_FLOOR)
+            raw_invoke(c->floor_tcp, reply, sizeof reply);
+        else
+            agent_invoke(c->sock, reply, sizeof reply);
+    }
+    pthread_barrier_wait(c->barrier);
+    c->t_start = now_ns();
+    for (int i = 0; i < c->n; i++) {
+        uint64_t t0 = now_ns();
+        int ok;
+        if (c->side == SIDE_WORKER) {
+            long code = http_req(&c->http, "/invoke", invoke_body);
+            c->lat_ns[i] = now_ns() - t0;
+            const char *b = body_of(&c->http);
+            ok = code == 200 && strstr(b, "\"success\":true");
+            c->srv_total[i] = (uint64_t)json_field_ll(b, "total_us");
+            c->srv_agent[i] = (uint64_t)json_field_ll(b, "agent_round_trip_us");
+            if (i == c->n - 1)
+                json_field_str(b, "container_id", c->last_cid, sizeof c->last_cid);
+        } else if (c->side == SIDE_RAW || c->side == SIDE_FLOOR) {
+            ok = raw_invoke(c->side == SIDE_RAW ? c->tcp : c->floor_tcp, reply, sizeof reply) == 0;
+            c->lat_ns[i] = now_ns() - t0;
+        } else if (c->side == SIDE_PING) {
+            long code = http_req(&c->http, "/ping", NULL);
+            c->lat_ns[i] = now_ns() - t0;
+            ok = code == 200;
+        } else {
+            ok = agent_invoke(c->sock, reply, sizeof reply) == 0;
+            c->lat_ns[i] = now_ns() - t0;
+        }
+        if (!ok && c->errors++ < 3)
+            fprintf(stderr, "bench_worker: %s invocation failed: %.300s\n",
+                    c->side == SIDE_DIRECT  ? "direct"
+                    : c->side == SIDE_FLOOR ? "floor"
+                                            : "worker",
+                    c->side == SIDE_DIRECT || c->side == SIDE_RAW || c->side == SIDE_FLOOR ? reply : body_of(&c->http));
+    }
+    c->t_end = now_ns();
+    c->cpu_ns = thread_cpu_ns() - cpu0;
+    return NULL;
+}
+
+struct warm_result { /* one side, one client count, one repetition */
+    double p50_us, p99_us, mean_us, tput;
+    double srv_total_p50_us, srv_agent_p50_us; /* worker side only */
+    int errors;
+    double cpu_client_us, cpu_worker_us, cpu_agent_us; /* CPU per request */
+};
+
+static struct warm_result run_side(struct client *cl, int nclients, enum side side)
+{
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, (unsigned)nclients);
+    pthread_t th[MAX_CLIENTS];
+    /* For the floor, "worker" CPU is that of the responder's threads. */
+    uint64_t wcpu0 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu0 = 0;
+    for (int i = 0; i < MAX_CLIENTS; i++) /* all: the worker picks the container */
+        acpu0 += proc_cpu_ns(cl[i].agent_pid);
+    for (int i = 0; i < nclients; i++) {
+        cl[i].side = side;
+        cl[i].n = opt.requests;
+        cl[i].warmup = opt.warmup;
+        cl[i].errors = 0;
+        cl[i].barrier = &bar;
+        pthread_create(&th[i], NULL, client_run, &cl[i]);
+    }
+    for (int i = 0; i < nclients; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    uint64_t wcpu1 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu1 = 0,
+             ccpu = 0;
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        acpu1 += proc_cpu_ns(cl[i].agent_pid);
+    for (int i = 0; i < nclients; i++)
+        ccpu += cl[i].cpu_ns;
+    double nreq = (double)nclients * (opt.requests + opt.warmup);
+
+    size_t total = (size_t)nclients * (size_t)opt.requests;
+    uint64_t *all = malloc(total * sizeof *all), *st = malloc(total * sizeof *st), *sa = malloc(total * sizeof *sa);
+    uint64_t t0 = UINT64_MAX, t1 = 0;
+    struct warm_result r = {0};
+    double sum = 0;
+    for (int i = 0; i < nclients; i++) {
+        memcpy(all + (size_t)i * opt.requests, cl[i].lat_ns, (size_t)opt.requests * sizeof *all);
+        memcpy(st + (size_t)i * opt.requests, cl[i].srv_total, (size_t)opt.requests * sizeof *st);
+        memcpy(sa + (size_t)i * opt.requests, cl[i].srv_agent, (size_t)opt.requests * sizeof *sa);
+        if (cl[i].t_start < t0)
+            t0 = cl[i].t_start;
+        if (cl[i].t_end > t1)
+            t1 = cl[i].t_end;
+        r.errors += cl[i].errors;
+    }
+    for (size_t i = 0; i < total; i++)
+        sum += (double)all[i];
+    qsort(all, total, sizeof *all, cmp_u64);
+    r.p50_us = pct_sorted_u64(all, total, 0.50) / 1e3;
+    r.p99_us = pct_sorted_u64(all, total, 0.99) / 1e3;
+    r.mean_us = sum / (double)total / 1e3;
+    r.tput = (double)total / ((double)(t1 - t0) / 1e9);
+    r.cpu_client_us = (double)ccpu / nreq / 1e3;
+    r.cpu_worker_us = opt.worker_pid > 0 || side == SIDE_FLOOR ? (double)(wcpu1 - wcpu0) / nreq / 1e3 : NAN;
+    r.cpu_agent_us = side == SIDE_PING || side == SIDE_FLOOR ? 0 : (double)(acpu1 - acpu0) / nreq / 1e3;
+    if (side == SIDE_WORKER) {
+        qsort(st, total, sizeof *st, cmp_u64);
+        qsort(sa, total, sizeof *sa, cmp_u64);
+        r.srv_total_p50_us = pct_sorted_u64(st, total, 0.50);
+        r.srv_agent_p50_us = pct_sorted_u64(sa, total, 0.50);
+    }
+    free(all);
+    free(st);
+    free(sa);
+    return r;
+}
+
+json_t *warm_bench(struct http *ctl)
+{
+    /* Two warm containers: one per client. */
+    char body[512];
+    snprintf(body, sizeof body, "{\"function_name\":\"%s\",\"function_version\":\"%s\"}", FN_NAME, FN_VERSION);
+    char ids[MAX_CLIENTS][96];
+    int have = list_containers(ids, MAX_CLIENTS);
+    for (int i = have; i < MAX_CLIENTS; i++) {
+        long code = http_req(ctl, "/prewarm", body);
+        if (code != 200)
+            die("prewarm: HTTP %ld %s", code, body_of(ctl));
+    }
+    have = list_containers(ids, MAX_CLIENTS);
+    if (have < MAX_CLIENTS)
+        die("expected %d containers of %s under %s/containers, found %d", MAX_CLIENTS, FN_NAME, opt.state_dir, have);
+
+    if (http_floor_start(&floor_srv) != 0)
+        die("cannot start the floor responder: %s", strerror(errno));
+    struct client cl[MAX_CLIENTS];
+    memset(cl, 0, sizeof cl);
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        cl[i].idx = i;
+        http_init(&cl[i].http);
+        snprintf(cl[i].cid, sizeof cl[i].cid, "%s", ids[i]);
+        cl[i].sock = agent_connect(ids[i], false);
+        cl[i].tcp = tcp_connect(opt.host, opt.port);
+        cl[i].floor_tcp = tcp_connect("127.0.0.1", floor_srv.port);
+        cl[i].agent_pid = agent_pid_of(ids[i]);
+        if (cl[i].sock < 0)
+            die("cannot connect to the agent of %s", ids[i]);
+        cl[i].lat_ns = calloc((size_t)opt.requests, sizeof(uint64_t));
+        cl[i].srv_total = calloc((size_t)opt.requests, sizeof(uint64_t));
+        cl[i].srv_agent = calloc((size_t)opt.requests, sizeof(uint64_t));
+    }
+    /* Which container does the worker give a lone client? Use it for the lone
+     * direct client too. */
+    if (http_req(&cl[0].http, "/invoke", invoke_body) != 200)
+        die("invoke: %s", body_of(&cl[0].http));
+    char lone[96];
+    json_field_str(body_of(&cl[0].http), "container_id", lone, sizeof lone);
+    if (strcmp(lone, cl[0].cid) != 0) { /* swap so client 0 owns it */
+        int s = cl[0].sock, ap = cl[0].agent_pid;
+        cl[0].agent_pid = cl[1].agent_pid;
+        cl[1].agent_pid = ap;
+        char tmp[96];
+        snprintf(tmp, sizeof tmp, "%s", cl[0].cid);
+        cl[0].sock = cl[1].sock;
+        snprintf(cl[0].cid, sizeof cl[0].cid, "%s", cl[1].cid);
+        cl[1].sock = s;
+        snprintf(cl[1].cid, sizeof cl[1].cid, "%s", tmp);
+    }
+    if (strcmp(lone, cl[0].cid) != 0)
+        fprintf(stderr, "bench_worker: note: the worker used container %s, not one of ours\n", lone);
+
+    int nconf = 2, conf[2] = {1, 2};
+    int R = opt.reps;
+    struct warm_result(*res)[2][SIDE_COUNT] = calloc((size_t)R, sizeof *res); /* [rep][conf][side] */
+    printf("warm: %d repetitions x %d requests per client (after %d warm-up), sides alternating\n", R, opt.requests,
+           opt.warmup);
+    fflush(stdout);
+    for (int r = 0; r < R; r++) {
+        for (int k = 0; k < nconf; k++) {
+            int n = conf[k];
+            enum side first = (r + k) % 2 ? SIDE_DIRECT : SIDE_WORKER;
+            enum side second = first == SIDE_WORKER ? SIDE_DIRECT : SIDE_WORKER;
+            res[r][k][first] = run_side(cl, n, first);
+            res[r][k][second] = run_side(cl, n, second);
+            res[r][k][SIDE_PING] = run_side(cl, n, SIDE_PING); /* HTTP floor, no agent */
+            /* worker without libcurl, and the transport floor with the same
+             * client, back to back, order flipped every time */
+            enum side a = (r + k) % 2 ? SIDE_FLOOR : SIDE_RAW, b = a == SIDE_RAW ? SIDE_FLOOR : SIDE_RAW;
+            res[r][k][a] = run_side(cl, n, a);
+            res[r][k][b] = run_side(cl, n, b);
+            fprintf(
+                stderr,
+                "  rep %d, %d client(s): worker p50 %.1f p99 %.1f us (%.0f/s) | direct p50 %.1f p99 %.1f us (%.0f/s)\n",
+                r + 1, n, res[r][k][0].p50_us, res[r][k][0].p99_us, res[r][k][0].tput, res[r][k][1].p50_us,
+                res[r][k][1].p99_us, res[r][k][1].tput);
+            fprintf(stderr, "                       raw client: worker p50 %.1f us | floor p50 %.1f us\n",
+                    res[r][k][SIDE_RAW].p50_us, res[r][k][SIDE_FLOOR].p50_us);
+        }
+    }
+
+    json_t *out = json_object();
+    json_object_set_new(out, "repetitions", json_integer(R));
+    json_object_set_new(out, "requests_per_client", json_integer(opt.requests));
+    json_object_set_new(out, "warmup_per_client", json_integer(opt.warmup));
+    json_t *confs = json_array();
+    double *v = malloc((size_t)R * sizeof *v);
+#define COLLECT(expr)                                                                                                 \
+    ({                                                                                                                \
+        for (int r_ = 0; r_ < R; r_++) {                                                                              \
+            struct warm_result *w = &res[r_][k][SIDE_WORKER], *d = &res[r_][k][SIDE_DIRECT],                          \
+                               *g = &res[r_][k][SIDE_PING], *x = &res[r_][k][SIDE_RAW], *f = &res[r_][k][SIDE_FLOOR]; \
+            (void)x;                                                                                                  \
+            (void)f;                                                                                                  \
+            (void)w;                                                                                                  \
+            (void)d;                                                                                                  \
+            (void)g;                                                                                                  \
+            v[r_] = (expr);                                                                                           \
+        }                                                                                                             \
+        spread_of(v, (size_t)R);                                                                                      \
+    })
+    for (int k = 0; k < nconf; k++) {
+        struct spread wp50 = COLLECT(w->p50_us), wp99 = COLLECT(w->p99_us), dp50 = COLLECT(d->p50_us),
+                      dp99 = COLLECT(d->p99_us), rat50 = COLLECT(w->p50_us / d->p50_us),
+                      rat99 = COLLECT(w->p99_us / d->p99_us), add50 = COLLECT(w->p50_us - d->p50_us),
+                      add99 = COLLECT(w->p99_us - d->p99_us), wt = COLLECT(w->tput), dt = COLLECT(d->tput),
+                      wmean = COLLECT(w->mean_us), dmean = COLLECT(d->mean_us), stot = COLLECT(w->srv_total_p50_us),
+                      sag = COLLECT(w->srv_agent_p50_us), sin = COLLECT(w->srv_total_p50_us - w->srv_agent_p50_us),
+                      err = COLLECT((double)(w->errors + d->errors + x->errors + f->errors)), gp50 = COLLECT(g->p50_us),
+                      gp99 = COLLECT(g->p99_us), gt = COLLECT(g->tput), xp50 = COLLECT(x->p50_us),
+                      xp99 = COLLECT(x->p99_us), xt = COLLECT(x->tput), xadd50 = COLLECT(x->p50_us - d->p50_us),
+                      xadd99 = COLLECT(x->p99_us - d->p99_us), cw_c = COLLECT(w->cpu_client_us),
+                      cw_w = COLLECT(w->cpu_worker_us), cw_a = COLLECT(w->cpu_agent_us),
+                      cd_c = COLLECT(d->cpu_client_us), cd_a = COLLECT(d->cpu_agent_us),
+                      cg_c = COLLECT(g->cpu_client_us), cg_w = COLLECT(g->cpu_worker_us),
+                      cx_c = COLLECT(x->cpu_client_us), cx_w = COLLECT(x->cpu_worker_us),
+                      cx_a = COLLECT(x->cpu_agent_us), fp50 = COLLECT(f->p50_us), fp99 = COLLECT(f->p99_us),
+                      ft = COLLECT(f->tput), over50 = COLLECT(x->p50_us - f->p50_us - d->p50_us),
+                      fshare = COLLECT(100.0 * f->p50_us / (x->p50_us - d->p50_us)), cf_c = COLLECT(f->cpu_client_us),
+                      cf_s = COLLECT(f->cpu_worker_us);
+        printf("\nwarm no-op, %d client(s)                        median   [   min    –    max   ] over %d reps\n",
+               conf[k], R);
+        print_row("worker p50", wp50, "us");
+        print_row("direct p50", dp50, "us");
+        print_row("added p50 (worker - direct)", add50, "us");
+        print_row("ratio p50 (worker / direct)", rat50, "x");
+        print_row("worker p99", wp99, "us");
+        print_row("direct p99", dp99, "us");
+        print_row("added p99 (worker - direct)", add99, "us");
+        print_row("ratio p99 (worker / direct)", rat99, "x");
+        print_row("worker throughput", wt, "inv/s");
+        print_row("direct throughput", dt, "inv/s");
+        print_row("worker mean", wmean, "us");
+        print_row("direct mean", dmean, "us");
+        print_row("worker-reported total_us p50", stot, "us");
+        print_row("worker-reported agent RTT p50", sag, "us");
+        print_row("  in-worker excl. agent (diff)", sin, "us");
+        print_row("HTTP floor: GET /ping p50", gp50, "us");
+        print_row("HTTP floor: GET /ping p99", gp99, "us");
+        print_row("HTTP floor: GET /ping throughput", gt, "req/s");
+        print_row("worker, raw-socket client p50", xp50, "us");
+        print_row("worker, raw-socket client p99", xp99, "us");
+        print_row("  added p50 (raw - direct)", xadd50, "us");
+        print_row("  added p99 (raw - direct)", xadd99, "us");
+        print_row("  throughput (raw client)", xt, "inv/s");
+        print_row("TCP HTTP floor p50 (minimal responder)", fp50, "us");
+        print_row("TCP HTTP floor p99 (minimal responder)", fp99, "us");
+        print_row("  floor throughput", ft, "req/s");
+        print_row("  floor share of added p50 (raw)", fshare, "%");
+        print_row("worker over floor p50 (raw-floor-direct)", over50, "us");
+        printf("  CPU per request (us): client / worker / agent\n");
+        printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker (libcurl)", cw_c.med, cw_w.med, cw_a.med);
+        printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker (raw client)", cx_c.med, cx_w.med, cx_a.med);
+        printf("    %-32s %6.1f /    -   / %6.1f\n", "direct to agent", cd_c.med, cd_a.med);
+        printf("    %-32s %6.1f / %6.1f /    -\n", "GET /ping (libcurl)", cg_c.med, cg_w.med);
+        printf("    %-32s %6.1f / %6.1f /    -   (responder threads)\n", "TCP HTTP floor (raw client)", cf_c.med,
+               cf_s.med);
+        if (err.max > 0)
+            print_row("errors", err, "");
+        json_t *j = json_object();
+        json_object_set_new(j, "clients", json_integer(conf[k]));
+        json_object_set_new(j, "worker_p50_us", spread_json(wp50));
+        json_object_set_new(j, "direct_p50_us", spread_json(dp50));
+        json_object_set_new(j, "added_p50_us", spread_json(add50));
+        json_object_set_new(j, "ratio_p50", spread_json(rat50));
+        json_object_set_new(j, "worker_p99_us", spread_json(wp99));
+        json_object_set_new(j, "direct_p99_us", spread_json(dp99));
+        json_object_set_new(j, "added_p99_us", spread_json(add99));
+        json_object_set_new(j, "ratio_p99", spread_json(rat99));
+        json_object_set_new(j, "worker_throughput_per_s", spread_json(wt));
+        json_object_set_new(j, "direct_throughput_per_s", spread_json(dt));
+        json_object_set_new(j, "worker_mean_us", spread_json(wmean));
+        json_object_set_new(j, "direct_mean_us", spread_json(dmean));
+        json_object_set_new(j, "worker_reported_total_p50_us", spread_json(stot));
+        json_object_set_new(j, "worker_reported_agent_rtt_p50_us", spread_json(sag));
+        json_object_set_new(j, "errors", spread_json(err));
+        json_object_set_new(j, "ping_p50_us", spread_json(gp50));
+        json_object_set_new(j, "ping_p99_us", spread_json(gp99));
+        json_object_set_new(j, "ping_throughput_per_s", spread_json(gt));
+        json_object_set_new(j, "rawclient_worker_p50_us", spread_json(xp50));
+        json_object_set_new(j, "rawclient_worker_p99_us", spread_json(xp99));
+        json_object_set_new(j, "rawclient_added_p50_us", spread_json(xadd50));
+        json_object_set_new(j, "rawclient_added_p99_us", spread_json(xadd99));
+        json_object_set_new(j, "rawclient_worker_throughput_per_s", spread_json(xt));
+        json_object_set_new(j, "floor_p50_us", spread_json(fp50));
+        json_object_set_new(j, "floor_p99_us", spread_json(fp99));
+        json_object_set_new(j, "floor_throughput_per_s", spread_json(ft));
+        json_object_set_new(j, "floor_share_of_rawclient_added_p50_pct", spread_json(fshare));
+        json_object_set_new(j, "worker_over_floor_p50_us", spread_json(over50));
+        json_object_set_new(
+            j, "cpu_us_per_request",
+            json_pack("{s:{s:o, s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:o}}", "via_worker", "client",
+                      spread_json(cw_c), "worker", spread_json(cw_w), "agent", spread_json(cw_a), "direct", "client",
+                      spread_json(cd_c), "agent", spread_json(cd_a), "ping", "client", spread_json(cg_c), "worker",
+                      spread_json(cg_w), "raw_client", "client", spread_json(cx_c), "worker", spread_json(cx_w)));
+        json_object_set_new(json_object_get(j, "cpu_us_per_request"), "floor",
+                            json_pack("{s:o, s:o}", "client", spread_json(cf_c), "responder", spread_json(cf_s)));
+        json_t *reps = json_array();
+        for (int r = 0; r < R; r++)
+            json_array_append_new(
+                reps, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "worker_p50_us", res[r][k][0].p50_us,
+                                "worker_p99_us", res[r][k][0].p99_us, "worker_tput", res[r][k][0].tput, "direct_p50_us",
+                                res[r][k][1].p50_us, "direct_p99_us", res[r][k][1].p99_us, "direct_tput",
+                                res[r][k][1].tput, "rawclient_worker_p50_us", res[r][k][SIDE_RAW].p50_us,
+                                "floor_p50_us", res[r][k][SIDE_FLOOR].p50_us));
+        json_object_set_new(j, "per_rep", reps);
+        json_array_append_new(confs, j);
+    }
+#undef COLLECT
+    json_object_set_new(out, "configs", confs);
+    free(v);
+    free(res);
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        http_free(&cl[i].http);
+        close(cl[i].sock);
+        close(cl[i].tcp);
+        close(cl[i].floor_tcp);
+        free(cl[i].lat_ns);
+        free(cl[i].srv_total);
+        free(cl[i].srv_agent);
+    }
+    http_floor_stop(&floor_srv);
+    return out;
+}

@@ -1,0 +1,26 @@
+/* Reading files whole or line by line, with bounded memory. */
+#ifndef ILU_OS_FILE_H
+#define ILU_OS_FILE_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* Largest file ilu_read_file takes (configs, benchmark JSON): beyond it,
+ * NULL with errno EFBIG rather than the whole file in memory. */
+#define ILU_READ_FILE_MAX (64u << 20)
+
+/* The whole file as a NUL-terminated string (caller frees), or NULL with
+ * err: 400 "cannot read PATH: reason" (errno is left set too). */
+char *ilu_read_file(const char *path, struct ilu_error *err);
+
+/* Calls line_fn for each line of path: the line without its '\n', in a
+ * writable NUL-terminated buffer of max_line + 1 bytes that is reused. A
+ * longer line fails with "path:N: line longer than max_line bytes" as soon as
+ * max_line + 1 bytes of it were read, so memory stays bounded whatever the
+ * file holds. line_fn returns 0 to go on or -1 (with err filled) to stop. */
+int ilu_read_lines(const char *path, size_t max_line,
+                   int (*line_fn)(void *ctx, char *line, size_t len, struct ilu_error *err), void *ctx,
+                   struct ilu_error *err);
+
+#endif

@@ -1,0 +1,456 @@
+/* The worker's side of the in-container agent's protocol
+ * (src/backend/oci/agent_client.c, agent/agent.py):
+ *   request: u64 LE command (0 = ready check, 1 = invoke) | u64 LE length | JSON args
+ *   reply  : u64 LE length | JSON
+ * First the frame decoder alone (oci_agent_frame), then the real client on a
+ * real Unix socket, with this test playing the agent: replies in pieces, over
+ * the limit, unasked for, two at once, and a hang-up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/oci/oci_int.h"
+#include "core/env.h"
+#include "core/log.h"
+
+#define MAX_REPLY 1024
+
+/* ---- the frame decoder ---- */
+
+static void put_len(char *buf, uint64_t len)
+{
+    uint64_t le = htole64(len);
+    memcpy(buf, &le, 8);
+}
+
+static void frame_waits_for_the_header(void **state)
+{
+    (void)state;
+    char buf[16] = {0}, why[160] = "";
+    size_t need = 0;
+    assert_int_equal(oci_agent_frame(NULL, 0, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_MORE);
+    assert_int_equal(need, 8);
+    put_len(buf, 5);
+    for (size_t len = 1; len < 8; len++) {
+        assert_int_equal(oci_agent_frame(buf, len, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_MORE);
+        assert_int_equal(need, 8); /* the length is not known yet: read no further than the header */
+    }
+}
+
+static void frame_is_whole_at_exactly_its_length(void **state)
+{
+    (void)state;
+    char buf[32], why[160] = "";
+    size_t need = 0;
+    put_len(buf, 5);
+    memcpy(buf + 8, "{\"a\":", 5);
+    assert_int_equal(oci_agent_frame(buf, 8, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_MORE);
+    assert_int_equal(need, 13);
+    assert_int_equal(oci_agent_frame(buf, 12, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_MORE);
+    assert_int_equal(need, 13);
+    assert_int_equal(oci_agent_frame(buf, 13, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_WHOLE);
+    assert_int_equal(need, 13);
+    /* an empty body is a whole frame too */
+    put_len(buf, 0);
+    assert_int_equal(oci_agent_frame(buf, 8, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_WHOLE);
+    assert_int_equal(need, 8);
+}
+
+static void frame_length_is_little_endian(void **state)
+{
+    (void)state;
+    char buf[8] = {0x02, 0x01, 0, 0, 0, 0, 0, 0}, why[160] = "";
+    size_t need = 0;
+    assert_int_equal(oci_agent_frame(buf, 8, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_MORE);
+    assert_int_equal(need, 8 + 0x102);
+}
+
+static void frame_over_the_limit_is_refused(void **state)
+{
+    (void)state;
+    char buf[8], why[160] = "";
+    size_t need = 0;
+    put_len(buf, MAX_REPLY);
+    assert_int_equal(oci_agent_frame(buf, 8, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_MORE); /* at the limit */
+    assert_int_equal(need, 8 + MAX_REPLY);
+    put_len(buf, MAX_REPLY + 1);
+    assert_int_equal(oci_agent_frame(buf, 8, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_BAD);
+    assert_string_equal(why, "the agent's reply is 1025 bytes, over the 1024-byte limit");
+    put_len(buf, UINT64_MAX); /* no overflow of 8 + length */
+    assert_int_equal(oci_agent_frame(buf, 8, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_BAD);
+    assert_non_null(strstr(why, "18446744073709551615 bytes"));
+}
+
+static void frame_with_bytes_past_its_end_is_refused(void **state)
+{
+    (void)state;
+    char buf[16] = {0}, why[160] = "";
+    size_t need = 0;
+    put_len(buf, 2);
+    memcpy(buf + 8, "{}X", 3);
+    assert_int_equal(oci_agent_frame(buf, 11, MAX_REPLY, &need, why, sizeof why), OCI_FRAME_BAD);
+    assert_string_equal(why, "the agent sent more than one reply");
+}
+
+/* ---- the client on a real socket, this test as the agent ---- */
+
+struct fixture {
+    char dir[64];
+    struct ilu_env env;
+    struct ilu_log log;
+    struct oci_backend *ob;
+    struct oci_ct *ct;
+    struct ilu_container c;
+    int listen_fd, agent;
+    /* what the backend told the core */
+    int ready_calls, done_calls, died_calls;
+    int ready_status;
+    int done_status;
+    char done_body[MAX_REPLY + 1], done_error[480], died_reason[480];
+    size_t done_len;
+    char last_warning[2048];
+};
+
+static void log_write(void *ctx, int level, const char *line)
+{
+    struct fixture *f = ctx;
+    if (level >= ILU_LOG_WARN)
+        snprintf(f->last_warning, sizeof f->last_warning, "%s", line);
+}
+
+static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
+{
+    struct fixture *f = ctx;
+    assert_ptr_equal(c, &f->c);
+    f->ready_calls++;
+    f->ready_status = err ? err->status : 0;
+}
+
+static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_agent_reply *r)
+{
+    struct fixture *f = ctx;
+    assert_ptr_equal(c, &f->c);
+    f->done_calls++;
+    f->done_status = r->status;
+    f->done_len = r->body_len;
+    snprintf(f->done_body, sizeof f->done_body, "%.*s", (int)r->body_len, r->body ? r->body : "");
+    snprintf(f->done_error, sizeof f->done_error, "%s", r->error);
+}
+
+static void on_died(void *ctx, struct ilu_container *c, const char *reason)
+{
+    struct fixture *f = ctx;
+    assert_ptr_equal(c, &f->c);
+    f->died_calls++;
+    snprintf(f->died_reason, sizeof f->died_reason, "%s", reason);
+}
+
+static void read_exact(int fd, void *p, size_t n)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    for (size_t got = 0; got < n;) {
+        assert_int_equal(poll(&pfd, 1, 2000), 1);
+        ssize_t r = read(fd, (char *)p + got, n - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+}
+
+static void agent_reply(int fd, const char *body)
+{
+    char hdr[8];
+    put_len(hdr, strlen(body));
+    write_all(fd, hdr, 8);
+    write_all(fd, body, strlen(body));
+}
+
+/* Run the backend's event loop until one more callback (of any kind) came,
+ * or about a second passed. */
+static void pump(struct fixture *f)
+{
+    int before = f->ready_calls + f->done_calls + f->died_calls;
+    for (int i = 0; i < 1000 && f->ready_calls + f->done_calls + f->died_calls == before; i++) {
+        event_base_loop(f->ob->evb, EVLOOP_NONBLOCK);
+        if (f->ready_calls + f->done_calls + f->died_calls == before)
+            usleep(1000);
+    }
+}
+
+/* Run the loop for a moment, expecting nothing to be reported. */
+static void pump_idle(struct fixture *f)
+{
+    for (int i = 0; i < 20; i++) {
+        event_base_loop(f->ob->evb, EVLOOP_NONBLOCK);
+        usleep(500);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/ilu-test-agent-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    char sockets[96];
+    snprintf(sockets, sizeof sockets, "%s/sockets", f->dir);
+    if (mkdir(sockets, 0700))
+        return -1;
+    f->env = (struct ilu_env){.ctx = f, .log_write = log_write};
+    f->log = (struct ilu_log){.env = &f->env, .min_level = ILU_LOG_DEBUG};
+    f->ob = calloc(1, sizeof *f->ob);
+    f->ob->evb = event_base_new();
+    f->ob->log = &f->log;
+    f->ob->max_reply_bytes = MAX_REPLY;
+    snprintf(f->ob->runtime_name, sizeof f->ob->runtime_name, "runc");
+    f->ob->base.events =
+        (struct ilu_backend_events){.ctx = f, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
+    f->ct = calloc(1, sizeof *f->ct);
+    f->ct->ob = f->ob;
+    f->ct->c = &f->c;
+    f->ct->sock = -1;
+    f->ct->state = OCI_CT_CONNECTING; /* the runtime is done: the ready check's answer makes it ready */
+    snprintf(f->ct->id, sizeof f->ct->id, "ct1");
+    snprintf(f->ct->tid, sizeof f->ct->tid, "test-tid");
+    snprintf(f->ct->dir, sizeof f->ct->dir, "%s", f->dir);
+
+    struct ilu_error err = {0};
+    f->listen_fd = oci_agent_listen(f->ct, &err);
+    if (f->listen_fd < 0)
+        return -1;
+    if (oci_agent_start_connect(f->ct, &err))
+        return -1;
+    f->agent = accept(f->listen_fd, NULL, NULL);
+    if (f->agent < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    oci_agent_close(f->ct);
+    free(f->ct->rbuf);
+    free(f->ct);
+    if (f->agent >= 0)
+        close(f->agent);
+    close(f->listen_fd);
+    event_base_free(f->ob->evb);
+    free(f->ob);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The agent's side of the start: read the ready check, answer it. */
+static void become_ready(struct fixture *f)
+{
+    uint64_t check[2];
+    read_exact(f->agent, check, sizeof check);
+    assert_int_equal(le64toh(check[0]), 0); /* command 0: the ready check */
+    assert_int_equal(le64toh(check[1]), 0); /* no arguments */
+    assert_int_equal(f->ready_calls, 0);
+    agent_reply(f->agent, "{}");
+    pump(f);
+    assert_int_equal(f->ready_calls, 1);
+    assert_int_equal(f->ready_status, 0);
+    assert_int_equal(f->ct->state, OCI_CT_READY);
+}
+
+/* Send an invocation; the agent reads it and checks the request frame. */
+static void invoke(struct fixture *f, const char *args)
+{
+    struct ilu_error err = {0};
+    assert_int_equal(oci_agent_send(f->ct, args, strlen(args), &err), 0);
+    uint64_t hdr[2];
+    read_exact(f->agent, hdr, sizeof hdr);
+    assert_int_equal(le64toh(hdr[0]), 1); /* command 1: invoke */
+    assert_int_equal(le64toh(hdr[1]), strlen(args));
+    char got[256] = "";
+    read_exact(f->agent, got, strlen(args));
+    assert_memory_equal(got, args, strlen(args));
+}
+
+static void ready_check_then_one_invocation(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    invoke(f, "{\"name\":\"x\"}");
+    const char *body = "{\"user_result\":{\"ok\":true},\"duration_sec\":0.001}";
+    agent_reply(f->agent, body);
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    assert_int_equal(f->done_status, 0);
+    assert_int_equal(f->done_len, strlen(body));
+    assert_string_equal(f->done_body, body);
+    assert_false(f->ct->in_flight);
+    assert_int_equal(f->died_calls, 0);
+    /* the connection stays up for the next one */
+    invoke(f, "{}");
+    agent_reply(f->agent, "{\"user_result\":2}");
+    pump(f);
+    assert_int_equal(f->done_calls, 2);
+    assert_string_equal(f->done_body, "{\"user_result\":2}");
+}
+
+static void reply_in_pieces_is_put_together(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    invoke(f, "{}");
+    const char *body = "{\"user_result\":\"split across writes\"}";
+    char frame[128];
+    put_len(frame, strlen(body));
+    memcpy(frame + 8, body, strlen(body));
+    size_t total = 8 + strlen(body), cuts[] = {3, 8, 9, 20, total};
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_all(f->agent, frame + at, cuts[i] - at);
+        at = cuts[i];
+        if (at < total) {
+            pump_idle(f);
+            assert_int_equal(f->done_calls, 0); /* not before the last byte */
+        }
+    }
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    assert_string_equal(f->done_body, body);
+}
+
+static void reply_over_the_limit_fails_the_invocation(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    invoke(f, "{}");
+    char hdr[8];
+    put_len(hdr, MAX_REPLY + 1);
+    write_all(f->agent, hdr, 8);
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    assert_int_equal(f->done_status, ILU_ST_BAD_GATEWAY);
+    assert_non_null(strstr(f->done_error, "container ct1: the agent's reply is 1025 bytes, over the 1024-byte limit"));
+    assert_non_null(strstr(f->done_error, "during the invocation"));
+    assert_non_null(strstr(f->last_warning, "ct1"));
+    assert_int_equal(f->ct->state, OCI_CT_DEAD);
+    assert_int_equal(f->ct->sock, -1); /* the connection is dropped */
+}
+
+static void reply_nobody_asked_for_kills_the_container(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    agent_reply(f->agent, "{\"user_result\":1}"); /* no invocation in flight */
+    pump(f);
+    assert_int_equal(f->done_calls, 0);
+    assert_int_equal(f->died_calls, 1);
+    assert_non_null(strstr(f->died_reason, "the agent sent data nobody asked for"));
+    assert_non_null(strstr(f->died_reason, "while idle"));
+    assert_int_equal(f->ct->state, OCI_CT_DEAD);
+}
+
+static void second_reply_is_not_swallowed_by_the_first(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    invoke(f, "{}");
+    /* two frames in one write: the first answers the invocation, the second
+     * is read on its own and is one nobody asked for */
+    char both[128];
+    const char *a = "{\"user_result\":\"a\"}", *b = "{\"user_result\":\"b\"}";
+    put_len(both, strlen(a));
+    memcpy(both + 8, a, strlen(a));
+    put_len(both + 8 + strlen(a), strlen(b));
+    memcpy(both + 16 + strlen(a), b, strlen(b));
+    write_all(f->agent, both, 16 + strlen(a) + strlen(b));
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    assert_string_equal(f->done_body, a);
+    pump(f);
+    assert_int_equal(f->died_calls, 1);
+    assert_non_null(strstr(f->died_reason, "nobody asked for"));
+}
+
+static void agent_hanging_up_while_idle_is_a_death(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    close(f->agent);
+    f->agent = -1;
+    pump(f);
+    assert_int_equal(f->died_calls, 1);
+    assert_non_null(strstr(f->died_reason, "the agent closed its connection"));
+    assert_int_equal(f->done_calls, 0);
+}
+
+static void agent_hanging_up_mid_invocation_fails_it(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    invoke(f, "{}");
+    char hdr[8];
+    put_len(hdr, 100);
+    write_all(f->agent, hdr, 8);
+    write_all(f->agent, "{\"user", 6); /* part of the body, then gone */
+    close(f->agent);
+    f->agent = -1;
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    assert_int_equal(f->done_status, ILU_ST_BAD_GATEWAY);
+    assert_non_null(strstr(f->done_error, "the agent closed its connection during the invocation"));
+}
+
+static void sending_before_ready_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct ilu_error err = {0};
+    assert_int_equal(oci_agent_send(f->ct, "{}", 2, &err), -1);
+    assert_int_equal(err.status, ILU_ST_BAD_GATEWAY);
+    assert_non_null(strstr(err.msg, "still starting"));
+    become_ready(f);
+    invoke(f, "{}");
+    assert_int_equal(oci_agent_send(f->ct, "{}", 2, &err), -1); /* one invocation in flight at a time */
+    assert_string_equal(err.kind, "busy");
+}
+
+#define SOCKET_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(frame_waits_for_the_header),
+        cmocka_unit_test(frame_is_whole_at_exactly_its_length),
+        cmocka_unit_test(frame_length_is_little_endian),
+        cmocka_unit_test(frame_over_the_limit_is_refused),
+        cmocka_unit_test(frame_with_bytes_past_its_end_is_refused),
+        SOCKET_TEST(ready_check_then_one_invocation),
+        SOCKET_TEST(reply_in_pieces_is_put_together),
+        SOCKET_TEST(reply_over_the_limit_fails_the_invocation),
+        SOCKET_TEST(reply_nobody_asked_for_kills_the_container),
+        SOCKET_TEST(second_reply_is_not_swallowed_by_the_first),
+        SOCKET_TEST(agent_hanging_up_while_idle_is_a_death),
+        SOCKET_TEST(agent_hanging_up_mid_invocation_fails_it),
+        SOCKET_TEST(sending_before_ready_is_refused),
+    };
+    return cmocka_run_group_tests_name("agent_protocol", tests, NULL, NULL);
+}

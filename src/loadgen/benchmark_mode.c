@@ -105,7 +105,7 @@ static int invoke_once(struct lg_ctx *ctx, unsigned fn, const char *body, uint64
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
     rec->send_ms = lg_now_ms(ctx);
-    if (lg_http_request(ctx->http, "/invoke", body, strlen(body), rec->tid, on_answer, p))
+    if (ilu_http_client_request(ctx->http, "/invoke", body, strlen(body), rec->tid, on_answer, p))
         return -1;
     while (!p->done) {
         if (event_base_loop(ctx->base, EVLOOP_ONCE) < 0 || (event_base_got_break(ctx->base) && !p->done))

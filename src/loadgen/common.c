@@ -73,14 +73,13 @@ int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n)
 /* err's status: the answer's HTTP status when it is an error status (so a
  * caller can tell a 409 apart), 502 for a success: false under 200, 503 when
  * nothing answered. */
-static int answer_error(int status, json_t *answer, const char *transport, const char *what, struct ilu_error *err)
+static int answer_error(int status, json_t *answer, const char *what, struct ilu_error *err)
 {
     if (status == 200 && !json_is_false(json_object_get(answer, "success")))
         return 0;
     const char *msg = json_string_value(json_object_get(answer, "error"));
-    if (!status)
-        return ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "%s: %s", what,
-                       transport && *transport ? transport : "no answer");
+    if (!status) /* err says why nothing answered */
+        return ilu_err_wrap(err, "%s", what);
     return ilu_err(err, status >= 400 ? status : ILU_ST_BAD_GATEWAY,
                    json_string_value(json_object_get(answer, "error_kind")), "%s: HTTP %d: %s", what, status,
                    msg ? msg : "no error message");
@@ -88,12 +87,11 @@ static int answer_error(int status, json_t *answer, const char *transport, const
 
 int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err)
 {
-    char transport[200];
     json_t *answer = NULL;
-    int status = lg_http_call(ctx->http, "/ping", NULL, &answer, transport, sizeof transport);
+    int status = ilu_http_client_call(ctx->http, "/ping", NULL, &answer, err);
     char what[300];
     snprintf(what, sizeof what, "target %s:%u is unreachable", ctx->host, ctx->port);
-    int rc = answer_error(status, answer, transport, what, err);
+    int rc = answer_error(status, answer, what, err);
     json_decref(answer);
     return rc;
 }
@@ -103,11 +101,11 @@ int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const
 {
     json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
                              "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus);
-    char transport[200], what[200];
+    char what[200];
     json_t *answer = NULL;
-    int status = lg_http_call(ctx->http, "/register", body, &answer, transport, sizeof transport);
+    int status = ilu_http_client_call(ctx->http, "/register", body, &answer, err);
     snprintf(what, sizeof what, "registering %s-%s", name, version);
-    int rc = answer_error(status, answer, transport, what, err);
+    int rc = answer_error(status, answer, what, err);
     json_decref(body);
     json_decref(answer);
     return rc;
@@ -116,11 +114,11 @@ int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const
 int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct ilu_error *err)
 {
     json_t *body = json_pack("{s:s, s:s}", "function_name", name, "function_version", version);
-    char transport[200], what[200];
+    char what[200];
     json_t *answer = NULL;
-    int status = lg_http_call(ctx->http, "/prewarm", body, &answer, transport, sizeof transport);
+    int status = ilu_http_client_call(ctx->http, "/prewarm", body, &answer, err);
     snprintf(what, sizeof what, "prewarming %s-%s", name, version);
-    int rc = answer_error(status, answer, transport, what, err);
+    int rc = answer_error(status, answer, what, err);
     json_decref(body);
     json_decref(answer);
     return rc;
@@ -129,10 +127,9 @@ int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct
 int lg_clean(struct lg_ctx *ctx, struct ilu_error *err)
 {
     json_t *body = json_object();
-    char transport[200];
     json_t *answer = NULL;
-    int status = lg_http_call(ctx->http, "/clean", body, &answer, transport, sizeof transport);
-    int rc = answer_error(status, answer, transport, "cleaning the worker's idle containers", err);
+    int status = ilu_http_client_call(ctx->http, "/clean", body, &answer, err);
+    int rc = answer_error(status, answer, "cleaning the worker's idle containers", err);
     json_decref(body);
     json_decref(answer);
     return rc;

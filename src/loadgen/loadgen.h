@@ -19,7 +19,7 @@ struct event_base;
 
 struct lg_ctx {
     struct event_base *base;
-    struct lg_http *http;
+    struct ilu_http_client *http;
     char host[256];
     uint16_t port;
     char out_dir[PATH_MAX];

@@ -64,7 +64,7 @@ static int send_next(struct client *c)
     snprintf(rec->tid, sizeof rec->tid, "%s-s%u-c%u-%llu", ctx->tid_prefix, run->step, c->idx,
              (unsigned long long)c->sent++);
     rec->send_ms = lg_now_ms(ctx);
-    if (lg_http_request(ctx->http, "/invoke", c->body, strlen(c->body), rec->tid, on_answer, c))
+    if (ilu_http_client_request(ctx->http, "/invoke", c->body, strlen(c->body), rec->tid, on_answer, c))
         return -1;
     run->in_flight++;
     return 0;

@@ -57,7 +57,7 @@ static void on_due(evutil_socket_t fd, short what, void *arg)
         struct ilu_inv_record *rec = &ctx->report.recs[i];
         rec->send_ms = lg_now_ms(ctx);
         const char *body = run->plan.fns[t->events[i].fn].invoke_body;
-        if (lg_http_request(ctx->http, "/invoke", body, strlen(body), rec->tid, on_answer, &run->sent[i])) {
+        if (ilu_http_client_request(ctx->http, "/invoke", body, strlen(body), rec->tid, on_answer, &run->sent[i])) {
             run->failed = 1;
             event_base_loopbreak(ctx->base);
             return;

@@ -18,7 +18,7 @@ struct lg_conn {
     struct lg_req *current; /* the request in flight on it, NULL when idle */
 };
 
-struct lg_http {
+struct ilu_http_client {
     struct event_base *base;
     char host[256];
     uint16_t port;
@@ -31,10 +31,10 @@ struct lg_http {
 };
 
 struct lg_req {
-    struct lg_http *h;
+    struct ilu_http_client *h;
     struct lg_conn *conn;
-    lg_answer_fn cb;
-    lg_answer_sent_fn cb_sent; /* instead of cb */
+    ilu_http_client_answer_fn cb;
+    ilu_http_client_sent_fn cb_sent; /* instead of cb */
     void *arg;
     int queued; /* evhttp put the request into the connection's output */
     int sent;   /* ...and all of it went to the socket */
@@ -42,28 +42,29 @@ struct lg_req {
 
 static const char *default_bearer;
 
-void lg_http_set_default_bearer(const char *token)
+void ilu_http_client_set_default_bearer(const char *token)
 {
     default_bearer = token;
 }
 
-struct lg_http *lg_http_new(struct event_base *base, const char *host, uint16_t port, unsigned timeout_sec)
+struct ilu_http_client *ilu_http_client_new(struct event_base *base, const char *host, uint16_t port,
+                                            unsigned timeout_sec)
 {
-    struct lg_http *h = calloc(1, sizeof *h);
+    struct ilu_http_client *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
     h->base = base;
     snprintf(h->host, sizeof h->host, "%s", host);
     h->port = port;
     h->timeout_sec = timeout_sec;
-    if (default_bearer && lg_http_set_bearer(h, default_bearer) != 0) {
+    if (default_bearer && ilu_http_client_set_bearer(h, default_bearer) != 0) {
         free(h);
         return NULL;
     }
     return h;
 }
 
-void lg_http_free(struct lg_http *h)
+void ilu_http_client_free(struct ilu_http_client *h)
 {
     if (!h)
         return;
@@ -79,7 +80,7 @@ void lg_http_free(struct lg_http *h)
     free(h);
 }
 
-int lg_http_set_bearer(struct lg_http *h, const char *token)
+int ilu_http_client_set_bearer(struct ilu_http_client *h, const char *token)
 {
     free(h->bearer);
     h->bearer = NULL;
@@ -92,7 +93,7 @@ int lg_http_set_bearer(struct lg_http *h, const char *token)
     return 0;
 }
 
-unsigned lg_http_in_flight(const struct lg_http *h)
+unsigned ilu_http_client_in_flight(const struct ilu_http_client *h)
 {
     return h->in_flight;
 }
@@ -115,7 +116,7 @@ static void on_output_changed(struct evbuffer *buf, const struct evbuffer_cb_inf
         r->sent = 1;
 }
 
-static struct lg_conn *conn_get(struct lg_http *h)
+static struct lg_conn *conn_get(struct ilu_http_client *h)
 {
     struct lg_conn *c = h->idle;
     if (c) {
@@ -150,7 +151,7 @@ static struct lg_conn *conn_get(struct lg_http *h)
 static void on_answer(struct evhttp_request *req, void *arg)
 {
     struct lg_req *r = arg;
-    struct lg_http *h = r->h;
+    struct ilu_http_client *h = r->h;
     h->in_flight--;
     int status = req ? evhttp_request_get_response_code(req) : 0;
     json_t *answer = NULL;
@@ -179,8 +180,8 @@ static void on_answer(struct evhttp_request *req, void *arg)
     free(r);
 }
 
-static int request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
-                   lg_answer_fn cb, lg_answer_sent_fn cb_sent, void *arg)
+static int request(struct ilu_http_client *h, const char *path, const char *body, size_t body_len, const char *tid,
+                   ilu_http_client_answer_fn cb, ilu_http_client_sent_fn cb_sent, void *arg)
 {
     struct lg_req *r = calloc(1, sizeof *r);
     struct lg_conn *c = r ? conn_get(h) : NULL;
@@ -217,14 +218,14 @@ static int request(struct lg_http *h, const char *path, const char *body, size_t
     return 0;
 }
 
-int lg_http_request(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
-                    lg_answer_fn cb, void *arg)
+int ilu_http_client_request(struct ilu_http_client *h, const char *path, const char *body, size_t body_len,
+                            const char *tid, ilu_http_client_answer_fn cb, void *arg)
 {
     return request(h, path, body, body_len, tid, cb, NULL, arg);
 }
 
-int lg_http_request_sent(struct lg_http *h, const char *path, const char *body, size_t body_len, const char *tid,
-                         lg_answer_sent_fn cb, void *arg)
+int ilu_http_client_request_sent(struct ilu_http_client *h, const char *path, const char *body, size_t body_len,
+                                 const char *tid, ilu_http_client_sent_fn cb, void *arg)
 {
     return request(h, path, body, body_len, tid, NULL, cb, arg);
 }
@@ -232,8 +233,7 @@ int lg_http_request_sent(struct lg_http *h, const char *path, const char *body, 
 struct sync_call {
     int done, status;
     json_t *answer;
-    char *err_buf;
-    size_t err_len;
+    struct ilu_error *err;
 };
 
 static void on_sync_answer(void *arg, int status, json_t *answer, const char *transport_error)
@@ -242,20 +242,20 @@ static void on_sync_answer(void *arg, int status, json_t *answer, const char *tr
     s->done = 1;
     s->status = status;
     s->answer = json_incref(answer);
-    if (transport_error && s->err_buf)
-        snprintf(s->err_buf, s->err_len, "%s", transport_error);
+    if (!status)
+        ilu_err(s->err, ILU_ST_UNAVAILABLE, NULL, "%s", transport_error ? transport_error : "no answer");
 }
 
-int lg_http_call(struct lg_http *h, const char *path, json_t *body, json_t **answer, char *err_buf, size_t err_len)
+int ilu_http_client_call(struct ilu_http_client *h, const char *path, json_t *body, json_t **answer,
+                         struct ilu_error *err)
 {
-    struct sync_call s = {.err_buf = err_buf, .err_len = err_len};
+    struct sync_call s = {.err = err};
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (err_buf && err_len)
-        err_buf[0] = 0;
-    if (lg_http_request(h, path, text, text ? strlen(text) : 0, NULL, on_sync_answer, &s)) {
+    if (answer)
+        *answer = NULL;
+    if (ilu_http_client_request(h, path, text, text ? strlen(text) : 0, NULL, on_sync_answer, &s)) {
         free(text);
-        if (err_buf)
-            snprintf(err_buf, err_len, "out of memory");
+        ilu_err(err, ILU_ST_UNAVAILABLE, NULL, "out of memory");
         return 0;
     }
     free(text);

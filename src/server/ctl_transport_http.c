@@ -15,7 +15,7 @@
 
 struct ctl_pool {
     unsigned timeout_sec;
-    struct lg_http *http;
+    struct ilu_http_client *http;
 };
 
 /* One per worker address: w->transport_data. */
@@ -85,7 +85,7 @@ static void peer_destroy(struct ctl_peer *p)
             break;
         }
     for (size_t i = 0; i < p->n_pools; i++)
-        lg_http_free(p->pools[i].http);
+        ilu_http_client_free(p->pools[i].http);
     free(p);
 }
 
@@ -105,7 +105,7 @@ static void peer_maybe_destroy(struct ctl_peer *p)
 }
 
 /* The pool whose whole-second timeout covers timeout_us, created on first use. */
-static struct lg_http *peer_pool(struct ctl_peer *p, uint64_t timeout_us)
+static struct ilu_http_client *peer_pool(struct ctl_peer *p, uint64_t timeout_us)
 {
     unsigned sec = (unsigned)((timeout_us + 999999) / 1000000);
     if (sec == 0)
@@ -114,7 +114,7 @@ static struct lg_http *peer_pool(struct ctl_peer *p, uint64_t timeout_us)
         if (p->pools[i].timeout_sec == sec)
             return p->pools[i].http;
     if (p->n_pools == MAX_POOLS) { /* more distinct timeouts than expected: the longest that fits */
-        struct lg_http *best = p->pools[0].http;
+        struct ilu_http_client *best = p->pools[0].http;
         unsigned best_sec = p->pools[0].timeout_sec;
         for (size_t i = 1; i < p->n_pools; i++)
             if ((p->pools[i].timeout_sec >= sec && (best_sec < sec || p->pools[i].timeout_sec < best_sec)) ||
@@ -124,7 +124,7 @@ static struct lg_http *peer_pool(struct ctl_peer *p, uint64_t timeout_us)
             }
         return best;
     }
-    struct lg_http *h = lg_http_new(p->t->base, p->host, p->port, sec);
+    struct ilu_http_client *h = ilu_http_client_new(p->t->base, p->host, p->port, sec);
     if (h)
         p->pools[p->n_pools++] = (struct ctl_pool){sec, h};
     return h;
@@ -261,12 +261,12 @@ static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call,
         t->calls->prev = c;
     t->calls = c;
 
-    struct lg_http *h = p ? peer_pool(p, timeout_us) : NULL;
+    struct ilu_http_client *h = p ? peer_pool(p, timeout_us) : NULL;
     char *text = NULL;
     if (call != ILU_CTL_STATUS)
         text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
     if (t->failing || !h || (call != ILU_CTL_STATUS && !text) ||
-        lg_http_request_sent(h, call_path[call], text, text ? strlen(text) : 0, tid, on_answer, c)) {
+        ilu_http_client_request_sent(h, call_path[call], text, text ? strlen(text) : 0, tid, on_answer, c)) {
         free(text);
         c->peer = NULL;
         c->answered = 1;

@@ -1,5 +1,5 @@
 /* struct ilu_ctl_transport over HTTP/1.1 (docs/api.md): the controller talks
- * to each worker through keep-alive lg_http pools, one per timeout the core
+ * to each worker through keep-alive ilu_http_client pools, one per timeout the core
  * asks for (status polls and registrations: health.request_timeout_ms scale;
  * invocations: invocation.timeout_sec), so a pool's coarse whole-second
  * connection timeout matches its calls. Each call also gets its own timer, so

@@ -16,7 +16,7 @@
 struct ilu_worker_join {
     struct event_base *base;
     const struct ilu_log *log;
-    struct lg_http *http;
+    struct ilu_http_client *http;
     struct event *timer;
     char url[256];
     char *body; /* the /register_worker request, compact JSON */
@@ -60,7 +60,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (j->in_flight)
         return;
     j->in_flight = 1;
-    if (lg_http_request(j->http, "/register_worker", j->body, strlen(j->body), "register", on_answer, j)) {
+    if (ilu_http_client_request(j->http, "/register_worker", j->body, strlen(j->body), "register", on_answer, j)) {
         j->in_flight = 0;
         arm(j, RETRY_US);
     }
@@ -85,8 +85,8 @@ struct ilu_worker_join *ilu_worker_join_start(struct event_base *base, const str
                             (int)cfg->container_resources.cpu_count, "memory_mb",
                             (int)cfg->container_resources.memory_mb, "boot_id", boot_id);
     if (!j || !req || !(j->body = json_dumps(req, JSON_COMPACT)) ||
-        !(j->http = lg_http_new(base, host, (uint16_t)port, REQUEST_TIMEOUT_SEC)) ||
-        lg_http_set_bearer(j->http, cfg->load_balancer_token) || !(j->timer = evtimer_new(base, on_timer, j))) {
+        !(j->http = ilu_http_client_new(base, host, (uint16_t)port, REQUEST_TIMEOUT_SEC)) ||
+        ilu_http_client_set_bearer(j->http, cfg->load_balancer_token) || !(j->timer = evtimer_new(base, on_timer, j))) {
         json_decref(req);
         ilu_worker_join_stop(j);
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
@@ -106,7 +106,7 @@ void ilu_worker_join_stop(struct ilu_worker_join *j)
         return;
     if (j->timer)
         event_free(j->timer);
-    lg_http_free(j->http);
+    ilu_http_client_free(j->http);
     free(j->body);
     free(j);
 }

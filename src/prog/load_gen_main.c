@@ -469,7 +469,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "iluvatar_load_gen: %s has no simulation yet (only trace)\n", md->name);
         return 64;
     }
-    lg_http_set_default_bearer(token && *token ? token : NULL);
+    ilu_http_client_set_default_bearer(token && *token ? token : NULL);
     char default_out[64];
     if (!out) {
         snprintf(default_out, sizeof default_out, "results/%s", md->name);
@@ -489,7 +489,7 @@ int main(int argc, char **argv)
     ctx.no_plots = cl.val[O_NO_PLOTS] != NULL;
     ctx.target = target;
     ctx.setup = setup;
-    ctx.http = lg_http_new(base, host, (uint16_t)port, 900);
+    ctx.http = ilu_http_client_new(base, host, (uint16_t)port, 900);
     signal(SIGPIPE, SIG_IGN);
     struct event *sigint = evsignal_new(base, SIGINT, on_sigint, base);
     event_add(sigint, NULL);
@@ -497,7 +497,7 @@ int main(int argc, char **argv)
     int code = md->run(&ctx, &mo);
 
     event_free(sigint);
-    lg_http_free(ctx.http);
+    ilu_http_client_free(ctx.http);
     lg_ctx_free(&ctx);
     event_base_free(base);
     return code;

@@ -8,8 +8,8 @@
 #include "backend/oci/oci.h"
 #include "backend/sim/sim_backend.h"
 
-/* The simulated backend runs on the simulator's clock; its section
- * (`simulation`) is still the core config's, read by src/sim. */
+/* The simulated backend runs on the simulator's clock; config is its
+ * `simulation` section. */
 static struct ilu_backend *sim_create(const struct ilu_backend_host *host, const struct ilu_worker_config *cfg,
                                       const void *config, const struct ilu_log *log, struct ilu_error *err)
 {
@@ -18,12 +18,7 @@ static struct ilu_backend *sim_create(const struct ilu_backend_host *host, const
                 "the simulation backend runs only in a simulation (iluvatar_load_gen --setup simulation)");
         return NULL;
     }
-    struct ilu_sim_backend_params p = {
-        .default_start_us = (uint64_t)cfg->simulation.container_start_ms * 1000,
-        .invoke_overhead_us = cfg->simulation.invoke_overhead_us,
-        .jitter = cfg->simulation.jitter_pct / 100.0,
-        .seed = cfg->simulation.seed,
-    };
+    struct ilu_sim_backend_params p = ilu_sim_backend_params_of(config, 0);
     struct ilu_backend *b = ilu_sim_backend_new(host->sim_env, &p, log);
     if (!b)
         ilu_err(err, ILU_ST_INTERNAL, "oom", "simulation backend: out of memory");
@@ -33,7 +28,8 @@ static struct ilu_backend *sim_create(const struct ilu_backend_host *host, const
 static const struct ilu_backend_kind backends[] = {
     {"oci", &ilu_oci_config_schema, sizeof(struct ilu_oci_config), ilu_oci_config_defaults, ilu_oci_config_validate,
      ilu_oci_backend_new},
-    {"simulation", NULL, 0, NULL, NULL, sim_create},
+    {"simulation", &ilu_sim_config_schema, sizeof(struct ilu_sim_config), ilu_sim_config_defaults,
+     ilu_sim_config_validate, sim_create},
 };
 #define N_BACKENDS (sizeof backends / sizeof backends[0])
 
@@ -84,6 +80,12 @@ struct ilu_backend_configs *ilu_backend_configs_attach(struct ilu_worker_config 
     return bc;
 }
 
+const void *ilu_backend_config_of(const struct ilu_backend_configs *bc, const char *name)
+{
+    const struct ilu_backend_kind *k = ilu_backend_find(name);
+    return k && bc ? bc->config[k - backends] : NULL;
+}
+
 void ilu_backend_configs_free(struct ilu_backend_configs *bc)
 {
     if (!bc)
@@ -109,7 +111,7 @@ struct ilu_backend *ilu_backend_create(const char *name, const struct ilu_backen
                 name ? name : "", ilu_backend_names());
         return NULL;
     }
-    const void *config = k->schema && bc ? bc->config[k - backends] : NULL;
+    const void *config = ilu_backend_config_of(bc, name);
     if (k->schema && !config) {
         ilu_err(err, ILU_ST_INTERNAL, "config", "backend %s: its config section was not attached", k->name);
         return NULL;

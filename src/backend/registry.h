@@ -50,6 +50,10 @@ const char *ilu_backend_names(void);
 struct ilu_backend_configs;
 struct ilu_backend_configs *ilu_backend_configs_attach(struct ilu_worker_config *cfg, struct ilu_error *err);
 void ilu_backend_configs_free(struct ilu_backend_configs *bc);
+/* The section of the backend called name in bc (its struct, e.g. struct
+ * ilu_sim_config for "simulation"), borrowed from bc; NULL for an unknown
+ * name or a backend without a section. */
+const void *ilu_backend_config_of(const struct ilu_backend_configs *bc, const char *name);
 /* A local owning the sections: `ilu_cleanup_backend_configs struct
  * ilu_backend_configs *bc = ...;` frees them when it goes out of scope. */
 void ilu_backend_configs_freep(struct ilu_backend_configs **bc);

@@ -66,10 +66,6 @@ static const struct ilu_cfg_field fields[] = {
     STR("container_resources.backend", container_resources.backend),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_worker_config, http),
     U32("status.report_freq_ms", status.report_freq_ms),
-    U32("simulation.container_start_ms", simulation.container_start_ms),
-    U32("simulation.invoke_overhead_us", simulation.invoke_overhead_us),
-    U32("simulation.jitter_pct", simulation.jitter_pct),
-    U32("simulation.seed", simulation.seed),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -137,12 +133,6 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "oci");
     ilu_http_limits_defaults(&cfg->http);
     cfg->status.report_freq_ms = 1000;
-    /* measured on the development VM (bench/README.md): runc start-up plus
-     * the agent's import, and the agent round trip beyond the function */
-    cfg->simulation.container_start_ms = 85;
-    cfg->simulation.invoke_overhead_us = 400;
-    cfg->simulation.jitter_pct = 0;
-    cfg->simulation.seed = 1;
 }
 
 /* Ilúvatar configures a keep-alive policy with its parameters as one object,
@@ -303,7 +293,6 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
     if (ilu_http_limits_validate(&cfg->http, "http", err))
         return -1;
-    REQUIRE(cfg->simulation.jitter_pct < 100, "simulation.jitter_pct must be below 100");
     REQUIRE(isfinite(cfg->invocation.mqfq.allowed_overrun) && cfg->invocation.mqfq.allowed_overrun >= 0,
             "invocation.mqfq_config.allowed_overrun must be a number of seconds >= 0");
     REQUIRE(isfinite(cfg->invocation.mqfq.service_average) && cfg->invocation.mqfq.service_average >= 0,

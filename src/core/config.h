@@ -74,16 +74,10 @@ struct ilu_worker_config {
     struct {
         uint32_t report_freq_ms; /* host CPU / load sampling period */
     } status;
-    struct {                         /* used only when simulated (--setup simulation) */
-        uint32_t container_start_ms; /* container create -> agent ready (runc here: ~85 ms) */
-        uint32_t invoke_overhead_us; /* worker <-> agent round trip beyond the function's time */
-        uint32_t jitter_pct;         /* execution times vary by +-jitter_pct %, seeded; 0: exact */
-        uint32_t seed;
-    } simulation;
-    /* Sections other modules own (each isolation backend's, attached by
-     * src/backend/registry.h), borrowed: loading, environment overrides,
-     * validation and the dump treat their keys as the worker's. NULL: the
-     * core's keys only. */
+    /* Sections other modules own (each isolation backend's: oci.*,
+     * simulation.*; attached by src/backend/registry.h), borrowed: loading,
+     * environment overrides, validation and the dump treat their keys as the
+     * worker's. NULL: the core's keys only. */
     const struct ilu_cfg_part *sections;
     size_t n_sections;
 };

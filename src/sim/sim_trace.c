@@ -149,8 +149,9 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
                 cfg->container_resources.cpu_count);
     }
     /* honoured: limits, invocation, container_resources (memory, cpus,
-     * eviction, keep-alive, start-up timeout), simulation. Only meaningful
-     * live, and said so rather than silently dropped: */
+     * eviction, keep-alive, start-up timeout), simulation (the simulated
+     * backend's section). Only meaningful live, and said so rather than
+     * silently dropped: */
     if (!ilu_backend_find(cfg->container_resources.backend)) {
         return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
                        "worker config: container_resources.backend \"%s\" cannot be simulated",
@@ -160,6 +161,7 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
         fprintf(stderr, "iluvatar_load_gen: note: logging.directory is not used in a simulation; the simulated "
                         "worker's warnings go to stderr\n");
     snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "simulation");
+    const struct ilu_sim_config *sc = ilu_backend_config_of(*sections, "simulation");
     json_object_set_new(inputs, "worker_config", o->worker_config ? json_string(o->worker_config) : json_null());
     json_object_set_new(
         inputs, "simulation",
@@ -167,9 +169,8 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
                   (int)cfg->container_resources.cpu_count, "memory_mb", (int)cfg->container_resources.memory_mb,
                   "queue_policy", cfg->invocation.queue_policy, "eviction", cfg->container_resources.eviction,
                   "keepalive_sec", (int)cfg->container_resources.keepalive_sec, "container_start_ms",
-                  (int)cfg->simulation.container_start_ms, "invoke_overhead_us",
-                  (int)cfg->simulation.invoke_overhead_us, "jitter_pct", (int)cfg->simulation.jitter_pct, "seed",
-                  (int)cfg->simulation.seed, "network_us", (int)o->network_us));
+                  (int)sc->container_start_ms, "invoke_overhead_us", (int)sc->invoke_overhead_us, "jitter_pct",
+                  (int)sc->jitter_pct, "seed", (int)sc->seed, "network_us", (int)o->network_us));
     return 0;
 }
 
@@ -200,12 +201,9 @@ void lg_sim_world_destroy(struct lg_sim_world *w)
 
 struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset)
 {
-    struct ilu_sim_backend_params params = {
-        .default_start_us = (uint64_t)w->cfg.simulation.container_start_ms * 1000,
-        .invoke_overhead_us = w->cfg.simulation.invoke_overhead_us,
-        .jitter = w->cfg.simulation.jitter_pct / 100.0,
-        .seed = w->cfg.simulation.seed + seed_offset,
-    };
+    /* the simulated backend's own section, as ilu_backend_create gives it */
+    struct ilu_sim_backend_params params =
+        ilu_sim_backend_params_of(ilu_backend_config_of(w->backend_configs, "simulation"), seed_offset);
     struct ilu_backend *b = ilu_sim_backend_new(&w->sim, &params, &w->log);
     for (size_t f = 0; b && f < p->trace.n_fns; f++) {
         const struct lg_fn_plan *pl = &p->fns[f];

@@ -777,17 +777,57 @@ static void worker_refuses_a_config_it_cannot_honour(void **state)
     assert_null(ilu_worker_new(&cfg, &sim.env, be, NULL, &err));
     assert_non_null(strstr(err.msg, "container_resources.memory_mb"));
 
+    /* the simulated backend's section, attached by hand as the registry
+     * (src/backend/registry.c, not in the core library) attaches it */
+    struct ilu_sim_config sc;
+    ilu_sim_config_defaults(&sc);
+    const struct ilu_cfg_part section = {&ilu_sim_config_schema, &sc, ilu_sim_config_validate};
     world_config(&cfg, 1, 256);
-    cfg.simulation.jitter_pct = 100;
+    cfg.sections = &section;
+    cfg.n_sections = 1;
+    sc.jitter_pct = 100;
     assert_null(ilu_worker_new(&cfg, &sim.env, be, NULL, &err));
-    assert_non_null(strstr(err.msg, "simulation.jitter_pct"));
+    assert_non_null(strstr(err.msg, "simulation.jitter_pct must be below 100"));
 
-    world_config(&cfg, 1, 256);
+    ilu_sim_config_defaults(&sc);
     assert_int_equal(ilu_config_apply_json(&cfg, "{\"simulation\": {\"sed\": 3}}", "w.json", &err), -1);
     assert_non_null(strstr(err.msg, "simulation.sed"));
     assert_int_equal(ilu_sim_env_next_due(&sim), UINT64_MAX); /* nothing left behind */
     be->ops->free(be);
     ilu_sim_env_destroy(&sim);
+}
+
+/* The `simulation` section: its defaults, its keys through the worker
+ * config (file and environment), and the backend's parameters from it. */
+static void sim_section_loads_through_the_worker_config(void **state)
+{
+    (void)state;
+    struct ilu_sim_config sc;
+    ilu_sim_config_defaults(&sc);
+    assert_int_equal(sc.container_start_ms, 85);
+    assert_int_equal(sc.invoke_overhead_us, 400);
+    assert_int_equal(sc.jitter_pct, 0);
+    assert_int_equal(sc.seed, 1);
+    const struct ilu_cfg_part section = {&ilu_sim_config_schema, &sc, ilu_sim_config_validate};
+    struct ilu_worker_config cfg;
+    world_config(&cfg, 1, 256);
+    cfg.sections = &section;
+    cfg.n_sections = 1;
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_config_apply_json(&cfg, "{\"simulation\": {\"container_start_ms\": 20, \"jitter_pct\": 10}}",
+                                           "w.json", &err),
+                     0);
+    char *env[] = {"ILUVATAR_WORKER__simulation__seed=7", NULL};
+    assert_int_equal(ilu_config_apply_env(&cfg, "ILUVATAR_WORKER", env, &err), 0);
+    assert_int_equal(ilu_config_validate(&cfg, &err), 0);
+    struct ilu_sim_backend_params p = ilu_sim_backend_params_of(&sc, 2);
+    assert_int_equal(p.default_start_us, 20 * MS);
+    assert_int_equal(p.invoke_overhead_us, 400);
+    assert_true(p.jitter > 0.0999 && p.jitter < 0.1001);
+    assert_int_equal(p.seed, 7 + 2);
+    char *dump = ilu_config_dump(&cfg);
+    assert_non_null(strstr(dump, "\"simulation\""));
+    free(dump);
 }
 
 /* ---- (h) jitter and determinism ---------------------------------------------- */
@@ -952,6 +992,7 @@ int main(void)
         cmocka_unit_test(function_larger_than_the_pool_is_refused_with_400),
         cmocka_unit_test(full_queue_refuses_at_once_with_429),
         cmocka_unit_test(worker_refuses_a_config_it_cannot_honour),
+        cmocka_unit_test(sim_section_loads_through_the_worker_config),
         cmocka_unit_test(jitter_stays_in_bounds_and_repeats_with_its_seed),
         cmocka_unit_test(same_inputs_and_seed_give_identical_results),
         cmocka_unit_test(free_with_work_in_flight_leaks_nothing),

@@ -1,0 +1,47 @@
+/* The `simulation` section of the worker config: the simulated backend's own
+ * keys, defaults and checks, loaded by the core's schema machinery
+ * (core/cfg_schema.h). */
+#include "backend/sim/sim_backend.h"
+
+#include <string.h>
+
+#define U32(p, m) ILU_CFG_U32_FIELD(struct ilu_sim_config, p, m)
+
+/* The order is the order of the dump. */
+static const struct ilu_cfg_field fields[] = {
+    U32("simulation.container_start_ms", container_start_ms),
+    U32("simulation.invoke_overhead_us", invoke_overhead_us),
+    U32("simulation.jitter_pct", jitter_pct),
+    U32("simulation.seed", seed),
+};
+const struct ilu_cfg_schema ilu_sim_config_schema = {fields, sizeof fields / sizeof fields[0]};
+
+void ilu_sim_config_defaults(void *config)
+{
+    struct ilu_sim_config *sc = config;
+    memset(sc, 0, sizeof *sc);
+    /* measured on the development VM (bench/README.md): runc start-up plus
+     * the agent's import, and the agent round trip beyond the function */
+    sc->container_start_ms = 85;
+    sc->invoke_overhead_us = 400;
+    sc->jitter_pct = 0;
+    sc->seed = 1;
+}
+
+int ilu_sim_config_validate(const void *config, struct ilu_error *err)
+{
+    const struct ilu_sim_config *sc = config;
+    if (sc->jitter_pct >= 100)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "simulation.jitter_pct must be below 100");
+    return 0;
+}
+
+struct ilu_sim_backend_params ilu_sim_backend_params_of(const struct ilu_sim_config *config, uint64_t seed_offset)
+{
+    return (struct ilu_sim_backend_params){
+        .default_start_us = (uint64_t)config->container_start_ms * 1000,
+        .invoke_overhead_us = config->invoke_overhead_us,
+        .jitter = config->jitter_pct / 100.0,
+        .seed = config->seed + seed_offset,
+    };
+}

@@ -75,13 +75,13 @@ $(BUILD)/libiluvatar_live.a: $(LIVE_OBJ)
 $(BUILD)/iluvatar_worker: $(BUILD)/obj/src/prog/worker_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE)
 
-$(BUILD)/iluvatar_load_gen: $(BUILD)/obj/src/prog/load_gen_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
+$(BUILD)/iluvatar_load_gen: $(BUILD)/obj/src/prog/load_gen_main.o $(BUILD)/obj/src/prog/cmdline.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE)
 
 $(BUILD)/iluvatar_controller: $(BUILD)/obj/src/prog/controller_main.o $(BUILD)/libiluvatar_live.a $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_LIVE) -lsqlite3
 
-$(BUILD)/iluvatar_worker_cli: $(BUILD)/obj/src/prog/cli_main.o $(BUILD)/libiluvatar_core.a
+$(BUILD)/iluvatar_worker_cli: $(BUILD)/obj/src/prog/cli_main.o $(BUILD)/obj/src/prog/cmdline.o $(BUILD)/libiluvatar_core.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_CLI)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libiluvatar_core.a

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "proc_cpu.h"
+
 #define FN_NAME    "ctl-bench-noop"
 #define FN_VERSION "1"
 
@@ -130,23 +132,6 @@ static uint64_t invoke(struct client *c, const char *side)
     if (code != 200)
         die("%s: POST /invoke: HTTP %ld %s", side, code, c->body);
     return dt;
-}
-
-/* On-CPU ns of all threads of pid (0: unknown). */
-static uint64_t proc_cpu_ns(int pid)
-{
-    if (pid <= 0)
-        return 0;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long ns = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &ns) != 1)
-            ns = 0;
-        fclose(f);
-    }
-    return ns;
 }
 
 /* ---- statistics ---- */

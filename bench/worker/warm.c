@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../http_floor.h"
+#include "../proc_cpu.h"
 #include "bench_worker.h"
 
 /* ---- minimal HTTP/1.1 client (diagnostic: the worker without libcurl) ---- */
@@ -68,24 +69,6 @@ static int raw_invoke(int fd, char *buf, size_t cap)
     }
     buf[have] = '\0';
     return strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(hend, "\"success\":true") ? 0 : -1;
-}
-
-/* ---- CPU accounting: /proc/<pid>/schedstat, first field = ns on CPU ---- */
-
-static uint64_t proc_cpu_ns(int pid)
-{
-    if (pid <= 0)
-        return 0;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long ns = 0;
-    if (f) {
-        if (fscanf(f, "%llu", &ns) != 1)
-            ns = 0;
-        fclose(f);
-    }
-    return ns;
 }
 
 static uint64_t thread_cpu_ns(void)

@@ -9,15 +9,17 @@
  * can poll on it). */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "prog/cmdline.h"
 
 #define PROG             "iluvatar_worker_cli"
 #define EXIT_FAIL        1
@@ -59,14 +61,7 @@ enum cli_flag_id {
     N_FLAGS
 };
 
-struct cli_flag {
-    const char *name; /* --name */
-    char short_name;  /* -x, 0: none */
-    const char *arg;  /* the value's placeholder; NULL: no value */
-    const char *help;
-};
-
-static const struct cli_flag FLAGS[N_FLAGS] = {
+static const struct ilu_cmdline_opt FLAGS[N_FLAGS] = {
     [F_HOST] = {"host", 0, "H", "worker address (default 127.0.0.1)"},
     [F_PORT] = {"port", 'p', "P", "worker port (default 8079)"},
     [F_TID] = {"tid", 0, "ID", "transaction id sent as X-Transaction-Id"},
@@ -89,7 +84,7 @@ static const struct cli_flag FLAGS[N_FLAGS] = {
     [F_SERVER] = {"server", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
 };
 
-#define BIT(id)      (1u << (id))
+#define BIT(id)      ILU_CMDLINE_BIT(id)
 #define GLOBAL_FLAGS (BIT(F_HELP + 1) - 1) /* F_HOST..F_HELP */
 
 /* What the command line said: per flag its last value ("" for --help); the
@@ -105,7 +100,7 @@ typedef int (*cli_handler)(const struct cli_opts *o, const struct sub_flags *f, 
 struct cli_command {
     const char *name;
     const char *summary;  /* one line */
-    uint32_t flags;       /* BIT(id) of every flag it takes beyond the global ones */
+    uint64_t flags;       /* BIT(id) of every flag it takes beyond the global ones */
     const char *synopsis; /* its flags, as in its usage line */
     cli_handler run;
     const char *path; /* the API path */
@@ -142,30 +137,25 @@ static const struct cli_command COMMANDS[] = {
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
+static const struct ilu_cmdline_spec CMDLINE = {
+    .noun = "a flag",
+    .opts = FLAGS,
+    .n_opts = N_FLAGS,
+    .global_opts = GLOBAL_FLAGS,
+    .cmds = COMMANDS,
+    .n_cmds = N_COMMANDS,
+    .cmd_size = sizeof COMMANDS[0],
+    .name_at = offsetof(struct cli_command, name),
+    .opts_at = offsetof(struct cli_command, flags),
+};
+
 static const char EXIT_NOTE[] = "The worker's JSON answer is printed to stdout. Exit status: 0 success, 1 the\n"
                                 "worker reported an error, 2 worker unreachable, 64 bad usage, 75 async\n"
                                 "invocation not completed yet.\n";
 
-static const struct cli_command *find_command(const char *name)
+static void print_flags(FILE *out, uint64_t set)
 {
-    for (size_t c = 0; c < N_COMMANDS; c++)
-        if (!strcmp(COMMANDS[c].name, name))
-            return &COMMANDS[c];
-    return NULL;
-}
-
-static void print_flags(FILE *out, uint32_t set)
-{
-    for (int id = 0; id < N_FLAGS; id++) {
-        if (!(set & BIT(id)))
-            continue;
-        const struct cli_flag *fl = &FLAGS[id];
-        char left[64], shrt[8] = "";
-        if (fl->short_name)
-            snprintf(shrt, sizeof shrt, "-%c, ", fl->short_name);
-        snprintf(left, sizeof left, "%s--%s%s%s", shrt, fl->name, fl->arg ? " " : "", fl->arg ? fl->arg : "");
-        fprintf(out, "  %-26s %s\n", left, fl->help);
-    }
+    ilu_cmdline_print_opts(out, &CMDLINE, set, 2, 26);
 }
 
 /* The whole program's help, from the tables. */
@@ -476,100 +466,52 @@ static int cmd_prewarm(const struct cli_opts *o, const struct sub_flags *f, cons
 
 /* ---- the command line ---------------------------------------------------- */
 
-/* The commands that take flag id, as "invoke and invoke-async". */
-static void commands_taking(int id, char *out, size_t n)
+/* Each -a KEY=VALUE into kv_args as it comes (the flag repeats); 0 or the exit code. */
+static int on_flag(void *arg, int id, const char *value)
 {
-    size_t len = 0, k = 0, total = 0;
-    for (size_t c = 0; c < N_COMMANDS; c++)
-        total += !!(COMMANDS[c].flags & BIT(id));
-    out[0] = 0;
-    for (size_t c = 0; c < N_COMMANDS && len < n; c++)
-        if (COMMANDS[c].flags & BIT(id)) {
-            k++;
-            len += (size_t)snprintf(out + len, n - len, "%s%s",
-                                    k == 1       ? ""
-                                    : k == total ? " and "
-                                                 : ", ",
-                                    COMMANDS[c].name);
-        }
+    struct sub_flags *f = arg;
+    if (id != F_ARGUMENTS)
+        return 0;
+    const char *eq = strchr(value, '=');
+    if (!eq || eq == value)
+        return usage_error("-a wants KEY=VALUE, got '%s'", value);
+    char key[256];
+    size_t klen = (size_t)(eq - value);
+    if (klen >= sizeof key)
+        return usage_error("argument name too long: '%s'", value);
+    memcpy(key, value, klen);
+    key[klen] = '\0';
+    json_object_set_new(f->kv_args, key, json_string(eq + 1));
+    return 0;
 }
 
-/* One pass over argv, flags on either side of the command (GNU getopt
- * permutes): fills f and *cmd. 0, -1 for --help (printed), or the exit code. */
+/* One pass over argv, flags on either side of the command: fills f and *cmd.
+ * 0, -1 for --help (printed), or the exit code. */
 static int parse_cmdline(int argc, char **argv, struct sub_flags *f, const struct cli_command **cmd)
 {
-    struct option longs[N_FLAGS + 1];
-    char shorts[2 * N_FLAGS + 2];
-    size_t ns = 0;
-    shorts[ns++] = ':'; /* a missing value is reported as ':' */
-    for (int id = 0; id < N_FLAGS; id++) {
-        longs[id] = (struct option){FLAGS[id].name, FLAGS[id].arg ? required_argument : no_argument, NULL, 256 + id};
-        if (FLAGS[id].short_name) {
-            shorts[ns++] = FLAGS[id].short_name;
-            if (FLAGS[id].arg)
-                shorts[ns++] = ':';
-        }
-    }
-    longs[N_FLAGS] = (struct option){0};
-    shorts[ns] = 0;
-    opterr = 0; /* reported below, with the usage */
-    int c;
-    while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-        int id = -1;
-        if (c >= 256) {
-            id = c - 256;
-        } else if (c == '?' || c == ':') {
-            char what[128];
-            if (optopt >= 256)
-                snprintf(what, sizeof what, "--%s", FLAGS[optopt - 256].name);
-            else if (optopt)
-                snprintf(what, sizeof what, "-%c", optopt);
-            else
-                snprintf(what, sizeof what, "%s", argv[optind - 1]);
-            return usage_error(c == ':' ? "option '%s' needs a value" : "unknown option '%s'", what);
-        } else {
-            for (int k = 0; k < N_FLAGS; k++)
-                if (FLAGS[k].short_name == c)
-                    id = k;
-        }
-        if (id < 0)
-            continue;
-        f->val[id] = optarg ? optarg : "";
-        if (id == F_ARGUMENTS) {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg)
-                return usage_error("-a wants KEY=VALUE, got '%s'", optarg);
-            char key[256];
-            size_t klen = (size_t)(eq - optarg);
-            if (klen >= sizeof key)
-                return usage_error("argument name too long: '%s'", optarg);
-            memcpy(key, optarg, klen);
-            key[klen] = '\0';
-            json_object_set_new(f->kv_args, key, json_string(eq + 1));
-        }
-    }
-    const char *name = optind < argc ? argv[optind] : NULL;
-    *cmd = name ? find_command(name) : NULL;
-    if (f->val[F_HELP] && (!name || *cmd)) {
+    struct ilu_cmdline_parsed p;
+    int ret = ilu_cmdline_parse(&CMDLINE, argc, argv, f->val, on_flag, f, &p);
+    if (ret)
+        return ret;
+    if (p.error)
+        return usage_error(p.error == ':' ? "option '%s' needs a value" : "unknown option '%s'", p.error_opt);
+    *cmd = p.cmd >= 0 ? &COMMANDS[p.cmd] : NULL;
+    if (f->val[F_HELP] && (!p.name || *cmd)) {
         if (*cmd)
             command_usage(stdout, *cmd);
         else
             usage(stdout);
         return -1;
     }
-    if (!name)
+    if (!p.name)
         return usage_error("%s", "no command given");
     if (!*cmd)
-        return usage_error("unknown command '%s'", name);
-    if (optind + 1 < argc)
-        return usage_error_of(*cmd, "unexpected argument '%s'", argv[optind + 1]);
-    for (int id = 0; id < N_FLAGS; id++)
-        if (f->val[id] && !(BIT(id) & (GLOBAL_FLAGS | (*cmd)->flags))) {
-            char takers[160], why[320];
-            commands_taking(id, takers, sizeof takers);
-            snprintf(why, sizeof why, "--%s is not a flag of %s (%s takes it)", FLAGS[id].name, name, takers);
-            return usage_error_of(*cmd, "%s", why);
-        }
+        return usage_error("unknown command '%s'", p.name);
+    if (p.extra)
+        return usage_error_of(*cmd, "unexpected argument '%s'", p.extra);
+    char why[320];
+    if (ilu_cmdline_stray_opt(&CMDLINE, (size_t)p.cmd, f->val, why, sizeof why) >= 0)
+        return usage_error_of(*cmd, "%s", why);
     return 0;
 }
 

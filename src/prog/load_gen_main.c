@@ -2,13 +2,14 @@
  * (trace, scaling, benchmark) or a simulated one (trace), each run writing a
  * results folder. */
 #include <event2/event.h>
-#include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loadgen/loadgen.h"
+#include "prog/cmdline.h"
 
 /* ---- options: one table; each mode names the ones it takes ---------------- */
 
@@ -48,14 +49,7 @@ enum lg_opt_id {
     N_OPTS
 };
 
-struct lg_opt {
-    const char *name; /* --name */
-    char short_name;  /* -x, 0: none */
-    const char *arg;  /* the value's placeholder; NULL: a flag */
-    const char *help;
-};
-
-static const struct lg_opt OPTS[N_OPTS] = {
+static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
     [O_HOST] = {"host", 'H', "H", "target address (default 127.0.0.1)"},
     [O_PORT] = {"port", 'p', "P", "target port (default 8079; 8078 for a controller)"},
     [O_OUT] = {"out", 'o', "DIR", "results folder (default results/MODE)"},
@@ -91,7 +85,7 @@ static const struct lg_opt OPTS[N_OPTS] = {
     [O_MEMORY] = {"memory", 0, "MB", "memory of each function (default 128 for scaling, 256 for benchmark)"},
 };
 
-#define BIT(id)     (1ull << (id))
+#define BIT(id)     ILU_CMDLINE_BIT(id)
 #define GLOBAL_OPTS (BIT(O_HELP + 1) - 1) /* O_HOST..O_HELP */
 
 /* What the command line said: per option its last value ("" for a flag). */
@@ -145,29 +139,21 @@ static const struct lg_mode MODES[] = {
 };
 #define N_MODES (sizeof MODES / sizeof MODES[0])
 
-static const struct lg_mode *find_mode(const char *name)
-{
-    for (size_t m = 0; m < N_MODES; m++)
-        if (!strcmp(MODES[m].name, name))
-            return &MODES[m];
-    return NULL;
-}
+static const struct ilu_cmdline_spec CMDLINE = {
+    .noun = "an option",
+    .opts = OPTS,
+    .n_opts = N_OPTS,
+    .global_opts = GLOBAL_OPTS,
+    .cmds = MODES,
+    .n_cmds = N_MODES,
+    .cmd_size = sizeof MODES[0],
+    .name_at = offsetof(struct lg_mode, name),
+    .opts_at = offsetof(struct lg_mode, opts),
+};
 
 static void print_opts(FILE *out, uint64_t set)
 {
-    for (int id = 0; id < N_OPTS; id++) {
-        if (!(set & BIT(id)))
-            continue;
-        const struct lg_opt *op = &OPTS[id];
-        char left[96], shrt[8] = "";
-        if (op->short_name)
-            snprintf(shrt, sizeof shrt, "-%c, ", op->short_name);
-        snprintf(left, sizeof left, "%s--%s%s%s", shrt, op->name, op->arg ? " " : "", op->arg ? op->arg : "");
-        if (strlen(left) > 28) /* a long placeholder: the help on the next line */
-            fprintf(out, "    %s\n    %-28s %s\n", left, "", op->help);
-        else
-            fprintf(out, "    %-28s %s\n", left, op->help);
-    }
+    ilu_cmdline_print_opts(out, &CMDLINE, set, 4, 28);
 }
 
 static const char RESULTS_NOTE[] =
@@ -183,8 +169,9 @@ static void usage(FILE *out)
     print_opts(out, GLOBAL_OPTS);
     fprintf(out, "modes:\n");
     for (size_t m = 0; m < N_MODES; m++) {
-        fprintf(out, "  %-10s %s%s\n", MODES[m].name, MODES[m].summary, MODES[m].simulated ? "" : " (live only)");
-        print_opts(out, MODES[m].opts);
+        const struct lg_mode *md = &MODES[m];
+        fprintf(out, "  %-10s %s%s\n", md->name, md->summary, md->simulated ? "" : " (live only)");
+        print_opts(out, md->opts);
     }
     fputs(MODES[0].notes, out);
     fputs(RESULTS_NOTE, out);
@@ -198,24 +185,6 @@ static void mode_usage(FILE *out, const struct lg_mode *md)
     if (md->notes)
         fputs(md->notes, out);
     fprintf(out, "global options (before or after %s): see iluvatar_load_gen --help\n", md->name);
-}
-
-/* The modes that take option id, as "trace" or "scaling and benchmark". */
-static void modes_taking(int id, char *out, size_t n)
-{
-    size_t len = 0, k = 0, total = 0;
-    for (size_t m = 0; m < N_MODES; m++)
-        total += !!(MODES[m].opts & BIT(id));
-    out[0] = 0;
-    for (size_t m = 0; m < N_MODES && len < n; m++)
-        if (MODES[m].opts & BIT(id)) {
-            k++;
-            len += (size_t)snprintf(out + len, n - len, "%s%s",
-                                    k == 1       ? ""
-                                    : k == total ? " and "
-                                                 : ", ",
-                                    MODES[m].name);
-        }
 }
 
 static int parse_uint(const char *s, unsigned *out)
@@ -339,55 +308,14 @@ static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o)
 
 /* ---- the command line --------------------------------------------------------- */
 
-/* One pass over argv, options on either side of the mode name (GNU getopt
- * permutes): fills cl and *mode. 0, -1 for --help (printed), or the exit code. */
+/* One pass over argv, options on either side of the mode name: fills cl and
+ * *mode. 0, -1 for --help (printed), or the exit code. */
 static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const struct lg_mode **mode)
 {
-    struct option longs[N_OPTS + 1];
-    char shorts[2 * N_OPTS + 2];
-    size_t ns = 0;
-    shorts[ns++] = ':'; /* a missing value is reported as ':' */
-    for (int id = 0; id < N_OPTS; id++) {
-        longs[id] = (struct option){OPTS[id].name, OPTS[id].arg ? required_argument : no_argument, NULL, 256 + id};
-        if (OPTS[id].short_name) {
-            shorts[ns++] = OPTS[id].short_name;
-            if (OPTS[id].arg)
-                shorts[ns++] = ':';
-        }
-    }
-    longs[N_OPTS] = (struct option){0};
-    shorts[ns] = 0;
-    opterr = 0; /* the messages below name the mode */
-    char bad[128] = "", missing[128] = "";
-    int opt;
-    while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-        int id = -1;
-        if (opt >= 256) {
-            id = opt - 256;
-        } else if (opt == '?' || opt == ':') {
-            /* the first one is reported; optopt: the short option, or a
-             * long one's val (0 when unknown) */
-            char *what = opt == '?' ? bad : missing;
-            if (!bad[0] && !missing[0]) {
-                if (optopt >= 256)
-                    snprintf(what, sizeof bad, "--%s", OPTS[optopt - 256].name);
-                else if (optopt)
-                    snprintf(what, sizeof bad, "-%c", optopt);
-                else
-                    snprintf(what, sizeof bad, "%s", argv[optind - 1]);
-            }
-            continue;
-        } else {
-            for (int k = 0; k < N_OPTS; k++)
-                if (OPTS[k].short_name == opt)
-                    id = k;
-        }
-        if (id < 0)
-            continue;
-        cl->val[id] = optarg ? optarg : "";
-    }
-    const char *mode_name = optind < argc ? argv[optind] : NULL;
-    *mode = mode_name ? find_mode(mode_name) : NULL;
+    struct ilu_cmdline_parsed p;
+    ilu_cmdline_parse(&CMDLINE, argc, argv, cl->val, NULL, NULL, &p);
+    const char *mode_name = p.name;
+    *mode = p.cmd >= 0 ? &MODES[p.cmd] : NULL;
     cl->mode_name = mode_name;
     if (cl->val[O_HELP] && (!mode_name || *mode)) {
         if (*mode)
@@ -396,13 +324,13 @@ static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const str
             usage(stdout);
         return -1;
     }
-    if (bad[0]) {
-        fprintf(stderr, "iluvatar_load_gen: unknown option %s%s%s; see iluvatar_load_gen --help\n", bad,
-                mode_name && *mode ? " for " : "", mode_name && *mode ? mode_name : "");
+    if (p.error == '?') {
+        fprintf(stderr, "iluvatar_load_gen: unknown option %s%s%s; see iluvatar_load_gen --help\n", p.error_opt,
+                *mode ? " for " : "", *mode ? mode_name : "");
         return 64;
     }
-    if (missing[0]) {
-        fprintf(stderr, "iluvatar_load_gen: %s needs a value\n", missing);
+    if (p.error == ':') {
+        fprintf(stderr, "iluvatar_load_gen: %s needs a value\n", p.error_opt);
         return 64;
     }
     if (!mode_name) {
@@ -414,19 +342,15 @@ static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const str
         usage(stderr);
         return 64;
     }
-    if (optind + 1 < argc) {
-        fprintf(stderr, "iluvatar_load_gen: unexpected argument %s\n", argv[optind + 1]);
+    if (p.extra) {
+        fprintf(stderr, "iluvatar_load_gen: unexpected argument %s\n", p.extra);
         return 64;
     }
-    for (int id = 0; id < N_OPTS; id++)
-        if (cl->val[id] && !(BIT(id) & (GLOBAL_OPTS | (*mode)->opts))) {
-            char takers[128];
-            modes_taking(id, takers, sizeof takers);
-            fprintf(stderr,
-                    "iluvatar_load_gen: --%s is not an option of %s (%s takes it); see iluvatar_load_gen %s --help\n",
-                    OPTS[id].name, mode_name, takers, mode_name);
-            return 64;
-        }
+    char why[320];
+    if (ilu_cmdline_stray_opt(&CMDLINE, (size_t)p.cmd, cl->val, why, sizeof why) >= 0) {
+        fprintf(stderr, "iluvatar_load_gen: %s; see iluvatar_load_gen %s --help\n", why, mode_name);
+        return 64;
+    }
     return 0;
 }
 

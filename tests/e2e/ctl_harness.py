@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 
-from harness import BUILD, HOST, REPO, Client, WorkerError, _die_with_parent, _free_port, _merge
+from harness import BUILD, HOST, REPO, Client, WorkerError, _die_with_parent, _free_port, _merge, sanitizer_reports
 
 CONTROLLER_BIN = os.path.join(BUILD, "iluvatar_controller")
 
@@ -108,6 +108,28 @@ class Controller:
     def workers(self):
         r = self.get("/workers")
         return {w["name"]: w for w in (r.json or {}).get("workers", [])} if r.status == 200 else {}
+
+
+def stop_cluster(ctl, workers=(), fakes=()):
+    """Stop and remove the workers, close the fake workers, then stop the
+    controller (SIGINT); raise AssertionError if the controller did not exit
+    0 or any of them logged a sanitizer report. ctl may be None."""
+    problems = []
+    for w in workers:
+        w.stop()
+        problems += sanitizer_reports(w.log())
+        w.destroy()
+    for f in fakes:
+        f.close()
+    if ctl:
+        code, secs = ctl.stop()
+        problems += sanitizer_reports(ctl.log())
+        tail = ctl.log_tail(20)
+        ctl.destroy()
+        if code != 0:
+            raise AssertionError(f"controller exited {code} on SIGINT after {secs:.1f}s:\n{tail}")
+    if problems:
+        raise AssertionError("sanitizer reports:\n" + "\n".join(problems[:20]))
 
 
 class GarbageWorker:

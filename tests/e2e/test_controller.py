@@ -5,7 +5,7 @@ other (the cluster is shared): 01 -> 10."""
 import time
 import unittest
 
-from ctl_harness import Controller, GarbageWorker, HangingWorker
+from ctl_harness import Controller, GarbageWorker, HangingWorker, stop_cluster
 from harness import Client, Worker, function_dir, sanitizer_reports, wait_until
 
 
@@ -29,22 +29,7 @@ class ControllerTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        problems = []
-        for w in cls.workers:
-            code, _ = w.stop()
-            problems += sanitizer_reports(w.log())
-            w.destroy()
-        for f in cls.fakes:
-            f.close()
-        if cls.ctl:
-            code, secs = cls.ctl.stop()
-            problems += sanitizer_reports(cls.ctl.log())
-            tail = cls.ctl.log_tail(20)
-            cls.ctl.destroy()
-            if code != 0:
-                raise AssertionError(f"controller exited {code} on SIGINT after {secs:.1f}s:\n{tail}")
-        if problems:
-            raise AssertionError("sanitizer reports:\n" + "\n".join(problems[:20]))
+        stop_cluster(cls.ctl, cls.workers, cls.fakes)
 
     # ---- helpers -----------------------------------------------------------
 

@@ -11,8 +11,8 @@ import threading
 import time
 import unittest
 
-from ctl_harness import Controller
-from harness import BUILD, Client, Worker, function_dir, run_cli, sanitizer_reports, wait_until
+from ctl_harness import Controller, stop_cluster
+from harness import BUILD, Client, Worker, function_dir, run_cli, wait_until
 
 WORKER_TOKEN = "wt-3b1f0c9e-e2e"
 CLIENT_TOKEN = "ct-77a2d4c1-e2e"
@@ -39,20 +39,7 @@ class ControllerAuthTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        problems = []
-        if cls.worker:
-            cls.worker.stop()
-            problems += sanitizer_reports(cls.worker.log())
-            cls.worker.destroy()
-        if cls.ctl:
-            code, _ = cls.ctl.stop()
-            problems += sanitizer_reports(cls.ctl.log())
-            tail = cls.ctl.log_tail(20)
-            cls.ctl.destroy()
-            if code != 0:
-                raise AssertionError(f"controller exited {code}:\n{tail}")
-        if problems:
-            raise AssertionError("sanitizer reports:\n" + "\n".join(problems[:20]))
+        stop_cluster(cls.ctl, [cls.worker] if cls.worker else [])
 
     def workers(self):
         r = self.ctl.get("/workers", headers=CLIENT)

@@ -10,8 +10,8 @@ import threading
 import time
 import unittest
 
-from ctl_harness import Controller
-from harness import Client, Worker, function_dir, sanitizer_reports, wait_until
+from ctl_harness import Controller, stop_cluster
+from harness import Client, Worker, function_dir, wait_until
 
 
 class ControllerFailoverTest(unittest.TestCase):
@@ -34,20 +34,7 @@ class ControllerFailoverTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        problems = []
-        for w in cls.workers:
-            w.stop()
-            problems += sanitizer_reports(w.log())
-            w.destroy()
-        if cls.ctl:
-            code, secs = cls.ctl.stop()
-            problems += sanitizer_reports(cls.ctl.log())
-            tail = cls.ctl.log_tail(20)
-            cls.ctl.destroy()
-            if code != 0:
-                raise AssertionError(f"controller exited {code} on SIGINT after {secs:.1f}s:\n{tail}")
-        if problems:
-            raise AssertionError("sanitizer reports:\n" + "\n".join(problems[:20]))
+        stop_cluster(cls.ctl, cls.workers)
 
     def fail_with_log(self, msg):
         self.fail(f"{msg}\ncontroller log:\n{self.ctl.log_tail(25)}")

@@ -41,6 +41,13 @@ class QueueOrderMixin:
         r = self.worker.invoke(name, "1", {"sec": sec}, timeout=60)
         self.assertHTTP(r, 200, f"invoke {name} sec={sec}")
 
+    def learn(self, *runs):
+        """Register each (name, sec) as the sleeper, then run each once for
+        sec: the worker learns its execution time and keeps a warm container."""
+        self.register_sleeper(*(name for name, _ in runs))
+        for name, sec in runs:
+            self.run_ok(name, sec)
+
     def start(self, label, name, sec):
         """Invoke in the background; self.done[label] = (completion time, response)."""
         client = self.worker.new_client(timeout=60)
@@ -73,6 +80,19 @@ class QueueOrderMixin:
     def running_blocker(self):
         return self.status_until("blocker running", lambda s: s.get("num_running_funcs") == 1)
 
+    def block(self, label, name, sec):
+        """Invoke name in the background and wait until it holds the CPU."""
+        self.start(label, name, sec)
+        self.running_blocker()
+
+    def enqueue(self, *invocations, behind=0):
+        """Start each (label, name, sec) in the background, in turn, waiting
+        until it is queued behind the `behind` already queued and the ones
+        before it."""
+        for n, (label, name, sec) in enumerate(invocations, start=behind + 1):
+            self.start(label, name, sec)
+            self.queued(n)
+
     def completion_order(self, labels):
         for t in self.threads:
             t.join(timeout=60)
@@ -85,48 +105,26 @@ class QueueOrderMixin:
         return sorted(labels, key=lambda label: self.done[label][0])
 
 
-class MinheapEDTest(QueueOrderMixin, WorkerTestCase):
+class FcfsMinheapMixin(QueueOrderMixin):
+    """One scenario whose completion order tells fcfs, minheap and
+    minheap_ed apart (fcfs: L S1 S2, minheap: S1 S2 L, minheap_ed: S1 L S2)."""
+
+    def scenario(self):
+        # learn: long 0.6 s, short 0.2 s; each keeps a warm container
+        self.learn(("blocker", 0), ("long", 0.6), ("short", 0.2))
+        self.block("blocker", "blocker", 2.5)
+        # deadlines: L = t + 0.6; S1 = t + ~0.05 + 0.2 (earlier); S2 = t + ~1.0 + 0.2 (later)
+        self.enqueue(("L", "long", 0.6), ("S1", "short", 0.2))
+        time.sleep(1.0)
+        self.enqueue(("S2", "short", 0.2), behind=2)
+        return self.completion_order(["S1", "L", "S2"])
+
+
+class MinheapEDTest(FcfsMinheapMixin, WorkerTestCase):
     CONFIG = config("minheap_ed")
 
     def test_earliest_expected_deadline_first(self):
-        # learn: long 0.6 s, short 0.2 s; each keeps a warm container
-        self.register_sleeper("blocker", "long", "short")
-        self.run_ok("blocker", 0)
-        self.run_ok("long", 0.6)
-        self.run_ok("short", 0.2)
-        self.start("blocker", "blocker", 2.5)
-        self.running_blocker()
-        # deadlines: L = t + 0.6; S1 = t + ~0.05 + 0.2 (earlier); S2 = t + ~1.0 + 0.2 (later)
-        self.start("L", "long", 0.6)
-        self.queued(1)
-        self.start("S1", "short", 0.2)
-        self.queued(2)
-        time.sleep(1.0)
-        self.start("S2", "short", 0.2)
-        self.queued(3)
-        order = self.completion_order(["S1", "L", "S2"])
-        # fcfs would give L S1 S2, minheap S1 S2 L
-        self.assertEqual(order, ["S1", "L", "S2"], "completion order under minheap_ed")
-
-
-class FcfsMinheapMixin(QueueOrderMixin):
-    """The scenario of minheap_ed's test, whose order tells the policies apart."""
-
-    def scenario(self):
-        self.register_sleeper("blocker", "long", "short")
-        self.run_ok("blocker", 0)
-        self.run_ok("long", 0.6)
-        self.run_ok("short", 0.2)
-        self.start("blocker", "blocker", 2.5)
-        self.running_blocker()
-        self.start("L", "long", 0.6)
-        self.queued(1)
-        self.start("S1", "short", 0.2)
-        self.queued(2)
-        time.sleep(1.0)
-        self.start("S2", "short", 0.2)
-        self.queued(3)
-        return self.completion_order(["S1", "L", "S2"])
+        self.assertEqual(self.scenario(), ["S1", "L", "S2"], "completion order under minheap_ed")
 
 
 class FcfsTest(FcfsMinheapMixin, WorkerTestCase):
@@ -155,12 +153,8 @@ class MinheapIATTest(QueueOrderMixin, WorkerTestCase):
         self.run_ok("rare", 0)
         for _ in range(6):
             self.run_ok("freq", 0)
-        self.start("blocker", "blocker", 1.5)
-        self.running_blocker()
-        self.start("rare", "rare", 0.2)
-        self.queued(1)
-        self.start("freq", "freq", 0.2)
-        self.queued(2)
+        self.block("blocker", "blocker", 1.5)
+        self.enqueue(("rare", "rare", 0.2), ("freq", "freq", 0.2))
         order = self.completion_order(["rare", "freq"])
         # same execution time, rare queued first: fcfs and minheap run rare first
         self.assertEqual(order, ["freq", "rare"], "completion order under minheap_iat")
@@ -171,19 +165,13 @@ class ColdPriTest(QueueOrderMixin, WorkerTestCase):
 
     def test_warm_container_freed_while_queued_counts(self):
         # learn: A 0.1 s, B 0.5 s; each keeps one warm container
-        self.register_sleeper("A", "B")
-        self.run_ok("A", 0.1)
-        self.run_ok("B", 0.5)
+        self.learn(("A", 0.1), ("B", 0.5))
         # a1 holds the CPU and A's only container
-        self.start("a1", "A", 1.5)
-        self.running_blocker()
+        self.block("a1", "A", 1.5)
         # b2 queued with B's container free (warm 0.5 s), a2 with A's busy
         # (cold: start-up + 0.1 s); when a1 ends A's container is free again
         # and a2 (warm, 0.9 x 0.1 + 0.1 x 1.5 = 0.24 s) goes first
-        self.start("b2", "B", 0.5)
-        self.queued(1)
-        self.start("a2", "A", 0.1)
-        self.queued(2)
+        self.enqueue(("b2", "B", 0.5), ("a2", "A", 0.1))
         order = self.completion_order(["a1", "b2", "a2"])
         self.assertEqual(order, ["a1", "a2", "b2"], "completion order under cold_pri (fcfs: a1 b2 a2)")
         states = {k: self.done[k][1].json.get("container_state") for k in ("a2", "b2")}
@@ -210,17 +198,10 @@ class NoneFifoTest(QueueOrderMixin, WorkerTestCase):
 
     def test_fifo_under_a_cpu_count(self):
         self.assertEqual(self.worker.status().get("cpu_limit"), 1)
-        self.register_sleeper("blocker", "long", "short")
-        self.run_ok("blocker", 0)
-        self.run_ok("long", 0.6)
-        self.run_ok("short", 0.3)
-        self.start("blocker", "blocker", 1.0)
-        self.running_blocker()
+        self.learn(("blocker", 0), ("long", 0.6), ("short", 0.3))
+        self.block("blocker", "blocker", 1.0)
         # completions 0.3 s apart either way (FIFO: L, S; SJF would be S, L)
-        self.start("L", "long", 0.6)
-        self.queued(1)
-        self.start("S", "short", 0.3)
-        self.queued(2)
+        self.enqueue(("L", "long", 0.6), ("S", "short", 0.3))
         self.assertEqual(self.completion_order(["L", "S"]), ["L", "S"], "completion order under none")
 
 
@@ -245,12 +226,8 @@ class EstInvokeTimeTest(QueueOrderMixin, WorkerTestCase):
         self.assertTrue(0.25 <= idle < 5, f"estimate with a warm container free: {idle}")
         # one running (the container busy), two queued: each queued one is
         # expected to start cold, and so is a new one
-        self.start("r", "est", 1.5)
-        self.running_blocker()
-        self.start("q1", "est", 0.3)
-        self.queued(1)
-        self.start("q2", "est", 0.3)
-        self.queued(2)
+        self.block("r", "est", 1.5)
+        self.enqueue(("q1", "est", 0.3), ("q2", "est", 0.3))
         busy = self.est("est")
         self.assertGreater(busy, 3 * 0.3, f"estimate with 2 queued (idle one was {idle})")
         self.completion_order(["r", "q1", "q2"])

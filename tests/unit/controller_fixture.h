@@ -185,6 +185,20 @@ static inline void reg_fn(struct world *W, const char *name, struct reg_rec *rec
         fail_msg("register_function %s: %s", name, err.msg);
 }
 
+/* Start the controller with healthy workers w1 .. wn and function f
+ * registered on each of them (kept once a worker accepts it). */
+static inline void world_start_with_f(struct world *W, unsigned n_workers)
+{
+    world_start(W);
+    for (unsigned i = 1; i <= n_workers; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%u", i);
+        healthy_worker(W, name);
+    }
+    reg_fn(W, "f", NULL);
+    ft_reply_all(&W->ft, REG, NULL, 200, "{}");
+}
+
 /* function_name of the i-th send's body. */
 static inline const char *body_fn(struct world *W, long i)
 {
@@ -227,6 +241,13 @@ static inline void inv_clear(struct inv_rec *r)
 {
     json_decref(r->answer);
     memset(r, 0, sizeof *r);
+}
+
+/* The invocation was answered status with this error_kind. */
+static inline void expect_error_answer(const struct inv_rec *ir, int status, const char *error_kind)
+{
+    assert_int_equal(ir->status, status);
+    assert_string_equal(fake_json_str(ir->answer, "error_kind"), error_kind);
 }
 
 static inline json_t *invoke_body(const char *name)

@@ -752,4 +752,19 @@ static inline void fake_world_end(struct fake_world *fw)
     fake_env_destroy(&fw->env);
 }
 
+/* fake_world_start, then register name with memory_mb. */
+static inline struct ilu_worker *fake_world_start_with(struct fake_world *fw, const char *name, uint32_t memory_mb)
+{
+    struct ilu_worker *w = fake_world_start(fw);
+    fake_register(w, name, memory_mb);
+    return w;
+}
+
+/* fake_invoke_ok on fw's worker, then run events until it is idle. */
+static inline void fake_invoke_settled(struct fake_world *fw, const char *name, const char *tid, struct fake_result *r)
+{
+    fake_invoke_ok(fw->w, &fw->env, name, tid, r);
+    fake_settle(&fw->env, fw->w);
+}
+
 #endif

@@ -21,6 +21,28 @@ static void mqfq_world(struct fake_world *fw, uint32_t cpus, double overrun, dou
 
 /* ---- mqfq ------------------------------------------------------------------ */
 
+/* Starts the worker with L (1 s long) and B, then invokes L once and B ten
+ * times, all at the current time. */
+static struct ilu_worker *start_l_and_ten_b(struct fake_world *fw, struct fake_result *l, struct fake_result b[10])
+{
+    fake_fn(&fw->be, "L-1")->exec_us = 1000 * MS;
+    struct ilu_worker *w = fake_world_start_with(fw, "L", 128);
+    fake_register(w, "B", 128);
+    fake_invoke_ok(w, &fw->env, "L", "l", l);
+    for (int i = 0; i < 10; i++)
+        fake_invoke_ok(w, &fw->env, "B", "b", &b[i]);
+    return w;
+}
+
+/* Every invocation of start_l_and_ten_b succeeded; frees their results. */
+static void expect_l_and_ten_b_succeeded(struct fake_result *l, struct fake_result b[10])
+{
+    for (int i = 0; i < 10; i++)
+        assert_true(b[i].success), fake_result_clear(&b[i]);
+    assert_true(l->success);
+    fake_result_clear(l);
+}
+
 /* One CPU, every invocation 1 s of virtual service. A floods 20 at T0 (tags
  * 0..19); B's 2 arrive 5 ms later, while A0 runs, with V = 0: tags 0 and 1.
  * Order: A0, B0 (0), A1 (1, ties go to the older flow), B1 (1), A2...A19.
@@ -30,16 +52,14 @@ static void mqfq_interleaves_a_flood_fairly(void **state)
     (void)state;
     struct fake_world fw;
     mqfq_world(&fw, 1, 10.0, 1.0, 2.0);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     fake_register(w, "B", 128);
     struct fake_result a[20] = {0}, b[2] = {0};
     for (int i = 0; i < 20; i++)
         fake_invoke_ok(w, &fw.env, "A", "a", &a[i]);
     fake_advance(&fw.env, 5 * MS);
     fake_invoke_ok(w, &fw.env, "B", "b0", &b[0]);
-    fake_invoke_ok(w, &fw.env, "B", "b1", &b[1]);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "B", "b1", &b[1]);
     assert_int_equal(a[0].done_at, T0 + 60 * MS);  /* cold */
     assert_int_equal(b[0].done_at, T0 + 120 * MS); /* cold, right after A0 */
     assert_int_equal(a[1].done_at, T0 + 130 * MS);
@@ -62,14 +82,8 @@ static void mqfq_throttles_a_flow_beyond_the_overrun(void **state)
     (void)state;
     struct fake_world fw;
     mqfq_world(&fw, 2, 2.0, 1.0, 2.0);
-    fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "L", 128);
-    fake_register(w, "B", 128);
     struct fake_result l = {0}, b[10] = {0};
-    fake_invoke_ok(w, &fw.env, "L", "l", &l);
-    for (int i = 0; i < 10; i++)
-        fake_invoke_ok(w, &fw.env, "B", "b", &b[i]);
+    struct ilu_worker *w = start_l_and_ten_b(&fw, &l, b);
     fake_run_until(&fw.env, T0 + 500 * MS);
     assert_int_equal(b[2].done_at, T0 + 80 * MS);
     assert_int_equal(b[3].calls, 0);
@@ -78,10 +92,7 @@ static void mqfq_throttles_a_flow_beyond_the_overrun(void **state)
     fake_settle(&fw.env, w);
     assert_int_equal(l.done_at, T0 + 1050 * MS);
     assert_int_equal(b[3].done_at, T0 + 1060 * MS); /* right after V moved */
-    for (int i = 0; i < 10; i++)
-        assert_true(b[i].success), fake_result_clear(&b[i]);
-    assert_true(l.success);
-    fake_result_clear(&l);
+    expect_l_and_ten_b_succeeded(&l, b);
     fake_world_end(&fw);
 }
 
@@ -93,22 +104,13 @@ static void mqfq_work_conserving_serves_a_free_cpu(void **state)
     struct fake_world fw;
     mqfq_world(&fw, 2, 2.0, 1.0, 2.0);
     fw.cfg.invocation.mqfq.work_conserving = true;
-    fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "L", 128);
-    fake_register(w, "B", 128);
     struct fake_result l = {0}, b[10] = {0};
-    fake_invoke_ok(w, &fw.env, "L", "l", &l);
-    for (int i = 0; i < 10; i++)
-        fake_invoke_ok(w, &fw.env, "B", "b", &b[i]);
+    struct ilu_worker *w = start_l_and_ten_b(&fw, &l, b);
     fake_run_until(&fw.env, T0 + 500 * MS);
     assert_int_equal(b[3].done_at, T0 + 90 * MS);
     assert_int_equal(fake_status(w, "cpu_queue_len"), 0);
     fake_settle(&fw.env, w);
-    for (int i = 0; i < 10; i++)
-        assert_true(b[i].success), fake_result_clear(&b[i]);
-    assert_true(l.success);
-    fake_result_clear(&l);
+    expect_l_and_ten_b_succeeded(&l, b);
     fake_world_end(&fw);
 }
 
@@ -119,20 +121,12 @@ static void mqfq_without_throttling_uses_the_free_cpu(void **state)
     (void)state;
     struct fake_world fw;
     mqfq_world(&fw, 2, 100.0, 1.0, 2.0);
-    fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "L", 128);
-    fake_register(w, "B", 128);
     struct fake_result l = {0}, b[10] = {0};
-    fake_invoke_ok(w, &fw.env, "L", "l", &l);
-    for (int i = 0; i < 10; i++)
-        fake_invoke_ok(w, &fw.env, "B", "b", &b[i]);
+    struct ilu_worker *w = start_l_and_ten_b(&fw, &l, b);
     fake_settle(&fw.env, w);
     assert_int_equal(b[3].done_at, T0 + 90 * MS);
     assert_int_equal(b[9].done_at, T0 + 150 * MS);
-    for (int i = 0; i < 10; i++)
-        fake_result_clear(&b[i]);
-    fake_result_clear(&l);
+    expect_l_and_ten_b_succeeded(&l, b);
     fake_world_end(&fw);
 }
 
@@ -147,8 +141,7 @@ static int mqfq_ttl_scenario(uint64_t back)
     struct fake_world fw;
     mqfq_world(&fw, 2, 10.0, 1.0, 1.0);
     fake_fn(&fw.be, "L-1")->exec_us = 5000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "L", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "L", 128);
     fake_register(w, "A", 128);
     fake_register(w, "B", 128);
     struct fake_result l = {0}, a[4] = {0}, b = {0};
@@ -159,8 +152,7 @@ static int mqfq_ttl_scenario(uint64_t back)
     assert_int_equal(a[2].done_at, T0 + 80 * MS);
     assert_int_equal(l.calls, 0);
     fake_invoke_ok(w, &fw.env, "A", "a3", &a[3]);
-    fake_invoke_ok(w, &fw.env, "B", "b", &b);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "B", "b", &b);
     assert_true(a[3].success && b.success);
     int a_first = a[3].done_at < b.done_at;
     assert_int_equal(a_first ? a[3].done_at : b.done_at, a_first ? back + 10 * MS : back + 60 * MS);
@@ -230,8 +222,7 @@ static void bypass_runs_a_short_warm_function_at_once(void **state)
     fake_world_init(&fw, T0);
     fw.cfg.invocation.bypass_duration_ms = 100;
     fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "S", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "S", 128);
     fake_register(w, "L", 128);
     struct fake_result s0 = {0}, s1 = {0}, l = {0};
     fake_invoke_ok(w, &fw.env, "S", "s0", &s0); /* no average yet: queued, cold */
@@ -268,8 +259,7 @@ static void bypass_queues_without_a_free_warm_container(void **state)
     fake_world_init(&fw, T0);
     fw.cfg.invocation.bypass_duration_ms = 100;
     fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "S", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "S", 128);
     fake_register(w, "L", 128);
     struct fake_result s[3] = {0}, l[2] = {0};
     fake_invoke_ok(w, &fw.env, "S", "s0", &s[0]);
@@ -300,17 +290,14 @@ static void bypass_is_off_by_default(void **state)
     struct fake_world fw;
     fake_world_init(&fw, T0);
     fake_fn(&fw.be, "L-1")->exec_us = 1000 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "S", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "S", 128);
     fake_register(w, "L", 128);
     struct fake_result s0 = {0}, s1 = {0}, l = {0};
-    fake_invoke_ok(w, &fw.env, "S", "s0", &s0);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "S", "s0", &s0);
     uint64_t t1 = fake_now(&fw.env);
     fake_invoke_ok(w, &fw.env, "L", "l", &l);
     fake_advance(&fw.env, 1 * MS);
-    fake_invoke_ok(w, &fw.env, "S", "s1", &s1);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "S", "s1", &s1);
     assert_int_equal(s1.done_at, t1 + 1060 * MS); /* after L */
     assert_int_equal(fake_status(w, "bypassed"), 0);
     fake_result_clear(&s0);
@@ -354,8 +341,7 @@ static void dynamic_concurrency_halves_the_excess_over_the_load_bound(void **sta
     fw.cfg.container_resources.max_oversubscribe = 6;
     fw.cfg.container_resources.max_load = 1.0;
     fake_fn(&fw.be, "L-1")->exec_us = 10 * SEC;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "L", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "L", 128);
     fake_run_until(&fw.env, T0 + 400 * MS);
     assert_int_equal(fake_status(w, "cpu_limit"), 6);
     struct fake_result r[7] = {0};

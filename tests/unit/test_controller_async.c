@@ -9,15 +9,56 @@ static json_t *check(struct world *W, const char *cookie, bool *pending, int *st
     return ilu_controller_invoke_async_check(W->c, cookie, pending, status, err);
 }
 
+/* cookie's invocation is still running: no result, no error. */
+static void expect_pending(struct world *W, const char *cookie)
+{
+    bool pending = false;
+    int status;
+    struct ilu_error err;
+    assert_null(check(W, cookie, &pending, &status, &err));
+    assert_true(pending);
+    assert_int_equal(err.status, 0);
+}
+
+/* cookie is unknown, or its result was already taken or dropped: 404. */
+static void expect_unknown(struct world *W, const char *cookie)
+{
+    bool pending = true;
+    int status;
+    struct ilu_error err;
+    assert_null(check(W, cookie, &pending, &status, &err));
+    assert_false(pending);
+    assert_int_equal(err.status, 404);
+}
+
+/* cookie's invocation has finished with status: its result, which the
+ * caller frees. */
+static json_t *expect_finished(struct world *W, const char *cookie, int status)
+{
+    bool pending = true;
+    int got = -1;
+    struct ilu_error err;
+    json_t *res = check(W, cookie, &pending, &got, &err);
+    assert_non_null(res);
+    assert_false(pending);
+    assert_int_equal(got, status);
+    return res;
+}
+
+/* As expect_finished, and the result's field key is value; freed here. */
+static void expect_result_field(struct world *W, const char *cookie, int status, const char *key, const char *value)
+{
+    json_t *res = expect_finished(W, cookie, status);
+    assert_string_equal(fake_json_str(res, key), value);
+    json_decref(res);
+}
+
 static void async_result_is_available_once_after_the_worker_answers(void **state)
 {
     (void)state;
     struct world W;
     world_init(&W, "CH-BL");
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
+    world_start_with_f(&W, 1);
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -29,37 +70,23 @@ static void async_result_is_available_once_after_the_worker_answers(void **state
     assert_string_equal(W.ft.sends[ft_find(&W.ft, INV, "w1")].tid, "t-a");
     assert_int_equal(ctl_status(&W, "async_held"), 2);
 
-    bool pending = false;
-    int status;
-    assert_null(check(&W, cookie, &pending, &status, &err));
-    assert_true(pending);
-    assert_int_equal(err.status, 0);
+    expect_pending(&W, cookie);
 
     ft_reply_to(&W.ft, INV, "w1", 200, "{\"success\":true,\"body\":\"r\"}");
-    json_t *res = check(&W, cookie, &pending, &status, &err);
-    assert_non_null(res);
-    assert_false(pending);
-    assert_int_equal(status, 200);
+    json_t *res = expect_finished(&W, cookie, 200);
     assert_string_equal(fake_json_str(res, "body"), "r");
     assert_string_equal(fake_json_str(res, "worker"), "w1");
     json_decref(res);
     /* once only */
-    assert_null(check(&W, cookie, &pending, &status, &err));
-    assert_false(pending);
-    assert_int_equal(err.status, 404);
-    assert_null(check(&W, "ctl-0-0", &pending, &status, &err));
-    assert_int_equal(err.status, 404);
-    assert_null(check(&W, NULL, &pending, &status, &err));
-    assert_int_equal(err.status, 404);
+    expect_unknown(&W, cookie);
+    expect_unknown(&W, "ctl-0-0");
+    expect_unknown(&W, NULL);
     /* the other one is still running */
-    assert_null(check(&W, other, &pending, &status, &err));
-    assert_true(pending);
+    expect_pending(&W, other);
     assert_int_equal(ctl_status(&W, "async_held"), 1);
     ft_reply_to(&W.ft, INV, "w1", 422, "{\"success\":false,\"error_kind\":\"user_error\"}");
-    res = check(&W, other, &pending, &status, &err);
-    assert_int_equal(status, 422); /* a worker's answer is final: not retried */
-    assert_string_equal(fake_json_str(res, "error_kind"), "user_error");
-    json_decref(res);
+    /* a worker's answer is final: not retried */
+    expect_result_field(&W, other, 422, "error_kind", "user_error");
     assert_int_equal(ft_count(&W.ft, INV, NULL), 2);
     assert_int_equal(ctl_status(&W, "async_held"), 0);
     free(cookie);
@@ -73,11 +100,7 @@ static void async_lost_with_its_worker_is_sent_again_and_returns_the_second_answ
     struct world W;
     world_init(&W, "CH-BL");
     W.cfg.invocation.async_retries = 1;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 2);
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -97,16 +120,10 @@ static void async_lost_with_its_worker_is_sent_again_and_returns_the_second_answ
     assert_true(json_equal(W.ft.sends[second].body, body));
     assert_string_equal(W.ft.sends[second].tid, "t-a");
     json_decref(body);
-    bool pending;
-    int status;
-    assert_null(check(&W, cookie, &pending, &status, &err));
-    assert_true(pending);
+    expect_pending(&W, cookie);
 
     ft_reply(&W.ft, second, 200, "{\"success\":true,\"body\":\"second\"}");
-    json_t *res = check(&W, cookie, &pending, &status, &err);
-    assert_non_null(res);
-    assert_false(pending);
-    assert_int_equal(status, 200);
+    json_t *res = expect_finished(&W, cookie, 200);
     assert_string_equal(fake_json_str(res, "body"), "second");
     assert_string_equal(fake_json_str(res, "worker"), other);
     json_decref(res);
@@ -124,11 +141,7 @@ static void async_without_retries_fails_with_the_reason(void **state)
     struct world W;
     world_init(&W, "CH-BL");
     W.cfg.invocation.async_retries = 0;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
+    world_start_with_f(&W, 2);
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -137,12 +150,7 @@ static void async_without_retries_fails_with_the_reason(void **state)
     snprintf(lost, sizeof lost, "%s", W.ft.sends[i].worker);
     ft_reply(&W.ft, i, 0, NULL);
     assert_int_equal(ft_count(&W.ft, INV, NULL), 1); /* not sent again */
-    bool pending = true;
-    int status;
-    json_t *res = check(&W, cookie, &pending, &status, &err);
-    assert_non_null(res);
-    assert_false(pending);
-    assert_int_equal(status, 502);
+    json_t *res = expect_finished(&W, cookie, 502);
     assert_string_equal(fake_json_str(res, "error_kind"), "worker_failed");
     assert_non_null(strstr(fake_json_str(res, "error"), lost));
     assert_string_equal(fake_json_str(res, "worker"), lost);
@@ -159,12 +167,7 @@ static void async_retries_exhausted_finish_failed(void **state)
     struct world W;
     world_init(&W, "RoundRobin");
     W.cfg.invocation.async_retries = 1;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    healthy_worker(&W, "w3");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
+    world_start_with_f(&W, 3);
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     assert_non_null(cookie);
@@ -175,12 +178,7 @@ static void async_retries_exhausted_finish_failed(void **state)
     snprintf(w2nd, sizeof w2nd, "%s", W.ft.sends[second].worker);
     ft_reply(&W.ft, second, 0, NULL);
     assert_int_equal(ft_count(&W.ft, INV, NULL), 2); /* one retry only, a healthy worker is left */
-    bool pending = true;
-    int status;
-    json_t *res = check(&W, cookie, &pending, &status, &err);
-    assert_non_null(res);
-    assert_false(pending);
-    assert_int_equal(status, 502);
+    json_t *res = expect_finished(&W, cookie, 502);
     assert_string_equal(fake_json_str(res, "error_kind"), "worker_failed");
     assert_string_equal(fake_json_str(res, "worker"), w2nd);
     json_decref(res);
@@ -199,10 +197,7 @@ static void async_whose_only_worker_died_finishes_failed_instead_of_pending_fore
     struct world W;
     world_init(&W, "CH-BL");
     W.cfg.invocation.async_retries = 2;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 1);
     fake_advance(&W.fe, 50 * MS); /* T0 + 50 ms: between two ticks */
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
@@ -210,9 +205,6 @@ static void async_whose_only_worker_died_finishes_failed_instead_of_pending_fore
     uint64_t t = fake_now(&W.fe);
     ft_reply_to(&W.ft, INV, "w1", 0, NULL);
     assert_string_equal(health(&W, "w1"), "UNHEALTHY");
-    bool pending = false;
-    int status;
-    json_t *res = NULL;
     /* polls keep failing; the retries (t + 200 ms, t + 400 ms) find nobody */
     const uint64_t until = t + 400 * MS - 1;
     while (fake_now(&W.fe) < until) {
@@ -220,13 +212,9 @@ static void async_whose_only_worker_died_finishes_failed_instead_of_pending_fore
         fake_run_until(&W.fe, next < until ? next : until);
         ft_reply_all(&W.ft, STATUS, NULL, 0, NULL);
     }
-    assert_null(check(&W, cookie, &pending, &status, &err));
-    assert_true(pending);
+    expect_pending(&W, cookie);
     fake_run_until(&W.fe, t + 400 * MS);
-    res = check(&W, cookie, &pending, &status, &err);
-    assert_non_null(res);
-    assert_false(pending);
-    assert_int_equal(status, 503);
+    json_t *res = expect_finished(&W, cookie, 503);
     assert_string_equal(fake_json_str(res, "error_kind"), "no_worker");
     assert_non_null(strstr(fake_json_str(res, "error"), "not run after"));
     json_decref(res);
@@ -242,10 +230,7 @@ static void async_waits_for_its_worker_to_come_back(void **state)
     struct world W;
     world_init(&W, "CH-BL");
     W.cfg.invocation.async_retries = 2;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 1);
     fake_advance(&W.fe, 50 * MS);
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
@@ -258,13 +243,7 @@ static void async_waits_for_its_worker_to_come_back(void **state)
     fake_run_until(&W.fe, t + 200 * MS); /* the retry */
     assert_int_equal(ft_count(&W.ft, INV, NULL), 2);
     ft_reply_to(&W.ft, INV, "w1", 200, "{\"body\":\"late\"}");
-    bool pending;
-    int status;
-    json_t *res = check(&W, cookie, &pending, &status, &err);
-    assert_non_null(res);
-    assert_int_equal(status, 200);
-    assert_string_equal(fake_json_str(res, "body"), "late");
-    json_decref(res);
+    expect_result_field(&W, cookie, 200, "body", "late");
     free(cookie);
     world_end(&W);
 }
@@ -275,10 +254,7 @@ static void freeing_with_an_async_waiting_to_retry_leaves_no_timer(void **state)
     struct world W;
     world_init(&W, "CH-BL");
     W.cfg.invocation.async_retries = 3;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 1);
     struct ilu_error err = {0};
     char *cookie = invoke_async(&W, "f", &err);
     ft_reply_to(&W.ft, INV, "w1", 0, NULL);    /* waits for a worker on a timer */
@@ -294,10 +270,7 @@ static void async_results_expire_after_the_ttl(void **state)
     struct world W;
     world_init(&W, "CH-BL");
     W.cfg.invocation.async_result_ttl_sec = 2;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 1);
     struct ilu_error err = {0};
     char *a = invoke_async(&W, "f", &err), *b = invoke_async(&W, "f", &err), *c = invoke_async(&W, "f", &err);
     assert_non_null(a);
@@ -312,25 +285,14 @@ static void async_results_expire_after_the_ttl(void **state)
     assert_int_equal(ctl_status(&W, "async_held"), 3);
     fake_run_until(&W.fe, t1 + 2 * SEC - 1);
     assert_int_equal(ctl_status(&W, "async_held"), 3);
-    bool pending;
-    int status;
-    json_t *res = check(&W, a, &pending, &status, &err);
-    assert_non_null(res);
-    assert_string_equal(fake_json_str(res, "body"), "a");
-    json_decref(res);
+    expect_result_field(&W, a, 200, "body", "a");
     /* the first tick at or after t1 + 2 s drops b; c is not finished: kept */
     fake_run_until(&W.fe, t1 + 2 * SEC + FREQ);
     assert_int_equal(ctl_status(&W, "async_held"), 1);
-    assert_null(check(&W, b, &pending, &status, &err));
-    assert_false(pending);
-    assert_int_equal(err.status, 404);
-    assert_null(check(&W, c, &pending, &status, &err));
-    assert_true(pending);
+    expect_unknown(&W, b);
+    expect_pending(&W, c);
     ft_reply_to(&W.ft, INV, "w1", 200, "{\"body\":\"c\"}");
-    res = check(&W, c, &pending, &status, &err);
-    assert_non_null(res);
-    assert_string_equal(fake_json_str(res, "body"), "c");
-    json_decref(res);
+    expect_result_field(&W, c, 200, "body", "c");
     free(a);
     free(b);
     free(c);
@@ -346,11 +308,7 @@ static void async_invocations_are_spread_by_round_robin(void **state)
     (void)state;
     struct world W;
     world_init(&W, "RoundRobin");
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
+    world_start_with_f(&W, 2);
     /* synchronous invocations alternate */
     struct inv_rec ir = {0};
     struct ilu_error err = {0};

@@ -47,8 +47,7 @@ static void invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_
     inv_clear(&ir);
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
     ft_reply_to(&W.ft, INV, "w2", 422, "{\"success\":false,\"error\":\"boom\",\"error_kind\":\"user_error\"}");
-    assert_int_equal(ir.status, 422);
-    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "user_error");
+    expect_error_answer(&ir, 422, "user_error");
     assert_string_equal(fake_json_str(ir.answer, "error"), "boom");
     assert_string_equal(fake_json_str(ir.answer, "worker"), "w2");
     assert_string_equal(health(&W, "w2"), "HEALTHY");
@@ -66,10 +65,7 @@ static void prewarm_is_routed_like_an_invocation(void **state)
     (void)state;
     struct world W;
     world_init(&W, "CH-BL");
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}"); /* kept once a worker accepts it */
+    world_start_with_f(&W, 1);
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
     json_t *b = json_pack("{s:s, s:s}", "function_name", "f", "function_version", "1");
@@ -94,18 +90,13 @@ static void transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_a
     (void)state;
     struct world W;
     world_init(&W, "RoundRobin");
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 2);
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
     ft_reply_to(&W.ft, INV, "w1", 0, NULL);
     assert_int_equal(ir.calls, 1);
-    assert_int_equal(ir.status, 502);
-    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "worker_failed");
+    expect_error_answer(&ir, 502, "worker_failed");
     assert_int_equal(fake_json_int(ir.answer, "http_status"), 502);
     assert_false(json_is_true(json_object_get(ir.answer, "success")));
     assert_string_equal(fake_json_str(ir.answer, "worker"), "w1");
@@ -129,8 +120,7 @@ static void transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_a
     inv_clear(&ir);
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
     ft_reply_to(&W.ft, INV, "w2", 200, NULL);
-    assert_int_equal(ir.status, 502);
-    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "worker_failed");
+    expect_error_answer(&ir, 502, "worker_failed");
     assert_string_equal(health(&W, "w2"), "UNHEALTHY");
     inv_clear(&ir);
     assert_int_equal(invoke(&W, "f", &ir, &err), -1);
@@ -162,12 +152,7 @@ static void invocation_never_sent_goes_to_another_worker_and_sent_one_says_it_ma
     struct world W;
     world_init(&W, "RoundRobin");
     W.cfg.invocation.unsent_retries = 2;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    healthy_worker(&W, "w3");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 3);
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
 
@@ -203,8 +188,7 @@ static void invocation_never_sent_goes_to_another_worker_and_sent_one_says_it_ma
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
     ft_reply(&W.ft, ft_find(&W.ft, INV, NULL), 0, NULL);
     assert_int_equal(ir.calls, 1);
-    assert_int_equal(ir.status, 502);
-    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "worker_failed");
+    expect_error_answer(&ir, 502, "worker_failed");
     assert_true(json_is_true(json_object_get(ir.answer, "may_have_run")));
     assert_non_null(strstr(fake_json_str(ir.answer, "error"), "may have run"));
     assert_int_equal(ft_count(&W.ft, INV, NULL), sends + 1);
@@ -227,12 +211,7 @@ static void invocation_never_sent_goes_to_another_worker_and_sent_one_says_it_ma
     /* bounded: with every worker refusing, 1 + unsent_retries tries */
     world_init(&W, "RoundRobin");
     W.cfg.invocation.unsent_retries = 1;
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    healthy_worker(&W, "w3");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 3);
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
     for (int k = 0; k < 2; k++)
         ft_reply(&W.ft, ft_find(&W.ft, INV, NULL), ILU_CTL_NOT_SENT, NULL);
@@ -250,11 +229,7 @@ static void invocation_timing_out_is_502_but_health_is_left_to_the_polls(void **
     (void)state;
     struct world W;
     world_init(&W, "RoundRobin");
-    world_start(&W);
-    healthy_worker(&W, "w1");
-    healthy_worker(&W, "w2");
-    reg_fn(&W, "f", NULL);
-    ft_reply_all(&W.ft, REG, NULL, 200, "{}");
+    world_start_with_f(&W, 2);
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
     assert_int_equal(invoke(&W, "f", &ir, &err), 0);
@@ -266,8 +241,7 @@ static void invocation_timing_out_is_502_but_health_is_left_to_the_polls(void **
     }
     unsigned polls = ft_count(&W.ft, STATUS, "w1");
     ft_reply(&W.ft, i, 0, NULL); /* the transport's timeout */
-    assert_int_equal(ir.status, 502);
-    assert_string_equal(fake_json_str(ir.answer, "error_kind"), "worker_failed");
+    expect_error_answer(&ir, 502, "worker_failed");
     assert_string_equal(health(&W, "w1"), "HEALTHY");
     assert_int_equal(ft_count(&W.ft, STATUS, "w1"), polls + 1);
     assert_int_equal(ft_pending(&W.ft, STATUS, "w1"), 1);

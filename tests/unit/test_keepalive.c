@@ -25,8 +25,7 @@ static void start(struct fake_world *fw, const char *policy, uint32_t pool_mb)
 static enum ilu_start_kind run_one(struct fake_world *fw, const char *name)
 {
     struct fake_result r = {0};
-    fake_invoke_ok(fw->w, &fw->env, name, "t", &r);
-    fake_settle(&fw->env, fw->w);
+    fake_invoke_settled(fw, name, "t", &r);
     assert_int_equal(r.calls, 1);
     assert_true(r.success);
     assert_true(fake_status(fw->w, "used_mem_mb") <= fw->cfg.container_resources.memory_mb);
@@ -39,6 +38,52 @@ static enum ilu_start_kind run_one(struct fake_world *fw, const char *name)
 static bool live(struct fake_world *fw, const char *fqdn)
 {
     return fake_live_ct(&fw->be, fqdn) != NULL;
+}
+
+/* Starts the worker with one function per letter of names ("ABC": A, B and
+ * C), each of memory_mb. */
+static struct ilu_worker *start_with(struct fake_world *fw, const char *names, uint32_t memory_mb)
+{
+    struct ilu_worker *w = fake_world_start(fw);
+    for (const char *p = names; *p; p++)
+        fake_register(w, (char[]){*p, 0}, memory_mb);
+    return w;
+}
+
+/* run_one for each letter of names, in order ("AAB": A twice, then B). */
+static void run_each(struct fake_world *fw, const char *names)
+{
+    for (const char *p = names; *p; p++)
+        run_one(fw, (char[]){*p, 0});
+}
+
+/* Each function named by a letter of alive has its first container live;
+ * each one in gone has not. */
+static void expect_live(struct fake_world *fw, const char *alive, const char *gone)
+{
+    char fqdn[8];
+    for (const char *p = alive; *p; p++) {
+        snprintf(fqdn, sizeof fqdn, "%c-1", *p);
+        if (!live(fw, fqdn))
+            fail_msg("%s should be live", fqdn);
+    }
+    for (const char *p = gone; *p; p++) {
+        snprintf(fqdn, sizeof fqdn, "%c-1", *p);
+        if (live(fw, fqdn))
+            fail_msg("%s should be gone", fqdn);
+    }
+}
+
+/* After the clock reaches before: n containers live and no keep-alive
+ * removal; at the clock at: none live and n removals. */
+static void expect_expiry(struct fake_world *fw, uint64_t before, uint64_t at, long long n)
+{
+    fake_run_until(&fw->env, before);
+    assert_int_equal(fake_status(fw->w, "num_containers"), n);
+    assert_int_equal(fake_status(fw->w, "keepalive_removals"), 0);
+    fake_run_until(&fw->env, at);
+    assert_int_equal(fake_status(fw->w, "num_containers"), 0);
+    assert_int_equal(fake_status(fw->w, "keepalive_removals"), n);
 }
 
 /* The keep-alive priority of fqdn's newest live container. */
@@ -68,16 +113,10 @@ static void ttl_expires_idle_container_exactly_after_ttl_sec(void **state)
     start(&fw, "TTL", 1024);
     fw.cfg.container_resources.ttl_sec = 2;
     fw.cfg.container_resources.pool_freq_ms = 10;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = start_with(&fw, "A", 128);
     assert_int_equal(run_one(&fw, "A"), ILU_START_COLD);
     assert_int_equal(fake_now(&fw.env), T0 + COLD + EXEC);
-    fake_run_until(&fw.env, T0 + 2050 * MS);
-    assert_int_equal(fake_status(w, "num_containers"), 1);
-    assert_int_equal(fake_status(w, "keepalive_removals"), 0);
-    fake_run_until(&fw.env, T0 + 2060 * MS);
-    assert_int_equal(fake_status(w, "num_containers"), 0);
-    assert_int_equal(fake_status(w, "keepalive_removals"), 1);
+    expect_expiry(&fw, T0 + 2050 * MS, T0 + 2060 * MS, 1);
     assert_int_equal(fake_status(w, "used_mem_mb"), 0);
     assert_true(fake_log_has(&fw.env, "its keep-alive ran out"));
     assert_int_equal(run_one(&fw, "A"), ILU_START_COLD);
@@ -93,16 +132,11 @@ static void ttl_counts_from_last_use(void **state)
     start(&fw, "TTL", 1024);
     fw.cfg.container_resources.ttl_sec = 2;
     fw.cfg.container_resources.pool_freq_ms = 100;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    start_with(&fw, "A", 128);
     run_one(&fw, "A");
     fake_run_until(&fw.env, T0 + 1500 * MS);
     assert_int_equal(run_one(&fw, "A"), ILU_START_WARM);
-    fake_run_until(&fw.env, T0 + 3500 * MS);
-    assert_int_equal(fake_status(w, "num_containers"), 1);
-    fake_run_until(&fw.env, T0 + 3600 * MS);
-    assert_int_equal(fake_status(w, "num_containers"), 0);
-    assert_int_equal(fake_status(w, "keepalive_removals"), 1);
+    expect_expiry(&fw, T0 + 3500 * MS, T0 + 3600 * MS, 1);
     fake_world_end(&fw);
 }
 
@@ -116,16 +150,9 @@ static void ttl_expires_every_container_due_at_one_tick(void **state)
     start(&fw, "TTL", 1024);
     fw.cfg.container_resources.ttl_sec = 2;
     fw.cfg.container_resources.pool_freq_ms = 500;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
-    fake_register(w, "B", 128);
-    run_one(&fw, "A");
-    run_one(&fw, "B");
-    fake_run_until(&fw.env, T0 + 2500 * MS - 1);
-    assert_int_equal(fake_status(w, "num_containers"), 2);
-    fake_run_until(&fw.env, T0 + 2500 * MS);
-    assert_int_equal(fake_status(w, "num_containers"), 0);
-    assert_int_equal(fake_status(w, "keepalive_removals"), 2);
+    start_with(&fw, "AB", 128);
+    run_each(&fw, "AB");
+    expect_expiry(&fw, T0 + 2500 * MS - 1, T0 + 2500 * MS, 2);
     fake_world_end(&fw);
 }
 
@@ -136,18 +163,10 @@ static void ttl_evicts_least_recently_used(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "TTL", 512);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
-    fake_register(w, "B", 200);
-    fake_register(w, "C", 200);
-    run_one(&fw, "A");
-    run_one(&fw, "B");
-    run_one(&fw, "A");
-    run_one(&fw, "C");
+    struct ilu_worker *w = start_with(&fw, "ABC", 200);
+    run_each(&fw, "ABAC");
     assert_int_equal(fake_status(w, "evictions"), 1);
-    assert_true(live(&fw, "A-1"));
-    assert_false(live(&fw, "B-1"));
-    assert_true(live(&fw, "C-1"));
+    expect_live(&fw, "AC", "B");
     fake_world_end(&fw);
 }
 
@@ -182,19 +201,11 @@ static void lfu_evicts_the_rarely_used_functions_container(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "LFU", 512);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
-    fake_register(w, "B", 200);
-    fake_register(w, "C", 200);
-    run_one(&fw, "A");
-    run_one(&fw, "A");
-    run_one(&fw, "A");
-    run_one(&fw, "B");
+    struct ilu_worker *w = start_with(&fw, "ABC", 200);
+    run_each(&fw, "AAAB");
     assert_int_equal(run_one(&fw, "C"), ILU_START_COLD);
     assert_int_equal(fake_status(w, "evictions"), 1);
-    assert_true(live(&fw, "A-1"));
-    assert_false(live(&fw, "B-1"));
-    assert_true(live(&fw, "C-1"));
+    expect_live(&fw, "AC", "B");
     assert_int_equal(run_one(&fw, "A"), ILU_START_WARM);
     fake_world_end(&fw);
 }
@@ -205,19 +216,12 @@ static void lfu_breaks_ties_by_least_recent_use(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "LFU", 512);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
-    fake_register(w, "B", 200);
-    fake_register(w, "C", 200);
-    run_one(&fw, "A");
-    run_one(&fw, "B");
-    run_one(&fw, "C");
-    assert_false(live(&fw, "A-1"));
-    assert_true(live(&fw, "B-1"));
+    struct ilu_worker *w = start_with(&fw, "ABC", 200);
+    run_each(&fw, "ABC");
+    expect_live(&fw, "B", "A");
     /* the idle ones, B and C, have one invocation each: B, the least recent, goes */
     run_one(&fw, "A");
-    assert_false(live(&fw, "B-1"));
-    assert_true(live(&fw, "C-1"));
+    expect_live(&fw, "C", "B");
     assert_int_equal(fake_status(w, "evictions"), 2);
     fake_world_end(&fw);
 }
@@ -227,8 +231,7 @@ static void lfu_expires_nothing(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "LFU", 512);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
+    struct ilu_worker *w = start_with(&fw, "A", 200);
     run_one(&fw, "A");
     fake_run_until(&fw.env, T0 + 3600 * SEC);
     assert_int_equal(fake_status(w, "num_containers"), 1);
@@ -251,20 +254,16 @@ static void greedy_dual_evicts_cheap_large_container_and_clock_rises(void **stat
     (void)state;
     struct fake_world fw;
     start(&fw, "GreedyDual", 512);
-    struct ilu_worker *w = fake_world_start(&fw);
+    struct ilu_worker *w = start_with(&fw, "BC", 100);
     fake_register(w, "A", 400);
-    fake_register(w, "B", 100);
-    fake_register(w, "C", 100);
     fake_fn(&fw.be, "A-1")->cold_us = 20 * MS;
     fake_fn(&fw.be, "B-1")->cold_us = 200 * MS;
-    run_one(&fw, "B");
-    run_one(&fw, "A");
+    run_each(&fw, "BA");
     assert_priority(&fw, "B-1", 2.0);
     assert_priority(&fw, "A-1", 0.05);
     assert_int_equal(run_one(&fw, "C"), ILU_START_COLD);
     assert_int_equal(fake_status(w, "evictions"), 1);
-    assert_false(live(&fw, "A-1"));
-    assert_true(live(&fw, "B-1"));
+    expect_live(&fw, "B", "A");
     assert_priority(&fw, "C-1", 0.55);
     assert_int_equal(run_one(&fw, "B"), ILU_START_WARM);
     assert_priority(&fw, "B-1", 4.05);
@@ -288,25 +287,18 @@ static void greedy_dual_frequency_keeps_the_hot_container(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "GreedyDual", 300);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 100);
-    fake_register(w, "B", 100);
+    struct ilu_worker *w = start_with(&fw, "AB", 100);
     fake_register(w, "C", 200);
     fake_fn(&fw.be, "B-1")->cold_us = 100 * MS;
-    run_one(&fw, "A");
-    run_one(&fw, "A");
-    run_one(&fw, "A");
-    run_one(&fw, "B");
+    run_each(&fw, "AAAB");
     assert_priority(&fw, "A-1", 1.5);
     assert_priority(&fw, "B-1", 1.0);
     run_one(&fw, "C");
-    assert_false(live(&fw, "B-1"));
-    assert_true(live(&fw, "A-1"));
+    expect_live(&fw, "A", "B");
     assert_priority(&fw, "C-1", 1.25);
     assert_priority(&fw, "A-1", 1.5);
     assert_int_equal(run_one(&fw, "B"), ILU_START_COLD);
-    assert_false(live(&fw, "C-1"));
-    assert_true(live(&fw, "A-1"));
+    expect_live(&fw, "A", "C");
     assert_priority(&fw, "B-1", 2.25);
     assert_int_equal(fake_status(w, "evictions"), 2);
     assert_int_equal(run_one(&fw, "A"), ILU_START_WARM);
@@ -325,8 +317,7 @@ static void greedy_dual_cost_is_cold_minus_warm_end_to_end(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "GreedyDual", 1024);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 100);
+    start_with(&fw, "A", 100);
     run_one(&fw, "A");
     assert_priority(&fw, "A-1", 0.5);
     fake_fn(&fw.be, "A-1")->exec_us = 30 * MS;
@@ -344,9 +335,7 @@ static void greedy_dual_never_exceeds_the_pool(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw, "GreedyDual", 256);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
-    fake_register(w, "B", 200);
+    struct ilu_worker *w = start_with(&fw, "AB", 200);
     const char *seq[] = {"A", "B", "A", "B", "A"};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
         assert_int_equal(run_one(&fw, seq[i]), ILU_START_COLD);

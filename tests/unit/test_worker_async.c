@@ -7,8 +7,7 @@ static void async_result_is_pending_then_returned_once_then_404(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct ilu_error err = {0};
     char *cookie = ilu_async_invoke(fw.async, "A", "1", "{}", 2, "t-async", &err);
     assert_non_null(cookie);
@@ -60,8 +59,7 @@ static void async_result_expires_after_ttl(void **state)
     start(&fw);
     fw.cfg.invocation.async_result_ttl_sec = 1;
     fw.cfg.container_resources.pool_freq_ms = 100;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct ilu_error err = {0};
     char *cookie = ilu_async_invoke(fw.async, "A", "1", "{}", 2, "t", &err);
     assert_non_null(cookie);
@@ -82,8 +80,7 @@ static void async_results_still_held_are_freed_with_the_worker(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct ilu_error err = {0};
     char *c1 = ilu_async_invoke(fw.async, "A", "1", "{}", 2, "t1", &err);
     char *c2 = ilu_async_invoke(fw.async, "A", "1", "{}", 2, "t2", &err);

@@ -9,11 +9,9 @@ static void function_that_raises_is_422_and_container_is_reused(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "A-1")->raise = true;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r1 = {0}, r2 = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r1);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r1);
     assert_int_equal(r1.calls, 1);
     assert_false(r1.success);
     assert_int_equal(r1.http_status, 422);
@@ -28,8 +26,7 @@ static void function_that_raises_is_422_and_container_is_reused(void **state)
     assert_int_equal(fake_status(w, "errors"), 1);
 
     fake_fn(&fw.be, "A-1")->raise = false;
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r2);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r2);
     assert_true(r2.success);
     assert_int_equal(r2.kind, ILU_START_WARM);
     assert_string_equal(r2.container_id, r1.container_id);
@@ -45,17 +42,14 @@ static void agent_reply_that_is_not_json_is_502(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "A-1")->body = "garbage";
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_false(r.success);
     assert_int_equal(r.http_status, 502);
     assert_string_equal(r.err_kind, "container_error");
     fake_fn(&fw.be, "A-1")->body = "{\"start\":\"s\",\"end\":\"e\",\"duration_sec\":0.01}";
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_int_equal(r.http_status, 502);
     assert_non_null(strstr(r.err_msg, "neither user_result nor user_error"));
     fake_result_clear(&r);
@@ -69,11 +63,9 @@ static void timeout_is_504_destroys_container_and_next_is_cold(void **state)
     start(&fw);
     fw.cfg.limits.timeout_sec = 1;
     fake_fn(&fw.be, "A-1")->exec_us = 2 * SEC;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r1 = {0}, r2 = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r1);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r1);
     assert_int_equal(r1.calls, 1);
     assert_false(r1.success);
     assert_int_equal(r1.http_status, 504);
@@ -86,8 +78,7 @@ static void timeout_is_504_destroys_container_and_next_is_cold(void **state)
     assert_int_equal(fake_status(w, "timeouts"), 1);
 
     fake_fn(&fw.be, "A-1")->exec_us = EXEC;
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r2);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r2);
     assert_true(r2.success);
     assert_int_equal(r2.kind, ILU_START_COLD);
     assert_int_equal(fw.be.created, 2);
@@ -106,8 +97,7 @@ static void timeout_while_queued_is_504_without_a_container(void **state)
     fw.cfg.limits.timeout_sec = 1;
     fw.cfg.container_resources.cpu_count = 1;
     fake_fn(&fw.be, "A-1")->exec_us = 2 * SEC;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result ra = {0}, rb = {0};
     fake_invoke_ok(w, &fw.env, "A", "a", &ra);
     fake_invoke_ok(w, &fw.env, "A", "b", &rb); /* waits for the CPU a holds past b's deadline */
@@ -133,8 +123,7 @@ static void container_death_during_invocation_is_502_and_next_is_cold(void **sta
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r1 = {0}, r2 = {0};
     fake_invoke_ok(w, &fw.env, "A", "t1", &r1);
     fake_run_until(&fw.env, T0 + COLD + 1);
@@ -150,8 +139,7 @@ static void container_death_during_invocation_is_502_and_next_is_cold(void **sta
     assert_int_equal(fake_status(w, "num_containers"), 0);
     assert_int_equal(fake_status(w, "used_mem_mb"), 0);
     assert_int_equal(fake_status(w, "cpus_in_use"), 0);
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r2);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r2);
     assert_true(r2.success);
     assert_int_equal(r2.kind, ILU_START_COLD);
     fake_result_clear(&r1);
@@ -164,18 +152,15 @@ static void idle_container_death_removes_it(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r);
     fake_kill(&fw.be, fake_live_ct(&fw.be, "A-1"));
     assert_int_equal(fake_status(w, "container_deaths"), 1);
     assert_int_equal(fake_status(w, "num_containers"), 0);
     assert_int_equal(fake_status(w, "idle_containers"), 0);
     assert_int_equal(fake_status(w, "used_mem_mb"), 0);
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r);
     assert_int_equal(r.kind, ILU_START_COLD);
     fake_result_clear(&r);
     fake_world_end(&fw);
@@ -187,8 +172,7 @@ static void container_failing_to_start_is_502_and_returns_memory(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "A-1")->fail_create = true;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
     fake_invoke_ok(w, &fw.env, "A", "t", &r);
     fake_run_until(&fw.env, T0 + 1);
@@ -215,11 +199,9 @@ static void container_create_refused_is_502_and_returns_memory(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "A-1")->fail_create_sync = true;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_int_equal(r.http_status, 502);
     assert_int_equal(r.done_at, T0);
     assert_int_equal(fake_status(w, "used_mem_mb"), 0);
@@ -236,11 +218,9 @@ static void container_not_ready_within_startup_timeout_is_502(void **state)
     start(&fw);
     fw.cfg.container_resources.startup_timeout_ms = 100;
     fake_fn(&fw.be, "A-1")->cold_us = 500 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_int_equal(r.http_status, 502);
     assert_int_equal(r.done_at, T0 + 100 * MS);
     assert_non_null(strstr(r.err_msg, "did not become ready within 100 ms"));
@@ -256,8 +236,7 @@ static void failed_prewarm_reports_its_error(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "A-1")->fail_create = true;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_prewarm p = {0};
     struct ilu_error err = {0};
     assert_int_equal(ilu_worker_prewarm(w, "A", "1", "pw", fake_prewarm_cb, &p, &err), 0);

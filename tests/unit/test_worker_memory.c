@@ -12,14 +12,12 @@ static void run_alternating(uint32_t pool_mb, long long cold, long long eviction
     struct fake_world fw;
     start(&fw);
     fw.cfg.container_resources.memory_mb = pool_mb;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 200);
     fake_register(w, "B", 200);
     struct fake_result r = {0};
     const char *seq[] = {"A", "B", "A", "B"};
     for (int i = 0; i < 4; i++) {
-        fake_invoke_ok(w, &fw.env, seq[i], "t", &r);
-        fake_settle(&fw.env, w);
+        fake_invoke_settled(&fw, seq[i], "t", &r);
         assert_true(r.success);
         assert_true(fake_status(w, "used_mem_mb") <= pool_mb);
     }
@@ -53,22 +51,19 @@ static void lru_evicts_least_recently_used(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.container_resources.memory_mb = 512;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 200);
     fake_register(w, "B", 200);
     fake_register(w, "C", 200);
     struct fake_result r = {0};
     const char *seq[] = {"A", "B", "A", "C"}; /* C must push out B, used before A's last use */
     for (int i = 0; i < 4; i++) {
-        fake_invoke_ok(w, &fw.env, seq[i], "t", &r);
-        fake_settle(&fw.env, w);
+        fake_invoke_settled(&fw, seq[i], "t", &r);
     }
     assert_int_equal(fake_status(w, "evictions"), 1);
     assert_non_null(fake_live_ct(&fw.be, "A-1"));
     assert_null(fake_live_ct(&fw.be, "B-1"));
     assert_non_null(fake_live_ct(&fw.be, "C-1"));
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_int_equal(r.kind, ILU_START_WARM);
     fake_result_clear(&r);
     fake_world_end(&fw);
@@ -83,8 +78,7 @@ static void invocation_waits_for_memory_held_by_busy_container(void **state)
     start(&fw);
     fw.cfg.container_resources.memory_mb = 256;
     fw.cfg.container_resources.cpu_count = 2;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 200);
     fake_register(w, "B", 200);
     struct fake_result ra = {0}, rb = {0};
     fake_invoke_ok(w, &fw.env, "A", "ta", &ra);
@@ -111,8 +105,7 @@ static void prewarm_without_free_memory_is_503(void **state)
     start(&fw);
     fw.cfg.container_resources.memory_mb = 256;
     fw.cfg.container_resources.cpu_count = 2;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 200);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 200);
     struct fake_result r = {0};
     fake_invoke_ok(w, &fw.env, "A", "t", &r);
     fake_run_until(&fw.env, T0 + 1); /* A's container is starting */
@@ -139,13 +132,11 @@ static void eviction_that_cannot_make_room_evicts_nothing(void **state)
     fw.cfg.container_resources.memory_mb = 512;
     fw.cfg.container_resources.cpu_count = 2;
     fake_fn(&fw.be, "A-1")->exec_us = 1 * SEC;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 256);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 256);
     fake_register(w, "B", 128);
     fake_register(w, "C", 384);
     struct fake_result ra = {0}, rb = {0}, rc = {0};
-    fake_invoke_ok(w, &fw.env, "B", "tb", &rb);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "B", "tb", &rb);
     fake_invoke_ok(w, &fw.env, "A", "ta", &ra);
     fake_advance(&fw.env, COLD + 1); /* A is running */
     fake_invoke_ok(w, &fw.env, "C", "tc", &rc);
@@ -197,10 +188,8 @@ static void invocation_that_can_never_get_memory_is_503(void **state)
     fake_register(w, "A", 200);
     fake_register(w, "B", 200);
     struct fake_result ra = {0}, rb = {0};
-    fake_invoke_ok(w, &fw.env, "A", "ta", &ra);
-    fake_settle(&fw.env, w);
-    fake_invoke_ok(w, &fw.env, "B", "tb", &rb);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "ta", &ra);
+    fake_invoke_settled(&fw, "B", "tb", &rb);
     assert_int_equal(rb.calls, 1);
     assert_false(rb.success);
     assert_int_equal(rb.http_status, 503);
@@ -224,11 +213,9 @@ static void keepalive_removes_idle_container_after_keepalive_sec(void **state)
     start(&fw);
     fw.cfg.container_resources.keepalive_sec = 2;
     fw.cfg.container_resources.pool_freq_ms = 100;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     uint64_t idle_since = T0 + COLD + EXEC;
     assert_int_equal(fake_now(&fw.env), idle_since);
     /* pool ticks every 100 ms from T0; the first at or past idle_since + 2 s is T0 + 2.1 s */
@@ -241,8 +228,7 @@ static void keepalive_removes_idle_container_after_keepalive_sec(void **state)
     assert_int_equal(fake_status(w, "keepalive_removals"), 1);
     assert_int_equal(fake_status(w, "used_mem_mb"), 0);
     assert_int_equal(fw.be.destroyed, 1);
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_int_equal(r.kind, ILU_START_COLD);
     fake_result_clear(&r);
     fake_world_end(&fw);
@@ -255,11 +241,9 @@ static void keepalive_counts_from_last_use(void **state)
     start(&fw);
     fw.cfg.container_resources.keepalive_sec = 2;
     fw.cfg.container_resources.pool_freq_ms = 100;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     fake_run_until(&fw.env, T0 + 1500 * MS);
     fake_invoke_ok(w, &fw.env, "A", "t", &r); /* used again: idle from T0 + 1.51 s */
     fake_settle(&fw.env, w);
@@ -278,11 +262,9 @@ static void keepalive_zero_keeps_containers(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.container_resources.keepalive_sec = 0;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     fake_advance(&fw.env, 3600 * SEC);
     assert_int_equal(fake_status(w, "num_containers"), 1);
     fake_result_clear(&r);
@@ -295,12 +277,10 @@ static void clean_removes_only_idle_containers(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.container_resources.cpu_count = 2;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     fake_register(w, "B", 128);
     struct fake_result ra = {0}, rb = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &ra);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &ra);
     fake_fn(&fw.be, "B-1")->exec_us = SEC;
     fake_invoke_ok(w, &fw.env, "B", "t", &rb);
     fake_advance(&fw.env, COLD + 1); /* B busy */

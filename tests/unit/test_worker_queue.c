@@ -9,8 +9,7 @@ static void one_cpu_runs_invocations_one_at_a_time_in_arrival_order(void **state
     start(&fw);
     fw.cfg.container_resources.cpu_count = 1;
     fake_fn(&fw.be, "A-1")->exec_us = 100 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r[3] = {{0}};
     const char *tids[] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++)
@@ -41,8 +40,7 @@ static void one_cpu_prewarmed_gives_exact_queue_times(void **state)
     start(&fw);
     fw.cfg.container_resources.cpu_count = 1;
     fake_fn(&fw.be, "A-1")->exec_us = 100 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct ilu_error err = {0};
     assert_int_equal(ilu_worker_prewarm(w, "A", "1", "pw", NULL, NULL, &err), 0);
     fake_settle(&fw.env, w);
@@ -65,8 +63,7 @@ static void two_cpus_run_two_containers_in_parallel(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.container_resources.cpu_count = 2;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r[3] = {{0}};
     for (int i = 0; i < 3; i++)
         fake_invoke_ok(w, &fw.env, "A", "t", &r[i]);
@@ -91,8 +88,7 @@ static void invocation_dequeued_at_clock_zero_releases_its_cpu(void **state)
     struct fake_world fw;
     fake_world_init(&fw, 0);
     fw.cfg.container_resources.cpu_count = 1;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result ra = {0}, rb = {0};
     fake_invoke_ok(w, &fw.env, "A", "a", &ra);
     fake_invoke_ok(w, &fw.env, "A", "b", &rb);
@@ -118,8 +114,7 @@ static void full_queue_rejects_with_429(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.invocation.max_queue_len = 2;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r[3] = {{0}};
     fake_invoke_ok(w, &fw.env, "A", "a", &r[0]);
     fake_invoke_ok(w, &fw.env, "A", "b", &r[1]);
@@ -144,8 +139,7 @@ static void done_is_never_called_from_inside_invoke(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "A-1")->fail_create_sync = true;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
     fake_invoke_ok(w, &fw.env, "A", "t", &r);
     assert_int_equal(r.calls, 0);

@@ -7,8 +7,7 @@ static void unknown_function_is_404(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
     struct ilu_error err = {0};
     assert_int_equal(ilu_worker_invoke(w, "nope", "1", "{}", 2, "t", fake_result_cb, &r, &err), -1);
@@ -44,8 +43,7 @@ static void payload_over_limit_is_413(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.limits.max_payload_bytes = 8;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
     struct ilu_error err = {0};
     assert_int_equal(ilu_worker_invoke(w, "A", "1", "{\"a\":123}", 9, "t", fake_result_cb, &r, &err), -1);

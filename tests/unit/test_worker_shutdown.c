@@ -7,11 +7,9 @@ static void shutdown_rejects_new_work_with_503_and_removes_idle(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t", &r);
     assert_int_equal(fake_status(w, "num_containers"), 1);
     ilu_worker_begin_shutdown(w);
     assert_int_equal(fake_status(w, "num_containers"), 0);
@@ -38,8 +36,7 @@ static void shutdown_lets_running_invocations_finish(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
     fake_invoke_ok(w, &fw.env, "A", "t", &r);
     fake_run_until(&fw.env, T0 + COLD + 1);
@@ -61,8 +58,7 @@ static void free_with_work_in_flight_leaves_no_timer_or_container(void **state)
     struct fake_world fw;
     start(&fw);
     fw.cfg.container_resources.cpu_count = 1;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     fake_register(w, "B", 128);
     struct fake_result r[3] = {{0}};
     fake_invoke_ok(w, &fw.env, "A", "running", &r[0]);

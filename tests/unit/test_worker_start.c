@@ -7,19 +7,16 @@ static void first_invocation_is_cold_second_warm(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r1 = {0}, r2 = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r1);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r1);
     assert_int_equal(r1.calls, 1);
     assert_true(r1.success);
     assert_int_equal(r1.http_status, 200);
     assert_int_equal(r1.kind, ILU_START_COLD);
     assert_int_equal(r1.done_at, T0 + COLD + EXEC);
 
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r2);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r2);
     assert_int_equal(r2.calls, 1);
     assert_int_equal(r2.kind, ILU_START_WARM);
     assert_string_equal(fake_json_str(r2.json, "container_state"), "warm");
@@ -38,8 +35,7 @@ static void invocation_after_prewarm_is_prewarm_then_warm(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_prewarm p = {0};
     struct ilu_error err = {0};
     assert_int_equal(ilu_worker_prewarm(w, "A", "1", "pw", fake_prewarm_cb, &p, &err), 0);
@@ -53,13 +49,11 @@ static void invocation_after_prewarm_is_prewarm_then_warm(void **state)
     assert_int_equal(fake_status(w, "invocations"), 0); /* a prewarm is not an invocation */
 
     struct fake_result r1 = {0}, r2 = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r1);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r1);
     assert_int_equal(r1.kind, ILU_START_PREWARM);
     assert_string_equal(fake_json_str(r1.json, "container_state"), "prewarm");
     assert_int_equal(fake_json_int(r1.json, "timings.container_start_us"), 0);
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r2);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r2);
     assert_int_equal(r2.kind, ILU_START_WARM);
     assert_int_equal(fw.be.created, 1);
     assert_int_equal(fake_status(w, "prewarm_starts"), 1);
@@ -77,8 +71,7 @@ static void result_json_has_fields_and_timings(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
     struct ilu_error err = {0};
     r.env = &fw.env;
@@ -114,14 +107,11 @@ static void running_averages_follow_the_characteristics_rule(void **state)
     (void)state;
     struct fake_world fw;
     start(&fw);
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r);
     fake_fn(&fw.be, "A-1")->exec_us = 20 * MS;
-    fake_invoke_ok(w, &fw.env, "A", "t2", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t2", &r);
     const struct ilu_function *fn = ilu_worker_function(w, "A", "1");
     assert_non_null(fn);
     /* first sample sets it, then 0.9 avg + 0.1 x */
@@ -141,14 +131,11 @@ static void cold_start_average_is_per_function(void **state)
     struct fake_world fw;
     start(&fw);
     fake_fn(&fw.be, "B-1")->cold_us = 80 * MS;
-    struct ilu_worker *w = fake_world_start(&fw);
-    fake_register(w, "A", 128);
+    struct ilu_worker *w = fake_world_start_with(&fw, "A", 128);
     fake_register(w, "B", 128);
     struct fake_result r = {0};
-    fake_invoke_ok(w, &fw.env, "A", "t1", &r);
-    fake_settle(&fw.env, w);
-    fake_invoke_ok(w, &fw.env, "B", "t2", &r);
-    fake_settle(&fw.env, w);
+    fake_invoke_settled(&fw, "A", "t1", &r);
+    fake_invoke_settled(&fw, "B", "t2", &r);
     fake_result_clear(&r);
     const struct ilu_function *a = ilu_worker_function(w, "A", "1"), *b = ilu_worker_function(w, "B", "1");
     double a_us = a->stats.container_start_us.ewma, b_us = b->stats.container_start_us.ewma;

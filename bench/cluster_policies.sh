@@ -24,9 +24,8 @@ PLOT=${PLOT:-$OUT/cluster_policies.png}
 BUILD=${ILU_BUILD_DIR:-build}
 LOAD_GEN=$BUILD/iluvatar_load_gen
 POLICIES=(RoundRobin LeastLoaded CH-BL)
-make -j"$(nproc)" BUILD="$BUILD" "$LOAD_GEN" >/dev/null 2>&1 ||
-    { [ -x "$LOAD_GEN" ] && echo "cluster_policies: make failed; using the existing $LOAD_GEN" >&2; } ||
-    { echo "cluster_policies: cannot build the load generator" >&2; exit 1; }
+. bench/lib.sh
+bench_build cluster_policies "$LOAD_GEN" "the load generator" BUILD="$BUILD" "$LOAD_GEN"
 mkdir -p "$OUT"
 
 /usr/bin/python3 tools/azure/make_trace.py --dataset data/azure-sample --functions "$FUNCTIONS" \

@@ -16,10 +16,10 @@ root=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/controller_overhead.sh: the OCI runtime needs root" >&2; exit 1; }
 make -j2 build/iluvatar_worker build/iluvatar_controller build/bench/ctl_bench >/dev/null
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-cport=$(free_port)
-wport=$(free_port)
-while [ "$wport" = "$cport" ]; do wport=$(free_port); done
+. bench/lib.sh
+cport=$(bench_free_port)
+wport=$(bench_free_port)
+while [ "$wport" = "$cport" ]; do wport=$(bench_free_port); done
 tmp=$(mktemp -d /tmp/ilu-ctl-overhead.XXXXXX)
 chmod 711 "$tmp" # containers run as an unprivileged host id: they pass through to the root
 ctl_url=http://127.0.0.1:$cport

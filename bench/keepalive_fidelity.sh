@@ -24,18 +24,8 @@ cd "$(dirname "$0")/.."
 LIVE_RUNS=${LIVE_RUNS:-2} SECS=${SECONDS_PER_RUN:-90} CPUS=${CPUS:-2} MEM=${MEMORY_MB:-768}
 SEED=${SEED:-1} NET=${NETWORK_US:-300} START_MS=${START_MS:-85} TTL_SEC=${TTL_SEC:-5}
 read -r -a POLS <<<"${POLICIES:-LRU GreedyDual}"
-make -j"$(nproc)" build/iluvatar_worker build/iluvatar_load_gen build/iluvatar_worker_cli >/dev/null 2>&1 ||
-    { [ -x build/iluvatar_worker ] && [ -x build/iluvatar_load_gen ] && [ -x build/iluvatar_worker_cli ] &&
-        echo "keepalive_fidelity: make failed; using the existing binaries in build/" >&2; } ||
-    { echo "keepalive_fidelity: cannot build the worker and load generator" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/ilu-kafidelity.XXXXXX)
-chmod 711 "$tmp" # containers run as an unprivileged host id: they pass through to the root
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-worker=
-stop_worker() {
-    if [ -n "$worker" ]; then kill -INT "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; worker=; fi
-}
-trap 'stop_worker; [ "${KEEP:-0}" = 1 ] && echo "kept $tmp" >&2 || rm -rf "$tmp"' EXIT
+. bench/lib.sh
+bench_worker_setup keepalive_fidelity ilu-kafidelity # sets tmp and port
 
 # One config per policy, used by both: the live worker reads it with -c, the
 # simulation with --worker-config (which ignores port, oci and logging).
@@ -56,55 +46,26 @@ cat >"$tmp/params.json" <<JSON
  "start_ms": $START_MS, "ttl_sec": $TTL_SEC, "seconds": $SECS, "seed": $SEED}
 JSON
 
-/usr/bin/python3 - "$tmp" "$SECS" "$SEED" <<'PY'
-import random, sys
-out, secs, seed = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-#        name  rate/s cold_ms warm_ms mem_mb
-fns = [("big0", 3.0,   40,  30, 256),
-       ("big1", 2.0,   40,  30, 256),
-       ("mid0", 2.0,  200,  60, 128),
-       ("mid1", 1.0,  200,  60, 128),
-       ("exp0", 0.4,  900,  50,  64),
-       ("exp1", 0.3,  900,  50,  64)]
-rows = []
-for name, rate, *_ in fns:
-    rng = random.Random(f"{seed}:{name}")
-    t = rng.expovariate(rate)
-    while t < secs:
-        rows.append((t * 1000.0, name))
-        t += rng.expovariate(rate)
-rows.sort()
-with open(f"{out}/trace.csv", "w") as f:
-    f.write("func_name,invoke_time_ms\n")
-    f.writelines(f"{n},{t:.3f}\n" for t, n in rows)
-with open(f"{out}/metadata.csv", "w") as f:
-    f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb\n")
-    f.writelines(f"{n},{c},{w},{m}\n" for n, _, c, w, m in fns)
-print(f"trace: {len(rows)} invocations of {len(fns)} functions over {secs:.0f} s", file=sys.stderr)
-PY
+# name rate/s cold_ms warm_ms mem_mb
+bench_poisson_trace "$tmp" "$SECS" "$SEED" >&2 <<'FNS'
+big0 3.0 40 30 256
+big1 2.0 40 30 256
+mid0 2.0 200 60 128
+mid1 1.0 200 60 128
+exp0 0.4 900 50 64
+exp1 0.3 900 50 64
+FNS
 
 # Live runs, the policies interleaved so that drift in the machine's load hits
 # both alike; a fresh worker per run: every run starts with an empty pool.
 for run in $(seq "$LIVE_RUNS"); do
     for pol in "${POLS[@]}"; do
-        build/iluvatar_worker -c "$tmp/worker-$pol.json" 2>>"$tmp/worker.log" &
-        worker=$!
-        up=0
-        for _ in $(seq 200); do
-            build/iluvatar_worker_cli --port "$port" ping >/dev/null 2>&1 && { up=1; break; }
-            sleep 0.05
-        done
-        [ $up = 1 ] || { echo "keepalive_fidelity: the worker did not come up; see $tmp/worker.log" >&2; KEEP=1; exit 1; }
-        echo "live $pol run $run/$LIVE_RUNS ($SECS s)..." >&2
-        build/iluvatar_load_gen --quiet --no-plots --port "$port" --out "$tmp/live-$pol-$run" trace \
-            --input "$tmp/trace.csv" --metadata "$tmp/metadata.csv" 2>>"$tmp/loadgen.log"
-        stop_worker
+        bench_live_trace keepalive_fidelity "$tmp/worker-$pol.json" "$tmp/live-$pol-$run" \
+            "live $pol run $run/$LIVE_RUNS ($SECS s)..."
     done
 done
 for pol in "${POLS[@]}"; do
-    build/iluvatar_load_gen --quiet --no-plots --setup simulation --out "$tmp/sim-$pol" trace \
-        --input "$tmp/trace.csv" --metadata "$tmp/metadata.csv" --worker-config "$tmp/worker-$pol.json" \
-        --sim-network-us "$NET" 2>>"$tmp/loadgen.log"
+    bench_sim_trace "$tmp/worker-$pol.json" "$tmp/sim-$pol" "$NET"
 done
 
 /usr/bin/python3 bench/keepalive_fidelity_report.py "$tmp"

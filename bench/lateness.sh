@@ -10,7 +10,8 @@ RATES=${RATES:-"100 500"} RUNS=${RUNS:-3} SECS=${SECONDS_PER_RUN:-20}
 make -j"$(nproc)" build/iluvatar_worker build/iluvatar_load_gen >/dev/null
 tmp=$(mktemp -d /tmp/ilu-lateness.XXXXXX)
 chmod 711 "$tmp" # containers run as an unprivileged host id: they pass through to the root
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. bench/lib.sh
+port=$(bench_free_port)
 export ILUVATAR_WORKER__port=$port ILUVATAR_WORKER__logging__level=warn \
        ILUVATAR_WORKER__oci__state_dir=$tmp/state ILUVATAR_WORKER__oci__rootfs_dir=$tmp/rootfs \
        ILUVATAR_WORKER__oci__cgroup_parent=ilu-lateness-$$

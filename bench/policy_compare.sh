@@ -30,9 +30,8 @@ BUILD=${ILU_BUILD_DIR:-build}
 LOAD_GEN=$BUILD/iluvatar_load_gen
 KA_POLICIES=(LRU TTL LFU GreedyDual HYBRID_HISTOGRAM)
 Q_POLICIES=(fcfs minheap minheap_ed minheap_iat cold_pri mqfq)
-make -j"$(nproc)" BUILD="$BUILD" "$LOAD_GEN" >/dev/null 2>&1 ||
-    { [ -x "$LOAD_GEN" ] && echo "policy_compare: make failed; using the existing $LOAD_GEN" >&2; } ||
-    { echo "policy_compare: cannot build the load generator" >&2; exit 1; }
+. bench/lib.sh
+bench_build policy_compare "$LOAD_GEN" "the load generator" BUILD="$BUILD" "$LOAD_GEN"
 rm -rf "$OUT/ka" "$OUT/queue" "$OUT/ref"
 mkdir -p "$OUT/dataset" "$OUT/ka" "$OUT/queue" "$PLOT_DIR"
 : >"$OUT/load_gen.log"

@@ -11,7 +11,8 @@ root=$(pwd)
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: the OCI runtime needs root" >&2; exit 1; }
 make -j2 build/iluvatar_worker build/bench/bench_worker >/dev/null
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. bench/lib.sh
+port=$(bench_free_port)
 state=$(mktemp -d /tmp/ilu-bench-worker.XXXXXX)
 cgparent="ilu-bench-$$"
 log="$root/bench/results/worker-$$.log"

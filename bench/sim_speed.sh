@@ -16,9 +16,8 @@ cd "$(dirname "$0")/.."
 QUEUE_POLICY=${QUEUE_POLICY:-fcfs} EVICTION=${EVICTION:-LRU}
 RUNS=${RUNS:-3} CPUS=${CPUS:-32} MEM=${MEMORY_MB:-32768} MAX_RATE=${MAX_RATE:-50} FNS=${FUNCTIONS:-300}
 W=${SIM_SPEED_DIR:-/tmp/ilu-simspeed}
-make -j"$(nproc)" build/iluvatar_load_gen >/dev/null 2>&1 ||
-    { [ -x build/iluvatar_load_gen ] && echo "sim_speed: make failed; using the existing build/iluvatar_load_gen" >&2; } ||
-    { echo "sim_speed: cannot build build/iluvatar_load_gen" >&2; exit 1; }
+. bench/lib.sh
+bench_build sim_speed build/iluvatar_load_gen build/iluvatar_load_gen build/iluvatar_load_gen
 mkdir -p "$W"
 trace="$W/day-f$FNS-r$MAX_RATE"
 if [ ! -s "$trace/trace.csv" ]; then

@@ -7,32 +7,30 @@
 #include "core/log.h"
 #include "core/policy_registry.h"
 
-#define STR(p, m)  ILU_CFG_STR_FIELD(struct ilu_controller_config, p, m)
-#define U32(p, m)  ILU_CFG_U32_FIELD(struct ilu_controller_config, p, m)
-#define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_controller_config, p, m)
+#define ILU_CFG_STRUCT struct ilu_controller_config
 
 static const struct ilu_cfg_field fields[] = {
-    STR("name", name),
-    STR("address", address),
-    U32("port", port),
-    STR("logging.level", logging.level),
-    STR("logging.directory", logging.directory),
-    BOOL("logging.stdout", logging.stdout_enabled),
-    STR("load_balancer.algorithm", load_balancer.algorithm),
-    U32("load_balancer.vnodes", load_balancer.vnodes),
-    U32("load_balancer.bound_pct", load_balancer.bound_pct),
-    U32("health.status_freq_ms", health.status_freq_ms),
-    U32("health.failures_to_unhealthy", health.failures_to_unhealthy),
-    U32("health.request_timeout_ms", health.request_timeout_ms),
-    U32("invocation.timeout_sec", invocation.timeout_sec),
-    U32("invocation.async_retries", invocation.async_retries),
-    U32("invocation.unsent_retries", invocation.unsent_retries),
-    U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
-    U32("invocation.max_payload_bytes", invocation.max_payload_bytes),
+    ILU_CFG_STR("name", name),
+    ILU_CFG_STR("address", address),
+    ILU_CFG_U32("port", port),
+    ILU_CFG_STR("logging.level", logging.level),
+    ILU_CFG_STR("logging.directory", logging.directory),
+    ILU_CFG_BOOL("logging.stdout", logging.stdout_enabled),
+    ILU_CFG_STR("load_balancer.algorithm", load_balancer.algorithm),
+    ILU_CFG_U32("load_balancer.vnodes", load_balancer.vnodes),
+    ILU_CFG_U32("load_balancer.bound_pct", load_balancer.bound_pct),
+    ILU_CFG_U32("health.status_freq_ms", health.status_freq_ms),
+    ILU_CFG_U32("health.failures_to_unhealthy", health.failures_to_unhealthy),
+    ILU_CFG_U32("health.request_timeout_ms", health.request_timeout_ms),
+    ILU_CFG_U32("invocation.timeout_sec", invocation.timeout_sec),
+    ILU_CFG_U32("invocation.async_retries", invocation.async_retries),
+    ILU_CFG_U32("invocation.unsent_retries", invocation.unsent_retries),
+    ILU_CFG_U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
+    ILU_CFG_U32("invocation.max_payload_bytes", invocation.max_payload_bytes),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_controller_config, http),
-    STR("store.db_path", store.db_path),
-    STR("auth.worker_token", auth.worker_token),
-    STR("auth.client_token", auth.client_token),
+    ILU_CFG_STR("store.db_path", store.db_path),
+    ILU_CFG_STR("auth.worker_token", auth.worker_token),
+    ILU_CFG_STR("auth.client_token", auth.client_token),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -79,25 +77,20 @@ char *ilu_controller_config_dump(const struct ilu_controller_config *cfg)
 
 int ilu_controller_config_validate(const struct ilu_controller_config *cfg, struct ilu_error *err)
 {
-#define REQUIRE(cond, ...)                                                      \
-    do {                                                                        \
-        if (!(cond))                                                            \
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__); \
-    } while (0)
-    REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
-    REQUIRE(ilu_lb_policy_find(cfg->load_balancer.algorithm), "load_balancer.algorithm \"%s\" is not one of: %s",
-            cfg->load_balancer.algorithm, ilu_lb_policy_names());
-    REQUIRE(cfg->load_balancer.vnodes >= 1 && cfg->load_balancer.vnodes <= 4096,
-            "load_balancer.vnodes must be in [1, 4096]");
-    REQUIRE(cfg->load_balancer.bound_pct >= 100, "load_balancer.bound_pct must be at least 100");
-    REQUIRE(cfg->health.status_freq_ms > 0, "health.status_freq_ms must be positive");
-    REQUIRE(cfg->health.failures_to_unhealthy > 0, "health.failures_to_unhealthy must be positive");
-    REQUIRE(cfg->health.request_timeout_ms > 0, "health.request_timeout_ms must be positive");
-    REQUIRE(cfg->invocation.timeout_sec > 0, "invocation.timeout_sec must be positive");
+    ILU_CFG_REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
+    ILU_CFG_REQUIRE(ilu_lb_policy_find(cfg->load_balancer.algorithm),
+                    "load_balancer.algorithm \"%s\" is not one of: %s", cfg->load_balancer.algorithm,
+                    ilu_lb_policy_names());
+    ILU_CFG_REQUIRE(cfg->load_balancer.vnodes >= 1 && cfg->load_balancer.vnodes <= 4096,
+                    "load_balancer.vnodes must be in [1, 4096]");
+    ILU_CFG_REQUIRE(cfg->load_balancer.bound_pct >= 100, "load_balancer.bound_pct must be at least 100");
+    ILU_CFG_REQUIRE(cfg->health.status_freq_ms > 0, "health.status_freq_ms must be positive");
+    ILU_CFG_REQUIRE(cfg->health.failures_to_unhealthy > 0, "health.failures_to_unhealthy must be positive");
+    ILU_CFG_REQUIRE(cfg->health.request_timeout_ms > 0, "health.request_timeout_ms must be positive");
+    ILU_CFG_REQUIRE(cfg->invocation.timeout_sec > 0, "invocation.timeout_sec must be positive");
     if (ilu_http_limits_validate(&cfg->http, "http", err))
         return -1;
-    REQUIRE(ilu_log_level_valid(cfg->logging.level), "logging.level \"%s\" is not one of: debug, info, warn, error",
-            cfg->logging.level);
-#undef REQUIRE
+    ILU_CFG_REQUIRE(ilu_log_level_valid(cfg->logging.level),
+                    "logging.level \"%s\" is not one of: debug, info, warn, error", cfg->logging.level);
     return 0;
 }

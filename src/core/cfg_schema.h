@@ -39,6 +39,22 @@ struct ilu_cfg_schema {
         p, ILU_CFG_F64, offsetof(type, m), 0 \
     } /* a double: any JSON number */
 
+/* Short rows for a file's table over one struct: the file defines
+ * ILU_CFG_STRUCT (e.g. `#define ILU_CFG_STRUCT struct ilu_worker_config`)
+ * and writes ILU_CFG_U32("port", port). */
+#define ILU_CFG_STR(p, m)  ILU_CFG_STR_FIELD(ILU_CFG_STRUCT, p, m)
+#define ILU_CFG_U32(p, m)  ILU_CFG_U32_FIELD(ILU_CFG_STRUCT, p, m)
+#define ILU_CFG_BOOL(p, m) ILU_CFG_BOOL_FIELD(ILU_CFG_STRUCT, p, m)
+#define ILU_CFG_F64(p, m)  ILU_CFG_F64_FIELD(ILU_CFG_STRUCT, p, m)
+
+/* In a check that has a struct ilu_error *err: unless cond holds, return
+ * -1 with a 400 bad_config and the message. */
+#define ILU_CFG_REQUIRE(cond, ...)                                              \
+    do {                                                                        \
+        if (!(cond))                                                            \
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__); \
+    } while (0)
+
 /* One schema over the struct it fills. A program's config can be several:
  * its own and the sections other modules own (each isolation backend's),
  * loaded, overridden and dumped as one document. */

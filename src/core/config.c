@@ -12,60 +12,58 @@
 #include "log.h"
 #include "policy_registry.h"
 
-#define STR(p, m)  ILU_CFG_STR_FIELD(struct ilu_worker_config, p, m)
-#define U32(p, m)  ILU_CFG_U32_FIELD(struct ilu_worker_config, p, m)
-#define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_worker_config, p, m)
-#define F64(p, m)  ILU_CFG_F64_FIELD(struct ilu_worker_config, p, m)
+#define ILU_CFG_STRUCT struct ilu_worker_config
 
 /* Every key the worker understands; the order is the order of the dump. */
 static const struct ilu_cfg_field fields[] = {
-    STR("name", name),
-    STR("address", address),
-    U32("port", port),
-    STR("load_balancer_url", load_balancer_url),
-    STR("load_balancer_token", load_balancer_token),
-    STR("advertise_host", advertise_host),
-    STR("functions_dirs", functions_dirs),
-    U32("limits.timeout_sec", limits.timeout_sec),
-    U32("limits.mem_min_mb", limits.mem_min_mb),
-    U32("limits.mem_max_mb", limits.mem_max_mb),
-    U32("limits.cpu_max", limits.cpu_max),
-    U32("limits.max_payload_bytes", limits.max_payload_bytes),
-    U32("limits.max_result_bytes", limits.max_result_bytes),
-    STR("invocation.queue_policy", invocation.queue_policy),
-    U32("invocation.max_queue_len", invocation.max_queue_len),
-    U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
-    U32("invocation.bypass_duration_ms", invocation.bypass_duration_ms),
-    F64("invocation.mqfq_config.allowed_overrun", invocation.mqfq.allowed_overrun),
-    F64("invocation.mqfq_config.service_average", invocation.mqfq.service_average),
-    F64("invocation.mqfq_config.ttl_sec", invocation.mqfq.ttl_sec),
-    BOOL("invocation.mqfq_config.work_conserving", invocation.mqfq.work_conserving),
-    STR("logging.level", logging.level),
-    STR("logging.directory", logging.directory),
-    BOOL("logging.stdout", logging.stdout_enabled),
-    U32("container_resources.memory_mb", container_resources.memory_mb),
-    STR("container_resources.eviction", container_resources.eviction),
-    U32("container_resources.keepalive_sec", container_resources.keepalive_sec),
-    U32("container_resources.ttl_sec", container_resources.ttl_sec),
-    U32("container_resources.histogram_bin_sec", container_resources.histogram_bin_sec),
-    U32("container_resources.histogram_range_min", container_resources.histogram_range_min),
-    U32("container_resources.histogram_head_pct", container_resources.histogram_head_pct),
-    U32("container_resources.histogram_tail_pct", container_resources.histogram_tail_pct),
-    U32("container_resources.histogram_margin_pct", container_resources.histogram_margin_pct),
-    U32("container_resources.histogram_cv_threshold_x100", container_resources.histogram_cv_threshold_x100),
-    U32("container_resources.histogram_min_samples", container_resources.histogram_min_samples),
-    U32("container_resources.histogram_oob_pct", container_resources.histogram_oob_pct),
-    U32("container_resources.histogram_forecast_margin_pct", container_resources.histogram_forecast_margin_pct),
-    U32("container_resources.histogram_fallback_keepalive_sec", container_resources.histogram_fallback_keepalive_sec),
-    U32("container_resources.startup_timeout_ms", container_resources.startup_timeout_ms),
-    U32("container_resources.pool_freq_ms", container_resources.pool_freq_ms),
-    U32("container_resources.cpu_count", container_resources.cpu_count),
-    U32("container_resources.concurrency_update_check_ms", container_resources.concurrency_update_check_ms),
-    U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
-    F64("container_resources.max_load", container_resources.max_load),
-    STR("container_resources.backend", container_resources.backend),
+    ILU_CFG_STR("name", name),
+    ILU_CFG_STR("address", address),
+    ILU_CFG_U32("port", port),
+    ILU_CFG_STR("load_balancer_url", load_balancer_url),
+    ILU_CFG_STR("load_balancer_token", load_balancer_token),
+    ILU_CFG_STR("advertise_host", advertise_host),
+    ILU_CFG_STR("functions_dirs", functions_dirs),
+    ILU_CFG_U32("limits.timeout_sec", limits.timeout_sec),
+    ILU_CFG_U32("limits.mem_min_mb", limits.mem_min_mb),
+    ILU_CFG_U32("limits.mem_max_mb", limits.mem_max_mb),
+    ILU_CFG_U32("limits.cpu_max", limits.cpu_max),
+    ILU_CFG_U32("limits.max_payload_bytes", limits.max_payload_bytes),
+    ILU_CFG_U32("limits.max_result_bytes", limits.max_result_bytes),
+    ILU_CFG_STR("invocation.queue_policy", invocation.queue_policy),
+    ILU_CFG_U32("invocation.max_queue_len", invocation.max_queue_len),
+    ILU_CFG_U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
+    ILU_CFG_U32("invocation.bypass_duration_ms", invocation.bypass_duration_ms),
+    ILU_CFG_F64("invocation.mqfq_config.allowed_overrun", invocation.mqfq.allowed_overrun),
+    ILU_CFG_F64("invocation.mqfq_config.service_average", invocation.mqfq.service_average),
+    ILU_CFG_F64("invocation.mqfq_config.ttl_sec", invocation.mqfq.ttl_sec),
+    ILU_CFG_BOOL("invocation.mqfq_config.work_conserving", invocation.mqfq.work_conserving),
+    ILU_CFG_STR("logging.level", logging.level),
+    ILU_CFG_STR("logging.directory", logging.directory),
+    ILU_CFG_BOOL("logging.stdout", logging.stdout_enabled),
+    ILU_CFG_U32("container_resources.memory_mb", container_resources.memory_mb),
+    ILU_CFG_STR("container_resources.eviction", container_resources.eviction),
+    ILU_CFG_U32("container_resources.keepalive_sec", container_resources.keepalive_sec),
+    ILU_CFG_U32("container_resources.ttl_sec", container_resources.ttl_sec),
+    ILU_CFG_U32("container_resources.histogram_bin_sec", container_resources.histogram_bin_sec),
+    ILU_CFG_U32("container_resources.histogram_range_min", container_resources.histogram_range_min),
+    ILU_CFG_U32("container_resources.histogram_head_pct", container_resources.histogram_head_pct),
+    ILU_CFG_U32("container_resources.histogram_tail_pct", container_resources.histogram_tail_pct),
+    ILU_CFG_U32("container_resources.histogram_margin_pct", container_resources.histogram_margin_pct),
+    ILU_CFG_U32("container_resources.histogram_cv_threshold_x100", container_resources.histogram_cv_threshold_x100),
+    ILU_CFG_U32("container_resources.histogram_min_samples", container_resources.histogram_min_samples),
+    ILU_CFG_U32("container_resources.histogram_oob_pct", container_resources.histogram_oob_pct),
+    ILU_CFG_U32("container_resources.histogram_forecast_margin_pct", container_resources.histogram_forecast_margin_pct),
+    ILU_CFG_U32("container_resources.histogram_fallback_keepalive_sec",
+                container_resources.histogram_fallback_keepalive_sec),
+    ILU_CFG_U32("container_resources.startup_timeout_ms", container_resources.startup_timeout_ms),
+    ILU_CFG_U32("container_resources.pool_freq_ms", container_resources.pool_freq_ms),
+    ILU_CFG_U32("container_resources.cpu_count", container_resources.cpu_count),
+    ILU_CFG_U32("container_resources.concurrency_update_check_ms", container_resources.concurrency_update_check_ms),
+    ILU_CFG_U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
+    ILU_CFG_F64("container_resources.max_load", container_resources.max_load),
+    ILU_CFG_STR("container_resources.backend", container_resources.backend),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_worker_config, http),
-    U32("status.report_freq_ms", status.report_freq_ms),
+    ILU_CFG_U32("status.report_freq_ms", status.report_freq_ms),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -272,74 +270,75 @@ char *ilu_config_dump(const struct ilu_worker_config *cfg)
 
 int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err)
 {
-#define REQUIRE(cond, ...)                                                      \
-    do {                                                                        \
-        if (!(cond))                                                            \
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__); \
-    } while (0)
-    REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
-    REQUIRE(cfg->limits.timeout_sec > 0, "limits.timeout_sec must be positive");
+    ILU_CFG_REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
+    ILU_CFG_REQUIRE(cfg->limits.timeout_sec > 0, "limits.timeout_sec must be positive");
     if (cfg->load_balancer_url[0]) {
         char host[256];
         uint32_t port;
         if (ilu_config_parse_url(cfg->load_balancer_url, host, sizeof host, &port, err))
             return -1;
     }
-    REQUIRE(cfg->limits.mem_min_mb <= cfg->limits.mem_max_mb, "limits.mem_min_mb exceeds limits.mem_max_mb");
-    REQUIRE(cfg->limits.cpu_max > 0, "limits.cpu_max must be positive");
-    REQUIRE(cfg->container_resources.memory_mb > 0, "container_resources.memory_mb must be positive");
-    REQUIRE(cfg->container_resources.pool_freq_ms > 0, "container_resources.pool_freq_ms must be positive");
-    REQUIRE(cfg->container_resources.startup_timeout_ms > 0, "container_resources.startup_timeout_ms must be positive");
-    REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
+    ILU_CFG_REQUIRE(cfg->limits.mem_min_mb <= cfg->limits.mem_max_mb, "limits.mem_min_mb exceeds limits.mem_max_mb");
+    ILU_CFG_REQUIRE(cfg->limits.cpu_max > 0, "limits.cpu_max must be positive");
+    ILU_CFG_REQUIRE(cfg->container_resources.memory_mb > 0, "container_resources.memory_mb must be positive");
+    ILU_CFG_REQUIRE(cfg->container_resources.pool_freq_ms > 0, "container_resources.pool_freq_ms must be positive");
+    ILU_CFG_REQUIRE(cfg->container_resources.startup_timeout_ms > 0,
+                    "container_resources.startup_timeout_ms must be positive");
+    ILU_CFG_REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
     if (ilu_http_limits_validate(&cfg->http, "http", err))
         return -1;
-    REQUIRE(isfinite(cfg->invocation.mqfq.allowed_overrun) && cfg->invocation.mqfq.allowed_overrun >= 0,
-            "invocation.mqfq_config.allowed_overrun must be a number of seconds >= 0");
-    REQUIRE(isfinite(cfg->invocation.mqfq.service_average) && cfg->invocation.mqfq.service_average >= 0,
-            "invocation.mqfq_config.service_average must be a number of seconds >= 0 (0: the function's average)");
-    REQUIRE(isfinite(cfg->invocation.mqfq.ttl_sec), "invocation.mqfq_config.ttl_sec must be a finite number");
+    ILU_CFG_REQUIRE(isfinite(cfg->invocation.mqfq.allowed_overrun) && cfg->invocation.mqfq.allowed_overrun >= 0,
+                    "invocation.mqfq_config.allowed_overrun must be a number of seconds >= 0");
+    ILU_CFG_REQUIRE(
+        isfinite(cfg->invocation.mqfq.service_average) && cfg->invocation.mqfq.service_average >= 0,
+        "invocation.mqfq_config.service_average must be a number of seconds >= 0 (0: the function's average)");
+    ILU_CFG_REQUIRE(isfinite(cfg->invocation.mqfq.ttl_sec), "invocation.mqfq_config.ttl_sec must be a finite number");
     if (cfg->container_resources.concurrency_update_check_ms) {
-        REQUIRE(cfg->container_resources.max_oversubscribe > 0,
-                "container_resources.max_oversubscribe must be positive when "
-                "container_resources.concurrency_update_check_ms is set");
-        REQUIRE(cfg->container_resources.max_oversubscribe >= cfg->container_resources.cpu_count,
-                "container_resources.max_oversubscribe (%u) must be at least container_resources.cpu_count (%u): "
-                "it is the most the concurrency limit grows to",
-                cfg->container_resources.max_oversubscribe, cfg->container_resources.cpu_count);
-        REQUIRE(isfinite(cfg->container_resources.max_load) && cfg->container_resources.max_load > 0,
-                "container_resources.max_load must be a positive number when "
-                "container_resources.concurrency_update_check_ms is set");
+        ILU_CFG_REQUIRE(cfg->container_resources.max_oversubscribe > 0,
+                        "container_resources.max_oversubscribe must be positive when "
+                        "container_resources.concurrency_update_check_ms is set");
+        ILU_CFG_REQUIRE(
+            cfg->container_resources.max_oversubscribe >= cfg->container_resources.cpu_count,
+            "container_resources.max_oversubscribe (%u) must be at least container_resources.cpu_count (%u): "
+            "it is the most the concurrency limit grows to",
+            cfg->container_resources.max_oversubscribe, cfg->container_resources.cpu_count);
+        ILU_CFG_REQUIRE(isfinite(cfg->container_resources.max_load) && cfg->container_resources.max_load > 0,
+                        "container_resources.max_load must be a positive number when "
+                        "container_resources.concurrency_update_check_ms is set");
     }
-    REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy), "invocation.queue_policy \"%s\" is not one of: %s",
-            cfg->invocation.queue_policy, ilu_queue_policy_names());
-    REQUIRE(ilu_keepalive_policy_find(cfg->container_resources.eviction),
-            "container_resources.eviction \"%s\" is not one of: %s", cfg->container_resources.eviction,
-            ilu_keepalive_policy_names());
-    REQUIRE(strcasecmp(cfg->container_resources.eviction, "TTL") != 0 || cfg->container_resources.ttl_sec > 0,
-            "container_resources.ttl_sec must be positive with container_resources.eviction TTL");
+    ILU_CFG_REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy),
+                    "invocation.queue_policy \"%s\" is not one of: %s", cfg->invocation.queue_policy,
+                    ilu_queue_policy_names());
+    ILU_CFG_REQUIRE(ilu_keepalive_policy_find(cfg->container_resources.eviction),
+                    "container_resources.eviction \"%s\" is not one of: %s", cfg->container_resources.eviction,
+                    ilu_keepalive_policy_names());
+    ILU_CFG_REQUIRE(strcasecmp(cfg->container_resources.eviction, "TTL") != 0 || cfg->container_resources.ttl_sec > 0,
+                    "container_resources.ttl_sec must be positive with container_resources.eviction TTL");
     {
         const typeof(cfg->container_resources) *cr = &cfg->container_resources;
-        REQUIRE(cr->histogram_bin_sec > 0, "container_resources.histogram_bin_sec must be positive");
-        REQUIRE(cr->histogram_range_min > 0 && (uint64_t)cr->histogram_range_min * 60 >= cr->histogram_bin_sec,
-                "container_resources.histogram_range_min must be positive and at least one "
-                "container_resources.histogram_bin_sec");
+        ILU_CFG_REQUIRE(cr->histogram_bin_sec > 0, "container_resources.histogram_bin_sec must be positive");
+        ILU_CFG_REQUIRE(cr->histogram_range_min > 0 && (uint64_t)cr->histogram_range_min * 60 >= cr->histogram_bin_sec,
+                        "container_resources.histogram_range_min must be positive and at least one "
+                        "container_resources.histogram_bin_sec");
         /* bounded memory: one 4-byte counter per bin per function */
-        REQUIRE(((uint64_t)cr->histogram_range_min * 60 + cr->histogram_bin_sec - 1) / cr->histogram_bin_sec <= 100000,
-                "container_resources.histogram_range_min / container_resources.histogram_bin_sec makes more than "
-                "100000 bins");
-        REQUIRE(cr->histogram_tail_pct <= 100, "container_resources.histogram_tail_pct must be at most 100");
-        REQUIRE(cr->histogram_head_pct <= cr->histogram_tail_pct,
-                "container_resources.histogram_head_pct must not exceed container_resources.histogram_tail_pct");
-        REQUIRE(cr->histogram_margin_pct <= 100, "container_resources.histogram_margin_pct must be at most 100");
-        REQUIRE(cr->histogram_oob_pct > 0 && cr->histogram_oob_pct <= 100,
-                "container_resources.histogram_oob_pct must be between 1 and 100");
-        REQUIRE(cr->histogram_forecast_margin_pct <= 100,
-                "container_resources.histogram_forecast_margin_pct must be at most 100");
+        ILU_CFG_REQUIRE(
+            ((uint64_t)cr->histogram_range_min * 60 + cr->histogram_bin_sec - 1) / cr->histogram_bin_sec <= 100000,
+            "container_resources.histogram_range_min / container_resources.histogram_bin_sec makes more than "
+            "100000 bins");
+        ILU_CFG_REQUIRE(cr->histogram_tail_pct <= 100, "container_resources.histogram_tail_pct must be at most 100");
+        ILU_CFG_REQUIRE(
+            cr->histogram_head_pct <= cr->histogram_tail_pct,
+            "container_resources.histogram_head_pct must not exceed container_resources.histogram_tail_pct");
+        ILU_CFG_REQUIRE(cr->histogram_margin_pct <= 100,
+                        "container_resources.histogram_margin_pct must be at most 100");
+        ILU_CFG_REQUIRE(cr->histogram_oob_pct > 0 && cr->histogram_oob_pct <= 100,
+                        "container_resources.histogram_oob_pct must be between 1 and 100");
+        ILU_CFG_REQUIRE(cr->histogram_forecast_margin_pct <= 100,
+                        "container_resources.histogram_forecast_margin_pct must be at most 100");
     }
-    REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");
-    REQUIRE(ilu_log_level_valid(cfg->logging.level), "logging.level \"%s\" is not one of: debug, info, warn, error",
-            cfg->logging.level);
-#undef REQUIRE
+    ILU_CFG_REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");
+    ILU_CFG_REQUIRE(ilu_log_level_valid(cfg->logging.level),
+                    "logging.level \"%s\" is not one of: debug, info, warn, error", cfg->logging.level);
     for (size_t i = 0; i < cfg->n_sections; i++)
         if (cfg->sections[i].validate && cfg->sections[i].validate(cfg->sections[i].base, err))
             return -1;

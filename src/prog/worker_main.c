@@ -1,47 +1,26 @@
 /* iluvatar_worker: the worker daemon. Thin: reads config, wires the core to
  * libevent (live env, HTTP API, the configured backend) and runs the loop. */
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/registry.h"
 #include "core/config.h"
 #include "worker/queue.h"
 #include "worker/worker.h"
-#include "os/file.h"
 #include "os/host_stats.h"
 #include "os/spawn.h"
 #include "server/http_api.h"
-#include "os/file.h"
 #include "server/daemon_util.h"
-#include "server/live_env.h"
 #include "server/worker_join.h"
-
-extern char **environ;
 
 #define SHUTDOWN_GRACE_US (10 * 1000000ULL)
 
-struct daemon {
-    struct event_base *base;
-    struct ilu_worker *worker;
-    struct ilu_log log;
-};
-
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: iluvatar_worker [-c config.json] [--dump-config] [--help]\n"
-                 "  -c, --config FILE   JSON config applied over the built-in defaults\n"
-                 "                      (environment ILUVATAR_WORKER__section__key=value overrides both)\n"
-                 "  --dump-config       print the effective config as JSON and exit\n"
-                 "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n");
-}
+ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER",
+                "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n", ilu_config);
 
 /* Files shipped beside the binaries (build/..): the bundled functions. */
 static void resolve_beside_binary(const char *rel, char *out, size_t n)
@@ -73,12 +52,6 @@ static unsigned outstanding(void *ctx)
 
 int main(int argc, char **argv)
 {
-    const char *config_path;
-    int dump;
-    int code = ilu_daemon_parse_args(argc, argv, "iluvatar_worker", usage, &config_path, &dump);
-    if (code >= 0)
-        return code;
-
     struct ilu_worker_config cfg;
     struct ilu_error err = {0};
     ilu_config_defaults(&cfg);
@@ -89,65 +62,37 @@ int main(int argc, char **argv)
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         return 1;
     }
-    if (config_path) {
-        char *text = ilu_read_file(config_path, &err);
-        if (!text) {
-            fprintf(stderr, "iluvatar_worker: config: %s\n", err.msg);
-            return 1;
-        }
-        int rc = ilu_config_apply_json(&cfg, text, config_path, &err);
-        free(text);
-        if (rc) {
-            fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
-            return 1;
-        }
-    }
-    if (ilu_config_apply_env(&cfg, "ILUVATAR_WORKER", environ, &err) || ilu_config_validate(&cfg, &err)) {
-        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
-        return 1;
-    }
-    if (dump) {
-        char *text = ilu_config_dump(&cfg);
-        printf("%s\n", text);
-        free(text);
-        return 0;
-    }
+    int code = ilu_daemon_configure(argc, argv, &spec, &cfg);
+    if (code >= 0)
+        return code;
     /* queue policy "none" keeps 0: no concurrency limit (core/queue.h) */
     if (cfg.container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(&cfg)) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.container_resources.cpu_count = n > 0 ? (uint32_t)n : 1;
     }
-    signal(SIGPIPE, SIG_IGN);
 
-    struct daemon d = {0};
-    d.base = event_base_new();
-    struct ilu_live_env le;
-    char log_path[PATH_MAX] = "";
-    if (cfg.logging.directory[0]) {
-        mkdir(cfg.logging.directory, 0755);
-        snprintf(log_path, sizeof log_path, "%s/%s.log", cfg.logging.directory, cfg.name);
-    }
-    if (!d.base || ilu_live_env_init(&le, d.base, log_path, cfg.logging.stdout_enabled)) {
-        fprintf(stderr, "iluvatar_worker: cannot start the event loop or open log %s: %s\n", log_path, strerror(errno));
+    struct ilu_daemon_loop loop;
+    if (ilu_daemon_loop_open(&loop, spec.prog, cfg.name, cfg.logging.directory, cfg.logging.level,
+                             cfg.logging.stdout_enabled))
         return 1;
-    }
-    d.log = (struct ilu_log){.env = &le.env, .min_level = ilu_log_level_parse(cfg.logging.level)};
+    struct event_base *base = loop.base;
+    const struct ilu_log *log = &loop.log;
 
     /* the one reaper of the process: whoever spawns registers its pids */
-    struct ilu_reaper *reaper = ilu_reaper_new(d.base, &err);
+    struct ilu_reaper *reaper = ilu_reaper_new(base, &err);
     if (!reaper) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         return 1;
     }
-    struct ilu_backend_host host_env = {.base = d.base, .reaper = reaper};
+    struct ilu_backend_host host_env = {.base = base, .reaper = reaper};
     struct ilu_backend *backend =
-        ilu_backend_create(cfg.container_resources.backend, &host_env, &cfg, sections, &d.log, &err);
+        ilu_backend_create(cfg.container_resources.backend, &host_env, &cfg, sections, log, &err);
     if (!backend) {
         fprintf(stderr, "iluvatar_worker: backend %s: %s\n", cfg.container_resources.backend, err.msg);
         return 1;
     }
-    d.worker = ilu_worker_new(&cfg, &le.env, backend, &d.log, &err);
-    if (!d.worker) {
+    struct ilu_worker *worker = ilu_worker_new(&cfg, &loop.env.env, backend, log, &err);
+    if (!worker) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         backend->ops->shutdown(backend);
         backend->ops->free(backend);
@@ -162,26 +107,26 @@ int main(int argc, char **argv)
                                       .memory_mb = 64,
                                       .cpus = 1,
                                       .system = true};
-    if (!hello[0] || ilu_worker_register(d.worker, &health, "startup", &err))
-        ilu_warn(&d.log, "startup", "health function unavailable (/health will answer UNHEALTHY): %s",
+    if (!hello[0] || ilu_worker_register(worker, &health, "startup", &err))
+        ilu_warn(log, "startup", "health function unavailable (/health will answer UNHEALTHY): %s",
                  hello[0] ? err.msg : "functions/hello not found beside the binary");
 
     /* async results live above the worker, held for async_result_ttl_sec */
     struct ilu_async *async =
-        ilu_async_new(d.worker, &le.env, cfg.name, (uint64_t)cfg.invocation.async_result_ttl_sec * 1000000,
+        ilu_async_new(worker, &loop.env.env, cfg.name, (uint64_t)cfg.invocation.async_result_ttl_sec * 1000000,
                       (uint64_t)cfg.container_resources.pool_freq_ms * 1000, &err);
     if (!async) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
-        ilu_worker_free(d.worker);
+        ilu_worker_free(worker);
         backend->ops->shutdown(backend);
         backend->ops->free(backend);
         return 1;
     }
     struct ilu_host_stats host;
-    ilu_host_stats_start(&host, d.base, cfg.status.report_freq_ms);
-    struct ilu_http_api api = {.worker = d.worker,
+    ilu_host_stats_start(&host, base, cfg.status.report_freq_ms);
+    struct ilu_http_api api = {.worker = worker,
                                .async = async,
-                               .log = &d.log,
+                               .log = log,
                                .host = &host,
                                .worker_name = cfg.name,
                                .runtime_name = backend->ops->runtime_name ? backend->ops->runtime_name(backend)
@@ -189,40 +134,39 @@ int main(int argc, char **argv)
                                .tid_seed = ilu_random_seed(),
                                .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
-    struct ilu_graceful_stop stop = {.base = d.base,
-                                     .log = &d.log,
-                                     .ctx = d.worker,
+    struct ilu_graceful_stop stop = {.base = base,
+                                     .log = log,
+                                     .ctx = worker,
                                      .begin = begin_stop,
                                      .outstanding = outstanding,
                                      .grace_us = SHUTDOWN_GRACE_US};
     int rc = 0;
-    if (ilu_http_api_start(&api, d.base, cfg.address, (uint16_t)cfg.port, &err)) {
+    if (ilu_http_api_start(&api, base, cfg.address, (uint16_t)cfg.port, &err)) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         rc = 1;
     } else {
         /* drain running invocations for up to 10 s, then remove the containers */
         ilu_graceful_stop_install(&stop);
         struct ilu_worker_join *join = NULL;
-        if (cfg.load_balancer_url[0] && !(join = ilu_worker_join_start(d.base, &cfg, &d.log, &err)))
-            ilu_warn(&d.log, "startup", "not joining the controller: %s", err.msg);
-        ilu_log_emit(&d.log, ILU_LOG_INFO, "startup",
+        if (cfg.load_balancer_url[0] && !(join = ilu_worker_join_start(base, &cfg, log, &err)))
+            ilu_warn(log, "startup", "not joining the controller: %s", err.msg);
+        ilu_log_emit(log, ILU_LOG_INFO, "startup",
                      json_pack("{s:s, s:i, s:s, s:i, s:i}", "address", cfg.address, "port", (int)cfg.port, "runtime",
                                api.runtime_name, "cpu_count", (int)cfg.container_resources.cpu_count, "memory_mb",
                                (int)cfg.container_resources.memory_mb),
                      "worker started");
-        event_base_dispatch(d.base);
+        event_base_dispatch(base);
         ilu_worker_join_stop(join);
         ilu_http_api_stop(&api);
     }
     ilu_graceful_stop_free(&stop);
     ilu_host_stats_stop(&host);
-    ilu_worker_free(d.worker);
+    ilu_worker_free(worker);
     ilu_async_free(async); /* after the worker: it may still have held its entries */
     backend->ops->shutdown(backend);
     backend->ops->free(backend);
     ilu_reaper_free(reaper);
-    ilu_info(&d.log, "shutdown", "worker stopped");
-    ilu_live_env_close(&le);
-    event_base_free(d.base);
+    ilu_info(log, "shutdown", "worker stopped");
+    ilu_daemon_loop_close(&loop);
     return rc;
 }

@@ -19,35 +19,9 @@
 /* A request answered later; the client may hang up first (then the answer is
  * dropped instead of written to a freed request). */
 struct pending {
-    struct ilu_http_pending base; /* first: the close callback gets its address */
-    struct ilu_controller_api *api;
+    struct ilu_http_pending base; /* first: http_util allocates and frees the whole */
     char fqdn[160];
 };
-
-static void send_error(struct ilu_controller_api *api, struct evhttp_request *req, const struct ilu_error *err,
-                       const char *tid)
-{
-    ilu_http_send_error(api->log, req, err, tid);
-}
-
-static struct pending *pending_new(struct ilu_controller_api *api, struct evhttp_request *req, const char *tid)
-{
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->api = api;
-    ilu_http_pending_init(&p->base, req, tid, &api->open_requests, api->log);
-    return p;
-}
-
-/* 1 when the client is still there to answer; frees p otherwise. */
-static int pending_take(struct pending *p)
-{
-    if (ilu_http_pending_take(&p->base))
-        return 1;
-    free(p);
-    return 0;
-}
 
 static int refuse_if_shutting_down(struct ilu_controller_api *api, struct ilu_error *err)
 {
@@ -78,7 +52,7 @@ static void h_workers(struct ilu_controller_api *api, struct evhttp_request *req
 static void clean_answer(void *arg, unsigned workers, unsigned removed)
 {
     struct pending *p = arg;
-    if (!pending_take(p))
+    if (!ilu_http_pending_take(&p->base))
         return;
     ilu_http_send_json(p->base.req, 200,
                        json_pack("{s:b, s:i, s:i}", "success", 1, "workers", (int)workers, "removed", (int)removed),
@@ -89,11 +63,10 @@ static void clean_answer(void *arg, unsigned workers, unsigned removed)
 /* Every routable worker removes its idle containers. */
 static void h_clean(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
-    struct pending *p = pending_new(api, req, tid);
+    struct ilu_error err;
+    struct pending *p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err);
     if (!p) {
-        struct ilu_error err;
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     ilu_controller_clean(api->controller, tid, clean_answer, p);
@@ -189,10 +162,7 @@ static void h_metrics(struct ilu_controller_api *api, struct evhttp_request *req
         }
     }
     json_decref(workers);
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", buf);
-    evbuffer_free(buf);
+    ilu_http_send_metrics(req, buf);
 }
 
 /* The status a worker's refusal carried ("HTTP 409: ..."), 502 when none. */
@@ -208,19 +178,19 @@ static void register_done(void *arg, unsigned accepted, unsigned refused, const 
                           const struct ilu_error *not_kept)
 {
     struct pending *p = arg;
-    if (!pending_take(p))
+    if (!ilu_http_pending_take(&p->base))
         return;
     if (not_kept) { /* e.g. the store failed: its message says why */
         struct ilu_error err = *not_kept;
         ilu_err_wrap(&err, "%s: accepted by %u worker(s) but not kept by the controller", p->fqdn, accepted);
-        send_error(p->api, p->base.req, &err, p->base.tid);
+        ilu_http_send_error(p->base.log, p->base.req, &err, p->base.tid);
     } else if (refused) {
         struct ilu_error err = {0};
         int st = refusal_status(first_error);
         ilu_err(&err, st, ilu_status_kind(st), "%s: %u worker(s) refused the registration (%u accepted; %s): %s",
                 p->fqdn, refused, accepted, accepted ? "kept: it runs on the workers that accepted it" : "not kept",
                 first_error ? first_error : "no message");
-        send_error(p->api, p->base.req, &err, p->base.tid);
+        ilu_http_send_error(p->base.log, p->base.req, &err, p->base.tid);
     } else {
         ilu_http_send_json(p->base.req, 200,
                            json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted),
@@ -237,26 +207,23 @@ static void h_register(struct ilu_controller_api *api, struct evhttp_request *re
     /* the worker's codec; the rules are checked by the core, as a worker checks them */
     if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_register_decode(body, &r, &err))
         goto fail;
-    if (!(p = pending_new(api, req, tid))) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+    if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
         goto fail;
-    }
     snprintf(p->fqdn, sizeof p->fqdn, "%s-%s", r.function_name, r.function_version);
     if (ilu_controller_register_function(api->controller, body, true, tid, register_done, p, &err)) {
-        pending_take(p);
-        free(p);
+        ilu_http_pending_drop(&p->base);
         goto fail;
     }
     return;
 fail:
-    send_error(api, req, &err, tid);
+    ilu_http_send_error(api->log, req, &err, tid);
 }
 
 /* The worker's answer (with "worker" and "controller_us"), or the core's error. */
 static void routed_done(void *arg, int status, json_t *answer)
 {
     struct pending *p = arg;
-    if (!pending_take(p))
+    if (!ilu_http_pending_take(&p->base))
         return;
     json_t *out = json_deep_copy(answer);
     json_object_del(out, "http_status");
@@ -274,18 +241,15 @@ static void routed(struct ilu_controller_api *api, struct evhttp_request *req, j
     struct pending *p = NULL;
     if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_invoke_check(body, api->max_payload_bytes, &err))
         goto fail;
-    if (!(p = pending_new(api, req, tid))) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+    if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
         goto fail;
-    }
     if (fn(api->controller, body, tid, routed_done, p, &err)) {
-        pending_take(p);
-        free(p);
+        ilu_http_pending_drop(&p->base);
         goto fail;
     }
     return;
 fail:
-    send_error(api, req, &err, tid);
+    ilu_http_send_error(api->log, req, &err, tid);
 }
 
 static void h_invoke(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
@@ -304,7 +268,7 @@ static void h_invoke_async(struct ilu_controller_api *api, struct evhttp_request
     char *cookie = NULL;
     if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_invoke_check(body, api->max_payload_bytes, &err) ||
         !(cookie = ilu_controller_invoke_async(api->controller, body, tid, &err))) {
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     ilu_http_send_json(req, 200, ilu_api_async_answer(cookie), tid);
@@ -322,7 +286,7 @@ static void h_invoke_async_check(struct ilu_controller_api *api, struct evhttp_r
     if (ilu_api_async_check_decode(body, &r, &err) ||
         (!(result = ilu_controller_invoke_async_check(api->controller, r.lookup_cookie, &pending, &status, &err)) &&
          !pending)) {
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     if (pending) {
@@ -344,7 +308,7 @@ static void h_register_worker(struct ilu_controller_api *api, struct evhttp_requ
     struct ilu_ctl_worker_info info = {0};
     if (refuse_if_shutting_down(api, &err) || ilu_api_ctl_worker_decode(body, &info, &err) ||
         ilu_controller_register_worker(api->controller, &info, true, tid, &err)) {
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     ilu_http_send_json(
@@ -419,7 +383,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct ilu_error err = {0};
     if (check_caller(api, req, routes[i].caller, &err)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
     } else {
         routes[i].fn(api, req, body, tid);
     }

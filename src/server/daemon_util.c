@@ -1,16 +1,21 @@
 #include "daemon_util.h"
 
 #include "os/clock.h"
+#include "os/file.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+extern char **environ;
 
 uint64_t ilu_random_seed(void)
 {
@@ -27,8 +32,19 @@ uint64_t ilu_random_seed(void)
     return seed;
 }
 
-int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out), const char **config_path,
-                          int *dump)
+static void usage(FILE *out, const struct ilu_daemon_spec *spec)
+{
+    fprintf(out,
+            "usage: %s [-c config.json] [--dump-config] [--help]\n"
+            "  -c, --config FILE   JSON config applied over the built-in defaults\n"
+            "                      (environment %s__section__key=value overrides both)\n"
+            "  --dump-config       print the effective config as JSON and exit\n"
+            "%s",
+            spec->prog, spec->env_prefix, spec->about);
+}
+
+/* -1 to go on (with *config_path, *dump set), else the exit code. */
+static int parse_args(int argc, char **argv, const struct ilu_daemon_spec *spec, const char **config_path, int *dump)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"dump-config", no_argument, NULL, 'D'},
@@ -41,15 +57,70 @@ int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)
         switch (opt) {
         case 'c': *config_path = optarg; break;
         case 'D': *dump = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 64;
+        case 'h': usage(stdout, spec); return 0;
+        default: usage(stderr, spec); return 64;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument %s\n", prog, argv[optind]);
+        fprintf(stderr, "%s: unexpected argument %s\n", spec->prog, argv[optind]);
         return 64;
     }
     return -1;
+}
+
+int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *spec, void *cfg)
+{
+    const char *config_path;
+    int dump;
+    int code = parse_args(argc, argv, spec, &config_path, &dump);
+    if (code >= 0)
+        return code;
+    struct ilu_error err = {0};
+    if (config_path) {
+        ilu_cleanup_free char *text = ilu_read_file(config_path, &err);
+        if (!text) {
+            fprintf(stderr, "%s: config: %s\n", spec->prog, err.msg);
+            return 1;
+        }
+        if (spec->apply_json(cfg, text, config_path, &err)) {
+            fprintf(stderr, "%s: %s\n", spec->prog, err.msg);
+            return 1;
+        }
+    }
+    if (spec->apply_env(cfg, spec->env_prefix, environ, &err) || spec->validate(cfg, &err)) {
+        fprintf(stderr, "%s: %s\n", spec->prog, err.msg);
+        return 1;
+    }
+    if (dump) {
+        ilu_cleanup_free char *text = spec->dump(cfg);
+        printf("%s\n", text);
+        return 0;
+    }
+    return -1;
+}
+
+int ilu_daemon_loop_open(struct ilu_daemon_loop *l, const char *prog, const char *name, const char *directory,
+                         const char *level, bool to_stderr)
+{
+    signal(SIGPIPE, SIG_IGN);
+    l->base = event_base_new();
+    char log_path[PATH_MAX] = "";
+    if (directory[0]) {
+        mkdir(directory, 0755);
+        snprintf(log_path, sizeof log_path, "%s/%s.log", directory, name);
+    }
+    if (!l->base || ilu_live_env_init(&l->env, l->base, log_path, to_stderr)) {
+        fprintf(stderr, "%s: cannot start the event loop or open log %s: %s\n", prog, log_path, strerror(errno));
+        return -1;
+    }
+    l->log = (struct ilu_log){.env = &l->env.env, .min_level = ilu_log_level_parse(level)};
+    return 0;
+}
+
+void ilu_daemon_loop_close(struct ilu_daemon_loop *l)
+{
+    ilu_live_env_close(&l->env);
+    event_base_free(l->base);
 }
 
 static void on_drain_check(evutil_socket_t fd, short what, void *arg)

@@ -1,24 +1,82 @@
-/* Small helpers the daemons share: a random seed, the command line,
- * stopping gracefully on SIGINT/SIGTERM. (Reading files is src/os/file.h.) */
+/* What the daemons share: a random seed, the command line and config
+ * loading, the event loop and log, stopping gracefully on SIGINT/SIGTERM.
+ * (Reading files is src/os/file.h.) */
 #ifndef ILU_DAEMON_UTIL_H
 #define ILU_DAEMON_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "live_env.h"
 
 /* 64 random bits for transaction ids (from /dev/urandom; pid and time if
  * that fails). */
 uint64_t ilu_random_seed(void);
 
-/* The daemons' command line: [-c FILE] [--dump-config] [--help]. Returns
- * -1 to go on (with *config_path, *dump set), else the exit code (0 after
- * --help, 64 on bad usage, with usage printed). */
-int ilu_daemon_parse_args(int argc, char **argv, const char *prog, void (*usage)(FILE *out), const char **config_path,
-                          int *dump);
+/* One daemon's start-up: its name, environment prefix and help, and its
+ * config module's functions over its config struct, taken as void * (made
+ * by ILU_DAEMON_SPEC). */
+struct ilu_daemon_spec {
+    const char *prog;       /* "iluvatar_worker": begins every message */
+    const char *env_prefix; /* "ILUVATAR_WORKER": PREFIX__section__key=value overrides the file */
+    const char *about;      /* the last lines of --help */
+    int (*apply_json)(void *cfg, const char *json, const char *source, struct ilu_error *err);
+    int (*apply_env)(void *cfg, const char *prefix, char *const *envp, struct ilu_error *err);
+    int (*validate)(const void *cfg, struct ilu_error *err);
+    char *(*dump)(const void *cfg);
+};
+
+/* Defines static const struct ilu_daemon_spec name over a config module's
+ * cfg##_apply_json, cfg##_apply_env, cfg##_validate and cfg##_dump (cfg:
+ * ilu_config, ilu_controller_config). Adapters, not casts: a call through a
+ * pointer to another function type is undefined. */
+#define ILU_DAEMON_SPEC(name, prog_, env_prefix_, about_, cfg)                                         \
+    static int name##_apply_json(void *c, const char *json, const char *source, struct ilu_error *err) \
+    {                                                                                                  \
+        return cfg##_apply_json(c, json, source, err);                                                 \
+    }                                                                                                  \
+    static int name##_apply_env(void *c, const char *prefix, char *const *envp, struct ilu_error *err) \
+    {                                                                                                  \
+        return cfg##_apply_env(c, prefix, envp, err);                                                  \
+    }                                                                                                  \
+    static int name##_validate(const void *c, struct ilu_error *err)                                   \
+    {                                                                                                  \
+        return cfg##_validate(c, err);                                                                 \
+    }                                                                                                  \
+    static char *name##_dump(const void *c)                                                            \
+    {                                                                                                  \
+        return cfg##_dump(c);                                                                          \
+    }                                                                                                  \
+    static const struct ilu_daemon_spec name = {                                                       \
+        prog_, env_prefix_, about_, name##_apply_json, name##_apply_env, name##_validate, name##_dump}
+
+/* The command line ([-c FILE] [--dump-config] [--help]), then the config
+ * over the defaults already in cfg: the file, the environment, the checks;
+ * --dump-config prints it. Returns -1 to go on, else the exit code: 0 after
+ * --help or --dump-config, 64 on bad usage (usage printed), 1 on a bad
+ * config (the message on stderr after "prog: "). */
+int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *spec, void *cfg);
+
+/* A daemon's event loop, its live env (clock, timers, log lines) and log. */
+struct ilu_daemon_loop {
+    struct event_base *base;
+    struct ilu_live_env env;
+    struct ilu_log log;
+};
+
+/* Start l (which must not move: log points into env): log lines of level
+ * and above go to stderr when to_stderr, and to DIRECTORY/NAME.log (the
+ * directory made if missing) unless directory is "". Ignores SIGPIPE (a
+ * client hanging up must not kill the daemon). -1 with the message on
+ * stderr after "prog: ". */
+int ilu_daemon_loop_open(struct ilu_daemon_loop *l, const char *prog, const char *name, const char *directory,
+                         const char *level, bool to_stderr);
+/* Close the live env (its log file) and free the event loop. */
+void ilu_daemon_loop_close(struct ilu_daemon_loop *l);
 
 struct event_base;
 struct event;

@@ -19,35 +19,9 @@
  * close callback marks it so the answer is dropped instead of written to a
  * freed request. */
 struct pending {
-    struct ilu_http_pending base; /* first: the close callback gets its address */
-    struct ilu_http_api *api;
+    struct ilu_http_pending base; /* first: http_util allocates and frees the whole */
     int is_health;
 };
-
-static void send_error(struct ilu_http_api *api, struct evhttp_request *req, const struct ilu_error *err,
-                       const char *tid)
-{
-    ilu_http_send_error(api->log, req, err, tid);
-}
-
-static struct pending *pending_new(struct ilu_http_api *api, struct evhttp_request *req, const char *tid)
-{
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->api = api;
-    ilu_http_pending_init(&p->base, req, tid, &api->open_requests, api->log);
-    return p;
-}
-
-/* 1 when the client is still there to answer; frees p otherwise. */
-static int pending_take(struct pending *p)
-{
-    if (ilu_http_pending_take(&p->base))
-        return 1;
-    free(p);
-    return 0;
-}
 
 /* ---- handlers ------------------------------------------------------------ */
 
@@ -64,7 +38,7 @@ static void h_register(struct ilu_http_api *api, struct evhttp_request *req, jso
     struct ilu_register_req r = {0};
     /* the codec and rules the controller uses too (api/registration.h) */
     if (ilu_registration_from_json(body, &r, &err) || ilu_worker_register(api->worker, &r, tid, &err)) {
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     ilu_http_send_json(req, 200, ilu_api_register_answer(&r), tid);
@@ -73,7 +47,7 @@ static void h_register(struct ilu_http_api *api, struct evhttp_request *req, jso
 static void invoke_answer(void *arg, struct ilu_invocation *inv)
 {
     struct pending *p = arg;
-    if (!pending_take(p))
+    if (!ilu_http_pending_take(&p->base))
         return;
     if (p->is_health) {
         /* healthy iff the bundled hello really ran in a container and greeted us */
@@ -96,21 +70,18 @@ static void h_invoke(struct ilu_http_api *api, struct evhttp_request *req, json_
     struct pending *p = NULL;
     if (ilu_api_invoke_decode(body, &r, &err))
         goto fail;
-    if (!(p = pending_new(api, req, tid))) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+    if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
         goto fail;
-    }
     if (ilu_worker_invoke(api->worker, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
                           invoke_answer, p, &err)) {
-        pending_take(p);
-        free(p);
+        ilu_http_pending_drop(&p->base);
         goto fail;
     }
     ilu_api_invoke_req_release(&r);
     return;
 fail:
     ilu_api_invoke_req_release(&r);
-    send_error(api, req, &err, tid);
+    ilu_http_send_error(api->log, req, &err, tid);
 }
 
 static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
@@ -122,7 +93,7 @@ static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req,
         !(cookie = ilu_async_invoke(api->async, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
                                     &err))) {
         ilu_api_invoke_req_release(&r);
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     ilu_http_send_json(req, 200, ilu_api_async_answer(cookie), tid);
@@ -138,7 +109,7 @@ static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request
     json_t *result = NULL;
     if (ilu_api_async_check_decode(body, &r, &err) ||
         (!(result = ilu_async_check(api->async, r.lookup_cookie, &pending, &err)) && !pending)) {
-        send_error(api, req, &err, tid);
+        ilu_http_send_error(api->log, req, &err, tid);
         return;
     }
     if (pending) {
@@ -154,10 +125,10 @@ static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request
 static void prewarm_answer(void *arg, const char *tid, const struct ilu_error *err)
 {
     struct pending *p = arg;
-    if (!pending_take(p))
+    if (!ilu_http_pending_take(&p->base))
         return;
     if (err)
-        send_error(p->api, p->base.req, err, p->base.tid);
+        ilu_http_send_error(p->base.log, p->base.req, err, p->base.tid);
     else
         ilu_http_send_json(p->base.req, 200, ilu_api_prewarm_answer(), p->base.tid);
     free(p);
@@ -170,34 +141,28 @@ static void h_prewarm(struct ilu_http_api *api, struct evhttp_request *req, json
     struct pending *p = NULL;
     if (ilu_api_prewarm_decode(body, &r, &err))
         goto fail;
-    if (!(p = pending_new(api, req, tid))) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+    if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
         goto fail;
-    }
     if (ilu_worker_prewarm(api->worker, r.function_name, r.function_version, tid, prewarm_answer, p, &err)) {
-        pending_take(p);
-        free(p);
+        ilu_http_pending_drop(&p->base);
         goto fail;
     }
     return;
 fail:
-    send_error(api, req, &err, tid);
+    ilu_http_send_error(api->log, req, &err, tid);
 }
 
 static void h_health(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    struct pending *p = pending_new(api, req, tid);
+    struct pending *p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err);
     static const char args[] = "{\"name\":\"BADCAFE\"}";
-    if (!p) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
-    } else {
+    if (p) {
         p->is_health = 1;
         if (!ilu_worker_invoke(api->worker, ILU_HEALTH_FUNCTION, ILU_HEALTH_VERSION, args, sizeof args - 1, tid,
                                invoke_answer, p, &err))
             return;
-        pending_take(p);
-        free(p);
+        ilu_http_pending_drop(&p->base);
     }
     ilu_http_send_json(req, 503, json_pack("{s:s, s:s}", "status", "UNHEALTHY", "error", err.msg), tid);
 }
@@ -252,17 +217,14 @@ static void h_est_invoke_time(struct ilu_http_api *api, struct evhttp_request *r
                        tid);
     return;
 fail:
-    send_error(api, req, &err, tid);
+    ilu_http_send_error(api->log, req, &err, tid);
 }
 
 static void h_metrics(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     struct evbuffer *buf = evbuffer_new();
     ilu_metrics_write(buf, api->worker, api->host);
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", buf);
-    evbuffer_free(buf);
+    ilu_http_send_metrics(req, buf);
 }
 
 struct route {

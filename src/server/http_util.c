@@ -511,13 +511,17 @@ static void on_pending_conn_close(struct evhttp_connection *conn, void *arg)
     p->cancelled = 1;
 }
 
-void ilu_http_pending_init(struct ilu_http_pending *p, struct evhttp_request *req, const char *tid,
-                           unsigned *open_requests, const struct ilu_log *log)
+void *ilu_http_pending_new(size_t size, struct evhttp_request *req, const char *tid, unsigned *open_requests,
+                           const struct ilu_log *log, struct ilu_error *err)
 {
+    struct ilu_http_pending *p = calloc(1, size);
+    if (!p) {
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        return NULL;
+    }
     p->req = req;
     p->conn = evhttp_request_get_connection(req);
     p->cconn = conn_of_evcon(p->conn);
-    p->cancelled = 0;
     snprintf(p->tid, sizeof p->tid, "%s", tid);
     p->open_requests = open_requests;
     p->log = log;
@@ -526,20 +530,42 @@ void ilu_http_pending_init(struct ilu_http_pending *p, struct evhttp_request *re
     else if (p->conn)
         evhttp_connection_set_closecb(p->conn, on_pending_conn_close, p);
     (*open_requests)++;
+    return p;
 }
 
-int ilu_http_pending_take(struct ilu_http_pending *p)
+/* Stop tracking p: no close callback may reach it any more. */
+static void pending_finish(struct ilu_http_pending *p)
 {
     (*p->open_requests)--;
-    if (p->cancelled) {
-        ilu_log_emit(p->log, ILU_LOG_WARN, p->tid, NULL, "client closed the connection before the answer");
-        return 0;
-    }
+    if (p->cancelled)
+        return;
     if (p->cconn)
         p->cconn->pending = NULL;
     else if (p->conn)
         evhttp_connection_set_closecb(p->conn, NULL, NULL);
-    return 1;
+}
+
+int ilu_http_pending_take(struct ilu_http_pending *p)
+{
+    pending_finish(p);
+    if (!p->cancelled)
+        return 1;
+    ilu_log_emit(p->log, ILU_LOG_WARN, p->tid, NULL, "client closed the connection before the answer");
+    free(p);
+    return 0;
+}
+
+void ilu_http_pending_drop(struct ilu_http_pending *p)
+{
+    pending_finish(p);
+    free(p);
+}
+
+void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", buf);
+    evbuffer_free(buf);
 }
 
 /* ---- routing --------------------------------------------------------------- */

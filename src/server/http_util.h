@@ -20,6 +20,7 @@ struct evhttp_bound_socket;
 struct evconnlistener;
 struct event;
 struct event_base;
+struct evbuffer;
 struct timeval;
 
 /* One API's HTTP server: evhttp behind the limits of struct ilu_http_limits
@@ -113,12 +114,20 @@ struct ilu_http_pending {
     const struct ilu_log *log;
 };
 
-/* Track a request answered later: counted in open_requests until answered
- * or its connection closes (then the answer is dropped and logged). */
-void ilu_http_pending_init(struct ilu_http_pending *p, struct evhttp_request *req, const char *tid,
-                           unsigned *open_requests, const struct ilu_log *log);
-/* 1 when the client is still there to answer; 0 when it hung up (logged).
- * Either way the pending is finished; the caller frees its struct. */
+/* A zeroed struct of size bytes that starts with a struct ilu_http_pending,
+ * tracking req: counted in open_requests until taken or dropped; if the
+ * connection closes first, the answer is dropped and logged. NULL with a
+ * 500 "out of memory" in err. */
+void *ilu_http_pending_new(size_t size, struct evhttp_request *req, const char *tid, unsigned *open_requests,
+                           const struct ilu_log *log, struct ilu_error *err);
+/* 1 when the client is still there to answer (the caller answers, then
+ * frees p); 0 when it hung up (logged, p freed). */
 int ilu_http_pending_take(struct ilu_http_pending *p);
+/* Finish and free p unanswered: the call meant to answer it later failed at
+ * once, and the caller answers the request itself. */
+void ilu_http_pending_drop(struct ilu_http_pending *p);
+
+/* Send buf (freed) as a 200 in Prometheus' text exposition format. */
+void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf);
 
 #endif

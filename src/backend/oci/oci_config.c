@@ -5,26 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STR(p, m)  ILU_CFG_STR_FIELD(struct ilu_oci_config, p, m)
-#define U32(p, m)  ILU_CFG_U32_FIELD(struct ilu_oci_config, p, m)
-#define BOOL(p, m) ILU_CFG_BOOL_FIELD(struct ilu_oci_config, p, m)
+#define ILU_CFG_STRUCT struct ilu_oci_config
 
 /* The order is the order of the dump. */
 static const struct ilu_cfg_field fields[] = {
-    STR("oci.runtime", runtime),
-    STR("oci.runtime_path", runtime_path),
-    STR("oci.state_dir", state_dir),
-    STR("oci.rootfs_dir", rootfs_dir),
-    STR("oci.python", python),
-    STR("oci.agent_path", agent_path),
-    STR("oci.cgroup_parent", cgroup_parent),
-    U32("oci.pids_limit", pids_limit),
-    BOOL("oci.user_namespace", user_namespace),
-    U32("oci.userns_host_id", userns_host_id),
-    U32("oci.userns_size", userns_size),
-    STR("oci.seccomp", seccomp),
-    STR("oci.init", init),
-    U32("oci.log_max_bytes", log_max_bytes),
+    ILU_CFG_STR("oci.runtime", runtime),
+    ILU_CFG_STR("oci.runtime_path", runtime_path),
+    ILU_CFG_STR("oci.state_dir", state_dir),
+    ILU_CFG_STR("oci.rootfs_dir", rootfs_dir),
+    ILU_CFG_STR("oci.python", python),
+    ILU_CFG_STR("oci.agent_path", agent_path),
+    ILU_CFG_STR("oci.cgroup_parent", cgroup_parent),
+    ILU_CFG_U32("oci.pids_limit", pids_limit),
+    ILU_CFG_BOOL("oci.user_namespace", user_namespace),
+    ILU_CFG_U32("oci.userns_host_id", userns_host_id),
+    ILU_CFG_U32("oci.userns_size", userns_size),
+    ILU_CFG_STR("oci.seccomp", seccomp),
+    ILU_CFG_STR("oci.init", init),
+    ILU_CFG_U32("oci.log_max_bytes", log_max_bytes),
 };
 const struct ilu_cfg_schema ilu_oci_config_schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -49,19 +47,13 @@ void ilu_oci_config_defaults(void *section)
 int ilu_oci_config_validate(const void *section, struct ilu_error *err)
 {
     const struct ilu_oci_config *oc = section;
-#define REQUIRE(cond, ...)                                                      \
-    do {                                                                        \
-        if (!(cond))                                                            \
-            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", __VA_ARGS__); \
-    } while (0)
-    REQUIRE(!strcmp(oc->runtime, "auto") || !strcmp(oc->runtime, "crun") || !strcmp(oc->runtime, "runc"),
-            "oci.runtime \"%s\" is not one of: auto, crun, runc", oc->runtime);
-    REQUIRE(!oc->user_namespace || oc->userns_host_id > 0,
-            "oci.userns_host_id must be above 0: container root would be host root");
-    REQUIRE(!oc->user_namespace ||
-                (oc->userns_size >= 65536 && (uint64_t)oc->userns_host_id + oc->userns_size <= UINT32_MAX),
-            "oci.userns_size must be at least 65536 (nobody is 65534) and the range must end below 2^32");
-    REQUIRE(oc->log_max_bytes >= 4096, "oci.log_max_bytes must be at least 4096");
-#undef REQUIRE
+    ILU_CFG_REQUIRE(!strcmp(oc->runtime, "auto") || !strcmp(oc->runtime, "crun") || !strcmp(oc->runtime, "runc"),
+                    "oci.runtime \"%s\" is not one of: auto, crun, runc", oc->runtime);
+    ILU_CFG_REQUIRE(!oc->user_namespace || oc->userns_host_id > 0,
+                    "oci.userns_host_id must be above 0: container root would be host root");
+    ILU_CFG_REQUIRE(!oc->user_namespace ||
+                        (oc->userns_size >= 65536 && (uint64_t)oc->userns_host_id + oc->userns_size <= UINT32_MAX),
+                    "oci.userns_size must be at least 65536 (nobody is 65534) and the range must end below 2^32");
+    ILU_CFG_REQUIRE(oc->log_max_bytes >= 4096, "oci.log_max_bytes must be at least 4096");
     return 0;
 }

@@ -5,14 +5,14 @@
 
 #include <string.h>
 
-#define U32(p, m) ILU_CFG_U32_FIELD(struct ilu_sim_config, p, m)
+#define ILU_CFG_STRUCT struct ilu_sim_config
 
 /* The order is the order of the dump. */
 static const struct ilu_cfg_field fields[] = {
-    U32("simulation.container_start_ms", container_start_ms),
-    U32("simulation.invoke_overhead_us", invoke_overhead_us),
-    U32("simulation.jitter_pct", jitter_pct),
-    U32("simulation.seed", seed),
+    ILU_CFG_U32("simulation.container_start_ms", container_start_ms),
+    ILU_CFG_U32("simulation.invoke_overhead_us", invoke_overhead_us),
+    ILU_CFG_U32("simulation.jitter_pct", jitter_pct),
+    ILU_CFG_U32("simulation.seed", seed),
 };
 const struct ilu_cfg_schema ilu_sim_config_schema = {fields, sizeof fields / sizeof fields[0]};
 

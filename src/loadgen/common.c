@@ -85,54 +85,47 @@ static int answer_error(int status, json_t *answer, const char *what, struct ilu
                    msg ? msg : "no error message");
 }
 
-int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err)
+/* One setup call: POST body (stolen; NULL: none) to path, then the answer
+ * checked by answer_error with what naming the step. */
+static int setup_call(struct lg_ctx *ctx, const char *path, json_t *body, const char *what, struct ilu_error *err)
 {
     json_t *answer = NULL;
-    int status = ilu_http_client_call(ctx->http, "/ping", NULL, &answer, err);
-    char what[300];
-    snprintf(what, sizeof what, "target %s:%u is unreachable", ctx->host, ctx->port);
+    int status = ilu_http_client_call(ctx->http, path, body, &answer, err);
     int rc = answer_error(status, answer, what, err);
+    json_decref(body);
     json_decref(answer);
     return rc;
+}
+
+int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err)
+{
+    char what[300];
+    snprintf(what, sizeof what, "target %s:%u is unreachable", ctx->host, ctx->port);
+    return setup_call(ctx, "/ping", NULL, what, err);
 }
 
 int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
                 uint32_t cpus, struct ilu_error *err)
 {
-    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
-                             "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus);
     char what[200];
-    json_t *answer = NULL;
-    int status = ilu_http_client_call(ctx->http, "/register", body, &answer, err);
     snprintf(what, sizeof what, "registering %s-%s", name, version);
-    int rc = answer_error(status, answer, what, err);
-    json_decref(body);
-    json_decref(answer);
-    return rc;
+    return setup_call(ctx, "/register",
+                      json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
+                                "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus),
+                      what, err);
 }
 
 int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct ilu_error *err)
 {
-    json_t *body = json_pack("{s:s, s:s}", "function_name", name, "function_version", version);
     char what[200];
-    json_t *answer = NULL;
-    int status = ilu_http_client_call(ctx->http, "/prewarm", body, &answer, err);
     snprintf(what, sizeof what, "prewarming %s-%s", name, version);
-    int rc = answer_error(status, answer, what, err);
-    json_decref(body);
-    json_decref(answer);
-    return rc;
+    return setup_call(ctx, "/prewarm", json_pack("{s:s, s:s}", "function_name", name, "function_version", version),
+                      what, err);
 }
 
 int lg_clean(struct lg_ctx *ctx, struct ilu_error *err)
 {
-    json_t *body = json_object();
-    json_t *answer = NULL;
-    int status = ilu_http_client_call(ctx->http, "/clean", body, &answer, err);
-    int rc = answer_error(status, answer, "cleaning the worker's idle containers", err);
-    json_decref(body);
-    json_decref(answer);
-    return rc;
+    return setup_call(ctx, "/clean", json_object(), "cleaning the worker's idle containers", err);
 }
 
 void lg_progress(struct lg_ctx *ctx, const char *what, uint64_t done, uint64_t total, uint64_t errors)

@@ -107,7 +107,7 @@ void ilu_controller_free(struct ilu_controller *c);
 int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ctl_worker_info *info, bool persist,
                                    const char *tid, struct ilu_error *err);
 
-/* A function: checked with the workers' rules (core/registration.h, syntax
+/* A function: checked with the workers' rules (api/registration.h, syntax
  * only: the controller does not know each worker's limits or files), sent
  * to every worker, and kept (stored, then listed and routed) unless every
  * worker that answered refused it. With no worker attached it is kept at

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     int code = ilu_daemon_configure(argc, argv, &spec, &cfg);
     if (code >= 0)
         return code;
-    /* queue policy "none" keeps 0: no concurrency limit (core/queue.h) */
+    /* queue policy "none" keeps 0: no concurrency limit (worker/queue.h) */
     if (cfg.container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(&cfg)) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.container_resources.cpu_count = n > 0 ? (uint32_t)n : 1;

@@ -141,7 +141,7 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
         return ilu_err_wrap(err, "worker config");
     if (cfg->container_resources.cpu_count == 0 && !ilu_queue_config_unlimited(cfg)) {
         /* live, 0 means this host's CPUs: simulate the same, and say so
-         * (queue policy "none" keeps 0: no concurrency limit, core/queue.h) */
+         * (queue policy "none" keeps 0: no concurrency limit, worker/queue.h) */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->container_resources.cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
         fprintf(stderr,

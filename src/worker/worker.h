@@ -40,7 +40,7 @@ struct ilu_function *ilu_worker_function(const struct ilu_worker *w, const char 
 /* The same by fqdn ("name-version"), or NULL. */
 struct ilu_function *ilu_worker_function_fqdn(const struct ilu_worker *w, const char *fqdn);
 
-/* Ilúvatar's est_invoke_time (src/core/est_invoke.c): seconds until an
+/* Ilúvatar's est_invoke_time (src/worker/est_invoke.c): seconds until an
  * invocation of fn arriving now would complete. The queue's wait (its load,
  * the expected run times summed, divided by min(CPU limit, queue length);
  * 0 while the queue is no longer than the free CPUs) plus fn's own expected

@@ -89,6 +89,14 @@ static int agent_pid_of(const char *cid)
             pid = 0;
         fclose(f);
     }
+    /* the pid file names the container's init (tini): the agent is its child */
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    if (pid > 0 && (f = fopen(path, "r"))) {
+        int child = 0;
+        if (fscanf(f, "%d", &child) == 1 && child > 0)
+            pid = child;
+        fclose(f);
+    }
     return pid;
 }
 

@@ -17,6 +17,22 @@ class ApiTest(WorkerTestCase):
             if r.status != 200:
                 raise AssertionError(f"register {name}: {r!r}\n{cls.worker.log_tail()}")
 
+    def test_arguments_arrive_byte_for_byte(self):
+        """Every JSON escape, non-ASCII text (BMP, astral, U+2028) and a
+        ~1 MB string reach the function unchanged and come back unchanged,
+        sent both as a JSON string (Ilúvatar's form) and as an object."""
+        escapes = '"\\/\b\f\n\r\t' + "".join(chr(c) for c in range(1, 32)) + "é€\U0001d11e\u2028\u2029\x7f"
+        big = ("0123456789abcdef" * 62000)[:990000]
+        for as_string in (True, False):
+            for args in ({"s": escapes, "k" + escapes: [escapes]}, {"s": big}):
+                r = self.assertInvokeOK("echo", "1", args, as_string=as_string)
+                got = json.loads(r.json.get("json_result") or "null")
+                if got != args:
+                    diff = next((i for i, (a, b) in enumerate(zip(str(got), str(args))) if a != b), None)
+                    self.fail(f"echo changed the arguments (as_string={as_string}, "
+                              f"{len(json.dumps(args))} bytes): first difference at character {diff}: "
+                              f"sent {str(args)[:120]!r}, got {str(got)[:120]!r}")
+
     def test_health_is_healthy(self):
         r = self.assertHTTP(self.worker.get("/health", timeout=30), 200, "GET /health")
         self.assertEqual((r.json or {}).get("status"), "HEALTHY", f"/health: {r!r}")

@@ -5,6 +5,10 @@
 # Env: BENCH_JSON (default bench/results/bench-<date>.json), BENCH_TIMEOUT
 # (seconds, default 600), BENCH_TASKSET (e.g. "0" or "0-1": pin the worker
 # with taskset, for experiments only).
+# With --functions N the worker's container pool is raised to hold the N warm
+# containers (128 MB each, as bench_worker registers them) plus the two of
+# the one-function bench: container_resources.memory_mb = (N + 4) x 128 if
+# that is above the config's 2048.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,6 +23,17 @@ log="$root/bench/results/worker-$$.log"
 mkdir -p bench/results
 json=${BENCH_JSON:-$root/bench/results/bench-$(date -u +%Y%m%dT%H%M%SZ).json}
 
+nfn=1
+prev=
+for a in "$@"; do
+    [ "$prev" = --functions ] && nfn=$a
+    case $a in --functions=*) nfn=${a#--functions=} ;; esac
+    prev=$a
+done
+mem=()
+[[ "$nfn" =~ ^[0-9]+$ ]] && [ $(((nfn + 4) * 128)) -gt 2048 ] &&
+    mem=(env "ILUVATAR_WORKER__container_resources__memory_mb=$(((nfn + 4) * 128))")
+
 pin=()
 [ -n "${BENCH_TASKSET:-}" ] && pin=(taskset -c "$BENCH_TASKSET")
 ILUVATAR_WORKER__port=$port \
@@ -27,7 +42,7 @@ ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions \
 ILUVATAR_WORKER__oci__rootfs_dir=$state/rootfs \
 ILUVATAR_WORKER__oci__cgroup_parent=$cgparent \
 ILUVATAR_WORKER__logging__level=warn \
-    "${pin[@]}" build/iluvatar_worker -c config/worker.json 2>"$log" &
+    "${mem[@]}" "${pin[@]}" build/iluvatar_worker -c config/worker.json 2>"$log" &
 worker=$!
 stop() {
     if kill -0 "$worker" 2>/dev/null; then

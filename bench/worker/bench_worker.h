@@ -18,6 +18,9 @@
 #define MAX_CLIENTS 2
 #define FN_NAME     "bench-noop"
 #define FN_VERSION  "1"
+/* --functions N > 1: FN_NAME "-0" .. "-<N-1>", the same code, one warm
+ * container each (warm.c) */
+#define MAX_FUNCTIONS 1000
 
 /* ---- common.c ---- */
 
@@ -31,6 +34,7 @@ struct bench_opt {
     int reps, requests, warmup, cold;
     bool warm_on, cold_on;
     int worker_pid;
+    int functions; /* --functions: 1 = the one-function bench only */
 };
 extern struct bench_opt opt; /* set once by main, read by every phase */
 extern char base_url[256];   /* http://host:port of the worker */
@@ -88,6 +92,8 @@ struct spread spread_of(const double *v, size_t n);
 json_t *spread_json(struct spread s);
 /* "  <label>  median [min – max] unit" on stdout. */
 void print_row(const char *label, struct spread s, const char *unit);
+/* The same with two decimals (ratios). */
+void print_row2(const char *label, struct spread s, const char *unit);
 
 /* ---- hand.c ---- */
 

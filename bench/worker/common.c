@@ -22,6 +22,7 @@ struct bench_opt opt = {.host = "127.0.0.1",
                         .requests = 2000,
                         .warmup = 200,
                         .cold = 10,
+                        .functions = 1,
                         .warm_on = true,
                         .cold_on = true};
 

@@ -13,7 +13,10 @@
  * Usage: bench_worker --state-dir DIR [--host H] [--port P] [--reps N]
  *        [--requests N] [--warmup N] [--cold N] [--json FILE]
  *        [--function-dir DIR] [--runtime-path PATH] [--worker-pid PID] [--no-warm] [--no-cold]
+ *        [--functions N]
  * --worker-pid: also report the worker's CPU time per request (schedstat).
+ * --functions N (N > 1): also register N distinct copies of the no-op, one warm
+ * container each, and measure round-robin invocations over them (warm.c).
  * The worker must use DIR as oci.state_dir (bundles are read from there). */
 #include <curl/curl.h>
 #include <errno.h>
@@ -45,19 +48,18 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_worker --state-dir DIR [--host H] [--port P] [--reps N] [--requests N]\n"
                     "       [--warmup N] [--cold N] [--json FILE] [--function-dir DIR] [--runtime-path PATH]\n"
-                    "       [--worker-pid PID] [--no-warm] [--no-cold]\n");
+                    "       [--worker-pid PID] [--no-warm] [--no-cold] [--functions N]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"host", 1, 0, 'h'},         {"port", 1, 0, 'p'},
-                                       {"state-dir", 1, 0, 's'},    {"reps", 1, 0, 'r'},
-                                       {"requests", 1, 0, 'n'},     {"warmup", 1, 0, 'w'},
-                                       {"cold", 1, 0, 'c'},         {"json", 1, 0, 'j'},
-                                       {"worker-pid", 1, 0, 'P'},   {"function-dir", 1, 0, 'f'},
-                                       {"runtime-path", 1, 0, 'R'}, {"no-warm", 0, 0, 'W'},
-                                       {"no-cold", 0, 0, 'C'},      {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"host", 1, 0, 'h'},         {"port", 1, 0, 'p'},         {"state-dir", 1, 0, 's'},
+        {"reps", 1, 0, 'r'},         {"requests", 1, 0, 'n'},     {"warmup", 1, 0, 'w'},
+        {"cold", 1, 0, 'c'},         {"json", 1, 0, 'j'},         {"worker-pid", 1, 0, 'P'},
+        {"function-dir", 1, 0, 'f'}, {"runtime-path", 1, 0, 'R'}, {"no-warm", 0, 0, 'W'},
+        {"no-cold", 0, 0, 'C'},      {"functions", 1, 0, 'F'},    {0, 0, 0, 0}};
     const char *fdir = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -75,10 +77,12 @@ int main(int argc, char **argv)
         case 'R': snprintf(opt.runtime_path, sizeof opt.runtime_path, "%s", optarg); break;
         case 'W': opt.warm_on = false; break;
         case 'C': opt.cold_on = false; break;
+        case 'F': opt.functions = atoi(optarg); break;
         default: usage();
         }
     }
-    if (!opt.state_dir || opt.reps < 1 || opt.requests < 1 || opt.warmup < 0 || opt.cold < 1)
+    if (!opt.state_dir || opt.reps < 1 || opt.requests < 1 || opt.warmup < 0 || opt.cold < 1 || opt.functions < 1 ||
+        opt.functions > MAX_FUNCTIONS || (opt.functions > 1 && opt.functions < MAX_CLIENTS))
         usage();
     if (fdir) {
         if (!realpath(fdir, opt.function_dir))
@@ -126,6 +130,14 @@ int main(int argc, char **argv)
     long code = http_req(&ctl, "/register", body);
     if (code != 200)
         die("register: HTTP %ld %s", code, body_of(&ctl));
+    for (int i = 0; opt.functions > 1 && i < opt.functions; i++) {
+        snprintf(body, sizeof body,
+                 "{\"function_name\":\"%s-%d\",\"function_version\":\"%s\",\"image_name\":\"%s\",\"memory\":128,"
+                 "\"cpus\":1}",
+                 FN_NAME, i, FN_VERSION, opt.function_dir);
+        if ((code = http_req(&ctl, "/register", body)) != 200)
+            die("register %s-%d: HTTP %ld %s", FN_NAME, i, code, body_of(&ctl));
+    }
 
     time_t now = time(NULL);
     char date[64];
@@ -135,6 +147,11 @@ int main(int argc, char **argv)
            opt.function_dir);
     json_t *root = json_pack("{s:s, s:s, s:s, s:i}", "date", date, "worker", base_url, "runtime", runtime,
                              "online_cpus", (int)ncpu);
+    if (opt.functions > 1) {
+        printf("many-functions mode: %d functions %s-0..%d, one warm container each\n", opt.functions, FN_NAME,
+               opt.functions - 1);
+        json_object_set_new(root, "functions", json_integer(opt.functions));
+    }
     if (opt.warm_on)
         json_object_set_new(root, "warm", warm_bench(&ctl));
     if (opt.cold_on)

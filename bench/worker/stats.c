@@ -49,3 +49,8 @@ void print_row(const char *label, struct spread s, const char *unit)
 {
     printf("  %-40s %10.1f   [%9.1f – %9.1f] %s\n", label, s.med, s.min, s.max, unit);
 }
+
+void print_row2(const char *label, struct spread s, const char *unit)
+{
+    printf("  %-40s %10.2f   [%9.2f – %9.2f] %s\n", label, s.med, s.min, s.max, unit);
+}

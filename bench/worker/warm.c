@@ -1,7 +1,10 @@
 /* bench_worker: the warm phase. Closed-loop no-op invocations with 1 and 2
  * clients through the worker (libcurl, and a raw-socket client), straight
  * to the agents of the same warm containers, GET /ping, and the transport
- * floor (http_floor.h); sides alternate within every repetition. */
+ * floor (http_floor.h); sides alternate within every repetition. With
+ * --functions N > 1, also the raw-socket client over N distinct functions
+ * (one warm container each, round robin) and the same clients straight to
+ * those N agents, run back to back in every repetition after the rest. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,10 +41,11 @@ static int tcp_connect(const char *host, int port)
 char raw_req[512];
 size_t raw_req_len;
 
-/* POST /invoke on a keep-alive connection; 0 when the answer is 200 + success. */
-static int raw_invoke(int fd, char *buf, size_t cap)
+/* POST /invoke (the request req, len bytes) on a keep-alive connection; 0 when
+ * the answer is 200 + success. */
+static int raw_invoke_req(int fd, const char *req, size_t len, char *buf, size_t cap)
 {
-    if (write(fd, raw_req, raw_req_len) != (ssize_t)raw_req_len)
+    if (write(fd, req, len) != (ssize_t)len)
         return -1;
     size_t have = 0;
     char *hend = NULL;
@@ -69,6 +74,11 @@ static int raw_invoke(int fd, char *buf, size_t cap)
     }
     buf[have] = '\0';
     return strncmp(buf, "HTTP/1.1 200", 12) == 0 && strstr(hend, "\"success\":true") ? 0 : -1;
+}
+
+static int raw_invoke(int fd, char *buf, size_t cap)
+{
+    return raw_invoke_req(fd, raw_req, raw_req_len, buf, cap);
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -103,10 +113,23 @@ static int agent_pid_of(const char *cid)
 /* ---- warm phase ---- */
 
 /* SIDE_FLOOR: the raw client against the in-process minimal responder
- * (http_floor.h), the cost of one loopback HTTP exchange. */
-enum side { SIDE_WORKER, SIDE_DIRECT, SIDE_PING, SIDE_RAW, SIDE_FLOOR, SIDE_COUNT };
+ * (http_floor.h), the cost of one loopback HTTP exchange. SIDE_RAW_N and
+ * SIDE_DIRECT_N (--functions N > 1): the raw client through the worker and
+ * the agent protocol straight to the agents, each request to the client's
+ * next function. */
+enum side { SIDE_WORKER, SIDE_DIRECT, SIDE_PING, SIDE_RAW, SIDE_FLOOR, SIDE_RAW_N, SIDE_DIRECT_N, SIDE_COUNT };
 
 static struct http_floor floor_srv;
+
+/* The N functions of --functions: their warm container, its agent, and
+ * POST /invoke as bytes for each. */
+static struct {
+    int n;
+    char (*cid)[96];
+    int *agent_pid;
+    char (*req)[512];
+    size_t *req_len;
+} fns;
 
 struct client {
     int idx;
@@ -115,6 +138,9 @@ struct client {
     int tcp;          /* raw keep-alive TCP connection to the worker */
     int floor_tcp;    /* raw keep-alive TCP connection to the floor responder */
     char cid[96];     /* that container */
+    int *nsock;       /* --functions: a connection to each function's agent */
+    int fn_next;      /* next function of this client in SIDE_*_N */
+    int fn_stride;    /* functions fn_next, +stride, ... (mod-wrapped to this client's own) */
     /* one run */
     enum side side;
     int n, warmup;
@@ -128,6 +154,16 @@ struct client {
     uint64_t cpu_ns; /* this client thread's CPU over the whole run */
     pthread_barrier_t *barrier;
 };
+
+/* The client's next function: client i of n takes i, i+n, i+2n, ... < N and
+ * wraps to i, so concurrent clients never ask for the same function (no
+ * second container, no queueing behind the other client). */
+static int next_fn(struct client *c)
+{
+    int f = c->fn_next;
+    c->fn_next = f + c->fn_stride < fns.n ? f + c->fn_stride : c->idx;
+    return f;
+}
 
 static void *client_run(void *arg)
 {
@@ -143,6 +179,11 @@ static void *client_run(void *arg)
             raw_invoke(c->tcp, reply, sizeof reply);
         else if (c->side == SIDE_FLOOR)
             raw_invoke(c->floor_tcp, reply, sizeof reply);
+        else if (c->side == SIDE_RAW_N) {
+            int f = next_fn(c);
+            raw_invoke_req(c->tcp, fns.req[f], fns.req_len[f], reply, sizeof reply);
+        } else if (c->side == SIDE_DIRECT_N)
+            agent_invoke(c->nsock[next_fn(c)], reply, sizeof reply);
         else
             agent_invoke(c->sock, reply, sizeof reply);
     }
@@ -163,6 +204,13 @@ static void *client_run(void *arg)
         } else if (c->side == SIDE_RAW || c->side == SIDE_FLOOR) {
             ok = raw_invoke(c->side == SIDE_RAW ? c->tcp : c->floor_tcp, reply, sizeof reply) == 0;
             c->lat_ns[i] = now_ns() - t0;
+        } else if (c->side == SIDE_RAW_N) {
+            int f = next_fn(c);
+            ok = raw_invoke_req(c->tcp, fns.req[f], fns.req_len[f], reply, sizeof reply) == 0;
+            c->lat_ns[i] = now_ns() - t0;
+        } else if (c->side == SIDE_DIRECT_N) {
+            ok = agent_invoke(c->nsock[next_fn(c)], reply, sizeof reply) == 0;
+            c->lat_ns[i] = now_ns() - t0;
         } else if (c->side == SIDE_PING) {
             long code = http_req(&c->http, "/ping", NULL);
             c->lat_ns[i] = now_ns() - t0;
@@ -173,10 +221,10 @@ static void *client_run(void *arg)
         }
         if (!ok && c->errors++ < 3)
             fprintf(stderr, "bench_worker: %s invocation failed: %.300s\n",
-                    c->side == SIDE_DIRECT  ? "direct"
-                    : c->side == SIDE_FLOOR ? "floor"
-                                            : "worker",
-                    c->side == SIDE_DIRECT || c->side == SIDE_RAW || c->side == SIDE_FLOOR ? reply : body_of(&c->http));
+                    c->side == SIDE_DIRECT || c->side == SIDE_DIRECT_N ? "direct"
+                    : c->side == SIDE_FLOOR                            ? "floor"
+                                                                       : "worker",
+                    c->side == SIDE_WORKER || c->side == SIDE_PING ? body_of(&c->http) : reply);
     }
     c->t_end = now_ns();
     c->cpu_ns = thread_cpu_ns() - cpu0;
@@ -196,10 +244,15 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     pthread_barrier_init(&bar, NULL, (unsigned)nclients);
     pthread_t th[MAX_CLIENTS];
     /* For the floor, "worker" CPU is that of the responder's threads. */
+    bool many = side == SIDE_RAW_N || side == SIDE_DIRECT_N;
     uint64_t wcpu0 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu0 = 0;
     for (int i = 0; i < MAX_CLIENTS; i++) /* all: the worker picks the container */
-        acpu0 += proc_cpu_ns(cl[i].agent_pid);
+        acpu0 += many ? 0 : proc_cpu_ns(cl[i].agent_pid);
+    for (int f = 0; many && f < fns.n; f++)
+        acpu0 += proc_cpu_ns(fns.agent_pid[f]);
     for (int i = 0; i < nclients; i++) {
+        cl[i].fn_next = i; /* this client's functions: i, i + nclients, ... */
+        cl[i].fn_stride = nclients;
         cl[i].side = side;
         cl[i].n = opt.requests;
         cl[i].warmup = opt.warmup;
@@ -213,7 +266,9 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     uint64_t wcpu1 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu1 = 0,
              ccpu = 0;
     for (int i = 0; i < MAX_CLIENTS; i++)
-        acpu1 += proc_cpu_ns(cl[i].agent_pid);
+        acpu1 += many ? 0 : proc_cpu_ns(cl[i].agent_pid);
+    for (int f = 0; many && f < fns.n; f++)
+        acpu1 += proc_cpu_ns(fns.agent_pid[f]);
     for (int i = 0; i < nclients; i++)
         ccpu += cl[i].cpu_ns;
     double nreq = (double)nclients * (opt.requests + opt.warmup);
@@ -253,6 +308,63 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     free(st);
     free(sa);
     return r;
+}
+
+/* --functions N > 1: one warm container per function (POST /prewarm, then one
+ * POST /invoke to learn which container it is), its agent's pid, and a
+ * connection from every client to every agent. */
+static void many_setup(struct http *ctl, struct client *cl)
+{
+    int n = opt.functions;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) { /* MAX_CLIENTS x N agent sockets */
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    fns.n = n;
+    fns.cid = calloc((size_t)n, sizeof *fns.cid);
+    fns.agent_pid = calloc((size_t)n, sizeof *fns.agent_pid);
+    fns.req = calloc((size_t)n, sizeof *fns.req);
+    fns.req_len = calloc((size_t)n, sizeof *fns.req_len);
+    if (!fns.cid || !fns.agent_pid || !fns.req || !fns.req_len)
+        die("out of memory");
+    fprintf(stderr, "bench_worker: prewarming %d functions %s-0..%d\n", n, FN_NAME, n - 1);
+    uint64_t t0 = now_ns();
+    for (int f = 0; f < n; f++) {
+        char body[256];
+        int blen = snprintf(body, sizeof body, "{\"function_name\":\"%s-%d\",\"function_version\":\"%s\"}", FN_NAME, f,
+                            FN_VERSION);
+        long code = http_req(ctl, "/prewarm", body);
+        if (code != 200)
+            die("prewarm %s-%d: HTTP %ld %s", FN_NAME, f, code, body_of(ctl));
+        code = http_req(ctl, "/invoke", body);
+        if (code != 200 || !strstr(body_of(ctl), "\"success\":true"))
+            die("invoke %s-%d: HTTP %ld %s", FN_NAME, f, code, body_of(ctl));
+        json_field_str(body_of(ctl), "container_id", fns.cid[f], sizeof fns.cid[f]);
+        if (!fns.cid[f][0])
+            die("invoke %s-%d: no container_id in %s", FN_NAME, f, body_of(ctl));
+        for (int g = 0; g < f; g++)
+            if (strcmp(fns.cid[g], fns.cid[f]) == 0)
+                die("%s-%d and %s-%d share container %s", FN_NAME, g, FN_NAME, f, fns.cid[f]);
+        for (int i = 0; i < MAX_CLIENTS; i++)
+            if (strcmp(cl[i].cid, fns.cid[f]) == 0)
+                die("%s-%d ran in a container of %s", FN_NAME, f, FN_NAME);
+        fns.agent_pid[f] = agent_pid_of(fns.cid[f]);
+        fns.req_len[f] = (size_t)snprintf(fns.req[f], sizeof fns.req[f],
+                                          "POST /invoke HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+                                          "Content-Length: %d\r\n\r\n%s",
+                                          opt.host, opt.port, blen, body);
+    }
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        cl[i].nsock = calloc((size_t)n, sizeof *cl[i].nsock);
+        if (!cl[i].nsock)
+            die("out of memory");
+        for (int f = 0; f < n; f++)
+            if ((cl[i].nsock[f] = agent_connect(fns.cid[f], false)) < 0)
+                die("cannot connect to the agent of %s (%s-%d)", fns.cid[f], FN_NAME, f);
+    }
+    fprintf(stderr, "bench_worker: %d functions warm in %.1f s, %d agent connections per client\n", n,
+            (double)(now_ns() - t0) / 1e9, n);
 }
 
 json_t *warm_bench(struct http *ctl)
@@ -308,12 +420,18 @@ json_t *warm_bench(struct http *ctl)
     }
     if (strcmp(lone, cl[0].cid) != 0)
         fprintf(stderr, "bench_worker: note: the worker used container %s, not one of ours\n", lone);
+    if (opt.functions > 1)
+        many_setup(ctl, cl);
 
     int nconf = 2, conf[2] = {1, 2};
     int R = opt.reps;
     struct warm_result(*res)[2][SIDE_COUNT] = calloc((size_t)R, sizeof *res); /* [rep][conf][side] */
     printf("warm: %d repetitions x %d requests per client (after %d warm-up), sides alternating\n", R, opt.requests,
            opt.warmup);
+    if (fns.n)
+        printf("warm, %d functions: raw-socket client via the worker and direct to the %d agents, back to back\n"
+               "  after the one-function sides in every repetition; client i of n takes functions i, i+n, ...\n",
+               fns.n, fns.n);
     fflush(stdout);
     for (int r = 0; r < R; r++) {
         for (int k = 0; k < nconf; k++) {
@@ -335,6 +453,19 @@ json_t *warm_bench(struct http *ctl)
                 res[r][k][1].p99_us, res[r][k][1].tput);
             fprintf(stderr, "                       raw client: worker p50 %.1f us | floor p50 %.1f us\n",
                     res[r][k][SIDE_RAW].p50_us, res[r][k][SIDE_FLOOR].p50_us);
+            if (fns.n) { /* N functions: through the worker and straight to the N agents, order flipped */
+                enum side m = (r + k) % 2 ? SIDE_DIRECT_N : SIDE_RAW_N,
+                          e = m == SIDE_RAW_N ? SIDE_DIRECT_N : SIDE_RAW_N;
+                res[r][k][m] = run_side(cl, n, m);
+                res[r][k][e] = run_side(cl, n, e);
+                struct warm_result *x = &res[r][k][SIDE_RAW], *xm = &res[r][k][SIDE_RAW_N],
+                                   *dm = &res[r][k][SIDE_DIRECT_N];
+                fprintf(
+                    stderr,
+                    "                       %d functions: raw client p50 %.1f p99 %.1f us (%.0f/s, %.2fx of 1 fn) | "
+                    "direct p50 %.1f us (%.0f/s)\n",
+                    fns.n, xm->p50_us, xm->p99_us, xm->tput, xm->tput / x->tput, dm->p50_us, dm->tput);
+            }
         }
     }
 
@@ -348,7 +479,10 @@ json_t *warm_bench(struct http *ctl)
     ({                                                                                                                \
         for (int r_ = 0; r_ < R; r_++) {                                                                              \
             struct warm_result *w = &res[r_][k][SIDE_WORKER], *d = &res[r_][k][SIDE_DIRECT],                          \
-                               *g = &res[r_][k][SIDE_PING], *x = &res[r_][k][SIDE_RAW], *f = &res[r_][k][SIDE_FLOOR]; \
+                               *g = &res[r_][k][SIDE_PING], *x = &res[r_][k][SIDE_RAW], *f = &res[r_][k][SIDE_FLOOR], \
+                               *xm = &res[r_][k][SIDE_RAW_N], *dm = &res[r_][k][SIDE_DIRECT_N];                       \
+            (void)xm;                                                                                                 \
+            (void)dm;                                                                                                 \
             (void)x;                                                                                                  \
             (void)f;                                                                                                  \
             (void)w;                                                                                                  \
@@ -463,6 +597,77 @@ json_t *warm_bench(struct http *ctl)
                                 res[r][k][1].tput, "rawclient_worker_p50_us", res[r][k][SIDE_RAW].p50_us,
                                 "floor_p50_us", res[r][k][SIDE_FLOOR].p50_us));
         json_object_set_new(j, "per_rep", reps);
+        if (fns.n) {
+            struct spread mp50 = COLLECT(xm->p50_us), mp99 = COLLECT(xm->p99_us), mt = COLLECT(xm->tput),
+                          mrt = COLLECT(xm->tput / x->tput), mr50 = COLLECT(xm->p50_us / x->p50_us),
+                          mr99 = COLLECT(xm->p99_us / x->p99_us), ep50 = COLLECT(dm->p50_us),
+                          ep99 = COLLECT(dm->p99_us), et = COLLECT(dm->tput), ert = COLLECT(dm->tput / d->tput),
+                          mfl = COLLECT(xm->tput / dm->tput), madd50 = COLLECT(xm->p50_us - dm->p50_us),
+                          madd99 = COLLECT(xm->p99_us - dm->p99_us), merr = COLLECT((double)(xm->errors + dm->errors)),
+                          cm_c = COLLECT(xm->cpu_client_us), cm_w = COLLECT(xm->cpu_worker_us),
+                          cm_a = COLLECT(xm->cpu_agent_us), ce_c = COLLECT(dm->cpu_client_us),
+                          ce_a = COLLECT(dm->cpu_agent_us);
+            char l[9][64];
+            snprintf(l[0], sizeof l[0], "%d functions: raw client p50", fns.n);
+            snprintf(l[1], sizeof l[1], "%d functions: raw client p99", fns.n);
+            snprintf(l[2], sizeof l[2], "%d functions: raw client throughput", fns.n);
+            snprintf(l[3], sizeof l[3], "  ratio tput (%d fns / 1 fn, raw)", fns.n);
+            snprintf(l[4], sizeof l[4], "  ratio p50 (%d fns / 1 fn, raw)", fns.n);
+            snprintf(l[8], sizeof l[8], "  ratio p99 (%d fns / 1 fn, raw)", fns.n);
+            snprintf(l[5], sizeof l[5], "direct to %d agents p50", fns.n);
+            snprintf(l[6], sizeof l[6], "direct to %d agents p99", fns.n);
+            snprintf(l[7], sizeof l[7], "direct to %d agents throughput", fns.n);
+            printf("  -- %d distinct functions, round robin (same run) --\n", fns.n);
+            print_row(l[0], mp50, "us");
+            print_row(l[1], mp99, "us");
+            print_row(l[2], mt, "inv/s");
+            print_row2(l[3], mrt, "x");
+            print_row2(l[4], mr50, "x");
+            print_row2(l[8], mr99, "x");
+            print_row(l[5], ep50, "us");
+            print_row(l[6], ep99, "us");
+            print_row(l[7], et, "inv/s");
+            print_row2("  ratio tput (N agents / 1 agent, direct)", ert, "x");
+            print_row2("  worker (N fns, raw) / direct (N agents)", mfl, "x");
+            print_row("  added p50 (raw N fns - direct N)", madd50, "us");
+            print_row("  added p99 (raw N fns - direct N)", madd99, "us");
+            printf("  CPU per request (us): client / worker / agent\n");
+            printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker, N fns (raw client)", cm_c.med, cm_w.med, cm_a.med);
+            printf("    %-32s %6.1f /    -   / %6.1f\n", "direct to N agents", ce_c.med, ce_a.med);
+            if (merr.max > 0)
+                print_row("errors (N functions)", merr, "");
+            json_t *m = json_object();
+            json_object_set_new(m, "functions", json_integer(fns.n));
+            json_object_set_new(m, "rawclient_worker_p50_us", spread_json(mp50));
+            json_object_set_new(m, "rawclient_worker_p99_us", spread_json(mp99));
+            json_object_set_new(m, "rawclient_worker_throughput_per_s", spread_json(mt));
+            json_object_set_new(m, "rawclient_throughput_ratio_vs_one_function", spread_json(mrt));
+            json_object_set_new(m, "rawclient_p50_ratio_vs_one_function", spread_json(mr50));
+            json_object_set_new(m, "rawclient_p99_ratio_vs_one_function", spread_json(mr99));
+            json_object_set_new(m, "direct_p50_us", spread_json(ep50));
+            json_object_set_new(m, "direct_p99_us", spread_json(ep99));
+            json_object_set_new(m, "direct_throughput_per_s", spread_json(et));
+            json_object_set_new(m, "direct_throughput_ratio_vs_one_agent", spread_json(ert));
+            json_object_set_new(m, "rawclient_over_direct_throughput_ratio", spread_json(mfl));
+            json_object_set_new(m, "rawclient_added_p50_us", spread_json(madd50));
+            json_object_set_new(m, "rawclient_added_p99_us", spread_json(madd99));
+            json_object_set_new(m, "errors", spread_json(merr));
+            json_object_set_new(m, "cpu_us_per_request",
+                                json_pack("{s:{s:o, s:o, s:o}, s:{s:o, s:o}}", "raw_client", "client",
+                                          spread_json(cm_c), "worker", spread_json(cm_w), "agent", spread_json(cm_a),
+                                          "direct", "client", spread_json(ce_c), "agent", spread_json(ce_a)));
+            for (int r = 0; r < R; r++) {
+                json_t *add =
+                    json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "rawclient_worker_tput", res[r][k][SIDE_RAW].tput,
+                              "many_rawclient_p50_us", res[r][k][SIDE_RAW_N].p50_us, "many_rawclient_p99_us",
+                              res[r][k][SIDE_RAW_N].p99_us, "many_rawclient_tput", res[r][k][SIDE_RAW_N].tput,
+                              "many_direct_p50_us", res[r][k][SIDE_DIRECT_N].p50_us, "many_direct_tput",
+                              res[r][k][SIDE_DIRECT_N].tput);
+                json_object_update(json_array_get(reps, (size_t)r), add);
+                json_decref(add);
+            }
+            json_object_set_new(j, "many_functions", m);
+        }
         json_array_append_new(confs, j);
     }
 #undef COLLECT
@@ -477,7 +682,15 @@ json_t *warm_bench(struct http *ctl)
         free(cl[i].lat_ns);
         free(cl[i].srv_total);
         free(cl[i].srv_agent);
+        for (int f = 0; cl[i].nsock && f < fns.n; f++)
+            close(cl[i].nsock[f]);
+        free(cl[i].nsock);
     }
+    free(fns.cid);
+    free(fns.agent_pid);
+    free(fns.req);
+    free(fns.req_len);
+    memset(&fns, 0, sizeof fns);
     http_floor_stop(&floor_srv);
     return out;
 }

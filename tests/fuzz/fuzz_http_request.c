@@ -176,9 +176,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     socklen_t sin_len = sizeof sin;
     if (getsockname(evhttp_bound_socket_get_fd(api.server.bound), (struct sockaddr *)&sin, &sin_len))
         abort();
-    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c < 0 || connect(c, (struct sockaddr *)&sin, sin_len))
+    /* tens of thousands of loopback connections a minute leave the kernel
+     * short of a free 4-tuple now and then (EADDRNOTAVAIL): wait for one
+     * rather than report a crash the server did not cause */
+    int c = -1;
+    for (int attempt = 0; attempt < 200 && c < 0; attempt++) {
+        c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c >= 0 && connect(c, (struct sockaddr *)&sin, sin_len) == 0)
+            break;
+        int saved = errno;
+        if (c >= 0)
+            close(c);
+        c = -1;
+        if (saved != EADDRNOTAVAIL && saved != EAGAIN && saved != EINTR) {
+            fprintf(stderr, "fuzz_http_request: cannot connect to the API: %s\n", strerror(saved));
+            abort();
+        }
+        poll(NULL, 0, 10);
+    }
+    if (c < 0) {
+        fprintf(stderr, "fuzz_http_request: no free loopback port to connect from for 2 s\n");
         abort();
+    }
     fcntl(c, F_SETFL, O_NONBLOCK);
     size_t off = 0, got = 0;
     char answer[16];

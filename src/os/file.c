@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *read_whole(const char *path)
 {
@@ -84,4 +85,10 @@ int ilu_read_lines(const char *path, size_t max_line,
     free(line);
     fclose(f);
     return rc;
+}
+
+void ilu_closep(const int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
 }

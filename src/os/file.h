@@ -23,4 +23,9 @@ int ilu_read_lines(const char *path, size_t max_line,
                    int (*line_fn)(void *ctx, char *line, size_t len, struct ilu_error *err), void *ctx,
                    struct ilu_error *err);
 
+/* A local owning a descriptor: `ilu_cleanup_close int fd = open(...);`
+ * closes it (when >= 0) on every return path. */
+void ilu_closep(const int *fd);
+#define ilu_cleanup_close __attribute__((cleanup(ilu_closep)))
+
 #endif

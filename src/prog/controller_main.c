@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "controller/controller.h"
+#include "os/random.h"
 #include "controller/controller_config.h"
 #include "server/controller_api.h"
 #include "server/ctl_store_sqlite.h"

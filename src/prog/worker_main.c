@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "backend/registry.h"
+#include "os/random.h"
 #include "core/config.h"
 #include "worker/queue.h"
 #include "worker/worker.h"

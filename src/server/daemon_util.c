@@ -17,21 +17,6 @@
 
 extern char **environ;
 
-uint64_t ilu_random_seed(void)
-{
-    uint64_t seed = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &seed, sizeof seed) != sizeof seed)
-            seed = 0;
-        close(fd);
-    }
-    if (!seed) {
-        seed = (uint64_t)getpid() * 2654435761u ^ ilu_os_mono_ns();
-    }
-    return seed;
-}
-
 static void usage(FILE *out, const struct ilu_daemon_spec *spec)
 {
     fprintf(out,

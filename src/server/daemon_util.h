@@ -13,10 +13,6 @@
 #include "core/log.h"
 #include "live_env.h"
 
-/* 64 random bits for transaction ids (from /dev/urandom; pid and time if
- * that fails). */
-uint64_t ilu_random_seed(void);
-
 /* One daemon's start-up: its name, environment prefix and help, and its
  * config module's functions over its config struct, taken as void * (made
  * by ILU_DAEMON_SPEC). */

@@ -1,4 +1,5 @@
 #include "http_util.h"
+#include "os/random.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

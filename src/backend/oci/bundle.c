@@ -3,6 +3,7 @@
  * listening socket (sockets/sock, never mounted into the container: the
  * agent gets it as descriptor 3) and its stdout/stderr logs. */
 #include "oci_int.h"
+#include "os/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -302,7 +303,7 @@ void oci_file_tail(const char *path, char *buf, size_t len)
     buf[0] = '\0';
     if (len < 4)
         return;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ilu_cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     /* Read a little less than fits: each newline becomes 3 bytes. */
@@ -311,7 +312,6 @@ void oci_file_tail(const char *path, char *buf, size_t len)
     off_t size = lseek(fd, 0, SEEK_END);
     off_t from = size > (off_t)want ? size - (off_t)want : 0;
     ssize_t n = pread(fd, raw, want, from);
-    close(fd);
     if (n <= 0)
         return;
     raw[n] = '\0';

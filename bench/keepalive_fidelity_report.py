@@ -4,10 +4,11 @@
 summary.json and invocations.csv; the parameters come from DIR/params.json.
 usage: keepalive_fidelity_report.py DIR
 """
-import csv
 import json
 import statistics
 import sys
+
+from timing_columns import column, common_parts, read_rows
 
 tmp = sys.argv[1]
 par = json.load(open(f"{tmp}/params.json"))
@@ -67,14 +68,8 @@ for fn in fns:
 # The worker's own timings (same columns live and simulated), nearest rank
 # over all invocations of a run.
 def parts(path):
-    rows = list(csv.DictReader(open(path)))
-
-    def col(k, state=None, q=0.5):
-        v = sorted(float(r[k]) for r in rows if r[k] != "" and (state is None or r["container_state"] == state))
-        return v[max(0, min(len(v) - 1, int(q * len(v) + 0.999999) - 1))] if v else float("nan")
-    return {"start p50": col("container_start_ms", "cold"), "start p99": col("container_start_ms", "cold", 0.99),
-            "queue p50": col("queue_ms"), "queue p90": col("queue_ms", q=0.9),
-            "warm exec p50": col("exec_ms", "warm")}
+    rows = read_rows(path)
+    return {**common_parts(rows), "warm exec p50": column(rows, "exec_ms", "warm")}
 
 
 keys = ["start p50", "start p99", "queue p50", "queue p90", "warm exec p50"]

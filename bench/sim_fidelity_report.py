@@ -4,10 +4,11 @@ simulation (DIR/sim), per function and overall, from their summary.json and
 invocations.csv.
 usage: sim_fidelity_report.py DIR LIVE_RUNS CPUS MEMORY_MB NETWORK_US START_MS
 """
-import csv
 import json
 import statistics
 import sys
+
+from timing_columns import common_parts, read_rows
 
 tmp, runs, cpus, mem, net, start = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 live = [json.load(open(f"{tmp}/live-{r}/summary.json")) for r in range(1, runs + 1)]
@@ -45,12 +46,8 @@ for fn in fns:
 # Where the difference comes from: the worker's own timings (same columns
 # live and simulated), medians over all invocations of a run.
 def parts(path):
-    rows = list(csv.DictReader(open(path)))
-    def col(k, state=None, q=0.5):
-        v = sorted(float(r[k]) for r in rows if r[k] != "" and (state is None or r["container_state"] == state))
-        return v[max(0, min(len(v) - 1, int(q * len(v) + 0.999999) - 1))] if v else float("nan")
-    return {"start p50": col("container_start_ms", "cold"), "start p99": col("container_start_ms", "cold", 0.99),
-            "queue p50": col("queue_ms"), "queue p90": col("queue_ms", q=0.9),
+    rows = read_rows(path)
+    return {**common_parts(rows),
             "agent rtt - exec p50": statistics.median(
                 [float(r["agent_rtt_ms"]) - float(r["exec_ms"]) for r in rows if r["agent_rtt_ms"] and r["exec_ms"]]
                 or [float("nan")]),

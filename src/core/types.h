@@ -99,7 +99,11 @@ struct ilu_invocation {
     bool dequeued; /* left the queue (holds CPUs until it finishes) */
     bool bypassed; /* ran at once on a warm container, outside the queue and the CPU limit */
     struct ilu_container *container;
-    struct ilu_timer *timeout;
+    /* limits.timeout_sec from arrival; on the worker's deadline list (oldest
+     * first) while pending */
+    uint64_t deadline_us;
+    bool on_deadline_list;
+    struct ilu_invocation *deadline_prev, *deadline_next;
     void (*done)(void *arg, struct ilu_invocation *inv);
     /* a prewarm travels the same path as an invocation, minus the call */
     bool prewarm_only;

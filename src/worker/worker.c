@@ -40,14 +40,68 @@ static void inv_free(struct ilu_invocation *inv)
     free(inv);
 }
 
+/* ---- deadlines ----------------------------------------------------------- */
+
+/* Every invocation and prewarm gets the same limits.timeout_sec, so deadlines
+ * come in arrival order: a list, oldest first, and one timer for its head.
+ * The timer is not moved when the head finishes early (nearly always): it
+ * fires, finds nothing due and re-arms for the new head, so an invocation
+ * costs no timer of its own. */
+static void on_deadline(void *arg);
+
+static void deadline_arm(struct ilu_worker *w)
+{
+    if (w->deadline_timer || !w->deadline_head)
+        return;
+    uint64_t now = w_now(w), at = w->deadline_head->deadline_us;
+    w->deadline_timer = w->env->timer_start(w->env->ctx, at > now ? at - now : 0, on_deadline, w);
+}
+
+static void deadline_add(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    inv->deadline_us = w_now(w) + (uint64_t)w->cfg.limits.timeout_sec * 1000000;
+    struct ilu_invocation *after = w->deadline_tail;
+    while (after && after->deadline_us > inv->deadline_us)
+        after = after->deadline_prev;
+    inv->deadline_prev = after;
+    inv->deadline_next = after ? after->deadline_next : w->deadline_head;
+    if (inv->deadline_next)
+        inv->deadline_next->deadline_prev = inv;
+    else
+        w->deadline_tail = inv;
+    if (after)
+        after->deadline_next = inv;
+    else
+        w->deadline_head = inv;
+    inv->on_deadline_list = true;
+    if (!after && w->deadline_timer) { /* earlier than the armed head: only if the clock stepped back */
+        w->env->timer_cancel(w->env->ctx, w->deadline_timer);
+        w->deadline_timer = NULL;
+    }
+    deadline_arm(w);
+}
+
+static void deadline_remove(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    if (!inv->on_deadline_list)
+        return;
+    if (inv->deadline_prev)
+        inv->deadline_prev->deadline_next = inv->deadline_next;
+    else
+        w->deadline_head = inv->deadline_next;
+    if (inv->deadline_next)
+        inv->deadline_next->deadline_prev = inv->deadline_prev;
+    else
+        w->deadline_tail = inv->deadline_prev;
+    inv->deadline_prev = inv->deadline_next = NULL;
+    inv->on_deadline_list = false;
+}
+
 /* ---- completion ---------------------------------------------------------- */
 
 static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
 {
-    if (inv->timeout) {
-        w->env->timer_cancel(w->env->ctx, inv->timeout);
-        inv->timeout = NULL;
-    }
+    deadline_remove(w, inv);
     if (inv->queued)
         ilu_queue_remove(&w->queue, inv);
     if (inv->bypassed) {
@@ -323,11 +377,8 @@ static void kick(struct ilu_worker *w)
         w->kick_timer = w->env->timer_start(w->env->ctx, 0, on_kick, w);
 }
 
-static void on_inv_timeout(void *arg)
+static void timed_out(struct ilu_worker *w, struct ilu_invocation *inv)
 {
-    struct ilu_invocation *inv = arg;
-    struct ilu_worker *w = inv->fn->worker;
-    inv->timeout = NULL;
     w->count.timeouts++;
     char msg[160];
     snprintf(msg, sizeof msg, "%s did not finish within limits.timeout_sec=%u s",
@@ -339,6 +390,19 @@ static void on_inv_timeout(void *arg)
         ilu_pool_remove(&w->pool, c, inv->tid, "invocation timed out");
     }
     fail(w, inv, ILU_ST_TIMEOUT, "timeout", msg);
+}
+
+static void on_deadline(void *arg)
+{
+    struct ilu_worker *w = arg;
+    w->deadline_timer = NULL;
+    uint64_t now = w_now(w);
+    struct ilu_invocation *inv;
+    while ((inv = w->deadline_head) && inv->deadline_us <= now) {
+        deadline_remove(w, inv);
+        timed_out(w, inv);
+    }
+    deadline_arm(w);
 }
 
 static void on_pool_tick(void *arg)
@@ -438,18 +502,14 @@ void ilu_worker_free(struct ilu_worker *w)
     while (w->pool.containers) {
         struct ilu_invocation *running = w->pool.containers->inv;
         ilu_pool_remove(&w->pool, w->pool.containers, "shutdown", "worker stopping");
-        if (running) {
-            if (running->timeout)
-                w->env->timer_cancel(w->env->ctx, running->timeout);
+        if (running)
             inv_free(running);
-        }
     }
     struct ilu_invocation *inv;
-    while (w->queue.state && (inv = ilu_queue_pop(&w->queue, NULL))) {
-        if (inv->timeout)
-            w->env->timer_cancel(w->env->ctx, inv->timeout);
+    while (w->queue.state && (inv = ilu_queue_pop(&w->queue, NULL)))
         inv_free(inv);
-    }
+    if (w->deadline_timer)
+        w->env->timer_cancel(w->env->ctx, w->deadline_timer);
     if (w->pool_timer)
         w->env->timer_cancel(w->env->ctx, w->pool_timer);
     if (w->kick_timer)
@@ -607,7 +667,7 @@ int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *versio
         }
     }
     w->pending++;
-    inv->timeout = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.limits.timeout_sec * 1000000, on_inv_timeout, inv);
+    deadline_add(w, inv);
     kick(w);
     return 0;
 }
@@ -637,7 +697,7 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
         return -1;
     }
     w->pending++;
-    inv->timeout = w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.limits.timeout_sec * 1000000, on_inv_timeout, inv);
+    deadline_add(w, inv);
     return 0;
 }
 

@@ -31,6 +31,10 @@ struct ilu_worker {
     uint64_t seq;
     struct ilu_worker_counters count;
     struct ilu_timer *pool_timer, *kick_timer;
+    /* pending invocations by deadline, oldest first, and the one timer that
+     * expires them (see deadline_add in worker.c) */
+    struct ilu_invocation *deadline_head, *deadline_tail;
+    struct ilu_timer *deadline_timer;
     struct ilu_timer *concurrency_timer; /* container_resources.concurrency_update_check_ms */
     bool shutting_down;
 };

@@ -710,6 +710,38 @@ static void timeout_is_504_at_arrival_plus_timeout(void **state)
     world_end(&wd);
 }
 
+/* Deadlines share one timer, armed for the oldest pending invocation: when
+ * that one finishes early the timer still fires at its old deadline, finds
+ * nothing due and re-arms. Later invocations must still time out at exactly
+ * their own arrival + timeout, and the ones that finish in time never. */
+static void timeouts_stay_exact_when_earlier_invocations_finish_first(void **state)
+{
+    (void)state;
+    struct world wd;
+    world_config(&wd.cfg, 4, 1024);
+    wd.cfg.limits.timeout_sec = 1;
+    world_start(&wd);
+    fn_add(&wd, "F", 128, 0, 10 * MS, 10 * MS);
+    fn_add(&wd, "S", 128, 0, 3 * SEC, 3 * SEC);
+    const char *fns[5] = {"F", "S", "F", "S", "F"};
+    uint64_t at[5] = {0, 100 * MS, 700 * MS, 1500 * MS, 2200 * MS};
+    schedule(&wd, 5, fns, at);
+    run_all(&wd);
+    for (int i = 0; i < 5; i++) {
+        struct rec *r = &wd.recs[i];
+        assert_int_equal(r->calls, 1);
+        if (i % 2 == 0) {
+            assert_true(r->success);
+            assert_true(r->done_at < at[i] + 1 * SEC);
+        } else {
+            assert_int_equal(r->http_status, 504);
+            assert_int_equal(r->done_at, at[i] + 1 * SEC);
+        }
+    }
+    assert_int_equal(status_of(&wd, "timeouts"), 2);
+    world_end(&wd);
+}
+
 /* ---- (g) bad input ---------------------------------------------------------- */
 
 static void function_larger_than_the_pool_is_refused_with_400(void **state)
@@ -989,6 +1021,7 @@ int main(void)
         cmocka_unit_test(call_waits_for_memory_held_by_a_busy_container),
         cmocka_unit_test(keepalive_removes_the_idle_container_between_calls),
         cmocka_unit_test(timeout_is_504_at_arrival_plus_timeout),
+        cmocka_unit_test(timeouts_stay_exact_when_earlier_invocations_finish_first),
         cmocka_unit_test(function_larger_than_the_pool_is_refused_with_400),
         cmocka_unit_test(full_queue_refuses_at_once_with_429),
         cmocka_unit_test(worker_refuses_a_config_it_cannot_honour),

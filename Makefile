@@ -32,7 +32,7 @@ CFLAGS += -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-for
           -Isrc -D_GNU_SOURCE $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 LDFLAGS += $(SANFLAGS)
 LDLIBS_CORE = -ljansson -lm
-LDLIBS_LIVE = -levent -ljansson -lm
+LDLIBS_LIVE = -levent -levent_pthreads -lpthread -ljansson -lm
 LDLIBS_CLI = -lcurl -ljansson
 
 PURE_DIRS = src/core src/worker src/controller src/api src/trace src/report src/policy/queue src/policy/keepalive \

@@ -44,9 +44,15 @@ run_stage() { # name build-dir
     read -r p f < <(count_cmocka "$log.unit")
     f=$((f + crashed))
     passed=$((passed + p)); failed=$((failed + f)); summary+=("$name unit: $p passed, $f failed")
-    ILU_BUILD_DIR=$dir $PY tests/e2e/run.py 2>&1 | tee "$log.e2e"
-    local line
-    line=$(grep -aE '^e2e: [0-9]+ passed, [0-9]+ failed' "$log.e2e" | tail -1)
+    run_e2e "$name" "$dir" "$log.e2e"
+    rm -f "$log" "$log.unit" "$log.one"
+}
+
+run_e2e() { # name build-dir log [extra env...]
+    local name=$1 dir=$2 log=$3 line p f
+    shift 3
+    env ILU_BUILD_DIR="$dir" "$@" $PY tests/e2e/run.py 2>&1 | tee "$log"
+    line=$(grep -aE '^e2e: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
     if [[ -z $line ]]; then
         failed=$((failed + 1)); summary+=("$name e2e: runner crashed")
     else
@@ -54,7 +60,7 @@ run_stage() { # name build-dir
         f=$(sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
         passed=$((passed + p)); failed=$((failed + f)); summary+=("$name e2e: $p passed, $f failed")
     fi
-    rm -f "$log" "$log.unit" "$log.one" "$log.e2e"
+    rm -f "$log"
 }
 
 # House rules checked before anything runs (docs/architecture.md): format,
@@ -74,6 +80,8 @@ run_checks() {
 
 run_checks
 run_stage release build
+# the whole API again with the HTTP work on two I/O loops (http.io_threads)
+run_e2e "release, io_threads 2" build "$(mktemp)" ILU_E2E_IO_THREADS=2
 run_stage asan+ubsan build-asan SAN=1
 
 # libFuzzer targets (tests/fuzz, docs/fuzzing.md): regression inputs replayed,

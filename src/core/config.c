@@ -63,6 +63,7 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_F64("container_resources.max_load", container_resources.max_load),
     ILU_CFG_STR("container_resources.backend", container_resources.backend),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_worker_config, http),
+    ILU_CFG_U32("http.io_threads", http_io_threads),
     ILU_CFG_U32("status.report_freq_ms", status.report_freq_ms),
 };
 static const struct ilu_cfg_schema schema = {fields, sizeof fields / sizeof fields[0]};
@@ -285,6 +286,7 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     ILU_CFG_REQUIRE(cfg->container_resources.startup_timeout_ms > 0,
                     "container_resources.startup_timeout_ms must be positive");
     ILU_CFG_REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
+    ILU_CFG_REQUIRE(cfg->http_io_threads <= ILU_HTTP_IO_THREADS_MAX, "http.io_threads must be at most 64");
     if (ilu_http_limits_validate(&cfg->http, "http", err))
         return -1;
     ILU_CFG_REQUIRE(isfinite(cfg->invocation.mqfq.allowed_overrun) && cfg->invocation.mqfq.allowed_overrun >= 0,

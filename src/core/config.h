@@ -12,6 +12,8 @@
 #include "error.h"
 #include "http_limits.h"
 
+#define ILU_HTTP_IO_THREADS_MAX 64
+
 struct ilu_worker_config {
     char name[64];
     char address[64];
@@ -71,6 +73,7 @@ struct ilu_worker_config {
         char backend[16];                     /* isolation backend, by its name in src/backend/registry.c */
     } container_resources;
     struct ilu_http_limits http; /* the API server's limits (http.*) */
+    uint32_t http_io_threads;    /* http.io_threads: I/O loops beside the core loop (0: one loop) */
     struct {
         uint32_t report_freq_ms; /* host CPU / load sampling period */
     } status;

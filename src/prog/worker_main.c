@@ -2,6 +2,7 @@
  * libevent (live env, HTTP API, the configured backend) and runs the loop. */
 #include <event2/event.h>
 #include <limits.h>
+#include <event2/thread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,12 @@ int main(int argc, char **argv)
         cfg.container_resources.cpu_count = n > 0 ? (uint32_t)n : 1;
     }
 
+    /* I/O loops hand requests to the core loop's base from their threads:
+     * libevent must lock its bases (before any is made) */
+    if (cfg.http_io_threads && evthread_use_pthreads() != 0) {
+        fprintf(stderr, "iluvatar_worker: http.io_threads: libevent has no thread support\n");
+        return 1;
+    }
     struct ilu_daemon_loop loop;
     if (ilu_daemon_loop_open(&loop, spec.prog, cfg.name, cfg.logging.directory, cfg.logging.level,
                              cfg.logging.stdout_enabled))
@@ -132,7 +139,6 @@ int main(int argc, char **argv)
                                .worker_name = cfg.name,
                                .runtime_name = backend->ops->runtime_name ? backend->ops->runtime_name(backend)
                                                                           : backend->ops->name,
-                               .tid_seed = ilu_random_seed(),
                                .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
     struct ilu_graceful_stop stop = {.base = base,
@@ -142,7 +148,7 @@ int main(int argc, char **argv)
                                      .outstanding = outstanding,
                                      .grace_us = SHUTDOWN_GRACE_US};
     int rc = 0;
-    if (ilu_http_api_start(&api, base, cfg.address, (uint16_t)cfg.port, &err)) {
+    if (ilu_http_api_start(&api, base, cfg.address, (uint16_t)cfg.port, cfg.http_io_threads, &err)) {
         fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
         rc = 1;
     } else {

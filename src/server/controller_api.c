@@ -395,7 +395,7 @@ int ilu_controller_api_start(struct ilu_controller_api *api, struct event_base *
 {
     /* json_args is checked against max_payload_bytes with a JSON 413; evhttp's
      * own cut-off only stops absurd uploads */
-    return ilu_http_server_start(&api->server, base, address, port, &api->http_limits,
+    return ilu_http_server_start(&api->server, base, address, port, false, &api->http_limits,
                                  (size_t)api->max_payload_bytes * 4 + 65536, api->log, on_request, api, err);
 }
 

@@ -1,5 +1,8 @@
-/* Routes, request parsing and JSON answers. Invocation, prewarm and health
- * answer asynchronously, when the core calls back. */
+/* Routes, request parsing and JSON answers. Every routed request becomes an
+ * exchange (http_io.h), handled on the core loop and answered through it:
+ * at once, or for invocation, prewarm and health when the core calls back.
+ * With http.io_threads, I/O loops own the connections and parse; the
+ * handlers below still run on the core loop only. */
 #include "http_api.h"
 
 #include <event2/buffer.h>
@@ -12,79 +15,75 @@
 #include <string.h>
 
 #include "api/worker_codec.h"
+#include "http_io.h"
 #include "http_util.h"
 #include "metrics.h"
+#include "os/random.h"
 
-/* A request answered later. The client may hang up first: the connection's
- * close callback marks it so the answer is dropped instead of written to a
- * freed request. */
-struct pending {
-    struct ilu_http_pending base; /* first: http_util allocates and frees the whole */
-    int is_health;
+/* One event loop's server of the worker API: the core loop's (io_threads
+ * 0) or an I/O loop's. Transaction ids are made per server (own seed). */
+struct ilu_http_api_server {
+    struct ilu_http_api *api;
+    struct ilu_http_server server;
+    struct ilu_http_io_loop *io; /* NULL: the core loop's */
+    uint64_t tid_seed, tid_seq;
 };
 
 /* ---- handlers ------------------------------------------------------------ */
 
-typedef void (*handler_fn)(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid);
+typedef void (*handler_fn)(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid);
 
-static void h_ping(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_ping(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
-    ilu_http_send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
+    ilu_http_answer_json(ex, 200, json_pack("{s:s}", "message", "Pong"));
 }
 
-static void h_register(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_register(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_register_req r = {0};
     /* the codec and rules the controller uses too (api/registration.h) */
     if (ilu_registration_from_json(body, &r, &err) || ilu_worker_register(api->worker, &r, tid, &err)) {
-        ilu_http_send_error(api->log, req, &err, tid);
+        ilu_http_answer_error(ex, &err);
         return;
     }
-    ilu_http_send_json(req, 200, ilu_api_register_answer(&r), tid);
+    ilu_http_answer_json(ex, 200, ilu_api_register_answer(&r));
 }
+
+enum { TAG_HEALTH = 1 };
 
 static void invoke_answer(void *arg, struct ilu_invocation *inv)
 {
-    struct pending *p = arg;
-    if (!ilu_http_pending_take(&p->base))
-        return;
-    if (p->is_health) {
+    struct ilu_http_exchange *ex = arg;
+    if (ex->tag == TAG_HEALTH) {
         /* healthy iff the bundled hello really ran in a container and greeted us */
         int ok = inv->success && inv->json_result && strstr(inv->json_result, "Hello BADCAFE from python!");
         json_t *obj = json_pack("{s:s}", "status", ok ? "HEALTHY" : "UNHEALTHY");
         if (!ok)
             json_object_set_new(obj, "error", json_string(inv->success ? "unexpected greeting" : inv->err.msg));
         json_object_set_new(obj, "container_state", json_string(ilu_start_kind_name(inv->start_kind)));
-        ilu_http_send_json(p->base.req, ok ? 200 : 503, obj, p->base.tid);
+        ilu_http_answer_json(ex, ok ? 200 : 503, obj);
     } else {
-        ilu_http_send_json(p->base.req, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv), p->base.tid);
+        ilu_http_answer_json(ex, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv));
     }
-    free(p);
 }
 
-static void h_invoke(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_invoke(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_api_invoke_req r = {0};
-    struct pending *p = NULL;
-    if (ilu_api_invoke_decode(body, &r, &err))
+    if (ilu_api_invoke_decode(body, &r, &err) ||
+        ilu_worker_invoke(api->worker, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
+                          invoke_answer, ex, &err))
         goto fail;
-    if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
-        goto fail;
-    if (ilu_worker_invoke(api->worker, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
-                          invoke_answer, p, &err)) {
-        ilu_http_pending_drop(&p->base);
-        goto fail;
-    }
     ilu_api_invoke_req_release(&r);
     return;
 fail:
     ilu_api_invoke_req_release(&r);
-    ilu_http_send_error(api->log, req, &err, tid);
+    ilu_http_answer_error(ex, &err);
 }
 
-static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_invoke_async(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_api_invoke_req r = {0};
@@ -93,15 +92,15 @@ static void h_invoke_async(struct ilu_http_api *api, struct evhttp_request *req,
         !(cookie = ilu_async_invoke(api->async, r.function_name, r.function_version, r.json_args, r.json_args_len, tid,
                                     &err))) {
         ilu_api_invoke_req_release(&r);
-        ilu_http_send_error(api->log, req, &err, tid);
+        ilu_http_answer_error(ex, &err);
         return;
     }
-    ilu_http_send_json(req, 200, ilu_api_async_answer(cookie), tid);
+    ilu_http_answer_json(ex, 200, ilu_api_async_answer(cookie));
     ilu_api_invoke_req_release(&r);
     free(cookie);
 }
 
-static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_invoke_async_check(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_api_async_check_req r;
@@ -109,88 +108,75 @@ static void h_invoke_async_check(struct ilu_http_api *api, struct evhttp_request
     json_t *result = NULL;
     if (ilu_api_async_check_decode(body, &r, &err) ||
         (!(result = ilu_async_check(api->async, r.lookup_cookie, &pending, &err)) && !pending)) {
-        ilu_http_send_error(api->log, req, &err, tid);
+        ilu_http_answer_error(ex, &err);
         return;
     }
     if (pending) {
-        ilu_http_send_json(req, 200, ilu_api_async_pending_answer(), tid);
+        ilu_http_answer_json(ex, 200, ilu_api_async_pending_answer());
         return;
     }
     int status = (int)json_integer_value(json_object_get(result, "http_status"));
     json_object_del(result, "http_status");
-    ilu_http_send_json(req, status ? status : 200, result,
-                       json_string_value(json_object_get(result, "transaction_id")));
+    /* answered under the async invocation's own id, as it was made */
+    const char *inv_tid = json_string_value(json_object_get(result, "transaction_id"));
+    if (inv_tid)
+        snprintf(ex->pending.tid, sizeof ex->pending.tid, "%s", inv_tid);
+    ilu_http_answer_json(ex, status ? status : 200, result);
 }
 
 static void prewarm_answer(void *arg, const char *tid, const struct ilu_error *err)
 {
-    struct pending *p = arg;
-    if (!ilu_http_pending_take(&p->base))
-        return;
+    struct ilu_http_exchange *ex = arg;
     if (err)
-        ilu_http_send_error(p->base.log, p->base.req, err, p->base.tid);
+        ilu_http_answer_error(ex, err);
     else
-        ilu_http_send_json(p->base.req, 200, ilu_api_prewarm_answer(), p->base.tid);
-    free(p);
+        ilu_http_answer_json(ex, 200, ilu_api_prewarm_answer());
 }
 
-static void h_prewarm(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_prewarm(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_api_prewarm_req r;
-    struct pending *p = NULL;
-    if (ilu_api_prewarm_decode(body, &r, &err))
-        goto fail;
-    if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
-        goto fail;
-    if (ilu_worker_prewarm(api->worker, r.function_name, r.function_version, tid, prewarm_answer, p, &err)) {
-        ilu_http_pending_drop(&p->base);
-        goto fail;
-    }
-    return;
-fail:
-    ilu_http_send_error(api->log, req, &err, tid);
+    if (ilu_api_prewarm_decode(body, &r, &err) ||
+        ilu_worker_prewarm(api->worker, r.function_name, r.function_version, tid, prewarm_answer, ex, &err))
+        ilu_http_answer_error(ex, &err);
 }
 
-static void h_health(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_health(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
-    struct pending *p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err);
     static const char args[] = "{\"name\":\"BADCAFE\"}";
-    if (p) {
-        p->is_health = 1;
-        if (!ilu_worker_invoke(api->worker, ILU_HEALTH_FUNCTION, ILU_HEALTH_VERSION, args, sizeof args - 1, tid,
-                               invoke_answer, p, &err))
-            return;
-        ilu_http_pending_drop(&p->base);
-    }
-    ilu_http_send_json(req, 503, json_pack("{s:s, s:s}", "status", "UNHEALTHY", "error", err.msg), tid);
+    ex->tag = TAG_HEALTH;
+    if (!ilu_worker_invoke(api->worker, ILU_HEALTH_FUNCTION, ILU_HEALTH_VERSION, args, sizeof args - 1, tid,
+                           invoke_answer, ex, &err))
+        return;
+    ilu_http_answer_json(ex, 503, json_pack("{s:s, s:s}", "status", "UNHEALTHY", "error", err.msg));
 }
 
-static void h_status(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_status(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     json_t *s = ilu_worker_status_json(api->worker);
     json_object_set_new(s, "async_results_held", json_integer((json_int_t)ilu_async_held(api->async)));
     ilu_host_stats_json(api->host, s);
     json_object_set_new(s, "worker_name", json_string(api->worker_name));
     json_object_set_new(s, "runtime", json_string(api->runtime_name ? api->runtime_name : ""));
-    ilu_http_send_json(req, 200, s, tid);
+    ilu_http_answer_json(ex, 200, s);
 }
 
-static void h_list(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_list(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
-    ilu_http_send_json(req, 200, json_pack("{s:o}", "functions", ilu_worker_list_json(api->worker)), tid);
+    ilu_http_answer_json(ex, 200, json_pack("{s:o}", "functions", ilu_worker_list_json(api->worker)));
 }
 
-static void h_clean(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_clean(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
-    ilu_http_send_json(req, 200, ilu_api_clean_answer(ilu_worker_clean(api->worker, tid)), tid);
+    ilu_http_answer_json(ex, 200, ilu_api_clean_answer(ilu_worker_clean(api->worker, tid)));
 }
 
 /* Ilúvatar's est_invoke_time. {"fqdns": [...]} answers {"est_time": [...]}
  * in the same order, 0 for an unknown one (as the RPC); {"function_name",
  * "function_version"} answers one number, 404 for an unknown function. */
-static void h_est_invoke_time(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_est_invoke_time(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_api_est_req r;
@@ -204,27 +190,26 @@ static void h_est_invoke_time(struct ilu_http_api *api, struct evhttp_request *r
             json_array_append_new(est, json_real(fn ? ilu_worker_est_invoke_time(api->worker, fn) : 0));
         }
         ilu_api_est_req_release(&r);
-        ilu_http_send_json(req, 200, json_pack("{s:b, s:o}", "success", 1, "est_time", est), tid);
+        ilu_http_answer_json(ex, 200, json_pack("{s:b, s:o}", "success", 1, "est_time", est));
         return;
     }
     if (!(fn = ilu_worker_function(api->worker, r.function_name, r.function_version))) {
         ilu_err(&err, ILU_ST_NOT_FOUND, NULL, "function %s-%s is not registered", r.function_name, r.function_version);
         goto fail;
     }
-    ilu_http_send_json(req, 200,
-                       json_pack("{s:b, s:s, s:f}", "success", 1, "fqdn", fn->fqdn, "est_time",
-                                 ilu_worker_est_invoke_time(api->worker, fn)),
-                       tid);
+    ilu_http_answer_json(ex, 200,
+                         json_pack("{s:b, s:s, s:f}", "success", 1, "fqdn", fn->fqdn, "est_time",
+                                   ilu_worker_est_invoke_time(api->worker, fn)));
     return;
 fail:
-    ilu_http_send_error(api->log, req, &err, tid);
+    ilu_http_answer_error(ex, &err);
 }
 
-static void h_metrics(struct ilu_http_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+static void h_metrics(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct evbuffer *buf = evbuffer_new();
     ilu_metrics_write(buf, api->worker, api->host);
-    ilu_http_send_metrics(req, buf);
+    ilu_http_answer_text(ex, 200, ILU_HTTP_METRICS_TYPE, buf);
 }
 
 struct route {
@@ -247,29 +232,104 @@ static const struct route routes[] = {
     {{"/est_invoke_time", EVHTTP_REQ_POST, 1}, h_est_invoke_time},
 };
 
-static void on_request(struct evhttp_request *req, void *arg)
+/* On the core loop: run ex's route. ex may be answered (and freed) inside
+ * the handler, so what the handler needs is taken out first. */
+static void handle(void *arg, struct ilu_http_exchange *ex)
 {
     struct ilu_http_api *api = arg;
-    json_t *body = NULL;
-    char tid[64];
-    long i = ilu_http_match_route(&api->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0],
-                                  api->log, api->tid_seed, &api->tid_seq, &body, tid, sizeof tid);
-    if (i < 0)
-        return;
-    routes[i].fn(api, req, body, tid);
+    json_t *body = ex->body;
+    char tid[sizeof ex->pending.tid];
+    memcpy(tid, ex->pending.tid, sizeof tid);
+    ex->body = NULL;
+    routes[ex->route].fn(api, ex, body, tid);
     json_decref(body);
 }
 
-int ilu_http_api_start(struct ilu_http_api *api, struct event_base *base, const char *address, uint16_t port,
-                       struct ilu_error *err)
+/* On the loop that owns the connection: parse and route req, then handle it
+ * here (the core loop's own server) or hand it to the core loop. */
+static void on_request(struct evhttp_request *req, void *arg)
 {
+    struct ilu_http_api_server *srv = arg;
+    struct ilu_http_api *api = srv->api;
+    json_t *body = NULL;
+    char tid[64];
+    long i = ilu_http_match_route(&srv->server, req, routes, sizeof routes / sizeof routes[0], sizeof routes[0],
+                                  api->log, srv->tid_seed, &srv->tid_seq, &body, tid, sizeof tid);
+    if (i < 0)
+        return;
+    struct ilu_error err = {0};
+    struct ilu_http_exchange *ex = ilu_http_exchange_new(
+        req, tid, srv->io ? ilu_http_io_open_requests(srv->io) : &api->open_requests, api->log, &err);
+    if (!ex) {
+        json_decref(body);
+        ilu_http_send_error(api->log, req, &err, tid);
+        return;
+    }
+    ex->route = i;
+    ex->body = body;
+    if (srv->io)
+        ilu_http_io_to_core(srv->io, ex);
+    else
+        handle(api, ex);
+}
+
+static struct ilu_http_api_server *server_start(struct ilu_http_api *api, struct ilu_http_io_loop *io,
+                                                struct event_base *base, struct ilu_error *err)
+{
+    struct ilu_http_api_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        return NULL;
+    }
+    srv->api = api;
+    srv->io = io;
+    srv->tid_seed = ilu_random_seed();
     /* bodies are checked against limits.max_payload_bytes by the core with a
      * JSON error; evhttp's own cut-off only stops absurd uploads */
-    return ilu_http_server_start(&api->server, base, address, port, &api->http_limits,
-                                 (size_t)api->max_payload_bytes * 4 + 65536, api->log, on_request, api, err);
+    /* http.max_connections is the worker's: each I/O loop holds its share */
+    struct ilu_http_limits limits = api->http_limits;
+    if (io && api->io_threads > 1)
+        limits.max_connections = (limits.max_connections + api->io_threads - 1) / api->io_threads;
+    if (ilu_http_server_start(&srv->server, base, api->address, api->port, io != NULL, &limits,
+                              (size_t)api->max_payload_bytes * 4 + 65536, api->log, on_request, srv, err)) {
+        free(srv);
+        return NULL;
+    }
+    if (api->port == 0) /* the kernel's pick: the next loops bind the same */
+        api->port = ilu_http_server_port(&srv->server);
+    return srv;
+}
+
+static void server_free(void *arg)
+{
+    struct ilu_http_api_server *srv = arg;
+    ilu_http_server_free(&srv->server);
+    free(srv);
+}
+
+static void *io_serve(void *arg, struct ilu_http_io_loop *loop, struct event_base *base, struct ilu_error *err)
+{
+    return server_start(arg, loop, base, err);
+}
+
+static const struct ilu_http_io_ops io_ops = {.serve = io_serve, .free = server_free, .handle = handle};
+
+int ilu_http_api_start(struct ilu_http_api *api, struct event_base *base, const char *address, uint16_t port,
+                       unsigned io_threads, struct ilu_error *err)
+{
+    snprintf(api->address, sizeof api->address, "%s", address);
+    api->port = port;
+    api->io_threads = io_threads;
+    if (io_threads == 0)
+        return (api->core_server = server_start(api, NULL, base, err)) ? 0 : -1;
+    return (api->io = ilu_http_io_start(base, io_threads, &io_ops, api, err)) ? 0 : -1;
 }
 
 void ilu_http_api_stop(struct ilu_http_api *api)
 {
-    ilu_http_server_free(&api->server);
+    if (api->core_server)
+        server_free(api->core_server);
+    api->core_server = NULL;
+    ilu_http_io_stop(api->io);
+    api->io = NULL;
 }

@@ -12,8 +12,10 @@
 
 struct event_base;
 
+struct ilu_http_api_server;
+struct ilu_http_io;
+
 struct ilu_http_api {
-    struct ilu_http_server server;
     struct ilu_http_limits http_limits; /* config section http */
     struct ilu_worker *worker;          /* borrowed */
     struct ilu_async *async;            /* borrowed: async invocations of worker */
@@ -21,16 +23,23 @@ struct ilu_http_api {
     const struct ilu_host_stats *host;  /* borrowed */
     const char *worker_name;
     const char *runtime_name;
-    uint64_t tid_seed, tid_seq;
     uint32_t max_payload_bytes;
-    unsigned open_requests; /* answered asynchronously, not yet replied */
+    unsigned open_requests; /* the core loop's server: routed, not yet answered */
+    /* set by start */
+    char address[256];
+    uint16_t port;
+    unsigned io_threads;
+    struct ilu_http_api_server *core_server; /* io_threads 0: the core loop serves */
+    struct ilu_http_io *io;                  /* else the I/O loops */
 };
 
-/* Listen on address:port and serve the worker API on base; 0, or -1 with
- * err (the address cannot be bound). stop closes the listener and every
- * connection. */
+/* Listen on address:port and serve the worker API, its handlers on base
+ * (the core loop): there also the connections when io_threads is 0, else on
+ * io_threads I/O loops of their own (http_io.h). 0, or -1 with err (the
+ * address cannot be bound, a thread cannot start). */
 int ilu_http_api_start(struct ilu_http_api *api, struct event_base *base, const char *address, uint16_t port,
-                       struct ilu_error *err);
+                       unsigned io_threads, struct ilu_error *err);
+/* Close everything: the I/O loops' threads end, every connection closes. */
 void ilu_http_api_stop(struct ilu_http_api *api);
 
 #endif

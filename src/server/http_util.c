@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 
 #include "core/ident.h"
@@ -172,10 +174,11 @@ struct ilu_http_conn {
 
 /* Records by descriptor, to find a request's record in O(1): descriptors
  * are unique in the process, so one table serves every server in it. */
-static struct ilu_http_conn **conn_by_fd;
-static size_t conn_by_fd_len;
-/* Servers listening, for the accept error callback. */
-static struct ilu_http_server *servers;
+static __thread struct ilu_http_conn **conn_by_fd;
+static __thread size_t conn_by_fd_len;
+/* Servers listening, for the accept error callback. Both are per thread:
+ * each event loop (http.io_threads) has its own servers and connections. */
+static __thread struct ilu_http_server *servers;
 
 static void servers_remove(struct ilu_http_server *s)
 {
@@ -414,9 +417,32 @@ static void on_accept_error(struct evconnlistener *lev, void *arg_unused)
     event_add(s->backoff, &tv);
 }
 
+/* A listening socket on address:port that other sockets of this process
+ * may bind too (SO_REUSEPORT: the kernel spreads connections among them),
+ * handed to evhttp; NULL when it cannot be made. */
+static struct evhttp_bound_socket *bind_shared(struct ilu_http_server *s, const char *address, uint16_t port)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%u", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    if (getaddrinfo(address, service, &hints, &ai) != 0 || !ai)
+        return NULL;
+    struct evconnlistener *l = evconnlistener_new_bind(
+        s->base, NULL, NULL, LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        128, ai->ai_addr, (int)ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (!l)
+        return NULL;
+    struct evhttp_bound_socket *b = evhttp_bind_listener(s->http, l);
+    if (!b)
+        evconnlistener_free(l);
+    return b;
+}
+
 int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, const char *address, uint16_t port,
-                          const struct ilu_http_limits *limits, size_t max_body, const struct ilu_log *log,
-                          void (*cb)(struct evhttp_request *, void *), void *arg, struct ilu_error *err)
+                          bool reuse_port, const struct ilu_http_limits *limits, size_t max_body,
+                          const struct ilu_log *log, void (*cb)(struct evhttp_request *, void *), void *arg,
+                          struct ilu_error *err)
 {
     memset(s, 0, sizeof *s);
     s->tid_seed = ilu_random_seed();
@@ -451,7 +477,8 @@ int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, co
     evhttp_set_allowed_methods(s->http, 0xffff);
     evhttp_set_bevcb(s->http, on_new_bev, s);
     evhttp_set_gencb(s->http, cb, arg);
-    if (!(s->bound = evhttp_bind_socket_with_handle(s->http, address, port))) {
+    s->bound = reuse_port ? bind_shared(s, address, port) : evhttp_bind_socket_with_handle(s->http, address, port);
+    if (!s->bound) {
         ilu_http_server_free(s);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot listen on %s:%u (address in use or not local?)", address,
                        port);
@@ -460,6 +487,19 @@ int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, co
     evconnlistener_set_error_cb(s->listener, on_accept_error);
     s->next_server = servers;
     servers = s;
+    return 0;
+}
+
+uint16_t ilu_http_server_port(const struct ilu_http_server *s)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (!s->bound || getsockname(evhttp_bound_socket_get_fd(s->bound), (struct sockaddr *)&sa, &len) != 0)
+        return 0;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
     return 0;
 }
 
@@ -489,6 +529,11 @@ void ilu_http_server_free(struct ilu_http_server *s)
     s->bound = NULL;
     s->listener = NULL;
     s->post_accept = s->backoff = NULL;
+    if (!servers) { /* this thread's last server: its records are all gone */
+        free(conn_by_fd);
+        conn_by_fd = NULL;
+        conn_by_fd_len = 0;
+    }
 }
 
 unsigned long ilu_http_raise_fd_limit(void)
@@ -562,11 +607,16 @@ void ilu_http_pending_drop(struct ilu_http_pending *p)
     free(p);
 }
 
+void ilu_http_send_text(struct evhttp_request *req, int status, const char *content_type, struct evbuffer *buf)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+    evhttp_send_reply(req, status, reason_phrase(status), buf);
+    evbuffer_free(buf);
+}
+
 void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
-    evhttp_send_reply(req, 200, "OK", buf);
-    evbuffer_free(buf);
+    ilu_http_send_text(req, 200, ILU_HTTP_METRICS_TYPE, buf);
 }
 
 /* ---- routing --------------------------------------------------------------- */

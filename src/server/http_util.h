@@ -6,6 +6,7 @@
 #define ILU_HTTP_UTIL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,10 +49,15 @@ struct ilu_http_server {
 };
 
 /* Listen on address:port and hand every request to cb(req, arg). max_body
- * is evhttp's own cut-off for bodies. */
+ * is evhttp's own cut-off for bodies. reuse_port: bind with SO_REUSEPORT,
+ * so that servers of other event loops can listen on the same port. */
 int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, const char *address, uint16_t port,
-                          const struct ilu_http_limits *limits, size_t max_body, const struct ilu_log *log,
-                          void (*cb)(struct evhttp_request *, void *), void *arg, struct ilu_error *err);
+                          bool reuse_port, const struct ilu_http_limits *limits, size_t max_body,
+                          const struct ilu_log *log, void (*cb)(struct evhttp_request *, void *), void *arg,
+                          struct ilu_error *err);
+/* The port the server listens on (the kernel's pick for port 0); 0 when
+ * it does not listen. */
+uint16_t ilu_http_server_port(const struct ilu_http_server *s);
 /* Close the listening socket; open connections are still served. */
 void ilu_http_server_stop_accepting(struct ilu_http_server *s);
 /* Close everything (connections included). */
@@ -127,7 +133,11 @@ int ilu_http_pending_take(struct ilu_http_pending *p);
  * once, and the caller answers the request itself. */
 void ilu_http_pending_drop(struct ilu_http_pending *p);
 
+/* Prometheus' text exposition format. */
+#define ILU_HTTP_METRICS_TYPE "text/plain; version=0.0.4"
 /* Send buf (freed) as a 200 in Prometheus' text exposition format. */
 void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf);
+/* Send buf (freed) with this status and Content-Type. */
+void ilu_http_send_text(struct evhttp_request *req, int status, const char *content_type, struct evbuffer *buf);
 
 #endif

@@ -27,6 +27,9 @@ import unittest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(REPO, os.environ.get("ILU_BUILD_DIR", "build"))
+# ILU_E2E_IO_THREADS=N: every worker serves HTTP on N I/O loops beside its
+# core loop (http.io_threads), unless a test sets http itself
+IO_THREADS = int(os.environ["ILU_E2E_IO_THREADS"]) if os.environ.get("ILU_E2E_IO_THREADS") else None
 WORKER_BIN = os.path.join(BUILD, "iluvatar_worker")
 CLI_BIN = os.path.join(BUILD, "iluvatar_worker_cli")
 TEST_FUNCTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions")
@@ -203,6 +206,8 @@ class Worker:
             "oci": {"state_dir": self.state_dir, "rootfs_dir": self.rootfs_dir,
                     "cgroup_parent": self.cgroup_parent},
         }
+        if IO_THREADS is not None:  # the whole suite again with I/O loops
+            cfg["http"] = {"io_threads": IO_THREADS}
         return _merge(cfg, self.overrides)
 
     def start(self):

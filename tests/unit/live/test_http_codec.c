@@ -246,7 +246,8 @@ static int server_setup(void **state)
     ilu_http_limits_defaults(&limits);
     limits.max_headers = 16;
     struct ilu_error err = {0};
-    if (ilu_http_server_start(&s->srv, s->base, "127.0.0.1", 0, &limits, MAX_BODY, &s->log, on_request, s, &err)) {
+    if (ilu_http_server_start(&s->srv, s->base, "127.0.0.1", 0, false, &limits, MAX_BODY, &s->log, on_request, s,
+                              &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }

@@ -9,7 +9,7 @@ import sys
 
 ROWS = [  # (label, key in warm.configs[i] or a cpu path, clients)
     ("worker CPU per invocation, raw client (us)", ("cpu", "raw_client", "worker"), (1, 2)),
-    ("agent CPU per invocation, via worker (us)", ("cpu", "raw_client", "agent"), (1, 2)),
+    ("agent CPU per invocation, via worker, libcurl client (us)", ("cpu", "via_worker", "agent"), (1, 2)),
     ("added p50, raw client - direct (us)", "rawclient_added_p50_us", (1, 2)),
     ("added p99, raw client - direct (us)", "rawclient_added_p99_us", (1, 2)),
     ("loopback HTTP floor p50 (us)", "floor_p50_us", (1, 2)),

@@ -10,8 +10,10 @@
 # prewarms max(CONNS) containers, so every connection finds a warm one. Each
 # repetition runs every connection count once, the settings alternating.
 # Per run it records wrk's requests/s, non-2xx answers, the worker process's
-# CPU (all its threads, /proc/PID/stat) per invocation, and how many of the
-# machine's CPUs were busy (/proc/stat: worker, agents and wrk together).
+# CPU (all its threads, /proc/PID/stat) per invocation, that of its core loop
+# alone (the main thread: what bounds the worker however many I/O loops it
+# has), and how many of the machine's CPUs were busy (/proc/stat: worker,
+# agents and wrk together).
 # Prints medians over repetitions with [min-max].
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,26 +85,29 @@ for l in $loops; do
         -d '{"function_name":"noop","function_version":"1","json_args":"{}"}'
 done
 
-proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # clock ticks, all threads
+proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }        # clock ticks, all threads
+core_cpu() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; } # the main thread: the core loop
 busy_idle() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
 
-echo "loops conns rep inv_per_s non2xx worker_cpu_us_per_inv busy_cpus" >"$out/runs.txt"
+echo "loops conns rep inv_per_s non2xx worker_cpu_us_per_inv busy_cpus core_loop_cpu_us_per_inv" >"$out/runs.txt"
 for rep in $(seq "$reps"); do
     for c in $conns; do
         for l in $loops; do
             t=$((c < ncpu ? c : ncpu))
             t=${WRK_THREADS:-$t}
             c0=$(proc_cpu "${pid_of[$l]}")
+            k0=$(core_cpu "${pid_of[$l]}")
             read -r b0 i0 < <(busy_idle)
             wrk -t"$t" -c"$c" -d"${secs}s" -s "$out/invoke.lua" "http://127.0.0.1:${port_of[$l]}/invoke" \
                 >"$out/wrk-$l-$c-$rep.txt"
             read -r b1 i1 < <(busy_idle)
             c1=$(proc_cpu "${pid_of[$l]}")
+            k1=$(core_cpu "${pid_of[$l]}")
             /usr/bin/python3 - "$out/wrk-$l-$c-$rep.txt" "$l" "$c" "$rep" "$c0" "$c1" "$b0" "$b1" "$i0" "$i1" \
-                "$(getconf CLK_TCK)" "$secs" >>"$out/runs.txt" <<'PY'
+                "$(getconf CLK_TCK)" "$secs" "$k0" "$k1" >>"$out/runs.txt" <<'PY'
 import re, sys
 path, l, c, rep = sys.argv[1:5]
-c0, c1, b0, b1, i0, i1, hz, secs = (float(x) for x in sys.argv[5:13])
+c0, c1, b0, b1, i0, i1, hz, secs, k0, k1 = (float(x) for x in sys.argv[5:15])
 text = open(path).read()
 rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
@@ -110,7 +115,8 @@ total = rate * secs
 cpu_us = (c1 - c0) / hz * 1e6 / total if total else float("nan")
 busy = (b1 - b0) / ((b1 - b0) + (i1 - i0)) if (b1 - b0) + (i1 - i0) else 0
 import os
-print(l, c, rep, f"{rate:.0f}", m.group(1) if m else 0, f"{cpu_us:.1f}", f"{busy * os.cpu_count():.2f}")
+core_us = (k1 - k0) / hz * 1e6 / total if total else float("nan")
+print(l, c, rep, f"{rate:.0f}", m.group(1) if m else 0, f"{cpu_us:.1f}", f"{busy * os.cpu_count():.2f}", f"{core_us:.1f}")
 PY
         done
     done
@@ -123,10 +129,11 @@ def cell(vals):
     m = statistics.median(vals)
     return f"{m:.1f} [{min(vals):.1f}-{max(vals):.1f}]" if m < 1000 else f"{m:.0f} [{min(vals):.0f}-{max(vals):.0f}]"
 groups = {}
-for l, c, rep, rate, bad, cpu, busy in rows:
-    groups.setdefault((int(c), int(l)), []).append((float(rate), int(bad), float(cpu), float(busy)))
+for l, c, rep, rate, bad, cpu, busy, core in rows:
+    groups.setdefault((int(c), int(l)), []).append((float(rate), int(bad), float(cpu), float(busy), float(core)))
 base = {}
-print(f"{'conns':>5} {'io_threads':>10} {'inv/s':>22} {'vs io 0':>7} {'worker CPU us/inv':>22} {'busy CPUs':>18} {'inv/s per busy CPU':>22} non-2xx")
+print(f"{'conns':>5} {'io_threads':>10} {'inv/s':>22} {'vs io 0':>7} {'worker CPU us/inv':>22} "
+      f"{'core loop us/inv':>20} {'busy CPUs':>18} {'inv/s per busy CPU':>22} non-2xx")
 for (c, l), runs in sorted(groups.items()):
     rates = [r[0] for r in runs]
     med = statistics.median(rates)
@@ -135,6 +142,7 @@ for (c, l), runs in sorted(groups.items()):
     ratio = f"{med / base[c]:.2f}" if c in base and base[c] else "-"
     per_cpu = [r[0] / r[3] for r in runs if r[3] > 0]
     print(f"{c:>5} {l:>10} {cell(rates):>22} {ratio:>7} {cell([r[2] for r in runs]):>22} "
-          f"{cell([r[3] for r in runs]):>18} {cell(per_cpu):>22} {sum(r[1] for r in runs)}")
+          f"{cell([r[4] for r in runs]):>20} {cell([r[3] for r in runs]):>18} {cell(per_cpu):>22} "
+          f"{sum(r[1] for r in runs)}")
 PY
 echo "runs: $out/runs.txt"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Start a private worker (own port, state dir, cgroup parent, log level warn),
+# Start a private worker (own port, state dir, cgroup parent, log level warn
+# unless BENCH_LOG_LEVEL),
 # run build/bench/bench_worker against it, stop the worker with SIGINT.
 #   bash bench/run.sh [bench_worker options...]   e.g. --reps 3 --cold 5
 # Env: BENCH_JSON (default bench/results/bench-<date>.json), BENCH_TIMEOUT
 # (seconds, default 600), BENCH_TASKSET (e.g. "0" or "0-1": pin the worker
-# with taskset, for experiments only).
+# with taskset, for experiments only), BENCH_LOG_LEVEL (the worker's, default
+# warn; info writes a line per invocation).
 # With --functions N the worker's container pool is raised to hold the N warm
 # containers (128 MB each, as bench_worker registers them) plus the two of
 # the one-function bench: container_resources.memory_mb = (N + 4) x 128 if
@@ -41,7 +43,7 @@ ILUVATAR_WORKER__oci__state_dir=$state \
 ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions \
 ILUVATAR_WORKER__oci__rootfs_dir=$state/rootfs \
 ILUVATAR_WORKER__oci__cgroup_parent=$cgparent \
-ILUVATAR_WORKER__logging__level=warn \
+ILUVATAR_WORKER__logging__level=${BENCH_LOG_LEVEL:-warn} \
     "${mem[@]}" "${pin[@]}" build/iluvatar_worker -c config/worker.json 2>"$log" &
 worker=$!
 stop() {
@@ -65,5 +67,5 @@ curl -s -o /dev/null "http://127.0.0.1:$port/ping" || { echo "worker did not sta
 
 timeout --signal=INT "${BENCH_TIMEOUT:-600}" \
     build/bench/bench_worker --host 127.0.0.1 --port "$port" --state-dir "$state" --worker-pid "$worker" --json "$json" "$@"
-echo "worker log (level warn): $log"
+echo "worker log (level ${BENCH_LOG_LEVEL:-warn}): $log"
 echo "JSON results: $json"

@@ -59,14 +59,25 @@ int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struc
     return 0; /* system stays false: internal functions are never registered from outside */
 }
 
+bool ilu_image_is_reference(const char *image)
+{
+    static const char *const transports[] = {"oci:", "oci-archive:", "docker-archive:", "docker://"};
+    for (size_t i = 0; image && i < sizeof transports / sizeof transports[0]; i++)
+        if (!strncmp(image, transports[i], strlen(transports[i])))
+            return true;
+    return false;
+}
+
 static int check_image(const char *image, struct ilu_error *err)
 {
     if (!image || !*image)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image_name is required");
     size_t len = strlen(image);
-    if (image[0] != '/')
+    if (image[0] != '/' && !ilu_image_is_reference(image))
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
-                       "image \"%.200s\" must be the absolute path of a function folder", image);
+                       "image \"%.200s\" must be the absolute path of a function folder or an image reference "
+                       "(oci:, oci-archive:, docker-archive:, docker://)",
+                       image);
     if (len > ILU_IMAGE_PATH_MAX)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image_name is %zu bytes, over the limit of %d", len,
                        ILU_IMAGE_PATH_MAX);

@@ -32,6 +32,10 @@ struct ilu_registration_limits {
     uint32_t cpu_max;                /* limits.cpu_max */
 };
 
+/* Whether image is an OCI image reference (oci:, oci-archive:,
+ * docker-archive:, docker://) rather than a function folder's path. */
+bool ilu_image_is_reference(const char *image);
+
 /* Whether s is a valid function name or version: 1-63 characters of
  * A-Z a-z 0-9 . _ - (they become parts of container ids, paths, cgroups). */
 bool ilu_registration_valid_name(const char *s);
@@ -51,7 +55,7 @@ int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out,
  * err for a missing or wrongly typed field. Checks nothing else. */
 int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struct ilu_error *err);
 
-/* The rules: names, image syntax (absolute path, at most
+/* The rules: names, image syntax (absolute path or image reference, at most
  * ILU_IMAGE_PATH_MAX bytes, no control characters, no ".." component),
  * memory, cpus, parallel_invokes. lim NULL (the controller, which does not
  * know each worker's limits): memory and cpus need only be positive.

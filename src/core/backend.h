@@ -53,6 +53,13 @@ struct ilu_backend_ops {
     const char *name;
     /* Registration-time check that image can run here (e.g. folder has main.py). */
     int (*check_image)(struct ilu_backend *b, const char *image, struct ilu_error *err);
+    /* Optional, called by the daemon before registering: get image ready
+     * to check and run (an OCI image is fetched and unpacked, seconds).
+     * Returns 1 when image needs nothing (check it now); 0 when done(arg,
+     * err) will be called (err NULL: ready), never from inside this call;
+     * -1 with err when it cannot start. NULL op: nothing ever needs it. */
+    int (*prepare_image)(struct ilu_backend *b, const char *image, const char *tid,
+                         void (*done)(void *arg, const struct ilu_error *err), void *arg, struct ilu_error *err);
     /* Start c (c->fn gives image, memory, cpus); report with events.ready. */
     int (*create)(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err);
     /* Send args (JSON object text) to c's agent; report with events.invoke_done. */

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
     struct ilu_host_stats host;
     ilu_host_stats_start(&host, base, cfg.status.report_freq_ms);
     struct ilu_http_api api = {.worker = worker,
+                               .backend = backend,
                                .async = async,
                                .log = log,
                                .host = &host,

@@ -38,7 +38,7 @@ static void h_ping(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_
     ilu_http_answer_json(ex, 200, json_pack("{s:s}", "message", "Pong"));
 }
 
-static void h_register(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
+static void register_now(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct ilu_error err = {0};
     struct ilu_register_req r = {0};
@@ -48,6 +48,55 @@ static void h_register(struct ilu_http_api *api, struct ilu_http_exchange *ex, j
         return;
     }
     ilu_http_answer_json(ex, 200, ilu_api_register_answer(&r));
+}
+
+/* A registration waiting for its image (an OCI image being unpacked). */
+struct image_wait {
+    struct ilu_http_api *api;
+    struct ilu_http_exchange *ex;
+    json_t *body; /* held: r's strings point into it */
+    char tid[64];
+};
+
+static void on_image_ready(void *arg, const struct ilu_error *err)
+{
+    struct image_wait *iw = arg;
+    if (err)
+        ilu_http_answer_error(iw->ex, err);
+    else
+        register_now(iw->api, iw->ex, iw->body, iw->tid);
+    json_decref(iw->body);
+    free(iw);
+}
+
+/* The backend may need time to get the image ready (seconds for an OCI
+ * image): then the answer waits for it, and the loop goes on meanwhile. */
+static void h_register(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
+{
+    struct ilu_error err = {0};
+    struct ilu_register_req r = {0};
+    const struct ilu_backend *b = api->backend;
+    if (!b || !b->ops->prepare_image || ilu_registration_from_json(body, &r, &err)) {
+        register_now(api, ex, body, tid);
+        return;
+    }
+    struct image_wait *iw = calloc(1, sizeof *iw);
+    if (!iw) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        ilu_http_answer_error(ex, &err);
+        return;
+    }
+    *iw = (struct image_wait){.api = api, .ex = ex, .body = json_incref(body)};
+    snprintf(iw->tid, sizeof iw->tid, "%s", tid);
+    int rc = b->ops->prepare_image(api->backend, r.image_name, tid, on_image_ready, iw, &err);
+    if (rc == 0)
+        return;
+    json_decref(iw->body);
+    free(iw);
+    if (rc < 0)
+        ilu_http_answer_error(ex, &err);
+    else
+        register_now(api, ex, body, tid);
 }
 
 enum { TAG_HEALTH = 1 };

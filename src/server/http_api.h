@@ -18,6 +18,7 @@ struct ilu_http_io;
 struct ilu_http_api {
     struct ilu_http_limits http_limits; /* config section http */
     struct ilu_worker *worker;          /* borrowed */
+    struct ilu_backend *backend;        /* borrowed: worker's, to prepare images at registration */
     struct ilu_async *async;            /* borrowed: async invocations of worker */
     const struct ilu_log *log;          /* borrowed */
     const struct ilu_host_stats *host;  /* borrowed */

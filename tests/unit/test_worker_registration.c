@@ -1,5 +1,6 @@
 /* Worker: registration and lookup errors (404, 400, 409, 413) and the
  * function list. */
+#include "api/registration.h"
 #include "worker_fixture.h"
 
 static void unknown_function_is_404(void **state)
@@ -129,6 +130,36 @@ static void invalid_registrations_are_400(void **state)
     fake_world_end(&fw);
 }
 
+/* image_name: a folder's absolute path or an OCI image reference; the
+ * same rules (control characters, "..") for both. */
+static void image_references_pass_the_syntax_check(void **state)
+{
+    (void)state;
+    struct fake_world fw;
+    start(&fw);
+    struct ilu_worker *w = fake_world_start(&fw);
+    struct ilu_error err = {0};
+    static const char *ok[] = {"oci:/srv/layout:v1", "oci-archive:/srv/i.tar", "docker-archive:/srv/i.tar:repo:tag",
+                               "docker://registry.example/repo:tag"};
+    static const char *bad[] = {"relative/path", "http://example/x", "oci", "oci:/srv/../etc:v1", "docker://a\tb"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_true(ilu_image_is_reference(ok[i]));
+        struct ilu_register_req req = fake_req("I", ok[i], 128);
+        char version[8];
+        snprintf(version, sizeof version, "%zu", i);
+        req.function_version = version;
+        assert_int_equal(ilu_worker_register(w, &req, "r", &err), 0);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct ilu_register_req req = fake_req("B", bad[i], 128);
+        assert_int_equal(ilu_worker_register(w, &req, "r", &err), -1);
+        assert_int_equal(err.status, 400);
+        assert_string_equal(err.kind, "bad_image");
+    }
+    assert_false(ilu_image_is_reference("/srv/fn"));
+    fake_world_end(&fw);
+}
+
 static void system_functions_are_hidden_from_the_list(void **state)
 {
     (void)state;
@@ -160,6 +191,7 @@ int main(void)
         cmocka_unit_test(conflicting_reregistration_is_409_identical_is_0),
         cmocka_unit_test(function_memory_larger_than_pool_is_400),
         cmocka_unit_test(invalid_registrations_are_400),
+        cmocka_unit_test(image_references_pass_the_syntax_check),
         cmocka_unit_test(system_functions_are_hidden_from_the_list),
     };
     return cmocka_run_group_tests_name("worker_registration", tests, NULL, NULL);

@@ -141,7 +141,7 @@ static json_t *mount_entry(const char *dest, const char *type, const char *src, 
                      str_array(opts));
 }
 
-static json_t *build_mounts(struct oci_backend *ob, const char *image)
+static json_t *build_mounts(struct oci_backend *ob, const char *image, const struct oci_image *img)
 {
     static const char *proc_o[] = {"nosuid", "noexec", "nodev", NULL};
     static const char *dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
@@ -159,11 +159,14 @@ static json_t *build_mounts(struct oci_backend *ob, const char *image)
     json_array_append_new(m, mount_entry("/dev/shm", "tmpfs", "shm", shm_o));
     json_array_append_new(m, mount_entry("/dev/mqueue", "mqueue", "mqueue", mq_o));
     json_array_append_new(m, mount_entry("/sys", "sysfs", "sysfs", sys_o));
-    json_array_append_new(m, mount_entry("/usr", "bind", "/usr", usr_o));
+    if (!img) /* an image brings its own /usr */
+        json_array_append_new(m, mount_entry("/usr", "bind", "/usr", usr_o));
     json_array_append_new(m, mount_entry("/tmp", "tmpfs", "tmpfs", tmp_o));
     if (image)
         json_array_append_new(m, mount_entry("/function", "bind", image, fn_o));
     json_array_append_new(m, mount_entry("/iluvatar/agent", "bind", ob->agent_dir, fn_o));
+    if (img && ob->init_static[0])
+        json_array_append_new(m, mount_entry("/iluvatar/init", "bind", ob->init_static, fn_o));
     return m;
 }
 
@@ -193,8 +196,54 @@ static json_t *id_mapping(uint32_t host_id, uint32_t size)
     return json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID", (json_int_t)host_id, "size", (json_int_t)size);
 }
 
-static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, uint32_t memory_mb,
-                            uint32_t cpus, const char *const *args)
+/* The agent's command and environment: on the lean root, the host's Python
+ * (-S: no site, nothing of the host's site-packages); in an image, the
+ * image's own Python with its site (its packages) and Env. */
+static void agent_process(struct oci_backend *ob, const struct oci_image *img, const char *agent, const char **argv,
+                          json_t *env)
+{
+    size_t n = 0;
+    if (img) {
+        if (ob->init_static[0]) {
+            argv[n++] = "/iluvatar/init";
+            argv[n++] = "--";
+        }
+        argv[n++] = img->python;
+    } else {
+        if (ob->init[0]) {
+            argv[n++] = ob->init;
+            argv[n++] = "--";
+        }
+        argv[n++] = ob->python;
+        argv[n++] = "-S";
+    }
+    argv[n++] = "-u";
+    argv[n++] = agent;
+    argv[n] = NULL;
+    json_array_append_new(env, json_pack("s+", "ILU_FUNCTION_DIR=", img ? img->workdir : "/function"));
+    if (!img) {
+        json_array_append_new(env, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
+        json_array_append_new(env, json_string("LANG=C.UTF-8"));
+        return;
+    }
+    bool has_path = false, has_lang = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(img->env, i, e)
+    {
+        const char *kv = json_string_value(e);
+        has_path |= !strncmp(kv, "PATH=", 5);
+        has_lang |= !strncmp(kv, "LANG=", 5);
+        json_array_append(env, e);
+    }
+    if (!has_path)
+        json_array_append_new(env, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
+    if (!has_lang)
+        json_array_append_new(env, json_string("LANG=C.UTF-8"));
+}
+
+static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, const struct oci_image *img,
+                            uint32_t memory_mb, uint32_t cpus, const char *const *args)
 {
     static const char *masked[] = {"/proc/acpi",
                                    "/proc/asound",
@@ -211,28 +260,25 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     char agent[320];
     snprintf(agent, sizeof agent, "/iluvatar/agent/%s", ob->agent_file);
     /* A tiny init (tini) as pid 1 reaps the orphans a function leaves and
-     * lets signals a function sends itself take effect (pid 1 ignores them). */
-    const char *agent_args[] = {ob->init, "--", ob->python, "-S", "-u", agent, NULL};
-    const char *const *run = agent_args + (ob->init[0] ? 0 : 2);
+     * lets signals a function sends itself take effect (pid 1 ignores them).
+     * Ours come first: the first of a name is the one getenv sees. */
+    const char *run[8];
     char max_result[48];
     snprintf(max_result, sizeof max_result, "ILU_MAX_RESULT_BYTES=%u", ob->max_result_bytes);
-    const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
-                         "ILU_AGENT_FD=3",
-                         "ILU_FUNCTION_DIR=/function",
-                         "PYTHONDONTWRITEBYTECODE=1",
-                         "HOME=/tmp",
-                         "LANG=C.UTF-8",
-                         max_result,
-                         NULL};
+    json_t *env = json_pack("[s, s, s, s]", "ILU_AGENT_FD=3", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", max_result);
+    agent_process(ob, img, agent, run, env);
     json_t *caps = json_object();
     static const char *cap_sets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
     for (size_t i = 0; i < 5; i++)
         json_object_set_new(caps, cap_sets[i], json_array());
 
     json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:b, s:[{s:s, s:I, s:I}]}", "terminal", 0,
-                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : run), "env", str_array(env),
-                                "cwd", image ? "/function" : "/", "capabilities", caps, "noNewPrivileges", 1, "rlimits",
-                                "type", "RLIMIT_NOFILE", "hard", (json_int_t)1024, "soft", (json_int_t)1024);
+                                "user", "uid", 0, "gid", 0, "args", str_array(args ? args : run), "env", env, "cwd",
+                                img     ? img->workdir
+                                : image ? "/function"
+                                        : "/",
+                                "capabilities", caps, "noNewPrivileges", 1, "rlimits", "type", "RLIMIT_NOFILE", "hard",
+                                (json_int_t)1024, "soft", (json_int_t)1024);
 
     json_t *ns = json_array();
     static const char *ns_types[] = {"pid", "network", "ipc", "uts", "mount"};
@@ -256,12 +302,13 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
         json_object_set(linux_, "seccomp", ob->seccomp);
 
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process", process, "root",
-                     "path", ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts", build_mounts(ob, image),
-                     "linux", linux_);
+                     "path", img ? img->rootfs : ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts",
+                     build_mounts(ob, image, img), "linux", linux_);
 }
 
-int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image, uint32_t memory_mb,
-                     uint32_t cpus, const char *const *args, struct ilu_error *err)
+int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
+                     const struct oci_image *img, uint32_t memory_mb, uint32_t cpus, const char *const *args,
+                     struct ilu_error *err)
 {
     char sockets[PATH_MAX + 16], cfgpath[PATH_MAX + 16];
     snprintf(sockets, sizeof sockets, "%s/sockets", dir);
@@ -272,7 +319,7 @@ int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, co
     if (mkdir(sockets, 0700) != 0 && errno != EEXIST)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create %s: %s", id, sockets,
                        strerror(errno));
-    json_t *cfg = build_config(ob, id, image, memory_mb, cpus, args);
+    json_t *cfg = build_config(ob, id, image, img, memory_mb, cpus, args);
     if (!cfg)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)", id);
     int rc = json_dump_file(cfg, cfgpath, JSON_COMPACT);

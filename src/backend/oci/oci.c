@@ -90,7 +90,23 @@ static int check_reachable(const char *what, const char *path, struct ilu_error 
 static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_error *err)
 {
     char resolved[PATH_MAX];
+    if (oci_is_image_ref(image)) {
+        const struct oci_image *img = oci_image_find(b->priv, image);
+        if (!img || !img->ready)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
+                           "image %s is not prepared (register it through the worker's API, which unpacks it first)",
+                           image);
+        return 0;
+    }
     return resolve_image(b->priv, image, resolved, err);
+}
+
+static int oci_prepare_image(struct ilu_backend *b, const char *image, const char *tid,
+                             void (*done)(void *arg, const struct ilu_error *err), void *arg, struct ilu_error *err)
+{
+    if (!oci_is_image_ref(image))
+        return 1;
+    return oci_image_prepare(b->priv, image, tid, done, arg, err);
 }
 
 /* functions_dirs: ':'-separated; empty means the bundled functions/ beside
@@ -301,8 +317,15 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     if (c->backend_data)
         return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s was already created", c->id);
     char image[PATH_MAX];
-    if (resolve_image(ob, c->fn->image, image, err) != 0)
+    const struct oci_image *img = NULL;
+    if (oci_is_image_ref(c->fn->image)) {
+        img = oci_image_find(ob, c->fn->image);
+        if (!img || !img->ready)
+            return ilu_err(err, ILU_ST_BAD_GATEWAY, "bad_image", "container %s: image %s is not prepared", c->id,
+                           c->fn->image);
+    } else if (resolve_image(ob, c->fn->image, image, err) != 0) {
         return ilu_err_wrap(err, "container %s", c->id);
+    }
 
     struct oci_ct *ct = calloc(1, sizeof *ct);
     if (!ct)
@@ -319,7 +342,7 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     uint32_t mem = c->memory_mb ? c->memory_mb : c->fn->memory_mb;
     uint32_t cpus = c->cpus ? c->cpus : c->fn->cpus;
     int listen_fd = -1, out_w = -1, err_w = -1;
-    if (oci_write_bundle(ob, ct->dir, ct->id, image, mem, cpus, NULL, err) != 0)
+    if (oci_write_bundle(ob, ct->dir, ct->id, img ? NULL : image, img, mem, cpus, NULL, err) != 0)
         goto fail;
 
     /* The agent's socket listens before the container exists and reaches it
@@ -488,6 +511,7 @@ static void oci_free(struct ilu_backend *b)
         return;
     struct oci_backend *ob = backend_of(b);
     oci_shutdown(b);
+    oci_images_free(ob);
     if (ob->orphan_handler)
         ilu_reaper_set_orphan_handler(ob->reaper, NULL, NULL, NULL);
     json_decref(ob->seccomp);
@@ -502,6 +526,7 @@ static const char *oci_runtime_name(const struct ilu_backend *b)
 static const struct ilu_backend_ops oci_ops = {
     .name = "oci",
     .check_image = oci_check_image,
+    .prepare_image = oci_prepare_image,
     .create = oci_create,
     .invoke = oci_invoke,
     .destroy = oci_destroy,
@@ -613,7 +638,7 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     if (ob->userns)
         chmod(ob->state_dir, 0711);
     if (oci_build_rootfs(ob, err) != 0 || oci_resolve_agent(ob, oc->agent_path, err) != 0 ||
-        set_function_roots(ob, cfg->functions_dirs, err) != 0)
+        set_function_roots(ob, cfg->functions_dirs, err) != 0 || oci_images_init(ob, oc, err) != 0)
         goto fail;
     /* runc opens bind-mount sources (the agent, function folders) before it
      * enters the user namespace, but it enters the root from inside. */

@@ -23,6 +23,8 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_STR("oci.seccomp", seccomp),
     ILU_CFG_STR("oci.init", init),
     ILU_CFG_U32("oci.log_max_bytes", log_max_bytes),
+    ILU_CFG_STR("oci.image_cache_dir", image_cache_dir),
+    ILU_CFG_STR("oci.image_tool", image_tool),
 };
 const struct ilu_cfg_schema ilu_oci_config_schema = {fields, sizeof fields / sizeof fields[0]};
 

@@ -56,6 +56,24 @@ struct oci_ct {
 
 #define OCI_ORPHANS 64
 
+/* A function image (images.c): its cache entry once prepared. */
+struct oci_image {
+    struct oci_backend *ob;
+    char ref[512];
+    char name[80];         /* cache entry: sha256-<image id> */
+    char rootfs[PATH_MAX]; /* <cache>/<name>/rootfs, the containers' read-only root */
+    char workdir[256];     /* the function's folder inside (main.py) */
+    char python[256];      /* the image's own interpreter, for the agent */
+    struct json_t *env;    /* the image's Env, "K=V" strings */
+    bool ready, preparing; /* ready: the last preparation succeeded */
+    pid_t pid;             /* of the running preparation */
+    char tid[64];          /* of the registration that started it */
+    uint64_t started_ns;
+    char out_path[PATH_MAX], err_path[PATH_MAX];
+    struct oci_image_waiter *waiters;
+    struct oci_image *next;
+};
+
 struct oci_backend {
     struct ilu_backend base; /* first: b->priv == b */
     struct event_base *evb;
@@ -87,6 +105,12 @@ struct oci_backend {
     bool memsw;               /* kernel accounts swap: set memory.swap */
     bool cgroupns;
     struct oci_ct *cts; /* every container, live or tearing down */
+    /* function images (images.c) */
+    char image_cache_dir[PATH_MAX];
+    char image_tool[PATH_MAX];
+    char init_static[256]; /* a static tini for image roots, "" : none */
+    struct oci_image *images;
+    unsigned image_runs;
     /* Pids reaped that matched nothing (yet): a container init can exit
      * before we read its pid file. A small ring is enough. */
     struct {
@@ -129,14 +153,33 @@ void oci_output_free(struct oci_output *o);
  * and other host-wide calls fail with EPERM), or one read from a file. */
 struct json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err);
 
+/* images.c: functions registered as OCI images (oci:, oci-archive:,
+ * docker-archive:, docker:// references), prepared by tools/images/prepare.sh
+ * into a content-addressed cache under oci.image_cache_dir. */
+bool oci_is_image_ref(const char *image);
+/* Start preparing ref (or join the preparation running); done(arg, err) is
+ * called later, err NULL when the image is ready. -1 with a 400 in err when
+ * ref is not acceptable (a local path outside functions_dirs). */
+int oci_image_prepare(struct oci_backend *ob, const char *ref, const char *tid,
+                      void (*done)(void *arg, const struct ilu_error *err), void *arg, struct ilu_error *err);
+/* The image record of ref, prepared or not; NULL if never asked for. */
+struct oci_image *oci_image_find(const struct oci_backend *ob, const char *ref);
+/* The cache dir, the tool and the static init, from the config. */
+int oci_images_init(struct oci_backend *ob, const struct ilu_oci_config *oc, struct ilu_error *err);
+/* Forget every image (running preparations are no longer watched). */
+void oci_images_free(struct oci_backend *ob);
+
 /* bundle.c */
 int oci_mkdir_p(const char *path, mode_t mode);
 int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err);
 int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err);
-/* Create <dir> with sockets/ and config.json for container id. args NULL
- * means the agent; otherwise a NULL-terminated argv (the probe). */
-int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image, uint32_t memory_mb,
-                     uint32_t cpus, const char *const *args, struct ilu_error *err);
+/* Create <dir> with sockets/ and config.json for container id. image is the
+ * function folder, or NULL with img the function's OCI image (its root and
+ * Python), or both NULL (the probe). args NULL means the agent; otherwise a
+ * NULL-terminated argv (the probe). */
+int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
+                     const struct oci_image *img, uint32_t memory_mb, uint32_t cpus, const char *const *args,
+                     struct ilu_error *err);
 int oci_rm_tree(const char *path);
 /* Last lines of a text file (at most len-1 bytes), newlines turned into " | ". */
 void oci_file_tail(const char *path, char *buf, size_t len);

@@ -1,0 +1,284 @@
+/* Functions registered as OCI images: image_name is a reference (oci:,
+ * oci-archive:, docker-archive:, docker://) instead of a folder. Preparing one
+ * runs tools/images/prepare.sh (skopeo and umoci do the reading and
+ * unpacking), which leaves a content-addressed cache entry: the image's
+ * rootfs and config. This file reads that config to find where the function
+ * is (label org.iluvatar.workdir, else WORKDIR, else /app, Ilúvatar's
+ * convention) and which Python runs the agent (label org.iluvatar.python,
+ * else the first python3 on the image's PATH), and checks main.py is there.
+ * Registrations of a reference being prepared wait for that one run. */
+#include "oci_int.h"
+
+#include "api/registration.h"
+#include "os/clock.h"
+#include "os/spawn.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct oci_image_waiter {
+    void (*done)(void *arg, const struct ilu_error *err);
+    void *arg;
+    struct oci_image_waiter *next;
+};
+
+bool oci_is_image_ref(const char *image)
+{
+    return ilu_image_is_reference(image);
+}
+
+struct oci_image *oci_image_find(const struct oci_backend *ob, const char *ref)
+{
+    for (struct oci_image *img = ob->images; img; img = img->next)
+        if (!strcmp(img->ref, ref))
+            return img;
+    return NULL;
+}
+
+/* A local image (layout or archive) must lie under one of functions_dirs,
+ * as function folders must: only the worker's owner writes there. */
+static int check_local_path(struct oci_backend *ob, const char *ref, struct ilu_error *err)
+{
+    if (!strncmp(ref, "docker://", 9))
+        return 0;
+    const char *path = strchr(ref, ':') + 1;
+    char file[PATH_MAX], real[PATH_MAX];
+    size_t n = strcspn(path, ":"); /* a tag or reference may follow */
+    if (path[0] != '/' || n >= sizeof file)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: the path must be absolute", ref);
+    memcpy(file, path, n);
+    file[n] = '\0';
+    if (!realpath(file, real))
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s: %s", ref, file, strerror(errno));
+    for (unsigned i = 0; i < ob->n_fn_roots; i++) {
+        size_t len = strlen(ob->fn_roots[i]);
+        if (!strncmp(real, ob->fn_roots[i], len) && (real[len] == '/' || real[len] == '\0'))
+            return 0;
+    }
+    return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s (%s) is not under any of functions_dirs (%s)", ref,
+                   real, ob->fn_roots_text);
+}
+
+/* path inside the image's root exists (not following a last symlink, whose
+ * target means something only inside the container) */
+static bool in_root(const char *rootfs, const char *path)
+{
+    char full[PATH_MAX * 2];
+    struct stat st;
+    snprintf(full, sizeof full, "%s%s", rootfs, path);
+    return lstat(full, &st) == 0;
+}
+
+static const char *label(json_t *cfg, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(cfg, "Labels"), name));
+}
+
+/* Fill img from its cache entry's image-config.json. */
+static int read_entry(struct oci_backend *ob, struct oci_image *img, const char *name, struct ilu_error *err)
+{
+    char path[PATH_MAX + 64];
+    snprintf(img->name, sizeof img->name, "%s", name);
+    snprintf(img->rootfs, sizeof img->rootfs, "%s/%s/rootfs", ob->image_cache_dir, name);
+    snprintf(path, sizeof path, "%s/%s/image-config.json", ob->image_cache_dir, name);
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    json_t *cfg = json_object_get(doc, "config"); /* absent in a config with no settings */
+    int rc = 0;
+    const char *workdir = label(cfg, "org.iluvatar.workdir");
+    if (!workdir || !*workdir)
+        workdir = json_string_value(json_object_get(cfg, "WorkingDir"));
+    if (!workdir || !*workdir)
+        workdir = "/app";
+    snprintf(img->workdir, sizeof img->workdir, "%s", workdir);
+    json_decref(img->env);
+    img->env = json_array();
+    const char *search = "/usr/local/bin:/usr/bin:/bin";
+    json_t *env = json_object_get(cfg, "Env"), *e;
+    size_t i;
+    json_array_foreach(env, i, e)
+    {
+        const char *kv = json_string_value(e);
+        if (!kv || !strchr(kv, '='))
+            continue;
+        json_array_append(img->env, e);
+        if (!strncmp(kv, "PATH=", 5))
+            search = kv + 5;
+    }
+    const char *python = label(cfg, "org.iluvatar.python");
+    img->python[0] = '\0';
+    if (python && python[0] == '/') {
+        snprintf(img->python, sizeof img->python, "%s", python);
+    } else {
+        char dirs[1024];
+        snprintf(dirs, sizeof dirs, "%s", search);
+        char *save = NULL;
+        for (char *d = strtok_r(dirs, ":", &save); d && !img->python[0]; d = strtok_r(NULL, ":", &save)) {
+            char cand[512];
+            snprintf(cand, sizeof cand, "%s/python3", d);
+            if (d[0] == '/' && in_root(img->rootfs, cand))
+                snprintf(img->python, sizeof img->python, "%s", cand);
+        }
+    }
+    char main_py[300];
+    snprintf(main_py, sizeof main_py, "%s/main.py", img->workdir);
+    if (!doc)
+        rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: cannot read its config: %s", img->ref, jerr.text);
+    else if (!img->python[0] || !in_root(img->rootfs, img->python))
+        rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
+                     "image %s has no Python: no python3 on its PATH (%s)%s%s; set the label org.iluvatar.python",
+                     img->ref, search, img->python[0] ? " nor at " : "", img->python);
+    else if (!in_root(img->rootfs, main_py))
+        rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
+                     "image %s has no %s (the function's folder is the label org.iluvatar.workdir, else WORKDIR, "
+                     "else /app)",
+                     img->ref, main_py);
+    json_decref(doc);
+    return rc;
+}
+
+static void finish(struct oci_image *img, const struct ilu_error *err)
+{
+    img->preparing = false;
+    img->pid = 0;
+    img->ready = err == NULL;
+    struct oci_image_waiter *w = img->waiters;
+    img->waiters = NULL;
+    while (w) {
+        struct oci_image_waiter *next = w->next;
+        w->done(w->arg, err);
+        free(w);
+        w = next;
+    }
+}
+
+static void on_prepare_exit(void *arg, pid_t pid, int status)
+{
+    struct oci_image *img = arg;
+    struct oci_backend *ob = img->ob;
+    char out[512] = "", why[600];
+    oci_file_tail(img->out_path, out, sizeof out);
+    oci_file_tail(img->err_path, why, sizeof why);
+    unlink(img->out_path);
+    unlink(img->err_path);
+    size_t n = strcspn(out, " \n|");
+    out[n] = '\0';
+    struct ilu_error err = {0};
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strncmp(out, "sha256-", 7);
+    if (!ok) {
+        char how[96];
+        oci_describe_status(status, how, sizeof how);
+        ilu_err(&err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s (%s)", img->ref, why[0] ? why : "no reason given",
+                how);
+    } else if (read_entry(ob, img, out, &err) == 0) {
+        ilu_info(ob->log, img->tid, "image %s ready: %s, python %s, function in %s (%.0f ms)", img->ref, img->name,
+                 img->python, img->workdir, (double)(ilu_os_mono_ns() - img->started_ns) / 1e6);
+        finish(img, NULL);
+        return;
+    }
+    if (ok) { /* unpacked but not a function image: no registration can use it */
+        char entry[PATH_MAX + 96];
+        snprintf(entry, sizeof entry, "%s/%s", ob->image_cache_dir, out);
+        oci_rm_tree(entry);
+    }
+    ilu_warn(ob->log, img->tid, "%s", err.msg);
+    finish(img, &err);
+}
+
+int oci_image_prepare(struct oci_backend *ob, const char *ref, const char *tid,
+                      void (*done)(void *arg, const struct ilu_error *err), void *arg, struct ilu_error *err)
+{
+    if (strlen(ref) >= sizeof ob->images->ref)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image reference too long (%zu bytes)", strlen(ref));
+    if (check_local_path(ob, ref, err))
+        return -1;
+    struct oci_image *img = oci_image_find(ob, ref);
+    if (!img) {
+        if (!(img = calloc(1, sizeof *img)))
+            return ilu_err(err, ILU_ST_INTERNAL, "oom", "out of memory");
+        img->ob = ob;
+        snprintf(img->ref, sizeof img->ref, "%s", ref);
+        img->next = ob->images;
+        ob->images = img;
+    }
+    struct oci_image_waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return ilu_err(err, ILU_ST_INTERNAL, "oom", "out of memory");
+    w->done = done;
+    w->arg = arg;
+    w->next = img->waiters;
+    img->waiters = w;
+    if (img->preparing) /* one run serves every registration that waits for it */
+        return 0;
+    /* each registration runs it again: the reference may name new content
+     * now (a layout's tag moved); an unchanged image is found in the cache */
+    snprintf(img->tid, sizeof img->tid, "%s", tid ? tid : "");
+    unsigned seq = ++ob->image_runs;
+    snprintf(img->out_path, sizeof img->out_path, "%s/tmp/run-%u.out", ob->image_cache_dir, seq);
+    snprintf(img->err_path, sizeof img->err_path, "%s/tmp/run-%u.err", ob->image_cache_dir, seq);
+    char *argv[] = {"/bin/bash", ob->image_tool, img->ref, ob->image_cache_dir, NULL};
+    img->started_ns = ilu_os_mono_ns();
+    pid_t pid = ilu_os_spawn(argv, img->out_path, img->err_path, err);
+    if (pid <= 0 || ilu_reaper_watch(ob->reaper, pid, on_prepare_exit, img) != 0) {
+        img->waiters = w->next;
+        free(w);
+        return pid <= 0 ? -1 : ilu_err(err, ILU_ST_INTERNAL, "oom", "cannot watch the image tool");
+    }
+    img->pid = pid;
+    img->preparing = true;
+    ilu_info(ob->log, tid, "preparing image %s", ref);
+    return 0;
+}
+
+int oci_images_init(struct oci_backend *ob, const struct ilu_oci_config *oc, struct ilu_error *err)
+{
+    if (oc->image_cache_dir[0])
+        snprintf(ob->image_cache_dir, sizeof ob->image_cache_dir, "%s", oc->image_cache_dir);
+    else
+        snprintf(ob->image_cache_dir, sizeof ob->image_cache_dir, "%s/images", ob->state_dir);
+    if (oc->image_tool[0]) {
+        snprintf(ob->image_tool, sizeof ob->image_tool, "%s", oc->image_tool);
+    } else { /* binaries live in build/: build/../tools/images/prepare.sh */
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(ob->image_tool, sizeof ob->image_tool, "%s/../tools/images/prepare.sh", exe);
+    }
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s/tmp", ob->image_cache_dir);
+    if (oci_mkdir_p(tmp, 0711) != 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the image cache %s: %s", ob->image_cache_dir,
+                       strerror(errno));
+    chmod(ob->image_cache_dir, 0711); /* user-namespaced containers pass through to their root */
+    /* the static tini, for images: their root has no /usr of ours */
+    char init_static[300];
+    snprintf(init_static, sizeof init_static, "%s-static", ob->init);
+    if (ob->init[0] && access(init_static, X_OK) == 0)
+        snprintf(ob->init_static, sizeof ob->init_static, "%s", init_static);
+    return 0;
+}
+
+void oci_images_free(struct oci_backend *ob)
+{
+    while (ob->images) {
+        struct oci_image *img = ob->images;
+        ob->images = img->next;
+        if (img->pid > 0)
+            ilu_reaper_unwatch(ob->reaper, img->pid);
+        for (struct oci_image_waiter *w = img->waiters, *next; w; w = next) {
+            next = w->next;
+            free(w); /* their requests go with the HTTP server */
+        }
+        json_decref(img->env);
+        free(img);
+    }
+}

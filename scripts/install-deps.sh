@@ -2,7 +2,8 @@
 # Install the Debian packages the project needs, only those missing.
 set -euo pipefail
 packages=(build-essential pkg-config libevent-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libsqlite3-dev
-          crun runc tini iproute2 procps python3-matplotlib time clang libclang-rt-14-dev clang-format)
+          crun runc tini iproute2 procps python3-matplotlib time clang libclang-rt-14-dev clang-format
+          skopeo umoci mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

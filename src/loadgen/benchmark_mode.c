@@ -211,11 +211,11 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
     return 0;
 }
 
-static int has_main_py(const char *dir)
+static int has_file(const char *dir, const char *name)
 {
     char path[PATH_MAX + 16];
     struct stat st;
-    snprintf(path, sizeof path, "%s/main.py", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     return !stat(path, &st) && S_ISREG(st.st_mode);
 }
 
@@ -257,13 +257,19 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
         char path[PATH_MAX * 2];
         snprintf(path, sizeof path, "%s/%s", root, e);
         if (e[0] != '.' && !stat(path, &st) && S_ISDIR(st.st_mode)) {
-            if (has_main_py(path)) {
+            /* a folder listing Debian packages runs only as an image
+             * (tools/images/build.sh): as a folder its imports would fail */
+            const char *why = !has_file(path, "main.py") ? "no main.py"
+                              : has_file(path, "packages.txt")
+                                  ? "it needs packages (packages.txt): build an image of it"
+                                  : NULL;
+            if (!why) {
                 if (names)
                     names[n_fns++] = strdup(e);
             } else {
                 json_array_append_new(skipped, json_string(e));
                 if (!ctx->quiet)
-                    fprintf(stderr, "iluvatar_load_gen: note: skipping %s: no main.py\n", path);
+                    fprintf(stderr, "iluvatar_load_gen: note: skipping %s: %s\n", path, why);
             }
         }
         free(ents[i]);

@@ -6,7 +6,8 @@
 # Env: BENCH_JSON (default bench/results/bench-<date>.json), BENCH_TIMEOUT
 # (seconds, default 600), BENCH_TASKSET (e.g. "0" or "0-1": pin the worker
 # with taskset, for experiments only), BENCH_LOG_LEVEL (the worker's, default
-# warn; info writes a line per invocation).
+# warn; info writes a line per invocation), BENCH_FUNCTIONS_DIR (one more
+# folder the worker may take functions and images from).
 # With --functions N the worker's container pool is raised to hold the N warm
 # containers (128 MB each, as bench_worker registers them) plus the two of
 # the one-function bench: container_resources.memory_mb = (N + 4) x 128 if
@@ -40,7 +41,7 @@ pin=()
 [ -n "${BENCH_TASKSET:-}" ] && pin=(taskset -c "$BENCH_TASKSET")
 ILUVATAR_WORKER__port=$port \
 ILUVATAR_WORKER__oci__state_dir=$state \
-ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions \
+ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions${BENCH_FUNCTIONS_DIR:+:$BENCH_FUNCTIONS_DIR} \
 ILUVATAR_WORKER__oci__rootfs_dir=$state/rootfs \
 ILUVATAR_WORKER__oci__cgroup_parent=$cgparent \
 ILUVATAR_WORKER__logging__level=${BENCH_LOG_LEVEL:-warn} \

@@ -29,6 +29,7 @@ struct bench_opt {
     int port;
     const char *state_dir;
     char function_dir[PATH_MAX];
+    const char *image; /* --image: register this OCI image reference instead of function_dir */
     const char *json_path;
     char runtime_path[PATH_MAX];
     int reps, requests, warmup, cold;

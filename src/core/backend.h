@@ -70,6 +70,12 @@ struct ilu_backend_ops {
     /* Remove everything this backend made, blocking; used at shutdown. */
     void (*shutdown)(struct ilu_backend *b);
     void (*free)(struct ilu_backend *b);
+    /* Add the backend's own figures to a /status object (e.g. its image
+     * cache); NULL op: none. */
+    void (*status_json)(struct ilu_backend *b, struct json_t *status);
+    /* Remove what the backend keeps for later that nothing uses (unpacked
+     * images of no registered function); returns how many. NULL op: none. */
+    unsigned (*clean)(struct ilu_backend *b, const char *tid);
     /* What runs the containers, for /status and logs ("crun"); NULL op:
      * the backend's name. */
     const char *(*runtime_name)(const struct ilu_backend *b);

@@ -113,7 +113,16 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         struct lg_fn_plan *pl = &p->fns[f];
         pl->name = fn->name;
         json_t *args;
-        if (functions_load) {
+        if (fn->image) {
+            /* the metadata's image_name (Ilúvatar's column): that function
+             * itself, with the trace's durations as its expected times */
+            snprintf(pl->image, sizeof pl->image, "%s", fn->image);
+            pl->cold_exec_ms = fn->cold_ms;
+            pl->warm_exec_ms = fn->warm_ms;
+            json_object_set_new(mapping, fn->name,
+                                json_pack("{s:s, s:s}", "image_name", fn->image, "from", "metadata"));
+            args = json_object();
+        } else if (functions_load) {
             const char *chosen = NULL;
             if (lg_benchmark_match(data, fn->warm_ms, pl, &chosen)) {
                 ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s has no function with warm_results_sec", o->function_data);
@@ -147,7 +156,7 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         }
         pl->report_fn = (unsigned)idx;
     }
-    if (functions_load)
+    if (json_object_size(mapping)) /* benchmark matches, and functions given by image_name */
         json_object_set_new(p->inputs, "function_mapping", mapping);
     else
         json_decref(mapping);

@@ -209,6 +209,8 @@ static void h_status(struct ilu_http_api *api, struct ilu_http_exchange *ex, jso
     ilu_host_stats_json(api->host, s);
     json_object_set_new(s, "worker_name", json_string(api->worker_name));
     json_object_set_new(s, "runtime", json_string(api->runtime_name ? api->runtime_name : ""));
+    if (api->backend && api->backend->ops->status_json)
+        api->backend->ops->status_json(api->backend, s);
     ilu_http_answer_json(ex, 200, s);
 }
 
@@ -219,7 +221,10 @@ static void h_list(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_
 
 static void h_clean(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
-    ilu_http_answer_json(ex, 200, ilu_api_clean_answer(ilu_worker_clean(api->worker, tid)));
+    json_t *answer = ilu_api_clean_answer(ilu_worker_clean(api->worker, tid));
+    if (api->backend && api->backend->ops->clean) /* e.g. unpacked images no function uses */
+        json_object_set_new(answer, "images_removed", json_integer(api->backend->ops->clean(api->backend, tid)));
+    ilu_http_answer_json(ex, 200, answer);
 }
 
 /* Ilúvatar's est_invoke_time. {"fqdns": [...]} answers {"est_time": [...]}
@@ -257,7 +262,7 @@ fail:
 static void h_metrics(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     struct evbuffer *buf = evbuffer_new();
-    ilu_metrics_write(buf, api->worker, api->host);
+    ilu_metrics_write(buf, api->worker, api->backend, api->host);
     ilu_http_answer_text(ex, 200, ILU_HTTP_METRICS_TYPE, buf);
 }
 

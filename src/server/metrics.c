@@ -28,7 +28,16 @@ static const struct {
     {"container_deaths", "iluvatar_container_deaths_total", "counter", "Containers that died on their own."},
 };
 
-void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const struct ilu_host_stats *host)
+/* The backend's own figures (backend.h status_json), when it has them. */
+static const struct {
+    const char *key, *name, *help;
+} backend_series[] = {
+    {"image_cache_entries", "iluvatar_image_cache_entries", "Unpacked OCI images in the cache."},
+    {"image_cache_mb", "iluvatar_image_cache_mb", "Disk held by the unpacked OCI images, MiB."},
+};
+
+void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, struct ilu_backend *backend,
+                       const struct ilu_host_stats *host)
 {
     json_t *status = ilu_worker_status_json(w);
     for (size_t i = 0; i < sizeof worker_series / sizeof worker_series[0]; i++)
@@ -37,6 +46,16 @@ void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const s
     json_decref(status);
     gauge(out, "iluvatar_host_cpu_util_pct", "gauge", "Host CPU busy percentage.", host->cpu_util_pct);
     gauge(out, "iluvatar_host_load_avg_1m", "gauge", "Host 1-minute load average.", host->load_avg_1m);
+    if (backend && backend->ops->status_json) {
+        json_t *b = json_object();
+        backend->ops->status_json(backend, b);
+        for (size_t i = 0; i < sizeof backend_series / sizeof backend_series[0]; i++) {
+            json_t *v = json_object_get(b, backend_series[i].key);
+            if (v)
+                gauge(out, backend_series[i].name, "gauge", backend_series[i].help, json_number_value(v));
+        }
+        json_decref(b);
+    }
 
     json_t *fns = ilu_worker_metrics_json(w);
     static const char *per_fn[][3] = {

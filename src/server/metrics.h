@@ -3,11 +3,14 @@
 #ifndef ILU_METRICS_H
 #define ILU_METRICS_H
 
+#include "core/backend.h"
 #include "worker/worker.h"
 #include "os/host_stats.h"
 
 struct evbuffer;
-/* Append the worker's Prometheus text (docs/worker.md, /metrics) to out. */
-void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, const struct ilu_host_stats *host);
+/* Append the worker's Prometheus text (docs/worker.md, /metrics) to out; backend
+ * (NULL: none) adds its own figures. */
+void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, struct ilu_backend *backend,
+                       const struct ilu_host_stats *host);
 
 #endif

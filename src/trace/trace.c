@@ -99,14 +99,21 @@ static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *s
     if (cols[4] >= 0 && *iat &&
         parse_bounded(iat, ILU_TRACE_MAX_TIME_MS, "30 days", "mean_iat", source, line, &fn.mean_iat_ms, err))
         return -1;
+    const char *image = field(fields, n, cols[5]);
     struct ilu_trace_fn *fns = realloc(t->fns, (t->n_fns + 1) * sizeof *fns);
     if (!fns)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    if (cols[5] >= 0 && *image && !(fn.image = strdup(image))) {
+        t->fns = fns;
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    }
     t->fns = fns;
     t->fns[t->n_fns] = fn;
     /* the map stores index + 1 so that index 0 is not a NULL value */
-    if (ilu_map_put(t->index, fn.name, (void *)(uintptr_t)(t->n_fns + 1)))
+    if (ilu_map_put(t->index, fn.name, (void *)(uintptr_t)(t->n_fns + 1))) {
+        free(fn.image);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    }
     t->n_fns++;
     return 0;
 }
@@ -187,10 +194,14 @@ int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct i
                 return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: header lacks column %s", source, line_no,
                                required[r]);
         }
-        p->cols[n_required] = -1;
-        for (int i = 0; meta && i < n; i++)
+        /* optional columns of the metadata: mean_iat, image_name */
+        p->cols[n_required] = p->cols[n_required + 1] = -1;
+        for (int i = 0; meta && i < n; i++) {
             if (strcmp(fields[i], "mean_iat") == 0)
                 p->cols[n_required] = i;
+            if (strcmp(fields[i], "image_name") == 0)
+                p->cols[n_required + 1] = i;
+        }
         return 0;
     }
     return meta ? metadata_row(p->t, fields, n, source, line_no, p->cols, err)
@@ -250,6 +261,8 @@ void ilu_trace_free(struct ilu_trace *t)
         ilu_map_destroy(t->index);
         free(t->index);
     }
+    for (size_t i = 0; t->fns && i < t->n_fns; i++)
+        free(t->fns[i].image);
     free(t->fns);
     free(t->events);
     memset(t, 0, sizeof *t);

@@ -14,6 +14,7 @@ struct ilu_trace_fn {
     double cold_ms, warm_ms;
     uint32_t mem_mb;
     double mean_iat_ms;   /* 0 when the column is absent */
+    char *image;          /* column image_name: the function's own image (owned); NULL when absent or empty */
     uint64_t invocations; /* rows of the trace naming it */
 };
 
@@ -52,7 +53,7 @@ struct ilu_trace_csv {
     const char *source;
     size_t line_no;
     int have_header;
-    int cols[5];
+    int cols[6]; /* the required columns, then mean_iat and image_name (-1: absent) */
 };
 
 /* Start parsing one CSV (kind: metadata or invocations) into t, fed line by

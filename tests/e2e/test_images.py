@@ -19,6 +19,18 @@ BUILD = os.path.join(REPO, "tools", "images", "build.sh")
 DEP = "simplejson"  # python3-simplejson: in the image, not among the project's host packages
 
 
+def add_layer(layout, tag, new_tag, folder):
+    """new_tag: tag's image plus one small layer (different layers: its own
+    unpacked root in the worker's cache)."""
+    os.makedirs(os.path.join(folder, "extra"), exist_ok=True)
+    with open(os.path.join(folder, "extra", new_tag), "w") as f:
+        f.write(new_tag)
+    tar = os.path.join(folder, f"{new_tag}.tar")
+    subprocess.run(["tar", "-C", folder, "-cf", tar, "extra"], check=True)
+    subprocess.run(["umoci", "raw", "add-layer", "--image", f"{layout}:{tag}", "--tag", new_tag, tar],
+                   check=True, capture_output=True)
+
+
 def build_image(fn_dir, layout, tag, archive=None, packages=()):
     cmd = ["bash", BUILD, "--function", fn_dir, "--out", f"{layout}:{tag}"]
     if packages:
@@ -63,13 +75,16 @@ class ImageFunctionTest(WorkerTestCase):
         self.assertIsNone(r.result()["module_file"])
         self.assertFalse(r.result()["debian_version"])
 
-    def test_docker_archive_is_the_same_image(self):
+    def test_docker_archive_shares_the_layouts_root(self):
         self.assertRegistered("probe", "archive", image=f"docker-archive:{self.archive}")
         out = self.probe("archive", "cold")
         self.assertTrue(out["module_file"], out)
-        entries = [e for e in os.listdir(os.path.join(self.worker.state_dir, "images")) if e.startswith("sha256-")]
-        if len(set(entries)) != 1:
-            self.fail_with_log(f"the layout and its docker-archive should share one cache entry, found {entries}")
+        self.assertRegistered("probe", "oci-too", image=f"oci:{self.layout}:v1")
+        log = self.worker.log()
+        names = {line.split(" ready: ")[1].split(",")[0] for line in log.splitlines()
+                 if " ready: sha256-" in line and ("probe.tar" in line or "probe-layout:v1" in line)}
+        if len(names) != 1:
+            self.fail_with_log(f"the layout and its docker-archive should share one unpacked root, got {names}")
 
     def test_bad_references_are_400_and_leave_nothing(self):
         outside = "/tmp/ilu-e2e-not-a-function-root"
@@ -78,6 +93,8 @@ class ImageFunctionTest(WorkerTestCase):
             (f"oci:{self.layout}:no-such-tag", "cannot read the image"),
             (f"oci:{outside}:v1", "not under any of functions_dirs"),
             (f"docker-archive:{function_dir('echo')}/main.py", "cannot read the image"),
+            # a registry this host cannot reach: skopeo's reason, at once
+            ("docker://registry.invalid/none:latest", "registry.invalid"),
         ]
         os.makedirs(outside, exist_ok=True)
         try:
@@ -100,3 +117,46 @@ class ImageFunctionTest(WorkerTestCase):
         r = self.worker.register("probe", "nowork", image=f"oci:{self.layout}:nowork")
         body = self.assertError(r, 400, "bad_image", "image without main.py")
         self.assertIn("/srv/main.py", body["error"])
+
+    def test_cache_is_reported_and_clean_removes_unused_images(self):
+        # a second image (another config), registered; then its tag moved back
+        # to the first image and registered again: the second is unused
+        self.assertRegistered("probe", "cache0", image=f"oci:{self.layout}:v1")
+        add_layer(self.layout, "v1", "other", self.worker.root)
+        self.assertRegistered("probe", "other1", image=f"oci:{self.layout}:other")
+        st = self.worker.status()
+        if st.get("image_cache_entries", 0) < 2 or st.get("image_cache_mb", 0) <= 0:
+            self.fail_with_log(f"/status should count two unpacked images: {st}")
+        metrics = self.worker.get("/metrics").text
+        self.assertIn("iluvatar_image_cache_entries", metrics)
+        subprocess.run(["umoci", "tag", "--image", f"{self.layout}:v1", "other"], check=True, capture_output=True)
+        self.assertRegistered("probe", "other2", image=f"oci:{self.layout}:other")
+        r = self.assertHTTP(self.worker.post("/clean"), 200, "clean")
+        if r.json.get("images_removed") != 1:
+            self.fail_with_log(f"clean should remove the one unused image: {r!r}")
+        self.assertEqual(self.worker.status()["image_cache_entries"], st["image_cache_entries"] - 1)
+        self.assertInvokeOK("probe", "other2", {"module": DEP})
+
+
+@unittest.skipUnless(all(shutil.which(t) for t in ("skopeo", "umoci", "mmdebstrap")),
+                     "needs skopeo, umoci and mmdebstrap (scripts/install-deps.sh)")
+class ImageCacheBoundTest(WorkerTestCase):
+    """oci.image_cache_max_mb: after each preparation, unused images go, least
+    recently used first, until the cache fits; images in use always stay."""
+    CONFIG = {"oci": {"image_cache_max_mb": 1}}
+
+    def test_unused_images_go_when_over_the_bound(self):
+        layout = os.path.join(self.worker.functions_root, "bound-layout")
+        build_image(function_dir("imageprobe"), layout, "a", packages=(f"python3-{DEP}",))
+        add_layer(layout, "a", "b", self.worker.root)
+        self.assertRegistered("probe", "a", image=f"oci:{layout}:a")
+        self.assertRegistered("probe", "b", image=f"oci:{layout}:b")
+        # both in use: over the bound, nothing may go
+        self.assertEqual(self.worker.status()["image_cache_entries"], 2)
+        if "every entry left is in use" not in self.worker.log():
+            self.fail_with_log("no warning that the cache is over its bound with every entry in use")
+        # b's tag now names a's image: b's old image is unused and goes at once
+        subprocess.run(["umoci", "tag", "--image", f"{layout}:a", "b"], check=True, capture_output=True)
+        self.assertRegistered("probe", "b2", image=f"oci:{layout}:b")
+        self.assertEqual(self.worker.status()["image_cache_entries"], 1)
+        self.assertInvokeOK("probe", "b2", {"module": DEP})

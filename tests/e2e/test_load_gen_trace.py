@@ -13,7 +13,7 @@ import sys
 import tempfile
 import unittest
 
-from harness import BUILD, HOST, REPO, WorkerTestCase, _free_port
+from harness import BUILD, HOST, REPO, WorkerTestCase, _free_port, function_dir
 
 LOAD_GEN = os.path.join(BUILD, "iluvatar_load_gen")
 VERIFY = os.path.join(REPO, "scripts", "verify_results.py")
@@ -154,6 +154,29 @@ class LoadGenTraceTest(WorkerTestCase):
                                       f"{[(r['function_name'], r['scheduled_ms']) for r in rows if r['container_state'] == 'cold'][:10]}")
 
     # ---- bad input: refused, named, nothing written ------------------------
+
+    def test_metadata_image_name_runs_that_function(self):
+        """Ilúvatar's image_name column: the function given runs itself (here
+        the echo folder; an OCI reference goes the same way), with {}."""
+        trace = os.path.join(self.tmp, "trace.csv")
+        meta = os.path.join(self.tmp, "metadata.csv")
+        with open(trace, "w") as f:
+            f.write("func_name,invoke_time_ms\n" + "".join(f"img,{t}\n" for t in range(0, 1000, 100)))
+        with open(meta, "w") as f:
+            f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat,image_name\n"
+                    f"img,100,1,64,100,{function_dir('echo')}\n")
+        out = os.path.join(self.tmp, "out")
+        cmd, r = run_load_gen(self.worker.port, out, trace, meta)
+        if r.returncode != 0:
+            self.fail_with_log(f"`{' '.join(cmd)}` exited {r.returncode}:\nstderr: {r.stderr[-3000:]}")
+        rows = read_rows(os.path.join(out, "invocations.csv"))
+        self.assertEqual(len(rows), 10)
+        self.assertTrue(all(row["success"] in ("True", "true", "1") for row in rows), rows[:2])
+        with open(os.path.join(out, "summary.json")) as f:
+            mapping = json.load(f)["inputs"]["function_mapping"]
+        self.assertEqual(mapping["img"], {"image_name": function_dir("echo"), "from": "metadata"})
+        listed = {(f["function_name"], f["image_name"]) for f in self.worker.get("/list").json["functions"]}
+        self.assertIn(("img", function_dir("echo")), listed)
 
     def assertRefused(self, trace, meta, needle, port=None):
         out = os.path.join(self.tmp, "out")

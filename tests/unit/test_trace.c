@@ -50,6 +50,27 @@ static void columns_may_come_in_any_order(void **state)
     ilu_trace_free(&t);
 }
 
+/* Ilúvatar's optional image_name column: a function's own image; empty or
+ * absent means none. */
+static void image_name_column_is_kept(void **state)
+{
+    (void)state;
+    struct ilu_trace t = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_trace_parse_metadata(&t,
+                                              "func_name,cold_dur_ms,warm_dur_ms,mem_mb,image_name\n"
+                                              "a,1,1,64,oci:/srv/l:img\nb,1,1,64,\n",
+                                              "m", &err),
+                     0);
+    assert_string_equal(t.fns[0].image, "oci:/srv/l:img");
+    assert_null(t.fns[1].image);
+    ilu_trace_free(&t);
+    assert_int_equal(ilu_trace_parse_metadata(&t, "func_name,cold_dur_ms,warm_dur_ms,mem_mb\nc,1,1,64\n", "m", &err),
+                     0);
+    assert_null(t.fns[0].image);
+    ilu_trace_free(&t);
+}
+
 /* Parse META then trace; return the error message (static buffer). */
 static const char *trace_error(const char *trace)
 {
@@ -256,6 +277,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_metadata_and_events),
         cmocka_unit_test(columns_may_come_in_any_order),
+        cmocka_unit_test(image_name_column_is_kept),
         cmocka_unit_test(unsorted_trace_names_the_line),
         cmocka_unit_test(unknown_function_names_the_line),
         cmocka_unit_test(non_numeric_time_names_the_line),

@@ -1,8 +1,9 @@
 /* Functions registered as OCI images: image_name is a reference (oci:,
  * oci-archive:, docker-archive:, docker://) instead of a folder. Preparing one
  * runs tools/images/prepare.sh (skopeo and umoci do the reading and
- * unpacking), which leaves a content-addressed cache entry: the image's
- * rootfs and config. This file reads that config to find where the function
+ * unpacking), which leaves a cache entry named by the image's layers (their
+ * unpacked root, shared by every image of the same layers) and writes the
+ * image's config for this run. This file reads that config to find where the function
  * is (label org.iluvatar.workdir, else WORKDIR, else /app, Ilúvatar's
  * convention) and which Python runs the agent (label org.iluvatar.python,
  * else the first python3 on the image's PATH), and checks main.py is there.
@@ -13,11 +14,14 @@
 #include "os/clock.h"
 #include "os/spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,9 +46,13 @@ struct oci_image *oci_image_find(const struct oci_backend *ob, const char *ref)
 }
 
 /* A local image (layout or archive) must lie under one of functions_dirs,
- * as function folders must: only the worker's owner writes there. */
-static int check_local_path(struct oci_backend *ob, const char *ref, struct ilu_error *err)
+ * as function folders must: only the worker's owner writes there. canon
+ * gets ref with the path resolved, which is what the tool reads, so a
+ * symlink swapped afterwards cannot redirect it. */
+static int check_local_path(struct oci_backend *ob, const char *ref, char *canon, size_t canon_len,
+                            struct ilu_error *err)
 {
+    snprintf(canon, canon_len, "%s", ref);
     if (!strncmp(ref, "docker://", 9))
         return 0;
     const char *path = strchr(ref, ':') + 1;
@@ -58,8 +66,11 @@ static int check_local_path(struct oci_backend *ob, const char *ref, struct ilu_
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s: %s", ref, file, strerror(errno));
     for (unsigned i = 0; i < ob->n_fn_roots; i++) {
         size_t len = strlen(ob->fn_roots[i]);
-        if (!strncmp(real, ob->fn_roots[i], len) && (real[len] == '/' || real[len] == '\0'))
+        if (!strncmp(real, ob->fn_roots[i], len) && (real[len] == '/' || real[len] == '\0')) {
+            if ((size_t)snprintf(canon, canon_len, "%.*s%s%s", (int)(path - ref), ref, real, path + n) >= canon_len)
+                return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image reference too long");
             return 0;
+        }
     }
     return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s (%s) is not under any of functions_dirs (%s)", ref,
                    real, ob->fn_roots_text);
@@ -80,15 +91,14 @@ static const char *label(json_t *cfg, const char *name)
     return json_string_value(json_object_get(json_object_get(cfg, "Labels"), name));
 }
 
-/* Fill img from its cache entry's image-config.json. */
+/* Fill img from its cache entry and the image's config (as the tool wrote
+ * it for this run: entries are shared by images of the same layers). */
 static int read_entry(struct oci_backend *ob, struct oci_image *img, const char *name, struct ilu_error *err)
 {
-    char path[PATH_MAX + 64];
     snprintf(img->name, sizeof img->name, "%s", name);
     snprintf(img->rootfs, sizeof img->rootfs, "%s/%s/rootfs", ob->image_cache_dir, name);
-    snprintf(path, sizeof path, "%s/%s/image-config.json", ob->image_cache_dir, name);
     json_error_t jerr;
-    json_t *doc = json_load_file(path, 0, &jerr);
+    json_t *doc = json_load_file(img->config_path, 0, &jerr);
     json_t *cfg = json_object_get(doc, "config"); /* absent in a config with no settings */
     int rc = 0;
     const char *workdir = label(cfg, "org.iluvatar.workdir");
@@ -177,16 +187,18 @@ static void on_prepare_exit(void *arg, pid_t pid, int status)
         ilu_err(&err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s (%s)", img->ref, why[0] ? why : "no reason given",
                 how);
     } else if (read_entry(ob, img, out, &err) == 0) {
+        unlink(img->config_path);
         ilu_info(ob->log, img->tid, "image %s ready: %s, python %s, function in %s (%.0f ms)", img->ref, img->name,
                  img->python, img->workdir, (double)(ilu_os_mono_ns() - img->started_ns) / 1e6);
         finish(img, NULL);
+        if (ob->image_cache_max_bytes)
+            oci_images_gc(ob, ob->image_cache_max_bytes, img->tid);
         return;
     }
-    if (ok) { /* unpacked but not a function image: no registration can use it */
-        char entry[PATH_MAX + 96];
-        snprintf(entry, sizeof entry, "%s/%s", ob->image_cache_dir, out);
-        oci_rm_tree(entry);
-    }
+    unlink(img->config_path);
+    img->name[0] = '\0';
+    if (ok) /* unpacked, not a function: unless another image shares its layers, it goes */
+        oci_images_remove_unused(ob, out, img->tid);
     ilu_warn(ob->log, img->tid, "%s", err.msg);
     finish(img, &err);
 }
@@ -196,7 +208,8 @@ int oci_image_prepare(struct oci_backend *ob, const char *ref, const char *tid,
 {
     if (strlen(ref) >= sizeof ob->images->ref)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image reference too long (%zu bytes)", strlen(ref));
-    if (check_local_path(ob, ref, err))
+    char canon[sizeof ob->images->ref + PATH_MAX];
+    if (check_local_path(ob, ref, canon, sizeof canon, err))
         return -1;
     struct oci_image *img = oci_image_find(ob, ref);
     if (!img) {
@@ -222,7 +235,8 @@ int oci_image_prepare(struct oci_backend *ob, const char *ref, const char *tid,
     unsigned seq = ++ob->image_runs;
     snprintf(img->out_path, sizeof img->out_path, "%s/tmp/run-%u.out", ob->image_cache_dir, seq);
     snprintf(img->err_path, sizeof img->err_path, "%s/tmp/run-%u.err", ob->image_cache_dir, seq);
-    char *argv[] = {"/bin/bash", ob->image_tool, img->ref, ob->image_cache_dir, NULL};
+    snprintf(img->config_path, sizeof img->config_path, "%s/tmp/run-%u.config", ob->image_cache_dir, seq);
+    char *argv[] = {"/bin/bash", ob->image_tool, canon, ob->image_cache_dir, img->config_path, NULL};
     img->started_ns = ilu_os_mono_ns();
     pid_t pid = ilu_os_spawn(argv, img->out_path, img->err_path, err);
     if (pid <= 0 || ilu_reaper_watch(ob->reaper, pid, on_prepare_exit, img) != 0) {
@@ -259,6 +273,7 @@ int oci_images_init(struct oci_backend *ob, const struct ilu_oci_config *oc, str
         return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the image cache %s: %s", ob->image_cache_dir,
                        strerror(errno));
     chmod(ob->image_cache_dir, 0711); /* user-namespaced containers pass through to their root */
+    ob->image_cache_max_bytes = (uint64_t)oc->image_cache_max_mb * 1024 * 1024;
     /* the static tini, for images: their root has no /usr of ours */
     char init_static[300];
     snprintf(init_static, sizeof init_static, "%s-static", ob->init);
@@ -281,4 +296,134 @@ void oci_images_free(struct oci_backend *ob)
         json_decref(img->env);
         free(img);
     }
+}
+
+/* ---- the cache's size and its bound ---- */
+
+struct cache_entry {
+    char name[80];
+    uint64_t bytes;
+    time_t used; /* the entry's mtime: touched on each preparation */
+    bool in_use;
+};
+
+static int by_use(const void *a, const void *b)
+{
+    const struct cache_entry *x = a, *y = b;
+    return (x->used > y->used) - (x->used < y->used);
+}
+
+/* The cache's complete entries; *n of them in a malloc'ed array (NULL when
+ * none or out of memory). */
+static struct cache_entry *list_entries(struct oci_backend *ob, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(ob->image_cache_dir);
+    if (!d)
+        return NULL;
+    struct cache_entry *all = NULL;
+    size_t cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[PATH_MAX + 96];
+        struct stat st;
+        if (strncmp(e->d_name, "sha256-", 7) || strlen(e->d_name) >= sizeof all->name || strchr(e->d_name, '.'))
+            continue;
+        snprintf(path, sizeof path, "%s/%s/ready", ob->image_cache_dir, e->d_name);
+        if (access(path, F_OK) != 0)
+            continue;
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct cache_entry *t = realloc(all, ncap * sizeof *t);
+            if (!t)
+                break;
+            all = t;
+            cap = ncap;
+        }
+        struct cache_entry *ce = &all[(*n)++];
+        memset(ce, 0, sizeof *ce);
+        snprintf(ce->name, sizeof ce->name, "%s", e->d_name);
+        snprintf(path, sizeof path, "%s/%s", ob->image_cache_dir, e->d_name);
+        ce->used = stat(path, &st) == 0 ? st.st_mtime : 0;
+        snprintf(path, sizeof path, "%s/%s/size", ob->image_cache_dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long long bytes = 0;
+        if (f) {
+            if (fscanf(f, "%llu", &bytes) != 1)
+                bytes = 0;
+            fclose(f);
+        }
+        ce->bytes = bytes;
+        for (const struct oci_image *img = ob->images; img && !ce->in_use; img = img->next)
+            ce->in_use = (img->ready || img->preparing) && !strcmp(img->name, ce->name);
+        for (const struct oci_ct *ct = ob->cts; ct && !ce->in_use; ct = ct->next)
+            ce->in_use = !strcmp(ct->image_entry, ce->name);
+    }
+    closedir(d);
+    return all;
+}
+
+void oci_images_usage(struct oci_backend *ob, unsigned *entries, uint64_t *bytes)
+{
+    size_t n;
+    struct cache_entry *all = list_entries(ob, &n);
+    *entries = (unsigned)n;
+    *bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        *bytes += all[i].bytes;
+    free(all);
+}
+
+/* Remove unused entries: all of them up to keep_bytes (only: just that one
+ * entry, when not in use). */
+static unsigned gc(struct oci_backend *ob, uint64_t keep_bytes, const char *only, const char *tid)
+{
+    char lock[PATH_MAX + 16];
+    snprintf(lock, sizeof lock, "%s/.lock", ob->image_cache_dir);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) { /* a preparation runs: next time */
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    size_t n;
+    struct cache_entry *all = list_entries(ob, &n);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += all[i].bytes;
+    if (all)
+        qsort(all, n, sizeof *all, by_use);
+    unsigned removed = 0;
+    for (size_t i = 0; i < n && (total > keep_bytes || keep_bytes == 0); i++) {
+        if (all[i].in_use || (only && strcmp(all[i].name, only)))
+            continue;
+        char path[PATH_MAX + 96], doomed[PATH_MAX + 112];
+        snprintf(path, sizeof path, "%s/%s", ob->image_cache_dir, all[i].name);
+        snprintf(doomed, sizeof doomed, "%s.gc", path);
+        /* gone from the cache's view at once, then deleted */
+        if (rename(path, doomed) != 0 || oci_rm_tree(doomed) != 0) {
+            ilu_warn(ob->log, tid, "image cache: cannot remove %s: %s", path, strerror(errno));
+            continue;
+        }
+        total -= all[i].bytes;
+        removed++;
+        ilu_info(ob->log, tid, "image cache: removed unused %s (%.1f MB)", all[i].name, (double)all[i].bytes / 1e6);
+    }
+    if (!only && keep_bytes && total > keep_bytes)
+        ilu_warn(ob->log, tid,
+                 "image cache: %.1f MB, over oci.image_cache_max_mb, and every entry left is in use by a registered "
+                 "function",
+                 (double)total / 1e6);
+    free(all);
+    close(fd); /* releases the lock */
+    return removed;
+}
+
+unsigned oci_images_gc(struct oci_backend *ob, uint64_t keep_bytes, const char *tid)
+{
+    return gc(ob, keep_bytes, NULL, tid);
+}
+
+void oci_images_remove_unused(struct oci_backend *ob, const char *name, const char *tid)
+{
+    gc(ob, 0, name, tid);
 }

@@ -342,6 +342,8 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     uint32_t mem = c->memory_mb ? c->memory_mb : c->fn->memory_mb;
     uint32_t cpus = c->cpus ? c->cpus : c->fn->cpus;
     int listen_fd = -1, out_w = -1, err_w = -1;
+    if (img)
+        snprintf(ct->image_entry, sizeof ct->image_entry, "%s", img->name);
     if (oci_write_bundle(ob, ct->dir, ct->id, img ? NULL : image, img, mem, cpus, NULL, err) != 0)
         goto fail;
 
@@ -518,6 +520,22 @@ static void oci_free(struct ilu_backend *b)
     free(ob);
 }
 
+static void oci_status_json(struct ilu_backend *b, json_t *status)
+{
+    struct oci_backend *ob = backend_of(b);
+    unsigned entries;
+    uint64_t bytes;
+    oci_images_usage(ob, &entries, &bytes);
+    json_object_set_new(status, "image_cache_entries", json_integer(entries));
+    json_object_set_new(status, "image_cache_mb", json_real((double)bytes / (1024.0 * 1024.0)));
+    json_object_set_new(status, "image_cache_max_mb", json_integer((json_int_t)(ob->image_cache_max_bytes >> 20)));
+}
+
+static unsigned oci_clean(struct ilu_backend *b, const char *tid)
+{
+    return oci_images_gc(backend_of(b), 0, tid);
+}
+
 static const char *oci_runtime_name(const struct ilu_backend *b)
 {
     return ((const struct oci_backend *)b->priv)->runtime_name;
@@ -527,6 +545,8 @@ static const struct ilu_backend_ops oci_ops = {
     .name = "oci",
     .check_image = oci_check_image,
     .prepare_image = oci_prepare_image,
+    .status_json = oci_status_json,
+    .clean = oci_clean,
     .create = oci_create,
     .invoke = oci_invoke,
     .destroy = oci_destroy,

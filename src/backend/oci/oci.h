@@ -36,14 +36,15 @@ struct ilu_oci_config {
     char agent_path[256];   /* empty: agent/agent.py beside the binary */
     char cgroup_parent[64]; /* cgroups go under /<cgroup_parent>/<id> */
     uint32_t pids_limit;
-    bool user_namespace;       /* container root = an unprivileged host id */
-    uint32_t userns_host_id;   /* first host uid/gid of the mapped range */
-    uint32_t userns_size;      /* ids mapped (container 0..size-1) */
-    char seccomp[256];         /* "default", "off" or the path of an OCI linux.seccomp JSON */
-    char init[256];            /* init run as pid 1 (reaps orphans); "" or "off": the agent is pid 1 */
-    uint32_t log_max_bytes;    /* per container stdout/stderr file, rotated once beyond it */
-    char image_cache_dir[256]; /* unpacked OCI images; empty: <state_dir>/images */
-    char image_tool[256];      /* empty: tools/images/prepare.sh beside the binary's folder */
+    bool user_namespace;         /* container root = an unprivileged host id */
+    uint32_t userns_host_id;     /* first host uid/gid of the mapped range */
+    uint32_t userns_size;        /* ids mapped (container 0..size-1) */
+    char seccomp[256];           /* "default", "off" or the path of an OCI linux.seccomp JSON */
+    char init[256];              /* init run as pid 1 (reaps orphans); "" or "off": the agent is pid 1 */
+    uint32_t log_max_bytes;      /* per container stdout/stderr file, rotated once beyond it */
+    char image_cache_dir[256];   /* unpacked OCI images; empty: <state_dir>/images */
+    char image_tool[256];        /* empty: tools/images/prepare.sh beside the binary's folder */
+    uint32_t image_cache_max_mb; /* unused images beyond this go, least recently used first; 0: no bound */
 };
 
 /* oci_config.c: the section's keys, its defaults, its checks. */

@@ -25,6 +25,7 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_U32("oci.log_max_bytes", log_max_bytes),
     ILU_CFG_STR("oci.image_cache_dir", image_cache_dir),
     ILU_CFG_STR("oci.image_tool", image_tool),
+    ILU_CFG_U32("oci.image_cache_max_mb", image_cache_max_mb),
 };
 const struct ilu_cfg_schema ilu_oci_config_schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -44,6 +45,7 @@ void ilu_oci_config_defaults(void *section)
     snprintf(oc->seccomp, sizeof oc->seccomp, "default");
     snprintf(oc->init, sizeof oc->init, "/usr/bin/tini");
     oc->log_max_bytes = 1 << 20;
+    oc->image_cache_max_mb = 10240;
 }
 
 int ilu_oci_config_validate(const void *section, struct ilu_error *err)

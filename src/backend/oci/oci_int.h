@@ -29,8 +29,9 @@ struct oci_ct {
     struct oci_backend *ob;
     struct ilu_container *c; /* NULL once destroyed */
     char id[96];
-    char tid[64];  /* of the create, for later log lines */
-    char dir[352]; /* bundle dir <state>/containers/<id> */
+    char tid[64];         /* of the create, for later log lines */
+    char dir[352];        /* bundle dir <state>/containers/<id> */
+    char image_entry[80]; /* the image cache entry its root is in, "" : a folder function */
     enum oci_ct_state state;
     pid_t run_pid;  /* `run` process, 0 once reaped */
     pid_t init_pid; /* container init (the agent), 0 unknown */
@@ -60,7 +61,7 @@ struct oci_ct {
 struct oci_image {
     struct oci_backend *ob;
     char ref[512];
-    char name[80];         /* cache entry: sha256-<image id> */
+    char name[80];         /* cache entry: sha256-<digest of its layers' digests> */
     char rootfs[PATH_MAX]; /* <cache>/<name>/rootfs, the containers' read-only root */
     char workdir[256];     /* the function's folder inside (main.py) */
     char python[256];      /* the image's own interpreter, for the agent */
@@ -69,7 +70,7 @@ struct oci_image {
     pid_t pid;             /* of the running preparation */
     char tid[64];          /* of the registration that started it */
     uint64_t started_ns;
-    char out_path[PATH_MAX], err_path[PATH_MAX];
+    char out_path[PATH_MAX], err_path[PATH_MAX], config_path[PATH_MAX];
     struct oci_image_waiter *waiters;
     struct oci_image *next;
 };
@@ -111,6 +112,7 @@ struct oci_backend {
     char init_static[256]; /* a static tini for image roots, "" : none */
     struct oci_image *images;
     unsigned image_runs;
+    uint64_t image_cache_max_bytes; /* 0: no bound */
     /* Pids reaped that matched nothing (yet): a container init can exit
      * before we read its pid file. A small ring is enough. */
     struct {
@@ -168,6 +170,16 @@ struct oci_image *oci_image_find(const struct oci_backend *ob, const char *ref);
 int oci_images_init(struct oci_backend *ob, const struct ilu_oci_config *oc, struct ilu_error *err);
 /* Forget every image (running preparations are no longer watched). */
 void oci_images_free(struct oci_backend *ob);
+/* The cache's entries and bytes (each entry's size as measured when it was
+ * unpacked). */
+void oci_images_usage(struct oci_backend *ob, unsigned *entries, uint64_t *bytes);
+/* Remove unused entries (no ready image record, no live container on
+ * them), least recently used first, until the cache holds at most
+ * keep_bytes; returns how many went. Skipped while a preparation holds the
+ * cache's lock. */
+unsigned oci_images_gc(struct oci_backend *ob, uint64_t keep_bytes, const char *tid);
+/* Remove the entry name unless something uses it. */
+void oci_images_remove_unused(struct oci_backend *ob, const char *name, const char *tid);
 
 /* bundle.c */
 int oci_mkdir_p(const char *path, mode_t mode);

@@ -29,7 +29,8 @@ import json, statistics, sys
 work, runs = sys.argv[1], int(sys.argv[2])
 docs = [json.load(open(f"{work}/run-{i}.json")) for i in range(1, runs + 1)]
 def cell(vals):
-    return f"{statistics.median(vals):8.1f} [{min(vals):.1f}-{max(vals):.1f}]"
+    d = 2 if max(vals) < 10 else 1
+    return f"{statistics.median(vals):8.{d}f} [{min(vals):.{d}f}-{max(vals):.{d}f}]"
 def pick(d, *keys):
     for k in keys:
         d = d.get(k, {}) if isinstance(d, dict) else {}

@@ -11,6 +11,7 @@ two longer."""
 import os
 import shutil
 import subprocess
+import threading
 import unittest
 
 from harness import REPO, WorkerTestCase, function_dir
@@ -60,7 +61,7 @@ class ImageFunctionTest(WorkerTestCase):
         return r.result()
 
     def test_oci_layout_runs_with_the_images_python_and_dependency(self):
-        self.assertRegistered("probe", "oci", image=f"oci:{self.layout}:v1")
+        self.assertRegistered("probe", "oci", image=f"oci:{self.layout}:v1", memory=256)
         out = self.probe("oci", "cold")
         if not out["module_file"] or not out["module_file"].startswith("/usr/lib/python3/dist-packages/"):
             self.fail_with_log(f"the image's {DEP} was not importable: {out}")
@@ -68,6 +69,14 @@ class ImageFunctionTest(WorkerTestCase):
             self.fail_with_log(f"not running in the image's root with its Python from /app: {out}")
         if out["root_writable"] or not out["tmp_writable"]:
             self.fail_with_log(f"the image's root must be read-only and /tmp writable: {out}")
+        # isolation as for folders: loopback only, the registration's memory
+        if out["interfaces"] != ["lo"]:
+            self.fail_with_log(f"an image container must have only loopback: {out['interfaces']}")
+        cid = self.worker.invoke("probe", "oci", {}).json["container_id"]
+        limit = f"/sys/fs/cgroup/memory/{self.worker.cgroup_parent}/{cid}/memory.limit_in_bytes"
+        if os.path.exists(limit):  # the cgroup v1 memory hierarchy (this host's layout)
+            with open(limit) as f:
+                self.assertEqual(int(f.read()), 256 * 1024 * 1024)
         self.probe("oci", "warm")
         # a folder function has neither: the host's lean root, no site-packages
         self.assertRegistered("imageprobe", "folder")
@@ -109,6 +118,25 @@ class ImageFunctionTest(WorkerTestCase):
         leftovers = [e for e in os.listdir(cache) if e.endswith(".part")] + os.listdir(os.path.join(cache, "tmp"))
         if leftovers:
             self.fail_with_log(f"failed registrations left {leftovers} in the image cache")
+
+    def test_concurrent_registrations_share_one_preparation(self):
+        ref = f"oci:{self.layout}:v1"
+        before = self.worker.log().count(f"preparing image {ref}")
+        results = []
+
+        def register(version):
+            results.append(self.worker.register("probe", version, image=ref, client=self.worker.new_client()))
+
+        threads = [threading.Thread(target=register, args=(f"conc{i}",)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for r in results:
+            self.assertHTTP(r, 200, "concurrent registration")
+        started = self.worker.log().count(f"preparing image {ref}") - before
+        if not 1 <= started <= 2:  # one run; a second only if one finished before the last arrived
+            self.fail_with_log(f"4 concurrent registrations started {started} preparations")
 
     def test_image_without_the_function_is_400(self):
         # the same image with its WORKDIR moved where there is no main.py
@@ -160,3 +188,30 @@ class ImageCacheBoundTest(WorkerTestCase):
         self.assertRegistered("probe", "b2", image=f"oci:{layout}:b")
         self.assertEqual(self.worker.status()["image_cache_entries"], 1)
         self.assertInvokeOK("probe", "b2", {"module": DEP})
+
+
+@unittest.skipUnless(all(shutil.which(t) for t in ("skopeo", "umoci", "mmdebstrap")),
+                     "needs skopeo, umoci and mmdebstrap (scripts/install-deps.sh)")
+class FunctionBenchImagesTest(WorkerTestCase):
+    """The two bundled functions that need Debian packages, built as images
+    from their own packages.txt and run cold then warm."""
+    CONFIG = {"container_resources": {"memory_mb": 1024}}
+
+    def run_bundled(self, name, args, check):
+        layout = os.path.join(self.worker.functions_root, f"{name}-layout")
+        build_image(function_dir(name), layout, "latest")
+        self.assertRegistered(name, "img", image=f"oci:{layout}:latest", memory=256)
+        for state in ("cold", "warm"):
+            body = self.assertInvokeOK(name, "img", args, state=state).result()["body"]
+            check(body)
+
+    def test_image_processing_runs_with_pillow(self):
+        def check(body):
+            self.assertEqual(body["width"], 128)
+            self.assertTrue(body["operations"], body)
+        self.run_bundled("image_processing", {"width": 128, "height": 96}, check)
+
+    def test_matmul_numpy_runs_with_numpy(self):
+        def check(body):
+            self.assertEqual(body["n"], 64)
+        self.run_bundled("matmul_numpy", {"n": 64}, check)

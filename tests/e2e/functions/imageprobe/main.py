@@ -1,6 +1,7 @@
 """Reports where it runs: the interpreter, the root's own files, a module
 (args["module"]) and whether the root can be written."""
 import os
+import socket
 import sys
 
 
@@ -19,6 +20,7 @@ def main(args):
     except OSError:
         root_writable = False
     return {
+        "interfaces": sorted(name for _, name in socket.if_nameindex()),
         "executable": sys.executable,
         "version": sys.version.split()[0],
         "debian_version": os.path.exists("/etc/debian_version"),

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 
 #include "loadgen.h"
+#include "os/file.h"
+#include "trace/trace.h"
 
 #define BENCH_VERSION "1"
 
@@ -219,26 +221,73 @@ static int has_file(const char *dir, const char *name)
     return !stat(path, &st) && S_ISREG(st.st_mode);
 }
 
-int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
+/* Ilúvatar's --function-file: a CSV whose header names the columns name and
+ * image_name (others, e.g. compute or memory, are ignored); one function a
+ * row. names and images get n strdup'ed strings each. */
+static int read_function_file(const char *path, char ***names, char ***images, size_t *n, struct ilu_error *err)
 {
-    if (!o->functions_dir) {
-        fprintf(stderr, "iluvatar_load_gen: benchmark needs --functions-dir DIR (a folder of function folders, "
-                        "each with main.py)\n");
-        return 64;
+    char *text = ilu_read_file(path, err); /* bounded: ILU_READ_FILE_MAX */
+    if (!text)
+        return -1;
+    *n = 0;
+    size_t cap = 0, line_no = 0;
+    int col_name = -1, col_image = -1, rc = 0;
+    for (char *line = text, *next; line && *line && !rc; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        line_no++;
+        char *f[32];
+        int nf = ilu_csv_split(line, f, 32);
+        if (nf == 1 && !f[0][0])
+            continue;
+        if (nf < 0) {
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: more than 32 columns", path, line_no);
+        } else if (col_name < 0) { /* the header */
+            for (int i = 0; i < nf; i++) {
+                if (!strcmp(f[i], "name"))
+                    col_name = i;
+                if (!strcmp(f[i], "image_name"))
+                    col_image = i;
+            }
+            if (col_name < 0 || col_image < 0)
+                rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: the header needs the columns name and image_name",
+                             path, line_no);
+        } else if (col_name >= nf || col_image >= nf || !f[col_name][0] || !f[col_image][0]) {
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: a row needs a name and an image_name", path, line_no);
+        } else {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **nn = realloc(*names, cap * sizeof *nn), **ni = nn ? realloc(*images, cap * sizeof *ni) : NULL;
+                if (nn)
+                    *names = nn;
+                if (ni)
+                    *images = ni;
+                if (!nn || !ni) {
+                    rc = ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+                    break;
+                }
+            }
+            (*names)[*n] = strdup(f[col_name]);
+            (*images)[*n] = strdup(f[col_image]);
+            (*n)++;
+        }
     }
-    if (!o->cold_iters) {
-        fprintf(stderr, "iluvatar_load_gen: benchmark: --cold-iters must be at least 1\n");
-        return 64;
-    }
-    if (!o->memory_mb) {
-        fprintf(stderr, "iluvatar_load_gen: benchmark: --memory must be positive\n");
-        return 64;
-    }
-    char root[PATH_MAX] = "";
+    free(text);
+    if (!rc && col_name < 0)
+        rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s: empty (no header)", path);
+    return rc;
+}
+
+/* The function folders of dir (sorted by name) into *names (n of them);
+ * those skipped are named in skipped. 0, or the exit code after a message. */
+static int scan_folders(struct lg_ctx *ctx, const char *dir, char *root, char ***names_out, size_t *n_out,
+                        json_t *skipped)
+{
     struct stat st;
-    if (!realpath(o->functions_dir, root) || stat(root, &st) || !S_ISDIR(st.st_mode)) {
+    if (!realpath(dir, root) || stat(root, &st) || !S_ISDIR(st.st_mode)) {
         int e = errno;
-        fprintf(stderr, "iluvatar_load_gen: benchmark: --functions-dir %s: %s\n", o->functions_dir,
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --functions-dir %s: %s\n", dir,
                 root[0] && !stat(root, &st) && !S_ISDIR(st.st_mode) ? "not a directory" : strerror(e));
         return 64;
     }
@@ -248,10 +297,8 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
         fprintf(stderr, "iluvatar_load_gen: benchmark: cannot list %s: %s\n", root, strerror(errno));
         return 1;
     }
-    /* the function folders, sorted by name */
     char **names = calloc((size_t)n_ents + 1, sizeof *names);
     size_t n_fns = 0;
-    json_t *skipped = json_array();
     for (int i = 0; i < n_ents; i++) {
         const char *e = ents[i]->d_name;
         char path[PATH_MAX * 2];
@@ -275,18 +322,63 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
         free(ents[i]);
     }
     free(ents);
+    *names_out = names;
+    *n_out = n_fns;
+    return 0;
+}
+
+int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
+{
+    if (!o->functions_dir == !o->function_file) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark needs --functions-dir DIR (a folder of function folders, "
+                        "each with main.py) or --function-file CSV (columns name,image_name), one of them\n");
+        return 64;
+    }
+    if (!o->cold_iters) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --cold-iters must be at least 1\n");
+        return 64;
+    }
+    if (!o->memory_mb) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --memory must be positive\n");
+        return 64;
+    }
+    char root[PATH_MAX] = "";
+    char **names = NULL, **images = NULL; /* images: from a function file; else <root>/<name> */
+    size_t n_fns = 0;
+    json_t *skipped = json_array();
+    if (o->function_file) {
+        struct ilu_error ferr = {0};
+        if (read_function_file(o->function_file, &names, &images, &n_fns, &ferr)) {
+            fprintf(stderr, "iluvatar_load_gen: benchmark: %s\n", ferr.msg);
+            for (size_t f = 0; f < n_fns; f++)
+                free(names[f]), free(images[f]);
+            free(names);
+            free(images);
+            json_decref(skipped);
+            return 64;
+        }
+    } else {
+        int rc = scan_folders(ctx, o->functions_dir, root, &names, &n_fns, skipped);
+        if (rc) {
+            json_decref(skipped);
+            return rc;
+        }
+    }
     int code = 1;
     struct ilu_error err = {0};
     json_t *store = json_object(), *failed = json_object(), *done = json_array();
-    json_t *inputs = json_pack("{s:s, s:i, s:i, s:i}", "functions_dir", root, "cold_iters", (int)o->cold_iters,
+    json_t *inputs = json_pack("{s:s, s:i, s:i, s:i}", o->function_file ? "function_file" : "functions_dir",
+                               o->function_file ? o->function_file : root, "cold_iters", (int)o->cold_iters,
                                "warm_iters", (int)o->warm_iters, "memory_mb", (int)o->memory_mb);
-    if (!names || !store || !failed || !done || !inputs) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+    if (!n_fns) {
+        ilu_err(&err, ILU_ST_BAD_REQUEST, NULL, "%s%s%s",
+                o->function_file ? "no functions in " : "no function folders in ",
+                o->function_file ? o->function_file : root,
+                o->function_file ? "" : " (a function folder is a subfolder with main.py)");
         goto out;
     }
-    if (!n_fns) {
-        ilu_err(&err, ILU_ST_BAD_REQUEST, NULL,
-                "no function folders in %s (a function folder is a subfolder with main.py)", root);
+    if (!names || !store || !failed || !done || !inputs) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }
     if (lg_check_target(ctx, &err))
@@ -300,7 +392,9 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
     uint64_t seq = 0, errors = 0;
     for (size_t f = 0; f < n_fns; f++) {
         char image[PATH_MAX * 2];
-        snprintf(image, sizeof image, "%s/%s", root, names[f]);
+        snprintf(image, sizeof image, "%s", images ? images[f] : "");
+        if (!images)
+            snprintf(image, sizeof image, "%s/%s", root, names[f]);
         struct series s;
         series_init(&s);
         struct fn_result res = {0};
@@ -375,7 +469,10 @@ out:
         fprintf(stderr, "iluvatar_load_gen: benchmark: %s\n", err.msg);
     for (size_t f = 0; names && f < n_fns; f++)
         free(names[f]);
+    for (size_t f = 0; images && f < n_fns; f++)
+        free(images[f]);
     free(names);
+    free(images);
     json_decref(store);
     json_decref(failed);
     json_decref(done);

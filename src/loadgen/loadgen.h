@@ -132,7 +132,8 @@ struct lg_scaling_opts {
 int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o);
 
 struct lg_benchmark_opts {
-    const char *functions_dir;
+    const char *functions_dir; /* function folders, or: */
+    const char *function_file; /* a CSV name,image_name (Ilúvatar's --function-file) */
     unsigned cold_iters, warm_iters;
     uint32_t memory_mb;
 };

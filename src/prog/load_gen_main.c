@@ -42,6 +42,7 @@ enum lg_opt_id {
     O_ARGS_JSON,
     /* benchmark */
     O_FUNCTIONS_DIR,
+    O_FUNCTION_FILE,
     O_COLD_ITERS,
     O_WARM_ITERS,
     /* scaling and benchmark */
@@ -79,7 +80,9 @@ static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
     [O_DURATION] = {"duration", 0, "SEC", "length of each step (default 10)"},
     [O_FUNCTION_DIR] = {"function-dir", 0, "DIR", "the function folder (default functions/hello)"},
     [O_ARGS_JSON] = {"args-json", 0, "'{...}'", "arguments sent with every invocation"},
-    [O_FUNCTIONS_DIR] = {"functions-dir", 0, "DIR", "a folder of function folders (each with main.py); required"},
+    [O_FUNCTIONS_DIR] = {"functions-dir", 0, "DIR", "a folder of function folders (each with main.py)"},
+    [O_FUNCTION_FILE] = {"function-file", 0, "CSV",
+                         "instead: a CSV with columns name,image_name (a folder or an OCI image), Ilúvatar's"},
     [O_COLD_ITERS] = {"cold-iters", 0, "N", "cold iterations per function (default 3)"},
     [O_WARM_ITERS] = {"warm-iters", 0, "N", "warm invocations per cold one (default 10)"},
     [O_MEMORY] = {"memory", 0, "MB", "memory of each function (default 128 for scaling, 256 for benchmark)"},
@@ -134,8 +137,8 @@ static const struct lg_mode MODES[] = {
      BIT(O_THREADS_FROM) | BIT(O_THREADS_TO) | BIT(O_DURATION) | BIT(O_FUNCTION_DIR) | BIT(O_MEMORY) | BIT(O_ARGS_JSON),
      0, NULL, parse_scaling, run_scaling},
     {"benchmark", "cold and warm times of every function folder (worker_function_benchmarks.json)",
-     BIT(O_FUNCTIONS_DIR) | BIT(O_COLD_ITERS) | BIT(O_WARM_ITERS) | BIT(O_MEMORY), 0, NULL, parse_benchmark,
-     run_benchmark},
+     BIT(O_FUNCTIONS_DIR) | BIT(O_FUNCTION_FILE) | BIT(O_COLD_ITERS) | BIT(O_WARM_ITERS) | BIT(O_MEMORY), 0, NULL,
+     parse_benchmark, run_benchmark},
 };
 #define N_MODES (sizeof MODES / sizeof MODES[0])
 
@@ -293,6 +296,7 @@ static int parse_benchmark(const struct lg_cmdline *cl, struct lg_mode_opts *o)
     struct lg_benchmark_opts *b = &o->bench;
     *b = (struct lg_benchmark_opts){.cold_iters = 3, .warm_iters = 10, .memory_mb = 256};
     b->functions_dir = cl->val[O_FUNCTIONS_DIR];
+    b->function_file = cl->val[O_FUNCTION_FILE];
     unsigned mem = b->memory_mb;
     if (opt_uint(cl, O_COLD_ITERS, &b->cold_iters) || opt_uint(cl, O_WARM_ITERS, &b->warm_iters) ||
         opt_uint(cl, O_MEMORY, &mem))

@@ -12,7 +12,7 @@
 
 /* Split one line in place on commas; trims spaces and a trailing \r.
  * The formats have no quoting. */
-static int split_line(char *line, char **fields, int max)
+int ilu_csv_split(char *line, char **fields, int max)
 {
     int n = 0;
     char *p = line;
@@ -177,7 +177,7 @@ int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct i
     if (memchr(line, 0, len))
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: a NUL byte in a text file", source, line_no);
     char *fields[MAX_FIELDS];
-    int n = split_line(line, fields, MAX_FIELDS);
+    int n = ilu_csv_split(line, fields, MAX_FIELDS);
     if (n == 1 && fields[0][0] == 0)
         return 0; /* blank line */
     if (n < 0)

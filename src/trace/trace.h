@@ -44,6 +44,11 @@ struct ilu_trace {
 
 enum ilu_trace_csv_kind { ILU_TRACE_CSV_METADATA, ILU_TRACE_CSV_EVENTS };
 
+/* Split one line of a plain CSV (no quoting, as Ilúvatar's files) in place
+ * at its commas, spaces around fields and a trailing CR dropped; the number
+ * of fields, or -1 beyond max. */
+int ilu_csv_split(char *line, char **fields, int max);
+
 /* A CSV being parsed line by line, so a file is read in bounded pieces:
  * begin, one ilu_trace_csv_line per line (every line, blank ones included,
  * so line numbers in errors are right), then end. source is borrowed. */

@@ -89,11 +89,17 @@ class ImageFunctionTest(WorkerTestCase):
         out = self.probe("archive", "cold")
         self.assertTrue(out["module_file"], out)
         self.assertRegistered("probe", "oci-too", image=f"oci:{self.layout}:v1")
+        # and an OCI archive of it (oci-archive:, as `skopeo copy` or buildah write)
+        oarch = os.path.join(self.worker.functions_root, "probe-oci.tar")
+        subprocess.run(["skopeo", "copy", "--quiet", f"oci:{self.layout}:v1", f"oci-archive:{oarch}:v1"],
+                       check=True, capture_output=True)
+        self.assertRegistered("probe", "oci-archive", image=f"oci-archive:{oarch}")
+        self.assertInvokeOK("probe", "oci-archive", {"module": DEP})
         log = self.worker.log()
         names = {line.split(" ready: ")[1].split(",")[0] for line in log.splitlines()
-                 if " ready: sha256-" in line and ("probe.tar" in line or "probe-layout:v1" in line)}
+                 if " ready: sha256-" in line and any(k in line for k in ("probe.tar", "probe-layout:v1", "probe-oci"))}
         if len(names) != 1:
-            self.fail_with_log(f"the layout and its docker-archive should share one unpacked root, got {names}")
+            self.fail_with_log(f"the layout and its archives should share one unpacked root, got {names}")
 
     def test_bad_references_are_400_and_leave_nothing(self):
         outside = "/tmp/ilu-e2e-not-a-function-root"

@@ -190,6 +190,28 @@ class LoadGenModesTest(WorkerTestCase):
         self.assertIn("no function folders", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "worker_function_benchmarks.json")))
 
+    def test_benchmark_function_file(self):
+        """Ilúvatar's --function-file: a CSV naming each function's image
+        (folders here; OCI references go the same way, test_images.py)."""
+        ffile = os.path.join(self.tmp, "functions.csv")
+        with open(ffile, "w") as fh:
+            fh.write("name,image_name,compute,memory\n")
+            fh.write(f"greet,{os.path.join(BUNDLED_FUNCTIONS, 'hello')},CPU,128\n")
+        r, out = self.load_gen("benchmark", "--function-file", ffile, "--cold-iters", "1", "--warm-iters", "2",
+                               out="bench-file")
+        self.assertExit(r, 0, "benchmark --function-file")
+        data = read_json(os.path.join(out, "worker_function_benchmarks.json"))
+        self.assertEqual(sorted(data), ["greet"])
+        self.assertEqual(data["greet"]["image_name"], os.path.join(BUNDLED_FUNCTIONS, "hello"))
+        self.assertEqual(read_json(os.path.join(out, "summary.json"))["inputs"]["function_file"], ffile)
+        with open(ffile, "w") as fh:
+            fh.write("name,compute\ngreet,CPU\n")
+        r, _ = self.load_gen("benchmark", "--function-file", ffile)
+        self.assertExit(r, 64, "function file without image_name")
+        self.assertIn("needs the columns name and image_name", r.stderr)
+        r, _ = self.load_gen("benchmark", "--function-file", ffile, "--functions-dir", BUNDLED_FUNCTIONS)
+        self.assertExit(r, 64, "both --function-file and --functions-dir")
+
     def test_benchmark_failing_function_is_reported(self):
         fdir = os.path.join(self.tmp, "functions")
         os.makedirs(os.path.join(fdir, "broken"))

@@ -151,6 +151,14 @@ class ImageFunctionTest(WorkerTestCase):
         r = self.worker.register("probe", "nowork", image=f"oci:{self.layout}:nowork")
         body = self.assertError(r, 400, "bad_image", "image without main.py")
         self.assertIn("/srv/main.py", body["error"])
+        # a reference that worked, then moved to such an image: the new
+        # registration fails, the function registered earlier keeps running
+        subprocess.run(["umoci", "tag", "--image", f"{self.layout}:v1", "keep"], check=True, capture_output=True)
+        self.assertRegistered("probe", "keep", image=f"oci:{self.layout}:keep")
+        subprocess.run(["umoci", "tag", "--image", f"{self.layout}:nowork", "keep"], check=True, capture_output=True)
+        self.assertError(self.worker.register("probe", "keep2", image=f"oci:{self.layout}:keep"), 400, "bad_image")
+        self.assertHTTP(self.worker.post("/clean"), 200, "clean")
+        self.assertInvokeOK("probe", "keep", {"module": DEP}, state="cold")
 
     def test_cache_is_reported_and_clean_removes_unused_images(self):
         # a second image (another config), registered; then its tag moved back

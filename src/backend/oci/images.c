@@ -92,23 +92,26 @@ static const char *label(json_t *cfg, const char *name)
 }
 
 /* Fill img from its cache entry and the image's config (as the tool wrote
- * it for this run: entries are shared by images of the same layers). */
+ * it for this run: entries are shared by images of the same layers). On an
+ * error img is left as it was: functions registered with an earlier,
+ * successful preparation of the same reference keep running on it. */
 static int read_entry(struct oci_backend *ob, struct oci_image *img, const char *name, struct ilu_error *err)
 {
-    snprintf(img->name, sizeof img->name, "%s", name);
-    snprintf(img->rootfs, sizeof img->rootfs, "%s/%s/rootfs", ob->image_cache_dir, name);
+    struct {
+        char rootfs[PATH_MAX], workdir[256], python[256];
+    } v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.rootfs, sizeof v.rootfs, "%s/%s/rootfs", ob->image_cache_dir, name);
     json_error_t jerr;
     json_t *doc = json_load_file(img->config_path, 0, &jerr);
     json_t *cfg = json_object_get(doc, "config"); /* absent in a config with no settings */
-    int rc = 0;
     const char *workdir = label(cfg, "org.iluvatar.workdir");
     if (!workdir || !*workdir)
         workdir = json_string_value(json_object_get(cfg, "WorkingDir"));
     if (!workdir || !*workdir)
         workdir = "/app";
-    snprintf(img->workdir, sizeof img->workdir, "%s", workdir);
-    json_decref(img->env);
-    img->env = json_array();
+    snprintf(v.workdir, sizeof v.workdir, "%s", workdir);
+    json_t *env_out = json_array();
     const char *search = "/usr/local/bin:/usr/bin:/bin";
     json_t *env = json_object_get(cfg, "Env"), *e;
     size_t i;
@@ -117,47 +120,60 @@ static int read_entry(struct oci_backend *ob, struct oci_image *img, const char 
         const char *kv = json_string_value(e);
         if (!kv || !strchr(kv, '='))
             continue;
-        json_array_append(img->env, e);
+        json_array_append(env_out, e);
         if (!strncmp(kv, "PATH=", 5))
             search = kv + 5;
     }
     const char *python = label(cfg, "org.iluvatar.python");
-    img->python[0] = '\0';
     if (python && python[0] == '/') {
-        snprintf(img->python, sizeof img->python, "%s", python);
+        snprintf(v.python, sizeof v.python, "%s", python);
     } else {
         char dirs[1024];
         snprintf(dirs, sizeof dirs, "%s", search);
         char *save = NULL;
-        for (char *d = strtok_r(dirs, ":", &save); d && !img->python[0]; d = strtok_r(NULL, ":", &save)) {
+        for (char *d = strtok_r(dirs, ":", &save); d && !v.python[0]; d = strtok_r(NULL, ":", &save)) {
             char cand[512];
             snprintf(cand, sizeof cand, "%s/python3", d);
-            if (d[0] == '/' && in_root(img->rootfs, cand))
-                snprintf(img->python, sizeof img->python, "%s", cand);
+            if (d[0] == '/' && in_root(v.rootfs, cand))
+                snprintf(v.python, sizeof v.python, "%s", cand);
         }
     }
     char main_py[300];
-    snprintf(main_py, sizeof main_py, "%s/main.py", img->workdir);
+    snprintf(main_py, sizeof main_py, "%s/main.py", v.workdir);
+    int rc = 0;
     if (!doc)
         rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: cannot read its config: %s", img->ref, jerr.text);
-    else if (!img->python[0] || !in_root(img->rootfs, img->python))
+    else if (!v.python[0] || !in_root(v.rootfs, v.python))
         rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
                      "image %s has no Python: no python3 on its PATH (%s)%s%s; set the label org.iluvatar.python",
-                     img->ref, search, img->python[0] ? " nor at " : "", img->python);
-    else if (!in_root(img->rootfs, main_py))
+                     img->ref, search, v.python[0] ? " nor at " : "", v.python);
+    else if (!in_root(v.rootfs, main_py))
         rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
                      "image %s has no %s (the function's folder is the label org.iluvatar.workdir, else WORKDIR, "
                      "else /app)",
                      img->ref, main_py);
     json_decref(doc);
-    return rc;
+    if (rc) {
+        json_decref(env_out);
+        return rc;
+    }
+    snprintf(img->name, sizeof img->name, "%s", name);
+    memcpy(img->rootfs, v.rootfs, sizeof img->rootfs);
+    memcpy(img->workdir, v.workdir, sizeof img->workdir);
+    memcpy(img->python, v.python, sizeof img->python);
+    json_decref(img->env);
+    img->env = env_out;
+    return 0;
 }
 
+/* The preparation ended: tell who waited. A failed one leaves an earlier
+ * success in force (see read_entry). */
 static void finish(struct oci_image *img, const struct ilu_error *err)
 {
     img->preparing = false;
     img->pid = 0;
-    img->ready = err == NULL;
+    if (!err)
+        img->ready = true;
     struct oci_image_waiter *w = img->waiters;
     img->waiters = NULL;
     while (w) {
@@ -196,8 +212,9 @@ static void on_prepare_exit(void *arg, pid_t pid, int status)
         return;
     }
     unlink(img->config_path);
-    img->name[0] = '\0';
-    if (ok) /* unpacked, not a function: unless another image shares its layers, it goes */
+    if (!img->ready) /* nothing of this record is in use (see list_entries) */
+        img->name[0] = '\0';
+    if (ok) /* unpacked, not a function: unless something else uses its layers, it goes */
         oci_images_remove_unused(ob, out, img->tid);
     ilu_warn(ob->log, img->tid, "%s", err.msg);
     finish(img, &err);

@@ -223,59 +223,66 @@ static int has_file(const char *dir, const char *name)
 
 /* Ilúvatar's --function-file: a CSV whose header names the columns name and
  * image_name (others, e.g. compute or memory, are ignored); one function a
- * row. names and images get n strdup'ed strings each. */
+ * row, read line by line (ilu_read_lines). */
+struct function_file {
+    const char *path;
+    size_t line_no, n, cap;
+    int col_name, col_image; /* -1 until the header */
+    char **names, **images;  /* n strdup'ed strings each */
+};
+
+static int function_file_line(void *arg, char *line, size_t len, struct ilu_error *err)
+{
+    struct function_file *ff = arg;
+    ff->line_no++;
+    char *f[32];
+    int nf = ilu_csv_split(line, f, 32);
+    if (nf == 1 && !f[0][0])
+        return 0;
+    if (nf < 0)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: more than 32 columns", ff->path, ff->line_no);
+    if (ff->col_name < 0) { /* the header */
+        for (int i = 0; i < nf; i++) {
+            if (!strcmp(f[i], "name"))
+                ff->col_name = i;
+            if (!strcmp(f[i], "image_name"))
+                ff->col_image = i;
+        }
+        if (ff->col_name < 0 || ff->col_image < 0)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: the header needs the columns name and image_name",
+                           ff->path, ff->line_no);
+        return 0;
+    }
+    if (ff->col_name >= nf || ff->col_image >= nf || !f[ff->col_name][0] || !f[ff->col_image][0])
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: a row needs a name and an image_name", ff->path,
+                       ff->line_no);
+    if (ff->n == ff->cap) {
+        size_t cap = ff->cap ? ff->cap * 2 : 16;
+        char **nn = realloc(ff->names, cap * sizeof *nn);
+        if (nn)
+            ff->names = nn;
+        char **ni = nn ? realloc(ff->images, cap * sizeof *ni) : NULL;
+        if (ni)
+            ff->images = ni;
+        if (!nn || !ni)
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        ff->cap = cap;
+    }
+    ff->names[ff->n] = strdup(f[ff->col_name]);
+    ff->images[ff->n] = strdup(f[ff->col_image]);
+    ff->n++;
+    return 0;
+}
+
 static int read_function_file(const char *path, char ***names, char ***images, size_t *n, struct ilu_error *err)
 {
-    char *text = ilu_read_file(path, err); /* bounded: ILU_READ_FILE_MAX */
-    if (!text)
-        return -1;
-    *n = 0;
-    size_t cap = 0, line_no = 0;
-    int col_name = -1, col_image = -1, rc = 0;
-    for (char *line = text, *next; line && *line && !rc; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        line_no++;
-        char *f[32];
-        int nf = ilu_csv_split(line, f, 32);
-        if (nf == 1 && !f[0][0])
-            continue;
-        if (nf < 0) {
-            rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: more than 32 columns", path, line_no);
-        } else if (col_name < 0) { /* the header */
-            for (int i = 0; i < nf; i++) {
-                if (!strcmp(f[i], "name"))
-                    col_name = i;
-                if (!strcmp(f[i], "image_name"))
-                    col_image = i;
-            }
-            if (col_name < 0 || col_image < 0)
-                rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: the header needs the columns name and image_name",
-                             path, line_no);
-        } else if (col_name >= nf || col_image >= nf || !f[col_name][0] || !f[col_image][0]) {
-            rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: a row needs a name and an image_name", path, line_no);
-        } else {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 16;
-                char **nn = realloc(*names, cap * sizeof *nn), **ni = nn ? realloc(*images, cap * sizeof *ni) : NULL;
-                if (nn)
-                    *names = nn;
-                if (ni)
-                    *images = ni;
-                if (!nn || !ni) {
-                    rc = ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-                    break;
-                }
-            }
-            (*names)[*n] = strdup(f[col_name]);
-            (*images)[*n] = strdup(f[col_image]);
-            (*n)++;
-        }
-    }
-    free(text);
-    if (!rc && col_name < 0)
+    struct function_file ff = {.path = path, .col_name = -1, .col_image = -1};
+    int rc = ilu_read_lines(path, ILU_TRACE_MAX_LINE, function_file_line, &ff, err);
+    if (!rc && ff.col_name < 0)
         rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s: empty (no header)", path);
+    *names = ff.names;
+    *images = ff.images;
+    *n = ff.n;
     return rc;
 }
 

@@ -84,13 +84,7 @@ struct ilu_http_exchange *ilu_http_exchange_new(struct evhttp_request *req, cons
     struct ilu_http_exchange *ex = ilu_http_pending_new(sizeof *ex, req, tid, open_requests, log, err);
     if (!ex)
         return NULL;
-    /* the uri may hold any bytes: a printable copy (a JSON log line cannot
-     * carry invalid UTF-8) */
-    const char *raw = evhttp_request_get_uri(req);
-    size_t n = 0;
-    for (; raw && raw[n] && n < sizeof ex->uri - 1; n++)
-        ex->uri[n] = raw[n] >= 0x20 && raw[n] < 0x7f ? raw[n] : '?';
-    ex->uri[n] = 0;
+    ilu_http_printable_uri(req, ex->uri, sizeof ex->uri); /* for error logs, made on another thread */
     return ex;
 }
 
@@ -133,10 +127,8 @@ void ilu_http_answer_json(struct ilu_http_exchange *ex, int status, json_t *obj)
 
 void ilu_http_answer_error(struct ilu_http_exchange *ex, const struct ilu_error *err)
 {
-    int status = ilu_api_error_status(err);
-    ilu_log_emit(ex->pending.log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, ex->pending.tid,
-                 json_pack("{s:i, s:s}", "status", status, "uri", ex->uri), "request failed: %s", err->msg);
-    ilu_http_answer_json(ex, status, ilu_api_error_json(err));
+    ilu_http_log_failure(ex->pending.log, err, ex->uri, ex->pending.tid);
+    ilu_http_answer_json(ex, ilu_api_error_status(err), ilu_api_error_json(err));
 }
 
 void ilu_http_answer_text(struct ilu_http_exchange *ex, int status, const char *content_type, struct evbuffer *buf)

@@ -78,19 +78,28 @@ void ilu_http_send_json(struct evhttp_request *req, int status, json_t *obj, con
 void ilu_http_send_error(const struct ilu_log *log, struct evhttp_request *req, const struct ilu_error *err,
                          const char *tid)
 {
-    int status = ilu_api_error_status(err);
-    json_t *obj = ilu_api_error_json(err);
-    /* the uri may hold any bytes: log a printable copy (a JSON log line
-     * cannot carry invalid UTF-8) */
     char uri[256];
+    ilu_http_printable_uri(req, uri, sizeof uri);
+    ilu_http_log_failure(log, err, uri, tid);
+    ilu_http_send_json(req, ilu_api_error_status(err), ilu_api_error_json(err), tid);
+}
+
+void ilu_http_printable_uri(struct evhttp_request *req, char *buf, size_t len)
+{
+    /* the uri may hold any bytes (a JSON log line cannot carry invalid UTF-8) */
     const char *raw = evhttp_request_get_uri(req);
     size_t n = 0;
-    for (; raw && raw[n] && n < sizeof uri - 1; n++)
-        uri[n] = raw[n] >= 0x20 && raw[n] < 0x7f ? raw[n] : '?';
-    uri[n] = 0;
+    for (; raw && raw[n] && n + 1 < len; n++)
+        buf[n] = raw[n] >= 0x20 && raw[n] < 0x7f ? raw[n] : '?';
+    if (len)
+        buf[n] = 0;
+}
+
+void ilu_http_log_failure(const struct ilu_log *log, const struct ilu_error *err, const char *uri, const char *tid)
+{
+    int status = ilu_api_error_status(err);
     ilu_log_emit(log, status >= 500 ? ILU_LOG_ERROR : ILU_LOG_WARN, tid,
                  json_pack("{s:i, s:s}", "status", status, "uri", uri), "request failed: %s", err->msg);
-    ilu_http_send_json(req, status, obj, tid);
 }
 
 int ilu_http_make_tid(struct evhttp_request *req, json_t *body, uint64_t seed, uint64_t *seq, char *tid, size_t n,

@@ -73,6 +73,10 @@ void ilu_http_send_json(struct evhttp_request *req, int status, json_t *obj, con
 /* The error format of docs/api.md, logged with the tid. */
 void ilu_http_send_error(const struct ilu_log *log, struct evhttp_request *req, const struct ilu_error *err,
                          const char *tid);
+/* The log line of a failed request (warn, error from 500 on). */
+void ilu_http_log_failure(const struct ilu_log *log, const struct ilu_error *err, const char *uri, const char *tid);
+/* req's uri with every byte outside printable ASCII as '?', cut to len. */
+void ilu_http_printable_uri(struct evhttp_request *req, char *buf, size_t len);
 
 /* The request's transaction id: header X-Transaction-Id, else the body's
  * transaction_id, else a new one from seed and *seq. A given id must pass

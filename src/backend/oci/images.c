@@ -32,11 +32,6 @@ struct oci_image_waiter {
     struct oci_image_waiter *next;
 };
 
-bool oci_is_image_ref(const char *image)
-{
-    return ilu_image_is_reference(image);
-}
-
 struct oci_image *oci_image_find(const struct oci_backend *ob, const char *ref)
 {
     for (struct oci_image *img = ob->images; img; img = img->next)
@@ -62,18 +57,11 @@ static int check_local_path(struct oci_backend *ob, const char *ref, char *canon
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: the path must be absolute", ref);
     memcpy(file, path, n);
     file[n] = '\0';
-    if (!realpath(file, real))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s: %s", ref, file, strerror(errno));
-    for (unsigned i = 0; i < ob->n_fn_roots; i++) {
-        size_t len = strlen(ob->fn_roots[i]);
-        if (!strncmp(real, ob->fn_roots[i], len) && (real[len] == '/' || real[len] == '\0')) {
-            if ((size_t)snprintf(canon, canon_len, "%.*s%s%s", (int)(path - ref), ref, real, path + n) >= canon_len)
-                return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image reference too long");
-            return 0;
-        }
-    }
-    return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s (%s) is not under any of functions_dirs (%s)", ref,
-                   real, ob->fn_roots_text);
+    if (oci_resolve_in_roots(ob, ref, file, real, err))
+        return -1;
+    if ((size_t)snprintf(canon, canon_len, "%.*s%s%s", (int)(path - ref), ref, real, path + n) >= canon_len)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image reference too long");
+    return 0;
 }
 
 /* path inside the image's root exists (not following a last symlink, whose

@@ -6,6 +6,8 @@
  *   destroy: close, `runtime delete --force`, rm -r the bundle, free. */
 #include "oci_int.h"
 
+#include "api/registration.h"
+
 #include "os/clock.h"
 #include "os/spawn.h"
 
@@ -29,6 +31,22 @@ static struct oci_backend *backend_of(struct ilu_backend *b)
 
 /* ---- image check ---- */
 
+int oci_resolve_in_roots(const struct oci_backend *ob, const char *image, const char *path, char *resolved,
+                         struct ilu_error *err)
+{
+    if (!realpath(path, resolved))
+        return path == image
+                   ? ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s", image, strerror(errno))
+                   : ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s: %s", image, path, strerror(errno));
+    for (unsigned i = 0; i < ob->n_fn_roots; i++) {
+        size_t n = strlen(ob->fn_roots[i]);
+        if (strncmp(resolved, ob->fn_roots[i], n) == 0 && (resolved[n] == '/' || resolved[n] == '\0'))
+            return 0;
+    }
+    return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s (%s) is not under any of functions_dirs (%s)", image,
+                   resolved, ob->fn_roots_text);
+}
+
 /* A function folder must resolve (symlinks and all) under one of the
  * configured roots: any other host folder holding a main.py would otherwise
  * be mounted into a container. resolved gets the real path, which is what
@@ -38,16 +56,8 @@ static int resolve_image(struct oci_backend *ob, const char *image, char *resolv
     if (!image || image[0] != '/')
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
                        "image \"%s\" must be the absolute path of a function folder", image ? image : "");
-    if (!realpath(image, resolved))
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s: %s", image, strerror(errno));
-    bool allowed = false;
-    for (unsigned i = 0; i < ob->n_fn_roots && !allowed; i++) {
-        size_t n = strlen(ob->fn_roots[i]);
-        allowed = strncmp(resolved, ob->fn_roots[i], n) == 0 && (resolved[n] == '/' || resolved[n] == '\0');
-    }
-    if (!allowed)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s (%s) is not under any of functions_dirs (%s)",
-                       image, resolved, ob->fn_roots_text);
+    if (oci_resolve_in_roots(ob, image, image, resolved, err))
+        return -1;
     struct stat st;
     if (stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image", "image %s is not a directory", image);
@@ -90,7 +100,7 @@ static int check_reachable(const char *what, const char *path, struct ilu_error 
 static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_error *err)
 {
     char resolved[PATH_MAX];
-    if (oci_is_image_ref(image)) {
+    if (ilu_image_is_reference(image)) {
         const struct oci_image *img = oci_image_find(b->priv, image);
         if (!img || !img->ready)
             return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
@@ -104,7 +114,7 @@ static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_
 static int oci_prepare_image(struct ilu_backend *b, const char *image, const char *tid,
                              void (*done)(void *arg, const struct ilu_error *err), void *arg, struct ilu_error *err)
 {
-    if (!oci_is_image_ref(image))
+    if (!ilu_image_is_reference(image))
         return 1;
     return oci_image_prepare(b->priv, image, tid, done, arg, err);
 }
@@ -318,7 +328,7 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
         return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s was already created", c->id);
     char image[PATH_MAX];
     const struct oci_image *img = NULL;
-    if (oci_is_image_ref(c->fn->image)) {
+    if (ilu_image_is_reference(c->fn->image)) {
         img = oci_image_find(ob, c->fn->image);
         if (!img || !img->ready)
             return ilu_err(err, ILU_ST_BAD_GATEWAY, "bad_image", "container %s: image %s is not prepared", c->id,

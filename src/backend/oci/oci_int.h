@@ -155,10 +155,14 @@ void oci_output_free(struct oci_output *o);
  * and other host-wide calls fail with EPERM), or one read from a file. */
 struct json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err);
 
+/* oci.c: path resolved (symlinks and all) into resolved, which must lie
+ * under one of functions_dirs; else a 400 naming image. */
+int oci_resolve_in_roots(const struct oci_backend *ob, const char *image, const char *path, char *resolved,
+                         struct ilu_error *err);
+
 /* images.c: functions registered as OCI images (oci:, oci-archive:,
  * docker-archive:, docker:// references), prepared by tools/images/prepare.sh
  * into a content-addressed cache under oci.image_cache_dir. */
-bool oci_is_image_ref(const char *image);
 /* Start preparing ref (or join the preparation running); done(arg, err) is
  * called later, err NULL when the image is ready. -1 with a 400 in err when
  * ref is not acceptable (a local path outside functions_dirs). */

@@ -84,11 +84,22 @@ int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *sp
     return -1;
 }
 
+struct event_base *ilu_daemon_event_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 int ilu_daemon_loop_open(struct ilu_daemon_loop *l, const char *prog, const char *name, const char *directory,
                          const char *level, bool to_stderr)
 {
     signal(SIGPIPE, SIG_IGN);
-    l->base = event_base_new();
+    l->base = ilu_daemon_event_base();
     char log_path[PATH_MAX] = "";
     if (directory[0]) {
         mkdir(directory, 0755);

@@ -57,6 +57,15 @@ struct ilu_daemon_spec {
  * config (the message on stderr after "prog: "). */
 int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *spec, void *cfg);
 
+struct event_base;
+
+/* A new event loop for a daemon: epoll with its change list, so that a
+ * descriptor disabled and enabled again within one loop iteration (evhttp
+ * does that around every request) costs no epoll_ctl calls. No descriptor
+ * of ours is dup()ed, which the change list would not allow. NULL on
+ * failure. */
+struct event_base *ilu_daemon_event_base(void);
+
 /* A daemon's event loop, its live env (clock, timers, log lines) and log. */
 struct ilu_daemon_loop {
     struct event_base *base;
@@ -74,7 +83,6 @@ int ilu_daemon_loop_open(struct ilu_daemon_loop *l, const char *prog, const char
 /* Close the live env (its log file) and free the event loop. */
 void ilu_daemon_loop_close(struct ilu_daemon_loop *l);
 
-struct event_base;
 struct event;
 
 /* SIGINT/SIGTERM handling shared by the daemons: the first signal calls

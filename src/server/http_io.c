@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "api/worker_codec.h"
+#include "daemon_util.h"
 
 /* A queue of exchanges between two threads. */
 struct exq {
@@ -228,7 +229,7 @@ struct ilu_http_io *ilu_http_io_start(struct event_base *core_base, unsigned n, 
         struct ilu_http_io_loop *loop = &io->loops[i];
         loop->io = io;
         io->n++;
-        if (!(loop->base = event_base_new()) || exq_init(&loop->answers, loop->base, on_answers, loop) ||
+        if (!(loop->base = ilu_daemon_event_base()) || exq_init(&loop->answers, loop->base, on_answers, loop) ||
             sem_init(&loop->started, 0, 0)) {
             ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create I/O loop %u", i);
             ilu_http_io_stop(io);

@@ -26,7 +26,7 @@ import sys
 
 COLUMNS = ["tid", "function_name", "function_version", "scheduled_ms", "send_ms", "end_ms", "lateness_ms",
            "e2e_ms", "container_state", "queue_ms", "container_start_ms", "exec_ms", "agent_rtt_ms",
-           "overhead_ms", "worker_total_ms", "success", "http_status", "error_kind", "error", "client", "step"]
+           "overhead_ms", "worker_total_ms", "success", "http_status", "error_kind", "error", "client", "step", "sandbox"]
 MS_TOL = 0.0015
 REL_TOL = 1e-6
 STATES = ("cold", "prewarm", "warm", "error")
@@ -134,6 +134,10 @@ def read_rows(path):
                 }
                 for col in ("queue_ms", "container_start_ms", "exec_ms", "agent_rtt_ms", "worker_total_ms"):
                     opt_float(row, col, lineno, path)
+                if row["sandbox"] not in ("", "fresh", "pooled"):
+                    raise BadInput(f"{path}:{lineno}: sandbox is {row['sandbox']!r}, expected fresh, pooled or empty")
+                if row["sandbox"] and r["container_state"] != "cold":
+                    raise BadInput(f"{path}:{lineno}: sandbox {row['sandbox']} on a {r['container_state']} row")
                 if r["success"] not in ("0", "1"):
                     raise BadInput(f"{path}:{lineno}: success is {r['success']!r}, expected 0 or 1")
                 r["success"] = r["success"] == "1"

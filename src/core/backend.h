@@ -15,6 +15,7 @@
 #include "log.h"
 
 struct ilu_container;
+struct ilu_function;
 
 /* An agent's answer as fields, for backends that have it that way rather
  * than as JSON (the simulator): spares an encode and a parse per call. */
@@ -65,6 +66,16 @@ struct ilu_backend_ops {
     /* Send args (JSON object text) to c's agent; report with events.invoke_done. */
     int (*invoke)(struct ilu_backend *b, struct ilu_container *c, const char *tid, const char *args, size_t args_len,
                   struct ilu_error *err);
+    /* Optional, both or neither (worker/sandbox_pool.h): generic sandboxes.
+     * create() starts one when c->fn->sandbox (no function code; c->memory_mb
+     * and c->cpus its limits). assignable: whether fn can be given to such a
+     * sandbox (e.g. not a function with its own OCI image). assign: give the
+     * ready sandbox c its function, c->fn (code visible at the function's
+     * path, read-only; limits c->memory_mb and c->cpus; the function
+     * imported); report with events.ready, as create does. A sandbox is
+     * assigned once: it never serves another function. */
+    bool (*assignable)(struct ilu_backend *b, const struct ilu_function *fn);
+    int (*assign)(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err);
     /* Kill and remove c, in the background. */
     void (*destroy)(struct ilu_backend *b, struct ilu_container *c, const char *tid);
     /* Remove everything this backend made, blocking; used at shutdown. */

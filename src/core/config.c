@@ -57,6 +57,8 @@ static const struct ilu_cfg_field fields[] = {
                 container_resources.histogram_fallback_keepalive_sec),
     ILU_CFG_U32("container_resources.startup_timeout_ms", container_resources.startup_timeout_ms),
     ILU_CFG_U32("container_resources.pool_freq_ms", container_resources.pool_freq_ms),
+    ILU_CFG_U32("container_resources.sandbox_pool_size", container_resources.sandbox_pool_size),
+    ILU_CFG_U32("container_resources.sandbox_memory_mb", container_resources.sandbox_memory_mb),
     ILU_CFG_U32("container_resources.cpu_count", container_resources.cpu_count),
     ILU_CFG_U32("container_resources.concurrency_update_check_ms", container_resources.concurrency_update_check_ms),
     ILU_CFG_U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
@@ -125,6 +127,8 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->container_resources.histogram_fallback_keepalive_sec = 0;
     cfg->container_resources.startup_timeout_ms = 10000;
     cfg->container_resources.pool_freq_ms = 500;
+    cfg->container_resources.sandbox_pool_size = 0;
+    cfg->container_resources.sandbox_memory_mb = 64;
     cfg->container_resources.cpu_count = 0;
     cfg->container_resources.concurrency_update_check_ms = 0;
     cfg->container_resources.max_oversubscribe = 0;
@@ -285,6 +289,15 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     ILU_CFG_REQUIRE(cfg->container_resources.pool_freq_ms > 0, "container_resources.pool_freq_ms must be positive");
     ILU_CFG_REQUIRE(cfg->container_resources.startup_timeout_ms > 0,
                     "container_resources.startup_timeout_ms must be positive");
+    ILU_CFG_REQUIRE(
+        cfg->container_resources.sandbox_pool_size == 0 ||
+            (cfg->container_resources.sandbox_memory_mb > 0 &&
+             (uint64_t)cfg->container_resources.sandbox_pool_size * cfg->container_resources.sandbox_memory_mb <=
+                 cfg->container_resources.memory_mb),
+        "container_resources.sandbox_pool_size x sandbox_memory_mb (%u x %u MB) must fit in "
+        "container_resources.memory_mb (%u MB), and sandbox_memory_mb be positive",
+        cfg->container_resources.sandbox_pool_size, cfg->container_resources.sandbox_memory_mb,
+        cfg->container_resources.memory_mb);
     ILU_CFG_REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");
     ILU_CFG_REQUIRE(cfg->http_io_threads <= ILU_HTTP_IO_THREADS_MAX, "http.io_threads must be at most 64");
     if (ilu_http_limits_validate(&cfg->http, "http", err))

@@ -24,7 +24,8 @@ struct ilu_function {
     uint32_t memory_mb;
     uint32_t cpus;
     uint32_t parallel_invokes;
-    bool system; /* internal (health check): hidden from /list */
+    bool system;  /* internal (health check): hidden from /list */
+    bool sandbox; /* (core) the generic sandboxes' stand-in (worker/sandbox_pool.h), never registered */
     struct ilu_fn_stats stats;
     struct ilu_worker *worker; /* (core) owner, for timer callbacks */
     /* (core) pool bookkeeping */
@@ -41,6 +42,13 @@ enum ilu_container_state {
 
 enum ilu_start_kind { ILU_START_COLD, ILU_START_PREWARM, ILU_START_WARM, ILU_START_ERROR };
 
+/* How a cold start got its container: a fresh one, or a pre-started
+ * generic sandbox given the function (worker/sandbox_pool.h). */
+enum ilu_sandbox_kind { ILU_SANDBOX_NONE, ILU_SANDBOX_FRESH, ILU_SANDBOX_POOLED };
+
+/* "fresh", "pooled", or "" (not a cold start): the results CSV's words. */
+const char *ilu_sandbox_kind_name(enum ilu_sandbox_kind k);
+
 /* "cold", "prewarm", "warm" or "error": the results CSV's words. */
 const char *ilu_start_kind_name(enum ilu_start_kind k);
 
@@ -50,6 +58,7 @@ struct ilu_container {
     enum ilu_container_state state;
     bool prewarmed; /* started by prewarm and not used yet */
     bool used;      /* has served an invocation */
+    bool pooled;    /* a generic sandbox given its function (worker/sandbox_pool.h) */
     uint32_t memory_mb;
     uint32_t cpus;
     uint64_t created_us, ready_us, last_used_us;
@@ -81,7 +90,8 @@ struct ilu_invocation {
     size_t args_len;
     struct ilu_inv_times t;
     enum ilu_start_kind start_kind;
-    uint64_t cold_start_us; /* container create -> ready, when cold */
+    uint64_t cold_start_us; /* container create (or sandbox assignment) -> ready, when cold */
+    enum ilu_sandbox_kind sandbox;
     uint64_t round_trip_us; /* worker <-> agent round trip */
     double exec_sec;        /* agent's duration_sec */
     /* result */

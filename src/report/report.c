@@ -100,6 +100,11 @@ void ilu_report_fill_from_answer(struct ilu_inv_record *rec, int http_status, js
         *(double *)((char *)rec + t[i].offset) = json_is_number(v) ? json_number_value(v) / 1000.0 : NAN;
     }
     rec->state = state_from_name(json_string_value(json_object_get(answer, "container_state")));
+    const char *sandbox = json_string_value(json_object_get(timings, "sandbox"));
+    rec->sandbox = !sandbox                     ? ILU_SANDBOX_NONE
+                   : !strcmp(sandbox, "pooled") ? ILU_SANDBOX_POOLED
+                   : !strcmp(sandbox, "fresh")  ? ILU_SANDBOX_FRESH
+                                                : ILU_SANDBOX_NONE;
     rec->success = http_status == 200 && json_is_true(json_object_get(answer, "success"));
     if (!rec->success) {
         const char *kind = json_string_value(json_object_get(answer, "error_kind"));
@@ -125,6 +130,7 @@ void ilu_report_fill_from_invocation(struct ilu_inv_record *rec, const struct il
     rec->overhead_ms = (double)t.overhead_us / 1000.0;
     rec->worker_total_ms = (double)t.total_us / 1000.0;
     rec->state = inv->start_kind;
+    rec->sandbox = t.sandbox;
     rec->success = inv->success;
     if (!inv->success) {
         snprintf(rec->error_kind, sizeof rec->error_kind, "%s", inv->err.kind);
@@ -349,7 +355,7 @@ int ilu_report_write_csv(const struct ilu_report *r, ilu_write_fn out, void *ctx
     static const char header[] =
         "tid,function_name,function_version,scheduled_ms,send_ms,end_ms,lateness_ms,e2e_ms,container_state,"
         "queue_ms,container_start_ms,exec_ms,agent_rtt_ms,overhead_ms,worker_total_ms,success,http_status,"
-        "error_kind,error,client,step\n";
+        "error_kind,error,client,step,sandbox\n";
     int rc = out(ctx, header, sizeof header - 1);
     for (size_t i = 0; !rc && i < r->n; i++) {
         const struct ilu_inv_record *rec = &r->recs[i];
@@ -371,10 +377,11 @@ int ilu_report_write_csv(const struct ilu_report *r, ilu_write_fn out, void *ctx
         if (rec->step >= 0)
             snprintf(step, sizeof step, "%d", rec->step);
         char line[1400];
-        int len = snprintf(line, sizeof line, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,%s,%s,%s\n",
-                           rec->tid, r->fn_names[rec->fn], r->fn_versions[rec->fn], v[0], v[1], v[2], v[3], v[4],
-                           ilu_start_kind_name(rec->state), v[5], v[6], v[7], v[8], v[9], v[10], rec->success,
-                           rec->http_status, rec->error_kind, err_text, client, step);
+        int len =
+            snprintf(line, sizeof line, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,%s,%s,%s,%s\n", rec->tid,
+                     r->fn_names[rec->fn], r->fn_versions[rec->fn], v[0], v[1], v[2], v[3], v[4],
+                     ilu_start_kind_name(rec->state), v[5], v[6], v[7], v[8], v[9], v[10], rec->success,
+                     rec->http_status, rec->error_kind, err_text, client, step, ilu_sandbox_kind_name(rec->sandbox));
         rc = out(ctx, line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
     }
     return rc;

@@ -15,6 +15,7 @@ struct ilu_inv_record {
     double scheduled_ms;    /* NAN for closed-loop modes */
     double send_ms, end_ms; /* relative to the run's start */
     enum ilu_start_kind state;
+    enum ilu_sandbox_kind sandbox; /* how a cold start got its container */
     /* the worker's timings in ms; NAN when the answer had none */
     double queue_ms, container_start_ms, exec_ms, agent_rtt_ms, overhead_ms, worker_total_ms;
     int success;

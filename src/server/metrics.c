@@ -26,6 +26,12 @@ static const struct {
     {"evictions", "iluvatar_evictions_total", "counter", "Idle containers evicted for memory."},
     {"keepalive_removals", "iluvatar_keepalive_removals_total", "counter", "Idle containers removed by keep-alive."},
     {"container_deaths", "iluvatar_container_deaths_total", "counter", "Containers that died on their own."},
+    {"sandboxes_ready", "iluvatar_sandboxes_ready", "gauge", "Pre-started generic sandboxes waiting for a function."},
+    {"sandboxes_starting", "iluvatar_sandboxes_starting", "gauge", "Generic sandboxes being started."},
+    {"sandbox_hits", "iluvatar_sandbox_hits_total", "counter", "Cold starts that took a pre-started sandbox."},
+    {"sandbox_misses", "iluvatar_sandbox_misses_total", "counter",
+     "Cold starts that could have taken a sandbox but found none ready."},
+    {"sandbox_start_failures", "iluvatar_sandbox_start_failures_total", "counter", "Sandboxes that failed to start."},
 };
 
 /* The backend's own figures (backend.h status_json), when it has them. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/policy_registry.h"
+#include "worker/sandbox_pool.h"
 
 int ilu_pool_init(struct ilu_pool *p, const struct ilu_worker_config *cfg, const struct ilu_env *env,
                   struct ilu_backend *backend, const struct ilu_log *log, struct ilu_error *err)
@@ -96,6 +97,31 @@ void ilu_pool_put_idle(struct ilu_pool *p, struct ilu_container *c)
     EVENT(p, on_idle, c);
 }
 
+static void insert(struct ilu_pool *p, struct ilu_container *c, struct ilu_function *fn)
+{
+    c->fn = fn;
+    c->state = ILU_CT_STARTING;
+    c->memory_mb = fn->memory_mb;
+    c->cpus = fn->cpus;
+    c->created_us = c->last_used_us = ilu_pool_now(p);
+    c->all_next = p->containers;
+    if (p->containers)
+        p->containers->all_prev = c;
+    p->containers = c;
+    fn->n_containers++;
+    p->n_containers++;
+    p->n_starting++;
+    p->containers_started++;
+    EVENT(p, on_insert, c);
+}
+
+void ilu_pool_adopt(struct ilu_pool *p, struct ilu_container *c, struct ilu_function *fn)
+{
+    c->idle_prev = c->idle_next = NULL;
+    c->pooled = true;
+    insert(p, c, fn);
+}
+
 struct ilu_container *ilu_pool_new_container(struct ilu_pool *p, struct ilu_function *fn)
 {
     struct ilu_container *c = calloc(1, sizeof *c);
@@ -111,20 +137,7 @@ struct ilu_container *ilu_pool_new_container(struct ilu_pool *p, struct ilu_func
               ch == '_' || ch == '.'))
             c->id[i] = '_';
     }
-    c->fn = fn;
-    c->state = ILU_CT_STARTING;
-    c->memory_mb = fn->memory_mb;
-    c->cpus = fn->cpus;
-    c->created_us = c->last_used_us = ilu_pool_now(p);
-    c->all_next = p->containers;
-    if (p->containers)
-        p->containers->all_prev = c;
-    p->containers = c;
-    fn->n_containers++;
-    p->n_containers++;
-    p->n_starting++;
-    p->containers_started++;
-    EVENT(p, on_insert, c);
+    insert(p, c, fn);
     return c;
 }
 
@@ -167,14 +180,17 @@ void ilu_pool_remove(struct ilu_pool *p, struct ilu_container *c, const char *ti
 int ilu_pool_reserve(struct ilu_pool *p, uint32_t memory_mb, const char *tid)
 {
     if (p->used_mem_mb + memory_mb > p->memory_mb) {
-        /* evict only if evicting every idle container would make room:
-         * otherwise we would destroy warm containers for nothing */
-        uint64_t idle_mb = 0;
+        /* evict only if evicting every idle container (and sandbox) would
+         * make room: otherwise we would destroy warm containers for nothing */
+        uint64_t idle_mb = p->sandboxes ? ilu_sandboxes_reclaimable_mb(p->sandboxes) : 0;
         for (struct ilu_container *c = p->idle_lru; c; c = c->lru_newer)
             idle_mb += c->memory_mb;
         if (p->used_mem_mb - idle_mb + memory_mb > p->memory_mb)
             return -1;
     }
+    /* sandboxes waiting for a function go first: they hold nobody's state */
+    while (p->used_mem_mb + memory_mb > p->memory_mb && p->sandboxes && ilu_sandboxes_reclaim_one(p->sandboxes, tid))
+        ;
     while (p->used_mem_mb + memory_mb > p->memory_mb) {
         struct ilu_container *victim = p->idle_lru ? p->policy->victim(p->policy_state, p, ilu_pool_now(p)) : NULL;
         if (!victim || victim->state != ILU_CT_IDLE) {

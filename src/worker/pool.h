@@ -16,6 +16,8 @@
 #include "core/log.h"
 #include "core/types.h"
 
+struct ilu_sandbox_pool;
+
 struct ilu_pool {
     const struct ilu_keepalive_ops *policy;
     void *policy_state;
@@ -23,9 +25,10 @@ struct ilu_pool {
     struct ilu_backend *backend; /* destroys removed containers */
     const struct ilu_log *log;
     uint64_t memory_mb, used_mem_mb;
-    uint64_t keepalive_us;            /* container_resources.keepalive_sec: a cap under any policy; 0 none */
-    struct ilu_container *containers; /* all, newest first */
-    struct ilu_container *idle_lru;   /* idle, least recently used first (the tail of the idle order) */
+    uint64_t keepalive_us;              /* container_resources.keepalive_sec: a cap under any policy; 0 none */
+    struct ilu_container *containers;   /* all, newest first */
+    struct ilu_sandbox_pool *sandboxes; /* borrowed: memory given up first when a function needs room; NULL: none */
+    struct ilu_container *idle_lru;     /* idle, least recently used first (the tail of the idle order) */
     struct ilu_container *idle_mru;
     uint32_t n_containers, n_idle, n_starting;
     uint64_t container_seq;
@@ -46,6 +49,9 @@ static inline uint64_t ilu_pool_now(const struct ilu_pool *p)
 
 /* A new container of fn, STARTING; memory must have been reserved. */
 struct ilu_container *ilu_pool_new_container(struct ilu_pool *p, struct ilu_function *fn);
+/* Make the generic sandbox c (ilu_sandboxes_take) a STARTING container of
+ * fn, as if new: fn's memory must have been reserved. */
+void ilu_pool_adopt(struct ilu_pool *p, struct ilu_container *c, struct ilu_function *fn);
 /* A STARTING container became ready (it stays out of the idle lists until
  * put idle or used). */
 void ilu_pool_ready(struct ilu_pool *p, struct ilu_container *c);

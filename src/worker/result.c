@@ -16,6 +16,15 @@ const char *ilu_start_kind_name(enum ilu_start_kind k)
     }
 }
 
+const char *ilu_sandbox_kind_name(enum ilu_sandbox_kind k)
+{
+    switch (k) {
+    case ILU_SANDBOX_FRESH: return "fresh";
+    case ILU_SANDBOX_POOLED: return "pooled";
+    default: return "";
+    }
+}
+
 #define AGENT_MAX_EXEC_SEC 1e6 /* ~11 days, far beyond any invocation timeout */
 
 static char *dup_string_field(json_t *obj, const char *key)
@@ -96,6 +105,7 @@ void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_tim
     t->total_us = inv->t.done_us - inv->t.arrived_us;
     t->queue_us = inv->dequeued ? inv->t.dequeued_us - inv->t.arrived_us : t->total_us;
     t->container_start_us = inv->start_kind == ILU_START_COLD ? inv->cold_start_us : 0;
+    t->sandbox = inv->start_kind == ILU_START_COLD ? inv->sandbox : ILU_SANDBOX_NONE;
     t->exec_us = inv->exec_sec > 0 ? (uint64_t)llround(inv->exec_sec * 1e6) : 0;
     t->agent_round_trip_us = inv->round_trip_us;
     uint64_t accounted = t->queue_us + t->container_start_us + t->exec_us;
@@ -115,6 +125,8 @@ json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
                                 "container_start_us", (json_int_t)tm.container_start_us, "exec_us",
                                 (json_int_t)tm.exec_us, "agent_round_trip_us", (json_int_t)tm.agent_round_trip_us,
                                 "overhead_us", (json_int_t)tm.overhead_us, "total_us", (json_int_t)tm.total_us);
+    /* how a cold start got its container; null when there was none */
+    json_object_set_new(timings, "sandbox", tm.sandbox ? json_string(ilu_sandbox_kind_name(tm.sandbox)) : json_null());
     json_t *r = json_pack("{s:b, s:s, s:I, s:s, s:s, s:s?, s:o}", "success", inv->success, "json_result",
                           inv->json_result ? inv->json_result : "", "duration_us", (json_int_t)inv->round_trip_us,
                           "container_state", ilu_start_kind_name(inv->start_kind), "transaction_id", inv->tid,
@@ -163,6 +175,7 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     json_object_set_new(s, "evictions", json_integer((json_int_t)w->pool.evictions));
     json_object_set_new(s, "keepalive_removals", json_integer((json_int_t)w->pool.keepalive_removals));
     json_object_set_new(s, "container_deaths", json_integer((json_int_t)c->deaths));
+    ilu_sandboxes_status_json(&w->sandboxes, s);
     json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
     return s;
 }

@@ -196,6 +196,10 @@ static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, 
 static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
 {
     struct ilu_worker *w = ctx;
+    if (c->fn->sandbox) {
+        ilu_sandboxes_on_ready(&w->sandboxes, c, err);
+        return;
+    }
     struct ilu_invocation *inv = c->inv;
     const char *tid = inv ? inv->tid : "pool";
     if (c->start_timer) {
@@ -221,8 +225,8 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     if (inv)
         inv->cold_start_us = c->ready_us - c->created_us;
     ilu_log_fields(w->log, ILU_LOG_INFO, tid,
-                   json_pack("{s:s, s:s, s:I}", "container_id", c->id, "fqdn", c->fn->fqdn, "start_us",
-                             (json_int_t)(c->ready_us - c->created_us)),
+                   json_pack("{s:s, s:s, s:I, s:s}", "container_id", c->id, "fqdn", c->fn->fqdn, "start_us",
+                             (json_int_t)(c->ready_us - c->created_us), "sandbox", c->pooled ? "pooled" : "fresh"),
                    "container ready");
     if (!inv) { /* its invocation timed out meanwhile: keep it as a prewarmed container */
         c->prewarmed = true;
@@ -270,6 +274,10 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
 static void on_died(void *ctx, struct ilu_container *c, const char *reason)
 {
     struct ilu_worker *w = ctx;
+    if (c->fn->sandbox) {
+        ilu_sandboxes_on_died(&w->sandboxes, c, reason);
+        return;
+    }
     struct ilu_invocation *inv = c->inv;
     w->count.deaths++;
     if (inv) {
@@ -300,17 +308,33 @@ static void on_start_timeout(void *arg)
  * says why; the caller fails inv its own way. */
 static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_error *err)
 {
-    struct ilu_container *c = ilu_pool_new_container(&w->pool, inv->fn);
-    if (!c) {
-        ilu_pool_release(&w->pool, inv->fn->memory_mb);
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
-    }
-    ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
-                   json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
-    if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
-        w->count.start_failures++;
-        ilu_pool_remove(&w->pool, c, inv->tid, "the backend could not create it");
-        return -1;
+    /* a pre-started sandbox when one is ready, else a fresh container */
+    struct ilu_container *c = ilu_sandboxes_take(&w->sandboxes, inv->fn);
+    if (c) {
+        ilu_pool_adopt(&w->pool, c, inv->fn);
+        inv->sandbox = ILU_SANDBOX_POOLED;
+        ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
+                       json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "assigning sandbox");
+        int rc = w->backend->ops->assign(w->backend, c, inv->tid, err);
+        ilu_sandboxes_refill(&w->sandboxes, inv->tid);
+        if (rc) {
+            w->count.start_failures++;
+            ilu_pool_remove(&w->pool, c, inv->tid, "the backend could not assign the sandbox");
+            return -1;
+        }
+    } else {
+        if (!(c = ilu_pool_new_container(&w->pool, inv->fn))) {
+            ilu_pool_release(&w->pool, inv->fn->memory_mb);
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
+        }
+        inv->sandbox = ILU_SANDBOX_FRESH;
+        ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
+                       json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
+        if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
+            w->count.start_failures++;
+            ilu_pool_remove(&w->pool, c, inv->tid, "the backend could not create it");
+            return -1;
+        }
     }
     c->inv = inv;
     inv->container = c;
@@ -416,6 +440,7 @@ static void on_pool_tick(void *arg)
             ilu_log_fields(w->log, ILU_LOG_DEBUG, "keepalive-plan", json_pack("{s:s}", "fqdn", plan[i]->fqdn),
                            "planned prewarm skipped: %s", err.msg);
     }
+    ilu_sandboxes_refill(&w->sandboxes, "pool");
     /* a queue policy may hold everything back (a throttled flow) until time
      * passes; completions re-kick, and this covers a queue with none due */
     kick(w);
@@ -477,6 +502,7 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         return NULL;
     }
     if (ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
+        ilu_sandboxes_init(&w->sandboxes, cfg, env, backend, &w->pool, w, log, err) ||
         ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg,
                        cfg->invocation.max_queue_len, err)) {
         ilu_worker_free(w);
@@ -489,6 +515,8 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
     if (cfg->container_resources.concurrency_update_check_ms && w->cpu_limit != ILU_CPU_UNLIMITED)
         w->concurrency_timer = env->timer_start(
             env->ctx, (uint64_t)cfg->container_resources.concurrency_update_check_ms * 1000, on_concurrency_check, w);
+    w->pool.sandboxes = &w->sandboxes;
+    ilu_sandboxes_refill(&w->sandboxes, "startup");
     return w;
 }
 
@@ -499,6 +527,8 @@ void ilu_worker_free(struct ilu_worker *w)
     /* invocations still on containers (the shutdown grace period ran out)
      * are dropped with their containers; their clients are gone with the
      * HTTP server */
+    if (w->pool.sandboxes)
+        ilu_sandboxes_clear(&w->sandboxes, "shutdown", "worker stopping");
     while (w->pool.containers) {
         struct ilu_invocation *running = w->pool.containers->inv;
         ilu_pool_remove(&w->pool, w->pool.containers, "shutdown", "worker stopping");
@@ -703,12 +733,18 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
 
 unsigned ilu_worker_clean(struct ilu_worker *w, const char *tid)
 {
-    return ilu_pool_remove_idle(&w->pool, tid, "clean requested");
+    /* fresh sandboxes take the place of the removed ones */
+    unsigned n = ilu_pool_remove_idle(&w->pool, tid, "clean requested") +
+                 ilu_sandboxes_clear(&w->sandboxes, tid, "clean requested");
+    ilu_sandboxes_refill(&w->sandboxes, tid);
+    return n;
 }
 
 void ilu_worker_begin_shutdown(struct ilu_worker *w)
 {
     w->shutting_down = true;
+    ilu_sandboxes_stop(&w->sandboxes);
+    ilu_sandboxes_clear(&w->sandboxes, "shutdown", "worker stopping");
     ilu_pool_remove_idle(&w->pool, "shutdown", "worker stopping");
 }
 

@@ -79,6 +79,7 @@ json_t *ilu_invocation_result_json(const struct ilu_invocation *inv);
 /* Stage breakdown of a finished invocation (docs/api.md "timings"). */
 struct ilu_inv_timings {
     uint64_t queue_us, container_start_us, exec_us, agent_round_trip_us, overhead_us, total_us;
+    enum ilu_sandbox_kind sandbox; /* of a cold start; NONE otherwise */
 };
 /* The invocation's timings, computed from its timestamps. */
 void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_timings *t);

@@ -6,6 +6,7 @@
 #include "core/policy_registry.h"
 #include "worker/pool.h"
 #include "worker/queue.h"
+#include "worker/sandbox_pool.h"
 #include "worker/worker.h"
 
 struct ilu_worker_counters {
@@ -23,6 +24,7 @@ struct ilu_worker {
     struct ilu_map functions; /* fqdn -> struct ilu_function */
     struct ilu_queue queue;
     struct ilu_pool pool;
+    struct ilu_sandbox_pool sandboxes;
     uint32_t cpu_limit, cpus_in_use;
     uint32_t cpu_base;    /* cpu_count: where dynamic concurrency starts and shrinks back to */
     uint32_t bypass_cpus; /* CPUs of bypassed invocations running (outside cpu_limit) */

@@ -140,12 +140,12 @@ static void csv_rows_and_escaping(void **state)
     char *line2 = strchr(out, '\n') + 1;
     assert_true(
         strncmp(
-            line2, "t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,\n",
-            strlen("t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,\n")) ==
+            line2, "t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,,\n",
+            strlen("t1,a,1,0.000,0.500,10.500,0.500,10.000,cold,0.010,0.000,1.000,1.100,0.250,1.260,1,200,,,,,\n")) ==
         0);
     char *line3 = strchr(line2, '\n') + 1;
     assert_non_null(strstr(line3, "t2,a,1,,1.000,2.000,,1.000,error,"));
-    assert_non_null(strstr(line3, ",0,504,timeout,\"took \"\"too\"\" long, really\",,\n"));
+    assert_non_null(strstr(line3, ",0,504,timeout,\"took \"\"too\"\" long, really\",,,\n"));
     ilu_report_free(&r);
 }
 

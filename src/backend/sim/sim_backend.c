@@ -67,6 +67,25 @@ static int sim_create(struct ilu_backend *b, struct ilu_container *c, const char
     return 0;
 }
 
+static bool sim_assignable(struct ilu_backend *b, const struct ilu_function *fn)
+{
+    return true;
+}
+
+/* A pre-started sandbox given its function: ready after the configured
+ * assignment time (mount, limits, import), whatever the function. */
+static int sim_assign(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err)
+{
+    struct sim_backend *sb = (struct sim_backend *)b;
+    struct sim_ct *ct = c->backend_data;
+    if (!ct || ct->pending || ct->served)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "simulated sandbox %s is not a ready, unused sandbox", c->id);
+    ct->pending = ilu_sim_env_at(sb->env, sb->env->now_us + sb->params.sandbox_assign_us, on_started, ct);
+    if (!ct->pending)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory simulating sandbox %s", c->id);
+    return 0;
+}
+
 static void on_answered(void *arg)
 {
     struct sim_ct *ct = arg;
@@ -131,6 +150,8 @@ static const struct ilu_backend_ops sim_ops = {
     .check_image = sim_check_image,
     .create = sim_create,
     .invoke = sim_invoke,
+    .assignable = sim_assignable,
+    .assign = sim_assign,
     .destroy = sim_destroy,
     .shutdown = sim_shutdown,
     .free = sim_free,

@@ -21,6 +21,7 @@ struct ilu_sim_fn_timing {
 struct ilu_sim_backend_params {
     uint64_t default_start_us;   /* start-up of functions without a timing */
     uint64_t invoke_overhead_us; /* worker <-> agent round trip beyond the execution */
+    uint64_t sandbox_assign_us;  /* a pre-started sandbox given its function -> ready */
     double jitter;               /* execution times scaled by 1 + U(-jitter, jitter); 0: exact */
     uint64_t seed;               /* for the jitter */
 };
@@ -30,6 +31,7 @@ struct ilu_sim_backend_params {
 struct ilu_sim_config {
     uint32_t container_start_ms; /* container create -> agent ready (runc here: ~85 ms) */
     uint32_t invoke_overhead_us; /* worker <-> agent round trip beyond the function's time */
+    uint32_t sandbox_assign_us;  /* pooled cold start: sandbox assigned -> ready (bench/sandbox_cold.sh) */
     uint32_t jitter_pct;         /* execution times vary by +-jitter_pct %, seeded; 0: exact */
     uint32_t seed;
 };

@@ -11,6 +11,7 @@
 static const struct ilu_cfg_field fields[] = {
     ILU_CFG_U32("simulation.container_start_ms", container_start_ms),
     ILU_CFG_U32("simulation.invoke_overhead_us", invoke_overhead_us),
+    ILU_CFG_U32("simulation.sandbox_assign_us", sandbox_assign_us),
     ILU_CFG_U32("simulation.jitter_pct", jitter_pct),
     ILU_CFG_U32("simulation.seed", seed),
 };
@@ -24,6 +25,7 @@ void ilu_sim_config_defaults(void *config)
      * the agent's import, and the agent round trip beyond the function */
     sc->container_start_ms = 85;
     sc->invoke_overhead_us = 400;
+    sc->sandbox_assign_us = 5000; /* placeholder until measured */
     sc->jitter_pct = 0;
     sc->seed = 1;
 }
@@ -41,6 +43,7 @@ struct ilu_sim_backend_params ilu_sim_backend_params_of(const struct ilu_sim_con
     return (struct ilu_sim_backend_params){
         .default_start_us = (uint64_t)config->container_start_ms * 1000,
         .invoke_overhead_us = config->invoke_overhead_us,
+        .sandbox_assign_us = config->sandbox_assign_us,
         .jitter = config->jitter_pct / 100.0,
         .seed = config->seed + seed_offset,
     };

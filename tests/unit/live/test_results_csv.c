@@ -20,11 +20,11 @@
 
 #include "loadgen/loadgen.h"
 
-#define CSV_COLUMNS 21
+#define CSV_COLUMNS 22
 static const char csv_header[] =
     "tid,function_name,function_version,scheduled_ms,send_ms,end_ms,lateness_ms,e2e_ms,container_state,"
     "queue_ms,container_start_ms,exec_ms,agent_rtt_ms,overhead_ms,worker_total_ms,success,http_status,"
-    "error_kind,error,client,step";
+    "error_kind,error,client,step,sandbox";
 
 /* ---- helpers ---- */
 
@@ -222,9 +222,9 @@ static void error_text_is_quoted(void **state)
     char *csv = read_file(f->ctx.out_dir, "invocations.csv");
     assert_non_null(csv);
     /* the raw text: quoted only where needed, quotes doubled */
-    assert_non_null(strstr(csv, ",container_error,\"agent said: a, b, c\",,\n"));
-    assert_non_null(strstr(csv, ",user_error,\"ValueError(\"\"bad\"\")\",,\n"));
-    assert_non_null(strstr(csv, ",unavailable,no worker,,\n"));
+    assert_non_null(strstr(csv, ",container_error,\"agent said: a, b, c\",,,\n"));
+    assert_non_null(strstr(csv, ",user_error,\"ValueError(\"\"bad\"\")\",,,\n"));
+    assert_non_null(strstr(csv, ",unavailable,no worker,,,\n"));
     /* one line per record: a line break inside an error does not start a row */
     int lines = 0;
     for (const char *c = csv; *c; c++)

@@ -1,7 +1,7 @@
 """In-container agent: imports the function once, serves invocations over a Unix socket.
 
 Protocol (all integers unsigned 64-bit little-endian):
-  request : command (1 = invoke, 0 = check) | length | `length` bytes of JSON args
+  request : command (1 = invoke, 0 = check, 2 = load) | length | `length` bytes of JSON args
   reply   : length | `length` bytes of JSON
 The reply object carries start, end (ISO-8601 UTC), was_cold (True only for the
 first invocation this process serves), duration_sec (time inside main) and either
@@ -10,6 +10,13 @@ The worker listens on the socket before the container starts and hands it
 over as descriptor ILU_AGENT_FD (3): the container needs no writable folder
 for it. A check (command 0) is answered only once main.py is imported, which
 is how the worker knows the container is ready.
+A generic sandbox (ILU_POOLED=1) starts with no function: it answers the check
+at once, and imports main.py only on a load (command 2, no args), once the
+worker has mounted the function's folder at ILU_FUNCTION_DIR; the reply is
+{"loaded": true} or {"load_error": traceback} (also written to stderr). It
+loads once in its life: a second load answers {"load_error": "already loaded"}
+(so does a load in an agent started with its function), and an invocation
+before the load is the function's error "no function loaded".
 A result must be what the worker's JSON parser accepts (no NaN or Infinity,
 integers within 64 bits, valid Unicode) and at most ILU_MAX_RESULT_BYTES
 bytes of JSON; otherwise the invocation is the function's error.
@@ -30,6 +37,7 @@ SOCKET_PATH = os.environ.get("ILU_AGENT_SOCKET", "/iluvatar/sockets/sock")  # wi
 MAX_RESULT_BYTES = int(os.environ.get("ILU_MAX_RESULT_BYTES", str(1 << 20)))
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 FUNCTION_DIR = os.environ.get("ILU_FUNCTION_DIR", "/function")
+POOLED = os.environ.get("ILU_POOLED") == "1"
 HEADER = struct.Struct("<QQ")
 LENGTH = struct.Struct("<Q")
 # json.dumps with options builds an encoder per call: one, built once
@@ -57,6 +65,31 @@ def load_main():
     sys.dont_write_bytecode = True  # the function folder is read-only
     import main as user_module  # noqa: E402  (import once; globals persist across warm calls)
     return user_module.main
+
+
+def load(state):
+    """A generic sandbox's function (command 2): the reply body."""
+    if state["loads"]:
+        return b'{"load_error": "already loaded"}'
+    state["loads"] += 1
+    try:
+        state["entry"] = load_main()
+    except BaseException:  # SystemExit too: the sandbox must answer
+        tb = traceback.format_exc()
+        sys.stderr.write("agent: cannot import main.py:\n" + tb)
+        sys.stderr.flush()
+        return json.dumps({"load_error": tb}).encode()
+    try:
+        os.chdir(FUNCTION_DIR)  # where a fresh container's function starts
+    except OSError:
+        pass
+    return b'{"loaded": true}'
+
+
+def not_loaded():
+    now = now_iso()
+    return json.dumps({"start": now, "was_cold": False, "user_error": "no function loaded",
+                       "duration_sec": 0.0, "end": now}).encode()
 
 
 def invoke(entry, payload, state):
@@ -131,7 +164,8 @@ def open_listener():
 
 def serve(entry):
     listener = open_listener()
-    state = {"cold": True}
+    # entry: main, None in a sandbox until loaded; loads: load requests seen
+    state = {"cold": True, "entry": entry, "loads": 0 if entry is None else 1}
     # Several connections may be open (the worker's persistent one, a
     # benchmark's direct one); requests are served one at a time, in order.
     # select.epoll directly: the selectors module costs microseconds a call.
@@ -146,13 +180,13 @@ def serve(entry):
                 poller.register(conn.fileno(), select.EPOLLIN)
                 continue
             conn, buf = conns[fd]
-            if not serve_ready(conn, buf, entry, state):
+            if not serve_ready(conn, buf, state):
                 poller.unregister(fd)
                 del conns[fd]
                 conn.close()
 
 
-def serve_ready(conn, buf, entry, state):
+def serve_ready(conn, buf, state):
     """Read what conn has and answer every whole request in it, in order;
     False when the peer closed it."""
     try:
@@ -168,7 +202,10 @@ def serve_ready(conn, buf, entry, state):
             payload = bytes(buf[HEADER.size:end])
             del buf[:end]
             if command == 1:
-                body = invoke(entry, payload, state)
+                entry = state["entry"]
+                body = invoke(entry, payload, state) if entry is not None else not_loaded()
+            elif command == 2:
+                body = load(state)
             else:
                 body = b'{"ready": true}'
             conn.sendall(LENGTH.pack(len(body)) + body)
@@ -178,6 +215,12 @@ def serve_ready(conn, buf, entry, state):
 
 
 def main():
+    if POOLED:
+        # Python's first compile() costs ~0.7 ms (the parser's set-up): pay
+        # it now, while waiting, rather than in the load that a cold start waits for
+        compile('"""doc"""\nimport os\ndef main(args):\n    return {"a": f"{args!r}"}\n', "<warm-up>", "exec")
+        serve(None)  # main.py arrives later: command 2
+        return
     try:
         entry = load_main()
     except Exception:

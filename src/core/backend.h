@@ -69,7 +69,8 @@ struct ilu_backend_ops {
     /* Optional, both or neither (worker/sandbox_pool.h): generic sandboxes.
      * create() starts one when c->fn->sandbox (no function code; c->memory_mb
      * and c->cpus its limits). assignable: whether fn can be given to such a
-     * sandbox (e.g. not a function with its own OCI image). assign: give the
+     * sandbox (e.g. not a function with its own OCI image); fn NULL: whether
+     * this backend can pool sandboxes on this host at all. assign: give the
      * ready sandbox c its function, c->fn (code visible at the function's
      * path, read-only; limits c->memory_mb and c->cpus; the function
      * imported); report with events.ready, as create does. A sandbox is

@@ -59,6 +59,7 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_U32("container_resources.pool_freq_ms", container_resources.pool_freq_ms),
     ILU_CFG_U32("container_resources.sandbox_pool_size", container_resources.sandbox_pool_size),
     ILU_CFG_U32("container_resources.sandbox_memory_mb", container_resources.sandbox_memory_mb),
+    ILU_CFG_U32("container_resources.sandbox_max_starting", container_resources.sandbox_max_starting),
     ILU_CFG_U32("container_resources.cpu_count", container_resources.cpu_count),
     ILU_CFG_U32("container_resources.concurrency_update_check_ms", container_resources.concurrency_update_check_ms),
     ILU_CFG_U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
@@ -129,6 +130,9 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->container_resources.pool_freq_ms = 500;
     cfg->container_resources.sandbox_pool_size = 0;
     cfg->container_resources.sandbox_memory_mb = 64;
+    /* a refill of many sandboxes at once would take the CPUs from the
+     * invocations that emptied the pool (bench/README.md) */
+    cfg->container_resources.sandbox_max_starting = 2;
     cfg->container_resources.cpu_count = 0;
     cfg->container_resources.concurrency_update_check_ms = 0;
     cfg->container_resources.max_oversubscribe = 0;
@@ -291,11 +295,11 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
                     "container_resources.startup_timeout_ms must be positive");
     ILU_CFG_REQUIRE(
         cfg->container_resources.sandbox_pool_size == 0 ||
-            (cfg->container_resources.sandbox_memory_mb > 0 &&
+            (cfg->container_resources.sandbox_memory_mb > 0 && cfg->container_resources.sandbox_max_starting > 0 &&
              (uint64_t)cfg->container_resources.sandbox_pool_size * cfg->container_resources.sandbox_memory_mb <=
                  cfg->container_resources.memory_mb),
         "container_resources.sandbox_pool_size x sandbox_memory_mb (%u x %u MB) must fit in "
-        "container_resources.memory_mb (%u MB), and sandbox_memory_mb be positive",
+        "container_resources.memory_mb (%u MB), and sandbox_memory_mb and sandbox_max_starting be positive",
         cfg->container_resources.sandbox_pool_size, cfg->container_resources.sandbox_memory_mb,
         cfg->container_resources.memory_mb);
     ILU_CFG_REQUIRE(cfg->status.report_freq_ms > 0, "status.report_freq_ms must be positive");

@@ -66,9 +66,10 @@ struct ilu_worker_config {
         uint32_t startup_timeout_ms;
         /* generic sandboxes started ahead (worker/sandbox_pool.h); 0: off */
         uint32_t sandbox_pool_size;
-        uint32_t sandbox_memory_mb; /* each one's memory limit and share of memory_mb until assigned */
-        uint32_t pool_freq_ms;      /* how often keep-alive is enforced */
-        uint32_t cpu_count;         /* concurrency limit in CPUs; 0 = online CPUs */
+        uint32_t sandbox_memory_mb;    /* each one's memory limit and share of memory_mb until assigned */
+        uint32_t sandbox_max_starting; /* refill: sandboxes started at once */
+        uint32_t pool_freq_ms;         /* how often keep-alive is enforced */
+        uint32_t cpu_count;            /* concurrency limit in CPUs; 0 = online CPUs */
         /* dynamic concurrency (Ilúvatar's cpu_resource oversubscription) */
         uint32_t concurrency_update_check_ms; /* how often the limit is adjusted; 0 = off */
         uint32_t max_oversubscribe;           /* the most the limit grows to, in CPUs (>= cpu_count) */

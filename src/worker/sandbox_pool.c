@@ -35,6 +35,7 @@ int ilu_sandboxes_init(struct ilu_sandbox_pool *sp, const struct ilu_worker_conf
     sp->log = log;
     sp->target = cfg->container_resources.sandbox_pool_size;
     sp->memory_mb = cfg->container_resources.sandbox_memory_mb;
+    sp->max_starting = cfg->container_resources.sandbox_max_starting;
     sp->startup_timeout_us = (uint64_t)cfg->container_resources.startup_timeout_ms * 1000;
     sp->stand_in.name = sp->stand_in.fqdn = "sandbox";
     sp->stand_in.version = "0";
@@ -43,10 +44,11 @@ int ilu_sandboxes_init(struct ilu_sandbox_pool *sp, const struct ilu_worker_conf
     sp->stand_in.cpus = 1;
     sp->stand_in.system = sp->stand_in.sandbox = true;
     sp->stand_in.worker = worker;
-    if (sp->target && (!backend->ops->assign || !backend->ops->assignable))
+    if (sp->target && (!backend->ops->assign || !backend->ops->assignable || !backend->ops->assignable(backend, NULL)))
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
-                       "container_resources.sandbox_pool_size is %u but the %s backend cannot pool sandboxes",
-                       sp->target, backend->ops->name);
+                       "container_resources.sandbox_pool_size is %u but the %s backend cannot pool sandboxes%s",
+                       sp->target, backend->ops->name,
+                       backend->ops->assign ? " on this host (see its log for why)" : "");
     return 0;
 }
 
@@ -152,8 +154,8 @@ static bool start_one(struct ilu_sandbox_pool *sp, const char *tid)
 
 void ilu_sandboxes_refill(struct ilu_sandbox_pool *sp, const char *tid)
 {
-    while (!sp->stopped && sp->n_ready + sp->n_starting < sp->target && now_us(sp) >= sp->retry_after_us &&
-           sp->pool->used_mem_mb + sp->memory_mb <= sp->pool->memory_mb)
+    while (!sp->stopped && sp->n_ready + sp->n_starting < sp->target && sp->n_starting < sp->max_starting &&
+           now_us(sp) >= sp->retry_after_us && sp->pool->used_mem_mb + sp->memory_mb <= sp->pool->memory_mb)
         if (!start_one(sp, tid))
             return;
 }
@@ -180,6 +182,7 @@ void ilu_sandboxes_on_ready(struct ilu_sandbox_pool *sp, struct ilu_container *c
         sp->log, ILU_LOG_DEBUG, "pool",
         json_pack("{s:s, s:I}", "container_id", c->id, "start_us", (json_int_t)(c->ready_us - c->created_us)),
         "sandbox ready");
+    ilu_sandboxes_refill(sp, "pool");
 }
 
 void ilu_sandboxes_on_died(struct ilu_sandbox_pool *sp, struct ilu_container *c, const char *reason)

@@ -34,6 +34,7 @@ struct ilu_sandbox_pool {
     const struct ilu_log *log;
     uint32_t target;             /* sandbox_pool_size; 0: off */
     uint32_t memory_mb;          /* sandbox_memory_mb */
+    uint32_t max_starting;       /* sandbox_max_starting */
     uint64_t startup_timeout_us; /* container_resources.startup_timeout_ms */
     struct ilu_container *ready; /* ready, oldest first (idle_prev/idle_next) */
     struct ilu_container *ready_tail;
@@ -57,7 +58,8 @@ int ilu_sandboxes_init(struct ilu_sandbox_pool *sp, const struct ilu_worker_conf
                        struct ilu_backend *backend, struct ilu_pool *pool, struct ilu_worker *worker,
                        const struct ilu_log *log, struct ilu_error *err);
 
-/* Start sandboxes until ready + starting reach the target, as long as each
+/* Start sandboxes until ready + starting reach the target, at most
+ * max_starting at once (each one ready starts the next), as long as each
  * fits in the pool's free memory (never by evicting anything) and no start
  * failed in the last second. */
 void ilu_sandboxes_refill(struct ilu_sandbox_pool *sp, const char *tid);

@@ -206,6 +206,8 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
         w->env->timer_cancel(w->env->ctx, c->start_timer);
         c->start_timer = NULL;
     }
+    if (c->pooled) /* assigned (or failed to be): replace it now, not while the assignment ran */
+        ilu_sandboxes_refill(&w->sandboxes, tid);
     if (err) {
         w->count.start_failures++;
         c->inv = NULL;
@@ -316,8 +318,8 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
         ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
                        json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "assigning sandbox");
         int rc = w->backend->ops->assign(w->backend, c, inv->tid, err);
-        ilu_sandboxes_refill(&w->sandboxes, inv->tid);
         if (rc) {
+            ilu_sandboxes_refill(&w->sandboxes, inv->tid);
             w->count.start_failures++;
             ilu_pool_remove(&w->pool, c, inv->tid, "the backend could not assign the sandbox");
             return -1;

@@ -12,10 +12,15 @@ class IsolationTest(WorkerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.before_first_invoke()
         r = cls.worker.register("inspect", "1", image=function_dir("inspect"), memory=96, cpus=1)
         assert r.status == 200, r
         cls.answer = cls.worker.invoke("inspect", "1")
         cls.seen = json.loads(cls.answer.json["json_result"]) if cls.answer.status == 200 else None
+
+    @classmethod
+    def before_first_invoke(cls):
+        """A subclass's hook (test_sandbox_pool.py waits for its sandboxes)."""
 
     def setUp(self):
         if self.seen is None:

@@ -121,14 +121,19 @@ static void clean_replaces_the_waiting_sandboxes(void **state)
 {
     struct world wd;
     sandbox_world(&wd, 1024, 3, 64);
-    ilu_sim_env_run_until(&wd.sim, wd.sim.now_us + 100 * MS);
+    ilu_sim_env_run_until(&wd.sim, wd.sim.now_us + 200 * MS);
     assert_int_equal(status_of(&wd, "sandboxes_ready"), 3);
     assert_int_equal(ilu_worker_clean(wd.w, "clean"), 3);
+    /* refilled two at a time (sandbox_max_starting): 50 ms, then 50 more */
     assert_int_equal(status_of(&wd, "sandboxes_ready"), 0);
-    assert_int_equal(status_of(&wd, "sandboxes_starting"), 3);
-    assert_int_equal(status_of(&wd, "used_mem_mb"), 3 * 64);
+    assert_int_equal(status_of(&wd, "sandboxes_starting"), 2);
+    assert_int_equal(status_of(&wd, "used_mem_mb"), 2 * 64);
+    ilu_sim_env_run_until(&wd.sim, wd.sim.now_us + 50 * MS);
+    assert_int_equal(status_of(&wd, "sandboxes_ready"), 2);
+    assert_int_equal(status_of(&wd, "sandboxes_starting"), 1);
     ilu_sim_env_run_until(&wd.sim, wd.sim.now_us + 50 * MS);
     assert_int_equal(status_of(&wd, "sandboxes_ready"), 3);
+    assert_int_equal(status_of(&wd, "used_mem_mb"), 3 * 64);
     world_end(&wd);
 }
 

@@ -1,8 +1,10 @@
 /* The worker's side of the agent protocol (agent/agent.py): one persistent
  * Unix-socket connection per container.
- *   request: u64 LE command (1 = invoke) | u64 LE length | JSON args
+ *   request: u64 LE command | u64 LE length | JSON args
+ *            (0 = ready check, 1 = invoke, 2 = load the function: a
+ *            generic sandbox's, once; no args)
  *   reply  : u64 LE length | JSON
- * Non-blocking, on the backend's event loop; one invocation in flight. */
+ * Non-blocking, on the backend's event loop; one request in flight. */
 #include "oci_int.h"
 
 #include "os/clock.h"
@@ -167,6 +169,27 @@ void oci_agent_connection_lost(struct oci_ct *ct, const char *why)
     oci_ct_dead(ct, why);
 }
 
+/* ---- loading (a generic sandbox's function) ---- */
+
+int oci_agent_load(struct oci_ct *ct, struct ilu_error *err)
+{
+    if (ct->state != OCI_CT_READY || ct->sock < 0 || ct->in_flight || ct->load_pending)
+        return ilu_err(err, ILU_ST_BAD_GATEWAY, "container_start", "container %s cannot take a load request (%s)",
+                       ct->id, ct->state == OCI_CT_DEAD ? "it died" : "busy");
+    /* 16 bytes into an idle socket's empty buffer: sent whole or not at all */
+    uint64_t hdr[2] = {htole64(2), htole64(0)};
+    ssize_t n;
+    do
+        n = send(ct->sock, hdr, sizeof hdr, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof hdr)
+        return ilu_err(err, ILU_ST_BAD_GATEWAY, "container_start", "container %s: cannot send the load request: %s",
+                       ct->id, n < 0 ? strerror(errno) : "short write");
+    ct->sent_ns = ilu_os_mono_ns();
+    ct->load_pending = true;
+    return 0;
+}
+
 /* ---- invoking ---- */
 
 int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_error *err)
@@ -292,7 +315,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct oci_ct *ct = arg;
     for (;;) {
-        if (ct->rlen >= 8 && !ct->in_flight && !ct->ready_pending)
+        if (ct->rlen >= 8 && !ct->in_flight && !ct->ready_pending && !ct->load_pending)
             return protocol_error(ct, "the agent sent data nobody asked for");
         size_t need;
         char why[160];
@@ -301,7 +324,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             return protocol_error(ct, why);
         if (frame == OCI_FRAME_WHOLE && ct->ready_pending) {
             ready_reply(ct);
+            if (ct->sock < 0)
+                return; /* the core destroyed it when told it was ready */
             continue;
+        }
+        if (frame == OCI_FRAME_WHOLE && ct->load_pending) {
+            ct->rlen = 0;
+            ct->rbuf[need] = '\0';
+            return oci_sandbox_loaded(ct, ct->rbuf + 8, need - 8);
         }
         if (frame == OCI_FRAME_WHOLE)
             return deliver(ct, need - 8);

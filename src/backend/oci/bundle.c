@@ -1,7 +1,10 @@
 /* What the runtime is given: the shared lean Python root and, per container,
  * a bundle dir holding config.json (written with jansson), the agent's
  * listening socket (sockets/sock, never mounted into the container: the
- * agent gets it as descriptor 3) and its stdout/stderr logs. */
+ * agent gets it as descriptor 3) and its stdout/stderr logs; for a generic
+ * sandbox also function/, the shared mount point its function's folder is
+ * attached to later (sandbox.c), which is why bundles are removed with
+ * oci_rm_bundle. */
 #include "oci_int.h"
 #include "os/file.h"
 
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,7 +145,8 @@ static json_t *mount_entry(const char *dest, const char *type, const char *src, 
                      str_array(opts));
 }
 
-static json_t *build_mounts(struct oci_backend *ob, const char *image, const struct oci_image *img)
+static json_t *build_mounts(struct oci_backend *ob, const char *dir, const char *image, const struct oci_image *img,
+                            bool pooled)
 {
     static const char *proc_o[] = {"nosuid", "noexec", "nodev", NULL};
     static const char *dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
@@ -152,6 +157,9 @@ static json_t *build_mounts(struct oci_backend *ob, const char *image, const str
     static const char *usr_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
     static const char *tmp_o[] = {"nosuid", "nodev", "mode=1777", TMP_SIZE, NULL};
     static const char *fn_o[] = {"rbind", "ro", "nosuid", "nodev", NULL};
+    /* rslave: what the host mounts on <bundle>/function later shows inside;
+     * nothing mounted inside ever reaches the host. */
+    static const char *pool_o[] = {"rbind", "rslave", "ro", "nosuid", "nodev", NULL};
     json_t *m = json_array();
     json_array_append_new(m, mount_entry("/proc", "proc", "proc", proc_o));
     json_array_append_new(m, mount_entry("/dev", "tmpfs", "tmpfs", dev_o));
@@ -162,8 +170,13 @@ static json_t *build_mounts(struct oci_backend *ob, const char *image, const str
     if (!img) /* an image brings its own /usr */
         json_array_append_new(m, mount_entry("/usr", "bind", "/usr", usr_o));
     json_array_append_new(m, mount_entry("/tmp", "tmpfs", "tmpfs", tmp_o));
-    if (image)
+    if (image) {
         json_array_append_new(m, mount_entry("/function", "bind", image, fn_o));
+    } else if (pooled) {
+        char point[PATH_MAX + 16];
+        snprintf(point, sizeof point, "%s/function", dir);
+        json_array_append_new(m, mount_entry("/function", "bind", point, pool_o));
+    }
     json_array_append_new(m, mount_entry("/iluvatar/agent", "bind", ob->agent_dir, fn_o));
     if (img && ob->init_static[0])
         json_array_append_new(m, mount_entry("/iluvatar/init", "bind", ob->init_static, fn_o));
@@ -199,8 +212,8 @@ static json_t *id_mapping(uint32_t host_id, uint32_t size)
 /* The agent's command and environment: on the lean root, the host's Python
  * (-S: no site, nothing of the host's site-packages); in an image, the
  * image's own Python with its site (its packages) and Env. */
-static void agent_process(struct oci_backend *ob, const struct oci_image *img, const char *agent, const char **argv,
-                          json_t *env)
+static void agent_process(struct oci_backend *ob, const struct oci_image *img, bool pooled, const char *agent,
+                          const char **argv, json_t *env)
 {
     size_t n = 0;
     if (img) {
@@ -221,6 +234,8 @@ static void agent_process(struct oci_backend *ob, const struct oci_image *img, c
     argv[n++] = agent;
     argv[n] = NULL;
     json_array_append_new(env, json_pack("s+", "ILU_FUNCTION_DIR=", img ? img->workdir : "/function"));
+    if (pooled) /* no function yet: the agent waits for its load request */
+        json_array_append_new(env, json_string("ILU_POOLED=1"));
     if (!img) {
         json_array_append_new(env, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
         json_array_append_new(env, json_string("LANG=C.UTF-8"));
@@ -242,8 +257,9 @@ static void agent_process(struct oci_backend *ob, const struct oci_image *img, c
         json_array_append_new(env, json_string("LANG=C.UTF-8"));
 }
 
-static json_t *build_config(struct oci_backend *ob, const char *id, const char *image, const struct oci_image *img,
-                            uint32_t memory_mb, uint32_t cpus, const char *const *args)
+static json_t *build_config(struct oci_backend *ob, const char *dir, const char *id, const char *image,
+                            const struct oci_image *img, bool pooled, uint32_t memory_mb, uint32_t cpus,
+                            const char *const *args)
 {
     static const char *masked[] = {"/proc/acpi",
                                    "/proc/asound",
@@ -266,7 +282,7 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     char max_result[48];
     snprintf(max_result, sizeof max_result, "ILU_MAX_RESULT_BYTES=%u", ob->max_result_bytes);
     json_t *env = json_pack("[s, s, s, s]", "ILU_AGENT_FD=3", "PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", max_result);
-    agent_process(ob, img, agent, run, env);
+    agent_process(ob, img, pooled, agent, run, env);
     json_t *caps = json_object();
     static const char *cap_sets[] = {"bounding", "effective", "permitted", "inheritable", "ambient"};
     for (size_t i = 0; i < 5; i++)
@@ -274,9 +290,9 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
 
     json_t *process = json_pack("{s:b, s:{s:i, s:i}, s:o, s:o, s:s, s:o, s:b, s:[{s:s, s:I, s:I}]}", "terminal", 0,
                                 "user", "uid", 0, "gid", 0, "args", str_array(args ? args : run), "env", env, "cwd",
-                                img     ? img->workdir
-                                : image ? "/function"
-                                        : "/",
+                                img               ? img->workdir
+                                : image || pooled ? "/function"
+                                                  : "/",
                                 "capabilities", caps, "noNewPrivileges", 1, "rlimits", "type", "RLIMIT_NOFILE", "hard",
                                 (json_int_t)1024, "soft", (json_int_t)1024);
 
@@ -300,15 +316,37 @@ static json_t *build_config(struct oci_backend *ob, const char *id, const char *
     }
     if (ob->seccomp)
         json_object_set(linux_, "seccomp", ob->seccomp);
+    /* runc's default, which crun's is not: the container's copy of the
+     * sandbox's mount point stays a slave of the host's. */
+    if (pooled)
+        json_object_set_new(linux_, "rootfsPropagation", json_string("rslave"));
 
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2", "process", process, "root",
                      "path", img ? img->rootfs : ob->rootfs_dir, "readonly", 1, "hostname", "iluvatar", "mounts",
-                     build_mounts(ob, image, img), "linux", linux_);
+                     build_mounts(ob, dir, image, img, pooled), "linux", linux_);
+}
+
+/* <dir>/function becomes a mount point of its own, shared: a mount
+ * attached on it later propagates to its slaves, the container's /function. */
+static int make_shared_point(const char *dir, const char *id, struct ilu_error *err)
+{
+    char point[PATH_MAX + 16];
+    snprintf(point, sizeof point, "%s/function", dir);
+    if (mkdir(point, 0755) != 0 && errno != EEXIST)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create %s: %s", id, point,
+                       strerror(errno));
+    if (mount(point, point, NULL, MS_BIND, NULL) != 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot bind-mount %s on itself: %s", id, point,
+                       strerror(errno));
+    if (mount(NULL, point, NULL, MS_SHARED, NULL) != 0)
+        return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot make %s a shared mount: %s", id, point,
+                       strerror(errno));
+    return 0;
 }
 
 int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
-                     const struct oci_image *img, uint32_t memory_mb, uint32_t cpus, const char *const *args,
-                     struct ilu_error *err)
+                     const struct oci_image *img, bool pooled, uint32_t memory_mb, uint32_t cpus,
+                     const char *const *args, struct ilu_error *err)
 {
     char sockets[PATH_MAX + 16], cfgpath[PATH_MAX + 16];
     snprintf(sockets, sizeof sockets, "%s/sockets", dir);
@@ -319,7 +357,10 @@ int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, co
     if (mkdir(sockets, 0700) != 0 && errno != EEXIST)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot create %s: %s", id, sockets,
                        strerror(errno));
-    json_t *cfg = build_config(ob, id, image, img, memory_mb, cpus, args);
+    pooled = pooled && !image && !img && !args;
+    if (pooled && make_shared_point(dir, id, err) != 0)
+        return -1;
+    json_t *cfg = build_config(ob, dir, id, image, img, pooled, memory_mb, cpus, args);
     if (!cfg)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)", id);
     int rc = json_dump_file(cfg, cfgpath, JSON_COMPACT);
@@ -343,6 +384,51 @@ int oci_rm_tree(const char *path)
     /* FTW_PHYS: never follow a symlink out of the bundle. */
     int rc = nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
     return rc == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int oci_unmount_function(const char *dir)
+{
+    char point[PATH_MAX + 16];
+    snprintf(point, sizeof point, "%s/function", dir);
+    /* The function's folder on top of the shared mount point, or a stack a
+     * crashed worker left: until nothing is mounted (EINVAL) or no dir. */
+    for (int i = 0; i < 64; i++) {
+        if (umount2(point, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+            continue;
+        return errno == EINVAL || errno == ENOENT ? 0 : -1;
+    }
+    return -1;
+}
+
+/* Whether path is the root of a mount (other than its parent's). */
+static bool is_mount_point(const char *path)
+{
+    struct statx in, up;
+    char parent[PATH_MAX + 16];
+    snprintf(parent, sizeof parent, "%s/..", path);
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &in) != 0)
+        return false; /* gone: nothing to protect */
+    if (in.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+        return (in.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+    if (statx(AT_FDCWD, parent, 0, STATX_MNT_ID, &up) != 0)
+        return true; /* cannot tell: assume the worst */
+    return (in.stx_mask & STATX_MNT_ID) && (up.stx_mask & STATX_MNT_ID)
+               ? in.stx_mnt_id != up.stx_mnt_id
+               : in.stx_dev_major != up.stx_dev_major || in.stx_dev_minor != up.stx_dev_minor;
+}
+
+int oci_rm_bundle(const char *dir)
+{
+    char point[PATH_MAX + 16];
+    snprintf(point, sizeof point, "%s/function", dir);
+    oci_unmount_function(dir);
+    /* nftw cannot tell a bind mount of the same filesystem from a folder:
+     * never walk into a function's code. */
+    if (is_mount_point(point)) {
+        errno = EBUSY;
+        return -1;
+    }
+    return oci_rm_tree(dir);
 }
 
 void oci_file_tail(const char *path, char *buf, size_t len)

@@ -1,7 +1,10 @@
 /* Removing what an earlier (crashed) run or this one left behind: runtime
  * state, bundle dirs and cgroups under /<cgroup_parent>. Blocking; used at
- * construction and shutdown only. We mount nothing ourselves (every mount is
- * inside a container's mount namespace), so there is nothing to unmount. */
+ * construction and shutdown only. Every container's mounts are inside its
+ * own mount namespace, except a generic sandbox's <bundle>/function (the
+ * shared mount point and the function's folder attached on it, bundle.c and
+ * sandbox.c), mounted in ours: each bundle dir is unmounted there before it
+ * is removed (oci_rm_bundle), or rm would walk into the function's code. */
 #include "oci_int.h"
 
 #include "os/spawn.h"
@@ -144,7 +147,8 @@ void oci_clean_leftovers(struct oci_backend *ob)
             char path[PATH_MAX];
             if (snprintf(path, sizeof path, "%s/%s", ob->containers_dir, e->d_name) >= (int)sizeof path)
                 continue;
-            oci_rm_tree(path);
+            if (oci_rm_bundle(path) != 0)
+                ilu_warn(ob->log, "startup", "oci backend: cannot remove %s: %s", path, strerror(errno));
             n++;
         }
         closedir(d);

@@ -1,6 +1,8 @@
 /* The oci backend's ops table and container life cycle:
  *   create:  write bundle -> `runtime run --detach` -> read pid file ->
  *            connect to the agent socket -> events.ready
+ *            (a generic sandbox: the same with no function, its agent
+ *            ready at once; assign gives it one later, sandbox.c)
  *   invoke:  agent_client.c
  *   death:   init reaped (we are its subreaper) or socket EOF -> one callback
  *   destroy: close, `runtime delete --force`, rm -r the bundle, free. */
@@ -51,7 +53,7 @@ int oci_resolve_in_roots(const struct oci_backend *ob, const char *image, const 
  * configured roots: any other host folder holding a main.py would otherwise
  * be mounted into a container. resolved gets the real path, which is what
  * is mounted, so a symlink swapped later cannot redirect the mount. */
-static int resolve_image(struct oci_backend *ob, const char *image, char *resolved, struct ilu_error *err)
+int oci_resolve_image(struct oci_backend *ob, const char *image, char *resolved, struct ilu_error *err)
 {
     if (!image || image[0] != '/')
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_image",
@@ -108,7 +110,7 @@ static int oci_check_image(struct ilu_backend *b, const char *image, struct ilu_
                            image);
         return 0;
     }
-    return resolve_image(b->priv, image, resolved, err);
+    return oci_resolve_image(b->priv, image, resolved, err);
 }
 
 static int oci_prepare_image(struct ilu_backend *b, const char *image, const char *tid,
@@ -221,7 +223,13 @@ void oci_ct_dead(struct oci_ct *ct, const char *reason)
     struct ilu_container *c = ct->c;
     void *ctx = ob->base.events.ctx;
 
-    if (was == OCI_CT_SPAWNING || was == OCI_CT_CONNECTING) {
+    if (was == OCI_CT_LOADING) {
+        struct ilu_error err;
+        ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_start", "container %s failed to load %s: %s%s%s%s", ct->id,
+                c ? c->fn->fqdn : "its function", reason, oom, sep, tail);
+        ilu_warn(ob->log, ct->tid, "%s", err.msg);
+        ob->base.events.ready(ctx, c, &err);
+    } else if (was == OCI_CT_SPAWNING || was == OCI_CT_CONNECTING) {
         struct ilu_error err;
         ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_start", "container %s failed to start: %s%s%s%s", ct->id, reason,
                 oom, sep, tail);
@@ -326,14 +334,19 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
         return ilu_err(err, ILU_ST_INTERNAL, "bad_id", "container id \"%s\" is not safe as a file name", c->id);
     if (c->backend_data)
         return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s was already created", c->id);
-    char image[PATH_MAX];
+    char image[PATH_MAX] = "(generic sandbox)";
     const struct oci_image *img = NULL;
-    if (ilu_image_is_reference(c->fn->image)) {
+    bool pooled = c->fn->sandbox;
+    if (pooled) {
+        if (!ob->can_pool)
+            return ilu_err(err, ILU_ST_INTERNAL, "unsupported",
+                           "container %s: generic sandboxes need the kernel's new mount API (Linux 5.12)", c->id);
+    } else if (ilu_image_is_reference(c->fn->image)) {
         img = oci_image_find(ob, c->fn->image);
         if (!img || !img->ready)
             return ilu_err(err, ILU_ST_BAD_GATEWAY, "bad_image", "container %s: image %s is not prepared", c->id,
                            c->fn->image);
-    } else if (resolve_image(ob, c->fn->image, image, err) != 0) {
+    } else if (oci_resolve_image(ob, c->fn->image, image, err) != 0) {
         return ilu_err_wrap(err, "container %s", c->id);
     }
 
@@ -347,14 +360,22 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     snprintf(ct->id, sizeof ct->id, "%s", c->id);
     snprintf(ct->tid, sizeof ct->tid, "%s", tid ? tid : "");
     snprintf(ct->dir, sizeof ct->dir, "%s/%s", ob->containers_dir, c->id);
-    oci_rm_tree(ct->dir); /* a stale dir of the same id would confuse the runtime */
+    ct->pooled = pooled;
+    if (oci_rm_bundle(ct->dir) != 0) { /* a stale dir of the same id would confuse the runtime */
+        ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot remove the stale bundle dir %s: %s", c->id,
+                ct->dir, strerror(errno));
+        free(ct);
+        ilu_warn(ob->log, tid, "%s", err ? err->msg : "creating a container failed");
+        return -1;
+    }
 
     uint32_t mem = c->memory_mb ? c->memory_mb : c->fn->memory_mb;
     uint32_t cpus = c->cpus ? c->cpus : c->fn->cpus;
     int listen_fd = -1, out_w = -1, err_w = -1;
     if (img)
         snprintf(ct->image_entry, sizeof ct->image_entry, "%s", img->name);
-    if (oci_write_bundle(ob, ct->dir, ct->id, img ? NULL : image, img, mem, cpus, NULL, err) != 0)
+    ct->limit_mb = mem;
+    if (oci_write_bundle(ob, ct->dir, ct->id, img || pooled ? NULL : image, img, pooled, mem, cpus, NULL, err) != 0)
         goto fail;
 
     /* The agent's socket listens before the container exists and reaches it
@@ -405,7 +426,7 @@ fail:
     oci_agent_close(ct);
     oci_output_free(ct->out);
     oci_output_free(ct->errout);
-    oci_rm_tree(ct->dir);
+    oci_rm_bundle(ct->dir);
     free(ct);
     ilu_err_wrap(err, "creating container %s", c->id);
     ilu_warn(ob->log, tid, "%s", err ? err->msg : "creating a container failed");
@@ -423,6 +444,24 @@ static int oci_invoke(struct ilu_backend *b, struct ilu_container *c, const char
     return oci_agent_send(ct, args, args_len, err);
 }
 
+/* ---- generic sandboxes (sandbox.c) ---- */
+
+/* A function folder can be attached to a running sandbox; a function with
+ * its own image cannot: its root filesystem is chosen when its container is
+ * created. */
+static bool oci_assignable(struct ilu_backend *b, const struct ilu_function *fn)
+{
+    return backend_of(b)->can_pool && (!fn || (!fn->sandbox && !ilu_image_is_reference(fn->image)));
+}
+
+static int oci_assign(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err)
+{
+    struct oci_ct *ct = c->backend_data;
+    if (!ct)
+        return ilu_err(err, ILU_ST_INTERNAL, "bad_state", "container %s is not known to the oci backend", c->id);
+    return oci_sandbox_assign(backend_of(b), ct, tid, err);
+}
+
 /* ---- destroy ---- */
 
 static void on_delete_exit(void *arg, pid_t delete_pid, int status)
@@ -436,7 +475,8 @@ static void on_delete_exit(void *arg, pid_t delete_pid, int status)
         oci_file_tail(path, tail, sizeof tail);
         ilu_warn(ob->log, ct->tid, "container %s: %s delete failed (%s): %s", ct->id, ob->runtime_name, how, tail);
     }
-    oci_rm_tree(ct->dir);
+    if (oci_rm_bundle(ct->dir) != 0)
+        ilu_warn(ob->log, ct->tid, "container %s: cannot remove %s: %s", ct->id, ct->dir, strerror(errno));
     ct_unlink_free(ct);
 }
 
@@ -455,7 +495,7 @@ static void teardown(struct oci_ct *ct)
     if (pid > 0) {
         waitpid(pid, NULL, 0);
     }
-    oci_rm_tree(ct->dir);
+    oci_rm_bundle(ct->dir);
     ct_unlink_free(ct);
 }
 
@@ -508,7 +548,7 @@ static void oci_shutdown(struct ilu_backend *b)
         if (ct->init_pid > 0 && !ct->init_exited && kill(ct->init_pid, SIGKILL) == 0)
             wait_blocking(ct->init_pid);
         oci_delete_sync(ob->runtime_path, ob->runtime_root, ct->id);
-        oci_rm_tree(ct->dir);
+        oci_rm_bundle(ct->dir);
         ct_unlink_free(ct);
         n++;
     }
@@ -559,6 +599,8 @@ static const struct ilu_backend_ops oci_ops = {
     .clean = oci_clean,
     .create = oci_create,
     .invoke = oci_invoke,
+    .assignable = oci_assignable,
+    .assign = oci_assign,
     .destroy = oci_destroy,
     .shutdown = oci_shutdown,
     .free = oci_free,
@@ -653,6 +695,12 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     ob->memsw = access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0 ||
                 access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
     ob->cgroupns = access("/proc/self/ns/cgroup", F_OK) == 0;
+    ob->cgroup2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+    ob->can_pool = oci_sandbox_supported();
+    if (!ob->can_pool)
+        ilu_warn(ob->log, "startup",
+                 "oci backend: this kernel lacks open_tree/mount_setattr/move_mount (Linux 5.12): "
+                 "container_resources.sandbox_pool_size must stay 0");
 
     /* Detached container inits are re-parented to us, so we see them exit. */
     if (ilu_os_become_subreaper(err) != 0)

@@ -1,5 +1,6 @@
 /* Private to the oci backend: state shared by runtime.c (the runtime, exits),
- * bundle.c (root and config.json), agent_client.c (socket) and oci.c (ops). */
+ * bundle.c (root and config.json), agent_client.c (socket), sandbox.c
+ * (generic sandboxes: assign) and oci.c (ops). */
 #ifndef ILU_OCI_INT_H
 #define ILU_OCI_INT_H
 
@@ -19,6 +20,7 @@ enum oci_ct_state {
     OCI_CT_SPAWNING,   /* `runtime run --detach` still running */
     OCI_CT_CONNECTING, /* runtime done; waiting for the agent socket */
     OCI_CT_READY,      /* connected; takes invocations */
+    OCI_CT_LOADING,    /* a generic sandbox being assigned: the agent imports the function */
     OCI_CT_DEAD,       /* death reported to the core; waits for destroy */
     OCI_CT_TEARDOWN,   /* destroyed by the core: no more callbacks */
 };
@@ -46,6 +48,12 @@ struct oci_ct {
     bool ready_pending; /* the ready check was sent, its reply not yet read */
     bool agent_ready;   /* its reply came while the runtime was still running */
     bool conn_lost;     /* the connection broke before the runtime finished */
+    /* generic sandboxes (sandbox.c) */
+    bool pooled;       /* started with no function: <dir>/function is a shared mount point */
+    bool assigned;     /* given its function (at most once in its life) */
+    bool load_pending; /* the load request was sent, its reply not yet read */
+    uint32_t limit_mb; /* the memory limit its cgroup has now, 0: none */
+    uint64_t assign_ns;
     uint64_t sent_ns;
     struct oci_output *out, *errout; /* the container's stdout / stderr */
     char *wbuf;                      /* unsent part of the request */
@@ -104,6 +112,8 @@ struct oci_backend {
     unsigned n_fn_roots;
     char fn_roots_text[1024]; /* the same, for messages */
     bool memsw;               /* kernel accounts swap: set memory.swap */
+    bool cgroup2;             /* pure cgroup v2: limits in /sys/fs/cgroup/<parent>/<id>/ */
+    bool can_pool;            /* the kernel has the new mount API (open_tree, mount_setattr) */
     bool cgroupns;
     struct oci_ct *cts; /* every container, live or tearing down */
     /* function images (images.c) */
@@ -159,6 +169,10 @@ struct json_t *oci_seccomp_profile(const char *setting, struct ilu_error *err);
  * under one of functions_dirs; else a 400 naming image. */
 int oci_resolve_in_roots(const struct oci_backend *ob, const char *image, const char *path, char *resolved,
                          struct ilu_error *err);
+/* The function folder image (an absolute path) resolved into resolved
+ * (PATH_MAX): under functions_dirs, a directory with a readable main.py
+ * (world-readable in a user namespace); else a 400. */
+int oci_resolve_image(struct oci_backend *ob, const char *image, char *resolved, struct ilu_error *err);
 
 /* images.c: functions registered as OCI images (oci:, oci-archive:,
  * docker-archive:, docker:// references), prepared by tools/images/prepare.sh
@@ -191,12 +205,24 @@ int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err);
 int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err);
 /* Create <dir> with sockets/ and config.json for container id. image is the
  * function folder, or NULL with img the function's OCI image (its root and
- * Python), or both NULL (the probe). args NULL means the agent; otherwise a
- * NULL-terminated argv (the probe). */
+ * Python), or both NULL: a generic sandbox when pooled (<dir>/function, made
+ * a shared mount point here, is its /function, a one-way slave; the agent
+ * starts with ILU_POOLED=1), else the probe. args NULL means the agent;
+ * otherwise a NULL-terminated argv (the probe). */
 int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
-                     const struct oci_image *img, uint32_t memory_mb, uint32_t cpus, const char *const *args,
-                     struct ilu_error *err);
+                     const struct oci_image *img, bool pooled, uint32_t memory_mb, uint32_t cpus,
+                     const char *const *args, struct ilu_error *err);
+/* rm -r path, never following a symlink nor crossing into another
+ * filesystem (a bind mount of the same filesystem it cannot tell: remove
+ * bundles with oci_rm_bundle). */
 int oci_rm_tree(const char *path);
+/* Unmount everything stacked on <dir>/function (a sandbox's function and
+ * its shared mount point); 0 when nothing is mounted there any more. */
+int oci_unmount_function(const char *dir);
+/* Remove a bundle dir: oci_unmount_function, then oci_rm_tree; refuses (-1)
+ * while something is still mounted on <dir>/function, whose files would
+ * otherwise be removed too. */
+int oci_rm_bundle(const char *dir);
 /* Last lines of a text file (at most len-1 bytes), newlines turned into " | ". */
 void oci_file_tail(const char *path, char *buf, size_t len);
 
@@ -217,6 +243,42 @@ void oci_agent_close(struct oci_ct *ct);
  * over max_body, or bytes past the frame). No I/O; buf is read only. */
 enum oci_frame { OCI_FRAME_MORE, OCI_FRAME_WHOLE, OCI_FRAME_BAD };
 enum oci_frame oci_agent_frame(const char *buf, size_t len, uint32_t max_body, size_t *need, char *why, size_t why_len);
+
+/* Ask the agent of a ready generic sandbox to import its function (command
+ * 2); its reply goes to oci_sandbox_loaded. */
+int oci_agent_load(struct oci_ct *ct, struct ilu_error *err);
+
+/* sandbox.c: generic sandboxes given their function (backend.h assign). */
+/* The assign op for ct (a ready sandbox whose c now points at its
+ * function): limits, then the folder at /function, then the load request;
+ * -1 with err when any of it cannot be done now. */
+int oci_sandbox_assign(struct oci_backend *ob, struct oci_ct *ct, const char *tid, struct ilu_error *err);
+/* The agent's reply to the load request (body: len bytes of JSON): report
+ * ready, or the failure, to the core. */
+void oci_sandbox_loaded(struct oci_ct *ct, const char *body, size_t len);
+/* Whether the kernel has what assign needs (open_tree, mount_setattr,
+ * move_mount). */
+bool oci_sandbox_supported(void);
+/* The load reply decoded: 0 when {"loaded": true}; else -1 with the agent's
+ * load_error (or why the reply is not understood) in why. No I/O. */
+int oci_load_reply_parse(const char *body, size_t len, char *why, size_t why_len);
+
+/* One write that sets a container's cgroup limit: value into file, in the
+ * controller's v1 hierarchy ("memory", "cpu") or, controller "", the
+ * container's one cgroup v2 dir. */
+struct oci_cg_write {
+    const char *controller;
+    const char *file;
+    char value[40];
+};
+#define OCI_CG_WRITES_MAX 6
+/* The writes (at most OCI_CG_WRITES_MAX, into out; returns how many) that
+ * give a running container the limits build_resources gives a fresh one
+ * with memory_mb and cpus (0: none), in an order the kernel accepts with
+ * its memory limit now old_mb (0: none): v1 keeps memory+swap >= memory at
+ * every step. memsw: swap is accounted (memory+swap = memory). No I/O. */
+size_t oci_cgroup_plan(bool v2, bool memsw, uint32_t old_mb, uint32_t memory_mb, uint32_t cpus,
+                       struct oci_cg_write *out);
 
 /* oci.c: the container's agent or process is gone; tell the core once. */
 void oci_ct_dead(struct oci_ct *ct, const char *reason);

@@ -73,7 +73,7 @@ static bool sim_assignable(struct ilu_backend *b, const struct ilu_function *fn)
 }
 
 /* A pre-started sandbox given its function: ready after the configured
- * assignment time (mount, limits, import), whatever the function. */
+ * configured assignment delay (mount, limits, import), whatever the function. */
 static int sim_assign(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err)
 {
     struct sim_backend *sb = (struct sim_backend *)b;

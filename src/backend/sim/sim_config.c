@@ -25,7 +25,7 @@ void ilu_sim_config_defaults(void *config)
      * the agent's import, and the agent round trip beyond the function */
     sc->container_start_ms = 85;
     sc->invoke_overhead_us = 400;
-    sc->sandbox_assign_us = 5000; /* placeholder until measured */
+    sc->sandbox_assign_us = 1900; /* container_start_us of a pooled start, bench/sandbox_cold.sh */
     sc->jitter_pct = 0;
     sc->seed = 1;
 }

@@ -414,6 +414,10 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
     uint64_t give_up = now_us(run) + 60ull * 1000000;
     while (healthy_workers(run) < run->n_nodes && now_us(run) < give_up && cl_step(run))
         ;
+    /* as live, the workers' sandbox pools are full before the trace starts */
+    for (unsigned i = 0; i < run->n_nodes; i++)
+        while (ilu_worker_sandboxes_starting(run->nodes[i].worker) && now_us(run) < give_up && cl_step(run))
+            ;
     if (run->wire_error.status) {
         *err = run->wire_error;
         return -1;

@@ -303,6 +303,9 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
                 goto out;
             }
         }
+    /* a live worker's sandbox pool is full by the time the trace starts */
+    while (ilu_worker_sandboxes_starting(run.worker) && ilu_sim_env_step(&run.world.sim))
+        ;
     if (lg_trace_plan_records(ctx, &run.plan, "sim", &err))
         goto out;
     for (size_t i = 0; i < n_events; i++)

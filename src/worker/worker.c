@@ -754,3 +754,8 @@ unsigned ilu_worker_outstanding(const struct ilu_worker *w)
 {
     return w->pending;
 }
+
+unsigned ilu_worker_sandboxes_starting(const struct ilu_worker *w)
+{
+    return w->sandboxes.n_starting;
+}

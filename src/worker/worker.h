@@ -66,6 +66,10 @@ unsigned ilu_worker_clean(struct ilu_worker *w, const char *tid);
 void ilu_worker_begin_shutdown(struct ilu_worker *w);
 /* Invocations queued or running; the daemon waits for 0 before exiting. */
 unsigned ilu_worker_outstanding(const struct ilu_worker *w);
+/* Generic sandboxes being started (worker/sandbox_pool.h): a simulated run
+ * steps until 0 before its trace starts, as a live worker has filled its
+ * pool by the time the load generator begins. */
+unsigned ilu_worker_sandboxes_starting(const struct ilu_worker *w);
 
 /* JSON views for the API. */
 json_t *ilu_worker_status_json(const struct ilu_worker *w);  /* queue, running, memory, counters */

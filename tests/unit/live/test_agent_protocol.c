@@ -5,37 +5,18 @@
  * First the frame decoder alone (oci_agent_frame), then the real client on a
  * real Unix socket, with this test playing the agent: replies in pieces, over
  * the limit, unasked for, two at once, and a hang-up. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <endian.h>
-#include <errno.h>
-#include <event2/event.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/oci/oci_int.h"
-#include "core/env.h"
-#include "core/log.h"
 
 #define MAX_REPLY 1024
 
-/* ---- the frame decoder ---- */
+#include "agent_socket_fixture.h" /* put_len, and the fixture for the socket tests */
 
-static void put_len(char *buf, uint64_t len)
-{
-    uint64_t le = htole64(len);
-    memcpy(buf, &le, 8);
-}
+/* ---- the frame decoder ---- */
 
 static void frame_waits_for_the_header(void **state)
 {
@@ -108,174 +89,9 @@ static void frame_with_bytes_past_its_end_is_refused(void **state)
 
 /* ---- the client on a real socket, this test as the agent ---- */
 
-struct fixture {
-    char dir[64];
-    struct ilu_env env;
-    struct ilu_log log;
-    struct oci_backend *ob;
-    struct oci_ct *ct;
-    struct ilu_container c;
-    int listen_fd, agent;
-    /* what the backend told the core */
-    int ready_calls, done_calls, died_calls;
-    int ready_status;
-    int done_status;
-    char done_body[MAX_REPLY + 1], done_error[480], died_reason[480];
-    size_t done_len;
-    char last_warning[2048];
-};
-
-static void log_write(void *ctx, int level, const char *line)
-{
-    struct fixture *f = ctx;
-    if (level >= ILU_LOG_WARN)
-        snprintf(f->last_warning, sizeof f->last_warning, "%s", line);
-}
-
-static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
-{
-    struct fixture *f = ctx;
-    assert_ptr_equal(c, &f->c);
-    f->ready_calls++;
-    f->ready_status = err ? err->status : 0;
-}
-
-static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_agent_reply *r)
-{
-    struct fixture *f = ctx;
-    assert_ptr_equal(c, &f->c);
-    f->done_calls++;
-    f->done_status = r->status;
-    f->done_len = r->body_len;
-    snprintf(f->done_body, sizeof f->done_body, "%.*s", (int)r->body_len, r->body ? r->body : "");
-    snprintf(f->done_error, sizeof f->done_error, "%s", r->error);
-}
-
-static void on_died(void *ctx, struct ilu_container *c, const char *reason)
-{
-    struct fixture *f = ctx;
-    assert_ptr_equal(c, &f->c);
-    f->died_calls++;
-    snprintf(f->died_reason, sizeof f->died_reason, "%s", reason);
-}
-
-static void read_exact(int fd, void *p, size_t n)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    for (size_t got = 0; got < n;) {
-        assert_int_equal(poll(&pfd, 1, 2000), 1);
-        ssize_t r = read(fd, (char *)p + got, n - got);
-        assert_true(r > 0);
-        got += (size_t)r;
-    }
-}
-
-static void write_all(int fd, const void *p, size_t n)
-{
-    assert_int_equal(write(fd, p, n), (ssize_t)n);
-}
-
-static void agent_reply(int fd, const char *body)
-{
-    char hdr[8];
-    put_len(hdr, strlen(body));
-    write_all(fd, hdr, 8);
-    write_all(fd, body, strlen(body));
-}
-
-/* Run the backend's event loop until one more callback (of any kind) came,
- * or about a second passed. */
-static void pump(struct fixture *f)
-{
-    int before = f->ready_calls + f->done_calls + f->died_calls;
-    for (int i = 0; i < 1000 && f->ready_calls + f->done_calls + f->died_calls == before; i++) {
-        event_base_loop(f->ob->evb, EVLOOP_NONBLOCK);
-        if (f->ready_calls + f->done_calls + f->died_calls == before)
-            usleep(1000);
-    }
-}
-
-/* Run the loop for a moment, expecting nothing to be reported. */
-static void pump_idle(struct fixture *f)
-{
-    for (int i = 0; i < 20; i++) {
-        event_base_loop(f->ob->evb, EVLOOP_NONBLOCK);
-        usleep(500);
-    }
-}
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/ilu-test-agent-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    char sockets[96];
-    snprintf(sockets, sizeof sockets, "%s/sockets", f->dir);
-    if (mkdir(sockets, 0700))
-        return -1;
-    f->env = (struct ilu_env){.ctx = f, .log_write = log_write};
-    f->log = (struct ilu_log){.env = &f->env, .min_level = ILU_LOG_DEBUG};
-    f->ob = calloc(1, sizeof *f->ob);
-    f->ob->evb = event_base_new();
-    f->ob->log = &f->log;
-    f->ob->max_reply_bytes = MAX_REPLY;
-    snprintf(f->ob->runtime_name, sizeof f->ob->runtime_name, "runc");
-    f->ob->base.events =
-        (struct ilu_backend_events){.ctx = f, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
-    f->ct = calloc(1, sizeof *f->ct);
-    f->ct->ob = f->ob;
-    f->ct->c = &f->c;
-    f->ct->sock = -1;
-    f->ct->state = OCI_CT_CONNECTING; /* the runtime is done: the ready check's answer makes it ready */
-    snprintf(f->ct->id, sizeof f->ct->id, "ct1");
-    snprintf(f->ct->tid, sizeof f->ct->tid, "test-tid");
-    snprintf(f->ct->dir, sizeof f->ct->dir, "%s", f->dir);
-
-    struct ilu_error err = {0};
-    f->listen_fd = oci_agent_listen(f->ct, &err);
-    if (f->listen_fd < 0)
-        return -1;
-    if (oci_agent_start_connect(f->ct, &err))
-        return -1;
-    f->agent = accept(f->listen_fd, NULL, NULL);
-    if (f->agent < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    oci_agent_close(f->ct);
-    free(f->ct->rbuf);
-    free(f->ct);
-    if (f->agent >= 0)
-        close(f->agent);
-    close(f->listen_fd);
-    event_base_free(f->ob->evb);
-    free(f->ob);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
-    free(f);
-    return rc == 0 ? 0 : -1;
-}
-
-/* The agent's side of the start: read the ready check, answer it. */
-static void become_ready(struct fixture *f)
-{
-    uint64_t check[2];
-    read_exact(f->agent, check, sizeof check);
-    assert_int_equal(le64toh(check[0]), 0); /* command 0: the ready check */
-    assert_int_equal(le64toh(check[1]), 0); /* no arguments */
-    assert_int_equal(f->ready_calls, 0);
-    agent_reply(f->agent, "{}");
-    pump(f);
-    assert_int_equal(f->ready_calls, 1);
-    assert_int_equal(f->ready_status, 0);
-    assert_int_equal(f->ct->state, OCI_CT_READY);
+    return agent_socket_setup(state, "agent", "ct1", "{}");
 }
 
 /* Send an invocation; the agent reads it and checks the request frame. */
@@ -432,8 +248,6 @@ static void sending_before_ready_is_refused(void **state)
     assert_int_equal(oci_agent_send(f->ct, "{}", 2, &err), -1); /* one invocation in flight at a time */
     assert_string_equal(err.kind, "busy");
 }
-
-#define SOCKET_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
 {

@@ -3,30 +3,19 @@
  * their order, the agent's answer to the load request, the load on a real
  * Unix socket with this test as the agent, assign's refusals, and bundle
  * removal that never walks into a function's folder mounted on it. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <endian.h>
-#include <errno.h>
-#include <event2/event.h>
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend/oci/oci_int.h"
-#include "core/env.h"
-#include "core/log.h"
 
 #define MAX_REPLY 4096
+
+#include "agent_socket_fixture.h"
 
 /* ---- the cgroup writes ---- */
 
@@ -155,147 +144,17 @@ static void load_reply_not_understood(void **state)
 
 /* ---- the load on a real socket, this test as the agent ---- */
 
-struct fixture {
-    char dir[64];
-    struct ilu_env env;
-    struct ilu_log log;
-    struct oci_backend *ob;
-    struct oci_ct *ct;
-    struct ilu_function fn;
-    struct ilu_container c;
-    int listen_fd, agent;
-    int ready_calls, other_calls;
-    int ready_status;
-    char ready_kind[32], ready_msg[1024];
-    char last_info[1024];
-};
-
-static void log_write(void *ctx, int level, const char *line)
-{
-    struct fixture *f = ctx;
-    if (level == ILU_LOG_INFO)
-        snprintf(f->last_info, sizeof f->last_info, "%s", line);
-}
-
-static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
-{
-    struct fixture *f = ctx;
-    assert_ptr_equal(c, &f->c);
-    f->ready_calls++;
-    f->ready_status = err ? err->status : 0;
-    snprintf(f->ready_kind, sizeof f->ready_kind, "%s", err ? err->kind : "");
-    snprintf(f->ready_msg, sizeof f->ready_msg, "%s", err ? err->msg : "");
-}
-
-static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_agent_reply *r)
-{
-    ((struct fixture *)ctx)->other_calls++;
-}
-
-static void on_died(void *ctx, struct ilu_container *c, const char *reason)
-{
-    ((struct fixture *)ctx)->other_calls++;
-}
-
-static void read_exact(int fd, void *p, size_t n)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    for (size_t got = 0; got < n;) {
-        assert_int_equal(poll(&pfd, 1, 2000), 1);
-        ssize_t r = read(fd, (char *)p + got, n - got);
-        assert_true(r > 0);
-        got += (size_t)r;
-    }
-}
-
-static void agent_reply(int fd, const char *body)
-{
-    uint64_t len = htole64(strlen(body));
-    assert_int_equal(write(fd, &len, 8), 8);
-    assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
-}
-
-/* Run the loop until one more callback came, or about a second passed. */
-static void pump(struct fixture *f)
-{
-    int before = f->ready_calls + f->other_calls;
-    for (int i = 0; i < 1000 && f->ready_calls + f->other_calls == before; i++) {
-        event_base_loop(f->ob->evb, EVLOOP_NONBLOCK);
-        if (f->ready_calls + f->other_calls == before)
-            usleep(1000);
-    }
-}
-
+/* The sandbox sb1, generic (pooled), with hello-1's function to be given to
+ * it; its agent answers the ready check with {"ready": true}. */
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/ilu-test-sandbox-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (agent_socket_setup(state, "sandbox", "sb1", "{\"ready\": true}"))
         return -1;
-    char sockets[96];
-    snprintf(sockets, sizeof sockets, "%s/sockets", f->dir);
-    if (mkdir(sockets, 0700))
-        return -1;
-    f->env = (struct ilu_env){.ctx = f, .log_write = log_write};
-    f->log = (struct ilu_log){.env = &f->env, .min_level = ILU_LOG_DEBUG};
-    f->ob = calloc(1, sizeof *f->ob);
-    f->ob->evb = event_base_new();
-    f->ob->log = &f->log;
-    f->ob->max_reply_bytes = MAX_REPLY;
-    snprintf(f->ob->runtime_name, sizeof f->ob->runtime_name, "runc");
-    f->ob->base.events =
-        (struct ilu_backend_events){.ctx = f, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
+    struct fixture *f = *state;
     f->fn = (struct ilu_function){.name = "hello", .version = "1", .fqdn = "hello-1", .image = "/nowhere/hello"};
     f->c.fn = &f->fn;
-    f->ct = calloc(1, sizeof *f->ct);
-    f->ct->ob = f->ob;
-    f->ct->c = &f->c;
-    f->ct->sock = -1;
     f->ct->pooled = true;
-    f->ct->state = OCI_CT_CONNECTING;
-    snprintf(f->ct->id, sizeof f->ct->id, "sb1");
-    snprintf(f->ct->tid, sizeof f->ct->tid, "test-tid");
-    snprintf(f->ct->dir, sizeof f->ct->dir, "%s", f->dir);
-    struct ilu_error err = {0};
-    f->listen_fd = oci_agent_listen(f->ct, &err);
-    if (f->listen_fd < 0 || oci_agent_start_connect(f->ct, &err))
-        return -1;
-    f->agent = accept(f->listen_fd, NULL, NULL);
-    if (f->agent < 0)
-        return -1;
-    *state = f;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    oci_agent_close(f->ct);
-    free(f->ct->rbuf);
-    free(f->ct);
-    if (f->agent >= 0)
-        close(f->agent);
-    close(f->listen_fd);
-    event_base_free(f->ob->evb);
-    free(f->ob);
-    char cmd[96];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
-    free(f);
-    return rc == 0 ? 0 : -1;
-}
-
-/* The sandbox's start: the agent answers the ready check at once. */
-static void become_ready(struct fixture *f)
-{
-    uint64_t check[2];
-    read_exact(f->agent, check, sizeof check);
-    assert_int_equal(le64toh(check[0]), 0);
-    agent_reply(f->agent, "{\"ready\": true}");
-    pump(f);
-    assert_int_equal(f->ready_calls, 1);
-    assert_int_equal(f->ct->state, OCI_CT_READY);
-    f->ready_calls = 0;
 }
 
 /* What assign does once the folder is attached: the load request. */
@@ -324,7 +183,7 @@ static void load_then_ready(void **state)
     assert_int_equal(f->ct->state, OCI_CT_READY);
     assert_false(f->ct->load_pending);
     assert_non_null(strstr(f->last_info, "container sb1 assigned hello-1 in "));
-    assert_int_equal(f->other_calls, 0);
+    assert_int_equal(f->done_calls + f->died_calls, 0);
 }
 
 static void load_error_fails_the_start(void **state)
@@ -355,7 +214,7 @@ static void agent_dying_while_loading_fails_the_start(void **state)
     assert_int_equal(f->ready_status, ILU_ST_BAD_GATEWAY);
     assert_string_equal(f->ready_kind, "container_start");
     assert_non_null(strstr(f->ready_msg, "failed to load hello-1: the agent closed its connection"));
-    assert_int_equal(f->other_calls, 0); /* not a death while idle */
+    assert_int_equal(f->done_calls + f->died_calls, 0); /* not a death while idle */
 }
 
 static void load_and_invoke_refused_while_loading(void **state)
@@ -429,8 +288,6 @@ static void rm_bundle_unmounts_and_spares_the_function(void **state)
     rmdir(fn);
     rmdir(base);
 }
-
-#define SOCKET_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
 {

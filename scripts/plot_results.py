@@ -124,6 +124,10 @@ def positive(v):
     return v if v > 0 else 0.001
 
 
+CDF_TOP = 10           # curves in the latency CDF at most (the last one "others")
+CDF_LEGEND_INSIDE = 5  # more curves than this: the legend goes right of the plot
+
+
 def plot_cdf(plt, rows, summary, out):
     fig, ax = plt.subplots(figsize=(8, 5))
     label = fn_label(rows)
@@ -132,8 +136,16 @@ def plot_cdf(plt, rows, summary, out):
         if r["success"]:
             by_fn.setdefault(label(r), []).append(positive(r["e2e_ms"]))
     if by_fn:
-        for name in sorted(by_fn):
-            v = sorted(by_fn[name])
+        # readable with many functions: the CDF_TOP - 1 most invoked get a
+        # curve each, the rest one "others" curve; a long legend goes outside
+        ranked = sorted(by_fn, key=lambda k: (-len(by_fn[k]), k))
+        curves = {k: by_fn[k] for k in ranked}
+        if len(ranked) > CDF_TOP:
+            curves = {k: by_fn[k] for k in sorted(ranked[:CDF_TOP - 1])}
+            rest = ranked[CDF_TOP - 1:]
+            curves[f"others ({len(rest)} functions)"] = [x for k in rest for x in by_fn[k]]
+        for name in curves if len(ranked) > CDF_TOP else sorted(curves):
+            v = sorted(curves[name])
             n = len(v)
             # at most ~2000 steps per curve: the same picture, drawn in
             # seconds for million-row runs (the last point is always kept)
@@ -143,7 +155,11 @@ def plot_cdf(plt, rows, summary, out):
                 idx.append(n - 1)
             ax.step([v[i] for i in idx], [(i + 1) / n for i in idx], where="post", label=f"{name} (n={n})")
         ax.set_xscale("log")
-        ax.legend(loc="lower right", fontsize="small")
+        if len(curves) > CDF_LEGEND_INSIDE:
+            fig.set_size_inches(11, 5)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
+        else:
+            ax.legend(loc="lower right", fontsize="small")
     else:
         no_data(ax, "no data (no successful invocations)")
     ax.set_ylim(0, 1.02)

@@ -75,6 +75,15 @@ int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, cons
     return 0;
 }
 
+json_t *lg_benchmark_functions(json_t *doc)
+{
+    json_t *inner = json_object_get(doc, "data");
+    /* a function named "data" has resource_data; Ilúvatar's wrapper does not */
+    if (json_object_size(doc) == 1 && json_is_object(inner) && !json_object_get(inner, "resource_data"))
+        return inner;
+    return doc;
+}
+
 static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
                           struct ilu_error *err)
 {
@@ -93,6 +102,11 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
             return -1;
         data = json_loads(text, 0, &jerr);
         free(text);
+        if (json_is_object(data)) {
+            json_t *fns = json_incref(lg_benchmark_functions(data));
+            json_decref(data);
+            data = fns;
+        }
         if (!json_is_object(data)) {
             ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%d: %s", o->function_data, jerr.line,
                     data ? "not a JSON object of benchmarked functions" : jerr.text);

@@ -48,5 +48,9 @@ void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary);
  * pl's image, exec times and start-up and *chosen_name (borrowed from data).
  * -1 when no entry has an image_name and warm_results_sec. */
 int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, const char **chosen_name);
+/* The function map of a benchmark JSON (borrowed from doc): doc itself (our
+ * load generator's file), or the object under "data" when doc wraps it as
+ * Ilúvatar's BenchmarkStore serialises it ({"data": {...}}). */
+json_t *lg_benchmark_functions(json_t *doc);
 
 #endif

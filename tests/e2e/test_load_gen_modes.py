@@ -177,6 +177,17 @@ class LoadGenModesTest(WorkerTestCase):
         self.assertEqual(tsum["invocations"], 4)
         self.assertEqual(tsum["successes"], 4, f"trace run: {tsum}")
 
+        # Ilúvatar's own worker_function_benchmarks.json wraps the map in {"data": ...}
+        wrapped = os.path.join(self.tmp, "iluvatar_benchmarks.json")
+        with open(wrapped, "w") as fh:
+            json.dump({"data": data}, fh)
+        r, wout = self.load_gen("trace", "--input", trace, "--metadata", meta, "--load-type", "functions",
+                                "--function-data", wrapped, "--setup", "simulation", out="wrapped")
+        self.assertExit(r, 0, "trace --function-data in Ilúvatar's wrapped form")
+        wmap = read_json(os.path.join(wout, "summary.json"))["inputs"]["function_mapping"]
+        self.assertEqual({k: v["benchmark"] for k, v in wmap.items()},
+                         {"like_hello": "hello", "like_float": "float_operation"}, wmap)
+
     def test_benchmark_bad_input(self):
         r, _ = self.load_gen("benchmark")
         self.assertExit(r, 64, "benchmark without --functions-dir")

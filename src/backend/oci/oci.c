@@ -163,6 +163,40 @@ static int set_function_roots(struct oci_backend *ob, const char *setting, struc
     return 0;
 }
 
+/* Every user-namespaced container runs as the same unprivileged host id
+ * (the same one for every worker on the host), and runc gives each a
+ * session keyring charged to that id: the kernel's per-user key quota then
+ * bounds how many run at once. With Debian's defaults (maxkeys 200,
+ * maxbytes 20000) the 201st live container failed here ("unable to create
+ * session key: disk quota exceeded"); say so at startup rather than then.
+ * A session keyring was charged at most 100 bytes. */
+#define KEY_QUOTA_CONTAINERS_WANTED 1000
+#define KEY_BYTES_PER_CONTAINER     100
+
+static void warn_key_quota(struct oci_backend *ob)
+{
+    unsigned long maxkeys = 0, maxbytes = 0;
+    FILE *f = fopen("/proc/sys/kernel/keys/maxkeys", "re");
+    if (f) {
+        if (fscanf(f, "%lu", &maxkeys) != 1)
+            maxkeys = 0;
+        fclose(f);
+    }
+    if ((f = fopen("/proc/sys/kernel/keys/maxbytes", "re"))) {
+        if (fscanf(f, "%lu", &maxbytes) != 1)
+            maxbytes = 0;
+        fclose(f);
+    }
+    unsigned long fits = maxbytes / KEY_BYTES_PER_CONTAINER < maxkeys ? maxbytes / KEY_BYTES_PER_CONTAINER : maxkeys;
+    if (maxkeys && maxbytes && fits < KEY_QUOTA_CONTAINERS_WANTED)
+        ilu_warn(ob->log, "startup",
+                 "oci backend: the kernel's per-user key quota (kernel.keys.maxkeys %lu, maxbytes %lu) allows only "
+                 "about %lu user-namespaced containers at once on this host, all workers together (each holds a "
+                 "session keyring); raise it with `sysctl -w kernel.keys.maxkeys=20000 kernel.keys.maxbytes=2000000` "
+                 "(docs/worker.md)",
+                 maxkeys, maxbytes, fits);
+}
+
 /* ---- container records ---- */
 
 static void ct_unlink_free(struct oci_ct *ct)
@@ -732,6 +766,8 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
                 agent);
         goto fail;
     }
+    if (ob->userns)
+        warn_key_quota(ob);
     oci_clean_leftovers(ob);
     if (oci_choose_runtime(ob, oc->runtime[0] ? oc->runtime : "auto", oc->runtime_path, err) != 0)
         goto fail;

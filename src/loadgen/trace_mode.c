@@ -94,7 +94,7 @@ static int register_all(struct trace_run *run, const struct lg_trace_opts *o, st
             return -1;
     }
     for (size_t f = 0; f < run->plan.trace.n_fns; f++)
-        for (unsigned p = 0; p < o->prewarm; p++)
+        for (unsigned p = 0; p < run->plan.fns[f].prewarms; p++)
             if (lg_prewarm(ctx, run->plan.fns[f].name, LG_TRACE_FN_VERSION, err))
                 return -1;
     return 0;

@@ -156,6 +156,23 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
             pl->warm_exec_ms = fn->warm_ms;
             args = json_pack("{s:f, s:f}", "cold_ms", fn->cold_ms, "warm_ms", fn->warm_ms);
         }
+        /* the metadata's args (Ilúvatar's column) go with every call, over
+         * the synthetic function's own */
+        if (fn->args_json) {
+            json_t *given = json_loads(fn->args_json, 0, NULL);
+            if (!given || json_object_update(args, given)) {
+                json_decref(given);
+                json_decref(args);
+                ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+                rc = -1;
+                break;
+            }
+            json_decref(given);
+            json_t *entry = json_object_get(mapping, fn->name);
+            if (entry)
+                json_object_set_new(entry, "args", json_loads(fn->args_json, 0, NULL));
+        }
+        pl->prewarms = fn->prewarms >= 0 ? (unsigned)fn->prewarms : o->prewarm;
         /* a Python container needs ~20 MB of its own before the function allocates */
         pl->memory_mb = fn->mem_mb < 32 ? 32 : fn->mem_mb;
         pl->args_json = json_dumps(args, JSON_COMPACT);

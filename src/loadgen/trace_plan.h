@@ -19,6 +19,7 @@ struct lg_fn_plan {
     char *invoke_body;  /* the /invoke request body, owned */
     char *args_json;    /* its json_args, owned (in-process invocations) */
     unsigned report_fn; /* index in ctx->report */
+    unsigned prewarms;  /* containers to prewarm: the metadata's prewarms column, else --prewarm */
     /* what the function costs, for the simulated backend */
     double start_ms; /* container start-up; 0: the simulation's default */
     double cold_exec_ms, warm_exec_ms;

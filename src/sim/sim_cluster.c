@@ -430,7 +430,7 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
     /* prewarm as live does: one request at a time, through the controller,
      * so the balancer decides where each prewarmed container goes */
     for (size_t f = 0; f < run->plan.trace.n_fns; f++)
-        for (unsigned p = 0; p < run->o->prewarm; p++) {
+        for (unsigned p = 0; p < run->plan.fns[f].prewarms; p++) {
             json_t *body = json_pack("{s:s, s:s}", "function_name", run->plan.fns[f].name, "function_version",
                                      LG_TRACE_FN_VERSION);
             run->setup_pending++;

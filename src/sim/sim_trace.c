@@ -288,7 +288,7 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     }
     /* prewarm as live does: one request at a time, before the clock starts */
     for (size_t f = 0; f < run.plan.trace.n_fns; f++)
-        for (unsigned p = 0; p < o->prewarm; p++) {
+        for (unsigned p = 0; p < run.plan.fns[f].prewarms; p++) {
             run.prewarms_pending++;
             struct ilu_error e = {0};
             if (ilu_worker_prewarm(run.worker, run.plan.fns[f].name, LG_TRACE_FN_VERSION, "setup", on_prewarmed, &run,

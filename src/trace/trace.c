@@ -2,6 +2,8 @@
 
 #include "core/map.h"
 
+#include <jansson.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,39 @@ static const char *field(char **fields, int n, int col)
     return col >= 0 && col < n ? fields[col] : "";
 }
 
+/* Ilúvatar's args column, "k=v;k=v", as a JSON object of strings: values
+ * stay text, as Ilúvatar's load generator sends them. */
+static int args_to_json(const char *text, char **out, const char *source, size_t line, struct ilu_error *err)
+{
+    json_t *obj = json_object();
+    char *copy = strdup(text);
+    if (!obj || !copy) {
+        json_decref(obj);
+        free(copy);
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *pair = strtok_r(copy, ";", &save); pair && !rc; pair = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(pair, '=');
+        if (!eq || eq == pair) {
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input",
+                         "%s:%zu: args \"%.64s\": each ;-separated item must be key=value", source, line, pair);
+            break;
+        }
+        *eq = 0;
+        json_t *v = json_string(eq + 1);
+        if (!v || json_object_set_new(obj, pair, v))
+            rc = ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: args \"%.64s\" is not valid UTF-8", source,
+                         line, pair);
+    }
+    if (!rc && !(*out = json_dumps(obj, JSON_COMPACT)))
+        rc = ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    json_decref(obj);
+    free(copy);
+    return rc;
+}
+
 static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *source, size_t line, const int *cols,
                         struct ilu_error *err)
 {
@@ -99,12 +134,29 @@ static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *s
     if (cols[4] >= 0 && *iat &&
         parse_bounded(iat, ILU_TRACE_MAX_TIME_MS, "30 days", "mean_iat", source, line, &fn.mean_iat_ms, err))
         return -1;
+    fn.prewarms = -1;
+    const char *prewarms = field(fields, n, cols[7]);
+    double pw;
+    if (cols[7] >= 0 && *prewarms) {
+        if (parse_bounded(prewarms, ILU_TRACE_MAX_PREWARMS, "per function", "prewarms", source, line, &pw, err))
+            return -1;
+        if (pw != floor(pw))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: prewarms %.64s is not a whole number", source,
+                           line, prewarms);
+        fn.prewarms = (int)pw;
+    }
+    const char *args = field(fields, n, cols[6]);
+    if (cols[6] >= 0 && *args && args_to_json(args, &fn.args_json, source, line, err))
+        return -1;
     const char *image = field(fields, n, cols[5]);
     struct ilu_trace_fn *fns = realloc(t->fns, (t->n_fns + 1) * sizeof *fns);
-    if (!fns)
+    if (!fns) {
+        free(fn.args_json);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    }
     if (cols[5] >= 0 && *image && !(fn.image = strdup(image))) {
         t->fns = fns;
+        free(fn.args_json);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     }
     t->fns = fns;
@@ -112,6 +164,7 @@ static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *s
     /* the map stores index + 1 so that index 0 is not a NULL value */
     if (ilu_map_put(t->index, fn.name, (void *)(uintptr_t)(t->n_fns + 1))) {
         free(fn.image);
+        free(fn.args_json);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     }
     t->n_fns++;
@@ -194,13 +247,13 @@ int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct i
                 return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input", "%s:%zu: header lacks column %s", source, line_no,
                                required[r]);
         }
-        /* optional columns of the metadata: mean_iat, image_name */
-        p->cols[n_required] = p->cols[n_required + 1] = -1;
-        for (int i = 0; meta && i < n; i++) {
-            if (strcmp(fields[i], "mean_iat") == 0)
-                p->cols[n_required] = i;
-            if (strcmp(fields[i], "image_name") == 0)
-                p->cols[n_required + 1] = i;
+        /* optional columns of the metadata (Ilúvatar's names) */
+        static const char *const optional[] = {"mean_iat", "image_name", "args", "prewarms"};
+        for (int o = 0; o < 4; o++) {
+            p->cols[n_required + o] = -1;
+            for (int i = 0; meta && i < n; i++)
+                if (strcmp(fields[i], optional[o]) == 0)
+                    p->cols[n_required + o] = i;
         }
         return 0;
     }
@@ -261,8 +314,10 @@ void ilu_trace_free(struct ilu_trace *t)
         ilu_map_destroy(t->index);
         free(t->index);
     }
-    for (size_t i = 0; t->fns && i < t->n_fns; i++)
+    for (size_t i = 0; t->fns && i < t->n_fns; i++) {
         free(t->fns[i].image);
+        free(t->fns[i].args_json);
+    }
     free(t->fns);
     free(t->events);
     memset(t, 0, sizeof *t);

@@ -15,6 +15,8 @@ struct ilu_trace_fn {
     uint32_t mem_mb;
     double mean_iat_ms;   /* 0 when the column is absent */
     char *image;          /* column image_name: the function's own image (owned); NULL when absent or empty */
+    char *args_json;      /* column args, Ilúvatar's "k=v;k=v", as a JSON object of strings (owned); NULL: none */
+    int prewarms;         /* column prewarms: containers to prewarm; -1 when absent or empty */
     uint64_t invocations; /* rows of the trace naming it */
 };
 
@@ -41,6 +43,7 @@ struct ilu_trace {
 #define ILU_TRACE_MAX_TIME_MS     (30.0 * 24 * 3600 * 1000) /* invoke_time_ms: 30 days */
 #define ILU_TRACE_MAX_DURATION_MS (24.0 * 3600 * 1000)      /* cold_dur_ms, warm_dur_ms: 1 day */
 #define ILU_TRACE_MAX_MEM_MB      (1u << 20)                /* mem_mb: 1 TiB */
+#define ILU_TRACE_MAX_PREWARMS    1000                      /* prewarms: containers per function */
 
 enum ilu_trace_csv_kind { ILU_TRACE_CSV_METADATA, ILU_TRACE_CSV_EVENTS };
 
@@ -58,7 +61,7 @@ struct ilu_trace_csv {
     const char *source;
     size_t line_no;
     int have_header;
-    int cols[6]; /* the required columns, then mean_iat and image_name (-1: absent) */
+    int cols[8]; /* the required columns, then mean_iat, image_name, args, prewarms (-1: absent) */
 };
 
 /* Start parsing one CSV (kind: metadata or invocations) into t, fed line by

@@ -178,6 +178,27 @@ class LoadGenTraceTest(WorkerTestCase):
         listed = {(f["function_name"], f["image_name"]) for f in self.worker.get("/list").json["functions"]}
         self.assertIn(("img", function_dir("echo")), listed)
 
+    def test_metadata_args_and_prewarms_columns(self):
+        """Ilúvatar's args ("k=v;k=v", sent as strings) and prewarms columns:
+        every call carries the args, and the function is prewarmed first."""
+        trace = os.path.join(self.tmp, "trace.csv")
+        meta = os.path.join(self.tmp, "metadata.csv")
+        with open(trace, "w") as f:
+            f.write("func_name,invoke_time_ms\n" + "".join(f"argfn,{t}\n" for t in range(0, 500, 100)))
+        with open(meta, "w") as f:
+            f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb,image_name,prewarms,args\n"
+                    f"argfn,100,1,64,{function_dir('needs_args')},1,greeting=hi;n=3\n")
+        out = os.path.join(self.tmp, "out")
+        cmd, r = run_load_gen(self.worker.port, out, trace, meta)
+        if r.returncode != 0:
+            self.fail_with_log(f"`{' '.join(cmd)}` exited {r.returncode}:\nstderr: {r.stderr[-3000:]}")
+        rows = read_rows(os.path.join(out, "invocations.csv"))
+        self.assertEqual([row["success"] for row in rows], ["1"] * 5, rows[:2])
+        self.assertEqual(rows[0]["container_state"], "prewarm", rows[0])
+        with open(os.path.join(out, "summary.json")) as f:
+            mapping = json.load(f)["inputs"]["function_mapping"]
+        self.assertEqual(mapping["argfn"]["args"], {"greeting": "hi", "n": "3"}, mapping)
+
     def assertRefused(self, trace, meta, needle, port=None):
         out = os.path.join(self.tmp, "out")
         cmd, r = run_load_gen(self.worker.port if port is None else port, out, trace, meta, "--prewarm", "1",

@@ -71,6 +71,44 @@ static void image_name_column_is_kept(void **state)
     ilu_trace_free(&t);
 }
 
+/* Ilúvatar's optional args ("k=v;k=v", values stay strings) and prewarms
+ * columns; empty or absent means none. */
+static void args_and_prewarms_columns_are_kept(void **state)
+{
+    (void)state;
+    struct ilu_trace t = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_trace_parse_metadata(&t,
+                                              "func_name,cold_dur_ms,warm_dur_ms,mem_mb,prewarms,args\n"
+                                              "a,1,1,64,2,size=100;mode=fast\nb,1,1,64,,\nc,1,1,64,0,k=a=b\n",
+                                              "m", &err),
+                     0);
+    assert_string_equal(t.fns[0].args_json, "{\"size\":\"100\",\"mode\":\"fast\"}");
+    assert_int_equal(t.fns[0].prewarms, 2);
+    assert_null(t.fns[1].args_json);
+    assert_int_equal(t.fns[1].prewarms, -1);
+    assert_string_equal(t.fns[2].args_json, "{\"k\":\"a=b\"}"); /* the first = splits */
+    assert_int_equal(t.fns[2].prewarms, 0);
+    ilu_trace_free(&t);
+    static const char *bad[][2] = {
+        {"a,1,1,64,1,novalue\n", "m:2: args \"novalue\": each ;-separated item must be key=value"},
+        {"a,1,1,64,1,=v\n", "m:2: args \"=v\""},
+        {"a,1,1,64,1.5,k=v\n", "m:2: prewarms 1.5 is not a whole number"},
+        {"a,1,1,64,-1,k=v\n", "m:2: prewarms"},
+        {"a,1,1,64,1001,k=v\n", "beyond the limit of 1000"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "func_name,cold_dur_ms,warm_dur_ms,mem_mb,prewarms,args\n%s", bad[i][0]);
+        memset(&err, 0, sizeof err);
+        assert_int_equal(ilu_trace_parse_metadata(&t, text, "m", &err), -1);
+        if (!strstr(err.msg, bad[i][1]))
+            fail_msg("%s: got \"%s\", expected it to hold \"%s\"", bad[i][0], err.msg, bad[i][1]);
+        assert_int_equal(err.status, 400);
+        ilu_trace_free(&t);
+    }
+}
+
 /* Parse META then trace; return the error message (static buffer). */
 static const char *trace_error(const char *trace)
 {
@@ -278,6 +316,7 @@ int main(void)
         cmocka_unit_test(parses_metadata_and_events),
         cmocka_unit_test(columns_may_come_in_any_order),
         cmocka_unit_test(image_name_column_is_kept),
+        cmocka_unit_test(args_and_prewarms_columns_are_kept),
         cmocka_unit_test(unsorted_trace_names_the_line),
         cmocka_unit_test(unknown_function_names_the_line),
         cmocka_unit_test(non_numeric_time_names_the_line),

@@ -277,6 +277,18 @@ class Worker:
             self.returncode = None
         return self.returncode, time.monotonic() - t0
 
+    def successor(self, name, config=None):
+        """A new worker (not started) on this one's dirs and cgroup parent,
+        as after a crash: the next start finds what this one left."""
+        nxt = Worker(config, name=name)
+        shutil.rmtree(nxt.root, ignore_errors=True)  # its own fresh dirs go unused
+        nxt.root, nxt.state_dir, nxt.rootfs_dir = self.root, self.state_dir, self.rootfs_dir
+        nxt.functions_root = self.functions_root
+        nxt.cgroup_parent = self.cgroup_parent
+        nxt.log_path = os.path.join(self.root, f"{name}.log")
+        nxt.config_path = os.path.join(self.root, f"{name}.json")
+        return nxt
+
     def destroy(self):
         """Stop, remove whatever the worker left behind (only our own
         containers, mounts and cgroups), and delete the temp dir."""

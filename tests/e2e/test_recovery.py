@@ -22,13 +22,8 @@ class CrashRecoveryTest(unittest.TestCase):
             self.assertTrue(os.listdir(containers), "a SIGKILLed worker should leave its bundle behind")
             self.assertTrue(first.leftover_cgroups(), "a SIGKILLed worker should leave its cgroups behind")
 
-            # same dirs and cgroup parent: reuse the first worker's config
-            second = Worker(name="restarted")
-            second.root, second.state_dir, second.rootfs_dir = first.root, first.state_dir, first.rootfs_dir
-            second.cgroup_parent = first.cgroup_parent
-            second.log_path = os.path.join(first.root, "worker2.log")
-            second.config_path = os.path.join(first.root, "worker2.json")
-            second.start()
+            # same dirs and cgroup parent
+            second = first.successor("restarted").start()
             self.assertEqual(os.listdir(containers), [], f"bundles left:\n{second.log_tail()}")
             left = [p for p in second.leftover_cgroups() if os.path.basename(p).startswith("hello")]
             self.assertEqual(left, [], f"cgroups left:\n{second.log_tail()}")

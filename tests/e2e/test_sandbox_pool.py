@@ -133,12 +133,7 @@ class SandboxLeftoversTest(unittest.TestCase):
             self.assertEqual(first.invoke("hello", "1").json["timings"]["sandbox"], "pooled")
             first.stop(signal.SIGKILL)
             self.assertTrue(first.leftover_mounts(), "a SIGKILLed worker should leave its sandbox mounts behind")
-            second = Worker(name="pool-restarted")
-            second.root, second.state_dir, second.rootfs_dir = first.root, first.state_dir, first.rootfs_dir
-            second.cgroup_parent = first.cgroup_parent
-            second.log_path = os.path.join(first.root, "worker2.log")
-            second.config_path = os.path.join(first.root, "worker2.json")
-            second.start()
+            second = first.successor("pool-restarted").start()
             self.assertEqual(second.leftover_mounts(), [], second.log_tail())
             self.assertEqual(os.listdir(os.path.join(first.state_dir, "containers")), [], second.log_tail())
         finally:

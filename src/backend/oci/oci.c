@@ -237,6 +237,14 @@ static void oom_hint(struct oci_ct *ct, char *buf, size_t len)
                  ct->c->memory_mb ? ct->c->memory_mb : ct->c->fn->memory_mb);
 }
 
+void oci_ct_stderr_tail(struct oci_ct *ct, char *buf, size_t len)
+{
+    char path[PATH_MAX + 16];
+    oci_output_drain(ct->errout);
+    snprintf(path, sizeof path, "%s/stderr.log", ct->dir);
+    oci_file_tail(path, buf, len);
+}
+
 void oci_ct_dead(struct oci_ct *ct, const char *reason)
 {
     if (ct->state == OCI_CT_DEAD || ct->state == OCI_CT_TEARDOWN)
@@ -248,10 +256,8 @@ void oci_ct_dead(struct oci_ct *ct, const char *reason)
     ct->in_flight = false;
     oci_agent_close(ct);
 
-    char path[PATH_MAX + 16], tail[240], oom[96];
-    oci_output_drain(ct->errout);
-    snprintf(path, sizeof path, "%s/stderr.log", ct->dir);
-    oci_file_tail(path, tail, sizeof tail);
+    char tail[240], oom[96];
+    oci_ct_stderr_tail(ct, tail, sizeof tail);
     oom_hint(ct, oom, sizeof oom);
     const char *sep = tail[0] ? "; stderr: " : "";
     struct ilu_container *c = ct->c;

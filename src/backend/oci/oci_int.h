@@ -280,6 +280,9 @@ struct oci_cg_write {
 size_t oci_cgroup_plan(bool v2, bool memsw, uint32_t old_mb, uint32_t memory_mb, uint32_t cpus,
                        struct oci_cg_write *out);
 
+/* oci.c: the last lines of the container's stderr.log (drained from its
+ * pipe first), newlines as " | ", for error reports. */
+void oci_ct_stderr_tail(struct oci_ct *ct, char *buf, size_t len);
 /* oci.c: the container's agent or process is gone; tell the core once. */
 void oci_ct_dead(struct oci_ct *ct, const char *reason);
 /* The agent connected: report ready. */

@@ -259,10 +259,8 @@ void oci_sandbox_loaded(struct oci_ct *ct, const char *body, size_t len)
      * destroys it when told. */
     ct->state = OCI_CT_DEAD;
     oci_agent_close(ct);
-    char path[PATH_MAX + 16], tail[240], line[240];
-    oci_output_drain(ct->errout);
-    snprintf(path, sizeof path, "%s/stderr.log", ct->dir);
-    oci_file_tail(path, tail, sizeof tail);
+    char tail[240], line[240];
+    oci_ct_stderr_tail(ct, tail, sizeof tail);
     last_line(why, line, sizeof line);
     struct ilu_error err;
     ilu_err(&err, ILU_ST_BAD_GATEWAY, "container_start", "container %s failed to load %s: %s%s%s", ct->id, c->fn->fqdn,

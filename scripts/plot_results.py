@@ -128,6 +128,18 @@ CDF_TOP = 10           # curves in the latency CDF at most (the last one "others
 CDF_LEGEND_INSIDE = 5  # more curves than this: the legend goes right of the plot
 
 
+def cdf_curves(by_fn):
+    """[(label, values)] for the CDF, readable with many functions: up to
+    CDF_TOP functions a curve each, by name; beyond, the CDF_TOP - 1 most
+    invoked (by name) and one "others (N functions)" curve of the rest."""
+    if len(by_fn) <= CDF_TOP:
+        return [(k, by_fn[k]) for k in sorted(by_fn)]
+    ranked = sorted(by_fn, key=lambda k: (-len(by_fn[k]), k))
+    rest = ranked[CDF_TOP - 1:]
+    return ([(k, by_fn[k]) for k in sorted(ranked[:CDF_TOP - 1])] +
+            [(f"others ({len(rest)} functions)", [x for k in rest for x in by_fn[k]])])
+
+
 def plot_cdf(plt, rows, summary, out):
     fig, ax = plt.subplots(figsize=(8, 5))
     label = fn_label(rows)
@@ -136,16 +148,9 @@ def plot_cdf(plt, rows, summary, out):
         if r["success"]:
             by_fn.setdefault(label(r), []).append(positive(r["e2e_ms"]))
     if by_fn:
-        # readable with many functions: the CDF_TOP - 1 most invoked get a
-        # curve each, the rest one "others" curve; a long legend goes outside
-        ranked = sorted(by_fn, key=lambda k: (-len(by_fn[k]), k))
-        curves = {k: by_fn[k] for k in ranked}
-        if len(ranked) > CDF_TOP:
-            curves = {k: by_fn[k] for k in sorted(ranked[:CDF_TOP - 1])}
-            rest = ranked[CDF_TOP - 1:]
-            curves[f"others ({len(rest)} functions)"] = [x for k in rest for x in by_fn[k]]
-        for name in curves if len(ranked) > CDF_TOP else sorted(curves):
-            v = sorted(curves[name])
+        curves = cdf_curves(by_fn)
+        for name, values in curves:
+            v = sorted(values)
             n = len(v)
             # at most ~2000 steps per curve: the same picture, drawn in
             # seconds for million-row runs (the last point is always kept)

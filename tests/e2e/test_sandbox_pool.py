@@ -101,6 +101,17 @@ class SandboxPoolTest(WorkerTestCase):
                      "iluvatar_sandbox_misses_total"):
             self.assertIn(f"\n{name} ", metrics)
 
+    def test_startup_warns_when_the_key_quota_bounds_containers(self):
+        """Every user-namespaced container holds a session keyring of one
+        host id: a quota below ~1000 containers is said at startup."""
+        with open("/proc/sys/kernel/keys/maxkeys") as f:
+            maxkeys = int(f.read())
+        with open("/proc/sys/kernel/keys/maxbytes") as f:
+            maxbytes = int(f.read())
+        warned = "per-user key quota" in self.worker.log()
+        self.assertEqual(warned, min(maxkeys, maxbytes // 100) < 1000,
+                         f"maxkeys {maxkeys}, maxbytes {maxbytes}: warning {'given' if warned else 'missing'}")
+
     def test_prewarm_takes_a_sandbox(self):
         self.assertRegistered("echo", "p", image=function_dir("echo"))
         before = self.worker.status()["sandbox_hits"]

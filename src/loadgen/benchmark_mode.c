@@ -97,12 +97,11 @@ static double array_median(json_t *arr, double scale)
 /* One invocation, sent and awaited; recorded in the report. Returns 0 when
  * it was answered (successfully or not), -1 when the run was interrupted. */
 static int invoke_once(struct lg_ctx *ctx, unsigned fn, const char *body, uint64_t seq, struct pending *p,
-                       size_t *rec_idx)
+                       uint64_t *rec_seq)
 {
-    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, fn);
+    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, fn, rec_seq);
     if (!rec)
         return -1;
-    *rec_idx = ctx->report.n - 1;
     snprintf(rec->tid, sizeof rec->tid, "%s-b%llu", ctx->tid_prefix, (unsigned long long)seq);
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
@@ -113,7 +112,7 @@ static int invoke_once(struct lg_ctx *ctx, unsigned fn, const char *body, uint64
         if (event_base_loop(ctx->base, EVLOOP_ONCE) < 0 || (event_base_got_break(ctx->base) && !p->done))
             return -1; /* SIGINT: the request stays pending; the connection is freed at exit */
     }
-    rec = &ctx->report.recs[*rec_idx];
+    rec = ilu_report_get(&ctx->report, *rec_seq);
     rec->end_ms = p->end_ms;
     ilu_report_fill_from_answer(rec, p->status, p->answer);
     if (!p->status) {
@@ -167,13 +166,13 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
         }
         for (unsigned k = 0; k <= o->warm_iters; k++) {
             struct pending p;
-            size_t ri;
+            uint64_t ri;
             if (invoke_once(ctx, (unsigned)fn, body, (*seq)++, &p, &ri)) {
                 json_decref(p.answer);
                 free(body);
                 return -1;
             }
-            const struct ilu_inv_record *rec = &ctx->report.recs[ri];
+            const struct ilu_inv_record *rec = ilu_report_get(&ctx->report, ri);
             res->invocations++;
             if (!rec->success) {
                 res->failures++;
@@ -181,7 +180,8 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
                     snprintf(res->first_error, sizeof res->first_error, "%s-%s: %s%s%s", fname, BENCH_VERSION,
                              rec->error_kind, rec->error ? ": " : "", rec->error ? rec->error : "");
                 json_decref(p.answer);
-                if (!p.status) { /* no answer at all: the worker is gone or stuck */
+                ilu_report_complete(&ctx->report, ri); /* output errors: lg_write_results says */
+                if (!p.status) {                       /* no answer at all: the worker is gone or stuck */
                     free(body);
                     return 0;
                 }
@@ -207,6 +207,7 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
                 json_array_append_new(s->a[WORKER_US][w], json_real(json_number_value(dur)));
             json_array_append_new(s->a[INVOKE_US][w], json_real(invoke_us));
             json_decref(p.answer);
+            ilu_report_complete(&ctx->report, ri);
         }
         free(body);
     }
@@ -464,9 +465,9 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
                     (int)json_integer_value(json_object_get(v, "invocations")),
                     json_string_value(json_object_get(v, "first_error")));
     }
-    fprintf(stderr,
-            "iluvatar_load_gen: benchmarked %zu of %zu functions (%zu invocations, %llu failures); results in %s\n",
-            json_array_size(done), n_fns, ctx->report.n, (unsigned long long)errors, ctx->out_dir);
+    fprintf(
+        stderr, "iluvatar_load_gen: benchmarked %zu of %zu functions (%zu invocations, %llu failures); results in %s\n",
+        json_array_size(done), n_fns, (size_t)ilu_report_count(&ctx->report), (unsigned long long)errors, ctx->out_dir);
     if (!json_array_size(done))
         ilu_err(&err, ILU_ST_BAD_GATEWAY, NULL, "no function produced data (see %s/invocations.csv)", ctx->out_dir);
     else

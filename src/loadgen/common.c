@@ -15,6 +15,26 @@
 
 extern char **environ;
 
+static int mkdir_p(const char *path);
+
+/* The report's rows, streamed to out_dir/.invocations.csv.tmp as the run
+ * goes; lg_write_results renames it when the run is complete. */
+static int csv_out(void *arg, const char *text, size_t len)
+{
+    struct lg_ctx *ctx = arg;
+    struct ilu_error err = {0};
+    if (!ctx->csv && !(ctx->csv = lg_results_file_open(ctx, "invocations.csv", &err))) {
+        snprintf(ctx->csv_err, sizeof ctx->csv_err, "%s", err.msg);
+        return -1;
+    }
+    if (fwrite(text, 1, len, ctx->csv) != len) {
+        snprintf(ctx->csv_err, sizeof ctx->csv_err, "cannot write %s/.invocations.csv.tmp: %s", ctx->out_dir,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 double lg_now_ms(const struct lg_ctx *ctx)
 {
     return (double)(int64_t)(ilu_os_mono_ns() - ctx->start_ns) / 1e6;
@@ -35,6 +55,7 @@ int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char 
     ctx->setup = "live";
     ctx->progress_tty = isatty(STDERR_FILENO);
     ilu_report_init(&ctx->report);
+    ilu_report_set_output(&ctx->report, csv_out, ctx);
     /* binaries live in build/ (or build-asan/): the project is one level up */
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -57,6 +78,9 @@ int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char 
 void lg_ctx_free(struct lg_ctx *ctx)
 {
     ilu_report_free(&ctx->report);
+    if (ctx->csv) /* a run that wrote no results leaves no half file */
+        lg_results_file_discard(ctx, "invocations.csv", ctx->csv);
+    ctx->csv = NULL;
 }
 
 int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n)
@@ -175,11 +199,6 @@ static int mkdir_p(const char *path)
     return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-static int write_file_cb(void *ctx, const char *text, size_t len)
-{
-    return fwrite(text, 1, len, ctx) == len ? 0 : -1;
-}
-
 /* Write through dir/.name.tmp then rename, so a reader never sees half a file. */
 static int atomic_write(const char *dir, const char *name, int (*fill)(FILE *f, void *arg), void *arg,
                         struct ilu_error *err)
@@ -209,11 +228,6 @@ static int atomic_write(const char *dir, const char *name, int (*fill)(FILE *f, 
 static int fill_json(FILE *f, void *arg)
 {
     return json_dumpf(arg, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', f) == EOF ? -1 : 0;
-}
-
-static int fill_csv(FILE *f, void *arg)
-{
-    return ilu_report_write_csv(arg, write_file_cb, f);
 }
 
 int lg_write_json_file(const char *dir, const char *name, json_t *doc, struct ilu_error *err)
@@ -246,12 +260,63 @@ static void make_plots(struct lg_ctx *ctx)
         fprintf(stderr, "iluvatar_load_gen: plotting failed (see above); the CSV and summary are complete\n");
 }
 
+FILE *lg_results_file_open(struct lg_ctx *ctx, const char *name, struct ilu_error *err)
+{
+    char tmp[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ctx->out_dir, name);
+    FILE *f = NULL;
+    if (mkdir_p(ctx->out_dir) || !(f = fopen(tmp, "w")))
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", tmp, strerror(errno));
+    return f;
+}
+
+int lg_results_file_commit(struct lg_ctx *ctx, const char *name, FILE *f, struct ilu_error *err)
+{
+    char tmp[PATH_MAX + 64], final[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ctx->out_dir, name);
+    snprintf(final, sizeof final, "%s/%s", ctx->out_dir, name);
+    int failed = ferror(f);
+    failed |= fclose(f);
+    if (failed || rename(tmp, final)) {
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", final, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void lg_results_file_discard(struct lg_ctx *ctx, const char *name, FILE *f)
+{
+    char tmp[PATH_MAX + 64];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ctx->out_dir, name);
+    fclose(f);
+    unlink(tmp);
+}
+
+/* The streamed CSV closed and put in place. */
+static int finish_csv(struct lg_ctx *ctx, struct ilu_error *err)
+{
+    FILE *f = ctx->csv;
+    if (!f) /* written by an earlier call: the rows are gone from memory */
+        return ctx->csv_done ? 0
+                             : ilu_err(err, ILU_ST_INTERNAL, NULL, "%s/invocations.csv was not written", ctx->out_dir);
+    ctx->csv = NULL;
+    ctx->csv_done = 1;
+    return lg_results_file_commit(ctx, "invocations.csv", f, err);
+}
+
 int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, struct ilu_error *err)
 {
     if (mkdir_p(ctx->out_dir)) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot create %s: %s", ctx->out_dir, strerror(errno));
         return -1;
     }
+    if (ilu_report_finish(&ctx->report)) {
+        ilu_err(err, ILU_ST_INTERNAL, NULL, "%s", ctx->csv_err[0] ? ctx->csv_err : "out of memory for the results");
+        return -1;
+    }
+    if (finish_csv(ctx, err))
+        return -1;
     json_t *summary = ilu_report_summary(&ctx->report, mode, ctx->target, ctx->setup, inputs);
     if (strcmp(ctx->setup, "simulation")) { /* a simulation's results depend on its inputs only */
         time_t now = time(NULL);
@@ -261,9 +326,7 @@ int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_object_set_new(summary, "finished_at", json_string(stamp));
     }
-    int rc = atomic_write(ctx->out_dir, "invocations.csv", fill_csv, &ctx->report, err);
-    if (!rc)
-        rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err);
+    int rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err);
     if (!rc && !ctx->no_plots)
         make_plots(ctx);
     if (summary_out && !rc)

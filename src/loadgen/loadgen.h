@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "core/config.h"
@@ -27,6 +28,9 @@ struct lg_ctx {
     const char *setup;       /* "live" */
     char repo_dir[PATH_MAX]; /* where functions/ and scripts/ are */
     struct ilu_report report;
+    FILE *csv;         /* out_dir/.invocations.csv.tmp, opened by the report's first row */
+    char csv_err[320]; /* why it could not be written */
+    int csv_done;      /* renamed into place: summary.json may be rewritten, the rows not */
     uint64_t start_ns; /* CLOCK_MONOTONIC at the run's t = 0 */
     int progress_tty;  /* stderr is a terminal: redraw one line */
     int quiet;
@@ -38,6 +42,13 @@ struct lg_ctx {
  * beside the binary. Returns 0. free releases the report. */
 int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char *out_dir);
 void lg_ctx_free(struct lg_ctx *ctx);
+
+/* A results file written as the run goes: out_dir/.NAME.tmp (out_dir
+ * created), then commit closes it and renames it to NAME, or discard closes
+ * and removes it. open: NULL with err; commit: 0, or -1 with err. */
+FILE *lg_results_file_open(struct lg_ctx *ctx, const char *name, struct ilu_error *err);
+int lg_results_file_commit(struct lg_ctx *ctx, const char *name, FILE *f, struct ilu_error *err);
+void lg_results_file_discard(struct lg_ctx *ctx, const char *name, FILE *f);
 
 /* Milliseconds since ctx->start_ns. */
 double lg_now_ms(const struct lg_ctx *ctx);

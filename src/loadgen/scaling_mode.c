@@ -24,7 +24,7 @@ struct client {
     unsigned idx; /* 0-based; invokes version idx + 1 */
     unsigned fn;  /* report function index */
     char *body;   /* invoke request body, built once */
-    size_t rec;   /* index of the record in flight (records move on realloc) */
+    uint64_t rec; /* the record in flight (records move: found by its sequence number) */
     uint64_t sent;
 };
 
@@ -55,10 +55,9 @@ static int send_next(struct client *c)
 {
     struct scaling_run *run = c->run;
     struct lg_ctx *ctx = run->ctx;
-    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, c->fn);
+    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, c->fn, &c->rec);
     if (!rec)
         return -1;
-    c->rec = ctx->report.n - 1;
     rec->client = (int)c->idx;
     rec->step = (int)run->step;
     snprintf(rec->tid, sizeof rec->tid, "%s-s%u-c%u-%llu", ctx->tid_prefix, run->step, c->idx,
@@ -75,7 +74,7 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
     struct client *c = arg;
     struct scaling_run *run = c->run;
     struct lg_ctx *ctx = run->ctx;
-    struct ilu_inv_record *rec = &ctx->report.recs[c->rec];
+    struct ilu_inv_record *rec = ilu_report_get(&ctx->report, c->rec);
     rec->end_ms = lg_now_ms(ctx);
     ilu_report_fill_from_answer(rec, status, answer);
     if (!status) {
@@ -85,6 +84,7 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
     run->in_flight--;
     run->done++;
     run->errors += !rec->success;
+    ilu_report_complete(&ctx->report, c->rec); /* output errors: lg_write_results says */
     if (!run->stopping && send_next(c)) {
         run->failed = 1;
         run->stopping = 1;
@@ -115,34 +115,22 @@ static void on_progress(evutil_socket_t fd, short what, void *arg)
     show_progress(arg);
 }
 
-/* The step's line on stderr: clients, throughput, p50, p99 (as the summary's
- * "steps" entries compute them). */
-static void print_step(struct lg_ctx *ctx, unsigned step, size_t first_rec)
+/* The step's line on stderr: clients, throughput, p50, p99 (the summary's
+ * "steps" entry for it). */
+static void print_step(struct lg_ctx *ctx, unsigned step)
 {
-    const struct ilu_report *r = &ctx->report;
-    size_t n = r->n - first_rec, ok = 0;
-    double *lat = malloc((n + 1) * sizeof *lat);
-    double first_send = INFINITY, last_end = -INFINITY;
-    if (!lat)
+    json_t *b = ilu_report_step_summary(&ctx->report, (int)step);
+    if (!b)
         return;
-    for (size_t i = first_rec; i < r->n; i++) {
-        const struct ilu_inv_record *rec = &r->recs[i];
-        if (rec->send_ms < first_send)
-            first_send = rec->send_ms;
-        if (rec->end_ms > last_end)
-            last_end = rec->end_ms;
-        if (rec->success)
-            lat[ok++] = rec->end_ms - rec->send_ms;
-    }
-    double dur_s = n ? (last_end - first_send) / 1000.0 : 0;
-    json_t *d = ilu_distribution_json(lat, ok);
+    json_t *lat = json_object_get(b, "latency_ms");
     fprintf(stderr,
-            "iluvatar_load_gen: step %u: %u clients, %zu invocations, %zu errors, throughput %.1f/s, "
+            "iluvatar_load_gen: step %u: %u clients, %lld invocations, %lld errors, throughput %.1f/s, "
             "latency p50 %.3f p99 %.3f ms\n",
-            step, step, n, n - ok, dur_s > 0 ? (double)ok / dur_s : 0.0, json_number_value(json_object_get(d, "p50")),
-            json_number_value(json_object_get(d, "p99")));
-    json_decref(d);
-    free(lat);
+            step, step, json_integer_value(json_object_get(b, "invocations")),
+            json_integer_value(json_object_get(b, "failures")),
+            json_number_value(json_object_get(b, "throughput_per_s")), json_number_value(json_object_get(lat, "p50")),
+            json_number_value(json_object_get(lat, "p99")));
+    json_decref(b);
 }
 
 /* Register and prewarm scaling-<T> versions 1..T; build the clients. */
@@ -302,7 +290,6 @@ int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
         struct ilu_error cerr = {0};
         if (t > o->threads_from && lg_clean(ctx, &cerr) && !ctx->quiet)
             fprintf(stderr, "iluvatar_load_gen: note: %s\n", cerr.msg);
-        size_t first_rec = ctx->report.n;
         int rc = prepare_step(&run, o, image, args, &err);
         if (!rc)
             rc = run_step(&run, &err);
@@ -310,16 +297,14 @@ int lg_run_scaling(struct lg_ctx *ctx, const struct lg_scaling_opts *o)
         if (rc)
             goto out;
         if (!ctx->quiet)
-            print_step(ctx, t, first_rec);
+            print_step(ctx, t);
     }
-    size_t successes = 0;
-    for (size_t i = 0; i < ctx->report.n; i++)
-        successes += ctx->report.recs[i].success != 0;
     json_t *summary = NULL;
     if (lg_write_results(ctx, "scaling", inputs, &summary, &err))
         goto out;
+    size_t n = (size_t)ilu_report_count(&ctx->report), successes = (size_t)ilu_report_successes(&ctx->report);
     fprintf(stderr, "iluvatar_load_gen: scaling %u..%u clients: %zu invocations, %zu errors; results in %s\n",
-            o->threads_from, o->threads_to, ctx->report.n, ctx->report.n - successes, ctx->out_dir);
+            o->threads_from, o->threads_to, n, n - successes, ctx->out_dir);
     json_decref(summary);
     if (!successes)
         ilu_err(&err, ILU_ST_BAD_GATEWAY, NULL, "no invocation succeeded (see error_kind/error in %s/invocations.csv)",

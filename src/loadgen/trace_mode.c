@@ -14,7 +14,7 @@ struct trace_run;
 
 struct sent {
     struct trace_run *run;
-    size_t idx;
+    uint64_t seq; /* its record in the report */
 };
 
 struct trace_run {
@@ -30,7 +30,7 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
 {
     struct sent *s = arg;
     struct trace_run *run = s->run;
-    struct ilu_inv_record *rec = &run->ctx->report.recs[s->idx];
+    struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = lg_now_ms(run->ctx);
     ilu_report_fill_from_answer(rec, status, answer);
     if (!status) {
@@ -39,6 +39,7 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
     }
     run->done++;
     run->errors += !rec->success;
+    ilu_report_complete(&run->ctx->report, s->seq); /* output errors: lg_write_results says */
     if (run->done == run->plan.trace.n_events)
         event_base_loopbreak(run->ctx->base);
 }
@@ -54,7 +55,13 @@ static void on_due(evutil_socket_t fd, short what, void *arg)
     /* everything due by now leaves now; lateness is measured per send */
     while (run->next < t->n_events && t->events[run->next].time_ms <= now) {
         size_t i = run->next++;
-        struct ilu_inv_record *rec = &ctx->report.recs[i];
+        struct ilu_inv_record *rec =
+            lg_trace_record(ctx, &run->plan, ctx->tid_prefix, i, &t->events[i], &run->sent[i].seq);
+        if (!rec) {
+            run->failed = 1;
+            event_base_loopbreak(ctx->base);
+            return;
+        }
         rec->send_ms = lg_now_ms(ctx);
         const char *body = run->plan.fns[t->events[i].fn].invoke_body;
         if (ilu_http_client_request(ctx->http, "/invoke", body, strlen(body), rec->tid, on_answer, &run->sent[i])) {
@@ -105,7 +112,7 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     struct ilu_error err = {0};
     struct trace_run run = {.ctx = ctx};
     int code = 1;
-    if (lg_trace_plan_load(ctx, o, &run.plan, &err))
+    if (lg_trace_plan_load(ctx, o, &run.plan, 0, &err))
         goto out;
     size_t n_events = run.plan.trace.n_events;
     if (!(run.sent = calloc(n_events, sizeof *run.sent))) {
@@ -114,11 +121,8 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     }
     if (lg_check_target(ctx, &err) || register_all(&run, o, &err))
         goto out;
-    /* all records exist before the first send, so their addresses are stable */
-    if (lg_trace_plan_records(ctx, &run.plan, ctx->tid_prefix, &err))
-        goto out;
     for (size_t i = 0; i < n_events; i++)
-        run.sent[i] = (struct sent){&run, i};
+        run.sent[i] = (struct sent){.run = &run};
     run.timer = evtimer_new(ctx->base, on_due, &run);
     run.progress = event_new(ctx->base, -1, EV_PERSIST, on_progress, &run);
     struct timeval every = {0, 250000};

@@ -210,16 +210,11 @@ static int read_csv(struct ilu_trace *t, enum ilu_trace_csv_kind kind, const cha
     return ilu_trace_csv_end(&csv, err);
 }
 
-int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
-                       struct ilu_error *err)
+/* What the inputs say about the trace once all of it was read. */
+static int trace_read_fully(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
+                            struct ilu_error *err)
 {
-    memset(p, 0, sizeof *p);
-    p->inputs = json_pack("{s:s, s:s, s:s, s:i}", "input", o->input, "metadata", o->metadata, "load_type", o->load_type,
-                          "prewarm", (int)o->prewarm);
-    if (read_csv(&p->trace, ILU_TRACE_CSV_METADATA, o->metadata, err) ||
-        read_csv(&p->trace, ILU_TRACE_CSV_EVENTS, o->input, err))
-        return -1;
-    if (!p->trace.n_events) {
+    if (!p->trace.rows_read) {
         ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s has no invocations", o->input);
         return -1;
     }
@@ -227,11 +222,40 @@ int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct
         if (!p->trace.fns[f].invocations && !ctx->quiet)
             fprintf(stderr, "iluvatar_load_gen: note: %s in %s is never invoked by %s\n", p->trace.fns[f].name,
                     o->metadata, o->input);
+    /* set in place: the keys keep their place in summary.json */
+    json_object_set_new(p->inputs, "trace_invocations", json_integer((json_int_t)p->trace.rows_read));
+    json_object_set_new(p->inputs, "trace_duration_ms", json_real(p->trace.last_time_ms));
+    return 0;
+}
+
+int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, int stream,
+                       struct ilu_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->ctx = ctx;
+    p->opts = o;
+    p->inputs = json_pack("{s:s, s:s, s:s, s:i}", "input", o->input, "metadata", o->metadata, "load_type", o->load_type,
+                          "prewarm", (int)o->prewarm);
+    if (read_csv(&p->trace, ILU_TRACE_CSV_METADATA, o->metadata, err))
+        return -1;
+    if (stream) {
+        /* rows come later, a piece at a time (lg_trace_plan_peek) */
+        if (ilu_line_reader_open(&p->reader, o->input, ILU_TRACE_MAX_LINE, err) ||
+            ilu_trace_csv_begin(&p->csv, &p->trace, ILU_TRACE_CSV_EVENTS, o->input, err))
+            return -1;
+        p->streaming = 1;
+        p->input_bytes = ilu_line_reader_size(&p->reader);
+    } else if (read_csv(&p->trace, ILU_TRACE_CSV_EVENTS, o->input, err)) {
+        return -1;
+    }
     if (o->function_data)
         json_object_set_new(p->inputs, "function_data", json_string(o->function_data));
     json_object_set_new(p->inputs, "functions", json_integer((json_int_t)p->trace.n_fns));
-    json_object_set_new(p->inputs, "trace_invocations", json_integer((json_int_t)p->trace.n_events));
-    json_object_set_new(p->inputs, "trace_duration_ms", json_real(p->trace.events[p->trace.n_events - 1].time_ms));
+    /* filled in when the trace has been read */
+    json_object_set_new(p->inputs, "trace_invocations", json_null());
+    json_object_set_new(p->inputs, "trace_duration_ms", json_null());
+    if (!stream && trace_read_fully(ctx, o, p, err))
+        return -1;
     if (!(p->fns = calloc(p->trace.n_fns, sizeof *p->fns))) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         return -1;
@@ -239,8 +263,66 @@ int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct
     return plan_functions(ctx, o, p, err);
 }
 
+/* Rows read per piece of a streamed trace. */
+#define STREAM_PIECE 4096
+
+const struct ilu_trace_event *lg_trace_plan_peek(struct lg_trace_plan *p, struct ilu_error *err)
+{
+    struct ilu_trace *t = &p->trace;
+    if (p->cursor < t->n_events)
+        return &t->events[p->cursor];
+    if (!p->streaming || p->stream_done || p->stream_eof) {
+        p->stream_done = 1; /* every row was taken */
+        return NULL;
+    }
+    t->n_events = 0;
+    p->cursor = 0;
+    char *line;
+    size_t len;
+    int rc = 0;
+    while (t->n_events < STREAM_PIECE && (rc = ilu_line_reader_next(&p->reader, &line, &len, err)) == 1)
+        if (ilu_trace_csv_line(&p->csv, line, len, err)) {
+            rc = -1;
+            break;
+        }
+    if (rc == 0) { /* the end of the file */
+        p->stream_eof = 1;
+        ilu_line_reader_close(&p->reader);
+        if (ilu_trace_csv_end(&p->csv, err) || trace_read_fully(p->ctx, p->opts, p, err))
+            rc = -1;
+    }
+    if (rc < 0) {
+        p->stream_failed = 1;
+        p->stream_done = 1;
+        return NULL;
+    }
+    if (!t->n_events) {
+        p->stream_done = 1;
+        return NULL;
+    }
+    return &t->events[0];
+}
+
+uint64_t lg_trace_plan_take(struct lg_trace_plan *p)
+{
+    p->cursor++;
+    return p->taken++;
+}
+
+uint64_t lg_trace_plan_expected_rows(const struct lg_trace_plan *p)
+{
+    if (!p->streaming || p->stream_eof)
+        return p->trace.rows_read;
+    /* rows so far, scaled by the share of the file's bytes they took */
+    uint64_t used = p->reader.consumed;
+    return used && p->input_bytes > used
+               ? (uint64_t)((double)p->trace.rows_read * (double)p->input_bytes / (double)used)
+               : p->trace.rows_read;
+}
+
 void lg_trace_plan_free(struct lg_trace_plan *p)
 {
+    ilu_line_reader_close(&p->reader);
     for (size_t f = 0; p->fns && f < p->trace.n_fns; f++)
         free(p->fns[f].invoke_body), free(p->fns[f].args_json);
     free(p->fns);
@@ -249,18 +331,28 @@ void lg_trace_plan_free(struct lg_trace_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, struct ilu_error *err)
+struct ilu_inv_record *lg_trace_record(struct lg_ctx *ctx, const struct lg_trace_plan *p, const char *tid_prefix,
+                                       uint64_t row, const struct ilu_trace_event *ev, uint64_t *seq)
 {
-    for (size_t i = 0; i < p->trace.n_events; i++) {
-        struct ilu_inv_record *rec = ilu_report_add(&ctx->report, p->fns[p->trace.events[i].fn].report_fn);
-        if (!rec) {
-            ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", p->trace.n_events);
-            return -1;
-        }
-        rec->scheduled_ms = p->trace.events[i].time_ms;
-        snprintf(rec->tid, sizeof rec->tid, "%s-%zu", tid_prefix, i);
-    }
-    return 0;
+    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, p->fns[ev->fn].report_fn, seq);
+    if (!rec)
+        return NULL;
+    rec->scheduled_ms = ev->time_ms;
+    /* "<prefix>-<row>", by hand: it runs once per invocation of simulations of millions */
+    size_t len = strlen(tid_prefix);
+    if (len > sizeof rec->tid - 22)
+        len = sizeof rec->tid - 22;
+    memcpy(rec->tid, tid_prefix, len);
+    rec->tid[len++] = '-';
+    char digits[21];
+    int n = 0;
+    do
+        digits[n++] = (char)('0' + row % 10);
+    while ((row /= 10));
+    while (n)
+        rec->tid[len++] = digits[--n];
+    rec->tid[len] = 0;
+    return rec;
 }
 
 void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary)

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "os/file.h"
 #include "trace/trace.h"
 #include "loadgen.h"
 
@@ -26,20 +27,43 @@ struct lg_fn_plan {
 };
 
 struct lg_trace_plan {
-    struct ilu_trace trace;
+    struct ilu_trace trace; /* streamed: events holds the current piece of rows */
     struct lg_fn_plan *fns; /* one per trace function */
     json_t *inputs;         /* for summary.json */
+    /* a streamed trace: read a piece at a time while it is run, so memory
+     * does not grow with its length */
+    struct lg_ctx *ctx;
+    const struct lg_trace_opts *opts;
+    int streaming, stream_eof, stream_failed;
+    int stream_done; /* every row was taken (set by peek), or reading failed */
+    struct ilu_line_reader reader;
+    struct ilu_trace_csv csv;
+    size_t cursor;  /* next row in trace.events */
+    uint64_t taken; /* rows taken so far */
+    uint64_t input_bytes;
 };
 
-/* Parse the files and plan every function. 0, or -1 with err naming the file
- * and line. inputs records the run's inputs. */
-int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
+/* Parse the metadata and plan every function; the trace too, whole, unless
+ * stream (then lg_trace_plan_peek reads it a piece at a time). 0, or -1 with
+ * err naming the file and line. inputs records the run's inputs. */
+int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p, int stream,
                        struct ilu_error *err);
+/* The next row not yet taken; NULL at the end of the trace, or when reading
+ * it failed (stream_failed set, err filled: a bad row stops the run). At the
+ * end, inputs gets the row count and the last time. */
+const struct ilu_trace_event *lg_trace_plan_peek(struct lg_trace_plan *p, struct ilu_error *err);
+/* Takes the peeked row; returns its 0-based row number. */
+uint64_t lg_trace_plan_take(struct lg_trace_plan *p);
+/* Rows in the trace: exact once it was read, an estimate from the bytes
+ * read while it is streamed (for progress lines). */
+uint64_t lg_trace_plan_expected_rows(const struct lg_trace_plan *p);
 void lg_trace_plan_free(struct lg_trace_plan *p);
 
-/* Add one record per trace row to ctx->report (scheduled times, tids).
- * 0, or -1 with err (out of memory). */
-int lg_trace_plan_records(struct lg_ctx *ctx, struct lg_trace_plan *p, const char *tid_prefix, struct ilu_error *err);
+/* The record of trace row `row` (0-based, event ev), added to ctx->report
+ * when it is sent: scheduled time, tid "<tid_prefix>-<row>", its sequence
+ * number in *seq. NULL when out of memory. */
+struct ilu_inv_record *lg_trace_record(struct lg_ctx *ctx, const struct lg_trace_plan *p, const char *tid_prefix,
+                                       uint64_t row, const struct ilu_trace_event *ev, uint64_t *seq);
 
 /* The closing line on stderr: counts, throughput, latency and lateness. */
 void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary);

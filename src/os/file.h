@@ -3,6 +3,8 @@
 #define ILU_OS_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "core/error.h"
 
@@ -22,6 +24,25 @@ char *ilu_read_file(const char *path, struct ilu_error *err);
 int ilu_read_lines(const char *path, size_t max_line,
                    int (*line_fn)(void *ctx, char *line, size_t len, struct ilu_error *err), void *ctx,
                    struct ilu_error *err);
+
+/* The same lines pulled one at a time, so a caller can interleave reading
+ * with other work (the simulator reads a trace while it runs it): open,
+ * next until it returns 0 (end) or -1 (err), close. The buffer is read in
+ * large blocks; a line stays valid (and writable) until the next call. */
+struct ilu_line_reader {
+    FILE *f;
+    const char *path; /* borrowed */
+    char *buf;
+    size_t cap, max_line, start, end, line_no;
+    uint64_t consumed; /* bytes of the file handed out so far */
+    int eof;
+};
+int ilu_line_reader_open(struct ilu_line_reader *r, const char *path, size_t max_line, struct ilu_error *err);
+/* 1 with *line (NUL-terminated, without its '\n') and *len; 0 at the end. */
+int ilu_line_reader_next(struct ilu_line_reader *r, char **line, size_t *len, struct ilu_error *err);
+/* The file's size in bytes, for progress; 0 when unknown. */
+uint64_t ilu_line_reader_size(const struct ilu_line_reader *r);
+void ilu_line_reader_close(struct ilu_line_reader *r);
 
 /* A local owning a descriptor: `ilu_cleanup_close int fd = open(...);`
  * closes it (when >= 0) on every return path. */

@@ -7,23 +7,68 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Rows are handed to the output in pieces of about this size. */
+#define CSV_CHUNK (256 * 1024)
+
+static void block_init(struct ilu_report_block *b)
+{
+    memset(b, 0, sizeof *b);
+    b->first_send = INFINITY;
+    b->last_end = -INFINITY;
+    ilu_dist_init(&b->lat);
+    ilu_dist_init(&b->over);
+    ilu_dist_init(&b->late);
+}
+
+static void block_free(struct ilu_report_block *b)
+{
+    ilu_dist_free(&b->lat);
+    ilu_dist_free(&b->over);
+    ilu_dist_free(&b->late);
+    json_decref(b->errors);
+    b->errors = NULL;
+}
+
 void ilu_report_init(struct ilu_report *r)
 {
     memset(r, 0, sizeof *r);
+    block_init(&r->all);
 }
 
 void ilu_report_free(struct ilu_report *r)
 {
-    for (size_t i = 0; i < r->n; i++)
-        free(r->recs[i].error);
+    for (uint64_t s = r->base; s < r->next; s++)
+        free(r->ring[s & (r->cap - 1)].error);
     for (size_t i = 0; i < r->n_fns; i++) {
         free(r->fn_names[i]);
         free(r->fn_versions[i]);
+        block_free(&r->per_fn[i]);
     }
-    free(r->recs);
+    for (size_t i = 0; i < r->n_steps; i++)
+        block_free(&r->steps[i]);
+    block_free(&r->all);
+    free(r->ring);
+    free(r->completed);
     free(r->fn_names);
     free(r->fn_versions);
+    free(r->per_fn);
+    free(r->steps);
+    free(r->csv);
     memset(r, 0, sizeof *r);
+    block_init(&r->all);
+}
+
+void ilu_report_set_output(struct ilu_report *r, ilu_write_fn out, void *ctx)
+{
+    r->out = out;
+    r->out_ctx = ctx;
+}
+
+void ilu_report_on_final(struct ilu_report *r,
+                         void (*fn)(void *ctx, const struct ilu_report *r, const struct ilu_inv_record *rec), void *ctx)
+{
+    r->on_final = fn;
+    r->on_final_ctx = ctx;
 }
 
 long ilu_report_function(struct ilu_report *r, const char *name, const char *version)
@@ -39,32 +84,73 @@ long ilu_report_function(struct ilu_report *r, const char *name, const char *ver
     if (!versions)
         return -1;
     r->fn_versions = versions;
+    struct ilu_report_block *blocks = realloc(r->per_fn, (r->n_fns + 1) * sizeof *blocks);
+    if (!blocks)
+        return -1;
+    r->per_fn = blocks;
     if (!(names[r->n_fns] = strdup(name)) || !(versions[r->n_fns] = strdup(version))) {
         free(names[r->n_fns]);
         return -1;
     }
+    block_init(&blocks[r->n_fns]);
     return (long)r->n_fns++;
 }
 
-struct ilu_inv_record *ilu_report_add(struct ilu_report *r, unsigned fn)
+/* Twice the ring, records kept at seq % cap. */
+static int grow_ring(struct ilu_report *r)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        struct ilu_inv_record *recs = realloc(r->recs, cap * sizeof *recs);
-        if (!recs)
-            return NULL;
-        r->recs = recs;
-        r->cap = cap;
+    size_t cap = r->cap ? r->cap * 2 : 1024;
+    struct ilu_inv_record *ring = malloc(cap * sizeof *ring);
+    unsigned char *completed = malloc(cap);
+    if (!ring || !completed) {
+        free(ring);
+        free(completed);
+        return -1;
     }
-    struct ilu_inv_record *rec = &r->recs[r->n++];
+    for (uint64_t s = r->base; s < r->next; s++) {
+        ring[s & (cap - 1)] = r->ring[s & (r->cap - 1)];
+        completed[s & (cap - 1)] = r->completed[s & (r->cap - 1)];
+    }
+    free(r->ring);
+    free(r->completed);
+    r->ring = ring;
+    r->completed = completed;
+    r->cap = cap;
+    return 0;
+}
+
+struct ilu_inv_record *ilu_report_add(struct ilu_report *r, unsigned fn, uint64_t *seq)
+{
+    if (r->next - r->base == r->cap && grow_ring(r))
+        return NULL;
+    uint64_t s = r->next++;
+    struct ilu_inv_record *rec = &r->ring[s & (r->cap - 1)];
+    r->completed[s & (r->cap - 1)] = 0;
     memset(rec, 0, sizeof *rec);
     rec->fn = fn;
     rec->scheduled_ms = NAN;
     rec->queue_ms = rec->container_start_ms = rec->exec_ms = rec->agent_rtt_ms = rec->overhead_ms =
         rec->worker_total_ms = NAN;
     rec->state = ILU_START_ERROR;
-    rec->client = rec->step = -1;
+    rec->client = rec->step = rec->worker = -1;
+    if (seq)
+        *seq = s;
     return rec;
+}
+
+struct ilu_inv_record *ilu_report_get(struct ilu_report *r, uint64_t seq)
+{
+    return seq >= r->base && seq < r->next ? &r->ring[seq & (r->cap - 1)] : NULL;
+}
+
+uint64_t ilu_report_count(const struct ilu_report *r)
+{
+    return r->all.n;
+}
+
+uint64_t ilu_report_successes(const struct ilu_report *r)
+{
+    return r->all.ok;
 }
 
 static enum ilu_start_kind state_from_name(const char *s)
@@ -189,116 +275,99 @@ json_t *ilu_distribution_json(double *values, size_t n)
     return d;
 }
 
-/* One summary block over the records idx[0..count) (all records when idx is
- * NULL). */
-static json_t *block(const struct ilu_report *r, const size_t *idx, size_t count, int with_extras)
+/* rec's values summed into b; extras: the run's own block, which also
+ * has overheads, lateness and errors by kind. -1 when out of memory. */
+static int block_add(struct ilu_report_block *b, const struct ilu_inv_record *rec, int extras)
 {
-    size_t n = 0, ok = 0;
-    ilu_cleanup_free double *lat = malloc((count + 1) * sizeof *lat);
-    ilu_cleanup_free double *over = malloc((count + 1) * sizeof *over);
-    ilu_cleanup_free double *late = malloc((count + 1) * sizeof *late);
-    size_t n_over = 0, n_late = 0;
-    uint64_t states[4] = {0};
-    double first_send = INFINITY, last_end = -INFINITY;
-    json_t *errors = json_object();
-    for (size_t k = 0; lat && over && late && k < count; k++) {
-        const struct ilu_inv_record *rec = &r->recs[idx ? idx[k] : k];
-        n++;
-        states[rec->state <= ILU_START_ERROR ? rec->state : ILU_START_ERROR]++;
-        if (rec->send_ms < first_send)
-            first_send = rec->send_ms;
-        if (rec->end_ms > last_end)
-            last_end = rec->end_ms;
-        if (!isnan(rec->scheduled_ms))
-            late[n_late++] = rec->send_ms - rec->scheduled_ms;
-        if (rec->success) {
-            lat[ok++] = rec->end_ms - rec->send_ms;
-            if (!isnan(rec->overhead_ms))
-                over[n_over++] = rec->overhead_ms;
-        } else {
-            const char *kind = rec->error_kind[0] ? rec->error_kind : "unknown";
-            json_t *c = json_object_get(errors, kind);
-            json_object_set_new(errors, kind, json_integer(c ? json_integer_value(c) + 1 : 1));
-        }
+    int rc = 0;
+    b->n++;
+    b->states[rec->state <= ILU_START_ERROR ? rec->state : ILU_START_ERROR]++;
+    if (rec->send_ms < b->first_send)
+        b->first_send = rec->send_ms;
+    if (rec->end_ms > b->last_end)
+        b->last_end = rec->end_ms;
+    if (extras && !isnan(rec->scheduled_ms))
+        rc |= ilu_dist_add(&b->late, rec->send_ms - rec->scheduled_ms);
+    if (rec->success) {
+        b->ok++;
+        rc |= ilu_dist_add(&b->lat, rec->end_ms - rec->send_ms);
+        if (extras && !isnan(rec->overhead_ms))
+            rc |= ilu_dist_add(&b->over, rec->overhead_ms);
+    } else if (extras) {
+        const char *kind = rec->error_kind[0] ? rec->error_kind : "unknown";
+        if (!b->errors && !(b->errors = json_object()))
+            return -1;
+        json_t *c = json_object_get(b->errors, kind);
+        rc |= json_object_set_new(b->errors, kind, json_integer(c ? json_integer_value(c) + 1 : 1));
     }
-    /* from the times as the CSV shows them, so the CSV reproduces it */
-    double duration_s = n ? (round_ms(last_end) - round_ms(first_send)) / 1000.0 : 0;
-    json_t *b = json_object();
-    json_object_set_new(b, "invocations", json_integer((json_int_t)n));
-    json_object_set_new(b, "successes", json_integer((json_int_t)ok));
-    json_object_set_new(b, "failures", json_integer((json_int_t)(n - ok)));
-    json_object_set_new(b, "duration_s", num6(duration_s));
-    json_object_set_new(b, "throughput_per_s", num6(duration_s > 0 ? (double)ok / duration_s : NAN));
-    json_object_set_new(b, "latency_ms", ilu_distribution_json(lat, ok));
-    json_object_set_new(b, "container_states",
-                        json_pack("{s:I, s:I, s:I, s:I}", "cold", (json_int_t)states[ILU_START_COLD], "prewarm",
-                                  (json_int_t)states[ILU_START_PREWARM], "warm", (json_int_t)states[ILU_START_WARM],
-                                  "error", (json_int_t)states[ILU_START_ERROR]));
-    if (with_extras) {
-        json_object_set_new(b, "overhead_ms", ilu_distribution_json(over, n_over));
-        json_object_set_new(b, "lateness_ms", ilu_distribution_json(late, n_late));
-        json_object_set_new(b, "errors_by_kind", errors);
-    } else {
-        json_decref(errors);
-    }
-    return b;
+    return rc;
 }
 
-json_t *ilu_report_summary(const struct ilu_report *r, const char *mode, const char *target, const char *setup,
+static json_t *block_json(struct ilu_report_block *b, int extras)
+{
+    /* from the times as the CSV shows them, so the CSV reproduces it */
+    double duration_s = b->n ? (round_ms(b->last_end) - round_ms(b->first_send)) / 1000.0 : 0;
+    json_t *j = json_object();
+    json_object_set_new(j, "invocations", json_integer((json_int_t)b->n));
+    json_object_set_new(j, "successes", json_integer((json_int_t)b->ok));
+    json_object_set_new(j, "failures", json_integer((json_int_t)(b->n - b->ok)));
+    json_object_set_new(j, "duration_s", num6(duration_s));
+    json_object_set_new(j, "throughput_per_s", num6(duration_s > 0 ? (double)b->ok / duration_s : NAN));
+    json_object_set_new(j, "latency_ms", ilu_dist_json(&b->lat));
+    json_object_set_new(j, "container_states",
+                        json_pack("{s:I, s:I, s:I, s:I}", "cold", (json_int_t)b->states[ILU_START_COLD], "prewarm",
+                                  (json_int_t)b->states[ILU_START_PREWARM], "warm",
+                                  (json_int_t)b->states[ILU_START_WARM], "error",
+                                  (json_int_t)b->states[ILU_START_ERROR]));
+    if (extras) {
+        json_object_set_new(j, "overhead_ms", ilu_dist_json(&b->over));
+        json_object_set_new(j, "lateness_ms", ilu_dist_json(&b->late));
+        json_object_set_new(j, "errors_by_kind", b->errors ? json_incref(b->errors) : json_object());
+    }
+    return j;
+}
+
+json_t *ilu_report_summary(struct ilu_report *r, const char *mode, const char *target, const char *setup,
                            json_t *inputs)
 {
     json_t *s = json_object();
     json_object_set_new(s, "mode", json_string(mode));
     json_object_set_new(s, "target", json_string(target));
     json_object_set_new(s, "setup", json_string(setup));
-    json_t *all = block(r, NULL, r->n, 1);
+    json_t *all = block_json(&r->all, 1);
     json_object_update(s, all);
     json_decref(all);
-    /* group record indices by function, then by step, in one pass each
-     * (counting sort), so per-group blocks cost O(n) in all */
-    ilu_cleanup_free size_t *idx = malloc((r->n + 1) * sizeof *idx);
-    ilu_cleanup_free size_t *start = calloc(r->n_fns + 2, sizeof *start);
     json_t *per_fn = json_object();
-    if (idx && start) {
-        for (size_t i = 0; i < r->n; i++)
-            start[r->recs[i].fn + 1]++;
-        for (size_t f = 0; f < r->n_fns; f++)
-            start[f + 1] += start[f];
-        ilu_cleanup_free size_t *fill = calloc(r->n_fns + 1, sizeof *fill);
-        for (size_t i = 0; fill && i < r->n; i++)
-            idx[start[r->recs[i].fn] + fill[r->recs[i].fn]++] = i;
-        for (size_t f = 0; f < r->n_fns; f++) {
-            char key[192];
-            snprintf(key, sizeof key, "%s", r->fn_names[f]);
-            if (json_object_get(per_fn, key)) /* same name, other version */
-                snprintf(key, sizeof key, "%s-%s", r->fn_names[f], r->fn_versions[f]);
-            json_object_set_new(per_fn, key, block(r, idx + start[f], start[f + 1] - start[f], 0));
-        }
+    for (size_t f = 0; f < r->n_fns; f++) {
+        char key[192];
+        snprintf(key, sizeof key, "%s", r->fn_names[f]);
+        if (json_object_get(per_fn, key)) /* same name, other version */
+            snprintf(key, sizeof key, "%s-%s", r->fn_names[f], r->fn_versions[f]);
+        json_object_set_new(per_fn, key, block_json(&r->per_fn[f], 0));
     }
     json_object_set_new(s, "per_function", per_fn);
     /* closed-loop scaling: one block per step, in order */
-    int max_step = -1;
-    for (size_t i = 0; i < r->n; i++)
-        if (r->recs[i].step > max_step)
-            max_step = r->recs[i].step;
-    if (max_step >= 0 && idx) {
+    if (r->n_steps) {
         json_t *steps = json_array();
-        for (int st = 0; st <= max_step; st++) {
-            size_t count = 0;
-            for (size_t i = 0; i < r->n; i++)
-                if (r->recs[i].step == st)
-                    idx[count++] = i;
-            if (!count)
-                continue;
-            json_t *b = block(r, idx, count, 0);
-            json_object_set_new(b, "clients", json_integer(st));
-            json_array_append_new(steps, b);
+        for (size_t st = 0; st < r->n_steps; st++) {
+            json_t *b = ilu_report_step_summary(r, (int)st);
+            if (b)
+                json_array_append_new(steps, b);
         }
         json_object_set_new(s, "steps", steps);
     }
     if (inputs)
         json_object_set(s, "inputs", inputs);
     return s;
+}
+
+json_t *ilu_report_step_summary(struct ilu_report *r, int step)
+{
+    if (step < 0 || (size_t)step >= r->n_steps || !r->steps[step].n)
+        return NULL;
+    json_t *b = block_json(&r->steps[step], 0);
+    json_object_set_new(b, "clients", json_integer(step));
+    return b;
 }
 
 /* v with three decimals (to the microsecond), as round_ms rounds it; empty
@@ -350,39 +419,177 @@ static void csv_text(char *buf, size_t n, const char *s)
     buf[o] = 0;
 }
 
-int ilu_report_write_csv(const struct ilu_report *r, ilu_write_fn out, void *ctx)
+static char *put_str(char *o, const char *s)
 {
-    static const char header[] =
-        "tid,function_name,function_version,scheduled_ms,send_ms,end_ms,lateness_ms,e2e_ms,container_state,"
-        "queue_ms,container_start_ms,exec_ms,agent_rtt_ms,overhead_ms,worker_total_ms,success,http_status,"
-        "error_kind,error,client,step,sandbox\n";
-    int rc = out(ctx, header, sizeof header - 1);
-    for (size_t i = 0; !rc && i < r->n; i++) {
-        const struct ilu_inv_record *rec = &r->recs[i];
-        char v[12][32], err_text[600], client[16] = "", step[16] = "";
-        fmt_ms(v[0], 32, rec->scheduled_ms);
-        fmt_ms(v[1], 32, rec->send_ms);
-        fmt_ms(v[2], 32, rec->end_ms);
-        fmt_ms(v[3], 32, isnan(rec->scheduled_ms) ? NAN : rec->send_ms - rec->scheduled_ms);
-        fmt_ms(v[4], 32, rec->end_ms - rec->send_ms);
-        fmt_ms(v[5], 32, rec->queue_ms);
-        fmt_ms(v[6], 32, rec->container_start_ms);
-        fmt_ms(v[7], 32, rec->exec_ms);
-        fmt_ms(v[8], 32, rec->agent_rtt_ms);
-        fmt_ms(v[9], 32, rec->overhead_ms);
-        fmt_ms(v[10], 32, rec->worker_total_ms);
+    size_t n = strlen(s);
+    memcpy(o, s, n);
+    return o + n;
+}
+
+static char *put_ms(char *o, double v)
+{
+    fmt_ms(o, 32, v);
+    return o + strlen(o);
+}
+
+static char *put_int(char *o, long long v)
+{
+    char tmp[24];
+    int len = 0, neg = v < 0;
+    unsigned long long u = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        tmp[len++] = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (neg)
+        *o++ = '-';
+    while (len)
+        *o++ = tmp[--len];
+    return o;
+}
+
+/* Hands the buffered rows to the output; remembers its first error. */
+static void csv_flush(struct ilu_report *r)
+{
+    if (r->csv_len && r->out && !r->out_rc)
+        r->out_rc = r->out(r->out_ctx, r->csv, r->csv_len);
+    r->csv_len = 0;
+}
+
+static int csv_reserve(struct ilu_report *r, size_t n)
+{
+    if (!r->csv && !(r->csv = malloc(CSV_CHUNK + 4096)))
+        return -1;
+    if (r->csv_len + n > CSV_CHUNK + 4096)
+        csv_flush(r);
+    return n <= CSV_CHUNK + 4096 ? 0 : -1;
+}
+
+static const char csv_header[] =
+    "tid,function_name,function_version,scheduled_ms,send_ms,end_ms,lateness_ms,e2e_ms,container_state,"
+    "queue_ms,container_start_ms,exec_ms,agent_rtt_ms,overhead_ms,worker_total_ms,success,http_status,"
+    "error_kind,error,client,step,sandbox\n";
+
+/* One row of invocations.csv (docs/load_gen.md), formatted by hand: it runs
+ * once per invocation of runs of millions. */
+static int csv_row(struct ilu_report *r, const struct ilu_inv_record *rec)
+{
+    if (!r->out)
+        return 0;
+    char err_text[600] = "";
+    if (rec->error)
         csv_text(err_text, sizeof err_text, rec->error);
-        if (rec->client >= 0)
-            snprintf(client, sizeof client, "%d", rec->client);
-        if (rec->step >= 0)
-            snprintf(step, sizeof step, "%d", rec->step);
-        char line[1400];
-        int len =
-            snprintf(line, sizeof line, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%d,%s,%s,%s,%s,%s\n", rec->tid,
-                     r->fn_names[rec->fn], r->fn_versions[rec->fn], v[0], v[1], v[2], v[3], v[4],
-                     ilu_start_kind_name(rec->state), v[5], v[6], v[7], v[8], v[9], v[10], rec->success,
-                     rec->http_status, rec->error_kind, err_text, client, step, ilu_sandbox_kind_name(rec->sandbox));
-        rc = out(ctx, line, (size_t)(len < (int)sizeof line ? len : (int)sizeof line - 1));
+    const char *name = r->fn_names[rec->fn], *version = r->fn_versions[rec->fn];
+    size_t need =
+        16 * 32 + strlen(rec->tid) + strlen(name) + strlen(version) + strlen(rec->error_kind) + strlen(err_text) + 64;
+    if (csv_reserve(r, need))
+        return -1;
+    char *o = r->csv + r->csv_len;
+    o = put_str(o, rec->tid);
+    *o++ = ',';
+    o = put_str(o, name);
+    *o++ = ',';
+    o = put_str(o, version);
+    *o++ = ',';
+    o = put_ms(o, rec->scheduled_ms);
+    *o++ = ',';
+    o = put_ms(o, rec->send_ms);
+    *o++ = ',';
+    o = put_ms(o, rec->end_ms);
+    *o++ = ',';
+    o = put_ms(o, isnan(rec->scheduled_ms) ? NAN : rec->send_ms - rec->scheduled_ms);
+    *o++ = ',';
+    o = put_ms(o, rec->end_ms - rec->send_ms);
+    *o++ = ',';
+    o = put_str(o, ilu_start_kind_name(rec->state));
+    const double timings[] = {rec->queue_ms,     rec->container_start_ms, rec->exec_ms,
+                              rec->agent_rtt_ms, rec->overhead_ms,        rec->worker_total_ms};
+    for (size_t i = 0; i < sizeof timings / sizeof timings[0]; i++) {
+        *o++ = ',';
+        o = put_ms(o, timings[i]);
     }
+    *o++ = ',';
+    o = put_int(o, rec->success);
+    *o++ = ',';
+    o = put_int(o, rec->http_status);
+    *o++ = ',';
+    o = put_str(o, rec->error_kind);
+    *o++ = ',';
+    o = put_str(o, err_text);
+    *o++ = ',';
+    if (rec->client >= 0)
+        o = put_int(o, rec->client);
+    *o++ = ',';
+    if (rec->step >= 0)
+        o = put_int(o, rec->step);
+    *o++ = ',';
+    o = put_str(o, ilu_sandbox_kind_name(rec->sandbox));
+    *o++ = '\n';
+    r->csv_len = (size_t)(o - r->csv);
+    return 0;
+}
+
+static int write_header(struct ilu_report *r)
+{
+    r->header_done = 1;
+    if (!r->out)
+        return 0;
+    if (csv_reserve(r, sizeof csv_header))
+        return -1;
+    memcpy(r->csv + r->csv_len, csv_header, sizeof csv_header - 1);
+    r->csv_len += sizeof csv_header - 1;
+    return 0;
+}
+
+static struct ilu_report_block *step_block(struct ilu_report *r, int step)
+{
+    if ((size_t)step >= r->n_steps) {
+        struct ilu_report_block *steps = realloc(r->steps, ((size_t)step + 1) * sizeof *steps);
+        if (!steps)
+            return NULL;
+        r->steps = steps;
+        while (r->n_steps <= (size_t)step)
+            block_init(&r->steps[r->n_steps++]);
+    }
+    return &r->steps[step];
+}
+
+/* The oldest record becomes final: summed, written, its memory released. */
+static int finalise_oldest(struct ilu_report *r)
+{
+    struct ilu_inv_record *rec = &r->ring[r->base & (r->cap - 1)];
+    int rc = r->header_done ? 0 : write_header(r);
+    rc |= block_add(&r->all, rec, 1);
+    rc |= block_add(&r->per_fn[rec->fn], rec, 0);
+    if (rec->step >= 0) {
+        struct ilu_report_block *b = step_block(r, rec->step);
+        rc |= b ? block_add(b, rec, 0) : -1;
+    }
+    rc |= csv_row(r, rec);
+    if (r->on_final)
+        r->on_final(r->on_final_ctx, r, rec);
+    free(rec->error);
+    rec->error = NULL;
+    r->base++;
     return rc;
+}
+
+int ilu_report_complete(struct ilu_report *r, uint64_t seq)
+{
+    int rc = 0;
+    if (seq >= r->base && seq < r->next)
+        r->completed[seq & (r->cap - 1)] = 1;
+    while (r->base < r->next && r->completed[r->base & (r->cap - 1)])
+        rc |= finalise_oldest(r);
+    if (r->csv_len >= CSV_CHUNK)
+        csv_flush(r);
+    return rc ? rc : r->out_rc;
+}
+
+int ilu_report_finish(struct ilu_report *r)
+{
+    int rc = r->header_done ? 0 : write_header(r);
+    while (r->base < r->next)
+        rc |= finalise_oldest(r);
+    csv_flush(r);
+    return rc ? rc : r->out_rc;
 }

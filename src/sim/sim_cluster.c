@@ -61,9 +61,12 @@ struct cl_msg {
     struct cl_msg *prev, *next;
 };
 
+/* An invocation in flight: the answer callback's argument, recycled (see
+ * sim_trace.c). */
 struct cl_sent {
     struct cl_run *run;
-    size_t idx;
+    uint64_t seq; /* its record */
+    struct cl_sent *next_free, *next_all;
 };
 
 /* A call the wire could not carry: its callback, still owed. */
@@ -84,10 +87,13 @@ struct cl_run {
     struct cl_msg *in_flight; /* every message not yet replied, for teardown */
     bool stopping;            /* tearing down: worker callbacks schedule nothing */
     json_t **invoke_bodies;   /* per trace function: its /invoke request */
-    struct cl_sent *sent;
-    int *rec_node; /* per trace row: the worker that answered, -1 none */
+    struct cl_sent *free_sent, *all_sent;
+    FILE *workers_csv; /* DIR/.workers.csv.tmp, a row as each record becomes final */
+    int workers_csv_failed;
     uint64_t t0_us, half_net_us;
-    size_t next, done, errors;
+    size_t sent, done, errors;
+    int failed; /* out of memory, or a bad trace row: err says */
+    struct ilu_error err;
     /* set-up calls (registrations, prewarms) waited for one batch at a time */
     unsigned setup_pending, setup_failures;
     char setup_error[600];
@@ -462,15 +468,31 @@ static int node_index(const struct cl_run *run, const char *name)
     return -1;
 }
 
+static void progress(struct cl_run *run)
+{
+    lg_progress(run->ctx, "simulation", run->done, lg_trace_plan_expected_rows(&run->plan), run->errors);
+}
+
+static void finish(struct cl_run *run, struct cl_sent *s, const struct ilu_inv_record *rec)
+{
+    run->done++;
+    run->errors += !rec->success;
+    ilu_report_complete(&run->ctx->report, s->seq); /* output errors: lg_write_results says */
+    s->next_free = run->free_sent;
+    run->free_sent = s;
+    if (!(run->done & 0xffff))
+        progress(run);
+}
+
 static void on_answer(void *arg, int status, json_t *answer)
 {
     struct cl_sent *s = arg;
     struct cl_run *run = s->run;
-    struct ilu_inv_record *rec = &run->ctx->report.recs[s->idx];
+    struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = rel_ms(run, now_us(run));
     ilu_report_fill_from_answer(rec, status, answer);
     int k = node_index(run, json_string_value(json_object_get(answer, "worker")));
-    run->rec_node[s->idx] = k;
+    rec->worker = k;
     if (k >= 0) {
         struct cl_node *node = &run->nodes[k];
         node->invocations++;
@@ -481,36 +503,54 @@ static void on_answer(void *arg, int status, json_t *answer)
             node->warm += rec->state == ILU_START_WARM;
         }
     }
-    run->done++;
-    run->errors += !rec->success;
-    if (!(run->done & 0xffff))
-        lg_progress(run->ctx, "simulation", run->done, run->plan.trace.n_events, run->errors);
+    finish(run, s, rec);
+}
+
+static struct cl_sent *sent_new(struct cl_run *run)
+{
+    struct cl_sent *s = run->free_sent;
+    if (s)
+        run->free_sent = s->next_free;
+    else if ((s = malloc(sizeof *s))) {
+        s->next_all = run->all_sent;
+        run->all_sent = s;
+    } else {
+        return NULL;
+    }
+    s->run = run;
+    return s;
 }
 
 static void deliver_due(void *arg)
 {
     struct cl_run *run = arg;
-    const struct ilu_trace *t = &run->plan.trace;
     /* the client sits beside the controller and is never late: send_ms is
      * the schedule; the network is between the controller and the workers */
-    while (run->next < t->n_events) {
-        size_t i = run->next;
-        uint64_t due = run->t0_us + (uint64_t)(t->events[i].time_ms * 1000.0);
+    const struct ilu_trace_event *ev;
+    while ((ev = lg_trace_plan_peek(&run->plan, &run->err))) {
+        uint64_t due = run->t0_us + (uint64_t)(ev->time_ms * 1000.0);
         if (due > now_us(run)) {
             ilu_sim_env_at(&run->world.sim, due, deliver_due, run);
             return;
         }
-        run->next++;
-        struct ilu_inv_record *rec = &run->ctx->report.recs[i];
+        struct ilu_trace_event e = *ev;
+        uint64_t row = lg_trace_plan_take(&run->plan);
+        struct cl_sent *s = sent_new(run);
+        struct ilu_inv_record *rec = s ? lg_trace_record(run->ctx, &run->plan, "sim", row, &e, &s->seq) : NULL;
+        if (!rec) {
+            ilu_err(&run->err, ILU_ST_INTERNAL, NULL, "out of memory at trace row %llu", (unsigned long long)row);
+            run->failed = 1;
+            return;
+        }
+        run->sent++;
         rec->send_ms = rec->scheduled_ms;
-        struct ilu_error e = {0};
-        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[t->events[i].fn], rec->tid, on_answer, &run->sent[i],
-                                  &e)) {
-            lg_sim_record_refused(rec, rel_ms(run, now_us(run)), &e);
-            run->done++;
-            run->errors++;
+        struct ilu_error err = {0};
+        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[e.fn], rec->tid, on_answer, s, &err)) {
+            lg_sim_record_refused(rec, rel_ms(run, now_us(run)), &err);
+            finish(run, s, rec);
         }
     }
+    run->failed |= run->plan.stream_failed;
 }
 
 /* ---- results beyond the common folder --------------------------------------------- */
@@ -528,29 +568,23 @@ static void add_per_worker(struct cl_run *run)
     json_object_set_new(run->plan.inputs, "per_worker", per);
 }
 
-/* DIR/workers.csv: which worker answered each row ("" when none did). */
-static int write_workers_csv(struct cl_run *run, struct ilu_error *err)
+/* DIR/workers.csv: which worker answered each row ("" when none did),
+ * a row as each record becomes final. */
+static void workers_csv_row(void *arg, const struct ilu_report *r, const struct ilu_inv_record *rec)
 {
-    char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
-    snprintf(path, sizeof path, "%s/workers.csv", run->ctx->out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", tmp, strerror(errno));
-    const struct ilu_report *r = &run->ctx->report;
-    fputs("tid,function_name,worker\n", f);
-    for (size_t i = 0; i < r->n; i++) {
-        int k = run->rec_node[i];
-        fprintf(f, "%s,%s,%s\n", r->recs[i].tid, r->fn_names[r->recs[i].fn], k >= 0 ? run->nodes[k].name : "");
+    struct cl_run *run = arg;
+    if (run->workers_csv_failed)
+        return;
+    if (!run->workers_csv) {
+        struct ilu_error e = {0};
+        if (!(run->workers_csv = lg_results_file_open(run->ctx, "workers.csv", &e))) {
+            run->workers_csv_failed = 1;
+            return;
+        }
+        fputs("tid,function_name,worker\n", run->workers_csv);
     }
-    int bad = ferror(f);
-    bad |= fclose(f);
-    if (bad || rename(tmp, path)) {
-        ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    fprintf(run->workers_csv, "%s,%s,%s\n", rec->tid, r->fn_names[rec->fn],
+            rec->worker >= 0 ? run->nodes[rec->worker].name : "");
 }
 
 /* ---- the run ---------------------------------------------------------------------- */
@@ -569,11 +603,10 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     run.n_nodes = o->workers;
     if (load_controller_config(&run, &err))
         goto out;
-    size_t n_events = run.plan.trace.n_events, n_fns = run.plan.trace.n_fns;
+    size_t n_fns = run.plan.trace.n_fns;
     if (!(run.nodes = calloc(run.n_nodes, sizeof *run.nodes)) ||
-        !(run.invoke_bodies = calloc(n_fns, sizeof *run.invoke_bodies)) ||
-        !(run.sent = calloc(n_events, sizeof *run.sent)) || !(run.rec_node = malloc(n_events * sizeof *run.rec_node))) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", n_events);
+        !(run.invoke_bodies = calloc(n_fns, sizeof *run.invoke_bodies))) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory for %u workers", run.n_nodes);
         goto out;
     }
     for (size_t f = 0; f < n_fns; f++)
@@ -583,23 +616,22 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         }
     if (setup_cluster(&run, &err))
         goto out;
-    if (lg_trace_plan_records(ctx, &run.plan, "sim", &err))
-        goto out;
-    for (size_t i = 0; i < n_events; i++) {
-        run.sent[i] = (struct cl_sent){&run, i};
-        run.rec_node[i] = -1;
-    }
+    ilu_report_on_final(&ctx->report, workers_csv_row, &run);
     run.t0_us = now_us(&run);
     deliver_due(&run);
-    while (run.done < n_events && cl_step(&run))
+    while (!run.failed && !(run.plan.stream_done && run.done == run.sent) && cl_step(&run))
         ;
-    lg_progress(ctx, "simulation", run.done, n_events, run.errors);
+    progress(&run);
     lg_progress_end(ctx);
     if (run.wire_error.status)
         goto out;
-    if (run.done != n_events) {
+    if (run.failed) {
+        err = run.err;
+        goto out;
+    }
+    if (!run.plan.stream_done || run.done != run.sent) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL,
-                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, n_events);
+                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, run.sent);
         goto out;
     }
     lg_sim_world_stop(&run.world);
@@ -611,7 +643,15 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     if (run.wire_error.status)
         goto out;
     add_per_worker(&run);
-    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err) || write_workers_csv(&run, &err))
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err))
+        goto out;
+    if (run.workers_csv_failed || !run.workers_csv) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "cannot write %s/workers.csv", ctx->out_dir);
+        goto out;
+    }
+    FILE *workers_csv = run.workers_csv;
+    run.workers_csv = NULL;
+    if (lg_results_file_commit(ctx, "workers.csv", workers_csv, &err))
         goto out;
     code = 0;
 out:
@@ -638,8 +678,14 @@ out:
         json_decref(run.invoke_bodies[f]);
     free(run.invoke_bodies);
     free(run.nodes);
-    free(run.sent);
-    free(run.rec_node);
+    ilu_report_on_final(&ctx->report, NULL, NULL);
+    if (run.workers_csv)
+        lg_results_file_discard(ctx, "workers.csv", run.workers_csv);
+    while (run.all_sent) {
+        struct cl_sent *s = run.all_sent;
+        run.all_sent = s->next_all;
+        free(s);
+    }
     lg_trace_plan_free(&run.plan);
     return code;
 }

@@ -29,9 +29,12 @@ extern char **environ;
 
 struct sim_run;
 
+/* An invocation in flight: the answer callback's argument. Recycled, so
+ * memory follows the invocations in flight, not the trace's length. */
 struct sim_sent {
     struct sim_run *run;
-    size_t idx;
+    uint64_t seq; /* its record */
+    struct sim_sent *next_free, *next_all;
 };
 
 struct sim_run {
@@ -39,9 +42,11 @@ struct sim_run {
     struct lg_trace_plan plan;
     struct lg_sim_world world;
     struct ilu_worker *worker;
-    struct sim_sent *sent;
+    struct sim_sent *free_sent, *all_sent;
     uint64_t t0_us, half_net_us;
-    size_t next, done, errors, prewarms_pending, prewarm_failures;
+    size_t sent, done, errors, prewarms_pending, prewarm_failures;
+    int failed; /* out of memory, or a bad trace row: err says */
+    struct ilu_error err;
     char prewarm_error[512];
 };
 
@@ -50,17 +55,31 @@ static double rel_ms(const struct sim_run *run, uint64_t t_us)
     return (double)(int64_t)(t_us - run->t0_us) / 1000.0;
 }
 
+static void progress(struct sim_run *run)
+{
+    lg_progress(run->ctx, "simulation", run->done, lg_trace_plan_expected_rows(&run->plan), run->errors);
+}
+
+/* The record is final once the rows before it are: the report writes it. */
+static void finish(struct sim_run *run, struct sim_sent *s, const struct ilu_inv_record *rec)
+{
+    run->done++;
+    run->errors += !rec->success;
+    ilu_report_complete(&run->ctx->report, s->seq); /* output errors: lg_write_results says */
+    s->next_free = run->free_sent;
+    run->free_sent = s;
+    if (!(run->done & 0xffff))
+        progress(run);
+}
+
 static void on_done(void *arg, struct ilu_invocation *inv)
 {
     struct sim_sent *s = arg;
     struct sim_run *run = s->run;
-    struct ilu_inv_record *rec = &run->ctx->report.recs[s->idx];
+    struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = rel_ms(run, run->world.sim.now_us + run->half_net_us);
     ilu_report_fill_from_invocation(rec, inv);
-    run->done++;
-    run->errors += !rec->success;
-    if (!(run->done & 0xffff))
-        lg_progress(run->ctx, "simulation", run->done, run->plan.trace.n_events, run->errors);
+    finish(run, s, rec);
 }
 
 void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e)
@@ -73,36 +92,54 @@ void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const stru
     rec->error = strdup(e->msg);
 }
 
-/* An invocation the core refused at once (queue full, shutting down). */
-static void refused(struct sim_run *run, size_t i, const struct ilu_error *err)
+static struct sim_sent *sent_new(struct sim_run *run)
 {
-    lg_sim_record_refused(&run->ctx->report.recs[i], rel_ms(run, run->world.sim.now_us + run->half_net_us), err);
-    run->done++;
-    run->errors++;
+    struct sim_sent *s = run->free_sent;
+    if (s)
+        run->free_sent = s->next_free;
+    else if ((s = malloc(sizeof *s))) {
+        s->next_all = run->all_sent;
+        run->all_sent = s;
+    } else {
+        return NULL;
+    }
+    s->run = run;
+    return s;
 }
 
 static void deliver_due(void *arg)
 {
     struct sim_run *run = arg;
-    const struct ilu_trace *t = &run->plan.trace;
     /* every invocation whose arrival time is now: the simulated client is
      * never late, so send_ms is the schedule and lateness 0 */
-    while (run->next < t->n_events) {
-        size_t i = run->next;
-        uint64_t arrive = run->t0_us + (uint64_t)(t->events[i].time_ms * 1000.0) + run->half_net_us;
+    const struct ilu_trace_event *ev;
+    while ((ev = lg_trace_plan_peek(&run->plan, &run->err))) {
+        uint64_t arrive = run->t0_us + (uint64_t)(ev->time_ms * 1000.0) + run->half_net_us;
         if (arrive > run->world.sim.now_us) {
             ilu_sim_env_at(&run->world.sim, arrive, deliver_due, run);
             return;
         }
-        run->next++;
-        struct ilu_inv_record *rec = &run->ctx->report.recs[i];
+        struct ilu_trace_event e = *ev;
+        uint64_t row = lg_trace_plan_take(&run->plan);
+        struct sim_sent *s = sent_new(run);
+        struct ilu_inv_record *rec = s ? lg_trace_record(run->ctx, &run->plan, "sim", row, &e, &s->seq) : NULL;
+        if (!rec) {
+            ilu_err(&run->err, ILU_ST_INTERNAL, NULL, "out of memory at trace row %llu", (unsigned long long)row);
+            run->failed = 1;
+            return;
+        }
+        run->sent++;
         rec->send_ms = rec->scheduled_ms;
-        const struct lg_fn_plan *pl = &run->plan.fns[t->events[i].fn];
+        const struct lg_fn_plan *pl = &run->plan.fns[e.fn];
         struct ilu_error err = {0};
         if (ilu_worker_invoke(run->worker, pl->name, LG_TRACE_FN_VERSION, pl->args_json, strlen(pl->args_json),
-                              rec->tid, on_done, &run->sent[i], &err))
-            refused(run, i, &err);
+                              rec->tid, on_done, s, &err)) {
+            /* refused at once (queue full, shutting down) */
+            lg_sim_record_refused(rec, rel_ms(run, run->world.sim.now_us + run->half_net_us), &err);
+            finish(run, s, rec);
+        }
     }
+    run->failed |= run->plan.stream_failed;
 }
 
 static void on_prewarmed(void *arg, const char *tid, const struct ilu_error *err)
@@ -183,7 +220,7 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
     clock_gettime(CLOCK_MONOTONIC, &w->wall0);
     lg_start_clock(ctx); /* progress lines show wall time */
     ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
-    if (lg_trace_plan_load(ctx, o, p, err) || load_config(o, &w->cfg, &w->backend_configs, p->inputs, err))
+    if (lg_trace_plan_load(ctx, o, p, 1, err) || load_config(o, &w->cfg, &w->backend_configs, p->inputs, err))
         return -1;
     /* the workers log warnings and errors only: info would be a line per invocation */
     w->sim.log_line = log_to_stderr;
@@ -234,7 +271,7 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_trace_plan *p, uint64_t t0_us,
                         struct ilu_error *err)
 {
-    size_t n_events = p->trace.n_events;
+    size_t n_events = p->trace.rows_read;
     double wall = seconds_between(&w->wall0, &w->wall1);
     double simulated_s = (double)(w->stop_us - t0_us) / 1e6;
     json_t *summary = NULL;
@@ -262,9 +299,7 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     int code = 1;
     if (lg_sim_world_init(ctx, o, &run.world, &run.plan, &err))
         goto out;
-    size_t n_events = run.plan.trace.n_events;
-    if (!(backend = lg_sim_world_backend(&run.world, &run.plan, 0)) ||
-        !(run.sent = calloc(n_events, sizeof *run.sent))) {
+    if (!(backend = lg_sim_world_backend(&run.world, &run.plan, 0))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }
@@ -306,19 +341,19 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     /* a live worker's sandbox pool is full by the time the trace starts */
     while (ilu_worker_sandboxes_starting(run.worker) && ilu_sim_env_step(&run.world.sim))
         ;
-    if (lg_trace_plan_records(ctx, &run.plan, "sim", &err))
-        goto out;
-    for (size_t i = 0; i < n_events; i++)
-        run.sent[i] = (struct sim_sent){&run, i};
     run.t0_us = run.world.sim.now_us;
     deliver_due(&run);
-    while (run.done < n_events && ilu_sim_env_step(&run.world.sim))
+    while (!run.failed && !(run.plan.stream_done && run.done == run.sent) && ilu_sim_env_step(&run.world.sim))
         ;
-    lg_progress(ctx, "simulation", run.done, n_events, run.errors);
+    progress(&run);
     lg_progress_end(ctx);
-    if (run.done != n_events) {
+    if (run.failed) {
+        err = run.err;
+        goto out;
+    }
+    if (!run.plan.stream_done || run.done != run.sent) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL,
-                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, n_events);
+                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, run.sent);
         goto out;
     }
     lg_sim_world_stop(&run.world);
@@ -334,7 +369,11 @@ out:
     if (backend)
         backend->ops->free(backend);
     lg_sim_world_destroy(&run.world);
-    free(run.sent);
+    while (run.all_sent) {
+        struct sim_sent *s = run.all_sent;
+        run.all_sent = s->next_all;
+        free(s);
+    }
     lg_trace_plan_free(&run.plan);
     return code;
 }

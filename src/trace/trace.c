@@ -183,18 +183,21 @@ static int event_row(struct ilu_trace *t, char **fields, int n, const char *sour
     if (parse_bounded(field(fields, n, cols[1]), ILU_TRACE_MAX_TIME_MS, "30 days", "invoke_time_ms", source, line,
                       &time_ms, err))
         return -1;
-    if (t->n_events && time_ms < t->events[t->n_events - 1].time_ms)
+    if (t->rows_read && time_ms < t->last_time_ms)
         return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_input",
                        "%s:%zu: not sorted: invoke_time_ms %g comes after %g (sort the trace by time)", source, line,
-                       time_ms, t->events[t->n_events - 1].time_ms);
-    if ((t->n_events & (t->n_events - 1)) == 0) { /* grow at powers of two */
-        size_t cap = t->n_events ? t->n_events * 2 : 1024;
+                       time_ms, t->last_time_ms);
+    if (t->n_events == t->events_cap) {
+        size_t cap = t->events_cap ? t->events_cap * 2 : 1024;
         struct ilu_trace_event *ev = realloc(t->events, cap * sizeof *ev);
         if (!ev)
             return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         t->events = ev;
+        t->events_cap = cap;
     }
     t->events[t->n_events++] = (struct ilu_trace_event){.time_ms = time_ms, .fn = (uint32_t)idx};
+    t->rows_read++;
+    t->last_time_ms = time_ms;
     t->fns[idx].invocations++;
     return 0;
 }

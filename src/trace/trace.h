@@ -32,7 +32,12 @@ struct ilu_trace {
     struct ilu_trace_fn *fns;
     size_t n_fns;
     struct ilu_trace_event *events;
-    size_t n_events;
+    size_t n_events, events_cap;
+    /* every row read so far, and the last row's time: a streaming reader
+     * (the simulator) empties events between pieces of the file, and the
+     * order check must still see the previous row */
+    uint64_t rows_read;
+    double last_time_ms;
 };
 
 /* Bounds on what a trace may hold: a line longer than ILU_TRACE_MAX_LINE

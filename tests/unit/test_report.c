@@ -1,4 +1,4 @@
-/* Per-invocation records, percentiles, summary and CSV (src/core/report.c). */
+/* Per-invocation records, percentiles, summary and CSV (src/report/report.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,7 +45,7 @@ static void distribution_sorts_and_summarises(void **state)
 static struct ilu_inv_record *add(struct ilu_report *r, unsigned fn, double sched, double send, double end,
                                   const char *state, int http)
 {
-    struct ilu_inv_record *rec = ilu_report_add(r, fn);
+    struct ilu_inv_record *rec = ilu_report_add(r, fn, NULL);
     rec->scheduled_ms = sched;
     rec->send_ms = send;
     rec->end_ms = end;
@@ -71,6 +71,7 @@ static void summary_counts_and_percentiles(void **state)
     add(&r, (unsigned)a, 100, 100.1, 102.1, "warm", 200); /* e2e 2, late 0.1 */
     add(&r, (unsigned)b, 200, 201, 205, "prewarm", 200);  /* e2e 4, late 1 */
     add(&r, (unsigned)b, 300, 300.2, 1300.2, "error", 504);
+    assert_int_equal(ilu_report_finish(&r), 0);
     json_t *s = ilu_report_summary(&r, "trace", "worker", "live", NULL);
     assert_int_equal(json_integer_value(json_object_get(s, "invocations")), 4);
     assert_int_equal(json_integer_value(json_object_get(s, "successes")), 3);
@@ -108,6 +109,7 @@ static void steps_summarise_closed_loop_runs(void **state)
             rec->step = step;
             rec->client = i % step;
         }
+    assert_int_equal(ilu_report_finish(&r), 0);
     json_t *s = ilu_report_summary(&r, "scaling", "worker", "live", NULL);
     json_t *steps = json_object_get(s, "steps");
     assert_int_equal(json_array_size(steps), 2);
@@ -136,7 +138,8 @@ static void csv_rows_and_escaping(void **state)
     snprintf(bad->tid, sizeof bad->tid, "t2");
     static char out[8192];
     out[0] = 0;
-    assert_int_equal(ilu_report_write_csv(&r, append, out), 0);
+    ilu_report_set_output(&r, append, out);
+    assert_int_equal(ilu_report_finish(&r), 0);
     char *line2 = strchr(out, '\n') + 1;
     assert_true(
         strncmp(
@@ -149,12 +152,101 @@ static void csv_rows_and_escaping(void **state)
     ilu_report_free(&r);
 }
 
+static void on_final(void *ctx, const struct ilu_report *r, const struct ilu_inv_record *rec)
+{
+    char *order = ctx;
+    size_t n = strlen(order);
+    order[n] = rec->tid[0];
+    order[n + 1] = 0;
+}
+
+/* Records completed out of order become final (summed, written) in the order
+ * they were added, as soon as every earlier one is complete; the window of
+ * records held is only those in flight. */
+static void records_become_final_in_order(void **state)
+{
+    (void)state;
+    struct ilu_report r;
+    ilu_report_init(&r);
+    static char out[8192], order[16];
+    out[0] = order[0] = 0;
+    ilu_report_set_output(&r, append, out);
+    ilu_report_on_final(&r, on_final, order);
+    long a = ilu_report_function(&r, "a", "1");
+    uint64_t seq[3];
+    for (int i = 0; i < 3; i++) {
+        struct ilu_inv_record *rec = ilu_report_add(&r, (unsigned)a, &seq[i]);
+        rec->tid[0] = (char)('x' + i);
+        rec->send_ms = i;
+        rec->end_ms = i + 1;
+        rec->success = 1;
+        assert_int_equal(seq[i], (uint64_t)i);
+    }
+    assert_int_equal(ilu_report_complete(&r, seq[2]), 0);
+    assert_int_equal(ilu_report_complete(&r, seq[1]), 0);
+    assert_string_equal(order, ""); /* x is still in flight */
+    assert_int_equal(ilu_report_count(&r), 0);
+    assert_non_null(ilu_report_get(&r, seq[2]));
+    assert_int_equal(ilu_report_complete(&r, seq[0]), 0);
+    assert_string_equal(order, "xyz");
+    assert_null(ilu_report_get(&r, seq[0]));
+    assert_int_equal(ilu_report_count(&r), 3);
+    assert_int_equal(ilu_report_successes(&r), 3);
+    assert_int_equal(ilu_report_finish(&r), 0);
+    char *row = strchr(out, '\n') + 1;
+    assert_true(row[0] == 'x' && strchr(row, '\n')[1] == 'y');
+    /* a million records, never more than 8 in flight: the ring stays small */
+    ilu_report_set_output(&r, NULL, NULL);
+    ilu_report_on_final(&r, NULL, NULL);
+    for (uint64_t i = 0; i < 1000000; i++) {
+        uint64_t s;
+        struct ilu_inv_record *rec = ilu_report_add(&r, (unsigned)a, &s);
+        rec->send_ms = (double)i;
+        rec->end_ms = (double)i + 1 + (double)(i % 7);
+        rec->success = 1;
+        if (i >= 7)
+            ilu_report_complete(&r, s - 7);
+    }
+    assert_true(r.cap <= 1024);
+    assert_int_equal(ilu_report_finish(&r), 0);
+    json_t *s = ilu_report_summary(&r, "trace", "worker", "simulation", NULL);
+    json_t *lat = json_object_get(s, "latency_ms");
+    assert_int_equal(json_integer_value(json_object_get(lat, "count")), 1000003);
+    assert_true(json_is_false(json_object_get(lat, "exact")));
+    assert_true(json_number_value(json_object_get(lat, "max")) == 7);
+    /* past ILU_DIST_EXACT_MAX values: within the stated bound */
+    assert_true(fabs(json_number_value(json_object_get(lat, "p50")) - 4) <= 4 * ILU_DIST_REL_ERROR);
+    json_decref(s);
+    ilu_report_free(&r);
+}
+
+/* An output that fails: its error comes back from complete and finish. */
+static int failing(void *ctx, const char *text, size_t len)
+{
+    return -1;
+}
+
+static void output_errors_are_returned(void **state)
+{
+    (void)state;
+    struct ilu_report r;
+    ilu_report_init(&r);
+    ilu_report_set_output(&r, failing, NULL);
+    long a = ilu_report_function(&r, "a", "1");
+    uint64_t s;
+    ilu_report_add(&r, (unsigned)a, &s);
+    ilu_report_complete(&r, s);
+    assert_int_not_equal(ilu_report_finish(&r), 0);
+    ilu_report_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nearest_rank_percentiles),       cmocka_unit_test(distribution_sorts_and_summarises),
         cmocka_unit_test(summary_counts_and_percentiles), cmocka_unit_test(steps_summarise_closed_loop_runs),
-        cmocka_unit_test(csv_rows_and_escaping),
+        cmocka_unit_test(csv_rows_and_escaping),          cmocka_unit_test(records_become_final_in_order),
+        cmocka_unit_test(output_errors_are_returned),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

@@ -124,7 +124,7 @@ static struct ilu_inv_record *add_record(struct lg_ctx *ctx, const char *fn, con
 {
     long idx = ilu_report_function(&ctx->report, fn, "1");
     assert_true(idx >= 0);
-    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, (unsigned)idx);
+    struct ilu_inv_record *rec = ilu_report_add(&ctx->report, (unsigned)idx, NULL);
     assert_non_null(rec);
     snprintf(rec->tid, sizeof rec->tid, "%s", tid);
     rec->scheduled_ms = 10;

@@ -33,14 +33,14 @@ void ilu_map_destroy(struct ilu_map *m)
     m->cap = m->len = m->used = 0;
 }
 
-static struct ilu_map_slot *find(const struct ilu_map *m, const char *key)
+static struct ilu_map_slot *find(const struct ilu_map *m, const char *key, uint64_t h)
 {
-    size_t i = hash(key) & (m->cap - 1);
+    size_t i = h & (m->cap - 1);
     for (;;) {
         struct ilu_map_slot *s = &m->slots[i];
         if (!s->key)
             return NULL;
-        if (s->key != TOMB && strcmp(s->key, key) == 0)
+        if (s->hash == h && s->key != TOMB && strcmp(s->key, key) == 0)
             return s;
         i = (i + 1) & (m->cap - 1);
     }
@@ -48,7 +48,7 @@ static struct ilu_map_slot *find(const struct ilu_map *m, const char *key)
 
 void *ilu_map_get(const struct ilu_map *m, const char *key)
 {
-    struct ilu_map_slot *s = find(m, key);
+    struct ilu_map_slot *s = find(m, key, hash(key));
     return s ? s->value : NULL;
 }
 
@@ -65,7 +65,7 @@ static int grow(struct ilu_map *m)
     for (size_t i = 0; i < old.cap; i++) {
         struct ilu_map_slot *s = &old.slots[i];
         if (s->key && s->key != TOMB) {
-            size_t j = hash(s->key) & (cap - 1);
+            size_t j = s->hash & (cap - 1);
             while (slots[j].key)
                 j = (j + 1) & (cap - 1);
             slots[j] = *s;
@@ -79,7 +79,8 @@ static int grow(struct ilu_map *m)
 
 int ilu_map_put(struct ilu_map *m, const char *key, void *value)
 {
-    struct ilu_map_slot *s = find(m, key);
+    uint64_t h = hash(key);
+    struct ilu_map_slot *s = find(m, key, h);
     if (s) {
         s->value = value;
         return 0;
@@ -89,20 +90,21 @@ int ilu_map_put(struct ilu_map *m, const char *key, void *value)
     char *copy = strdup(key);
     if (!copy)
         return -1;
-    size_t i = hash(key) & (m->cap - 1);
+    size_t i = h & (m->cap - 1);
     while (m->slots[i].key && m->slots[i].key != TOMB)
         i = (i + 1) & (m->cap - 1);
     if (!m->slots[i].key)
         m->used++;
     m->slots[i].key = copy;
     m->slots[i].value = value;
+    m->slots[i].hash = h;
     m->len++;
     return 0;
 }
 
 void *ilu_map_del(struct ilu_map *m, const char *key)
 {
-    struct ilu_map_slot *s = find(m, key);
+    struct ilu_map_slot *s = find(m, key, hash(key));
     if (!s)
         return NULL;
     void *value = s->value;

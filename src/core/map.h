@@ -4,10 +4,12 @@
 #define ILU_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ilu_map_slot {
     char *key; /* NULL: empty; ILU_MAP_TOMBSTONE: deleted */
     void *value;
+    uint64_t hash; /* of key: probes compare it before the strings */
 };
 
 struct ilu_map {

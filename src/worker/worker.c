@@ -603,8 +603,16 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
 
 struct ilu_function *ilu_worker_function(const struct ilu_worker *w, const char *name, const char *version)
 {
+    /* "name-version", as snprintf would truncate it, without its cost (it
+     * runs once per invocation) */
     char fqdn[160];
-    snprintf(fqdn, sizeof fqdn, "%s-%s", name ? name : "", version ? version : "");
+    size_t n = name ? strnlen(name, sizeof fqdn - 1) : 0;
+    memcpy(fqdn, name ? name : "", n);
+    if (n < sizeof fqdn - 1)
+        fqdn[n++] = '-';
+    size_t v = version ? strnlen(version, sizeof fqdn - 1 - n) : 0;
+    memcpy(fqdn + n, version ? version : "", v);
+    fqdn[n + v] = 0;
     return ilu_map_get(&w->functions, fqdn);
 }
 
@@ -613,7 +621,8 @@ static struct ilu_invocation *inv_new(struct ilu_worker *w, struct ilu_function 
     struct ilu_invocation *inv = calloc(1, sizeof *inv);
     if (!inv)
         return NULL;
-    snprintf(inv->tid, sizeof inv->tid, "%s", tid ? tid : "");
+    size_t n = tid ? strnlen(tid, sizeof inv->tid - 1) : 0;
+    memcpy(inv->tid, tid ? tid : "", n); /* calloc'ed: NUL-terminated */
     inv->fn = fn;
     inv->seq = ++w->seq;
     inv->t.arrived_us = w_now(w);

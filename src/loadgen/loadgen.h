@@ -113,6 +113,8 @@ struct lg_sim_world {
     struct ilu_log log;
     struct timespec wall0, wall1; /* wall time of the run, for the speed line only */
     uint64_t stop_us;             /* simulated time when the last invocation finished */
+    double *start_factors;        /* simulation.calibration_file's start-up factors, sorted; owned */
+    size_t n_start_factors;
 };
 
 /* Start the clock, load the plan (p) and the worker config (recorded in

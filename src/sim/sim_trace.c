@@ -157,9 +157,55 @@ static void log_to_stderr(void *ctx, int level, const char *line)
     fprintf(stderr, "%s\n", line);
 }
 
-static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *cfg,
-                       struct ilu_backend_configs **sections, json_t *inputs, struct ilu_error *err)
+static int cmp_double(const void *a, const void *b)
 {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Start-up factors (measured start-up over its median) of a calibration
+ * file written by tools/calibrate/calibrate.py, sorted. */
+static int load_start_factors(const char *path, struct lg_sim_world *w, struct ilu_error *err)
+{
+    char *text = ilu_read_file(path, err);
+    if (!text)
+        return ilu_err_wrap(err, "simulation.calibration_file");
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    free(text);
+    json_t *factors = json_object_get(doc, "start_factors");
+    size_t n = json_array_size(factors);
+    if (!doc || !n) {
+        json_decref(doc);
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config", "simulation.calibration_file %s: %s", path,
+                       doc ? "no \"start_factors\" array of numbers (write it with tools/calibrate/calibrate.py)"
+                           : jerr.text);
+    }
+    if (!(w->start_factors = malloc(n * sizeof *w->start_factors))) {
+        json_decref(doc);
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(factors, i);
+        double f = json_number_value(v);
+        /* a factor is a start-up over the median: beyond 1000x it is not a measurement */
+        if (!json_is_number(v) || !(f > 0 && f <= 1000)) {
+            json_decref(doc);
+            return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                           "simulation.calibration_file %s: start_factors[%zu] must be a number in (0, 1000]", path, i);
+        }
+        w->start_factors[i] = f;
+    }
+    json_decref(doc);
+    qsort(w->start_factors, n, sizeof *w->start_factors, cmp_double);
+    w->n_start_factors = n;
+    return 0;
+}
+
+static int load_config(const struct lg_trace_opts *o, struct lg_sim_world *w, json_t *inputs, struct ilu_error *err)
+{
+    struct ilu_worker_config *cfg = &w->cfg;
+    struct ilu_backend_configs **sections = &w->backend_configs;
     ilu_config_defaults(cfg);
     /* the live backends' sections (oci ...) are accepted and validated as
      * live, so one worker config serves both runs */
@@ -199,6 +245,8 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
                         "worker's warnings go to stderr\n");
     snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "simulation");
     const struct ilu_sim_config *sc = ilu_backend_config_of(*sections, "simulation");
+    if (sc->calibration_file[0] && load_start_factors(sc->calibration_file, w, err))
+        return -1;
     json_object_set_new(inputs, "worker_config", o->worker_config ? json_string(o->worker_config) : json_null());
     json_object_set_new(
         inputs, "simulation",
@@ -208,6 +256,13 @@ static int load_config(const struct lg_trace_opts *o, struct ilu_worker_config *
                   "keepalive_sec", (int)cfg->container_resources.keepalive_sec, "container_start_ms",
                   (int)sc->container_start_ms, "invoke_overhead_us", (int)sc->invoke_overhead_us, "jitter_pct",
                   (int)sc->jitter_pct, "seed", (int)sc->seed, "network_us", (int)o->network_us));
+    json_t *sim = json_object_get(inputs, "simulation");
+    json_object_set_new(sim, "host_cpus", json_real(sc->host_cpus));
+    json_object_set_new(sim, "start_cpu_pct", json_integer(sc->start_cpu_pct));
+    json_object_set_new(sim, "exec_cpu_pct", json_integer(sc->exec_cpu_pct));
+    json_object_set_new(sim, "calibration_file",
+                        sc->calibration_file[0] ? json_string(sc->calibration_file) : json_null());
+    json_object_set_new(sim, "start_factors", json_integer((json_int_t)w->n_start_factors));
     return 0;
 }
 
@@ -220,7 +275,7 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
     clock_gettime(CLOCK_MONOTONIC, &w->wall0);
     lg_start_clock(ctx); /* progress lines show wall time */
     ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
-    if (lg_trace_plan_load(ctx, o, p, 1, err) || load_config(o, &w->cfg, &w->backend_configs, p->inputs, err))
+    if (lg_trace_plan_load(ctx, o, p, 1, err) || load_config(o, w, p->inputs, err))
         return -1;
     /* the workers log warnings and errors only: info would be a line per invocation */
     w->sim.log_line = log_to_stderr;
@@ -231,6 +286,8 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
 
 void lg_sim_world_destroy(struct lg_sim_world *w)
 {
+    free(w->start_factors);
+    w->start_factors = NULL;
     ilu_backend_configs_free(w->backend_configs);
     w->backend_configs = NULL;
     ilu_sim_env_destroy(&w->sim);
@@ -241,6 +298,8 @@ struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg
     /* the simulated backend's own section, as ilu_backend_create gives it */
     struct ilu_sim_backend_params params =
         ilu_sim_backend_params_of(ilu_backend_config_of(w->backend_configs, "simulation"), seed_offset);
+    params.start_factors = w->start_factors; /* freed by lg_sim_world_destroy, after the backends */
+    params.n_start_factors = w->n_start_factors;
     struct ilu_backend *b = ilu_sim_backend_new(&w->sim, &params, &w->log);
     for (size_t f = 0; b && f < p->trace.n_fns; f++) {
         const struct lg_fn_plan *pl = &p->fns[f];

@@ -1,24 +1,36 @@
 #include "backend/sim/sim_backend.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/sim/cpu_share.h"
 #include "core/map.h"
 #include "core/types.h"
+
+/* The start-up factors' stream: the seed moved by a fixed odd constant, so
+ * that drawing factors never shifts the jitter values. */
+#define FACTOR_STREAM 0xd1b54a32d192ed03ull
 
 struct sim_backend {
     struct ilu_backend base;
     struct ilu_sim_env *env;
     struct ilu_sim_backend_params params;
-    struct ilu_map timings; /* fqdn -> struct ilu_sim_fn_timing */
-    uint64_t rng;
+    struct ilu_map timings;    /* fqdn -> struct ilu_sim_fn_timing */
+    uint64_t rng;              /* jitter */
+    uint64_t factor_rng;       /* start-up factors */
+    struct ilu_cpu_share *cpu; /* NULL without host_cpus */
     uint64_t created;
 };
 
+/* A container has at most one thing in flight: its start-up (a timer, or a
+ * task on the CPUs), an execution (a task on the CPUs, or one timer for the
+ * execution and the overhead together), or the overhead after it. */
 struct sim_ct {
     struct sim_backend *sb;
     struct ilu_container *c;
-    struct ilu_timer *pending; /* start-up or the invocation in flight */
+    struct ilu_timer *pending; /* start-up, or the invocation's answer */
+    struct ilu_cpu_task *task; /* start-up or execution on the shared CPUs */
     uint64_t served;
     uint64_t exec_us, sent_us;
 };
@@ -39,6 +51,27 @@ static const struct ilu_sim_fn_timing *timing_of(struct sim_backend *sb, const s
     return t ? t : &no_timing;
 }
 
+static double uniform01(uint64_t *state)
+{
+    return (double)(splitmix64(state) >> 11) / 9007199254740992.0; /* [0, 1) */
+}
+
+/* A fresh start-up's solo time: the function's, times a factor drawn from
+ * the empirical distribution of start_factors (inverse CDF, linear between
+ * neighbours). */
+static uint64_t start_work(struct sim_backend *sb, uint64_t start)
+{
+    size_t n = sb->params.n_start_factors;
+    if (!n || !sb->params.start_factors)
+        return start;
+    const double *f = sb->params.start_factors;
+    double pos = uniform01(&sb->factor_rng) * (double)(n - 1);
+    size_t i = (size_t)pos;
+    double factor = i + 1 < n ? f[i] + (pos - (double)i) * (f[i + 1] - f[i]) : f[n - 1];
+    double scaled = (double)start * factor;
+    return scaled > 0 ? (uint64_t)llround(scaled) : 0;
+}
+
 static int sim_check_image(struct ilu_backend *b, const char *image, struct ilu_error *err)
 {
     return 0; /* nothing runs: any image will do */
@@ -51,6 +84,22 @@ static void on_started(void *arg)
     ct->sb->base.events.ready(ct->sb->base.events.ctx, ct->c, NULL);
 }
 
+static void on_started_on_cpu(void *arg)
+{
+    struct sim_ct *ct = arg;
+    ct->task = NULL;
+    ct->sb->base.events.ready(ct->sb->base.events.ctx, ct->c, NULL);
+}
+
+/* A start-up or a sandbox assignment of solo time us: a plain delay, or a
+ * task on the shared CPUs. -1 when out of memory. */
+static int start_up(struct sim_backend *sb, struct sim_ct *ct, uint64_t us)
+{
+    if (sb->cpu)
+        return (ct->task = ilu_cpu_share_start(sb->cpu, us, sb->params.start_demand, on_started_on_cpu, ct)) ? 0 : -1;
+    return (ct->pending = ilu_sim_env_at(sb->env, sb->env->now_us + us, on_started, ct)) ? 0 : -1;
+}
+
 static int sim_create(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err)
 {
     struct sim_backend *sb = (struct sim_backend *)b;
@@ -61,8 +110,12 @@ static int sim_create(struct ilu_backend *b, struct ilu_container *c, const char
     ct->c = c;
     c->backend_data = ct;
     const struct ilu_sim_fn_timing *t = timing_of(sb, c);
-    uint64_t start = t->start_us ? t->start_us : sb->params.default_start_us;
-    ct->pending = ilu_sim_env_at(sb->env, sb->env->now_us + start, on_started, ct);
+    uint64_t start = start_work(sb, t->start_us ? t->start_us : sb->params.default_start_us);
+    if (start_up(sb, ct, start)) {
+        c->backend_data = NULL;
+        free(ct);
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory simulating container %s", c->id);
+    }
     sb->created++;
     return 0;
 }
@@ -73,15 +126,14 @@ static bool sim_assignable(struct ilu_backend *b, const struct ilu_function *fn)
 }
 
 /* A pre-started sandbox given its function: ready after the configured
- * configured assignment delay (mount, limits, import), whatever the function. */
+ * assignment delay (mount, limits, import), whatever the function. */
 static int sim_assign(struct ilu_backend *b, struct ilu_container *c, const char *tid, struct ilu_error *err)
 {
     struct sim_backend *sb = (struct sim_backend *)b;
     struct sim_ct *ct = c->backend_data;
-    if (!ct || ct->pending || ct->served)
+    if (!ct || ct->pending || ct->task || ct->served)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "simulated sandbox %s is not a ready, unused sandbox", c->id);
-    ct->pending = ilu_sim_env_at(sb->env, sb->env->now_us + sb->params.sandbox_assign_us, on_started, ct);
-    if (!ct->pending)
+    if (start_up(sb, ct, sb->params.sandbox_assign_us))
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory simulating sandbox %s", c->id);
     return 0;
 }
@@ -101,6 +153,19 @@ static void on_answered(void *arg)
     sb->base.events.invoke_done(sb->base.events.ctx, ct->c, &reply);
 }
 
+/* The execution is done on the shared CPUs: its elapsed time, slowdown
+ * included, is what the agent reports; the overhead follows as a delay. */
+static void on_executed(void *arg)
+{
+    struct sim_ct *ct = arg;
+    struct sim_backend *sb = ct->sb;
+    ct->task = NULL;
+    ct->exec_us = sb->env->now_us - ct->sent_us;
+    ct->pending = ilu_sim_env_at(sb->env, sb->env->now_us + sb->params.invoke_overhead_us, on_answered, ct);
+    if (!ct->pending) /* out of memory: answer without the overhead rather than never */
+        on_answered(ct);
+}
+
 static int sim_invoke(struct ilu_backend *b, struct ilu_container *c, const char *tid, const char *args,
                       size_t args_len, struct ilu_error *err)
 {
@@ -109,12 +174,18 @@ static int sim_invoke(struct ilu_backend *b, struct ilu_container *c, const char
     const struct ilu_sim_fn_timing *t = timing_of(sb, c);
     uint64_t exec = ct->served == 0 ? t->cold_exec_us : t->warm_exec_us;
     if (sb->params.jitter > 0) {
-        double u = (double)(splitmix64(&sb->rng) >> 11) / 9007199254740992.0; /* [0, 1) */
+        double u = uniform01(&sb->rng);
         double scaled = (double)exec * (1.0 + sb->params.jitter * (2.0 * u - 1.0));
         exec = scaled > 0 ? (uint64_t)scaled : 0;
     }
-    ct->exec_us = exec;
     ct->sent_us = sb->env->now_us;
+    if (sb->cpu) {
+        ct->task = ilu_cpu_share_start(sb->cpu, exec, sb->params.exec_demand, on_executed, ct);
+        if (!ct->task)
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory simulating an invocation on %s", c->id);
+        return 0;
+    }
+    ct->exec_us = exec;
     ct->pending = ilu_sim_env_at(sb->env, sb->env->now_us + exec + sb->params.invoke_overhead_us, on_answered, ct);
     if (!ct->pending)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory simulating an invocation on %s", c->id);
@@ -128,6 +199,7 @@ static void sim_destroy(struct ilu_backend *b, struct ilu_container *c, const ch
     if (!ct)
         return;
     ilu_sim_env_cancel(sb->env, ct->pending);
+    ilu_cpu_share_cancel(sb->cpu, ct->task); /* the others speed up */
     c->backend_data = NULL;
     free(ct);
 }
@@ -142,6 +214,7 @@ static void sim_free(struct ilu_backend *b)
     for (size_t it = 0; ilu_map_next(&sb->timings, &it, &key, &value);)
         free(value);
     ilu_map_destroy(&sb->timings);
+    ilu_cpu_share_free(sb->cpu);
     free(sb);
 }
 
@@ -171,6 +244,12 @@ struct ilu_backend *ilu_sim_backend_new(struct ilu_sim_env *env, const struct il
     sb->env = env;
     sb->params = *params;
     sb->rng = params->seed;
+    sb->factor_rng = params->seed ^ FACTOR_STREAM;
+    if (params->host_cpus > 0 && !(sb->cpu = ilu_cpu_share_new(env, params->host_cpus))) {
+        ilu_map_destroy(&sb->timings);
+        free(sb);
+        return NULL;
+    }
     return &sb->base;
 }
 

@@ -289,6 +289,24 @@ class RulesTest(TraceCase):
         self.assertEqual(set(meta), {n for n, _ in rows})
 
 
+    def test_max_fn_rate_thins_hot_minutes_and_keeps_every_function(self):
+        ds = self.dataset()
+        # per-function minutes over 2 (0.04/s * 60 = 2.4 -> 2) are capped at 2;
+        # with --max-rate and --scale alone, the rare function would be dropped
+        r, out = self.make(ds.dir, "--duration-min", "5", "--max-fn-rate", "0.04")
+        self.assertIn("capped 4 function-minute(s) at 2 invocations", r.stderr)
+        rows, meta = self.load(out)
+        self.assertEqual(len(meta), 4)
+        counts = {}
+        for name, t in rows:
+            counts.setdefault(name, [0] * 5)[int(t // 60000)] += 1
+        self.assertEqual(sorted(sum(c) for c in counts.values()), [2, 4, 5, 5])
+        self.assertTrue(all(v <= 2 for c in counts.values() for v in c), counts)
+        r, out = self.make(ds.dir, "--duration-min", "5", "--max-fn-rate", "0", ok=False, out="zero")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("--max-fn-rate must be positive", r.stderr)
+
+
 class MalformedTest(TraceCase):
     def base(self):
         fs = [("o1", "appA", "aaaaaaaaaa01", "http", [1, 2, 3]),

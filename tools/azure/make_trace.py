@@ -48,6 +48,12 @@ Metadata (one row per chosen function):
   mean_iat    window length (M*60000 ms) / the function's invocations in the
               window, in ms (3 decimals).
 
+--max-fn-rate R (invocations/s): first, every function's count in every
+minute is capped at 60R (the hot functions are thinned, the rest kept as
+they are), so that no function is dropped by the overall cap below. For "N
+functions at about R invocations/s": --functions N --max-fn-rate R/N
+--max-rate R --scale. The number of capped minutes is printed.
+
 --max-rate R (invocations/s): the busiest window minute's total / 60 must be
 <= R. If not, the tool refuses (exit 1) unless --scale is given; then every
 function's per-minute counts are multiplied by f = 60R / busiest-minute count,
@@ -388,6 +394,13 @@ def build(a):
     counts = window_counts(inv_path, a.dataset, inv_name, a.start_minute, a.duration_min, chosen)
 
     cap_note = None
+    if a.max_fn_rate is not None:
+        fn_cap = math.floor(a.max_fn_rate * 60)
+        if fn_cap < 1:
+            raise InputError(f"--max-fn-rate {a.max_fn_rate:g}/s is below one invocation a minute")
+        capped = sum(1 for c in counts.values() for v in c if v > fn_cap)
+        counts = {k: [min(v, fn_cap) for v in c] for k, c in counts.items()}
+        notes.append(f"--max-fn-rate {a.max_fn_rate:g}/s: capped {capped} function-minute(s) at {fn_cap} invocations")
     if a.max_rate is not None:
         cap = math.floor(a.max_rate * 60)
         peak = max(sum(c[m] for c in counts.values()) for m in range(a.duration_min))
@@ -443,6 +456,9 @@ def main(argv=None):
                     help="upper bound of cold_dur_ms (default 30000)")
     ap.add_argument("--max-rate", type=float, default=None,
                     help="invocations/s the busiest minute may average; refuse above (see --scale)")
+    ap.add_argument("--max-fn-rate", type=float,
+                    help="invocations/s any one function may average in any minute: hotter minutes are thinned "
+                         "(keeps every function; see below)")
     ap.add_argument("--scale", action="store_true",
                     help="with --max-rate: scale the counts down instead of refusing")
     ap.add_argument("--out", required=True, help="output directory for trace.csv and metadata.csv")
@@ -457,6 +473,8 @@ def main(argv=None):
         ap.error("--max-rate must be > 0")
     if a.cold_cap_ms < 1:
         ap.error("--cold-cap-ms must be >= 1")
+    if a.max_fn_rate is not None and not a.max_fn_rate > 0:
+        ap.error("--max-fn-rate must be positive")
     if a.scale and a.max_rate is None:
         ap.error("--scale needs --max-rate")
     try:

@@ -1,73 +1,63 @@
 #!/usr/bin/python3
-"""Split a `perf script -F time,ip,sym` dump of one `iluvatar_load_gen
---setup simulation` run into its phases and print, per phase, its length and
-the functions where its samples were taken (self time).
-
-The binary is built without frame pointers, so call graphs are unreliable;
-the phases are found by time instead, from marker functions that only run
-in one phase:
-  read      reading trace.csv + metadata.csv   (until the first ilu_report_add)
-  records   one result record per invocation  (until the first simulation event)
-  simulate  the discrete-event loop            (first..last sample in
-            deliver_due / heap_remove / ilu_sim_env_step / on_done / ...)
-  summary   percentiles and summary.json      (until the first CSV formatting)
-  csv       invocations.csv                    (to the end)
-usage: perf_phases.py perf.txt [TOP=12]
+"""Split the self time of one `iluvatar_load_gen --setup simulation` run
+(`perf report -n --no-children --sort symbol --stdio`) into what it was
+spent on. The simulation reads the trace, runs the event loop and writes the
+results interleaved (streaming), so the parts are told apart by function, not
+by time:
+  read      parsing trace.csv (line reader, CSV split, number parsing)
+  results   invocations.csv rows and the summary's distributions
+  kernel    system calls and page cache (mostly writing invocations.csv)
+  loop      everything else: the worker core, the simulated backend, the clock
+The samples are taken at a fixed rate, so each part's seconds are its
+samples / rate, and the event loop's own rate is invocations / loop seconds.
+usage: perf_phases.py perf-report.txt INVOCATIONS [RATE_HZ=999] [TOP=8]
 """
 import collections
 import re
 import sys
 
-SIM = ("deliver_due", "heap_remove", "sift_up", "ilu_sim_env_step", "ilu_sim_env_at", "on_done", "on_answered", "send_to_container")
-CSV = ("ilu_report_write_csv", "fmt_ms")
+READ = ("ilu_trace_csv_line", "ilu_csv_split", "ilu_line_reader_next", "lg_trace_plan_peek", "parse_bounded",
+        "parse_number", "strtod", "str_to_mpn", "____strtod_l_internal", "round_and_return", "event_row",
+        "ilu_trace_fn_index", "memchr")
+RESULTS = ("csv_row", "put_ms", "put_str", "put_int", "finalise_oldest", "block_add", "ilu_dist_add", "ilu_report_",
+           "csv_flush", "csv_out", "lg_trace_record", "llround", "fwrite", "_IO_", "new_do_write", "csv_text")
 
 
-def load(path):
-    samples, cur = [], None
-    for line in open(path, errors="replace"):
-        if not line.strip():
-            cur = None
-            continue
-        m = re.match(r"\s*(\d+\.\d+):\s*$", line)
-        if m:
-            cur = [float(m.group(1)), []]
-            samples.append(cur)
-            continue
-        if cur is not None:
-            p = line.split()
-            cur[1].append(p[1] if len(p) > 1 else "[unknown]")
-    return [(t, st[0] if st else "[unknown]", st) for t, st in samples]
+def part(sym, kernel):
+    if kernel:
+        return "kernel"
+    if any(sym.startswith(p) or p in sym for p in READ):
+        return "read"
+    if any(sym.startswith(p) or p in sym for p in RESULTS):
+        return "results"
+    return "loop"
 
 
 def main():
-    samples = load(sys.argv[1])
-    top = int(sys.argv[2]) if len(sys.argv) > 2 else 12
-    if not samples:
-        sys.exit("perf_phases: no samples")
-    t0, tend = samples[0][0], samples[-1][0]
-    def first(pred, default):
-        ts = [t for t, s, _ in samples if pred(s)]
-        return min(ts) if ts else default
-    def last(pred, default):
-        ts = [t for t, s, _ in samples if pred(s)]
-        return max(ts) if ts else default
-    is_sim = lambda s: s.startswith(SIM)
-    is_csv = lambda s: s.startswith(CSV)
-    b_rec = first(lambda s: s == "ilu_report_add", t0)
-    b_sim = first(is_sim, b_rec)
-    e_sim = last(is_sim, b_sim)
-    b_csv = first(is_csv, e_sim)
-    bounds = [("read", t0, b_rec), ("records", b_rec, b_sim), ("simulate", b_sim, e_sim),
-              ("summary", e_sim, b_csv), ("csv", b_csv, tend + 1e-9)]
-    total = len(samples)
-    print(f"{total} samples over {tend - t0:.2f} s (perf's own overhead included)")
-    for name, a, b in bounds:
-        inside = [s for t, s, _ in samples if a <= t < b]
-        n = len(inside)
-        print(f"\n{name:9s} {b - a:6.2f} s  {100.0 * n / total:5.1f}% of samples")
-        for sym, c in collections.Counter(inside).most_common(top):
-            print(f"    {100.0 * c / max(n, 1):5.1f}%  {sym}")
+    path, n = sys.argv[1], int(sys.argv[2])
+    hz = float(sys.argv[3]) if len(sys.argv) > 3 else 999.0
+    top = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    parts, syms = collections.Counter(), collections.defaultdict(collections.Counter)
+    for line in open(path, errors="replace"):
+        m = re.match(r"\s*[\d.]+%\s+(\d+)\s+\[(.)\]\s+(\S+)", line)
+        if not m:
+            continue
+        samples, kind, sym = int(m.group(1)), m.group(2), m.group(3)
+        p = part(sym, kind == "k")
+        parts[p] += samples
+        syms[p][sym] += samples
+    total = sum(parts.values())
+    if not total:
+        sys.exit(f"perf_phases: no samples in {path}")
+    for p in ("read", "loop", "results", "kernel"):
+        s = parts[p]
+        line = f"  {p:8s} {s / hz:7.2f} s  {100 * s / total:5.1f} %"
+        if p == "loop" and s:
+            line += f"   -> event loop alone: {n / (s / hz):,.0f} invocations/s"
+        print(line)
+        for sym, c in syms[p].most_common(top):
+            print(f"      {100 * c / total:5.1f} %  {sym}")
+    print(f"  all      {total / hz:7.2f} s -> {n / (total / hz):,.0f} invocations/s on the CPU")
 
 
-if __name__ == "__main__":
-    main()
+main()

@@ -1,64 +1,102 @@
 #!/usr/bin/python3
-"""Report of bench/sim_fidelity.sh: live runs (DIR/live-1..N) against the
-simulation (DIR/sim), per function and overall, from their summary.json and
-invocations.csv.
-usage: sim_fidelity_report.py DIR LIVE_RUNS CPUS MEMORY_MB NETWORK_US START_MS
+"""Report of bench/sim_fidelity.sh: for each trace, its live runs
+(DIR/TRACE/live-1..N) against its two simulations (DIR/TRACE/sim-default,
+DIR/TRACE/sim-calibrated), overall and per function, from their
+summary.json and invocations.csv, with the targets checked.
+usage: sim_fidelity_report.py DIR "TRACES" LIVE_RUNS
 """
 import json
+import os
 import statistics
 import sys
 
 from timing_columns import common_parts, read_rows
 
-tmp, runs, cpus, mem, net, start = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-live = [json.load(open(f"{tmp}/live-{r}/summary.json")) for r in range(1, runs + 1)]
-sim = json.load(open(f"{tmp}/sim/summary.json"))
-print(f"worker: cpu_count {cpus}, memory_mb {mem}, LRU, keepalive 600 s; simulation: container_start_ms {start}, "
-      f"invoke_overhead_us 400, network {net} us, jitter 0")
-print(f"live: {runs} runs, each on a fresh worker; failures live {[s['failures'] for s in live]}, "
-      f"sim {sim['failures']}; live lateness p99 {[s['lateness_ms']['p99'] for s in live]} ms")
-print("live = median over runs [min-max]; live spread = (max-min)/median; sim vs live = (sim - median)/median\n")
+root, traces, runs = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+SIMS = ("default", "calibrated")
+TARGET = {"p50": 10, "p99": 10, "cold": 5, "fn p50": 15}  # % of the live median
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
 
 
 def get(s, fn, key):
     d = s if fn == "all" else s["per_function"].get(fn, {})
-    if key in ("cold", "warm", "prewarm"):
-        return d.get("container_states", {}).get(key, 0)
-    return d.get("latency_ms", {}).get(key, float("nan"))
+    if key == "cold":
+        return d.get("container_states", {}).get("cold", 0)
+    if key == "n":
+        return d.get("invocations", 0)
+    v = d.get("latency_ms", {}).get(key)
+    return float("nan") if v is None else v
 
 
-fns = ["all"] + sorted(sim["per_function"])
-hdr = f"{'function':9s} {'metric':7s} {'live median [min-max]':>28s} {'spread':>7s} {'sim':>9s} {'sim vs live':>11s}"
-print(hdr)
-print("-" * len(hdr))
-for fn in fns:
-    for key, label in (("cold", "cold"), ("warm", "warm"), ("p50", "p50 ms"), ("p99", "p99 ms")):
-        v = [get(s, fn, key) for s in live]
-        med = statistics.median(v)
-        sv = get(sim, fn, key)
-        spread = (max(v) - min(v)) / med * 100 if med else float("nan")
-        rel = (sv - med) / med * 100 if med else float("nan")
-        fmt = (lambda x: f"{x:.0f}") if key in ("cold", "warm") else (lambda x: f"{x:.1f}")
-        live_s = f"{fmt(med)} [{fmt(min(v))}-{fmt(max(v))}]"
-        print(f"{fn if label == 'cold' else '':9s} {label:7s} {live_s:>28s} {spread:6.0f}% {fmt(sv):>9s} {rel:+10.0f}%")
+def rel(sim, med):
+    return (sim - med) / med * 100 if med else float("nan")
 
 
-# Where the difference comes from: the worker's own timings (same columns
-# live and simulated), medians over all invocations of a run.
-def parts(path):
-    rows = read_rows(path)
-    return {**common_parts(rows),
-            "agent rtt - exec p50": statistics.median(
-                [float(r["agent_rtt_ms"]) - float(r["exec_ms"]) for r in rows if r["agent_rtt_ms"] and r["exec_ms"]]
-                or [float("nan")]),
-            "e2e - worker total p50": statistics.median(
-                [float(r["e2e_ms"]) - float(r["worker_total_ms"]) for r in rows if r["e2e_ms"] and r["worker_total_ms"]]
-                or [float("nan")])}
+def fmt(key, x):
+    return f"{x:.0f}" if key in ("cold", "n") else f"{x:.1f}"
 
 
-print("\nworker-side parts (ms; nearest-rank over all invocations of a run):")
-keys = ["start p50", "start p99", "queue p50", "queue p90", "agent rtt - exec p50", "e2e - worker total p50"]
-print(f"{'run':8s}" + "".join(f"{k:>24s}" for k in keys))
-for tag in [f"live-{r}" for r in range(1, runs + 1)] + ["sim"]:
-    p = parts(f"{tmp}/{tag}/invocations.csv")
-    print(f"{tag:8s}" + "".join(f"{p[k]:24.1f}" for k in keys))
+print("live = median of the runs [min-max]; spread = (max-min)/median; sim: value (sim - live median)/live median")
+print(f"targets: p50 and p99 within {TARGET['p50']} %, cold within {TARGET['cold']} %, "
+      f"per-function p50 within {TARGET['fn p50']} %\n")
+verdicts = []
+for name in traces:
+    d = os.path.join(root, name)
+    live = [load(f"{d}/live-{r}/summary.json") for r in range(1, runs + 1)]
+    sims = {s: load(f"{d}/sim-{s}/summary.json") for s in SIMS}
+    cal = load(f"{d}/calibration.json")["simulation"]
+    print(f"== {name}: {live[0]['invocations']} invocations, {len(sims['default']['per_function'])} functions; "
+          f"live failures {[s['failures'] for s in live]}, sim {[sims[s]['failures'] for s in SIMS]}; "
+          f"calibrated: container_start_ms {cal['container_start_ms']}, host_cpus {cal['host_cpus']}, "
+          f"start_cpu_pct {cal['start_cpu_pct']}, exec_cpu_pct {cal['exec_cpu_pct']}")
+    hdr = f"{'function':12s} {'metric':6s} {'live median [min-max]':>26s} {'spread':>7s}" + "".join(
+        f" {'sim ' + s:>22s}" for s in SIMS)
+    print(hdr)
+    print("-" * len(hdr))
+    fns = ["all"] + sorted(sims["default"]["per_function"], key=lambda f: -get(live[0], f, "n"))
+    errors = {s: {} for s in SIMS}
+    for fn in fns:
+        for key in ("cold", "p50", "p99"):
+            v = [get(s, fn, key) for s in live]
+            med = statistics.median(v)
+            spread = (max(v) - min(v)) / med * 100 if med else float("nan")
+            cells = ""
+            for s in SIMS:
+                sv = get(sims[s], fn, key)
+                e = rel(sv, med)
+                cells += f" {fmt(key, sv):>12s} ({e:+6.1f}%)"
+                errors[s][(fn, key)] = e
+            label = fn if key == "cold" else ""
+            n = f" n={fmt('n', statistics.median(get(s, fn, 'n') for s in live))}" if key == "cold" else ""
+            print(f"{(label + n)[:12]:12s} {key:6s} {fmt(key, med) + ' [' + fmt(key, min(v)) + '-' + fmt(key, max(v)) + ']':>26s}"
+                  f" {spread:6.0f}%{cells}")
+    for s in SIMS:
+        e = errors[s]
+        fn_p50 = [abs(e[(fn, 'p50')]) for fn in fns[1:] if e[(fn, 'p50')] == e[(fn, 'p50')]]
+        checks = {"p50": abs(e[("all", "p50")]) <= TARGET["p50"], "p99": abs(e[("all", "p99")]) <= TARGET["p99"],
+                  "cold": abs(e[("all", "cold")]) <= TARGET["cold"],
+                  "fn p50": bool(fn_p50) and max(fn_p50) <= TARGET["fn p50"]}
+        verdicts.append((name, s, e[("all", "p50")], e[("all", "p99")], e[("all", "cold")],
+                         max(fn_p50) if fn_p50 else float("nan"), checks))
+
+    def parts(path):
+        return common_parts(read_rows(path))
+
+    keys = ["start p50", "start p99", "queue p50", "queue p90"]
+    print(f"\n{'worker-side (ms)':18s}" + "".join(f"{k:>12s}" for k in keys))
+    for tag in [f"live-{r}" for r in range(1, runs + 1)] + [f"sim-{s}" for s in SIMS]:
+        p = parts(f"{d}/{tag}/invocations.csv")
+        print(f"{tag:18s}" + "".join(f"{p[k]:12.1f}" for k in keys))
+    print()
+
+print("== summary (sim vs live median; * = outside the target)")
+print(f"{'trace':9s} {'sim':11s} {'p50':>8s} {'p99':>8s} {'cold':>8s} {'worst fn p50':>13s}")
+for name, s, p50, p99, cold, fnp50, ok in verdicts:
+    def c(v, k):
+        return f"{v:+.1f}%" + ("" if ok[k] else "*")
+    print(f"{name:9s} {s:11s} {c(p50, 'p50'):>8s} {c(p99, 'p99'):>8s} {c(cold, 'cold'):>8s} "
+          f"{(f'{fnp50:.1f}%' + ('' if ok['fn p50'] else '*')):>13s}")

@@ -80,7 +80,8 @@ for size in $SIZES; do
     [ "$size" = 100m ] && runs=$RUNS_100M
     for run in $(seq "$runs"); do
         rm -rf "$W/out-$size-$run"
-        /usr/bin/time -f "%e %M" -o "$W/run-$size-$run.time" build/iluvatar_load_gen --no-plots --setup simulation \
+        sync # the previous run's results on disk first: its writeback would throttle this one
+        /usr/bin/time -f "%e %M %U %S" -o "$W/run-$size-$run.time" build/iluvatar_load_gen --no-plots --setup simulation \
             --out "$W/out-$size-$run" trace --input "$t/trace.csv" --metadata "$t/metadata.csv" \
             --worker-config "$W/worker-$size.json" 2>"$W/run-$size-$run.err"
         du -b "$W/out-$size-$run/invocations.csv" | cut -f1 >"$W/run-$size-$run.csv-bytes"
@@ -93,12 +94,13 @@ W, size, runs, k = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 r = []
 for i in range(1, runs + 1):
     err = open(f"{W}/run-{size}-{i}.err").read()
-    wall, rss_kb = open(f"{W}/run-{size}-{i}.time").read().split()[-2:]
+    wall, rss_kb, user, sys_s = open(f"{W}/run-{size}-{i}.time").read().split()[-4:]
     m = re.search(r"simulated (\d+) invocations \(([\d.]+) s of trace\)", err)
     if not m:
         sys.exit(f"{size} run {i}: no 'simulated ...' line in {W}/run-{size}-{i}.err:\n{err[-2000:]}")
     s = json.load(open(f"{W}/out-{size}-{i}/summary.json"))
     r.append(dict(n=int(m.group(1)), sim_s=float(m.group(2)), wall=float(wall), rss=int(rss_kb) / 1024,
+                  cpu=float(user) + float(sys_s), sys=float(sys_s),
                   csv=int(open(f"{W}/run-{size}-{i}.csv-bytes").read()), cold=s["container_states"]["cold"],
                   failures=s["failures"], p50=s["latency_ms"]["p50"], p99=s["latency_ms"]["p99"]))
 x = r[0]
@@ -113,6 +115,8 @@ def row(label, f, unit, fmt="{:,.2f}"):
           f"  ({runs} run{'s' if runs > 1 else ''})")
 row("wall time, whole process", lambda y: y["wall"], "s")
 row("invocations/s end to end (read, simulate, write)", lambda y: y["n"] / y["wall"], "inv/s", "{:,.0f}")
+row("invocations per CPU-second (user + system)", lambda y: y["n"] / y["cpu"], "inv/s", "{:,.0f}")
+row("  of which system time (writing the results)", lambda y: y["sys"], "s")
 row("simulated time / wall time", lambda y: y["sim_s"] / y["wall"], "x", "{:,.0f}")
 row("peak memory (RSS)", lambda y: y["rss"], "MB", "{:,.1f}")
 PY

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "os/bg_writer.h"
 #include "os/clock.h"
 
 extern char **environ;
@@ -23,11 +24,14 @@ static int csv_out(void *arg, const char *text, size_t len)
 {
     struct lg_ctx *ctx = arg;
     struct ilu_error err = {0};
-    if (!ctx->csv && !(ctx->csv = lg_results_file_open(ctx, "invocations.csv", &err))) {
-        snprintf(ctx->csv_err, sizeof ctx->csv_err, "%s", err.msg);
-        return -1;
+    if (!ctx->csv) {
+        FILE *f = lg_results_file_open(ctx, "invocations.csv", &err);
+        if (!f || !(ctx->csv = ilu_bg_writer_open(f))) {
+            snprintf(ctx->csv_err, sizeof ctx->csv_err, "%s", f ? "out of memory for the results writer" : err.msg);
+            return -1;
+        }
     }
-    if (fwrite(text, 1, len, ctx->csv) != len) {
+    if (ilu_bg_writer_write(ctx->csv, text, len)) {
         snprintf(ctx->csv_err, sizeof ctx->csv_err, "cannot write %s/.invocations.csv.tmp: %s", ctx->out_dir,
                  strerror(errno));
         return -1;
@@ -78,8 +82,10 @@ int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char 
 void lg_ctx_free(struct lg_ctx *ctx)
 {
     ilu_report_free(&ctx->report);
-    if (ctx->csv) /* a run that wrote no results leaves no half file */
-        lg_results_file_discard(ctx, "invocations.csv", ctx->csv);
+    if (ctx->csv) { /* a run that wrote no results leaves no half file */
+        ilu_bg_writer_close(ctx->csv);
+        lg_results_file_discard(ctx, "invocations.csv", NULL);
+    }
     ctx->csv = NULL;
 }
 
@@ -270,13 +276,12 @@ FILE *lg_results_file_open(struct lg_ctx *ctx, const char *name, struct ilu_erro
     return f;
 }
 
-int lg_results_file_commit(struct lg_ctx *ctx, const char *name, FILE *f, struct ilu_error *err)
+/* out_dir/.NAME.tmp renamed to NAME, unless failed (then removed). */
+static int rename_into_place(struct lg_ctx *ctx, const char *name, int failed, struct ilu_error *err)
 {
     char tmp[PATH_MAX + 64], final[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ctx->out_dir, name);
     snprintf(final, sizeof final, "%s/%s", ctx->out_dir, name);
-    int failed = ferror(f);
-    failed |= fclose(f);
     if (failed || rename(tmp, final)) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot write %s: %s", final, strerror(errno));
         unlink(tmp);
@@ -285,24 +290,32 @@ int lg_results_file_commit(struct lg_ctx *ctx, const char *name, FILE *f, struct
     return 0;
 }
 
+int lg_results_file_commit(struct lg_ctx *ctx, const char *name, FILE *f, struct ilu_error *err)
+{
+    int failed = ferror(f);
+    failed |= fclose(f);
+    return rename_into_place(ctx, name, failed, err);
+}
+
 void lg_results_file_discard(struct lg_ctx *ctx, const char *name, FILE *f)
 {
     char tmp[PATH_MAX + 64];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ctx->out_dir, name);
-    fclose(f);
+    if (f)
+        fclose(f);
     unlink(tmp);
 }
 
 /* The streamed CSV closed and put in place. */
 static int finish_csv(struct lg_ctx *ctx, struct ilu_error *err)
 {
-    FILE *f = ctx->csv;
-    if (!f) /* written by an earlier call: the rows are gone from memory */
+    struct ilu_bg_writer *w = ctx->csv;
+    if (!w) /* written by an earlier call: the rows are gone from memory */
         return ctx->csv_done ? 0
                              : ilu_err(err, ILU_ST_INTERNAL, NULL, "%s/invocations.csv was not written", ctx->out_dir);
     ctx->csv = NULL;
     ctx->csv_done = 1;
-    return lg_results_file_commit(ctx, "invocations.csv", f, err);
+    return rename_into_place(ctx, "invocations.csv", ilu_bg_writer_close(w) != 0, err);
 }
 
 int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_t **summary_out, struct ilu_error *err)

@@ -18,6 +18,8 @@
 
 struct event_base;
 
+struct ilu_bg_writer;
+
 struct lg_ctx {
     struct event_base *base;
     struct ilu_http_client *http;
@@ -28,11 +30,11 @@ struct lg_ctx {
     const char *setup;       /* "live" */
     char repo_dir[PATH_MAX]; /* where functions/ and scripts/ are */
     struct ilu_report report;
-    FILE *csv;         /* out_dir/.invocations.csv.tmp, opened by the report's first row */
-    char csv_err[320]; /* why it could not be written */
-    int csv_done;      /* renamed into place: summary.json may be rewritten, the rows not */
-    uint64_t start_ns; /* CLOCK_MONOTONIC at the run's t = 0 */
-    int progress_tty;  /* stderr is a terminal: redraw one line */
+    struct ilu_bg_writer *csv; /* out_dir/.invocations.csv.tmp, opened by the report's first row */
+    char csv_err[320];         /* why it could not be written */
+    int csv_done;              /* renamed into place: summary.json may be rewritten, the rows not */
+    uint64_t start_ns;         /* CLOCK_MONOTONIC at the run's t = 0 */
+    int progress_tty;          /* stderr is a terminal: redraw one line */
     int quiet;
     int no_plots;        /* --no-plots: skip scripts/plot_results.py */
     char tid_prefix[24]; /* makes tids of this run unique */
@@ -45,7 +47,8 @@ void lg_ctx_free(struct lg_ctx *ctx);
 
 /* A results file written as the run goes: out_dir/.NAME.tmp (out_dir
  * created), then commit closes it and renames it to NAME, or discard closes
- * and removes it. open: NULL with err; commit: 0, or -1 with err. */
+ * it (f may be NULL: already closed) and removes it. open: NULL with err;
+ * commit: 0, or -1 with err. */
 FILE *lg_results_file_open(struct lg_ctx *ctx, const char *name, struct ilu_error *err);
 int lg_results_file_commit(struct lg_ctx *ctx, const char *name, FILE *f, struct ilu_error *err);
 void lg_results_file_discard(struct lg_ctx *ctx, const char *name, FILE *f);

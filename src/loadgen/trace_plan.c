@@ -176,6 +176,7 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         /* a Python container needs ~20 MB of its own before the function allocates */
         pl->memory_mb = fn->mem_mb < 32 ? 32 : fn->mem_mb;
         pl->args_json = json_dumps(args, JSON_COMPACT);
+        pl->args_json_len = pl->args_json ? strlen(pl->args_json) : 0;
         json_t *body = json_pack("{s:s, s:s, s:o}", "function_name", fn->name, "function_version", LG_TRACE_FN_VERSION,
                                  "json_args", args);
         pl->invoke_body = json_dumps(body, JSON_COMPACT);

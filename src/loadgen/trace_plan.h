@@ -17,8 +17,9 @@ struct lg_fn_plan {
     const char *name; /* borrowed from the trace */
     char image[PATH_MAX];
     uint32_t memory_mb;
-    char *invoke_body;  /* the /invoke request body, owned */
-    char *args_json;    /* its json_args, owned (in-process invocations) */
+    char *invoke_body; /* the /invoke request body, owned */
+    char *args_json;   /* its json_args, owned (in-process invocations) */
+    size_t args_json_len;
     unsigned report_fn; /* index in ctx->report */
     unsigned prewarms;  /* containers to prewarm: the metadata's prewarms column, else --prewarm */
     /* what the function costs, for the simulated backend */

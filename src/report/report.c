@@ -381,19 +381,31 @@ static char *put_ms(char *o, double v)
     unsigned long long u = q < 0 ? 0ull - (unsigned long long)q : (unsigned long long)q;
     if (q < 0)
         *o++ = '-';
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     unsigned long long whole = u / 1000;
     unsigned frac = (unsigned)(u % 1000);
     char tmp[24];
     int len = 0;
-    do /* the integer part, backwards */
-        tmp[len++] = (char)('0' + whole % 10);
-    while ((whole /= 10));
+    while (whole >= 100) { /* the integer part, backwards, two digits at a time */
+        unsigned d = (unsigned)(whole % 100) * 2;
+        whole /= 100;
+        tmp[len++] = pairs[d + 1];
+        tmp[len++] = pairs[d];
+    }
+    if (whole >= 10) {
+        tmp[len++] = pairs[whole * 2 + 1];
+        tmp[len++] = pairs[whole * 2];
+    } else {
+        tmp[len++] = (char)('0' + whole);
+    }
     while (len)
         *o++ = tmp[--len];
     o[0] = '.';
     o[1] = (char)('0' + frac / 100);
-    o[2] = (char)('0' + frac / 10 % 10);
-    o[3] = (char)('0' + frac % 10);
+    o[2] = pairs[(frac % 100) * 2];
+    o[3] = pairs[(frac % 100) * 2 + 1];
     return o + 4;
 }
 

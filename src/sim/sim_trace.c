@@ -132,8 +132,8 @@ static void deliver_due(void *arg)
         rec->send_ms = rec->scheduled_ms;
         const struct lg_fn_plan *pl = &run->plan.fns[e.fn];
         struct ilu_error err = {0};
-        if (ilu_worker_invoke(run->worker, pl->name, LG_TRACE_FN_VERSION, pl->args_json, strlen(pl->args_json),
-                              rec->tid, on_done, s, &err)) {
+        if (ilu_worker_invoke(run->worker, pl->name, LG_TRACE_FN_VERSION, pl->args_json, pl->args_json_len, rec->tid,
+                              on_done, s, &err)) {
             /* refused at once (queue full, shutting down) */
             lg_sim_record_refused(rec, rel_ms(run, run->world.sim.now_us + run->half_net_us), &err);
             finish(run, s, rec);

@@ -33,6 +33,10 @@ struct sim_ct {
     struct ilu_cpu_task *task; /* start-up or execution on the shared CPUs */
     uint64_t served;
     uint64_t exec_us, sent_us;
+    /* the timing of the function it serves, looked up once (a sandbox
+     * changes function when assigned: timing_fn says for which) */
+    const struct ilu_sim_fn_timing *timing;
+    const struct ilu_function *timing_fn;
 };
 
 static const struct ilu_sim_fn_timing no_timing;
@@ -171,7 +175,11 @@ static int sim_invoke(struct ilu_backend *b, struct ilu_container *c, const char
 {
     struct sim_backend *sb = (struct sim_backend *)b;
     struct sim_ct *ct = c->backend_data;
-    const struct ilu_sim_fn_timing *t = timing_of(sb, c);
+    if (ct->timing_fn != c->fn) {
+        ct->timing = timing_of(sb, c);
+        ct->timing_fn = c->fn;
+    }
+    const struct ilu_sim_fn_timing *t = ct->timing;
     uint64_t exec = ct->served == 0 ? t->cold_exec_us : t->warm_exec_us;
     if (sb->params.jitter > 0) {
         double u = uniform01(&sb->rng);

@@ -19,7 +19,8 @@ import sys
 READ = ("ilu_trace_csv_line", "ilu_csv_split", "ilu_line_reader_next", "lg_trace_plan_peek", "parse_bounded",
         "parse_number", "strtod", "str_to_mpn", "____strtod_l_internal", "round_and_return", "event_row",
         "ilu_trace_fn_index", "memchr")
-RESULTS = ("csv_row", "put_ms", "put_str", "put_int", "finalise_oldest", "block_add", "ilu_dist_add", "ilu_report_",
+# memmove (glibc's memcpy) is almost all the copy into the CSV writer's buffers
+RESULTS = ("__memmove", "csv_row", "put_ms", "put_str", "put_int", "finalise_oldest", "block_add", "ilu_dist_add", "ilu_report_",
            "csv_flush", "csv_out", "lg_trace_record", "llround", "fwrite", "_IO_", "new_do_write", "csv_text")
 
 

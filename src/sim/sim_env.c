@@ -5,11 +5,14 @@
 
 struct ilu_timer {
     uint64_t due, seq;
-    size_t idx; /* position in the heap */
+    size_t idx; /* position in the heap; IN_NOW_LIST: in the list of timers due now */
     ilu_timer_fn fn;
     void *arg;
     struct ilu_timer *next_free;
+    struct ilu_timer *prev, *next; /* the list of timers due now */
 };
+
+#define IN_NOW_LIST SIZE_MAX
 
 static int earlier(const struct ilu_timer *a, const struct ilu_timer *b)
 {
@@ -70,8 +73,44 @@ static void recycle(struct ilu_sim_env *s, struct ilu_timer *t)
     s->free_list = t;
 }
 
+static void now_list_remove(struct ilu_sim_env *s, struct ilu_timer *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        s->now_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        s->now_tail = t->prev;
+    s->now_len--;
+}
+
 struct ilu_timer *ilu_sim_env_at(struct ilu_sim_env *s, uint64_t t_us, ilu_timer_fn fn, void *arg)
 {
+    if (t_us <= s->now_us) {
+        /* due now: after every timer started before it, which is the end of
+         * the list (every timer in it is due now, in the order started) */
+        struct ilu_timer *t = s->free_list;
+        if (t)
+            s->free_list = t->next_free;
+        else if (!(t = malloc(sizeof *t)))
+            return NULL;
+        t->due = s->now_us;
+        t->seq = s->seq++;
+        t->fn = fn;
+        t->arg = arg;
+        t->idx = IN_NOW_LIST;
+        t->next = NULL;
+        t->prev = s->now_tail;
+        if (s->now_tail)
+            s->now_tail->next = t;
+        else
+            s->now_head = t;
+        s->now_tail = t;
+        s->now_len++;
+        return t;
+    }
     if (s->len == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
         struct ilu_timer **heap = realloc(s->heap, cap * sizeof *heap);
@@ -85,7 +124,7 @@ struct ilu_timer *ilu_sim_env_at(struct ilu_sim_env *s, uint64_t t_us, ilu_timer
         s->free_list = t->next_free;
     else if (!(t = malloc(sizeof *t)))
         return NULL;
-    t->due = t_us < s->now_us ? s->now_us : t_us;
+    t->due = t_us;
     t->seq = s->seq++;
     t->fn = fn;
     t->arg = arg;
@@ -98,21 +137,41 @@ void ilu_sim_env_cancel(struct ilu_sim_env *s, struct ilu_timer *t)
 {
     if (!t)
         return;
-    heap_remove(s, t);
+    if (t->idx == IN_NOW_LIST)
+        now_list_remove(s, t);
+    else
+        heap_remove(s, t);
     recycle(s, t);
+}
+
+size_t ilu_sim_env_pending(const struct ilu_sim_env *s)
+{
+    return s->len + s->now_len;
+}
+
+/* The earliest timer of the heap and the list, in (due, seq) order; NULL
+ * when none. */
+static struct ilu_timer *earliest(const struct ilu_sim_env *s)
+{
+    struct ilu_timer *h = s->len ? s->heap[0] : NULL, *n = s->now_head;
+    return !n || (h && earlier(h, n)) ? h : n;
 }
 
 uint64_t ilu_sim_env_next_due(const struct ilu_sim_env *s)
 {
-    return s->len ? s->heap[0]->due : UINT64_MAX;
+    const struct ilu_timer *t = earliest(s);
+    return t ? t->due : UINT64_MAX;
 }
 
 int ilu_sim_env_step(struct ilu_sim_env *s)
 {
-    if (!s->len)
+    struct ilu_timer *t = earliest(s);
+    if (!t)
         return 0;
-    struct ilu_timer *t = s->heap[0];
-    heap_remove(s, t);
+    if (t->idx == IN_NOW_LIST)
+        now_list_remove(s, t);
+    else
+        heap_remove(s, t);
     s->now_us = t->due;
     ilu_timer_fn fn = t->fn;
     void *arg = t->arg;
@@ -124,7 +183,7 @@ int ilu_sim_env_step(struct ilu_sim_env *s)
 
 void ilu_sim_env_run_until(struct ilu_sim_env *s, uint64_t t_us)
 {
-    while (s->len && s->heap[0]->due <= t_us)
+    while (ilu_sim_env_next_due(s) <= t_us)
         ilu_sim_env_step(s);
     if (t_us > s->now_us)
         s->now_us = t_us;
@@ -177,6 +236,13 @@ void ilu_sim_env_destroy(struct ilu_sim_env *s)
 {
     for (size_t i = 0; i < s->len; i++)
         free(s->heap[i]);
+    while (s->now_head) {
+        struct ilu_timer *next = s->now_head->next;
+        free(s->now_head);
+        s->now_head = next;
+    }
+    s->now_tail = NULL;
+    s->now_len = 0;
     while (s->free_list) {
         struct ilu_timer *next = s->free_list->next_free;
         free(s->free_list);

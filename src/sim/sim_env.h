@@ -10,11 +10,15 @@
 #include "core/env.h"
 
 struct ilu_sim_env {
-    struct ilu_env env;    /* hand &env to the core */
-    uint64_t now_us;       /* virtual time since the start */
-    uint64_t wall_base_us; /* epoch time reported for t = 0 */
-    struct ilu_timer **heap;
+    struct ilu_env env;      /* hand &env to the core */
+    uint64_t now_us;         /* virtual time since the start */
+    uint64_t wall_base_us;   /* epoch time reported for t = 0 */
+    struct ilu_timer **heap; /* timers due later than now */
     size_t len, cap;
+    /* timers started with no delay (due now), oldest first: they skip the
+     * heap, since their order is the order they were started */
+    struct ilu_timer *now_head, *now_tail;
+    size_t now_len;
     uint64_t seq;
     struct ilu_timer *free_list; /* recycled timers: no malloc per event */
     uint64_t fired;
@@ -29,6 +33,8 @@ void ilu_sim_env_init(struct ilu_sim_env *s, uint64_t wall_base_us);
 void ilu_sim_env_destroy(struct ilu_sim_env *s);
 /* Fire the earliest timer, advancing the clock to it. 0 when none is left. */
 int ilu_sim_env_step(struct ilu_sim_env *s);
+/* Timers started and neither fired nor cancelled. */
+size_t ilu_sim_env_pending(const struct ilu_sim_env *s);
 /* Time of the earliest timer, or UINT64_MAX. */
 uint64_t ilu_sim_env_next_due(const struct ilu_sim_env *s);
 /* Fire every timer due at or before t, then set the clock to t. */

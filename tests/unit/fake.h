@@ -69,7 +69,7 @@ static inline uint64_t fake_now(const struct fake_env *f)
 }
 static inline size_t fake_n_timers(const struct fake_env *f)
 {
-    return f->sim.len;
+    return ilu_sim_env_pending(&f->sim);
 }
 static inline uint64_t fake_fired(const struct fake_env *f)
 {

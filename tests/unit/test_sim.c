@@ -792,7 +792,7 @@ static void free_with_work_in_flight_leaks_nothing(void **state)
     ilu_worker_free(wd.w);
     /* what is left in the heap: the arrival at t0 + 20 ms and nothing of the
      * worker's or the backend's (all cancelled) */
-    assert_int_equal(wd.sim.len, 1);
+    assert_int_equal(ilu_sim_env_pending(&wd.sim), 1);
     assert_int_equal(ilu_sim_env_next_due(&wd.sim), t0 + 20 * MS);
     wd.be->ops->free(wd.be);
     ilu_sim_env_destroy(&wd.sim); /* frees the pending arrival's timer */

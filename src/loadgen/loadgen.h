@@ -107,9 +107,21 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o);
 struct lg_trace_plan;
 struct ilu_backend;
 
+/* An invocation in flight of a simulated run: the answer callback's
+ * argument. Recycled, so memory follows the invocations in flight, not the
+ * trace's length. */
+struct lg_sim_sent {
+    void *run;    /* the caller's run */
+    uint64_t seq; /* its record in the report */
+    struct lg_sim_sent *next_free, *next_all;
+};
+
 /* What every simulated run sets up alike: the clock, the worker config, the
- * log (warnings and errors to stderr) and the planned trace. */
+ * log (warnings and errors to stderr), the planned trace and the
+ * invocations in flight. */
 struct lg_sim_world {
+    struct lg_ctx *ctx;
+    struct lg_trace_plan *plan;
     struct ilu_sim_env sim;
     struct ilu_worker_config cfg;                /* every simulated worker's */
     struct ilu_backend_configs *backend_configs; /* cfg's backend sections (oci ...), owned */
@@ -118,6 +130,10 @@ struct lg_sim_world {
     uint64_t stop_us;             /* simulated time when the last invocation finished */
     double *start_factors;        /* simulation.calibration_file's start-up factors, sorted; owned */
     size_t n_start_factors;
+    struct lg_sim_sent *free_sent, *all_sent;
+    size_t sent, done, errors;
+    int failed; /* out of memory, or a bad trace row: err says */
+    struct ilu_error err;
 };
 
 /* Start the clock, load the plan (p) and the worker config (recorded in
@@ -128,6 +144,20 @@ void lg_sim_world_destroy(struct lg_sim_world *w);
 /* A simulated backend with the planned timings of every trace function;
  * its jitter seed is the config's plus seed_offset. NULL when out of memory. */
 struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset);
+/* The next trace row, if it arrives by now (its time after t0_us, plus
+ * delay_us): its record (send_ms: its schedule), *sent its in-flight token
+ * for run, *fn its trace function. NULL when the row arrives later (fn_due
+ * (arg) is then scheduled for its arrival), at the end of the trace, or when
+ * reading it failed or memory ran out (w->failed set, w->err says). */
+struct ilu_inv_record *lg_sim_next_arrival(struct lg_sim_world *w, uint64_t t0_us, uint64_t delay_us,
+                                           ilu_timer_fn fn_due, void *arg, void *run, struct lg_sim_sent **sent,
+                                           uint32_t *fn);
+/* rec (sent's) is answered: counted, made final in the report, sent recycled. */
+void lg_sim_finish(struct lg_sim_world *w, struct lg_sim_sent *sent, const struct ilu_inv_record *rec);
+/* Every row of the trace was sent and answered. */
+int lg_sim_all_done(const struct lg_sim_world *w);
+/* The progress line (done of the rows expected). */
+void lg_sim_progress(struct lg_sim_world *w);
 /* An invocation refused at once (queue full, no worker...): a failed record. */
 void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e);
 /* The last invocation has finished: note the simulated and the wall time. */

@@ -61,14 +61,6 @@ struct cl_msg {
     struct cl_msg *prev, *next;
 };
 
-/* An invocation in flight: the answer callback's argument, recycled (see
- * sim_trace.c). */
-struct cl_sent {
-    struct cl_run *run;
-    uint64_t seq; /* its record */
-    struct cl_sent *next_free, *next_all;
-};
-
 /* A call the wire could not carry: its callback, still owed. */
 struct cl_dropped {
     ilu_ctl_reply_fn cb;
@@ -87,13 +79,9 @@ struct cl_run {
     struct cl_msg *in_flight; /* every message not yet replied, for teardown */
     bool stopping;            /* tearing down: worker callbacks schedule nothing */
     json_t **invoke_bodies;   /* per trace function: its /invoke request */
-    struct cl_sent *free_sent, *all_sent;
-    FILE *workers_csv; /* DIR/.workers.csv.tmp, a row as each record becomes final */
+    FILE *workers_csv;        /* DIR/.workers.csv.tmp, a row as each record becomes final */
     int workers_csv_failed;
     uint64_t t0_us, half_net_us;
-    size_t sent, done, errors;
-    int failed; /* out of memory, or a bad trace row: err says */
-    struct ilu_error err;
     /* set-up calls (registrations, prewarms) waited for one batch at a time */
     unsigned setup_pending, setup_failures;
     char setup_error[600];
@@ -468,25 +456,9 @@ static int node_index(const struct cl_run *run, const char *name)
     return -1;
 }
 
-static void progress(struct cl_run *run)
-{
-    lg_progress(run->ctx, "simulation", run->done, lg_trace_plan_expected_rows(&run->plan), run->errors);
-}
-
-static void finish(struct cl_run *run, struct cl_sent *s, const struct ilu_inv_record *rec)
-{
-    run->done++;
-    run->errors += !rec->success;
-    ilu_report_complete(&run->ctx->report, s->seq); /* output errors: lg_write_results says */
-    s->next_free = run->free_sent;
-    run->free_sent = s;
-    if (!(run->done & 0xffff))
-        progress(run);
-}
-
 static void on_answer(void *arg, int status, json_t *answer)
 {
-    struct cl_sent *s = arg;
+    struct lg_sim_sent *s = arg;
     struct cl_run *run = s->run;
     struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = rel_ms(run, now_us(run));
@@ -503,22 +475,7 @@ static void on_answer(void *arg, int status, json_t *answer)
             node->warm += rec->state == ILU_START_WARM;
         }
     }
-    finish(run, s, rec);
-}
-
-static struct cl_sent *sent_new(struct cl_run *run)
-{
-    struct cl_sent *s = run->free_sent;
-    if (s)
-        run->free_sent = s->next_free;
-    else if ((s = malloc(sizeof *s))) {
-        s->next_all = run->all_sent;
-        run->all_sent = s;
-    } else {
-        return NULL;
-    }
-    s->run = run;
-    return s;
+    lg_sim_finish(&run->world, s, rec);
 }
 
 static void deliver_due(void *arg)
@@ -526,31 +483,16 @@ static void deliver_due(void *arg)
     struct cl_run *run = arg;
     /* the client sits beside the controller and is never late: send_ms is
      * the schedule; the network is between the controller and the workers */
-    const struct ilu_trace_event *ev;
-    while ((ev = lg_trace_plan_peek(&run->plan, &run->err))) {
-        uint64_t due = run->t0_us + (uint64_t)(ev->time_ms * 1000.0);
-        if (due > now_us(run)) {
-            ilu_sim_env_at(&run->world.sim, due, deliver_due, run);
-            return;
-        }
-        struct ilu_trace_event e = *ev;
-        uint64_t row = lg_trace_plan_take(&run->plan);
-        struct cl_sent *s = sent_new(run);
-        struct ilu_inv_record *rec = s ? lg_trace_record(run->ctx, &run->plan, "sim", row, &e, &s->seq) : NULL;
-        if (!rec) {
-            ilu_err(&run->err, ILU_ST_INTERNAL, NULL, "out of memory at trace row %llu", (unsigned long long)row);
-            run->failed = 1;
-            return;
-        }
-        run->sent++;
-        rec->send_ms = rec->scheduled_ms;
+    struct lg_sim_sent *s;
+    struct ilu_inv_record *rec;
+    uint32_t fn;
+    while ((rec = lg_sim_next_arrival(&run->world, run->t0_us, 0, deliver_due, run, run, &s, &fn))) {
         struct ilu_error err = {0};
-        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[e.fn], rec->tid, on_answer, s, &err)) {
+        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[fn], rec->tid, on_answer, s, &err)) {
             lg_sim_record_refused(rec, rel_ms(run, now_us(run)), &err);
-            finish(run, s, rec);
+            lg_sim_finish(&run->world, s, rec);
         }
     }
-    run->failed |= run->plan.stream_failed;
 }
 
 /* ---- results beyond the common folder --------------------------------------------- */
@@ -619,19 +561,20 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     ilu_report_on_final(&ctx->report, workers_csv_row, &run);
     run.t0_us = now_us(&run);
     deliver_due(&run);
-    while (!run.failed && !(run.plan.stream_done && run.done == run.sent) && cl_step(&run))
+    while (!run.world.failed && !lg_sim_all_done(&run.world) && cl_step(&run))
         ;
-    progress(&run);
+    lg_sim_progress(&run.world);
     lg_progress_end(ctx);
     if (run.wire_error.status)
         goto out;
-    if (run.failed) {
-        err = run.err;
+    if (run.world.failed) {
+        err = run.world.err;
         goto out;
     }
-    if (!run.plan.stream_done || run.done != run.sent) {
+    if (!lg_sim_all_done(&run.world)) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL,
-                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, run.sent);
+                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.world.done,
+                run.world.sent);
         goto out;
     }
     lg_sim_world_stop(&run.world);
@@ -681,11 +624,6 @@ out:
     ilu_report_on_final(&ctx->report, NULL, NULL);
     if (run.workers_csv)
         lg_results_file_discard(ctx, "workers.csv", run.workers_csv);
-    while (run.all_sent) {
-        struct cl_sent *s = run.all_sent;
-        run.all_sent = s->next_all;
-        free(s);
-    }
     lg_trace_plan_free(&run.plan);
     return code;
 }

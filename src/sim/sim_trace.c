@@ -27,26 +27,13 @@ extern char **environ;
  * must not depend on when the simulation ran. */
 #define SIM_WALL_BASE_US 1767225600000000ull
 
-struct sim_run;
-
-/* An invocation in flight: the answer callback's argument. Recycled, so
- * memory follows the invocations in flight, not the trace's length. */
-struct sim_sent {
-    struct sim_run *run;
-    uint64_t seq; /* its record */
-    struct sim_sent *next_free, *next_all;
-};
-
 struct sim_run {
     struct lg_ctx *ctx;
     struct lg_trace_plan plan;
     struct lg_sim_world world;
     struct ilu_worker *worker;
-    struct sim_sent *free_sent, *all_sent;
     uint64_t t0_us, half_net_us;
-    size_t sent, done, errors, prewarms_pending, prewarm_failures;
-    int failed; /* out of memory, or a bad trace row: err says */
-    struct ilu_error err;
+    size_t prewarms_pending, prewarm_failures;
     char prewarm_error[512];
 };
 
@@ -55,31 +42,14 @@ static double rel_ms(const struct sim_run *run, uint64_t t_us)
     return (double)(int64_t)(t_us - run->t0_us) / 1000.0;
 }
 
-static void progress(struct sim_run *run)
-{
-    lg_progress(run->ctx, "simulation", run->done, lg_trace_plan_expected_rows(&run->plan), run->errors);
-}
-
-/* The record is final once the rows before it are: the report writes it. */
-static void finish(struct sim_run *run, struct sim_sent *s, const struct ilu_inv_record *rec)
-{
-    run->done++;
-    run->errors += !rec->success;
-    ilu_report_complete(&run->ctx->report, s->seq); /* output errors: lg_write_results says */
-    s->next_free = run->free_sent;
-    run->free_sent = s;
-    if (!(run->done & 0xffff))
-        progress(run);
-}
-
 static void on_done(void *arg, struct ilu_invocation *inv)
 {
-    struct sim_sent *s = arg;
+    struct lg_sim_sent *s = arg;
     struct sim_run *run = s->run;
     struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = rel_ms(run, run->world.sim.now_us + run->half_net_us);
     ilu_report_fill_from_invocation(rec, inv);
-    finish(run, s, rec);
+    lg_sim_finish(&run->world, s, rec);
 }
 
 void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const struct ilu_error *e)
@@ -92,54 +62,24 @@ void lg_sim_record_refused(struct ilu_inv_record *rec, double end_ms, const stru
     rec->error = strdup(e->msg);
 }
 
-static struct sim_sent *sent_new(struct sim_run *run)
-{
-    struct sim_sent *s = run->free_sent;
-    if (s)
-        run->free_sent = s->next_free;
-    else if ((s = malloc(sizeof *s))) {
-        s->next_all = run->all_sent;
-        run->all_sent = s;
-    } else {
-        return NULL;
-    }
-    s->run = run;
-    return s;
-}
-
 static void deliver_due(void *arg)
 {
     struct sim_run *run = arg;
     /* every invocation whose arrival time is now: the simulated client is
      * never late, so send_ms is the schedule and lateness 0 */
-    const struct ilu_trace_event *ev;
-    while ((ev = lg_trace_plan_peek(&run->plan, &run->err))) {
-        uint64_t arrive = run->t0_us + (uint64_t)(ev->time_ms * 1000.0) + run->half_net_us;
-        if (arrive > run->world.sim.now_us) {
-            ilu_sim_env_at(&run->world.sim, arrive, deliver_due, run);
-            return;
-        }
-        struct ilu_trace_event e = *ev;
-        uint64_t row = lg_trace_plan_take(&run->plan);
-        struct sim_sent *s = sent_new(run);
-        struct ilu_inv_record *rec = s ? lg_trace_record(run->ctx, &run->plan, "sim", row, &e, &s->seq) : NULL;
-        if (!rec) {
-            ilu_err(&run->err, ILU_ST_INTERNAL, NULL, "out of memory at trace row %llu", (unsigned long long)row);
-            run->failed = 1;
-            return;
-        }
-        run->sent++;
-        rec->send_ms = rec->scheduled_ms;
-        const struct lg_fn_plan *pl = &run->plan.fns[e.fn];
+    struct lg_sim_sent *s;
+    struct ilu_inv_record *rec;
+    uint32_t fn;
+    while ((rec = lg_sim_next_arrival(&run->world, run->t0_us, run->half_net_us, deliver_due, run, run, &s, &fn))) {
+        const struct lg_fn_plan *pl = &run->plan.fns[fn];
         struct ilu_error err = {0};
         if (ilu_worker_invoke(run->worker, pl->name, LG_TRACE_FN_VERSION, pl->args_json, pl->args_json_len, rec->tid,
                               on_done, s, &err)) {
             /* refused at once (queue full, shutting down) */
             lg_sim_record_refused(rec, rel_ms(run, run->world.sim.now_us + run->half_net_us), &err);
-            finish(run, s, rec);
+            lg_sim_finish(&run->world, s, rec);
         }
     }
-    run->failed |= run->plan.stream_failed;
 }
 
 static void on_prewarmed(void *arg, const char *tid, const struct ilu_error *err)
@@ -272,6 +212,8 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
                       struct lg_trace_plan *p, struct ilu_error *err)
 {
     memset(w, 0, sizeof *w);
+    w->ctx = ctx;
+    w->plan = p;
     clock_gettime(CLOCK_MONOTONIC, &w->wall0);
     lg_start_clock(ctx); /* progress lines show wall time */
     ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
@@ -286,11 +228,84 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
 
 void lg_sim_world_destroy(struct lg_sim_world *w)
 {
+    while (w->all_sent) {
+        struct lg_sim_sent *s = w->all_sent;
+        w->all_sent = s->next_all;
+        free(s);
+    }
+    w->free_sent = NULL;
     free(w->start_factors);
     w->start_factors = NULL;
     ilu_backend_configs_free(w->backend_configs);
     w->backend_configs = NULL;
     ilu_sim_env_destroy(&w->sim);
+}
+
+struct ilu_inv_record *lg_sim_next_arrival(struct lg_sim_world *w, uint64_t t0_us, uint64_t delay_us,
+                                           ilu_timer_fn fn_due, void *arg, void *run, struct lg_sim_sent **sent,
+                                           uint32_t *fn)
+{
+    const struct ilu_trace_event *ev = w->failed ? NULL : lg_trace_plan_peek(w->plan, &w->err);
+    if (!ev) {
+        w->failed |= w->plan->stream_failed;
+        return NULL;
+    }
+    uint64_t arrive = t0_us + (uint64_t)(ev->time_ms * 1000.0) + delay_us;
+    if (arrive > w->sim.now_us) {
+        if (!ilu_sim_env_at(&w->sim, arrive, fn_due, arg)) {
+            ilu_err(&w->err, ILU_ST_INTERNAL, NULL, "out of memory");
+            w->failed = 1;
+        }
+        return NULL;
+    }
+    struct ilu_trace_event e = *ev;
+    uint64_t row = lg_trace_plan_take(w->plan);
+    struct lg_sim_sent *s = w->free_sent;
+    if (s) {
+        w->free_sent = s->next_free;
+    } else if ((s = malloc(sizeof *s))) {
+        s->next_all = w->all_sent;
+        w->all_sent = s;
+    }
+    struct ilu_inv_record *rec = s ? lg_trace_record(w->ctx, w->plan, "sim", row, &e, &s->seq) : NULL;
+    if (!rec) {
+        if (s) { /* back to the free list */
+            s->next_free = w->free_sent;
+            w->free_sent = s;
+        }
+        ilu_err(&w->err, ILU_ST_INTERNAL, NULL, "out of memory at trace row %llu", (unsigned long long)row);
+        w->failed = 1;
+        return NULL;
+    }
+    s->run = run;
+    w->sent++;
+    rec->send_ms = rec->scheduled_ms;
+    *sent = s;
+    *fn = e.fn;
+    return rec;
+}
+
+void lg_sim_progress(struct lg_sim_world *w)
+{
+    lg_progress(w->ctx, "simulation", w->done, lg_trace_plan_expected_rows(w->plan), w->errors);
+}
+
+void lg_sim_finish(struct lg_sim_world *w, struct lg_sim_sent *sent, const struct ilu_inv_record *rec)
+{
+    w->done++;
+    w->errors += !rec->success;
+    /* final once the rows before it are: the report writes it (output
+     * errors: lg_write_results says) */
+    ilu_report_complete(&w->ctx->report, sent->seq);
+    sent->next_free = w->free_sent;
+    w->free_sent = sent;
+    if (!(w->done & 0xffff))
+        lg_sim_progress(w);
+}
+
+int lg_sim_all_done(const struct lg_sim_world *w)
+{
+    return w->plan->stream_done && w->done == w->sent;
 }
 
 struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset)
@@ -402,17 +417,18 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         ;
     run.t0_us = run.world.sim.now_us;
     deliver_due(&run);
-    while (!run.failed && !(run.plan.stream_done && run.done == run.sent) && ilu_sim_env_step(&run.world.sim))
+    while (!run.world.failed && !lg_sim_all_done(&run.world) && ilu_sim_env_step(&run.world.sim))
         ;
-    progress(&run);
+    lg_sim_progress(&run.world);
     lg_progress_end(ctx);
-    if (run.failed) {
-        err = run.err;
+    if (run.world.failed) {
+        err = run.world.err;
         goto out;
     }
-    if (!run.plan.stream_done || run.done != run.sent) {
+    if (!lg_sim_all_done(&run.world)) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL,
-                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.done, run.sent);
+                "simulation stalled after %zu of %zu invocations (a bug: please report it)", run.world.done,
+                run.world.sent);
         goto out;
     }
     lg_sim_world_stop(&run.world);
@@ -428,11 +444,6 @@ out:
     if (backend)
         backend->ops->free(backend);
     lg_sim_world_destroy(&run.world);
-    while (run.all_sent) {
-        struct sim_sent *s = run.all_sent;
-        run.all_sent = s->next_all;
-        free(s);
-    }
     lg_trace_plan_free(&run.plan);
     return code;
 }

@@ -12,7 +12,10 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
+
+#include "core/node_heap.h"
 
 /* Demands and cores in millionths of a core: sums and differences of
  * integers stay exact however many activities come and go. */
@@ -32,10 +35,8 @@
 #define MAX_DELAY_US 1000000000000000ull
 
 struct ilu_cpu_task {
-    double finish_v; /* V at which it is done */
-    uint64_t seq;    /* start order, breaks ties */
+    struct ilu_heap_node node; /* key: V at which it is done; seq: start order, breaks ties */
     uint64_t demand_fp;
-    size_t idx;                       /* position in the heap, while running */
     bool running;                     /* in the heap; else in the done list, not yet reported */
     struct ilu_cpu_task *prev, *next; /* in the done list */
     void (*done)(void *arg);
@@ -45,15 +46,14 @@ struct ilu_cpu_task {
 struct ilu_cpu_share {
     struct ilu_sim_env *env;
     uint64_t cores_fp;
-    uint64_t demand_fp; /* D of the running activities */
-    double v;           /* the virtual clock */
-    uint64_t v_at_us;   /* sim clock reading V is up to date with */
-    struct ilu_cpu_task **heap;
-    size_t len, cap;
+    uint64_t demand_fp;        /* D of the running activities */
+    double v;                  /* the virtual clock */
+    uint64_t v_at_us;          /* sim clock reading V is up to date with */
+    struct ilu_node_heap heap; /* the running activities, by finish value */
     uint64_t seq;
     struct ilu_cpu_task *done_head, *done_tail; /* done, in finish order, to report */
     size_t n_done;
-    struct ilu_timer *timer; /* to report done_head, or for heap[0]; NULL when idle */
+    struct ilu_timer *timer; /* to report done_head, or for the first finish; NULL when idle */
     uint64_t timer_due;
 };
 
@@ -64,57 +64,15 @@ static double rate_of(const struct ilu_cpu_share *s)
 
 /* ---- the heap of finish values ------------------------------------------- */
 
-static int earlier(const struct ilu_cpu_task *a, const struct ilu_cpu_task *b)
+static struct ilu_cpu_task *task_of(struct ilu_heap_node *n)
 {
-    return a->finish_v != b->finish_v ? a->finish_v < b->finish_v : a->seq < b->seq;
+    return n ? (struct ilu_cpu_task *)((char *)n - offsetof(struct ilu_cpu_task, node)) : NULL;
 }
 
-static void place(struct ilu_cpu_share *s, size_t i, struct ilu_cpu_task *t)
+/* The running activity that finishes first; NULL when none. */
+static struct ilu_cpu_task *first(const struct ilu_cpu_share *s)
 {
-    s->heap[i] = t;
-    t->idx = i;
-}
-
-static void sift_up(struct ilu_cpu_share *s, size_t i)
-{
-    struct ilu_cpu_task *t = s->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!earlier(t, s->heap[parent]))
-            break;
-        place(s, i, s->heap[parent]);
-        i = parent;
-    }
-    place(s, i, t);
-}
-
-static void sift_down(struct ilu_cpu_share *s, size_t i)
-{
-    struct ilu_cpu_task *t = s->heap[i];
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, best = i;
-        const struct ilu_cpu_task *best_t = t;
-        if (l < s->len && earlier(s->heap[l], best_t))
-            best = l, best_t = s->heap[l];
-        if (r < s->len && earlier(s->heap[r], best_t))
-            best = r;
-        if (best == i)
-            break;
-        place(s, i, s->heap[best]);
-        i = best;
-    }
-    place(s, i, t);
-}
-
-static void heap_remove(struct ilu_cpu_share *s, struct ilu_cpu_task *t)
-{
-    size_t i = t->idx;
-    s->len--;
-    if (i != s->len) {
-        place(s, i, s->heap[s->len]);
-        sift_down(s, i);
-        sift_up(s, s->heap[i]->idx);
-    }
+    return task_of(ilu_node_heap_top(&s->heap));
 }
 
 /* ---- the done list ------------------------------------------------------------ */
@@ -148,8 +106,8 @@ static void done_unlink(struct ilu_cpu_share *s, struct ilu_cpu_task *t)
 /* The earliest running activity is done: it stops loading the CPUs. */
 static void finish_first(struct ilu_cpu_share *s)
 {
-    struct ilu_cpu_task *t = s->heap[0];
-    heap_remove(s, t);
+    struct ilu_cpu_task *t = first(s);
+    ilu_node_heap_remove(&s->heap, &t->node);
     s->demand_fp -= t->demand_fp;
     done_append(s, t);
 }
@@ -164,26 +122,26 @@ static void advance(struct ilu_cpu_share *s)
     uint64_t now = s->env->now_us;
     double left = (double)(now - s->v_at_us); /* microseconds still to account for */
     s->v_at_us = now;
-    while (s->len && left > 0) {
+    while (s->heap.len && left > 0) {
         double rate = rate_of(s);
-        double dt = (s->heap[0]->finish_v - s->v) / rate;
+        double dt = (first(s)->node.key - s->v) / rate;
         if (dt > left + EPS) {
             s->v += left * rate;
             break;
         }
         if (dt > 0) {
-            s->v = s->heap[0]->finish_v;
+            s->v = first(s)->node.key;
             left -= dt;
         }
         finish_first(s);
     }
-    if (!s->len) {
+    if (!s->heap.len) {
         s->v = 0; /* nothing to measure against: start afresh, free of old rounding */
     } else if (s->v >= V_RENORM) {
         double k = floor(s->v);
         s->v -= k;
-        for (size_t i = 0; i < s->len; i++)
-            s->heap[i]->finish_v -= k; /* exact, and the order is kept */
+        for (size_t i = 0; i < s->heap.len; i++)
+            s->heap.a[i]->key -= k; /* exact, and the order is kept */
     }
 }
 
@@ -195,13 +153,13 @@ static void on_timer(void *arg);
  * memory. */
 static int reschedule(struct ilu_cpu_share *s)
 {
-    if (!s->len && !s->done_head) {
+    if (!s->heap.len && !s->done_head) {
         ilu_sim_env_cancel(s->env, s->timer);
         s->timer = NULL;
         return 0;
     }
     uint64_t delay = 0;
-    double dt = s->done_head ? 0 : (s->heap[0]->finish_v - s->v) / rate_of(s);
+    double dt = s->done_head ? 0 : (first(s)->node.key - s->v) / rate_of(s);
     if (dt > EPS)
         delay = dt - EPS >= (double)MAX_DELAY_US ? MAX_DELAY_US : (uint64_t)ceil(dt - EPS);
     uint64_t due = s->env->now_us + delay;
@@ -222,13 +180,13 @@ static void on_timer(void *arg)
     struct ilu_cpu_share *s = arg;
     s->timer = NULL; /* fired: sim_env has recycled it */
     advance(s);
-    if (!s->done_head && !s->len)
+    if (!s->done_head && !s->heap.len)
         return; /* cannot happen: an idle share has no timer */
     if (!s->done_head) {
-        /* the timer was armed for heap[0] and nothing changed since: it is
-         * done, whatever the last bit of rounding says */
+        /* the timer was armed for the first finish and nothing changed
+         * since: it is done, whatever the last bit of rounding says */
         finish_first(s);
-        if (!s->len)
+        if (!s->heap.len)
             s->v = 0;
     }
     struct ilu_cpu_task *t = s->done_head;
@@ -260,28 +218,20 @@ void ilu_cpu_share_free(struct ilu_cpu_share *s)
     if (!s)
         return;
     ilu_sim_env_cancel(s->env, s->timer);
-    for (size_t i = 0; i < s->len; i++)
-        free(s->heap[i]);
+    for (size_t i = 0; i < s->heap.len; i++)
+        free(task_of(s->heap.a[i]));
     while (s->done_head) {
         struct ilu_cpu_task *next = s->done_head->next;
         free(s->done_head);
         s->done_head = next;
     }
-    free(s->heap);
+    ilu_node_heap_destroy(&s->heap);
     free(s);
 }
 
 struct ilu_cpu_task *ilu_cpu_share_start(struct ilu_cpu_share *s, uint64_t work_us, double demand,
                                          void (*done)(void *arg), void *arg)
 {
-    if (s->len == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct ilu_cpu_task **heap = realloc(s->heap, cap * sizeof *heap);
-        if (!heap)
-            return NULL;
-        s->heap = heap;
-        s->cap = cap;
-    }
     struct ilu_cpu_task *t = malloc(sizeof *t);
     if (!t)
         return NULL;
@@ -291,17 +241,15 @@ struct ilu_cpu_task *ilu_cpu_share_start(struct ilu_cpu_share *s, uint64_t work_
         demand_fp = s->cores_fp;
     else if (demand > 0)
         demand_fp = (uint64_t)llround(demand * FP_PER_CORE);
-    *t = (struct ilu_cpu_task){.finish_v = s->v + (double)work_us,
-                               .seq = s->seq++,
-                               .demand_fp = demand_fp,
-                               .running = true,
-                               .done = done,
-                               .arg = arg};
-    place(s, s->len++, t);
-    sift_up(s, s->len - 1);
+    *t = (struct ilu_cpu_task){.demand_fp = demand_fp, .running = true, .done = done, .arg = arg};
+    ilu_heap_node_init(&t->node);
+    if (ilu_node_heap_set(&s->heap, &t->node, s->v + (double)work_us, s->seq++)) {
+        free(t);
+        return NULL;
+    }
     s->demand_fp += demand_fp;
     if (reschedule(s)) {
-        heap_remove(s, t);
+        ilu_node_heap_remove(&s->heap, &t->node);
         s->demand_fp -= demand_fp;
         free(t);
         return NULL;
@@ -315,9 +263,9 @@ void ilu_cpu_share_cancel(struct ilu_cpu_share *s, struct ilu_cpu_task *t)
         return;
     advance(s);
     if (t->running) {
-        heap_remove(s, t);
+        ilu_node_heap_remove(&s->heap, &t->node);
         s->demand_fp -= t->demand_fp;
-        if (!s->len)
+        if (!s->heap.len)
             s->v = 0;
     } else {
         done_unlink(s, t); /* done, but not reported yet: it never will be */
@@ -333,7 +281,7 @@ double ilu_cpu_share_demand(const struct ilu_cpu_share *s)
 
 size_t ilu_cpu_share_running(const struct ilu_cpu_share *s)
 {
-    return s->len + s->n_done;
+    return s->heap.len + s->n_done;
 }
 
 double ilu_cpu_share_rate(const struct ilu_cpu_share *s)

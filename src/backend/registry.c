@@ -27,9 +27,9 @@ static struct ilu_backend *sim_create(const struct ilu_backend_host *host, const
 
 static const struct ilu_backend_kind backends[] = {
     {"oci", &ilu_oci_config_schema, sizeof(struct ilu_oci_config), ilu_oci_config_defaults, ilu_oci_config_validate,
-     ilu_oci_backend_new},
+     ilu_oci_backend_new, ilu_oci_clean},
     {"simulation", &ilu_sim_config_schema, sizeof(struct ilu_sim_config), ilu_sim_config_defaults,
-     ilu_sim_config_validate, sim_create},
+     ilu_sim_config_validate, sim_create, NULL},
 };
 #define N_BACKENDS (sizeof backends / sizeof backends[0])
 
@@ -117,4 +117,14 @@ struct ilu_backend *ilu_backend_create(const char *name, const struct ilu_backen
         return NULL;
     }
     return k->create(host, cfg, config, log, err);
+}
+
+int ilu_backend_clean(const char *name, const struct ilu_worker_config *cfg, const struct ilu_backend_configs *bc,
+                      const struct ilu_log *log, struct ilu_clean_report *rep, struct ilu_error *err)
+{
+    const struct ilu_backend_kind *k = ilu_backend_find(name);
+    if (!k)
+        return ilu_err(err, ILU_ST_NOT_FOUND, "unknown_backend", "unknown isolation backend \"%s\" (known: %s)",
+                       name ? name : "", ilu_backend_names());
+    return k->clean ? k->clean(cfg, ilu_backend_config_of(bc, name), log, rep, err) : 0;
 }

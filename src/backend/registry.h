@@ -26,6 +26,14 @@ struct ilu_backend_host {
     struct ilu_sim_env *sim_env; /* the simulated clock, for the simulated backend */
 };
 
+/* What `iluvatar_worker clean` removed (counts), and what it could not. */
+struct ilu_clean_report {
+    unsigned containers; /* runtime containers deleted */
+    unsigned bundles;    /* bundle dirs removed (their mounts first) */
+    unsigned cgroups;    /* cgroup dirs removed */
+    unsigned failures;   /* things that could not be removed (logged) */
+};
+
 struct ilu_backend_kind {
     const char *name;
     /* Its config section: keys "<section>.*" over a struct of config_size
@@ -37,6 +45,10 @@ struct ilu_backend_kind {
     /* Construct it; config is its section (NULL without one). */
     struct ilu_backend *(*create)(const struct ilu_backend_host *host, const struct ilu_worker_config *cfg,
                                   const void *config, const struct ilu_log *log, struct ilu_error *err);
+    /* Remove what a killed worker of this config left behind, without
+     * starting the backend; NULL: it leaves nothing behind. */
+    int (*clean)(const struct ilu_worker_config *cfg, const void *config, const struct ilu_log *log,
+                 struct ilu_clean_report *rep, struct ilu_error *err);
 };
 
 /* The row called name, or NULL. */
@@ -65,5 +77,12 @@ void ilu_backend_configs_freep(struct ilu_backend_configs **bc);
 struct ilu_backend *ilu_backend_create(const char *name, const struct ilu_backend_host *host,
                                        const struct ilu_worker_config *cfg, const struct ilu_backend_configs *bc,
                                        const struct ilu_log *log, struct ilu_error *err);
+
+/* `iluvatar_worker clean`: the backend called name removes what a killed
+ * worker with this config left behind, adding to rep. 0, or -1 with err
+ * (unknown backend, bad config); what could not be removed is counted in
+ * rep->failures, not an error. Safe to run again (idempotent). */
+int ilu_backend_clean(const char *name, const struct ilu_worker_config *cfg, const struct ilu_backend_configs *bc,
+                      const struct ilu_log *log, struct ilu_clean_report *rep, struct ilu_error *err);
 
 #endif

@@ -22,7 +22,11 @@
 #define SHUTDOWN_GRACE_US (10 * 1000000ULL)
 
 ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER",
-                "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n", ilu_config);
+                "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n"
+                "iluvatar_worker clean [-c config.json]: remove what a killed worker with this config left\n"
+                "behind (containers, their mounts and cgroups), say what was removed, and exit; safe to\n"
+                "run again, and while no worker of that config runs.\n",
+                ilu_config);
 
 /* Files shipped beside the binaries (build/..): the bundled functions. */
 static void resolve_beside_binary(const char *rel, char *out, size_t n)
@@ -52,8 +56,43 @@ static unsigned outstanding(void *ctx)
     return ilu_worker_outstanding(ctx);
 }
 
+/* `iluvatar_worker clean`: 0 when everything left behind is gone. */
+static int clean_main(int argc, char **argv)
+{
+    struct ilu_worker_config cfg;
+    struct ilu_error err = {0};
+    ilu_config_defaults(&cfg);
+    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = ilu_backend_configs_attach(&cfg, &err);
+    if (!sections) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        return 1;
+    }
+    int code = ilu_daemon_configure(argc, argv, &spec, &cfg);
+    if (code >= 0)
+        return code;
+    struct ilu_daemon_loop loop; /* its log: what was removed, on stderr */
+    if (ilu_daemon_loop_open(&loop, spec.prog, cfg.name, "", cfg.logging.level, true))
+        return 1;
+    struct ilu_clean_report rep = {0};
+    int rc = ilu_backend_clean(cfg.container_resources.backend, &cfg, sections, &loop.log, &rep, &err);
+    ilu_daemon_loop_close(&loop);
+    if (rc) {
+        fprintf(stderr, "iluvatar_worker: clean: %s\n", err.msg);
+        return 1;
+    }
+    if (!rep.containers && !rep.bundles && !rep.cgroups && !rep.failures)
+        printf("clean: nothing left behind\n");
+    else
+        printf("clean: removed %u containers, %u bundle dirs, %u cgroups; %u could not be removed%s\n", rep.containers,
+               rep.bundles, rep.cgroups, rep.failures,
+               rep.failures ? " (see the log above; is a worker of this config still running?)" : "");
+    return rep.failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "clean"))
+        return clean_main(argc - 1, argv + 1);
     struct ilu_worker_config cfg;
     struct ilu_error err = {0};
     ilu_config_defaults(&cfg);

@@ -41,6 +41,51 @@ class CrashRecoveryTest(unittest.TestCase):
             first.destroy()
 
 
+class CleanCommandTest(unittest.TestCase):
+    """`iluvatar_worker clean -c CONFIG` after a SIGKILL with containers up
+    removes the runtime's containers, the bundles and the cgroups, says so,
+    and says there is nothing left the second time."""
+
+    def clean(self, worker):
+        return subprocess.run([WORKER_BIN, "clean", "-c", worker.config_path], capture_output=True, text=True,
+                              timeout=120)
+
+    def test_clean_after_sigkill_with_containers_up(self):
+        first = Worker(name="killed").start()
+        try:
+            self.assertEqual(first.register("hello", "1", image=function_dir("hello")).status, 200)
+            self.assertEqual(first.register("hello", "2", image=function_dir("hello")).status, 200)
+            for v in ("1", "2"):
+                self.assertEqual(first.invoke("hello", v, {"name": "x"}).status, 200)
+            first.stop(signal.SIGKILL)
+            containers = os.path.join(first.state_dir, "containers")
+            self.assertEqual(len(os.listdir(containers)), 2)
+            running = [cid for rt, root in first.runtime_roots() for cid in first.runtime_list(rt, root)]
+            self.assertEqual(len(running), 2, "the runtime should still list the killed worker's containers")
+            self.assertTrue(first.leftover_cgroups())
+
+            r = self.clean(first)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertRegex(r.stdout, r"clean: removed 2 containers, 2 bundle dirs, [1-9][0-9]* cgroups; "
+                                       r"0 could not be removed")
+            self.assertEqual(os.listdir(containers), [])
+            self.assertEqual([cid for rt, root in first.runtime_roots() for cid in first.runtime_list(rt, root)],
+                             [])
+            self.assertEqual(first.leftover_cgroups(), [])
+
+            again = self.clean(first)  # idempotent
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            self.assertEqual(again.stdout.strip(), "clean: nothing left behind")
+        finally:
+            first.destroy()
+
+    def test_bad_config_is_refused(self):
+        r = subprocess.run([WORKER_BIN, "clean", "-c", "/nonexistent/worker.json"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("/nonexistent/worker.json", r.stderr)
+
+
 class ShippedConfigTest(unittest.TestCase):
     def test_config_worker_json_is_the_builtin_defaults(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ILUVATAR_")}

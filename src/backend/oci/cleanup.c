@@ -41,8 +41,9 @@ static void kill_cgroup_procs(const char *cg)
     fclose(f);
 }
 
-/* rmdir a cgroup and its children; killed tasks take a moment to leave. */
-static int rmdir_cgroup(const char *cg, bool kill_procs)
+/* rmdir a cgroup and its children; killed tasks take a moment to leave.
+ * *removed counts the directories removed. */
+static int rmdir_cgroup(const char *cg, bool kill_procs, unsigned *removed)
 {
     DIR *d = opendir(cg);
     if (!d)
@@ -53,13 +54,17 @@ static int rmdir_cgroup(const char *cg, bool kill_procs)
             continue;
         char sub[PATH_MAX];
         if (snprintf(sub, sizeof sub, "%s/%s", cg, e->d_name) < (int)sizeof sub)
-            rmdir_cgroup(sub, kill_procs);
+            rmdir_cgroup(sub, kill_procs, removed);
     }
     closedir(d);
     if (kill_procs)
         kill_cgroup_procs(cg);
     for (int i = 0; i < 100; i++) {
-        if (rmdir(cg) == 0 || errno == ENOENT)
+        if (rmdir(cg) == 0) {
+            (*removed)++;
+            return 0;
+        }
+        if (errno == ENOENT)
             return 0;
         if (errno != EBUSY)
             return -1;
@@ -69,12 +74,13 @@ static int rmdir_cgroup(const char *cg, bool kill_procs)
     return -1;
 }
 
-void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid)
+void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid, struct ilu_clean_report *rep)
 {
     DIR *d = opendir(CGROUP_ROOT);
     if (!d)
         return;
     int removed = 0, failed = 0;
+    unsigned dirs = 0;
     struct dirent *e;
     char parent[PATH_MAX];
     while ((e = readdir(d))) {
@@ -86,7 +92,7 @@ void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid)
             continue;
         if (!is_dir(parent))
             continue;
-        if (rmdir_cgroup(parent, kill_procs) == 0)
+        if (rmdir_cgroup(parent, kill_procs, &dirs) == 0)
             removed++;
         else
             failed++;
@@ -97,7 +103,7 @@ void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid)
     snprintf(parent, sizeof parent, "%s/%s", CGROUP_ROOT, ob->cgroup_parent);
     snprintf(probe, sizeof probe, "%s/cgroup.procs", parent);
     if (access(probe, F_OK) == 0) {
-        if (rmdir_cgroup(parent, kill_procs) == 0)
+        if (rmdir_cgroup(parent, kill_procs, &dirs) == 0)
             removed++;
         else
             failed++;
@@ -105,9 +111,13 @@ void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid)
     if (removed || failed)
         ilu_info(ob->log, tid, "oci backend: removed /%s cgroups in %d hierarchies%s", ob->cgroup_parent, removed,
                  failed ? " (some are still busy)" : "");
+    if (rep) {
+        rep->cgroups += dirs;
+        rep->failures += (unsigned)failed;
+    }
 }
 
-static int delete_listed(struct oci_backend *ob, const char *name)
+static int delete_listed(struct oci_backend *ob, const char *name, struct ilu_clean_report *rep)
 {
     char path[PATH_MAX], root[PATH_MAX + 16];
     snprintf(root, sizeof root, "%s/runtime/%s", ob->state_dir, name);
@@ -127,16 +137,20 @@ static int delete_listed(struct oci_backend *ob, const char *name)
         ilu_info(ob->log, "startup", "oci backend: deleted leftover container %s (%s)%s", id, name,
                  rc == 0 ? "" : " - delete failed");
         n++;
+        if (rep && rc == 0)
+            rep->containers++;
+        else if (rep)
+            rep->failures++;
     }
     free(out);
     free(errout);
     return n;
 }
 
-void oci_clean_leftovers(struct oci_backend *ob)
+void oci_clean_leftovers(struct oci_backend *ob, struct ilu_clean_report *rep)
 {
-    delete_listed(ob, "crun");
-    delete_listed(ob, "runc");
+    delete_listed(ob, "crun", rep);
+    delete_listed(ob, "runc", rep);
     DIR *d = opendir(ob->containers_dir);
     if (d) {
         struct dirent *e;
@@ -147,13 +161,18 @@ void oci_clean_leftovers(struct oci_backend *ob)
             char path[PATH_MAX];
             if (snprintf(path, sizeof path, "%s/%s", ob->containers_dir, e->d_name) >= (int)sizeof path)
                 continue;
-            if (oci_rm_bundle(path) != 0)
+            if (oci_rm_bundle(path) != 0) {
                 ilu_warn(ob->log, "startup", "oci backend: cannot remove %s: %s", path, strerror(errno));
+                if (rep)
+                    rep->failures++;
+            } else if (rep) {
+                rep->bundles++;
+            }
             n++;
         }
         closedir(d);
         if (n)
             ilu_info(ob->log, "startup", "oci backend: removed %d leftover bundle dirs from %s", n, ob->containers_dir);
     }
-    oci_clean_cgroups(ob, true, "startup");
+    oci_clean_cgroups(ob, true, "startup", rep);
 }

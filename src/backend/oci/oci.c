@@ -593,7 +593,7 @@ static void oci_shutdown(struct ilu_backend *b)
         n++;
     }
     ilu_reaper_reap(ob->reaper); /* stray zombies */
-    oci_clean_cgroups(ob, true, "shutdown");
+    oci_clean_cgroups(ob, true, "shutdown", NULL);
     ilu_info(ob->log, "shutdown", "oci backend: removed %d containers", n);
 }
 
@@ -665,6 +665,42 @@ static int copy_setting(char *dst, size_t len, const char *val, const char *dflt
     return 0;
 }
 
+/* Where this config keeps its state, root and cgroups (ob's paths). */
+static int oci_paths(struct oci_backend *ob, const struct ilu_oci_config *oc, struct ilu_error *err)
+{
+    const char *pp = oc->cgroup_parent;
+    if (copy_setting(ob->state_dir, sizeof ob->state_dir, oc->state_dir, "/run/iluvatar", "state_dir", err) ||
+        copy_setting(ob->python, sizeof ob->python, oc->python, "/usr/bin/python3", "python", err) ||
+        copy_setting(ob->cgroup_parent, sizeof ob->cgroup_parent, pp, "iluvatar", "cgroup_parent", err))
+        return -1;
+    if (oc->rootfs_dir[0])
+        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s", oc->rootfs_dir);
+    else
+        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s/rootfs", ob->state_dir);
+    snprintf(ob->containers_dir, sizeof ob->containers_dir, "%s/containers", ob->state_dir);
+    if (strchr(ob->cgroup_parent, '/') || !strcmp(ob->cgroup_parent, ".") || !strcmp(ob->cgroup_parent, ".."))
+        return ilu_err(err, ILU_ST_INTERNAL, "config", "oci.cgroup_parent \"%s\" must be a single path component",
+                       ob->cgroup_parent);
+    return 0;
+}
+
+int ilu_oci_clean(const struct ilu_worker_config *cfg, const void *config, const struct ilu_log *log,
+                  struct ilu_clean_report *rep, struct ilu_error *err)
+{
+    const struct ilu_oci_config *oc = config;
+    if (!oc)
+        return ilu_err(err, ILU_ST_INTERNAL, "config", "oci backend: its config section was not attached");
+    struct oci_backend *ob = calloc(1, sizeof *ob);
+    if (!ob)
+        return ilu_err(err, ILU_ST_INTERNAL, "oom", "oci backend: out of memory");
+    ob->log = log;
+    int rc = oci_paths(ob, oc, err);
+    if (!rc)
+        oci_clean_leftovers(ob, rep);
+    free(ob);
+    return rc;
+}
+
 struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, const struct ilu_worker_config *cfg,
                                         const void *config, const struct ilu_log *log, struct ilu_error *err)
 {
@@ -685,21 +721,8 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     ob->reaper = host->reaper;
     ob->log = log;
     ob->shut_down = true; /* until constructed: free() must not sweep */
-    const char *pp = oc->cgroup_parent;
-    if (copy_setting(ob->state_dir, sizeof ob->state_dir, oc->state_dir, "/run/iluvatar", "state_dir", err) ||
-        copy_setting(ob->python, sizeof ob->python, oc->python, "/usr/bin/python3", "python", err) ||
-        copy_setting(ob->cgroup_parent, sizeof ob->cgroup_parent, pp, "iluvatar", "cgroup_parent", err))
+    if (oci_paths(ob, oc, err))
         goto fail;
-    if (oc->rootfs_dir[0])
-        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s", oc->rootfs_dir);
-    else
-        snprintf(ob->rootfs_dir, sizeof ob->rootfs_dir, "%s/rootfs", ob->state_dir);
-    snprintf(ob->containers_dir, sizeof ob->containers_dir, "%s/containers", ob->state_dir);
-    if (strchr(ob->cgroup_parent, '/') || !strcmp(ob->cgroup_parent, ".") || !strcmp(ob->cgroup_parent, "..")) {
-        ilu_err(err, ILU_ST_INTERNAL, "config", "oci.cgroup_parent \"%s\" must be a single path component",
-                ob->cgroup_parent);
-        goto fail;
-    }
     ob->pids_limit = oc->pids_limit;
     ob->userns = oc->user_namespace;
     ob->userns_host_id = oc->userns_host_id;
@@ -774,7 +797,7 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     }
     if (ob->userns)
         warn_key_quota(ob);
-    oci_clean_leftovers(ob);
+    oci_clean_leftovers(ob, NULL);
     if (oci_choose_runtime(ob, oc->runtime[0] ? oc->runtime : "auto", oc->runtime_path, err) != 0)
         goto fail;
     if (ilu_reaper_set_orphan_handler(ob->reaper, oci_on_orphan, ob, err) != 0)

@@ -61,6 +61,14 @@ int ilu_oci_config_validate(const void *config, struct ilu_error *err);
 struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, const struct ilu_worker_config *cfg,
                                         const void *config, const struct ilu_log *log, struct ilu_error *err);
 
+/* What a killed worker with this config left behind, removed without
+ * starting the backend: the runtime's containers under <state_dir>/runtime,
+ * the bundle dirs (their sandbox mounts first) and the cgroups under
+ * /<cgroup_parent>, their processes killed. Counts go to rep. 0, or -1 with
+ * err for a bad config. Blocking. */
+int ilu_oci_clean(const struct ilu_worker_config *cfg, const void *config, const struct ilu_log *log,
+                  struct ilu_clean_report *rep, struct ilu_error *err);
+
 /* "crun" or "runc": the runtime actually in use. */
 const char *ilu_oci_runtime_name(const struct ilu_backend *b);
 

@@ -146,8 +146,8 @@ void oci_describe_status(int status, char *buf, size_t len);
 int oci_status_signal(const struct oci_backend *ob, int status);
 /* `<runtime> --root R delete --force id`, blocking; returns its status. */
 int oci_delete_sync(const char *runtime_path, const char *root, const char *id);
-void oci_clean_leftovers(struct oci_backend *ob);
-void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid);
+void oci_clean_leftovers(struct oci_backend *ob, struct ilu_clean_report *rep);
+void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid, struct ilu_clean_report *rep);
 
 /* output.c: a container's stdout or stderr, read from a pipe into a file
  * capped at log_max_bytes and rotated once (<path>.1), so a chatty or

@@ -136,5 +136,35 @@ unit: $(UNIT_BIN) $(LIVE_UNIT_BIN)
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all unit clean check-core-purity check-symbols check-format check-contracts format fuzz fuzz-targets
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=$(PREFIX)/etc]:
+# the programs to PREFIX/bin, what they run with (agent, bundled functions,
+# scripts, tools) to PREFIX/share/iluvatar, where they find it
+# (src/os/data_dir.h), and the default configs to SYSCONFDIR/iluvatar
+# unless a config is there already. make uninstall removes them again
+# (a config only while it is still the shipped one).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+INSTALL_BIN = $(DESTDIR)$(PREFIX)/bin
+INSTALL_SHARE = $(DESTDIR)$(PREFIX)/share/iluvatar
+INSTALL_ETC = $(DESTDIR)$(SYSCONFDIR)/iluvatar
+SHIPPED = agent functions scripts tools
+
+install: $(PROGS)
+	install -d $(INSTALL_BIN) $(INSTALL_SHARE) $(INSTALL_ETC)
+	install -m 0755 $(PROGS) $(INSTALL_BIN)/
+	tar -cf - --exclude=__pycache__ --exclude='*.pyc' $(SHIPPED) | tar -C $(INSTALL_SHARE) -xf - --no-same-owner
+	chmod -R a+rX $(INSTALL_SHARE)
+	@for c in worker controller; do \
+	    if [ -e $(INSTALL_ETC)/$$c.json ]; then echo "install: keeping $(INSTALL_ETC)/$$c.json"; \
+	    else install -m 0644 config/$$c.json $(INSTALL_ETC)/$$c.json; fi; done
+
+uninstall:
+	rm -f $(addprefix $(INSTALL_BIN)/,$(notdir $(PROGS)))
+	rm -rf $(INSTALL_SHARE)
+	@for c in worker controller; do \
+	    if cmp -s config/$$c.json $(INSTALL_ETC)/$$c.json; then rm -f $(INSTALL_ETC)/$$c.json; \
+	    elif [ -e $(INSTALL_ETC)/$$c.json ]; then echo "uninstall: keeping $(INSTALL_ETC)/$$c.json (changed)"; fi; done
+	-rmdir $(INSTALL_ETC) 2>/dev/null
+
+.PHONY: all unit clean install uninstall check-core-purity check-symbols check-format check-contracts format fuzz fuzz-targets
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

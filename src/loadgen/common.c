@@ -12,6 +12,7 @@
 
 #include "loadgen.h"
 #include "os/bg_writer.h"
+#include "os/data_dir.h"
 #include "os/clock.h"
 
 extern char **environ;
@@ -60,19 +61,8 @@ int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char 
     ctx->progress_tty = isatty(STDERR_FILENO);
     ilu_report_init(&ctx->report);
     ilu_report_set_output(&ctx->report, csv_out, ctx);
-    /* binaries live in build/ (or build-asan/): the project is one level up */
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = 0;
-        char joined[PATH_MAX + 8];
-        snprintf(joined, sizeof joined, "%s/..", exe);
-        if (!realpath(joined, ctx->repo_dir))
-            ctx->repo_dir[0] = 0;
-    }
+    /* functions/ and scripts/: shipped with the binaries (os/data_dir.h) */
+    ilu_os_data_dir(ctx->repo_dir, sizeof ctx->repo_dir);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(ctx->tid_prefix, sizeof ctx->tid_prefix, "lg%lx%x", (unsigned long)ts.tv_sec, (unsigned)getpid());

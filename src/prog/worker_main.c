@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend/registry.h"
+#include "os/data_dir.h"
 #include "os/random.h"
 #include "core/config.h"
 #include "worker/queue.h"
@@ -28,20 +29,11 @@ ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER",
                 "run again, and while no worker of that config runs.\n",
                 ilu_config);
 
-/* Files shipped beside the binaries (build/..): the bundled functions. */
+/* Files shipped with the binaries (os/data_dir.h): the bundled functions. */
 static void resolve_beside_binary(const char *rel, char *out, size_t n)
 {
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    out[0] = 0;
-    if (len <= 0)
-        return;
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = 0;
     char joined[PATH_MAX * 2];
-    snprintf(joined, sizeof joined, "%s/../%s", exe, rel);
+    ilu_os_data_path(rel, joined, sizeof joined);
     if (!realpath(joined, out))
         out[0] = 0;
 }

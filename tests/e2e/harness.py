@@ -187,6 +187,7 @@ class Worker:
         self.config_path = os.path.join(self.root, "worker.json")
         self.start_timeout = start_timeout
         self.overrides = config or {}
+        self.binary = WORKER_BIN  # another build's or an installed one's may be set before start
         self.proc = None
         self.port = None
         self.client = None
@@ -218,8 +219,8 @@ class Worker:
             raise
 
     def _start(self):
-        if not os.access(WORKER_BIN, os.X_OK):
-            raise WorkerError(f"{WORKER_BIN} is missing; build it with `make` (ILU_BUILD_DIR={BUILD})")
+        if not os.access(self.binary, os.X_OK):
+            raise WorkerError(f"{self.binary} is missing; build it with `make` (ILU_BUILD_DIR={BUILD})")
         last = None
         for _ in range(3):  # the free port may be taken between probe and bind
             self.port = _free_port()
@@ -227,7 +228,7 @@ class Worker:
                 json.dump(self._config(self.port), f, indent=2)
             env = {k: v for k, v in os.environ.items() if not k.startswith("ILUVATAR_")}
             log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen([WORKER_BIN, "-c", self.config_path], stdout=log,
+            self.proc = subprocess.Popen([self.binary, "-c", self.config_path], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, cwd=REPO, preexec_fn=_die_with_parent)
             log.close()

@@ -6,6 +6,8 @@
  * attached to later (sandbox.c), which is why bundles are removed with
  * oci_rm_bundle. */
 #include "oci_int.h"
+
+#include "os/data_dir.h"
 #include "os/file.h"
 
 #include <errno.h>
@@ -107,13 +109,8 @@ int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu
     if (agent_path && *agent_path) {
         snprintf(want, sizeof want, "%s", agent_path);
     } else {
-        /* Binaries live in build/: the agent is at build/../agent/agent.py. */
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0)
-            return ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot read /proc/self/exe: %s", strerror(errno));
-        exe[n] = '\0';
-        snprintf(want, sizeof want, "%s/../agent/agent.py", dirname(exe));
+        /* shipped with the binaries: build/../agent or PREFIX/share/iluvatar/agent */
+        ilu_os_data_path("agent/agent.py", want, sizeof want);
     }
     char real[PATH_MAX];
     if (!realpath(want, real) || access(real, R_OK) != 0)

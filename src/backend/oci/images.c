@@ -10,6 +10,8 @@
  * Registrations of a reference being prepared wait for that one run. */
 #include "oci_int.h"
 
+#include "os/data_dir.h"
+
 #include "api/registration.h"
 #include "os/clock.h"
 #include "os/spawn.h"
@@ -263,14 +265,8 @@ int oci_images_init(struct oci_backend *ob, const struct ilu_oci_config *oc, str
         snprintf(ob->image_cache_dir, sizeof ob->image_cache_dir, "%s/images", ob->state_dir);
     if (oc->image_tool[0]) {
         snprintf(ob->image_tool, sizeof ob->image_tool, "%s", oc->image_tool);
-    } else { /* binaries live in build/: build/../tools/images/prepare.sh */
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        snprintf(ob->image_tool, sizeof ob->image_tool, "%s/../tools/images/prepare.sh", exe);
+    } else { /* shipped with the binaries (os/data_dir.h) */
+        ilu_os_data_path("tools/images/prepare.sh", ob->image_tool, sizeof ob->image_tool);
     }
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s/tmp", ob->image_cache_dir);

@@ -8,6 +8,8 @@
  *   destroy: close, `runtime delete --force`, rm -r the bundle, free. */
 #include "oci_int.h"
 
+#include "os/data_dir.h"
+
 #include "api/registration.h"
 
 #include "os/clock.h"
@@ -130,16 +132,12 @@ static int set_function_roots(struct oci_backend *ob, const char *setting, struc
     if (setting && *setting) {
         snprintf(list, sizeof list, "%s", setting);
     } else {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
+        char shipped[PATH_MAX];
+        ilu_os_data_path("functions", shipped, sizeof shipped);
         char upload[PATH_MAX];
         snprintf(upload, sizeof upload, "%s/functions", ob->state_dir);
         oci_mkdir_p(upload, 0755);
-        snprintf(list, sizeof list, "%s/../functions:%s", exe, upload);
+        snprintf(list, sizeof list, "%s:%s", shipped, upload);
     }
     ob->fn_roots_text[0] = '\0';
     char *save = NULL;

@@ -147,19 +147,29 @@ SYSCONFDIR ?= $(PREFIX)/etc
 INSTALL_BIN = $(DESTDIR)$(PREFIX)/bin
 INSTALL_SHARE = $(DESTDIR)$(PREFIX)/share/iluvatar
 INSTALL_ETC = $(DESTDIR)$(SYSCONFDIR)/iluvatar
-SHIPPED = agent functions scripts tools
+INSTALL_UNITS = $(DESTDIR)$(PREFIX)/lib/systemd/system
+SHIPPED = agent functions scripts tools docs
+# the paths the units and the service script are installed with
+FILL_PATHS = sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+                 -e 's|@DATADIR@|$(PREFIX)/share/iluvatar|g'
 
 install: $(PROGS)
 	install -d $(INSTALL_BIN) $(INSTALL_SHARE) $(INSTALL_ETC)
 	install -m 0755 $(PROGS) $(INSTALL_BIN)/
 	tar -cf - --exclude=__pycache__ --exclude='*.pyc' $(SHIPPED) | tar -C $(INSTALL_SHARE) -xf - --no-same-owner
 	chmod -R a+rX $(INSTALL_SHARE)
+	install -d $(INSTALL_UNITS)
+	for u in iluvatar-worker iluvatar-controller; do \
+	    $(FILL_PATHS) deploy/systemd/$$u.service.in >$(INSTALL_UNITS)/$$u.service; chmod 0644 $(INSTALL_UNITS)/$$u.service; done
+	$(FILL_PATHS) deploy/scripts/iluvatar-service.in >$(INSTALL_BIN)/iluvatar-service
+	chmod 0755 $(INSTALL_BIN)/iluvatar-service
 	@for c in worker controller; do \
 	    if [ -e $(INSTALL_ETC)/$$c.json ]; then echo "install: keeping $(INSTALL_ETC)/$$c.json"; \
 	    else install -m 0644 config/$$c.json $(INSTALL_ETC)/$$c.json; fi; done
 
 uninstall:
-	rm -f $(addprefix $(INSTALL_BIN)/,$(notdir $(PROGS)))
+	rm -f $(addprefix $(INSTALL_BIN)/,$(notdir $(PROGS))) $(INSTALL_BIN)/iluvatar-service
+	rm -f $(INSTALL_UNITS)/iluvatar-worker.service $(INSTALL_UNITS)/iluvatar-controller.service
 	rm -rf $(INSTALL_SHARE)
 	@for c in worker controller; do \
 	    if cmp -s config/$$c.json $(INSTALL_ETC)/$$c.json; then rm -f $(INSTALL_ETC)/$$c.json; \

@@ -3,13 +3,18 @@ PREFIX/bin, what they run with to PREFIX/share/iluvatar, the configs to
 SYSCONFDIR/iluvatar; an installed worker, away from the checkout, finds its
 agent and the bundled functions there and runs a real container; the
 installed load generator finds its synthetic function; uninstall removes
-everything it installed, keeping a config the user changed."""
+everything it installed, keeping a config the user changed. The systemd
+units verify, and the plain service script runs a worker with them."""
+import glob
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import unittest
+import urllib.request
 
 from harness import BUILD, REPO, Worker
 
@@ -98,6 +103,104 @@ class InstallTest(unittest.TestCase):
         self.make("install")  # and back, keeping the changed config
         with open(changed) as f:
             self.assertTrue(f.read().endswith("\n\n"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(port, path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.status, json.load(r)
+
+
+class ServiceTest(unittest.TestCase):
+    """Installed at a real PREFIX (the units name real paths): the systemd
+    units verify, and the plain service script starts, reports and stops a
+    worker that serves a bundled function, cleaning up after it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.prefix = tempfile.mkdtemp(prefix="ilu-prefix-", dir="/tmp")
+        os.chmod(cls.prefix, 0o711)
+        r = subprocess.run(["make", "-s", "install", f"BUILD={os.path.relpath(BUILD, REPO)}", f"PREFIX={cls.prefix}"],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise AssertionError(f"make install failed:\n{r.stdout}{r.stderr}")
+
+    @classmethod
+    def tearDownClass(cls):
+        if os.environ.get("ILU_E2E_KEEP") != "1":
+            shutil.rmtree(cls.prefix, ignore_errors=True)
+
+    def test_units_verify(self):
+        if not shutil.which("systemd-analyze"):
+            self.skipTest("no systemd-analyze")
+        units = [os.path.join(self.prefix, "lib", "systemd", "system", f"iluvatar-{n}.service")
+                 for n in ("worker", "controller")]
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no"] + units, capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(units[0]) as f:
+            unit = f.read()
+        bin_dir = os.path.join(self.prefix, "bin")
+        for line in (f"ExecStartPre={bin_dir}/iluvatar_worker clean -c {self.prefix}/etc/iluvatar/worker.json",
+                     f"ExecStart={bin_dir}/iluvatar_worker -c {self.prefix}/etc/iluvatar/worker.json",
+                     f"EnvironmentFile=-{self.prefix}/etc/iluvatar/worker.env"):
+            self.assertIn(line, unit)
+
+    def test_service_script_starts_and_stops_a_worker(self):
+        run = tempfile.mkdtemp(prefix="ilu-svc-", dir="/tmp")
+        os.chmod(run, 0o711)
+        self.addCleanup(shutil.rmtree, run, True)
+        etc = os.path.join(run, "etc")
+        os.makedirs(etc)
+        port, parent = free_port(), f"iluvatar-svc-test-{os.getpid()}"
+        with open(os.path.join(etc, "worker.json"), "w") as f:
+            json.dump({"port": port, "logging": {"level": "info", "stdout": True},
+                       "oci": {"state_dir": os.path.join(run, "state"), "rootfs_dir": os.path.join(run, "rootfs"),
+                               "cgroup_parent": parent}}, f)
+        with open(os.path.join(etc, "worker.env"), "w") as f:
+            f.write("ILUVATAR_WORKER__container_resources__memory_mb=512\n")
+        env = dict(os.environ, ILUVATAR_ETC_DIR=etc, ILUVATAR_RUN_DIR=os.path.join(run, "run"),
+                   ILUVATAR_LOG_DIR=os.path.join(run, "log"))
+        svc = os.path.join(self.prefix, "bin", "iluvatar-service")
+
+        def service(action):
+            return subprocess.run([svc, "worker", action], capture_output=True, text=True, timeout=120, env=env)
+
+        r = service("start")
+        self.addCleanup(service, "stop")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("worker started", r.stdout)
+        self.assertEqual(service("status").returncode, 0)
+        self.assertIn("already running", service("start").stdout)
+        hello = os.path.join(self.prefix, "share", "iluvatar", "functions", "hello")
+        for _ in range(100):  # until it listens
+            try:
+                post(port, "/ping", {})
+                break
+            except OSError:
+                time.sleep(0.1)
+        status, _ = post(port, "/register", {"function_name": "hello", "function_version": "1", "image_name": hello,
+                                             "memory": 128, "cpus": 1})
+        self.assertEqual(status, 200)
+        status, answer = post(port, "/invoke", {"function_name": "hello", "function_version": "1",
+                                                "json_args": {"name": "svc"}})
+        self.assertEqual((status, answer.get("success")), (200, True), answer)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as resp:
+            self.assertEqual(json.load(resp)["total_mem_mb"], 512)  # from worker.env
+        r = service("stop")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("worker stopped", r.stdout)
+        self.assertEqual(service("status").returncode, 3)
+        self.assertEqual(glob.glob(f"/sys/fs/cgroup/*/{parent}"), [])
+        with open(os.path.join(run, "log", "worker.log")) as f:
+            self.assertIn("nothing left behind", f.read())
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid,
     }
 }
 
-static int delete_listed(struct oci_backend *ob, const char *name, struct ilu_clean_report *rep)
+static int delete_listed(struct oci_backend *ob, const char *name, const char *tid, struct ilu_clean_report *rep)
 {
     char path[PATH_MAX], root[PATH_MAX + 16];
     snprintf(root, sizeof root, "%s/runtime/%s", ob->state_dir, name);
@@ -127,14 +127,14 @@ static int delete_listed(struct oci_backend *ob, const char *name, struct ilu_cl
     char *out = NULL, *errout = NULL;
     int st = ilu_os_run_sync(argv, &out, &errout, NULL);
     if (st != 0)
-        ilu_warn(ob->log, "startup", "oci backend: %s list failed: %s", name, errout ? errout : "");
+        ilu_warn(ob->log, tid, "oci backend: %s list failed: %s", name, errout ? errout : "");
     int n = 0;
     char *save = NULL;
     for (char *id = out ? strtok_r(out, "\n", &save) : NULL; id; id = strtok_r(NULL, "\n", &save)) {
         if (!*id)
             continue;
         int rc = oci_delete_sync(path, root, id);
-        ilu_info(ob->log, "startup", "oci backend: deleted leftover container %s (%s)%s", id, name,
+        ilu_info(ob->log, tid, "oci backend: deleted leftover container %s (%s)%s", id, name,
                  rc == 0 ? "" : " - delete failed");
         n++;
         if (rep && rc == 0)
@@ -147,10 +147,10 @@ static int delete_listed(struct oci_backend *ob, const char *name, struct ilu_cl
     return n;
 }
 
-void oci_clean_leftovers(struct oci_backend *ob, struct ilu_clean_report *rep)
+void oci_clean_leftovers(struct oci_backend *ob, const char *tid, struct ilu_clean_report *rep)
 {
-    delete_listed(ob, "crun", rep);
-    delete_listed(ob, "runc", rep);
+    delete_listed(ob, "crun", tid, rep);
+    delete_listed(ob, "runc", tid, rep);
     DIR *d = opendir(ob->containers_dir);
     if (d) {
         struct dirent *e;
@@ -162,7 +162,7 @@ void oci_clean_leftovers(struct oci_backend *ob, struct ilu_clean_report *rep)
             if (snprintf(path, sizeof path, "%s/%s", ob->containers_dir, e->d_name) >= (int)sizeof path)
                 continue;
             if (oci_rm_bundle(path) != 0) {
-                ilu_warn(ob->log, "startup", "oci backend: cannot remove %s: %s", path, strerror(errno));
+                ilu_warn(ob->log, tid, "oci backend: cannot remove %s: %s", path, strerror(errno));
                 if (rep)
                     rep->failures++;
             } else if (rep) {
@@ -172,7 +172,7 @@ void oci_clean_leftovers(struct oci_backend *ob, struct ilu_clean_report *rep)
         }
         closedir(d);
         if (n)
-            ilu_info(ob->log, "startup", "oci backend: removed %d leftover bundle dirs from %s", n, ob->containers_dir);
+            ilu_info(ob->log, tid, "oci backend: removed %d leftover bundle dirs from %s", n, ob->containers_dir);
     }
-    oci_clean_cgroups(ob, true, "startup", rep);
+    oci_clean_cgroups(ob, true, tid, rep);
 }

@@ -694,7 +694,7 @@ int ilu_oci_clean(const struct ilu_worker_config *cfg, const void *config, const
     ob->log = log;
     int rc = oci_paths(ob, oc, err);
     if (!rc)
-        oci_clean_leftovers(ob, rep);
+        oci_clean_leftovers(ob, "clean", rep);
     free(ob);
     return rc;
 }
@@ -795,7 +795,7 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     }
     if (ob->userns)
         warn_key_quota(ob);
-    oci_clean_leftovers(ob, NULL);
+    oci_clean_leftovers(ob, "startup", NULL);
     if (oci_choose_runtime(ob, oc->runtime[0] ? oc->runtime : "auto", oc->runtime_path, err) != 0)
         goto fail;
     if (ilu_reaper_set_orphan_handler(ob->reaper, oci_on_orphan, ob, err) != 0)

@@ -146,7 +146,10 @@ void oci_describe_status(int status, char *buf, size_t len);
 int oci_status_signal(const struct oci_backend *ob, int status);
 /* `<runtime> --root R delete --force id`, blocking; returns its status. */
 int oci_delete_sync(const char *runtime_path, const char *root, const char *id);
-void oci_clean_leftovers(struct oci_backend *ob, struct ilu_clean_report *rep);
+/* cleanup.c: what an earlier run left (runtime containers, bundles and their
+ * mounts, cgroups), or this run's cgroups; logged under tid, counted in rep
+ * (NULL: not counted). Blocking. */
+void oci_clean_leftovers(struct oci_backend *ob, const char *tid, struct ilu_clean_report *rep);
 void oci_clean_cgroups(struct oci_backend *ob, bool kill_procs, const char *tid, struct ilu_clean_report *rep);
 
 /* output.c: a container's stdout or stderr, read from a pipe into a file

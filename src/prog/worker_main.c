@@ -48,18 +48,27 @@ static unsigned outstanding(void *ctx)
     return ilu_worker_outstanding(ctx);
 }
 
+/* The config from the defaults, every backend's section (*sections, the
+ * caller's to free), -c FILE and the environment: -1 to go on, else the
+ * exit code (--help, --dump-config, a bad config). */
+static int load_config(int argc, char **argv, struct ilu_worker_config *cfg, struct ilu_backend_configs **sections)
+{
+    struct ilu_error err = {0};
+    ilu_config_defaults(cfg);
+    if (!(*sections = ilu_backend_configs_attach(cfg, &err))) {
+        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
+        return 1;
+    }
+    return ilu_daemon_configure(argc, argv, &spec, cfg);
+}
+
 /* `iluvatar_worker clean`: 0 when everything left behind is gone. */
 static int clean_main(int argc, char **argv)
 {
     struct ilu_worker_config cfg;
     struct ilu_error err = {0};
-    ilu_config_defaults(&cfg);
-    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = ilu_backend_configs_attach(&cfg, &err);
-    if (!sections) {
-        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
-        return 1;
-    }
-    int code = ilu_daemon_configure(argc, argv, &spec, &cfg);
+    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = NULL;
+    int code = load_config(argc, argv, &cfg, &sections);
     if (code >= 0)
         return code;
     struct ilu_daemon_loop loop; /* its log: what was removed, on stderr */
@@ -87,15 +96,10 @@ int main(int argc, char **argv)
         return clean_main(argc - 1, argv + 1);
     struct ilu_worker_config cfg;
     struct ilu_error err = {0};
-    ilu_config_defaults(&cfg);
     /* every backend's section (oci.*), owned by the backends; freed on return,
      * after the worker and the backend that borrow it */
-    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = ilu_backend_configs_attach(&cfg, &err);
-    if (!sections) {
-        fprintf(stderr, "iluvatar_worker: %s\n", err.msg);
-        return 1;
-    }
-    int code = ilu_daemon_configure(argc, argv, &spec, &cfg);
+    ilu_cleanup_backend_configs struct ilu_backend_configs *sections = NULL;
+    int code = load_config(argc, argv, &cfg, &sections);
     if (code >= 0)
         return code;
     /* queue policy "none" keeps 0: no concurrency limit (worker/queue.h) */

@@ -290,13 +290,17 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+uint64_t ilu_nearest_rank(uint64_t n, double p)
+{
+    double rank = ceil(p / 100.0 * (double)n);
+    return rank < 1 ? 0 : rank >= (double)n ? n - 1 : (uint64_t)rank - 1;
+}
+
 double ilu_dist_percentile(struct ilu_dist *d, double p)
 {
     if (!d->n || isnan(p))
         return NAN;
-    /* the rank exactly as ilu_percentile_sorted computes it */
-    double rank = ceil(p / 100.0 * (double)d->n);
-    uint64_t k = rank < 1 ? 0 : rank >= (double)d->n ? d->n - 1 : (uint64_t)rank - 1;
+    uint64_t k = ilu_nearest_rank(d->n, p);
     if (!d->h) {
         if (!d->sorted) {
             qsort(d->vals, d->n, sizeof *d->vals, cmp_i64);

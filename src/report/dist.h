@@ -65,6 +65,11 @@ uint64_t ilu_dist_count(const struct ilu_dist *d);
 /* Whether percentiles are exact (still the array, not the histogram). */
 bool ilu_dist_exact(const struct ilu_dist *d);
 
+/* The 0-based index of the nearest-rank p-th percentile among n > 0 sorted
+ * values: rank ceil(p/100 * n), clamped to [1, n], minus one. The one rule
+ * for exact and histogram percentiles alike (and ilu_percentile_sorted). */
+uint64_t ilu_nearest_rank(uint64_t n, double p);
+
 /* Nearest-rank percentile in ms (p in (0, 100]; rank ceil(p/100 * n)
  * clamped to [1, n]); NAN when empty or p is NaN. May sort the exact values
  * in place, hence the non-const d. */

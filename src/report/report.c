@@ -227,11 +227,7 @@ void ilu_report_fill_from_invocation(struct ilu_inv_record *rec, const struct il
 
 double ilu_percentile_sorted(const double *sorted, size_t n, double p)
 {
-    if (!n)
-        return NAN;
-    double rank = ceil(p / 100.0 * (double)n);
-    size_t i = rank < 1 ? 0 : (size_t)rank - 1;
-    return sorted[i < n ? i : n - 1];
+    return n ? sorted[ilu_nearest_rank(n, p)] : NAN;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -486,8 +482,10 @@ static int csv_row(struct ilu_report *r, const struct ilu_inv_record *rec)
     if (rec->error)
         csv_text(err_text, sizeof err_text, rec->error);
     const char *name = r->fn_names[rec->fn], *version = r->fn_versions[rec->fn];
+    /* the fixed-size fields by their size: only the names are measured
+     * twice (here and as they are copied) */
     size_t need =
-        16 * 32 + strlen(rec->tid) + strlen(name) + strlen(version) + strlen(rec->error_kind) + strlen(err_text) + 64;
+        16 * 32 + sizeof rec->tid + strlen(name) + strlen(version) + sizeof rec->error_kind + sizeof err_text + 64;
     if (csv_reserve(r, need))
         return -1;
     char *o = r->csv + r->csv_len;

@@ -155,25 +155,32 @@ class LoadGenTraceTest(WorkerTestCase):
 
     # ---- bad input: refused, named, nothing written ------------------------
 
-    def test_metadata_image_name_runs_that_function(self):
-        """Ilúvatar's image_name column: the function given runs itself (here
-        the echo folder; an OCI reference goes the same way), with {}."""
+    def run_metadata_trace(self, name, times_ms, metadata):
+        """`name` called at times_ms with the metadata CSV text given, run live
+        on the class's worker: its invocations.csv rows and the summary's
+        inputs.function_mapping."""
         trace = os.path.join(self.tmp, "trace.csv")
         meta = os.path.join(self.tmp, "metadata.csv")
         with open(trace, "w") as f:
-            f.write("func_name,invoke_time_ms\n" + "".join(f"img,{t}\n" for t in range(0, 1000, 100)))
+            f.write("func_name,invoke_time_ms\n" + "".join(f"{name},{t}\n" for t in times_ms))
         with open(meta, "w") as f:
-            f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat,image_name\n"
-                    f"img,100,1,64,100,{function_dir('echo')}\n")
+            f.write(metadata)
         out = os.path.join(self.tmp, "out")
         cmd, r = run_load_gen(self.worker.port, out, trace, meta)
         if r.returncode != 0:
             self.fail_with_log(f"`{' '.join(cmd)}` exited {r.returncode}:\nstderr: {r.stderr[-3000:]}")
-        rows = read_rows(os.path.join(out, "invocations.csv"))
-        self.assertEqual(len(rows), 10)
-        self.assertTrue(all(row["success"] in ("True", "true", "1") for row in rows), rows[:2])
         with open(os.path.join(out, "summary.json")) as f:
             mapping = json.load(f)["inputs"]["function_mapping"]
+        return read_rows(os.path.join(out, "invocations.csv")), mapping
+
+    def test_metadata_image_name_runs_that_function(self):
+        """Ilúvatar's image_name column: the function given runs itself (here
+        the echo folder; an OCI reference goes the same way), with {}."""
+        rows, mapping = self.run_metadata_trace("img", range(0, 1000, 100),
+                                                "func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat,image_name\n"
+                                                f"img,100,1,64,100,{function_dir('echo')}\n")
+        self.assertEqual(len(rows), 10)
+        self.assertTrue(all(row["success"] in ("True", "true", "1") for row in rows), rows[:2])
         self.assertEqual(mapping["img"], {"image_name": function_dir("echo"), "from": "metadata"})
         listed = {(f["function_name"], f["image_name"]) for f in self.worker.get("/list").json["functions"]}
         self.assertIn(("img", function_dir("echo")), listed)
@@ -181,22 +188,11 @@ class LoadGenTraceTest(WorkerTestCase):
     def test_metadata_args_and_prewarms_columns(self):
         """Ilúvatar's args ("k=v;k=v", sent as strings) and prewarms columns:
         every call carries the args, and the function is prewarmed first."""
-        trace = os.path.join(self.tmp, "trace.csv")
-        meta = os.path.join(self.tmp, "metadata.csv")
-        with open(trace, "w") as f:
-            f.write("func_name,invoke_time_ms\n" + "".join(f"argfn,{t}\n" for t in range(0, 500, 100)))
-        with open(meta, "w") as f:
-            f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb,image_name,prewarms,args\n"
-                    f"argfn,100,1,64,{function_dir('needs_args')},1,greeting=hi;n=3\n")
-        out = os.path.join(self.tmp, "out")
-        cmd, r = run_load_gen(self.worker.port, out, trace, meta)
-        if r.returncode != 0:
-            self.fail_with_log(f"`{' '.join(cmd)}` exited {r.returncode}:\nstderr: {r.stderr[-3000:]}")
-        rows = read_rows(os.path.join(out, "invocations.csv"))
+        rows, mapping = self.run_metadata_trace("argfn", range(0, 500, 100),
+                                                "func_name,cold_dur_ms,warm_dur_ms,mem_mb,image_name,prewarms,args\n"
+                                                f"argfn,100,1,64,{function_dir('needs_args')},1,greeting=hi;n=3\n")
         self.assertEqual([row["success"] for row in rows], ["1"] * 5, rows[:2])
         self.assertEqual(rows[0]["container_state"], "prewarm", rows[0])
-        with open(os.path.join(out, "summary.json")) as f:
-            mapping = json.load(f)["inputs"]["function_mapping"]
         self.assertEqual(mapping["argfn"]["args"], {"greeting": "hi", "n": "3"}, mapping)
 
     def assertRefused(self, trace, meta, needle, port=None):

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential pkg-config libevent-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev libsqlite3-dev
           crun runc tini iproute2 procps python3-matplotlib time clang libclang-rt-14-dev clang-format
-          skopeo umoci mmdebstrap)
+          skopeo umoci mmdebstrap ansible-core openssh-server)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -86,6 +86,8 @@ int lg_write_json_file(const char *dir, const char *name, json_t *doc, struct il
 /* Modes. Each returns the process exit code. */
 struct lg_trace_opts {
     const char *input, *metadata, *load_type, *function_data;
+    const char *synthetic_dir; /* NULL: functions/synthetic beside the program; else the
+                                  path the workers see (another host's install) */
     unsigned prewarm;
     /* --setup simulation */
     const char *worker_config; /* NULL: built-in defaults */

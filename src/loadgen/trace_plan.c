@@ -116,6 +116,13 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
     } else if (strcmp(o->load_type, "synthetic")) {
         ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "--load-type must be synthetic or functions, not %s", o->load_type);
         return -1;
+    } else if (o->synthetic_dir) {
+        if (o->synthetic_dir[0] != '/' || strlen(o->synthetic_dir) >= sizeof synthetic) {
+            ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "--synthetic-dir must be an absolute path under %zu bytes, not %s",
+                    sizeof synthetic, o->synthetic_dir);
+            return -1;
+        }
+        snprintf(synthetic, sizeof synthetic, "%s", o->synthetic_dir);
     } else if (lg_repo_path(ctx, "functions/synthetic", synthetic, sizeof synthetic)) {
         ilu_err(err, ILU_ST_INTERNAL, NULL, "functions/synthetic not found beside the binary (in %s)", ctx->repo_dir);
         return -1;

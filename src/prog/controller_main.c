@@ -17,8 +17,25 @@
 #define SHUTDOWN_GRACE_US (5 * 1000000ULL)
 
 ILU_DAEMON_SPEC(spec, "iluvatar_controller", "ILUVATAR_CONTROLLER",
-                "Serves the controller API of docs/controller.md; workers join with POST /register_worker.\n"
-                "SIGINT/SIGTERM stop accepting, wait a few seconds for outstanding invocations, and exit.\n",
+                "spread invocations over workers (load balancer and function registry)", "",
+                "    Serves the controller API of docs/controller.md on address:port: the worker API's calls\n"
+                "    (register, invoke, async, prewarm), routed to workers by load_balancer.algorithm\n"
+                "    (RoundRobin, LeastLoaded, CH-BL ...), and the workers' list. Workers join with POST\n"
+                "    /register_worker and are polled for health; registrations persist in store.db_path\n"
+                "    (SQLite) and go to workers that join later. Tokens: auth.* (docs/security.md).\n",
+                "SIGNALS\n"
+                "    SIGINT, SIGTERM\n"
+                "        Stop accepting, wait a few seconds for outstanding invocations, exit 0.\n\n"
+                "FILES\n"
+                "    PREFIX/etc/iluvatar/controller.json\n"
+                "        The installed config (make install); the services start the controller with it.\n"
+                "    store.db_path (default /var/lib/iluvatar/controller.db)\n"
+                "        The function registry.\n\n"
+                "EXIT STATUS\n"
+                "    0 stopped by a signal; 1 a bad config or a failed start; 64 bad usage.\n\n"
+                "SEE ALSO\n"
+                "    iluvatar_worker(1), iluvatar_worker_cli(1), iluvatar_load_gen(1), iluvatar-service;\n"
+                "    docs/controller.md, docs/deploy.md (PREFIX/share/iluvatar/docs when installed).\n",
                 ilu_controller_config);
 
 struct daemon {

@@ -30,6 +30,7 @@ enum lg_opt_id {
     O_PREWARM,
     O_LOAD_TYPE,
     O_FUNCTION_DATA,
+    O_SYNTHETIC_DIR,
     O_WORKER_CONFIG,
     O_SIM_NETWORK_US,
     O_WORKERS,
@@ -66,6 +67,9 @@ static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
     [O_LOAD_TYPE] = {"load-type", 'l', "synthetic|functions", "what the functions run (default synthetic)"},
     [O_FUNCTION_DATA] = {"function-data", 'f', "FILE",
                          "--load-type functions: a benchmark's worker_function_benchmarks.json"},
+    [O_SYNTHETIC_DIR] = {"synthetic-dir", 0, "DIR",
+                         "--load-type synthetic: the synthetic function's folder as the workers see it (default "
+                         "functions/synthetic beside this program)"},
     [O_WORKER_CONFIG] = {"worker-config", 0, "worker.json", "--setup simulation: the simulated worker's config"},
     [O_SIM_NETWORK_US] = {"sim-network-us", 0, "US",
                           "--setup simulation: client <-> worker round trip (default 300); with --target "
@@ -127,8 +131,8 @@ static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o);
 
 static const struct lg_mode MODES[] = {
     {"trace", "replay a trace open loop (live), or on the worker or controller core in-process (simulation)",
-     BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) | BIT(O_WORKER_CONFIG) |
-         BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
+     BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) | BIT(O_SYNTHETIC_DIR) |
+         BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
      1,
      "--setup simulation --target controller: a simulated cluster of --workers N workers behind the controller\n"
      "core; --sim-network-us is then the controller <-> worker round trip.\n",
@@ -161,7 +165,9 @@ static void print_opts(FILE *out, uint64_t set)
 
 static const char RESULTS_NOTE[] =
     "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md).\n"
-    "--target controller live: the controller serves the worker's API, so every mode runs against it.\n";
+    "--target controller live: the controller serves the worker's API, so every mode runs against it.\n"
+    "Exit status: 0 the results were written (failed invocations are counted in them); 1 the run could not\n"
+    "start, was interrupted or could not write its results (nothing written); 64 bad usage.\n";
 
 /* The whole program's help, from the tables. */
 static void usage(FILE *out)
@@ -229,6 +235,7 @@ static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o)
     if (cl->val[O_LOAD_TYPE])
         t->load_type = cl->val[O_LOAD_TYPE];
     t->function_data = cl->val[O_FUNCTION_DATA];
+    t->synthetic_dir = cl->val[O_SYNTHETIC_DIR];
     t->worker_config = cl->val[O_WORKER_CONFIG];
     t->controller_config = cl->val[O_CONTROLLER_CONFIG];
     if (opt_uint(cl, O_PREWARM, &t->prewarm) || opt_uint(cl, O_SIM_NETWORK_US, &t->network_us))

@@ -22,11 +22,33 @@
 
 #define SHUTDOWN_GRACE_US (10 * 1000000ULL)
 
-ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER",
-                "Serves the HTTP API of docs/api.md; SIGINT/SIGTERM stop it and remove its containers.\n"
-                "iluvatar_worker clean [-c config.json]: remove what a killed worker with this config left\n"
-                "behind (containers, their mounts and cgroups), say what was removed, and exit; safe to\n"
-                "run again, and while no worker of that config runs.\n",
+ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER", "run functions in containers behind an HTTP API",
+                "    iluvatar_worker clean [-c config.json]\n",
+                "    Serves the worker API of docs/api.md on address:port: register, invoke (sync and async),\n"
+                "    prewarm, status, metrics. Each function runs in its own container (backend oci: runc or\n"
+                "    crun, cgroups, namespaces) or in-process (backend simulated). With load_balancer_url set it\n"
+                "    joins that controller and sends it heartbeats. Queue and keep-alive policies, limits and\n"
+                "    every other key: docs/worker.md, docs/policies.md; `--dump-config` shows them all.\n\n"
+                "    clean removes what a killed worker with this config left behind (containers, their\n"
+                "    mounts, bundles and cgroups), says what it removed, and exits. It is safe to run again,\n"
+                "    and must not run while a worker of that config is running. A worker runs it at start.\n",
+                "SIGNALS\n"
+                "    SIGINT, SIGTERM\n"
+                "        Stop accepting, give running invocations 10 s, remove every container, exit 0.\n\n"
+                "FILES\n"
+                "    PREFIX/etc/iluvatar/worker.json\n"
+                "        The installed config (make install); the services start the worker with it.\n"
+                "    PREFIX/share/iluvatar/agent, PREFIX/share/iluvatar/functions\n"
+                "        The container agent and the bundled functions, found beside the program\n"
+                "        (build/../ in a checkout); functions_dirs \"\" means that folder.\n"
+                "    oci.state_dir (default /run/iluvatar)\n"
+                "        Bundles, sockets and the runtime's state of the worker's containers.\n\n"
+                "EXIT STATUS\n"
+                "    0 stopped by a signal, or clean removed everything; 1 a bad config, a failed start, or\n"
+                "    leftovers clean could not remove; 64 bad usage.\n\n"
+                "SEE ALSO\n"
+                "    iluvatar_worker_cli(1), iluvatar_controller(1), iluvatar_load_gen(1), iluvatar-service;\n"
+                "    docs/worker.md, docs/api.md, docs/deploy.md (PREFIX/share/iluvatar/docs when installed).\n",
                 ilu_config);
 
 /* Files shipped with the binaries (os/data_dir.h): the bundled functions. */

@@ -17,15 +17,36 @@
 
 extern char **environ;
 
+/* --help: a manual page; bad usage: the synopsis and where the manual is. */
 static void usage(FILE *out, const struct ilu_daemon_spec *spec)
 {
+    if (out == stderr) {
+        fprintf(out, "usage: %s [-c config.json] [--dump-config] [--help]\n%s(%s --help prints the manual)\n",
+                spec->prog, spec->synopsis, spec->prog);
+        return;
+    }
     fprintf(out,
-            "usage: %s [-c config.json] [--dump-config] [--help]\n"
-            "  -c, --config FILE   JSON config applied over the built-in defaults\n"
-            "                      (environment %s__section__key=value overrides both)\n"
-            "  --dump-config       print the effective config as JSON and exit\n"
+            "NAME\n"
+            "    %s - %s\n\n"
+            "SYNOPSIS\n"
+            "    %s [-c config.json] [--dump-config] [--help]\n"
+            "%s\n"
+            "DESCRIPTION\n"
+            "%s\n"
+            "OPTIONS\n"
+            "    -c, --config FILE\n"
+            "        JSON config applied over the built-in defaults: only the keys it names change.\n"
+            "    --dump-config\n"
+            "        Print the effective config (defaults, file, environment) as JSON and exit.\n"
+            "    -h, --help\n"
+            "        This manual.\n\n"
+            "ENVIRONMENT\n"
+            "    %s__section__key=value\n"
+            "        Overrides one config key over the file and the defaults, e.g.\n"
+            "        %s__logging__level=debug (top-level keys: %s__key=value).\n\n"
             "%s",
-            spec->prog, spec->env_prefix, spec->about);
+            spec->prog, spec->summary, spec->prog, spec->synopsis, spec->description, spec->env_prefix,
+            spec->env_prefix, spec->env_prefix, spec->sections);
 }
 
 /* -1 to go on (with *config_path, *dump set), else the exit code. */

@@ -17,9 +17,12 @@
  * config module's functions over its config struct, taken as void * (made
  * by ILU_DAEMON_SPEC). */
 struct ilu_daemon_spec {
-    const char *prog;       /* "iluvatar_worker": begins every message */
-    const char *env_prefix; /* "ILUVATAR_WORKER": PREFIX__section__key=value overrides the file */
-    const char *about;      /* the last lines of --help */
+    const char *prog;        /* "iluvatar_worker": begins every message */
+    const char *env_prefix;  /* "ILUVATAR_WORKER": PREFIX__section__key=value overrides the file */
+    const char *summary;     /* NAME: "prog - summary" */
+    const char *synopsis;    /* more SYNOPSIS lines (indented, \n-ended), or "" */
+    const char *description; /* DESCRIPTION's text, indented, \n-ended */
+    const char *sections;    /* the sections after ENVIRONMENT (SIGNALS, FILES, EXIT STATUS ...) */
     int (*apply_json)(void *cfg, const char *json, const char *source, struct ilu_error *err);
     int (*apply_env)(void *cfg, const char *prefix, char *const *envp, struct ilu_error *err);
     int (*validate)(const void *cfg, struct ilu_error *err);
@@ -30,7 +33,7 @@ struct ilu_daemon_spec {
  * cfg##_apply_json, cfg##_apply_env, cfg##_validate and cfg##_dump (cfg:
  * ilu_config, ilu_controller_config). Adapters, not casts: a call through a
  * pointer to another function type is undefined. */
-#define ILU_DAEMON_SPEC(name, prog_, env_prefix_, about_, cfg)                                         \
+#define ILU_DAEMON_SPEC(name, prog_, env_prefix_, summary_, synopsis_, description_, sections_, cfg)   \
     static int name##_apply_json(void *c, const char *json, const char *source, struct ilu_error *err) \
     {                                                                                                  \
         return cfg##_apply_json(c, json, source, err);                                                 \
@@ -47,8 +50,16 @@ struct ilu_daemon_spec {
     {                                                                                                  \
         return cfg##_dump(c);                                                                          \
     }                                                                                                  \
-    static const struct ilu_daemon_spec name = {                                                       \
-        prog_, env_prefix_, about_, name##_apply_json, name##_apply_env, name##_validate, name##_dump}
+    static const struct ilu_daemon_spec name = {.prog = prog_,                                         \
+                                                .env_prefix = env_prefix_,                             \
+                                                .summary = summary_,                                   \
+                                                .synopsis = synopsis_,                                 \
+                                                .description = description_,                           \
+                                                .sections = sections_,                                 \
+                                                .apply_json = name##_apply_json,                       \
+                                                .apply_env = name##_apply_env,                         \
+                                                .validate = name##_validate,                           \
+                                                .dump = name##_dump}
 
 /* The command line ([-c FILE] [--dump-config] [--help]), then the config
  * over the defaults already in cfg: the file, the environment, the checks;

@@ -154,5 +154,31 @@ class WorkerCliOptionsTest(unittest.TestCase):
             self.assertIn(f"iluvatar_worker_cli [global flags] {cmd}", r.stdout)
 
 
+class DaemonManualTest(unittest.TestCase):
+    """iluvatar_worker and iluvatar_controller --help: a manual page with
+    every section, on stdout, exit 0; bad usage: the synopsis on stderr and
+    where the manual is, exit 64."""
+
+    SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "SIGNALS", "FILES", "EXIT STATUS",
+                "SEE ALSO")
+
+    def test_help_is_a_manual_page(self):
+        for prog, env in (("iluvatar_worker", "ILUVATAR_WORKER"), ("iluvatar_controller", "ILUVATAR_CONTROLLER")):
+            binary = os.path.join(BUILD, prog)
+            r = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=10)
+            self.assertEqual((r.returncode, r.stderr), (0, ""), prog)
+            heads = re.findall(r"(?m)^([A-Z][A-Z ]+)$", r.stdout)
+            self.assertEqual(tuple(heads), self.SECTIONS, f"{prog} --help sections")
+            self.assertIn(f"    {prog} - ", r.stdout)
+            self.assertIn(f"{env}__section__key=value", r.stdout)
+            self.assertLessEqual(max(len(line) for line in r.stdout.splitlines()), 100, prog)
+            r = subprocess.run([binary, "--frobnicate"], capture_output=True, text=True, timeout=10)
+            self.assertEqual((r.returncode, r.stdout), (64, ""), prog)
+            self.assertIn(f"usage: {prog} [-c config.json]", r.stderr)
+            self.assertIn(f"{prog} --help prints the manual", r.stderr)
+        r = subprocess.run([os.path.join(BUILD, "iluvatar_worker"), "--help"], capture_output=True, text=True)
+        self.assertIn("iluvatar_worker clean [-c config.json]", r.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

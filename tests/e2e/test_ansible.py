@@ -16,6 +16,7 @@ import csv
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-from harness import BUILD, REPO, Client
+from harness import BUILD, IO_THREADS, REPO, Client
 from netns import NetNS, netns_permitted
 
 PLAYBOOKS = os.path.join(REPO, "deploy", "ansible")
@@ -125,6 +126,8 @@ class AnsibleDeployTest(unittest.TestCase):
                 "iluvatar_functions_dir": os.path.join(cls.root, "functions"),
                 "iluvatar_worker_token": TOKEN,
                 "iluvatar_service_manager": "script",  # systemd is not running here
+                # the suite's second pass: the deployed workers serve HTTP on I/O loops too
+                "iluvatar_worker_config": {"http": {"io_threads": IO_THREADS}} if IO_THREADS is not None else {},
             },
             "hosts": hosts,
             "children": {"controller": {"hosts": {"h0": None}}, "workers": {"hosts": {"h1": None, "h2": None}},
@@ -248,6 +251,11 @@ class AnsibleDeployTest(unittest.TestCase):
             cfg = json.load(f)
         self.assertEqual(cfg["load_balancer_url"], f"http://{self.addr['h0']}:8078")
         self.assertEqual(cfg["container_resources"], {"cpu_count": 2, "memory_mb": 1536})
+        if IO_THREADS is not None:
+            self.assertEqual(cfg["http"], {"io_threads": IO_THREADS})
+        out = self.playbook("status.yml")
+        self.assertEqual(len(re.findall(r'"msg": "worker running \(pid [0-9]+\)"', out)), 2, out)
+        self.assertEqual(len(re.findall(r'"msg": "controller running \(pid [0-9]+\)"', out)), 1, out)
         # running it again is safe: reinstalls and restarts, the workers come back
         self.playbook("up.yml")
         ws = self.controller().get("/workers").json["workers"]

@@ -158,9 +158,14 @@ class AnsibleDeployTest(unittest.TestCase):
                    ANSIBLE_LOCAL_TEMP=os.path.join(cls.root, "ansible-tmp"),
                    ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(cls.root, "cp"))
         t0 = time.monotonic()
+        root_before = os.stat("/")
         r = subprocess.run([ANSIBLE, "-i", cls.inventory, os.path.join(PLAYBOOKS, name), *extra], capture_output=True,
                            text=True, timeout=timeout, cwd=cls.root, env=env)
         log(f"{name}: exit {r.returncode} in {time.monotonic() - t0:.1f} s")
+        root_after = os.stat("/")
+        if (root_after.st_mode, root_after.st_mtime) != (root_before.st_mode, root_before.st_mtime):
+            raise AssertionError(f"ansible-playbook {name} changed / (mode {oct(root_before.st_mode)} -> "
+                                 f"{oct(root_after.st_mode)}, mtime {root_before.st_mtime} -> {root_after.st_mtime})")
         if r.returncode != 0:
             raise AssertionError(f"ansible-playbook {name} exited {r.returncode}:\n{r.stdout[-6000:]}\n{r.stderr[-2000:]}"
                                  f"{cls.logs_tail()}")
@@ -234,7 +239,14 @@ class AnsibleDeployTest(unittest.TestCase):
     # ---- the deployment, step by step ------------------------------------------
 
     def test_1_up_installs_configures_and_starts_the_cluster(self):
+        # the folders above the prefixes keep their owner, mode and times
+        above = ["/", "/tmp", self.root] + [self.host_dir(h) for h in HOSTS if os.path.isdir(self.host_dir(h))]
+        before = {d: (st.st_mode, st.st_uid, st.st_mtime) for d in above for st in [os.stat(d)]}
         self.playbook("up.yml")
+        after = {d: (st.st_mode, st.st_uid, st.st_mtime) for d in above for st in [os.stat(d)]}
+        self.assertEqual({d: oct(v[0]) for d, v in after.items() if v[:2] != before[d][:2]}, {},
+                         "up.yml changed the mode or owner of folders above the prefix")
+        self.assertEqual(after["/"], before["/"], "up.yml touched /")
         ws = {w["name"]: w for w in self.controller().get("/workers").json["workers"]}
         self.assertEqual(sorted(ws), ["e2e-ans-h1", "e2e-ans-h2"])
         for h, want in WORKERS.items():

@@ -4,11 +4,19 @@
 usage: /usr/bin/python3 scripts/plot_results.py DIR
 
 Reads DIR/invocations.csv and DIR/summary.json and writes, one figure per file:
-  latency_cdf.png            e2e latency CDF per function (successful invocations), log x
+  latency_cdf.png            e2e latency CDF per function (successful invocations), log x;
+                             up to 10 curves: beyond, the 9 most invoked and "others"
   latency_over_time.png      e2e latency vs send time, one colour per container state, log y
   cold_starts_over_time.png  cold starts per second (bars), warm/prewarm per second (lines)
   scaling.png                scaling runs only (CSV `step` has values): throughput and
                              p50/p99 latency vs clients, from summary.json "steps"
+  benchmark.png              benchmark runs only: per function, cold and warm e2e latency
+                             (median, min-max), up to 40 functions
+One function is one entry: a benchmark's "<name>-bench-<i>" registrations are
+<name>, a scaling step's versions (one per client) are its "scaling-<T>".
+Legends stand right of the plot, the colours of a legend's entries differ,
+and every title's second line says live or simulated, the target, the mode
+and the main settings summary.json records ("inputs").
 An empty run still gets its figures, saying "no data". Exits 1 with a message
 when the files are missing or malformed. Needs python3-matplotlib (Debian).
 """
@@ -16,6 +24,7 @@ import csv
 import json
 import math
 import os
+import re
 import sys
 
 REQUIRED = ("function_name", "function_version", "send_ms", "end_ms", "e2e_ms", "container_state", "success")
@@ -102,21 +111,147 @@ def read_summary(path):
     return s
 
 
-def fn_label(rows):
-    """Function label: the name, or name-version when a name has several versions."""
+BENCH_NAME = re.compile(r"^(.+)-bench-\d+(?:-lg[0-9a-f]+)?$")
+
+
+def fn_key(rows, summary):
+    """row -> the function it measures, so that one function is one entry:
+    benchmark runs register "<name>-bench-<i>" (or "<name>-bench-<i>-<run>"
+    when that name was taken) per cold iteration, all of them <name>;
+    scaling runs register "scaling-<T>" in one version per client, all of
+    them one function per step; otherwise the name, or name-version when a
+    name has several versions. Worked out once per (name, version)."""
+    mode = summary.get("mode")
     versions = {}
     for r in rows:
         versions.setdefault(r["fn"], set()).add(r["version"])
-    return lambda r: r["fn"] if len(versions[r["fn"]]) == 1 else f"{r['fn']}-{r['version']}"
+    keys = {}
+    for fn, vs in versions.items():
+        for v in vs:
+            m = BENCH_NAME.match(fn) if mode == "benchmark" else None
+            if m:
+                keys[(fn, v)] = m.group(1)
+            elif mode == "scaling" or len(vs) == 1:
+                keys[(fn, v)] = fn
+            else:
+                keys[(fn, v)] = f"{fn}-{v}"
+    return lambda r: keys[(r["fn"], r["version"])]
 
 
 def no_data(ax, what="no data"):
     ax.text(0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", fontsize=14, color="grey")
 
 
+def _num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fmt(v):
+    return f"{v:g}" if _num(v) else str(v)
+
+
+def run_settings(summary):
+    """(what ran, run settings, simulated worker settings, their prefix),
+    only what summary.json records: ("live worker, trace run", [...], [],
+    "") or ("simulated controller (CH-BL) + 3 workers, trace run", [...],
+    [...], "each worker ").
+    A setting is (text, rank): the title leaves out the highest ranks first
+    when its line gets too long."""
+    setup, target, mode = summary.get("setup"), summary.get("target"), summary.get("mode")
+    inputs = summary.get("inputs") if isinstance(summary.get("inputs"), dict) else {}
+    sim = inputs.get("simulation") if isinstance(inputs.get("simulation"), dict) else {}
+    cluster = inputs.get("cluster") if isinstance(inputs.get("cluster"), dict) else {}
+    where = {"live": "live", "simulation": "simulated"}.get(setup, "live or simulated: not recorded")
+    if isinstance(target, str):
+        where += f" {target}"
+        if target == "controller" and isinstance(cluster.get("load_balancer"), str):
+            where += f" ({cluster['load_balancer']})"
+    pool = summary.get("pool") if isinstance(summary.get("pool"), dict) else {}
+    # a simulated cluster's size, or a live controller's workers (whose
+    # status the run read at its end)
+    n = cluster.get("workers") if cluster else pool.get("workers") if target == "controller" else None
+    if _num(n) and n > 0:
+        where += f" + {_fmt(n)} worker{'s' if n != 1 else ''}"
+    what = f"{where}, {mode} run" if isinstance(mode, str) else where
+    run = []
+    if mode == "trace":
+        if isinstance(inputs.get("input"), str):
+            run.append((os.path.basename(inputs["input"]), 3))
+        if isinstance(inputs.get("load_type"), str):
+            run.append((f"{inputs['load_type']} load", 2))
+        if _num(inputs.get("prewarm")) and inputs["prewarm"] > 0:
+            run.append((f"prewarm {_fmt(inputs['prewarm'])}", 1))
+    elif mode == "benchmark":
+        if isinstance(inputs.get("functions"), list):
+            run.append((f"{len(inputs['functions'])} functions", 1))
+        c, w = inputs.get("cold_iters"), inputs.get("warm_iters")
+        if _num(c) and _num(w):
+            run.append((f"{_fmt(c)} cold + {_fmt(c * w)} warm invocations each", 0))
+        if _num(inputs.get("memory_mb")):
+            run.append((f"{_fmt(inputs['memory_mb'])} MB", 0))
+    elif mode == "scaling":
+        if _num(inputs.get("threads_from")) and _num(inputs.get("threads_to")):
+            run.append((f"{_fmt(inputs['threads_from'])}-{_fmt(inputs['threads_to'])} clients", 0))
+        if _num(inputs.get("duration_s")):
+            run.append((f"{_fmt(inputs['duration_s'])} s a step", 1))
+        if isinstance(inputs.get("function_dir"), str):
+            run.append((os.path.basename(inputs["function_dir"].rstrip("/")), 2))
+        if _num(inputs.get("memory_mb")):
+            run.append((f"{_fmt(inputs['memory_mb'])} MB", 1))
+    # the simulated worker's config (each worker's, in a cluster)
+    worker = []
+    if _num(sim.get("cpu_count")):
+        worker.append((f"{_fmt(sim['cpu_count'])} CPUs", 0))
+    if _num(sim.get("memory_mb")):
+        worker.append((f"{_fmt(sim['memory_mb'])} MB", 0))
+    if isinstance(sim.get("queue_policy"), str):
+        worker.append((f"queue {sim['queue_policy']}", 0))
+    if isinstance(sim.get("eviction"), str):
+        worker.append((f"keep-alive {sim['eviction']}", 0))
+    if _num(sim.get("keepalive_sec")) and sim["keepalive_sec"] > 0:  # 0: no limit
+        worker.append((f"idle limit {_fmt(sim['keepalive_sec'])} s", 1))
+    return what, run, worker, "each worker " if cluster else ""
+
+
+TITLE_LINE = 135  # characters of the settings line at most (about the width of a figure)
+
+
+def settings_line(summary):
+    what, run, worker, each = run_settings(summary)
+    while True:
+        line = what
+        if run:
+            line += ": " + ", ".join(t for t, _ in run)
+        if worker:
+            line += "; " + each + ", ".join(t for t, _ in worker)
+        if len(line) <= TITLE_LINE or not (run or worker):
+            return line
+        # leave out the least important setting (the last of its rank)
+        lists = [lst for lst in (run, worker) if lst]
+        worst = max(max(r for _, r in lst) for lst in lists)
+        for lst in (run, worker):
+            idx = [i for i, (_, r) in enumerate(lst) if r == worst]
+            if idx:
+                del lst[idx[-1]]
+                break
+
+
 def title(summary, text):
-    mode = summary.get("mode")
-    return f"{text} ({mode} run)" if isinstance(mode, str) else text
+    """Two lines: the figure's text; live or simulated, target, mode and the
+    main settings summary.json records."""
+    return f"{text}\n{settings_line(summary)}"
+
+
+def set_title(fig, summary, text):
+    # over the whole figure: a long settings line is centred where it has
+    # room, not over the plot (the legend stands right of it)
+    fig.suptitle(title(summary, text), fontsize="medium")
+
+
+def legend_outside(ax, handles=None, labels=None, **kw):
+    """The legend right of the plot: it covers neither the title nor data."""
+    args = (handles, labels) if handles is not None else ()
+    return ax.legend(*args, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0, fontsize="small", **kw)
 
 
 def positive(v):
@@ -124,32 +259,46 @@ def positive(v):
     return v if v > 0 else 0.001
 
 
-CDF_TOP = 10           # curves in the latency CDF at most (the last one "others")
-CDF_LEGEND_INSIDE = 5  # more curves than this: the legend goes right of the plot
+TOP = 10  # entries in a per-function legend at most, the last one "others"
+# distinct colours for the named entries (grey is kept for "others"), then
+# line styles when there are more entries than colours
+PALETTE = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+           "tab:cyan", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
+           "#9edae5")
+LINE_STYLES = ("-", "--", "-.", ":")
+OTHERS_STYLE = ("tab:grey", "--")
+
+
+def styles(n):
+    """(colour, line style) of n named entries: no colour repeats up to
+    len(PALETTE) entries."""
+    return [(PALETTE[i % len(PALETTE)], LINE_STYLES[(i // len(PALETTE)) % len(LINE_STYLES)]) for i in range(n)]
 
 
 def cdf_curves(by_fn):
     """[(label, values)] for the CDF, readable with many functions: up to
-    CDF_TOP functions a curve each, by name; beyond, the CDF_TOP - 1 most
-    invoked (by name) and one "others (N functions)" curve of the rest."""
-    if len(by_fn) <= CDF_TOP:
+    TOP functions a curve each, by name; beyond, the TOP - 1 most invoked
+    (by name) and one "others (N functions)" curve of the rest."""
+    if len(by_fn) <= TOP:
         return [(k, by_fn[k]) for k in sorted(by_fn)]
     ranked = sorted(by_fn, key=lambda k: (-len(by_fn[k]), k))
-    rest = ranked[CDF_TOP - 1:]
-    return ([(k, by_fn[k]) for k in sorted(ranked[:CDF_TOP - 1])] +
+    rest = ranked[TOP - 1:]
+    return ([(k, by_fn[k]) for k in sorted(ranked[:TOP - 1])] +
             [(f"others ({len(rest)} functions)", [x for k in rest for x in by_fn[k]])])
 
 
-def plot_cdf(plt, rows, summary, out):
-    fig, ax = plt.subplots(figsize=(8, 5))
-    label = fn_label(rows)
+def cdf_figure(plt, rows, summary):
+    fig, ax = plt.subplots(figsize=(11, 5))
+    key = fn_key(rows, summary)
     by_fn = {}
     for r in rows:
         if r["success"]:
-            by_fn.setdefault(label(r), []).append(positive(r["e2e_ms"]))
+            by_fn.setdefault(key(r), []).append(positive(r["e2e_ms"]))
     if by_fn:
         curves = cdf_curves(by_fn)
-        for name, values in curves:
+        pooled = len(by_fn) > TOP
+        looks = styles(len(curves) - pooled) + ([OTHERS_STYLE] if pooled else [])
+        for (name, values), (colour, ls) in zip(curves, looks):
             v = sorted(values)
             n = len(v)
             # at most ~2000 steps per curve: the same picture, drawn in
@@ -158,31 +307,34 @@ def plot_cdf(plt, rows, summary, out):
             idx = list(range(step - 1, n, step))
             if idx[-1] != n - 1:
                 idx.append(n - 1)
-            ax.step([v[i] for i in idx], [(i + 1) / n for i in idx], where="post", label=f"{name} (n={n})")
+            ax.step([v[i] for i in idx], [(i + 1) / n for i in idx], where="post", color=colour, linestyle=ls,
+                    label=f"{name} (n={n})")
         ax.set_xscale("log")
-        if len(curves) > CDF_LEGEND_INSIDE:
-            fig.set_size_inches(11, 5)
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
-        else:
-            ax.legend(loc="lower right", fontsize="small")
+        legend_outside(ax, title=f"{len(by_fn)} functions" if pooled else None, title_fontsize="small")
     else:
         no_data(ax, "no data (no successful invocations)")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("end-to-end latency (ms, log scale)")
     ax.set_ylabel("fraction of successful invocations")
-    ax.set_title(title(summary, "End-to-end latency CDF per function"))
+    set_title(fig, summary, "End-to-end latency CDF per function")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata=PNG_META)
-    plt.close(fig)
+    return fig
 
 
-def plot_over_time(plt, rows, summary, out):
-    fig, ax = plt.subplots(figsize=(9, 5))
+# other container states than STATE_COLOURS's (none today): colours of their own
+EXTRA_STATE_COLOURS = ("tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
+
+
+def over_time_figure(plt, rows, summary):
+    fig, ax = plt.subplots(figsize=(11, 5))
     if rows:
         # big runs: every k-th warm point (deterministic), every cold/error one
         k = max(1, len(rows) // 50000)
-        for state in list(STATE_COLOURS) + sorted({r["state"] for r in rows} - set(STATE_COLOURS)):
+        extra = sorted({r["state"] for r in rows} - set(STATE_COLOURS))
+        colours = dict(STATE_COLOURS)
+        colours.update({s: EXTRA_STATE_COLOURS[i % len(EXTRA_STATE_COLOURS)] for i, s in enumerate(extra)})
+        for state in list(STATE_COLOURS) + extra:
             pts = [r for r in rows if r["state"] == state]
             if not pts:
                 continue
@@ -190,23 +342,22 @@ def plot_over_time(plt, rows, summary, out):
             shown = pts[::k] if state in ("warm", "prewarm") else pts
             note = f", 1 in {k} shown" if len(shown) < n else ""
             ax.scatter([r["send_ms"] / 1000.0 for r in shown], [positive(r["e2e_ms"]) for r in shown], s=6,
-                       color=STATE_COLOURS.get(state, "tab:grey"), label=f"{state} (n={n}{note})",
+                       color=colours[state], label=f"{state} (n={n}{note})",
                        marker="x" if state == "error" else "o", linewidths=0.8)
         ax.set_yscale("log")
-        ax.legend(loc="upper right", fontsize="small", markerscale=2)
+        legend_outside(ax, markerscale=2)
     else:
         no_data(ax)
     ax.set_xlabel("send time since the start of the run (s)")
     ax.set_ylabel("end-to-end latency (ms, log scale)")
-    ax.set_title(title(summary, "End-to-end latency over time by container state"))
+    set_title(fig, summary, "End-to-end latency over time by container state")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata=PNG_META)
-    plt.close(fig)
+    return fig
 
 
-def plot_cold_starts(plt, rows, summary, out):
-    fig, ax = plt.subplots(figsize=(9, 5))
+def cold_starts_figure(plt, rows, summary):
+    fig, ax = plt.subplots(figsize=(11, 5))
     if rows:
         span_s = max(r["send_ms"] for r in rows) / 1000.0
         width = max(1, int(-(-span_s // 600)))  # at most ~600 bins, whole seconds
@@ -228,19 +379,18 @@ def plot_cold_starts(plt, rows, summary, out):
                 label=f"prewarm (total {round(sum(counts['prewarm']) * width)})")
         ax.set_xlim(0, seconds)
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper right", fontsize="small")
+        legend_outside(ax)
     else:
         no_data(ax)
     ax.set_xlabel("send time since the start of the run (s; bins of 1 s, or wider for long runs)")
     ax.set_ylabel("invocations per second")
-    ax.set_title(title(summary, "Cold starts per second (bars), warm and prewarm starts (lines)"))
+    set_title(fig, summary, "Cold starts per second (bars), warm and prewarm starts (lines)")
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata=PNG_META)
-    plt.close(fig)
+    return fig
 
 
-def plot_scaling(plt, summary, path, out):
+def scaling_figure(plt, summary, path):
     steps = summary.get("steps")
     if not isinstance(steps, list):
         raise BadInput(f"{path}: the CSV has scaling steps but summary.json has no \"steps\" list")
@@ -249,10 +399,10 @@ def plot_scaling(plt, summary, path, out):
         if not isinstance(st, dict) or not isinstance(st.get("clients"), (int, float)):
             raise BadInput(f"{path}: steps[{i}] has no numeric \"clients\"")
         lat = st.get("latency_ms") if isinstance(st.get("latency_ms"), dict) else {}
-        val = lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan  # noqa
+        val = lambda v: float(v) if _num(v) else math.nan  # noqa: E731
         pts.append((st["clients"], val(st.get("throughput_per_s")), val(lat.get("p50")), val(lat.get("p99"))))
     pts.sort()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     if pts:
         clients = [p[0] for p in pts]
         ax.plot(clients, [p[1] for p in pts], color="tab:blue", marker="o", label="throughput")
@@ -264,17 +414,73 @@ def plot_scaling(plt, summary, path, out):
         ax2.set_ylim(bottom=0)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize="small")
+        # right of the latency axis's labels
+        ax.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.12, 1.0), borderaxespad=0,
+                  fontsize="small")
         ax.set_xticks(clients)
     else:
         no_data(ax)
     ax.set_xlabel("concurrent clients")
     ax.set_ylabel("throughput (successful invocations/s)")
-    ax.set_title(title(summary, "Throughput and latency vs clients"))
+    set_title(fig, summary, "Throughput and latency vs clients")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata=PNG_META)
-    plt.close(fig)
+    return fig
+
+
+BENCH_ROWS = 40  # functions in the benchmark figure at most (the first by name)
+
+
+def benchmark_figure(plt, rows, summary):
+    """Benchmark runs: per function (all its cold iterations together), the
+    cold and the warm/prewarm e2e latency of successful invocations: median
+    (marker) and min-max (line)."""
+    key = fn_key(rows, summary)
+    by_fn = {}
+    for r in rows:
+        if r["success"]:
+            by_fn.setdefault(key(r), ([], []))[0 if r["state"] == "cold" else 1].append(positive(r["e2e_ms"]))
+    names = sorted(by_fn)
+    shown = names[:BENCH_ROWS]
+    fig, ax = plt.subplots(figsize=(11, max(4.0, 1.6 + 0.32 * len(shown))))
+    if shown:
+        totals = [0, 0]
+        for kind, (label, colour, marker, off) in enumerate((("cold", STATE_COLOURS["cold"], "o", -0.15),
+                                                             ("warm and prewarm", STATE_COLOURS["warm"], "s", 0.15))):
+            ys, med, lo, hi = [], [], [], []
+            for i, name in enumerate(shown):
+                v = sorted(by_fn[name][kind])
+                if not v:
+                    continue
+                totals[kind] += len(v)
+                m = v[(len(v) + 1) // 2 - 1]  # nearest-rank median, as summary.json's p50
+                ys.append(i + off)
+                med.append(m)
+                lo.append(m - v[0])
+                hi.append(v[-1] - m)
+            if ys:
+                ax.errorbar(med, ys, xerr=[lo, hi], fmt=marker, color=colour, ecolor=colour, elinewidth=1.5,
+                            capsize=3, markersize=5, label=f"{label}: median, min-max (n={totals[kind]})")
+        ax.set_yticks(range(len(shown)))
+        ax.set_yticklabels(shown)
+        ax.set_ylim(len(shown) - 0.5, -0.5)
+        ax.set_xscale("log")
+        legend_outside(ax)
+    else:
+        no_data(ax, "no data (no successful invocations)")
+    ax.set_xlabel("end-to-end latency (ms, log scale)")
+    more = f" (first {len(shown)} of {len(names)} by name)" if len(shown) < len(names) else ""
+    set_title(fig, summary, f"Cold and warm end-to-end latency per function{more}")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save(plt, fig, out):
+    try:
+        fig.savefig(out, dpi=100, metadata=PNG_META)
+    finally:
+        plt.close(fig)
 
 
 def main(argv):
@@ -302,11 +508,13 @@ def main(argv):
         return 1
     plt.rcdefaults()
     try:
-        plot_cdf(plt, rows, summary, os.path.join(folder, "latency_cdf.png"))
-        plot_over_time(plt, rows, summary, os.path.join(folder, "latency_over_time.png"))
-        plot_cold_starts(plt, rows, summary, os.path.join(folder, "cold_starts_over_time.png"))
+        save(plt, cdf_figure(plt, rows, summary), os.path.join(folder, "latency_cdf.png"))
+        save(plt, over_time_figure(plt, rows, summary), os.path.join(folder, "latency_over_time.png"))
+        save(plt, cold_starts_figure(plt, rows, summary), os.path.join(folder, "cold_starts_over_time.png"))
         if any(r["step"] is not None for r in rows):
-            plot_scaling(plt, summary, json_path, os.path.join(folder, "scaling.png"))
+            save(plt, scaling_figure(plt, summary, json_path), os.path.join(folder, "scaling.png"))
+        if summary.get("mode") == "benchmark":
+            save(plt, benchmark_figure(plt, rows, summary), os.path.join(folder, "benchmark.png"))
     except BadInput as e:
         print(f"plot_results: {e}", file=sys.stderr)
         return 1

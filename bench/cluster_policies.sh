@@ -41,7 +41,7 @@ EOF
 for policy in "${POLICIES[@]}"; do
     echo "simulating $policy on $WORKERS workers..." >&2
     ILUVATAR_CONTROLLER__load_balancer__algorithm=$policy \
-        "$LOAD_GEN" --quiet --no-plots --setup simulation --target controller --out "$OUT/$policy" \
+        "$LOAD_GEN" --quiet --no-plots --setup simulation --target controller --out "$OUT/$policy" --force \
         trace --workers "$WORKERS" --prewarm "${PREWARM:-0}" --worker-config "$OUT/worker.json" --sim-network-us "$NET" \
         --input "$OUT/trace/trace.csv" --metadata "$OUT/trace/metadata.csv" 2>>"$OUT/load_gen.log"
 done

@@ -149,6 +149,38 @@ int ilu_cfg_apply_env_parts(const struct ilu_cfg_part *parts, size_t np, const c
     return 0;
 }
 
+const struct ilu_cfg_env_owner ilu_cfg_env_owners[] = {
+    {"ILUVATAR_WORKER", "iluvatar_worker"},
+    {"ILUVATAR_CONTROLLER", "iluvatar_controller"},
+};
+const size_t ilu_cfg_env_n_owners = sizeof ilu_cfg_env_owners / sizeof ilu_cfg_env_owners[0];
+
+int ilu_cfg_env_stray(const char *entry, const char *family, const struct ilu_cfg_env_owner *owners, size_t n,
+                      char *why, size_t why_len)
+{
+    size_t name_len = strcspn(entry, "="), flen = strlen(family);
+    if (name_len < flen || strncmp(entry, family, flen) != 0)
+        return 0;
+    const char *sep = strstr(entry, "__"); /* the first "__" of the name ends its prefix */
+    if (!sep || (size_t)(sep - entry) >= name_len)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t plen = strlen(owners[i].prefix);
+        if (!strncmp(entry, owners[i].prefix, plen) && !strncmp(entry + plen, "__", 2))
+            return 0; /* one of ours: apply_env reads it (and refuses an unknown key) */
+    }
+    if (why && why_len) {
+        int len = snprintf(why, why_len, "ignoring environment variable %.*s: %.*s__ is not a config prefix (",
+                           (int)name_len, entry, (int)(sep - entry), entry);
+        for (size_t i = 0; i < n && len >= 0 && (size_t)len < why_len; i++)
+            len += snprintf(why + len, why_len - (size_t)len, "%s%s__ is %s's", i ? ", " : "", owners[i].prefix,
+                            owners[i].prog);
+        if (len >= 0 && (size_t)len < why_len)
+            snprintf(why + len, why_len - (size_t)len, "); misspelled?");
+    }
+    return 1;
+}
+
 char *ilu_cfg_dump(const struct ilu_cfg_schema *sc, const void *cfg)
 {
     struct ilu_cfg_part part = {.schema = sc, .base = (void *)cfg};

@@ -77,6 +77,27 @@ int ilu_cfg_apply_env(const struct ilu_cfg_schema *s, void *base, const char *pr
                       struct ilu_error *err);
 int ilu_cfg_apply_env_parts(const struct ilu_cfg_part *parts, size_t n, const char *prefix, char *const *envp,
                             struct ilu_error *err);
+
+/* A program that takes config overrides from the environment as
+ * PREFIX__section__key=value: its prefix and its name, for messages. */
+struct ilu_cfg_env_owner {
+    const char *prefix; /* "ILUVATAR_WORKER" */
+    const char *prog;   /* "iluvatar_worker" */
+};
+
+/* What every program's prefix begins with, and the programs: the worker and
+ * the controller (the simulator reads both). */
+#define ILU_CFG_ENV_FAMILY "ILUVATAR_"
+extern const struct ilu_cfg_env_owner ilu_cfg_env_owners[];
+extern const size_t ilu_cfg_env_n_owners;
+
+/* Whether the environment entry NAME=value looks like a config override that
+ * no program reads: NAME begins with family and holds "__", but begins with
+ * none of the n owners' PREFIX__ (a misspelling such as ILUVATAR_WORKR__port,
+ * which would otherwise be ignored without a word). Then why gets a sentence
+ * naming the variable (never its value) and the owners' prefixes. 1 or 0. */
+int ilu_cfg_env_stray(const char *entry, const char *family, const struct ilu_cfg_env_owner *owners, size_t n,
+                      char *why, size_t why_len);
 /* Pretty JSON of every field, in table order; caller frees. */
 char *ilu_cfg_dump(const struct ilu_cfg_schema *s, const void *base);
 /* The same over n parts, part after part. */

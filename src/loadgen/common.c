@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "manifest.h"
 #include "os/bg_writer.h"
 #include "os/data_dir.h"
 #include "os/clock.h"
@@ -72,6 +73,9 @@ int lg_ctx_init(struct lg_ctx *ctx, const char *host, uint16_t port, const char 
 void lg_ctx_free(struct lg_ctx *ctx)
 {
     ilu_report_free(&ctx->report);
+    json_decref(ctx->summary_extra);
+    json_decref(ctx->manifest_extra);
+    ctx->summary_extra = ctx->manifest_extra = NULL;
     if (ctx->csv) { /* a run that wrote no results leaves no half file */
         ilu_bg_writer_close(ctx->csv);
         lg_results_file_discard(ctx, "invocations.csv", NULL);
@@ -321,6 +325,8 @@ int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_
     if (finish_csv(ctx, err))
         return -1;
     json_t *summary = ilu_report_summary(&ctx->report, mode, ctx->target, ctx->setup, inputs);
+    if (ctx->summary_extra)
+        json_object_update(summary, ctx->summary_extra);
     if (strcmp(ctx->setup, "simulation")) { /* a simulation's results depend on its inputs only */
         time_t now = time(NULL);
         struct tm tm;
@@ -329,7 +335,9 @@ int lg_write_results(struct lg_ctx *ctx, const char *mode, json_t *inputs, json_
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_object_set_new(summary, "finished_at", json_string(stamp));
     }
-    int rc = atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err);
+    int rc = lg_write_manifest(ctx, mode, inputs, err)
+                 ? -1
+                 : atomic_write(ctx->out_dir, "summary.json", fill_json, summary, err);
     if (!rc && !ctx->no_plots)
         make_plots(ctx);
     if (summary_out && !rc)

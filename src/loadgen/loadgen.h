@@ -36,8 +36,12 @@ struct lg_ctx {
     uint64_t start_ns;         /* CLOCK_MONOTONIC at the run's t = 0 */
     int progress_tty;          /* stderr is a terminal: redraw one line */
     int quiet;
-    int no_plots;        /* --no-plots: skip scripts/plot_results.py */
-    char tid_prefix[24]; /* makes tids of this run unique */
+    int no_plots;           /* --no-plots: skip scripts/plot_results.py */
+    char tid_prefix[24];    /* makes tids of this run unique */
+    json_t *summary_extra;  /* owned, may be NULL: more top-level keys of summary.json (pool ...) */
+    json_t *manifest_extra; /* owned, may be NULL: more top-level keys of run.json (functions ...) */
+    int argc;               /* the command line, for the run's manifest (run.json) */
+    char **argv;
 };
 
 /* A run against host:port writing into out_dir; finds the project folder
@@ -89,6 +93,7 @@ struct lg_trace_opts {
     const char *synthetic_dir; /* NULL: functions/synthetic beside the program; else the
                                   path the workers see (another host's install) */
     unsigned prewarm;
+    int status_ms; /* status.csv's period: 0 the default (1000 ms), < 0 none (snapshots only) */
     /* --setup simulation */
     const char *worker_config; /* NULL: built-in defaults */
     unsigned network_us;       /* client <-> worker round trip added to each invocation;
@@ -98,6 +103,8 @@ struct lg_trace_opts {
     const char *controller_config; /* NULL: built-in defaults */
 };
 int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o);
+/* o's status.csv period in ms (0: no periodic rows). */
+unsigned lg_status_every_ms(const struct lg_trace_opts *o);
 /* The same trace on the worker core in-process, on a discrete-event clock. */
 int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o);
 /* The same trace on a simulated cluster: the controller core routing to
@@ -121,6 +128,12 @@ struct lg_sim_sent {
 /* What every simulated run sets up alike: the clock, the worker config, the
  * log (warnings and errors to stderr), the planned trace and the
  * invocations in flight. */
+struct lg_status_log;
+struct lg_pool_counts;
+/* One row of status.csv per simulated worker at t_ms of the run, each
+ * worker's status added to counts (a snapshot) unless counts is NULL. */
+typedef void (*lg_sim_sample_fn)(void *arg, struct lg_status_log *log, double t_ms, struct lg_pool_counts *counts);
+
 struct lg_sim_world {
     struct lg_ctx *ctx;
     struct lg_trace_plan *plan;
@@ -128,6 +141,7 @@ struct lg_sim_world {
     struct ilu_worker_config cfg;                /* every simulated worker's */
     struct ilu_backend_configs *backend_configs; /* cfg's backend sections (oci ...), owned */
     struct ilu_log log;
+    double default_start_ms;      /* simulation.container_start_ms: a function's start-up unless planned */
     struct timespec wall0, wall1; /* wall time of the run, for the speed line only */
     uint64_t stop_us;             /* simulated time when the last invocation finished */
     double *start_factors;        /* simulation.calibration_file's start-up factors, sorted; owned */
@@ -136,6 +150,12 @@ struct lg_sim_world {
     size_t sent, done, errors;
     int failed; /* out of memory, or a bad trace row: err says */
     struct ilu_error err;
+    /* status.csv and summary.json's pool, at simulated times (lg_sim_status_start) */
+    struct lg_status_log *status;
+    unsigned status_every_ms;
+    uint64_t status_t0_us;
+    lg_sim_sample_fn sample;
+    void *sample_arg;
 };
 
 /* Start the clock, load the plan (p) and the worker config (recorded in
@@ -143,6 +163,10 @@ struct lg_sim_world {
 int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_sim_world *w,
                       struct lg_trace_plan *p, struct ilu_error *err);
 void lg_sim_world_destroy(struct lg_sim_world *w);
+/* The start snapshot now (t0_us, the run's t = 0), then sample every
+ * status_every_ms of simulated time while anything else is pending. 0, or
+ * -1 when out of memory. lg_sim_world_stop takes the end snapshot. */
+int lg_sim_status_start(struct lg_sim_world *w, uint64_t t0_us, lg_sim_sample_fn sample, void *arg);
 /* A simulated backend with the planned timings of every trace function;
  * its jitter seed is the config's plus seed_offset. NULL when out of memory. */
 struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg_trace_plan *p, uint64_t seed_offset);

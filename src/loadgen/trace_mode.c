@@ -9,6 +9,8 @@
 
 #include "loadgen.h"
 #include "trace_plan.h"
+#include "status_sampler.h"
+#include "worker_tally.h"
 
 struct trace_run;
 
@@ -24,6 +26,9 @@ struct trace_run {
     size_t next, done, errors;
     struct event *timer, *progress;
     int failed;
+    int via_controller;              /* --target controller: which worker answered */
+    struct lg_worker_tally tally;    /* workers.csv and inputs.per_worker */
+    struct lg_status_sampler status; /* status.csv and summary.json's pool */
 };
 
 static void on_answer(void *arg, int status, json_t *answer, const char *transport_error)
@@ -33,6 +38,8 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
     struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = lg_now_ms(run->ctx);
     ilu_report_fill_from_answer(rec, status, answer);
+    if (run->via_controller)
+        lg_worker_tally_answer(&run->tally, rec, answer);
     if (!status) {
         free(rec->error);
         rec->error = strdup(transport_error ? transport_error : "no answer");
@@ -119,10 +126,13 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", n_events);
         goto out;
     }
-    if (lg_check_target(ctx, &err) || register_all(&run, o, &err))
+    if (lg_check_target(ctx, &err) || register_all(&run, o, &err) ||
+        lg_status_sampler_start(&run.status, ctx, lg_status_every_ms(o), &err))
         goto out;
     for (size_t i = 0; i < n_events; i++)
         run.sent[i] = (struct sent){.run = &run};
+    if ((run.via_controller = !strcmp(ctx->target, "controller")))
+        lg_worker_tally_init(&run.tally, ctx);
     run.timer = evtimer_new(ctx->base, on_due, &run);
     run.progress = event_new(ctx->base, -1, EV_PERSIST, on_progress, &run);
     struct timeval every = {0, 250000};
@@ -138,8 +148,16 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         goto out;
     }
     json_t *summary = NULL;
-    if (lg_write_results(ctx, "trace", run.plan.inputs, &summary, &err))
+    if (lg_status_sampler_finish(&run.status, &err))
         goto out;
+    if (run.via_controller)
+        lg_worker_tally_summary(&run.tally, run.plan.inputs);
+    ctx->manifest_extra = json_pack("{s:o}", "functions", lg_trace_plan_functions_json(&run.plan, NAN));
+    if (lg_write_results(ctx, "trace", run.plan.inputs, &summary, &err) ||
+        (run.via_controller && lg_worker_tally_commit(&run.tally, &err))) {
+        json_decref(summary);
+        goto out;
+    }
     lg_trace_print_summary(ctx, summary);
     json_decref(summary);
     code = 0;
@@ -151,6 +169,9 @@ out:
     if (run.progress)
         event_free(run.progress);
     free(run.sent);
+    lg_worker_tally_free(&run.tally);
+    lg_status_sampler_free(&run.status);
+    ilu_report_on_final(&ctx->report, NULL, NULL);
     lg_trace_plan_free(&run.plan);
     return code;
 }

@@ -375,3 +375,20 @@ void lg_trace_print_summary(struct lg_ctx *ctx, json_t *summary)
             json_number_value(json_object_get(lat, "p50")), json_number_value(json_object_get(lat, "p99")),
             json_number_value(json_object_get(late, "p99")), ctx->out_dir);
 }
+
+json_t *lg_trace_plan_functions_json(const struct lg_trace_plan *p, double default_start_ms)
+{
+    json_t *fns = json_object();
+    for (size_t f = 0; f < p->trace.n_fns; f++) {
+        const struct lg_fn_plan *pl = &p->fns[f];
+        json_t *o =
+            json_pack("{s:s, s:i, s:i, s:f, s:f}", "image_name", pl->image, "memory_mb", (int)pl->memory_mb, "prewarms",
+                      (int)pl->prewarms, "cold_exec_ms", pl->cold_exec_ms, "warm_exec_ms", pl->warm_exec_ms);
+        json_t *args = pl->args_json ? json_loadb(pl->args_json, pl->args_json_len, 0, NULL) : NULL;
+        json_object_set_new(o, "args", args ? args : json_null());
+        if (!isnan(default_start_ms))
+            json_object_set_new(o, "container_start_ms", json_real(pl->start_ms > 0 ? pl->start_ms : default_start_ms));
+        json_object_set_new(fns, pl->name, o);
+    }
+    return fns;
+}

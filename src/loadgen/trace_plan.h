@@ -55,6 +55,11 @@ int lg_trace_plan_load(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct
 const struct ilu_trace_event *lg_trace_plan_peek(struct lg_trace_plan *p, struct ilu_error *err);
 /* Takes the peeked row; returns its 0-based row number. */
 uint64_t lg_trace_plan_take(struct lg_trace_plan *p);
+/* run.json's "functions": per trace function its image, memory, prewarms,
+ * arguments, and the times it was planned to take (cold and warm, and for a
+ * simulation the container start-up used: start_ms, else default_start_ms;
+ * NAN for a live run, where start-ups are what they are). */
+json_t *lg_trace_plan_functions_json(const struct lg_trace_plan *p, double default_start_ms);
 /* Rows in the trace: exact once it was read, an estimate from the bytes
  * read while it is streamed (for progress lines). */
 uint64_t lg_trace_plan_expected_rows(const struct lg_trace_plan *p);

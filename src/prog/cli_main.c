@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "os/version.h"
 #include "prog/cmdline.h"
 
 #define PROG             "iluvatar_worker_cli"
@@ -71,7 +72,7 @@ static const struct ilu_cmdline_opt FLAGS[N_FLAGS] = {
                  "                             (default: $ILUVATAR_TOKEN)"},
     [F_HELP] = {"help", 'h', NULL, "this text; after COMMAND, that command's flags"},
     [F_NAME] = {"name", 'n', "NAME", "function name"},
-    [F_VERSION] = {"version", 'v', "VERSION", "function version"},
+    [F_VERSION] = {"version", 'v', "VERSION", "function version (alone, without a command: this program's)"},
     [F_IMAGE] = {"image", 'i', "IMAGE", "function folder; an existing directory is sent as its absolute path"},
     [F_MEMORY] = {"memory", 'm', "MEMORY_MB", "memory limit in MB"},
     [F_CPU] = {"cpu", 'c', "CPUS", "CPUs"},
@@ -153,6 +154,10 @@ static const char EXIT_NOTE[] = "The worker's JSON answer is printed to stdout. 
                                 "worker reported an error, 2 worker unreachable, 64 bad usage, 75 async\n"
                                 "invocation not completed yet.\n";
 
+static const char VERSION_NOTE[] =
+    "--version after a command is the function's version (register -n f --version 1 ...), as in\n"
+    "Ilúvatar's CLI; alone, without a command or a value, it prints this program's version.\n";
+
 static void print_flags(FILE *out, uint64_t set)
 {
     ilu_cmdline_print_opts(out, &CMDLINE, set, 2, 26);
@@ -172,7 +177,7 @@ static void usage(FILE *out)
         if (*cmd->synopsis)
             fprintf(out, "  %-19s %s %s\n", "", cmd->name, cmd->synopsis);
     }
-    fprintf(out, "\n%s", EXIT_NOTE);
+    fprintf(out, "\n%s\n%s", EXIT_NOTE, VERSION_NOTE);
 }
 
 static void command_usage(FILE *out, const struct cli_command *cmd)
@@ -486,13 +491,19 @@ static int on_flag(void *arg, int id, const char *value)
 }
 
 /* One pass over argv, flags on either side of the command: fills f and *cmd.
- * 0, -1 for --help (printed), or the exit code. */
+ * 0, -1 for --help or the program's --version (printed), or the exit code. */
 static int parse_cmdline(int argc, char **argv, struct sub_flags *f, const struct cli_command **cmd)
 {
     struct ilu_cmdline_parsed p;
     int ret = ilu_cmdline_parse(&CMDLINE, argc, argv, f->val, on_flag, f, &p);
     if (ret)
         return ret;
+    /* --version is the function's version flag; given last without its
+     * value and without a command, it asks for this program's */
+    if (!p.name && p.error == ':' && !strcmp(p.error_opt, "--version")) {
+        ilu_version_print(stdout, PROG);
+        return -1;
+    }
     if (p.error)
         return usage_error(p.error == ':' ? "option '%s' needs a value" : "unknown option '%s'", p.error_opt);
     *cmd = p.cmd >= 0 ? &COMMANDS[p.cmd] : NULL;

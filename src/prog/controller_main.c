@@ -38,6 +38,9 @@ ILU_DAEMON_SPEC(spec, "iluvatar_controller", "ILUVATAR_CONTROLLER",
                 "    docs/controller.md, docs/deploy.md (PREFIX/share/iluvatar/docs when installed).\n",
                 ilu_controller_config);
 
+/* GET /config shows these as "(set)" */
+static const char *const CONTROLLER_SECRETS[] = {"auth.worker_token", "auth.client_token", NULL};
+
 struct daemon {
     struct ilu_daemon_loop loop;
     struct ilu_controller *controller;
@@ -82,6 +85,7 @@ int main(int argc, char **argv)
                                      .max_payload_bytes = cfg.invocation.max_payload_bytes,
                                      .worker_token = cfg.auth.worker_token,
                                      .client_token = cfg.auth.client_token,
+                                     .config = ilu_daemon_config_answer(&spec, &cfg, CONTROLLER_SECRETS),
                                      .http_limits = cfg.http};
     d.api = &api;
     if (!transport) {
@@ -150,6 +154,7 @@ out:
         ilu_ctl_http_closing(transport); /* answers after this would reach a freed core */
     ilu_controller_free(d.controller);
     ilu_controller_api_stop(&api);
+    json_decref(api.config);
     ilu_ctl_http_free(transport);
     ilu_ctl_sqlite_close(db);
     ilu_info(log, "shutdown", "controller stopped");

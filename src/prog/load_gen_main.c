@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cfg_schema.h"
 #include "loadgen/loadgen.h"
+#include "loadgen/out_dir.h"
+#include "os/version.h"
 #include "prog/cmdline.h"
+
+extern char **environ;
 
 /* ---- options: one table; each mode names the ones it takes ---------------- */
 
@@ -23,6 +28,8 @@ enum lg_opt_id {
     O_QUIET,
     O_NO_PLOTS,
     O_TOKEN,
+    O_FORCE,
+    O_VERSION,
     O_HELP,
     /* trace */
     O_INPUT,
@@ -31,6 +38,7 @@ enum lg_opt_id {
     O_LOAD_TYPE,
     O_FUNCTION_DATA,
     O_SYNTHETIC_DIR,
+    O_STATUS_MS,
     O_WORKER_CONFIG,
     O_SIM_NETWORK_US,
     O_WORKERS,
@@ -54,19 +62,26 @@ enum lg_opt_id {
 static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
     [O_HOST] = {"host", 'H', "H", "target address (default 127.0.0.1)"},
     [O_PORT] = {"port", 'p', "P", "target port (default 8079; 8078 for a controller)"},
-    [O_OUT] = {"out", 'o', "DIR", "results folder (default results/MODE)"},
+    [O_OUT] = {"out", 'o', "DIR", "results folder, missing or empty unless --force (default results/MODE)"},
     [O_TARGET] = {"target", 't', "worker|controller", "what the load goes to (default worker)"},
     [O_SETUP] = {"setup", 's', "live|simulation", "a live target, or one simulated in-process (default live)"},
     [O_QUIET] = {"quiet", 'q', NULL, "no progress lines"},
     [O_NO_PLOTS] = {"no-plots", 0, NULL, "skip scripts/plot_results.py"},
     [O_TOKEN] = {"token", 0, "T", "a controller's auth.client_token (default $ILUVATAR_TOKEN)"},
+    [O_FORCE] = {"force", 0, NULL,
+                 "empty the results folder first (never /, $HOME, the current folder or a parent of them)"},
+    [O_VERSION] = {"version", 0, NULL, "print the version and the commit this program was built from"},
     [O_HELP] = {"help", 'h', NULL, "this text; after MODE, that mode's options"},
     [O_INPUT] = {"input", 'i', "trace.csv", "the trace (func_name,invoke_time_ms); required"},
     [O_METADATA] = {"metadata", 'm', "meta.csv", "one row per trace function; required"},
     [O_PREWARM] = {"prewarm", 0, "N", "containers started per function before the clock starts"},
-    [O_LOAD_TYPE] = {"load-type", 'l', "synthetic|functions", "what the functions run (default synthetic)"},
+    [O_LOAD_TYPE] = {"load-type", 'l', "synthetic|functions",
+                     "what the functions run (default synthetic; functions with --function-data)"},
     [O_FUNCTION_DATA] = {"function-data", 'f', "FILE",
-                         "--load-type functions: a benchmark's worker_function_benchmarks.json"},
+                         "a benchmark's worker_function_benchmarks.json; implies --load-type functions"},
+    [O_STATUS_MS] = {"status-ms", 0, "MS",
+                     "status.csv: the workers' status every MS ms of the run (default 1000; 0: only at its start "
+                     "and end)"},
     [O_SYNTHETIC_DIR] = {"synthetic-dir", 0, "DIR",
                          "--load-type synthetic: the synthetic function's folder as the workers see it (default "
                          "functions/synthetic beside this program)"},
@@ -132,7 +147,7 @@ static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o);
 static const struct lg_mode MODES[] = {
     {"trace", "replay a trace open loop (live), or on the worker or controller core in-process (simulation)",
      BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) | BIT(O_SYNTHETIC_DIR) |
-         BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
+         BIT(O_STATUS_MS) | BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
      1,
      "--setup simulation --target controller: a simulated cluster of --workers N workers behind the controller\n"
      "core; --sim-network-us is then the controller <-> worker round trip.\n",
@@ -164,10 +179,13 @@ static void print_opts(FILE *out, uint64_t set)
 }
 
 static const char RESULTS_NOTE[] =
-    "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md).\n"
+    "Every run writes DIR/invocations.csv, DIR/summary.json and plots (docs/load_gen.md). --out DIR must be\n"
+    "missing or empty (--force empties it); the default results/MODE is reused: a run first removes the\n"
+    "files an earlier run wrote there.\n"
     "--target controller live: the controller serves the worker's API, so every mode runs against it.\n"
     "Exit status: 0 the results were written (failed invocations are counted in them); 1 the run could not\n"
-    "start, was interrupted or could not write its results (nothing written); 64 bad usage.\n";
+    "start, was interrupted or could not write its results (nothing written); 64 bad usage (a results\n"
+    "folder that is not empty included).\n";
 
 /* The whole program's help, from the tables. */
 static void usage(FILE *out)
@@ -206,6 +224,16 @@ static int parse_uint(const char *s, unsigned *out)
     return 0;
 }
 
+/* --setup simulation: one warning per variable of envp that looks like a
+ * worker or controller override with a misspelled prefix (ignored else). */
+static void warn_stray_env(char *const *envp)
+{
+    char why[512];
+    for (; envp && *envp; envp++)
+        if (ilu_cfg_env_stray(*envp, ILU_CFG_ENV_FAMILY, ilu_cfg_env_owners, ilu_cfg_env_n_owners, why, sizeof why))
+            fprintf(stderr, "iluvatar_load_gen: warning: %s\n", why);
+}
+
 static void on_sigint(evutil_socket_t sig, short what, void *arg)
 {
     fprintf(stderr, "\niluvatar_load_gen: interrupted\n");
@@ -232,12 +260,28 @@ static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o)
     *t = (struct lg_trace_opts){.load_type = "synthetic", .network_us = 300};
     t->input = cl->val[O_INPUT];
     t->metadata = cl->val[O_METADATA];
+    t->function_data = cl->val[O_FUNCTION_DATA];
     if (cl->val[O_LOAD_TYPE])
         t->load_type = cl->val[O_LOAD_TYPE];
-    t->function_data = cl->val[O_FUNCTION_DATA];
+    else if (t->function_data) /* the benchmark's times only mean something for its functions */
+        t->load_type = "functions";
+    if (t->function_data && !strcmp(t->load_type, "synthetic")) {
+        fprintf(stderr, "iluvatar_load_gen: --function-data is for --load-type functions, not --load-type "
+                        "synthetic (the synthetic function ignores it); drop one of the two (--function-data "
+                        "alone implies --load-type functions)\n");
+        return 64;
+    }
     t->synthetic_dir = cl->val[O_SYNTHETIC_DIR];
     t->worker_config = cl->val[O_WORKER_CONFIG];
     t->controller_config = cl->val[O_CONTROLLER_CONFIG];
+    unsigned status_ms = 1000;
+    if (opt_uint(cl, O_STATUS_MS, &status_ms))
+        return 64;
+    if (status_ms > 3600 * 1000) {
+        fprintf(stderr, "iluvatar_load_gen: --status-ms must be a number of ms in [0, 3600000], not %u\n", status_ms);
+        return 64;
+    }
+    t->status_ms = status_ms ? (int)status_ms : -1;
     if (opt_uint(cl, O_PREWARM, &t->prewarm) || opt_uint(cl, O_SIM_NETWORK_US, &t->network_us))
         return 64;
     const char *w = cl->val[O_WORKERS];
@@ -320,7 +364,7 @@ static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o)
 /* ---- the command line --------------------------------------------------------- */
 
 /* One pass over argv, options on either side of the mode name: fills cl and
- * *mode. 0, -1 for --help (printed), or the exit code. */
+ * *mode. 0, -1 for --help or --version (printed), or the exit code. */
 static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const struct lg_mode **mode)
 {
     struct ilu_cmdline_parsed p;
@@ -328,6 +372,10 @@ static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const str
     const char *mode_name = p.name;
     *mode = p.cmd >= 0 ? &MODES[p.cmd] : NULL;
     cl->mode_name = mode_name;
+    if (cl->val[O_VERSION]) {
+        ilu_version_print(stdout, "iluvatar_load_gen");
+        return -1;
+    }
     if (cl->val[O_HELP] && (!mode_name || *mode)) {
         if (*mode)
             mode_usage(stdout, *mode);
@@ -369,6 +417,11 @@ int main(int argc, char **argv)
 {
     struct lg_cmdline cl = {0};
     const struct lg_mode *md = NULL;
+    /* the command line as typed, for run.json: parsing permutes argv (the
+     * strings stay, their order does not) */
+    static char *typed[1024];
+    int n_typed = argc < 1024 ? argc : 1024;
+    memcpy(typed, argv, (size_t)n_typed * sizeof *typed);
     int rc = parse_cmdline(argc, argv, &cl, &md);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -404,11 +457,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "iluvatar_load_gen: %s has no simulation yet (only trace)\n", md->name);
         return 64;
     }
+    if (!strcmp(setup, "simulation")) /* the simulated worker and controller read their overrides */
+        warn_stray_env(environ);
     ilu_http_client_set_default_bearer(token && *token ? token : NULL);
     char default_out[64];
     if (!out) {
         snprintf(default_out, sizeof default_out, "results/%s", md->name);
         out = default_out;
+    }
+    /* before anything runs: a run never mixes its files with an earlier one's */
+    struct ilu_error err = {0};
+    if (lg_out_dir_prepare(out, out == default_out, cl.val[O_FORCE] != NULL, getenv("HOME"), &err)) {
+        fprintf(stderr, "iluvatar_load_gen: %s\n", err.msg);
+        return err.status == ILU_ST_BAD_REQUEST ? 64 : 1;
     }
 
     /* precise timers: open-loop sends must leave within microseconds of
@@ -419,6 +480,8 @@ int main(int argc, char **argv)
     event_config_free(ecfg);
     struct lg_ctx ctx;
     lg_ctx_init(&ctx, host, (uint16_t)port, out);
+    ctx.argc = n_typed;
+    ctx.argv = typed;
     ctx.base = base;
     ctx.quiet = cl.val[O_QUIET] != NULL;
     ctx.no_plots = cl.val[O_NO_PLOTS] != NULL;

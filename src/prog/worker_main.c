@@ -51,6 +51,9 @@ ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER", "run functions in co
                 "    docs/worker.md, docs/api.md, docs/deploy.md (PREFIX/share/iluvatar/docs when installed).\n",
                 ilu_config);
 
+/* GET /config shows these as "(set)" */
+static const char *const WORKER_SECRETS[] = {"load_balancer_token", NULL};
+
 /* Files shipped with the binaries (os/data_dir.h): the bundled functions. */
 static void resolve_beside_binary(const char *rel, char *out, size_t n)
 {
@@ -197,6 +200,7 @@ int main(int argc, char **argv)
                                .worker_name = cfg.name,
                                .runtime_name = backend->ops->runtime_name ? backend->ops->runtime_name(backend)
                                                                           : backend->ops->name,
+                               .config = ilu_daemon_config_answer(&spec, &cfg, WORKER_SECRETS),
                                .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
     struct ilu_graceful_stop stop = {.base = base,
@@ -226,6 +230,7 @@ int main(int argc, char **argv)
     }
     ilu_graceful_stop_free(&stop);
     ilu_host_stats_stop(&host);
+    json_decref(api.config);
     ilu_worker_free(worker);
     ilu_async_free(async); /* after the worker: it may still have held its entries */
     backend->ops->shutdown(backend);

@@ -39,6 +39,14 @@ static void h_ping(struct ilu_controller_api *api, struct evhttp_request *req, j
     ilu_http_send_json(req, 200, json_pack("{s:s}", "message", "Pong"), tid);
 }
 
+static void h_config(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
+{
+    if (api->config)
+        ilu_http_send_json(req, 200, json_incref(api->config), tid);
+    else
+        ilu_http_send_json(req, 404, json_pack("{s:b, s:s}", "success", 0, "error", "no config to show"), tid);
+}
+
 static void h_status(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid)
 {
     ilu_http_send_json(req, 200, ilu_controller_status_json(api->controller), tid);
@@ -330,6 +338,7 @@ static const struct route routes[] = {
     {{"/status", EVHTTP_REQ_GET, 0}, h_status, CLIENTS},
     {{"/workers", EVHTTP_REQ_GET, 0}, h_workers, CLIENTS},
     {{"/list", EVHTTP_REQ_GET, 0}, h_list, CLIENTS},
+    {{"/config", EVHTTP_REQ_GET, 0}, h_config, CLIENTS},
     {{"/health", EVHTTP_REQ_GET, 0}, h_health, CLIENTS},
     {{"/clean", EVHTTP_REQ_POST, 0}, h_clean, CLIENTS},
     {{"/metrics", EVHTTP_REQ_GET, 0}, h_metrics, CLIENTS},

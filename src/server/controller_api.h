@@ -25,6 +25,7 @@ struct ilu_controller_api {
      * token) and on every other path but /ping (client token); borrowed,
      * NULL or "": not required (docs/security.md) */
     const char *worker_token, *client_token;
+    json_t *config;         /* borrowed: GET /config's answer (ilu_daemon_config_answer), or NULL */
     bool shutting_down;     /* new invocations and registrations answer 503 */
     unsigned open_requests; /* answered asynchronously, not yet replied */
 };

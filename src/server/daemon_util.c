@@ -1,7 +1,9 @@
 #include "daemon_util.h"
 
+#include "core/cfg_schema.h"
 #include "os/clock.h"
 #include "os/file.h"
+#include "os/version.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -21,7 +23,8 @@ extern char **environ;
 static void usage(FILE *out, const struct ilu_daemon_spec *spec)
 {
     if (out == stderr) {
-        fprintf(out, "usage: %s [-c config.json] [--dump-config] [--help]\n%s(%s --help prints the manual)\n",
+        fprintf(out,
+                "usage: %s [-c config.json] [--dump-config] [--help] [--version]\n%s(%s --help prints the manual)\n",
                 spec->prog, spec->synopsis, spec->prog);
         return;
     }
@@ -29,7 +32,7 @@ static void usage(FILE *out, const struct ilu_daemon_spec *spec)
             "NAME\n"
             "    %s - %s\n\n"
             "SYNOPSIS\n"
-            "    %s [-c config.json] [--dump-config] [--help]\n"
+            "    %s [-c config.json] [--dump-config] [--help] [--version]\n"
             "%s\n"
             "DESCRIPTION\n"
             "%s\n"
@@ -39,11 +42,15 @@ static void usage(FILE *out, const struct ilu_daemon_spec *spec)
             "    --dump-config\n"
             "        Print the effective config (defaults, file, environment) as JSON and exit.\n"
             "    -h, --help\n"
-            "        This manual.\n\n"
+            "        This manual.\n"
+            "    --version\n"
+            "        Print the version and the commit this program was built from, and exit.\n\n"
             "ENVIRONMENT\n"
             "    %s__section__key=value\n"
             "        Overrides one config key over the file and the defaults, e.g.\n"
-            "        %s__logging__level=debug (top-level keys: %s__key=value).\n\n"
+            "        %s__logging__level=debug (top-level keys: %s__key=value).\n"
+            "        An unknown key is refused. A variable that begins with ILUVATAR_ and holds __\n"
+            "        but has a prefix no program reads (a misspelling) gets a warning on stderr.\n\n"
             "%s",
             spec->prog, spec->summary, spec->prog, spec->synopsis, spec->description, spec->env_prefix,
             spec->env_prefix, spec->env_prefix, spec->sections);
@@ -55,6 +62,7 @@ static int parse_args(int argc, char **argv, const struct ilu_daemon_spec *spec,
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"dump-config", no_argument, NULL, 'D'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     *config_path = NULL;
     *dump = 0;
@@ -64,6 +72,7 @@ static int parse_args(int argc, char **argv, const struct ilu_daemon_spec *spec,
         case 'c': *config_path = optarg; break;
         case 'D': *dump = 1; break;
         case 'h': usage(stdout, spec); return 0;
+        case 'V': ilu_version_print(stdout, spec->prog); return 0;
         default: usage(stderr, spec); return 64;
         }
     }
@@ -74,6 +83,16 @@ static int parse_args(int argc, char **argv, const struct ilu_daemon_spec *spec,
     return -1;
 }
 
+/* One line on stderr per variable of envp that looks like a config override
+ * but has a prefix no program reads: misspelled, it would be ignored. */
+static void warn_stray_env(const char *prog, char *const *envp)
+{
+    char why[512];
+    for (; envp && *envp; envp++)
+        if (ilu_cfg_env_stray(*envp, ILU_CFG_ENV_FAMILY, ilu_cfg_env_owners, ilu_cfg_env_n_owners, why, sizeof why))
+            fprintf(stderr, "%s: warning: %s\n", prog, why);
+}
+
 int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *spec, void *cfg)
 {
     const char *config_path;
@@ -81,6 +100,7 @@ int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *sp
     int code = parse_args(argc, argv, spec, &config_path, &dump);
     if (code >= 0)
         return code;
+    warn_stray_env(spec->prog, environ);
     struct ilu_error err = {0};
     if (config_path) {
         ilu_cleanup_free char *text = ilu_read_file(config_path, &err);
@@ -190,4 +210,29 @@ void ilu_graceful_stop_free(struct ilu_graceful_stop *g)
     if (g->drain_timer)
         event_free(g->drain_timer);
     g->sigint = g->sigterm = g->drain_timer = NULL;
+}
+
+json_t *ilu_daemon_config_answer(const struct ilu_daemon_spec *spec, const void *cfg, const char *const *secrets)
+{
+    char *text = spec->dump(cfg);
+    json_t *config = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!config)
+        return NULL;
+    for (size_t i = 0; secrets && secrets[i]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s", secrets[i]);
+        json_t *parent = config;
+        char *key = path, *dot;
+        while (parent && (dot = strchr(key, '.'))) {
+            *dot = '\0';
+            parent = json_object_get(parent, key);
+            key = dot + 1;
+        }
+        const char *value = json_string_value(json_object_get(parent, key));
+        if (value && value[0])
+            json_object_set_new(parent, key, json_string("(set)"));
+    }
+    return json_pack("{s:s, s:s, s:s, s:o}", "program", spec->prog, "version", ilu_version(), "commit", ilu_commit(),
+                     "config", config);
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "live_env.h"
@@ -61,12 +63,20 @@ struct ilu_daemon_spec {
                                                 .validate = name##_validate,                           \
                                                 .dump = name##_dump}
 
-/* The command line ([-c FILE] [--dump-config] [--help]), then the config
- * over the defaults already in cfg: the file, the environment, the checks;
- * --dump-config prints it. Returns -1 to go on, else the exit code: 0 after
- * --help or --dump-config, 64 on bad usage (usage printed), 1 on a bad
+/* The command line ([-c FILE] [--dump-config] [--help] [--version]), then
+ * the config over the defaults already in cfg: the file, the environment,
+ * the checks; --dump-config prints it. A variable of the environment that
+ * looks like a misspelled override (ILUVATAR_WORKR__port) gets a warning on
+ * stderr. Returns -1 to go on, else the exit code: 0 after --help,
+ * --version or --dump-config, 64 on bad usage (usage printed), 1 on a bad
  * config (the message on stderr after "prog: "). */
 int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *spec, void *cfg);
+
+/* What GET /config answers: {"program", "version", "commit", "config": the
+ * effective config as --dump-config prints it}, with the values of the
+ * dotted keys in secrets (NULL-ended, e.g. "auth.client_token") replaced by
+ * "(set)" when not empty. NULL when out of memory. */
+json_t *ilu_daemon_config_answer(const struct ilu_daemon_spec *spec, const void *cfg, const char *const *secrets);
 
 struct event_base;
 

@@ -214,6 +214,14 @@ static void h_status(struct ilu_http_api *api, struct ilu_http_exchange *ex, jso
     ilu_http_answer_json(ex, 200, s);
 }
 
+static void h_config(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
+{
+    if (api->config)
+        ilu_http_answer_json(ex, 200, json_incref(api->config));
+    else
+        ilu_http_answer_json(ex, 404, json_pack("{s:b, s:s}", "success", 0, "error", "no config to show"));
+}
+
 static void h_list(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)
 {
     ilu_http_answer_json(ex, 200, json_pack("{s:o}", "functions", ilu_worker_list_json(api->worker)));
@@ -276,6 +284,7 @@ static const struct route routes[] = {
     {{"/health", EVHTTP_REQ_GET, 0}, h_health},
     {{"/status", EVHTTP_REQ_GET, 0}, h_status},
     {{"/list", EVHTTP_REQ_GET, 0}, h_list},
+    {{"/config", EVHTTP_REQ_GET, 0}, h_config},
     {{"/metrics", EVHTTP_REQ_GET, 0}, h_metrics},
     {{"/register", EVHTTP_REQ_POST, 1}, h_register},
     {{"/invoke", EVHTTP_REQ_POST, 1}, h_invoke},

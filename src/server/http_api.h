@@ -2,6 +2,7 @@
 #ifndef ILU_HTTP_API_H
 #define ILU_HTTP_API_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "worker/async.h"
@@ -24,6 +25,7 @@ struct ilu_http_api {
     const struct ilu_host_stats *host;  /* borrowed */
     const char *worker_name;
     const char *runtime_name;
+    json_t *config; /* borrowed: GET /config's answer (ilu_daemon_config_answer) */
     uint32_t max_payload_bytes;
     unsigned open_requests; /* the core loop's server: routed, not yet answered */
     /* set by start */

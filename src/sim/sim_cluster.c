@@ -27,6 +27,8 @@
 #include "os/file.h"
 #include "sim/sim_env.h"
 #include "loadgen/trace_plan.h"
+#include "loadgen/status_log.h"
+#include "loadgen/worker_tally.h"
 
 extern char **environ;
 
@@ -40,8 +42,6 @@ struct cl_node {
     char name[64];
     struct ilu_backend *backend;
     struct ilu_worker *worker;
-    /* trace invocations it answered */
-    uint64_t invocations, cold, prewarm, warm, errors;
 };
 
 /* One controller -> worker call, alive until its reply event has fired
@@ -76,11 +76,10 @@ struct cl_run {
     struct ilu_controller *ctl;
     struct cl_node *nodes;
     unsigned n_nodes;
-    struct cl_msg *in_flight; /* every message not yet replied, for teardown */
-    bool stopping;            /* tearing down: worker callbacks schedule nothing */
-    json_t **invoke_bodies;   /* per trace function: its /invoke request */
-    FILE *workers_csv;        /* DIR/.workers.csv.tmp, a row as each record becomes final */
-    int workers_csv_failed;
+    struct cl_msg *in_flight;     /* every message not yet replied, for teardown */
+    bool stopping;                /* tearing down: worker callbacks schedule nothing */
+    json_t **invoke_bodies;       /* per trace function: its /invoke request */
+    struct lg_worker_tally tally; /* workers.csv and inputs.per_worker */
     uint64_t t0_us, half_net_us;
     /* set-up calls (registrations, prewarms) waited for one batch at a time */
     unsigned setup_pending, setup_failures;
@@ -447,15 +446,6 @@ static double rel_ms(const struct cl_run *run, uint64_t t_us)
     return (double)(int64_t)(t_us - run->t0_us) / 1000.0;
 }
 
-static int node_index(const struct cl_run *run, const char *name)
-{
-    unsigned i;
-    char tail;
-    if (name && sscanf(name, "worker-%u%c", &i, &tail) == 1 && i < run->n_nodes)
-        return (int)i;
-    return -1;
-}
-
 static void on_answer(void *arg, int status, json_t *answer)
 {
     struct lg_sim_sent *s = arg;
@@ -463,18 +453,7 @@ static void on_answer(void *arg, int status, json_t *answer)
     struct ilu_inv_record *rec = ilu_report_get(&run->ctx->report, s->seq);
     rec->end_ms = rel_ms(run, now_us(run));
     ilu_report_fill_from_answer(rec, status, answer);
-    int k = node_index(run, json_string_value(json_object_get(answer, "worker")));
-    rec->worker = k;
-    if (k >= 0) {
-        struct cl_node *node = &run->nodes[k];
-        node->invocations++;
-        node->errors += !rec->success;
-        if (rec->success) {
-            node->cold += rec->state == ILU_START_COLD;
-            node->prewarm += rec->state == ILU_START_PREWARM;
-            node->warm += rec->state == ILU_START_WARM;
-        }
-    }
+    lg_worker_tally_answer(&run->tally, rec, answer);
     lg_sim_finish(&run->world, s, rec);
 }
 
@@ -495,38 +474,16 @@ static void deliver_due(void *arg)
     }
 }
 
-/* ---- results beyond the common folder --------------------------------------------- */
-
-static void add_per_worker(struct cl_run *run)
-{
-    json_t *per = json_object();
-    for (unsigned i = 0; i < run->n_nodes; i++) {
-        const struct cl_node *node = &run->nodes[i];
-        json_object_set_new(per, node->name,
-                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "invocations", (json_int_t)node->invocations, "cold",
-                                      (json_int_t)node->cold, "prewarm", (json_int_t)node->prewarm, "warm",
-                                      (json_int_t)node->warm, "errors", (json_int_t)node->errors));
-    }
-    json_object_set_new(run->plan.inputs, "per_worker", per);
-}
-
-/* DIR/workers.csv: which worker answered each row ("" when none did),
- * a row as each record becomes final. */
-static void workers_csv_row(void *arg, const struct ilu_report *r, const struct ilu_inv_record *rec)
+static void sample_workers(void *arg, struct lg_status_log *log, double t_ms, struct lg_pool_counts *counts)
 {
     struct cl_run *run = arg;
-    if (run->workers_csv_failed)
-        return;
-    if (!run->workers_csv) {
-        struct ilu_error e = {0};
-        if (!(run->workers_csv = lg_results_file_open(run->ctx, "workers.csv", &e))) {
-            run->workers_csv_failed = 1;
-            return;
-        }
-        fputs("tid,function_name,worker\n", run->workers_csv);
+    for (unsigned i = 0; i < run->n_nodes; i++) {
+        json_t *status = ilu_worker_status_json(run->nodes[i].worker);
+        lg_status_log_row(log, t_ms, run->nodes[i].name, status);
+        if (counts)
+            lg_pool_counts_add(counts, status);
+        json_decref(status);
     }
-    fprintf(run->workers_csv, "%s,%s,%s\n", rec->tid, r->fn_names[rec->fn],
-            rec->worker >= 0 ? run->nodes[rec->worker].name : "");
 }
 
 /* ---- the run ---------------------------------------------------------------------- */
@@ -558,8 +515,15 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         }
     if (setup_cluster(&run, &err))
         goto out;
-    ilu_report_on_final(&ctx->report, workers_csv_row, &run);
+    /* every worker in per_worker, in order, also one that answered nothing */
+    lg_worker_tally_init(&run.tally, ctx);
+    for (unsigned i = 0; i < run.n_nodes; i++)
+        lg_worker_tally_index(&run.tally, run.nodes[i].name);
     run.t0_us = now_us(&run);
+    if (lg_sim_status_start(&run.world, run.t0_us, sample_workers, &run)) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
     deliver_due(&run);
     while (!run.world.failed && !lg_sim_all_done(&run.world) && cl_step(&run))
         ;
@@ -585,16 +549,19 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         ;
     if (run.wire_error.status)
         goto out;
-    add_per_worker(&run);
-    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err))
-        goto out;
-    if (run.workers_csv_failed || !run.workers_csv) {
-        ilu_err(&err, ILU_ST_INTERNAL, NULL, "cannot write %s/workers.csv", ctx->out_dir);
-        goto out;
+    lg_worker_tally_summary(&run.tally, run.plan.inputs);
+    char *dump = ilu_controller_config_dump(&run.ccfg); /* run.json: the simulated controller's config */
+    json_t *ccfg = dump ? json_loads(dump, 0, NULL) : NULL;
+    free(dump);
+    json_t *auth = json_object_get(ccfg, "auth");
+    const char *secret[] = {"worker_token", "client_token"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = json_string_value(json_object_get(auth, secret[i]));
+        if (v && v[0])
+            json_object_set_new(auth, secret[i], json_string("(set)"));
     }
-    FILE *workers_csv = run.workers_csv;
-    run.workers_csv = NULL;
-    if (lg_results_file_commit(ctx, "workers.csv", workers_csv, &err))
+    ctx->manifest_extra = json_pack("{s:o}", "simulated_controller_config", ccfg ? ccfg : json_null());
+    if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err) || lg_worker_tally_commit(&run.tally, &err))
         goto out;
     code = 0;
 out:
@@ -622,8 +589,7 @@ out:
     free(run.invoke_bodies);
     free(run.nodes);
     ilu_report_on_final(&ctx->report, NULL, NULL);
-    if (run.workers_csv)
-        lg_results_file_discard(ctx, "workers.csv", run.workers_csv);
+    lg_worker_tally_free(&run.tally);
     lg_trace_plan_free(&run.plan);
     return code;
 }

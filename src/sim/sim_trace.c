@@ -19,6 +19,7 @@
 #include "sim/sim_env.h"
 #include "loadgen/loadgen.h"
 #include "os/file.h"
+#include "loadgen/status_log.h"
 #include "loadgen/trace_plan.h"
 
 extern char **environ;
@@ -187,6 +188,7 @@ static int load_config(const struct lg_trace_opts *o, struct lg_sim_world *w, js
     const struct ilu_sim_config *sc = ilu_backend_config_of(*sections, "simulation");
     if (sc->calibration_file[0] && load_start_factors(sc->calibration_file, w, err))
         return -1;
+    w->default_start_ms = sc->container_start_ms;
     json_object_set_new(inputs, "worker_config", o->worker_config ? json_string(o->worker_config) : json_null());
     json_object_set_new(
         inputs, "simulation",
@@ -219,6 +221,7 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
     ilu_sim_env_init(&w->sim, SIM_WALL_BASE_US);
     if (lg_trace_plan_load(ctx, o, p, 1, err) || load_config(o, w, p->inputs, err))
         return -1;
+    w->status_every_ms = lg_status_every_ms(o);
     /* the workers log warnings and errors only: info would be a line per invocation */
     w->sim.log_line = log_to_stderr;
     int level = ilu_log_level_parse(w->cfg.logging.level);
@@ -228,6 +231,11 @@ int lg_sim_world_init(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct 
 
 void lg_sim_world_destroy(struct lg_sim_world *w)
 {
+    if (w->status) {
+        lg_status_log_free(w->status);
+        free(w->status);
+        w->status = NULL;
+    }
     while (w->all_sent) {
         struct lg_sim_sent *s = w->all_sent;
         w->all_sent = s->next_all;
@@ -331,10 +339,37 @@ struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg
     return b;
 }
 
+static void sample_due(void *arg)
+{
+    struct lg_sim_world *w = arg;
+    /* nothing else pending: the run is over (or stalled, which the run's
+     * loop must still see), so the samples stop */
+    if (lg_sim_all_done(w) || !ilu_sim_env_pending(&w->sim))
+        return;
+    w->sample(w->sample_arg, w->status, (double)(w->sim.now_us - w->status_t0_us) / 1000.0, NULL);
+    ilu_sim_env_at(&w->sim, w->sim.now_us + (uint64_t)w->status_every_ms * 1000, sample_due, w);
+}
+
+int lg_sim_status_start(struct lg_sim_world *w, uint64_t t0_us, lg_sim_sample_fn sample, void *arg)
+{
+    if (!(w->status = calloc(1, sizeof *w->status)))
+        return -1;
+    lg_status_log_init(w->status, w->ctx);
+    w->sample = sample;
+    w->sample_arg = arg;
+    w->status_t0_us = t0_us;
+    sample(arg, w->status, 0, &w->status->start);
+    if (w->status_every_ms && !ilu_sim_env_at(&w->sim, t0_us + (uint64_t)w->status_every_ms * 1000, sample_due, w))
+        return -1;
+    return 0;
+}
+
 void lg_sim_world_stop(struct lg_sim_world *w)
 {
     clock_gettime(CLOCK_MONOTONIC, &w->wall1);
     w->stop_us = w->sim.now_us;
+    if (w->status) /* the end snapshot, when the last invocation finished */
+        w->sample(w->sample_arg, w->status, (double)(w->stop_us - w->status_t0_us) / 1000.0, &w->status->end);
 }
 
 static double seconds_between(const struct timespec *a, const struct timespec *b)
@@ -349,8 +384,25 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
     double wall = seconds_between(&w->wall0, &w->wall1);
     double simulated_s = (double)(w->stop_us - t0_us) / 1e6;
     json_t *summary = NULL;
-    if (lg_write_results(ctx, "trace", p->inputs, &summary, err))
+    if (w->status)
+        lg_status_log_summary(w->status, w->status_every_ms);
+    /* run.json: what each function was simulated to take, and the worker's
+     * effective config (defaults, file, environment) */
+    char *dump = ilu_config_dump(&w->cfg);
+    json_t *cfg = dump ? json_loads(dump, 0, NULL) : NULL;
+    free(dump);
+    const char *token = json_string_value(json_object_get(cfg, "load_balancer_token"));
+    if (token && token[0])
+        json_object_set_new(cfg, "load_balancer_token", json_string("(set)"));
+    if (!ctx->manifest_extra)
+        ctx->manifest_extra = json_object();
+    json_object_set_new(ctx->manifest_extra, "functions", lg_trace_plan_functions_json(p, w->default_start_ms));
+    json_object_set_new(ctx->manifest_extra, "simulated_worker_config", cfg ? cfg : json_null());
+    if (lg_write_results(ctx, "trace", p->inputs, &summary, err) ||
+        (w->status && lg_status_log_commit(w->status, err))) {
+        json_decref(summary);
         return -1;
+    }
     struct timespec w2;
     clock_gettime(CLOCK_MONOTONIC, &w2);
     lg_trace_print_summary(ctx, summary);
@@ -364,6 +416,16 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
 }
 
 /* ---- one worker ------------------------------------------------------------- */
+
+static void sample_worker(void *arg, struct lg_status_log *log, double t_ms, struct lg_pool_counts *counts)
+{
+    struct sim_run *run = arg;
+    json_t *status = ilu_worker_status_json(run->worker);
+    lg_status_log_row(log, t_ms, run->world.cfg.name, status);
+    if (counts)
+        lg_pool_counts_add(counts, status);
+    json_decref(status);
+}
 
 int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
 {
@@ -416,6 +478,10 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     while (ilu_worker_sandboxes_starting(run.worker) && ilu_sim_env_step(&run.world.sim))
         ;
     run.t0_us = run.world.sim.now_us;
+    if (lg_sim_status_start(&run.world, run.t0_us, sample_worker, &run)) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
     deliver_due(&run);
     while (!run.world.failed && !lg_sim_all_done(&run.world) && ilu_sim_env_step(&run.world.sim))
         ;

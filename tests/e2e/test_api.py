@@ -9,6 +9,7 @@ from harness import WorkerTestCase, function_dir, wait_until
 
 
 class ApiTest(WorkerTestCase):
+    CONFIG = {"load_balancer_token": "e2e-secret-token"}  # no controller: only GET /config shows it
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -50,6 +51,16 @@ class ApiTest(WorkerTestCase):
             if line and not line.startswith("#"):
                 self.assertRegex(line, r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+( \d+)?$",
                                  "every non-comment line must be a Prometheus sample")
+
+    def test_config_shows_the_effective_config_without_secrets(self):
+        r = self.assertHTTP(self.worker.get("/config"), 200, "GET /config")
+        self.assertEqual(r.json["program"], "iluvatar_worker")
+        self.assertRegex(r.json["version"], r"^[0-9]")
+        cfg = r.json["config"]
+        self.assertEqual((cfg["name"], cfg["port"]), (f"e2e-{self.worker.name}", self.worker.port))
+        self.assertEqual(cfg["oci"]["cgroup_parent"], self.worker.cgroup_parent)
+        self.assertEqual(cfg["load_balancer_token"], "(set)")
+        self.assertNotIn("e2e-secret-token", r.text)
 
     def test_list_shows_registered_functions(self):
         r = self.assertHTTP(self.worker.get("/list"), 200, "GET /list")

@@ -10,6 +10,7 @@ addresses. Tests run in name order and build on each other (shared cluster):
   4   teardown leaves nothing behind
 
 Skipped (not failed) only when `ip netns add` is not permitted."""
+import collections
 import csv
 import json
 import os
@@ -234,9 +235,10 @@ class ClusterNetnsTest(unittest.TestCase):
         fnames = choose_names() if choose_names else [f"{prefix}-f{i}" for i in range(6)]
         routed0 = {n: w["routed"] for n, w in self.ctl.workers().items()}
         counts0 = {w.full_name: w.function_counts() for w in self.workers}
-        out = tempfile.mkdtemp(prefix=f"ilu-nslg-{prefix}-", dir="/tmp")
+        tmp = tempfile.mkdtemp(prefix=f"ilu-nslg-{prefix}-", dir="/tmp")
+        out = os.path.join(tmp, "out")  # a results folder must be empty: the trace lies beside it
         try:
-            trace, meta, fnames = write_trace(out, fnames)
+            trace, meta, fnames = write_trace(tmp, fnames)
             cmd = [LOAD_GEN, "--host", self.ctl.host, "--port", str(self.ctl.port), "--target", "controller",
                    "--setup", "live", "--out", out, "--quiet", "--no-plots",
                    "trace", "--input", trace, "--metadata", meta]
@@ -251,9 +253,13 @@ class ClusterNetnsTest(unittest.TestCase):
                 summary = json.load(f)
             with open(os.path.join(out, "invocations.csv"), newline="") as f:
                 rows = list(csv.DictReader(f))
+            with open(os.path.join(out, "workers.csv"), newline="") as f:
+                answered_by = list(csv.DictReader(f))
+            with open(os.path.join(out, "status.csv"), newline="") as f:
+                status_rows = list(csv.DictReader(f))
         finally:
             if not os.environ.get("ILU_E2E_KEEP"):
-                shutil.rmtree(out, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
         routed1 = {n: w["routed"] for n, w in self.ctl.workers().items()}
         routed = {n: routed1.get(n, 0) - routed0.get(n, 0) for n in self.names()}
         per_fn = {}
@@ -271,6 +277,18 @@ class ClusterNetnsTest(unittest.TestCase):
         if failed:
             self.fail_with_log(f"{algorithm}: {len(failed)} of {len(rows)} invocations failed, e.g. "
                                f"{[(x['function_name'], x['http_status'], x['error_kind'], x['error']) for x in failed[:5]]}")
+        # which worker ran each invocation, live (workers.csv and summary.json's per_worker)
+        self.assertEqual([(r["tid"], r["function_name"]) for r in answered_by],
+                         [(r["tid"], r["function_name"]) for r in rows], "workers.csv rows differ from invocations.csv")
+        by_worker = collections.Counter(r["worker"] for r in answered_by)
+        self.assertEqual(dict(by_worker), {n: c for n, c in routed.items() if c}, f"{algorithm}: workers.csv")
+        per_worker = summary["inputs"]["per_worker"]
+        self.assertEqual({n: v["invocations"] for n, v in per_worker.items()}, dict(by_worker))
+        self.assertEqual(sum(v["cold"] + v["warm"] + v["prewarm"] for v in per_worker.values()),
+                         sum(summary["container_states"][k] for k in ("cold", "warm", "prewarm")))
+        # each worker's status over the run, as the controller saw it
+        self.assertEqual({r["worker"] for r in status_rows}, self.names(), "status.csv workers")
+        self.assertEqual(summary["pool"]["workers"], N_WORKERS, summary["pool"])
         total = sum(routed.values())
         self.assertEqual(total, len(rows), f"{algorithm}: the controller's routed counters ({routed}) do not add up "
                                            f"to the load generator's {len(rows)} invocations")

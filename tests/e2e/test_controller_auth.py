@@ -79,6 +79,15 @@ class ControllerAuthTest(unittest.TestCase):
             self.assert_401(self.ctl.client.request(method, path, body))
             self.assert_401(self.ctl.client.request(method, path, body, headers=WORKER))
         self.assertEqual(self.ctl.get("/list", headers=CLIENT).status, 200)
+        # GET /config: a client's, and it never shows the tokens
+        self.assert_401(self.ctl.client.request("GET", "/config"))
+        r = self.ctl.get("/config", headers=CLIENT)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["program"], "iluvatar_controller")
+        self.assertEqual(r.json["config"]["auth"], {"worker_token": "(set)", "client_token": "(set)"})
+        self.assertEqual(r.json["config"]["load_balancer"]["algorithm"], "RoundRobin")
+        self.assertNotIn(WORKER_TOKEN, r.text)
+        self.assertNotIn(CLIENT_TOKEN, r.text)
 
     def test_04_live_worker_name_cannot_be_taken_over(self):
         """The attack of issue 8 item 15: a fake re-registers the real

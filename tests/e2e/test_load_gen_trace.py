@@ -3,6 +3,7 @@ a 3-function, 30-second trace replayed open loop with prewarmed containers,
 its results folder checked row by row, by scripts/verify_results.py and for
 plots; then bad inputs, each refused before anything is written."""
 import collections
+import hashlib
 import csv
 import json
 import os
@@ -122,6 +123,34 @@ class LoadGenTraceTest(WorkerTestCase):
         self.assertEqual(v.returncode, 0, f"verify_results.py {out} exited {v.returncode}:\n{v.stdout[-3000:]}"
                                           f"{v.stderr[-1000:]}")
         self.assertIn(f"summary matches {len(rows)} rows", v.stdout)
+
+        # run.json: the program, the command line, the inputs' checksums, the live worker's config
+        with open(os.path.join(out, "run.json")) as f:
+            m = json.load(f)
+        self.assertEqual(m["command_line"], cmd)
+        with open(trace, "rb") as f:
+            self.assertEqual(m["input_files"]["input"]["sha256"], hashlib.sha256(f.read()).hexdigest())
+        target = m["target"]
+        self.assertEqual((target["kind"], target["setup"], target["port"]), ("worker", "live", self.worker.port))
+        self.assertEqual(target["config"]["program"], "iluvatar_worker")
+        self.assertEqual(target["config"]["config"]["port"], self.worker.port)
+        self.assertEqual(target["config"]["version"], m["version"])
+        self.assertIn(target["runtime"], ("runc", "crun"))
+        self.assertEqual(set(m["functions"]), {n for n, _ in events})
+        self.assertNotIn("container_start_ms", next(iter(m["functions"].values())), "a live run's start-ups are real")
+
+        # the worker's status over the run (status.csv) and its pool counts (summary.json's pool)
+        status = read_rows(os.path.join(out, "status.csv"))
+        self.assertGreaterEqual(len(status), 3, f"status.csv: {status}")
+        self.assertEqual(float(status[0]["t_ms"]), 0.0)
+        self.assertEqual({r["worker"] for r in status}, {f"127.0.0.1:{self.worker.port}"})
+        t = [float(r["t_ms"]) for r in status]
+        self.assertEqual(t, sorted(t), "status rows out of time order")
+        ran = int(status[-1]["invocations"]) - int(status[0]["invocations"])
+        self.assertGreaterEqual(ran, len(rows), f"the worker counted {ran} invocations over the run")
+        self.assertEqual(summary["pool"]["containers_started"], summary["container_states"]["cold"], summary["pool"])
+        self.assertEqual((summary["pool"]["evictions"], summary["pool"]["workers"],
+                          summary["pool"]["status_every_ms"]), (0, 1, 1000), summary["pool"])
 
         for name in PLOTS:
             path = os.path.join(out, name)

@@ -5,6 +5,7 @@ starts, states, latencies to the microsecond), byte-identical repeats, seeded
 jitter, bad worker configs and functions refused with a clear message, queue
 overflow reported as rows, and a loose speed smoke check."""
 import csv
+import hashlib
 import json
 import os
 import random
@@ -214,6 +215,50 @@ class SimulationTest(unittest.TestCase):
         same = [p for p in PLOTS if os.path.exists(os.path.join(out1, p)) and os.path.exists(os.path.join(out2, p))
                 and read_bytes(os.path.join(out1, p)) == read_bytes(os.path.join(out2, p))]
         print(f"\n    plots byte-identical across the two runs: {len(same)} of {len(PLOTS)} {same}")
+
+    def test_run_json_says_how_the_folder_was_made(self):
+        out, r = self.simulate("manifest", "--prewarm", "1")
+        self.assert_ok(out, r)
+        with open(os.path.join(out, "run.json")) as f:
+            m = json.load(f)
+        with open(os.path.join(REPO, "VERSION")) as f:
+            self.assertEqual(m["version"], f.read().strip())
+        self.assertRegex(m["commit"], r"^([0-9a-f]{7,}(-dirty)?|unknown)$")
+        self.assertEqual(m["command_line"][0], LOAD_GEN)
+        self.assertIn("--prewarm", m["command_line"])
+        self.assertEqual(m["command_line"][m["command_line"].index("--input") + 1], self.trace)
+        self.assertEqual((m["mode"], m["target"]), ("trace", {"kind": "worker", "setup": "simulation"}))
+        self.assertEqual(m["host"]["cpus_online"], os.cpu_count())
+        for key, path in (("input", self.trace), ("metadata", self.meta)):
+            with open(path, "rb") as f:
+                self.assertEqual(m["input_files"][key]["sha256"], hashlib.sha256(f.read()).hexdigest(), key)
+        self.assertIn("sha256", m["input_files"]["worker_config"])
+        # what each function was simulated with: the metadata's times and the default start-up
+        for name, cold, warm, mem, _ in FUNCS:
+            fn = m["functions"][name]
+            self.assertEqual((fn["cold_exec_ms"], fn["warm_exec_ms"], fn["container_start_ms"], fn["prewarms"]),
+                             (cold, warm, START_MS, 1), name)
+        cfg = m["simulated_worker_config"]
+        self.assertEqual((cfg["container_resources"]["cpu_count"], cfg["container_resources"]["memory_mb"]),
+                         (4, 2048))
+        self.assertEqual(cfg["simulation"]["container_start_ms"], START_MS)
+
+    def test_status_csv_samples_the_simulated_worker_every_second(self):
+        out, r = self.simulate("status", "--prewarm", "1")
+        self.assert_ok(out, r)
+        rows = read_rows(os.path.join(out, "status.csv"))
+        with open(os.path.join(out, "summary.json")) as f:
+            summary = json.load(f)
+        t = [float(x["t_ms"]) for x in rows]
+        # t = 0 (after the prewarms), every simulated second, and the end
+        self.assertEqual(t[:3], [0.0, 1000.0, 2000.0])
+        self.assertGreaterEqual(t[-1], max(e for _, e in self.events))
+        self.assertEqual(len(t), int(t[-2] // 1000) + 2, "one row per second, then the end")
+        self.assertEqual({x["worker"] for x in rows}, {"worker"})
+        self.assertEqual(rows[0]["num_containers"], str(len(FUNCS)))  # the prewarmed ones
+        self.assertEqual(int(rows[-1]["invocations"]) - int(rows[0]["invocations"]), len(self.events))
+        self.assertEqual(summary["pool"], {"evictions": 0, "keepalive_removals": 0, "containers_started": 0,
+                                           "workers": 1, "status_every_ms": 1000})
 
     def test_jitter_is_reproducible_with_its_seed(self):
         cfg = json.loads(json.dumps(BASE_CONFIG))

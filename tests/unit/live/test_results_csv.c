@@ -268,7 +268,7 @@ static void summary_and_no_temporary_files(void **state)
     assert_int_equal(json_integer_value(json_object_get(on_disk, "failures")), 1);
     assert_string_equal(json_string_value(json_object_get(json_object_get(on_disk, "inputs"), "trace")), "day.csv");
     assert_true(json_is_string(json_object_get(on_disk, "finished_at"))); /* a live run is stamped */
-    /* written through temporary files renamed into place: only the two remain */
+    /* written through temporary files renamed into place: only the results and the manifest remain */
     DIR *d = opendir(f->ctx.out_dir);
     assert_non_null(d);
     struct dirent *e;
@@ -277,10 +277,11 @@ static void summary_and_no_temporary_files(void **state)
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
         n++;
-        assert_true(!strcmp(e->d_name, "invocations.csv") || !strcmp(e->d_name, "summary.json"));
+        assert_true(!strcmp(e->d_name, "invocations.csv") || !strcmp(e->d_name, "summary.json") ||
+                    !strcmp(e->d_name, "run.json"));
     }
     closedir(d);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     json_decref(on_disk);
     json_decref(summary);
     json_decref(inputs);

@@ -1,10 +1,12 @@
 /* `benchmark`: measure every function folder of --functions-dir, as
  * Ilúvatar's benchmark.rs. Per function (subfolders with main.py, sorted by
- * name) and cold iteration i = 1..cold_iters: register "<name>-bench-<i>"
- * version "1" (a new name, so its first invocation starts a container) and
- * invoke it warm_iters + 1 times in sequence with {}. Writes Ilúvatar's
- * BenchmarkStore as worker_function_benchmarks.json (docs/load_gen.md),
- * keyed by folder name, plus the usual invocations.csv / summary.json. */
+ * name, the platform's test functions left out unless asked for) and cold
+ * iteration i = 1..cold_iters: register "<name>-bench-<i>" version "1" (a
+ * new name, so its first invocation starts a container) and invoke it
+ * warm_iters + 1 times in sequence with {} (or a --function-file row's
+ * args). Writes Ilúvatar's BenchmarkStore as worker_function_benchmarks.json
+ * (docs/load_gen.md), keyed by folder name, plus the usual invocations.csv /
+ * summary.json. */
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -131,7 +133,7 @@ struct fn_result {
 /* All iterations of one function folder. Returns -1 only when interrupted or
  * out of memory; failures of the function are counted in *res. */
 static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o, const char *name, const char *image,
-                          struct series *s, struct fn_result *res, uint64_t *seq)
+                          json_t *args, struct series *s, struct fn_result *res, uint64_t *seq)
 {
     char fname[300];
     struct ilu_error err = {0};
@@ -157,7 +159,7 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
         }
         long fn = ilu_report_function(&ctx->report, fname, BENCH_VERSION);
         json_t *bj =
-            json_pack("{s:s, s:s, s:{}}", "function_name", fname, "function_version", BENCH_VERSION, "json_args");
+            json_pack("{s:s, s:s, s:O}", "function_name", fname, "function_version", BENCH_VERSION, "json_args", args);
         char *body = bj ? json_dumps(bj, JSON_COMPACT) : NULL;
         json_decref(bj);
         if (fn < 0 || !body) {
@@ -223,13 +225,16 @@ static int has_file(const char *dir, const char *name)
 }
 
 /* Ilúvatar's --function-file: a CSV whose header names the columns name and
- * image_name (others, e.g. compute or memory, are ignored); one function a
- * row, read line by line (ilu_read_lines). */
+ * image_name, and optionally args (Ilúvatar's k=v;k=v, sent with every
+ * call: the sizes a function is benchmarked at; others, e.g. compute or
+ * memory, are ignored); one function a row, read line by line
+ * (ilu_read_lines). */
 struct function_file {
     const char *path;
     size_t line_no, n, cap;
-    int col_name, col_image; /* -1 until the header */
-    char **names, **images;  /* n strdup'ed strings each */
+    int col_name, col_image, col_args; /* -1 until the header (args: or absent) */
+    char **names, **images;            /* n strdup'ed strings each */
+    char **args;                       /* n compact JSON objects (strdup'ed), NULL where none */
 };
 
 static int function_file_line(void *arg, char *line, size_t len, struct ilu_error *err)
@@ -248,6 +253,8 @@ static int function_file_line(void *arg, char *line, size_t len, struct ilu_erro
                 ff->col_name = i;
             if (!strcmp(f[i], "image_name"))
                 ff->col_image = i;
+            if (!strcmp(f[i], "args"))
+                ff->col_args = i;
         }
         if (ff->col_name < 0 || ff->col_image < 0)
             return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: the header needs the columns name and image_name",
@@ -257,6 +264,14 @@ static int function_file_line(void *arg, char *line, size_t len, struct ilu_erro
     if (ff->col_name >= nf || ff->col_image >= nf || !f[ff->col_name][0] || !f[ff->col_image][0])
         return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: a row needs a name and an image_name", ff->path,
                        ff->line_no);
+    for (size_t i = 0; i < ff->n; i++) /* one entry per name in worker_function_benchmarks.json */
+        if (!strcmp(ff->names[i], f[ff->col_name]))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s:%zu: the name %s appears twice", ff->path, ff->line_no,
+                           f[ff->col_name]);
+    char *args = NULL;
+    const char *text = ff->col_args >= 0 && ff->col_args < nf ? f[ff->col_args] : "";
+    if (*text && ilu_trace_args_parse(text, &args, ff->path, ff->line_no, err))
+        return -1;
     if (ff->n == ff->cap) {
         size_t cap = ff->cap ? ff->cap * 2 : 16;
         char **nn = realloc(ff->names, cap * sizeof *nn);
@@ -265,32 +280,61 @@ static int function_file_line(void *arg, char *line, size_t len, struct ilu_erro
         char **ni = nn ? realloc(ff->images, cap * sizeof *ni) : NULL;
         if (ni)
             ff->images = ni;
-        if (!nn || !ni)
+        char **na = ni ? realloc(ff->args, cap * sizeof *na) : NULL;
+        if (na)
+            ff->args = na;
+        if (!nn || !ni || !na) {
+            free(args);
             return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+        }
         ff->cap = cap;
     }
     ff->names[ff->n] = strdup(f[ff->col_name]);
     ff->images[ff->n] = strdup(f[ff->col_image]);
+    ff->args[ff->n] = args;
     ff->n++;
     return 0;
 }
 
-static int read_function_file(const char *path, char ***names, char ***images, size_t *n, struct ilu_error *err)
+static int read_function_file(const char *path, char ***names, char ***images, char ***args, size_t *n,
+                              struct ilu_error *err)
 {
-    struct function_file ff = {.path = path, .col_name = -1, .col_image = -1};
+    struct function_file ff = {.path = path, .col_name = -1, .col_image = -1, .col_args = -1};
     int rc = ilu_read_lines(path, ILU_TRACE_MAX_LINE, function_file_line, &ff, err);
     if (!rc && ff.col_name < 0)
         rc = ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s: empty (no header)", path);
     *names = ff.names;
     *images = ff.images;
+    *args = ff.args;
     *n = ff.n;
     return rc;
 }
 
+/* The platform's own test functions among the bundled ones. Benchmarked,
+ * they become --function-data mapping targets whose times say nothing of a
+ * trace's code: sleep's fixed 50 ms stood in for trace functions of 66 ms
+ * to 5.4 s. Their main.py docstrings say what they are. */
+static const struct {
+    const char *name, *why;
+} TEST_FUNCTIONS[] = {
+    {"hello", "a platform test function: it greets and returns (about 1 us of work), a mapping target for nothing"},
+    {"sleep", "a platform baseline: it sleeps a fixed 50 ms and burns no CPU, a trace's code it is not"},
+    {"synthetic", "the trace stand-in: with no arguments it does nothing (trace mode gives it cold_ms/warm_ms)"},
+};
+
+static const char *test_function(const char *name)
+{
+    for (size_t i = 0; i < sizeof TEST_FUNCTIONS / sizeof TEST_FUNCTIONS[0]; i++)
+        if (!strcmp(TEST_FUNCTIONS[i].name, name))
+            return TEST_FUNCTIONS[i].why;
+    return NULL;
+}
+
 /* The function folders of dir (sorted by name) into *names (n of them);
- * those skipped are named in skipped. 0, or the exit code after a message. */
-static int scan_folders(struct lg_ctx *ctx, const char *dir, char *root, char ***names_out, size_t *n_out,
-                        json_t *skipped)
+ * those skipped are in skipped, name -> why, and said on stderr. 0, or the
+ * exit code after a message. */
+static int scan_folders(const struct lg_benchmark_opts *o, const char *dir, char *root, char ***names_out,
+                        size_t *n_out, json_t *skipped)
 {
     struct stat st;
     if (!realpath(dir, root) || stat(root, &st) || !S_ISDIR(st.st_mode)) {
@@ -318,13 +362,14 @@ static int scan_folders(struct lg_ctx *ctx, const char *dir, char *root, char **
                               : has_file(path, "packages.txt")
                                   ? "it needs packages (packages.txt): build an image of it"
                                   : NULL;
-            if (!why) {
+            const char *test = why || o->include_test_functions ? NULL : test_function(e);
+            if (!why && !test) {
                 if (names)
                     names[n_fns++] = strdup(e);
             } else {
-                json_array_append_new(skipped, json_string(e));
-                if (!ctx->quiet)
-                    fprintf(stderr, "iluvatar_load_gen: note: skipping %s: %s\n", path, why);
+                json_object_set_new(skipped, e, json_string(why ? why : test));
+                fprintf(stderr, "iluvatar_load_gen: note: skipping %s: %s%s\n", path, why ? why : test,
+                        test ? "; --include-test-functions benchmarks it" : "");
             }
         }
         free(ents[i]);
@@ -350,23 +395,30 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
         fprintf(stderr, "iluvatar_load_gen: benchmark: --memory must be positive\n");
         return 64;
     }
+    if (o->include_test_functions && o->function_file) {
+        fprintf(stderr, "iluvatar_load_gen: benchmark: --include-test-functions is for --functions-dir; a "
+                        "--function-file benchmarks every function it lists\n");
+        return 64;
+    }
     char root[PATH_MAX] = "";
     char **names = NULL, **images = NULL; /* images: from a function file; else <root>/<name> */
+    char **args = NULL;                   /* a function file's args column, NULL where none */
     size_t n_fns = 0;
-    json_t *skipped = json_array();
+    json_t *skipped = json_object();
     if (o->function_file) {
         struct ilu_error ferr = {0};
-        if (read_function_file(o->function_file, &names, &images, &n_fns, &ferr)) {
+        if (read_function_file(o->function_file, &names, &images, &args, &n_fns, &ferr)) {
             fprintf(stderr, "iluvatar_load_gen: benchmark: %s\n", ferr.msg);
             for (size_t f = 0; f < n_fns; f++)
-                free(names[f]), free(images[f]);
+                free(names[f]), free(images[f]), free(args[f]);
             free(names);
             free(images);
+            free(args);
             json_decref(skipped);
             return 64;
         }
     } else {
-        int rc = scan_folders(ctx, o->functions_dir, root, &names, &n_fns, skipped);
+        int rc = scan_folders(o, o->functions_dir, root, &names, &n_fns, skipped);
         if (rc) {
             json_decref(skipped);
             return rc;
@@ -403,10 +455,15 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
         snprintf(image, sizeof image, "%s", images ? images[f] : "");
         if (!images)
             snprintf(image, sizeof image, "%s/%s", root, names[f]);
+        json_t *fargs = args && args[f] ? json_loads(args[f], 0, NULL) : json_object();
+        if (!fargs) {
+            ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+            goto out;
+        }
         struct series s;
         series_init(&s);
         struct fn_result res = {0};
-        int rc = bench_function(ctx, o, names[f], image, &s, &res, &seq);
+        int rc = bench_function(ctx, o, names[f], image, fargs, &s, &res, &seq);
         errors += res.failures;
         if (!ctx->quiet) {
             char line[600];
@@ -422,11 +479,14 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
             lg_progress(ctx, "benchmark functions", f + 1, n_fns, errors);
         }
         if (json_array_size(s.a[RESULTS_SEC][0]) + json_array_size(s.a[RESULTS_SEC][1])) {
-            json_object_set_new(store, names[f],
-                                json_pack("{s:s, s:s, s:{s:o}}", "function_name", names[f], "image_name", image,
-                                          "resource_data", "CPU", series_json(&s)));
+            json_t *entry = json_pack("{s:s, s:s}", "function_name", names[f], "image_name", image);
+            if (json_object_size(fargs)) /* what it was measured with: trace mode sends the same */
+                json_object_set(entry, "args", fargs);
+            json_object_set_new(entry, "resource_data", json_pack("{s:o}", "CPU", series_json(&s)));
+            json_object_set_new(store, names[f], entry);
             json_array_append_new(done, json_string(names[f]));
         }
+        json_decref(fargs);
         series_free(&s);
         errors += res.not_registered;
         if (res.failures || res.not_registered)
@@ -445,6 +505,8 @@ int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o)
     json_object_set(inputs, "functions", done);
     json_object_set(inputs, "failed", failed);
     json_object_set(inputs, "skipped", skipped);
+    if (o->functions_dir)
+        json_object_set_new(inputs, "include_test_functions", json_boolean(o->include_test_functions));
     if (lg_write_json_file(ctx->out_dir, "worker_function_benchmarks.json", store, &err))
         goto out;
     json_t *summary = NULL;
@@ -478,9 +540,10 @@ out:
     for (size_t f = 0; names && f < n_fns; f++)
         free(names[f]);
     for (size_t f = 0; images && f < n_fns; f++)
-        free(images[f]);
+        free(images[f]), free(args[f]);
     free(names);
     free(images);
+    free(args);
     json_decref(store);
     json_decref(failed);
     json_decref(done);

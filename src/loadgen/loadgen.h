@@ -93,7 +93,14 @@ struct lg_trace_opts {
     const char *synthetic_dir; /* NULL: functions/synthetic beside the program; else the
                                   path the workers see (another host's install) */
     unsigned prewarm;
-    int status_ms; /* status.csv's period: 0 the default (1000 ms), < 0 none (snapshots only) */
+    /* a trace function whose mapped warm time differs from the trace's by
+     * more than this factor, either way, is warned about (0: the default,
+     * LG_MAPPING_TOLERANCE); strict_mapping refuses such a run instead */
+    double mapping_tolerance;
+    int strict_mapping;
+    int status_ms;       /* status.csv's period: 0 the default (1000 ms), < 0 none (snapshots only) */
+    unsigned repeat;     /* --repeat N: the run N times into DIR/rep-1 .. rep-N (0, 1: once) */
+    unsigned repetition; /* 1-based number of this repetition, 0 when not repeated */
     /* --setup simulation */
     const char *worker_config; /* NULL: built-in defaults */
     unsigned network_us;       /* client <-> worker round trip added to each invocation;
@@ -208,6 +215,7 @@ struct lg_benchmark_opts {
     const char *function_file; /* a CSV name,image_name (Ilúvatar's --function-file) */
     unsigned cold_iters, warm_iters;
     uint32_t memory_mb;
+    int include_test_functions; /* --functions-dir: benchmark hello, sleep and synthetic too */
 };
 /* Cold and warm times of every function folder; the exit code. */
 int lg_run_benchmark(struct lg_ctx *ctx, const struct lg_benchmark_opts *o);

@@ -13,13 +13,13 @@
 #include <unistd.h>
 
 /* What a run writes into its folder (common.c, worker_tally.c,
- * status_log.c, benchmark_mode.c, scripts/plot_results.py), as fnmatch
+ * status_log.c, benchmark_mode.c, trace_plan.c, scripts/plot_results.py), as fnmatch
  * patterns. A file a run writes that is missing here makes the next run into
  * the default folder refuse to start (the folder holds what a run does not
  * write): add it here. */
 static const char *const RUN_FILES[] = {
     "invocations.csv", "summary.json", "workers.csv", "status.csv", "worker_function_benchmarks.json",
-    "run.json",        "*.png",        ".*.tmp",
+    "run.json",        "mapping.csv",  "*.png",       ".*.tmp",
 };
 
 bool lg_out_dir_is_run_file(const char *name)
@@ -121,7 +121,16 @@ static int empty_at(int dfd, const char *path, dev_t dev, struct ilu_error *err)
     return rc;
 }
 
-/* Remove the run files directly in dir (the default folder). */
+/* A repetition's folder (--repeat writes rep-1 .. rep-N): its run files go
+ * too, and it with them once it is empty. */
+static bool is_repetition_dir(const char *name)
+{
+    return !fnmatch("rep-[0-9]*", name, 0) && strspn(name + 4, "0123456789") == strlen(name + 4);
+}
+
+/* Remove the run files in dir (the default folder), and in its repetition
+ * folders, which are removed once empty (one that holds anything else stays,
+ * and the caller names it). */
 static int remove_run_files(const char *dir, struct ilu_error *err)
 {
     struct dirent **names = NULL;
@@ -135,6 +144,9 @@ static int remove_run_files(const char *dir, struct ilu_error *err)
         struct stat st;
         if (!rc && lg_out_dir_is_run_file(names[i]->d_name) && !lstat(path, &st) && !S_ISDIR(st.st_mode) &&
             unlink(path))
+            rc = ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot remove %s (an earlier run's): %s", path, strerror(errno));
+        else if (!rc && is_repetition_dir(names[i]->d_name) && !lstat(path, &st) && S_ISDIR(st.st_mode) &&
+                 !(rc = remove_run_files(path, err)) && rmdir(path) && errno != ENOTEMPTY && errno != EEXIST)
             rc = ilu_err(err, ILU_ST_INTERNAL, NULL, "cannot remove %s (an earlier run's): %s", path, strerror(errno));
         free(names[i]);
     }

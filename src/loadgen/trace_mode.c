@@ -126,7 +126,10 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory for %zu invocations", n_events);
         goto out;
     }
-    if (lg_check_target(ctx, &err) || register_all(&run, o, &err) ||
+    if (o->repetition)
+        json_object_set_new(run.plan.inputs, "repetition", json_integer(o->repetition));
+    /* a repetition starts as the others: no idle container left by the one before */
+    if (lg_check_target(ctx, &err) || (o->repetition && lg_clean(ctx, &err)) || register_all(&run, o, &err) ||
         lg_status_sampler_start(&run.status, ctx, lg_status_every_ms(o), &err))
         goto out;
     for (size_t i = 0; i < n_events; i++)
@@ -153,7 +156,8 @@ int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     if (run.via_controller)
         lg_worker_tally_summary(&run.tally, run.plan.inputs);
     ctx->manifest_extra = json_pack("{s:o}", "functions", lg_trace_plan_functions_json(&run.plan, NAN));
-    if (lg_write_results(ctx, "trace", run.plan.inputs, &summary, &err) ||
+    if (lg_trace_plan_write_mapping(ctx, &run.plan, &err) ||
+        lg_write_results(ctx, "trace", run.plan.inputs, &summary, &err) ||
         (run.via_controller && lg_worker_tally_commit(&run.tally, &err))) {
         json_decref(summary);
         goto out;

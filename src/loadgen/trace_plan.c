@@ -43,6 +43,28 @@ static double json_median(json_t *arr, double max)
     return m;
 }
 
+/* entry's median times into pl: exec cold and warm, and the start-up */
+static void entry_times(json_t *entry, struct lg_fn_plan *pl)
+{
+    json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
+    pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
+    pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
+    if (isnan(pl->cold_exec_ms))
+        pl->cold_exec_ms = pl->warm_exec_ms;
+    /* start-up = what a cold call took beyond the function's own time */
+    double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us"), BENCH_MAX_US) / 1000.0;
+    pl->start_ms = isnan(cold_total) || cold_total <= pl->cold_exec_ms ? 0 : cold_total - pl->cold_exec_ms;
+}
+
+/* entry's median warm time in ms; NAN when it has no image_name or no
+ * warm_results_sec (it cannot be mapped to) */
+static double entry_warm_ms(json_t *entry)
+{
+    json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
+    double m = json_median(json_object_get(cpu, "warm_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
+    return json_string_value(json_object_get(entry, "image_name")) ? m : NAN;
+}
+
 int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, const char **chosen_name)
 {
     json_t *best_entry = NULL;
@@ -51,11 +73,8 @@ int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, cons
     json_t *entry;
     json_object_foreach(data, key, entry)
     {
-        json_t *cpu = json_object_get(json_object_get(entry, "resource_data"), "CPU");
-        double m = json_median(json_object_get(cpu, "warm_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
-        if (!json_string_value(json_object_get(entry, "image_name")) || isnan(m))
-            continue;
-        if (fabs(m - warm_ms) < best) {
+        double m = entry_warm_ms(entry);
+        if (!isnan(m) && fabs(m - warm_ms) < best) {
             best = fabs(m - warm_ms);
             best_entry = entry;
             *chosen_name = key;
@@ -63,15 +82,8 @@ int lg_benchmark_match(json_t *data, double warm_ms, struct lg_fn_plan *pl, cons
     }
     if (!best_entry)
         return -1;
-    json_t *cpu = json_object_get(json_object_get(best_entry, "resource_data"), "CPU");
     snprintf(pl->image, sizeof pl->image, "%s", json_string_value(json_object_get(best_entry, "image_name")));
-    pl->warm_exec_ms = json_median(json_object_get(cpu, "warm_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
-    pl->cold_exec_ms = json_median(json_object_get(cpu, "cold_results_sec"), BENCH_MAX_US / 1e6) * 1000.0;
-    if (isnan(pl->cold_exec_ms))
-        pl->cold_exec_ms = pl->warm_exec_ms;
-    /* start-up = what a cold call took beyond the function's own time */
-    double cold_total = json_median(json_object_get(cpu, "cold_invoke_duration_us"), BENCH_MAX_US) / 1000.0;
-    pl->start_ms = isnan(cold_total) || cold_total <= pl->cold_exec_ms ? 0 : cold_total - pl->cold_exec_ms;
+    entry_times(best_entry, pl);
     return 0;
 }
 
@@ -84,12 +96,148 @@ json_t *lg_benchmark_functions(json_t *doc)
     return doc;
 }
 
+/* The entry of data that measured image with exactly these arguments
+ * (NULL: none, as {}), *name its key; NULL when none did. */
+static json_t *benchmark_of(json_t *data, const char *image, json_t *args, const char **name)
+{
+    json_t *none = json_object(), *entry;
+    const char *key;
+    json_t *found = NULL;
+    json_object_foreach(data, key, entry)
+    {
+        json_t *eargs = json_object_get(entry, "args");
+        if (!isnan(entry_warm_ms(entry)) && !strcmp(json_string_value(json_object_get(entry, "image_name")), image) &&
+            json_equal(eargs ? eargs : none, args ? args : none)) {
+            found = entry;
+            *name = key;
+            break;
+        }
+    }
+    json_decref(none);
+    return found;
+}
+
+/* The last path component of an image (a folder, or an OCI reference). */
+static const char *image_leaf(const char *image, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", image);
+    size_t len = strlen(buf);
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = 0;
+    const char *slash = strrchr(buf, '/');
+    return slash && slash[1] ? slash + 1 : buf;
+}
+
+/* mapped / trace warm time; NAN when not measured. A trace time of 0 is
+ * matched only by 0. */
+static double warm_ratio(double mapped, double trace)
+{
+    if (isnan(mapped))
+        return NAN;
+    if (trace <= 0)
+        return mapped <= 0 ? 1 : INFINITY;
+    return mapped / trace;
+}
+
+/* ratio beyond tol either way; the slack keeps a ratio of exactly tol,
+ * rounded on its way through seconds and milliseconds, within it */
+static int ratio_beyond(double ratio, double tol)
+{
+    if (isnan(ratio))
+        return 0;
+    double factor = ratio >= 1 ? ratio : ratio > 0 ? 1 / ratio : INFINITY;
+    return factor > tol * (1 + 1e-9);
+}
+
+static const char *const SOURCE_NAMES[] = {
+    [LG_FN_SYNTHETIC] = "synthetic",
+    [LG_FN_BENCHMARK] = "benchmark",
+    [LG_FN_METADATA] = "metadata",
+};
+
+/* "107.70x shorter" / "2.50x longer" for a ratio beyond 1 either way. */
+static void ratio_words(double ratio, char *out, size_t n)
+{
+    if (ratio >= 1)
+        snprintf(out, n, "%.2fx longer", ratio);
+    else if (ratio > 0)
+        snprintf(out, n, "%.2fx shorter", 1 / ratio);
+    else
+        snprintf(out, n, "0 ms against a positive time");
+}
+
+/* The warnings about the mapping (unless a later repetition: the first
+ * said them), and --strict-mapping's refusal: -1 with err listing the
+ * functions beyond the tolerance. */
+static int check_mapping(const struct lg_trace_opts *o, struct lg_trace_plan *p, double tol, struct ilu_error *err)
+{
+    size_t n = p->trace.n_fns, distorted = 0, mapped = 0, top = 0;
+    const char *top_fn = NULL;
+    int say = o->repetition <= 1;
+    json_t *runs = json_object(); /* benchmarked function -> trace functions running it */
+    for (size_t f = 0; f < n; f++) {
+        const struct lg_fn_plan *pl = &p->fns[f];
+        if (pl->source == LG_FN_BENCHMARK) {
+            size_t same = (size_t)json_integer_value(json_object_get(runs, pl->function)) + 1;
+            json_object_set_new(runs, pl->function, json_integer((json_int_t)same));
+            mapped++;
+            if (same > top)
+                top = same, top_fn = pl->function;
+        }
+        if (!pl->distorted)
+            continue;
+        distorted++;
+        char words[64];
+        ratio_words(pl->ratio, words, sizeof words);
+        if (say)
+            fprintf(stderr,
+                    "iluvatar_load_gen: warning: trace function %s runs %s (%s): warm %.1f ms where the trace says "
+                    "%.1f ms, %s (--mapping-tolerance %g)\n",
+                    pl->name, pl->function, SOURCE_NAMES[pl->source], pl->mapped_warm_ms, p->trace.fns[f].warm_ms,
+                    words, tol);
+    }
+    if (say && distorted)
+        fprintf(stderr,
+                "iluvatar_load_gen: warning: %zu of %zu trace functions run more than %gx shorter or longer than the "
+                "trace says; mapping.csv in the results lists every mapping\n",
+                distorted, n, tol);
+    /* one benchmarked function standing in for most of the trace: its
+     * durations may fit, but the trace's variety of code is gone */
+    if (say && mapped >= 3 && top * 2 > mapped)
+        fprintf(stderr,
+                "iluvatar_load_gen: warning: %zu of %zu trace functions run %s: one function's code stands in for "
+                "most of the trace; benchmark more functions, or sizes of them (benchmark --function-file with "
+                "an args column), for a closer mapping\n",
+                top, n, top_fn);
+    json_decref(runs);
+    json_object_set_new(p->inputs, "mapping_tolerance", json_real(tol));
+    json_object_set_new(p->inputs, "strict_mapping", json_boolean(o->strict_mapping));
+    json_object_set_new(p->inputs, "mapping_distorted", json_integer((json_int_t)distorted));
+    if (!o->strict_mapping || !distorted)
+        return 0;
+    char names[300];
+    size_t len = 0, listed = 0;
+    names[0] = 0;
+    for (size_t f = 0; f < n; f++)
+        if (p->fns[f].distorted && len + strlen(p->fns[f].name) + 2 < sizeof names - 16) {
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", listed ? ", " : "", p->fns[f].name);
+            listed++;
+        }
+    if (listed < distorted)
+        snprintf(names + len, sizeof names - len, " and %zu more", distorted - listed);
+    return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                   "--strict-mapping: %zu of %zu trace functions are mapped more than %gx off their trace warm time "
+                   "(%s); nothing was run",
+                   distorted, n, tol, names);
+}
+
 static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, struct lg_trace_plan *p,
                           struct ilu_error *err)
 {
     struct ilu_trace *t = &p->trace;
     json_t *data = NULL;
     char synthetic[PATH_MAX];
+    double tol = o->mapping_tolerance > 0 ? o->mapping_tolerance : LG_MAPPING_TOLERANCE;
     int functions_load = !strcmp(o->load_type, "functions");
     if (functions_load) {
         json_error_t jerr;
@@ -133,51 +281,91 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
         struct ilu_trace_fn *fn = &t->fns[f];
         struct lg_fn_plan *pl = &p->fns[f];
         pl->name = fn->name;
-        json_t *args;
+        json_t *given = fn->args_json ? json_loads(fn->args_json, 0, NULL) : NULL, *args, *entry = NULL;
+        if (fn->args_json && !given) {
+            ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+            rc = -1;
+            break;
+        }
+        const char *bench = NULL;
+        pl->mapped_warm_ms = NAN;
         if (fn->image) {
             /* the metadata's image_name (Ilúvatar's column): that function
-             * itself, with the trace's durations as its expected times */
+             * itself, with the trace's durations as its expected times,
+             * unless the benchmark measured it with these arguments */
+            pl->source = LG_FN_METADATA;
             snprintf(pl->image, sizeof pl->image, "%s", fn->image);
             pl->cold_exec_ms = fn->cold_ms;
             pl->warm_exec_ms = fn->warm_ms;
-            json_object_set_new(mapping, fn->name,
-                                json_pack("{s:s, s:s}", "image_name", fn->image, "from", "metadata"));
+            entry = json_pack("{s:s, s:s}", "image_name", fn->image, "from", "metadata");
+            json_t *measured = data ? benchmark_of(data, fn->image, given, &bench) : NULL;
+            char leaf[PATH_MAX];
+            snprintf(pl->function, sizeof pl->function, "%s",
+                     measured ? bench : image_leaf(fn->image, leaf, sizeof leaf));
+            if (measured) {
+                entry_times(measured, pl);
+                pl->mapped_warm_ms = pl->warm_exec_ms;
+            }
             args = json_object();
         } else if (functions_load) {
-            const char *chosen = NULL;
-            if (lg_benchmark_match(data, fn->warm_ms, pl, &chosen)) {
+            pl->source = LG_FN_BENCHMARK;
+            if (lg_benchmark_match(data, fn->warm_ms, pl, &bench)) {
                 ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s has no function with warm_results_sec", o->function_data);
+                json_decref(given);
                 rc = -1;
                 break;
             }
-            json_object_set_new(mapping, fn->name,
-                                json_pack("{s:s, s:s, s:f, s:f}", "benchmark", chosen, "image_name", pl->image,
-                                          "benchmark_warm_ms", pl->warm_exec_ms, "trace_warm_ms", fn->warm_ms));
-            if (!ctx->quiet)
+            /* the arguments it was benchmarked with (benchmark --function-file's args) */
+            json_t *bargs = json_object_get(json_object_get(data, bench), "args");
+            if (bargs && !json_is_object(bargs)) {
+                ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "%s: %s's args must be a JSON object of arguments",
+                        o->function_data, bench);
+                json_decref(given);
+                rc = -1;
+                break;
+            }
+            snprintf(pl->function, sizeof pl->function, "%s", bench);
+            pl->mapped_warm_ms = pl->warm_exec_ms;
+            entry = json_object();
+            if (!ctx->quiet && o->repetition <= 1)
                 fprintf(stderr, "Function mapped to benchmark code: %s -> %s (warm %.1f ms vs %.1f ms)\n", fn->name,
-                        chosen, pl->warm_exec_ms, fn->warm_ms);
-            args = json_object();
+                        bench, pl->warm_exec_ms, fn->warm_ms);
+            args = bargs ? json_deep_copy(bargs) : json_object();
         } else {
+            pl->source = LG_FN_SYNTHETIC;
             snprintf(pl->image, sizeof pl->image, "%s", synthetic);
+            snprintf(pl->function, sizeof pl->function, "synthetic");
             pl->cold_exec_ms = fn->cold_ms;
             pl->warm_exec_ms = fn->warm_ms;
+            pl->mapped_warm_ms = fn->warm_ms; /* it sleeps what it is told */
             args = json_pack("{s:f, s:f}", "cold_ms", fn->cold_ms, "warm_ms", fn->warm_ms);
         }
+        pl->ratio = warm_ratio(pl->mapped_warm_ms, fn->warm_ms);
+        pl->distorted = ratio_beyond(pl->ratio, tol);
+        if (bench && entry) { /* recorded with what it was measured to take */
+            json_object_set_new(entry, "benchmark", json_string(bench));
+            json_object_set_new(entry, "image_name", json_string(pl->image));
+            json_object_set_new(entry, "benchmark_warm_ms", json_real(pl->mapped_warm_ms));
+            json_object_set_new(entry, "trace_warm_ms", json_real(fn->warm_ms));
+            json_object_set_new(entry, "ratio", isfinite(pl->ratio) ? json_real(pl->ratio) : json_null());
+            json_object_set_new(entry, "distorted", json_boolean(pl->distorted));
+        }
         /* the metadata's args (Ilúvatar's column) go with every call, over
-         * the synthetic function's own */
-        if (fn->args_json) {
-            json_t *given = json_loads(fn->args_json, 0, NULL);
-            if (!given || json_object_update(args, given)) {
-                json_decref(given);
-                json_decref(args);
-                ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-                rc = -1;
-                break;
-            }
+         * the function's own (the synthetic function's times, a
+         * benchmark's sizes) */
+        if (!args || (given && json_object_update(args, given))) {
             json_decref(given);
-            json_t *entry = json_object_get(mapping, fn->name);
-            if (entry)
-                json_object_set_new(entry, "args", json_loads(fn->args_json, 0, NULL));
+            json_decref(args);
+            json_decref(entry);
+            ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+            rc = -1;
+            break;
+        }
+        json_decref(given);
+        if (entry) {
+            if (json_object_size(args))
+                json_object_set(entry, "args", args);
+            json_object_set_new(mapping, fn->name, entry);
         }
         pl->prewarms = fn->prewarms >= 0 ? (unsigned)fn->prewarms : o->prewarm;
         /* a Python container needs ~20 MB of its own before the function allocates */
@@ -200,7 +388,50 @@ static int plan_functions(struct lg_ctx *ctx, const struct lg_trace_opts *o, str
     else
         json_decref(mapping);
     json_decref(data);
-    return rc;
+    return rc ? rc : check_mapping(o, p, tol, err);
+}
+
+/* One field of a CSV row: as is, or quoted (RFC 4180) when it holds a
+ * comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int lg_trace_plan_write_mapping(struct lg_ctx *ctx, const struct lg_trace_plan *p, struct ilu_error *err)
+{
+    FILE *f = lg_results_file_open(ctx, "mapping.csv", err);
+    if (!f)
+        return -1;
+    fputs("trace_function,function,image_name,args,trace_warm_ms,mapped_warm_ms,ratio,source,distorted\n", f);
+    for (size_t i = 0; i < p->trace.n_fns; i++) {
+        const struct lg_fn_plan *pl = &p->fns[i];
+        csv_field(f, pl->name);
+        fputc(',', f);
+        csv_field(f, pl->function);
+        fputc(',', f);
+        csv_field(f, pl->image);
+        fputc(',', f);
+        csv_field(f, pl->args_json);
+        fprintf(f, ",%.3f,", p->trace.fns[i].warm_ms);
+        if (!isnan(pl->mapped_warm_ms))
+            fprintf(f, "%.3f", pl->mapped_warm_ms);
+        fputc(',', f);
+        if (!isnan(pl->ratio))
+            fprintf(f, "%.6g", pl->ratio);
+        fprintf(f, ",%s,%d\n", SOURCE_NAMES[pl->source], pl->distorted);
+    }
+    return lg_results_file_commit(ctx, "mapping.csv", f, err);
 }
 
 static int csv_line(void *ctx, char *line, size_t len, struct ilu_error *err)

@@ -13,6 +13,17 @@
 
 #define LG_TRACE_FN_VERSION "1"
 
+/* --mapping-tolerance's default: a mapped warm time within half to twice
+ * the trace's is not warned about */
+#define LG_MAPPING_TOLERANCE 2.0
+
+/* Where a trace function's code came from (mapping.csv's source column). */
+enum lg_fn_source {
+    LG_FN_SYNTHETIC, /* functions/synthetic, told the trace's cold and warm times */
+    LG_FN_BENCHMARK, /* the benchmarked function closest in warm time (--function-data) */
+    LG_FN_METADATA,  /* the metadata's image_name, with its args */
+};
+
 struct lg_fn_plan {
     const char *name; /* borrowed from the trace */
     char image[PATH_MAX];
@@ -25,6 +36,12 @@ struct lg_fn_plan {
     /* what the function costs, for the simulated backend */
     double start_ms; /* container start-up; 0: the simulation's default */
     double cold_exec_ms, warm_exec_ms;
+    /* the mapping, for mapping.csv and the warnings */
+    enum lg_fn_source source;
+    char function[128];    /* what runs: the benchmark entry's name, else the image's last path component */
+    double mapped_warm_ms; /* its benchmarked warm time (synthetic: the trace's); NAN: never measured */
+    double ratio;          /* mapped_warm_ms / the trace's warm_dur_ms; NAN when not measured */
+    int distorted;         /* ratio beyond the tolerance, either way */
 };
 
 struct lg_trace_plan {
@@ -60,6 +77,12 @@ uint64_t lg_trace_plan_take(struct lg_trace_plan *p);
  * simulation the container start-up used: start_ms, else default_start_ms;
  * NAN for a live run, where start-ups are what they are). */
 json_t *lg_trace_plan_functions_json(const struct lg_trace_plan *p, double default_start_ms);
+/* mapping.csv into ctx->out_dir (through a temporary file renamed into
+ * place): per trace function, in the metadata's order, the function and
+ * arguments it runs, its trace and mapped warm times, their ratio, where
+ * the mapping came from and whether it is beyond the tolerance. 0, or -1
+ * with err. Called with the other results of a run that succeeded. */
+int lg_trace_plan_write_mapping(struct lg_ctx *ctx, const struct lg_trace_plan *p, struct ilu_error *err);
 /* Rows in the trace: exact once it was read, an estimate from the bytes
  * read while it is streamed (for progress lines). */
 uint64_t lg_trace_plan_expected_rows(const struct lg_trace_plan *p);

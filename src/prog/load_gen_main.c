@@ -2,6 +2,7 @@
  * (trace, scaling, benchmark) or a simulated one (trace), each run writing a
  * results folder. */
 #include <event2/event.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "core/cfg_schema.h"
 #include "loadgen/loadgen.h"
 #include "loadgen/out_dir.h"
+#include "report/repeat.h"
 #include "os/version.h"
 #include "prog/cmdline.h"
 
@@ -37,8 +39,11 @@ enum lg_opt_id {
     O_PREWARM,
     O_LOAD_TYPE,
     O_FUNCTION_DATA,
+    O_MAPPING_TOLERANCE,
+    O_STRICT_MAPPING,
     O_SYNTHETIC_DIR,
     O_STATUS_MS,
+    O_REPEAT,
     O_WORKER_CONFIG,
     O_SIM_NETWORK_US,
     O_WORKERS,
@@ -54,6 +59,7 @@ enum lg_opt_id {
     O_FUNCTION_FILE,
     O_COLD_ITERS,
     O_WARM_ITERS,
+    O_INCLUDE_TEST_FUNCTIONS,
     /* scaling and benchmark */
     O_MEMORY,
     N_OPTS
@@ -79,6 +85,15 @@ static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
                      "what the functions run (default synthetic; functions with --function-data)"},
     [O_FUNCTION_DATA] = {"function-data", 'f', "FILE",
                          "a benchmark's worker_function_benchmarks.json; implies --load-type functions"},
+    [O_MAPPING_TOLERANCE] = {"mapping-tolerance", 0, "F",
+                             "warn about a trace function whose mapped warm time is more than F times (either way) "
+                             "the trace's (default 2; >= 1); mapping.csv lists them all"},
+    [O_STRICT_MAPPING] = {"strict-mapping", 0, NULL,
+                          "refuse the run (nothing sent, nothing written) when a mapping is beyond "
+                          "--mapping-tolerance"},
+    [O_REPEAT] = {"repeat", 0, "N",
+                  "run the trace N times (1-1000) into DIR/rep-1 .. rep-N; DIR/summary.json has each figure's median "
+                  "and 95% CI (live: idle containers cleaned before each; simulated: seed + k - 1)"},
     [O_STATUS_MS] = {"status-ms", 0, "MS",
                      "status.csv: the workers' status every MS ms of the run (default 1000; 0: only at its start "
                      "and end)"},
@@ -104,6 +119,9 @@ static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
                          "instead: a CSV with columns name,image_name (a folder or an OCI image), Ilúvatar's"},
     [O_COLD_ITERS] = {"cold-iters", 0, "N", "cold iterations per function (default 3)"},
     [O_WARM_ITERS] = {"warm-iters", 0, "N", "warm invocations per cold one (default 10)"},
+    [O_INCLUDE_TEST_FUNCTIONS] = {"include-test-functions", 0, NULL,
+                                  "--functions-dir: benchmark the platform's test functions too (hello, sleep, "
+                                  "synthetic; skipped by default)"},
     [O_MEMORY] = {"memory", 0, "MB", "memory of each function (default 128 for scaling, 256 for benchmark)"},
 };
 
@@ -146,8 +164,9 @@ static int run_benchmark(struct lg_ctx *ctx, struct lg_mode_opts *o);
 
 static const struct lg_mode MODES[] = {
     {"trace", "replay a trace open loop (live), or on the worker or controller core in-process (simulation)",
-     BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) | BIT(O_SYNTHETIC_DIR) |
-         BIT(O_STATUS_MS) | BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
+     BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) |
+         BIT(O_MAPPING_TOLERANCE) | BIT(O_STRICT_MAPPING) | BIT(O_SYNTHETIC_DIR) | BIT(O_STATUS_MS) | BIT(O_REPEAT) |
+         BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
      1,
      "--setup simulation --target controller: a simulated cluster of --workers N workers behind the controller\n"
      "core; --sim-network-us is then the controller <-> worker round trip.\n",
@@ -156,8 +175,9 @@ static const struct lg_mode MODES[] = {
      BIT(O_THREADS_FROM) | BIT(O_THREADS_TO) | BIT(O_DURATION) | BIT(O_FUNCTION_DIR) | BIT(O_MEMORY) | BIT(O_ARGS_JSON),
      0, NULL, parse_scaling, run_scaling},
     {"benchmark", "cold and warm times of every function folder (worker_function_benchmarks.json)",
-     BIT(O_FUNCTIONS_DIR) | BIT(O_FUNCTION_FILE) | BIT(O_COLD_ITERS) | BIT(O_WARM_ITERS) | BIT(O_MEMORY), 0, NULL,
-     parse_benchmark, run_benchmark},
+     BIT(O_FUNCTIONS_DIR) | BIT(O_FUNCTION_FILE) | BIT(O_COLD_ITERS) | BIT(O_WARM_ITERS) | BIT(O_MEMORY) |
+         BIT(O_INCLUDE_TEST_FUNCTIONS),
+     0, NULL, parse_benchmark, run_benchmark},
 };
 #define N_MODES (sizeof MODES / sizeof MODES[0])
 
@@ -234,9 +254,12 @@ static void warn_stray_env(char *const *envp)
             fprintf(stderr, "iluvatar_load_gen: warning: %s\n", why);
 }
 
+static volatile sig_atomic_t interrupted; /* no more repetitions */
+
 static void on_sigint(evutil_socket_t sig, short what, void *arg)
 {
     fprintf(stderr, "\niluvatar_load_gen: interrupted\n");
+    interrupted = 1;
     event_base_loopbreak(arg);
 }
 
@@ -271,6 +294,18 @@ static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o)
                         "alone implies --load-type functions)\n");
         return 64;
     }
+    t->strict_mapping = cl->val[O_STRICT_MAPPING] != NULL;
+    if (cl->val[O_MAPPING_TOLERANCE]) {
+        char *end;
+        t->mapping_tolerance = strtod(cl->val[O_MAPPING_TOLERANCE], &end);
+        if (end == cl->val[O_MAPPING_TOLERANCE] || *end || !(t->mapping_tolerance >= 1) || t->mapping_tolerance > 1e6) {
+            fprintf(stderr,
+                    "iluvatar_load_gen: --mapping-tolerance must be a factor in [1, 1000000] (2: a mapped warm "
+                    "time within half to twice the trace's), not \"%s\"\n",
+                    cl->val[O_MAPPING_TOLERANCE]);
+            return 64;
+        }
+    }
     t->synthetic_dir = cl->val[O_SYNTHETIC_DIR];
     t->worker_config = cl->val[O_WORKER_CONFIG];
     t->controller_config = cl->val[O_CONTROLLER_CONFIG];
@@ -282,6 +317,12 @@ static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o)
         return 64;
     }
     t->status_ms = status_ms ? (int)status_ms : -1;
+    if (opt_uint(cl, O_REPEAT, &t->repeat))
+        return 64;
+    if (cl->val[O_REPEAT] && (t->repeat < 1 || t->repeat > 1000)) {
+        fprintf(stderr, "iluvatar_load_gen: --repeat must be a number of runs in [1, 1000], not %u\n", t->repeat);
+        return 64;
+    }
     if (opt_uint(cl, O_PREWARM, &t->prewarm) || opt_uint(cl, O_SIM_NETWORK_US, &t->network_us))
         return 64;
     const char *w = cl->val[O_WORKERS];
@@ -348,6 +389,7 @@ static int parse_benchmark(const struct lg_cmdline *cl, struct lg_mode_opts *o)
     *b = (struct lg_benchmark_opts){.cold_iters = 3, .warm_iters = 10, .memory_mb = 256};
     b->functions_dir = cl->val[O_FUNCTIONS_DIR];
     b->function_file = cl->val[O_FUNCTION_FILE];
+    b->include_test_functions = cl->val[O_INCLUDE_TEST_FUNCTIONS] != NULL;
     unsigned mem = b->memory_mb;
     if (opt_uint(cl, O_COLD_ITERS, &b->cold_iters) || opt_uint(cl, O_WARM_ITERS, &b->warm_iters) ||
         opt_uint(cl, O_MEMORY, &mem))
@@ -413,6 +455,124 @@ static int parse_cmdline(int argc, char **argv, struct lg_cmdline *cl, const str
     return 0;
 }
 
+/* ---- one run, or repetitions of it ------------------------------------------------ */
+
+/* What every run of this command line shares. */
+struct lg_run_setup {
+    const struct lg_mode *md;
+    struct lg_mode_opts *mo;
+    const char *host, *target, *setup;
+    uint16_t port;
+    int quiet, no_plots;
+    int argc;
+    char **argv;
+};
+
+/* The mode once, its results into out: the process exit code. */
+static int run_once(const struct lg_run_setup *rs, const char *out)
+{
+    /* precise timers: open-loop sends must leave within microseconds of
+     * their schedule, not at epoll's millisecond granularity */
+    struct event_config *ecfg = event_config_new();
+    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    struct event_base *base = event_base_new_with_config(ecfg);
+    event_config_free(ecfg);
+    struct lg_ctx ctx;
+    lg_ctx_init(&ctx, rs->host, rs->port, out);
+    ctx.argc = rs->argc;
+    ctx.argv = rs->argv;
+    ctx.base = base;
+    ctx.quiet = rs->quiet;
+    ctx.no_plots = rs->no_plots;
+    ctx.target = rs->target;
+    ctx.setup = rs->setup;
+    ctx.http = ilu_http_client_new(base, rs->host, rs->port, 900);
+    signal(SIGPIPE, SIG_IGN);
+    struct event *sigint = evsignal_new(base, SIGINT, on_sigint, base);
+    event_add(sigint, NULL);
+
+    int code = rs->md->run(&ctx, rs->mo);
+
+    event_free(sigint);
+    ilu_http_client_free(ctx.http);
+    lg_ctx_free(&ctx);
+    event_base_free(base);
+    return code;
+}
+
+/* Reads every repetition's summary.json and writes out/summary.json with
+ * each figure's median and CI over them (report/repeat.h). 0, or 1 after
+ * saying why. */
+static int write_repeat_summary(const char *out, unsigned n, int quiet)
+{
+    json_t **summaries = calloc(n, sizeof *summaries);
+    char **names = calloc(n, sizeof *names);
+    int code = summaries && names ? 0 : 1;
+    for (unsigned k = 1; k <= n && !code; k++) {
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/rep-%u/summary.json", out, k);
+        json_error_t jerr;
+        if (!(names[k - 1] = malloc(24)) || !(summaries[k - 1] = json_load_file(path, 0, &jerr))) {
+            fprintf(stderr, "iluvatar_load_gen: %s: %s\n", path, names[k - 1] ? jerr.text : "out of memory");
+            code = 1;
+            break;
+        }
+        snprintf(names[k - 1], 24, "rep-%u", k);
+    }
+    json_t *agg = code ? NULL : ilu_repeat_summary(summaries, (const char *const *)names, n);
+    struct ilu_error err = {0};
+    if (!code && (!agg || lg_write_json_file(out, "summary.json", agg, &err))) {
+        fprintf(stderr, "iluvatar_load_gen: %s/summary.json: %s\n", out, agg ? err.msg : "out of memory");
+        code = 1;
+    }
+    if (!code && !quiet) {
+        json_t *p50 = json_object_get(json_object_get(agg, "aggregate"), "latency_ms.p50");
+        json_t *ci = json_object_get(p50, "ci95");
+        char ci_text[96] = "n/a (fewer than 6 repetitions)";
+        if (json_is_array(ci))
+            snprintf(ci_text, sizeof ci_text, "[%.3f, %.3f] ms", json_real_value(json_array_get(ci, 0)),
+                     json_real_value(json_array_get(ci, 1)));
+        fprintf(stderr,
+                "iluvatar_load_gen: %u repetitions: latency p50 median %.3f ms, 95%% CI %s; in %s/summary.json\n", n,
+                json_real_value(json_object_get(p50, "median")), ci_text, out);
+    }
+    /* a simulation without jitter repeats itself exactly: say so rather than show zero-width intervals */
+    json_t *values = json_object_get(json_object_get(json_object_get(agg, "aggregate"), "latency_ms.p50"), "values");
+    if (!code && n > 1 && !strcmp(json_string_value(json_object_get(agg, "setup")) ?: "", "simulation") &&
+        json_equal(json_array_get(values, 0), json_array_get(values, n - 1)) &&
+        json_equal(json_array_get(values, 0), json_array_get(values, n / 2)))
+        fprintf(stderr, "iluvatar_load_gen: note: the repetitions give the same latencies: with "
+                        "simulation.jitter_pct 0 a simulation is deterministic, whatever its seed\n");
+    json_decref(agg);
+    for (unsigned k = 0; k < n && summaries; k++)
+        json_decref(summaries[k]);
+    for (unsigned k = 0; k < n && names; k++)
+        free(names[k]);
+    free(summaries);
+    free(names);
+    return code;
+}
+
+/* --repeat N: the trace N times into out/rep-1 .. rep-N (each an ordinary
+ * results folder), then out/summary.json over them. */
+static int run_repeated(const struct lg_run_setup *rs, const char *out)
+{
+    unsigned n = rs->mo->trace.repeat;
+    for (unsigned k = 1; k <= n; k++) {
+        char dir[PATH_MAX + 32];
+        snprintf(dir, sizeof dir, "%s/rep-%u", out, k);
+        if (!rs->quiet)
+            fprintf(stderr, "iluvatar_load_gen: repetition %u of %u into %s\n", k, n, dir);
+        rs->mo->trace.repetition = k;
+        int code = run_once(rs, dir);
+        if (code || interrupted) {
+            fprintf(stderr, "iluvatar_load_gen: repetition %u of %u failed; no %s/summary.json written\n", k, n, out);
+            return code ? code : 1;
+        }
+    }
+    return write_repeat_summary(out, n, rs->quiet);
+}
+
 int main(int argc, char **argv)
 {
     struct lg_cmdline cl = {0};
@@ -472,31 +632,17 @@ int main(int argc, char **argv)
         return err.status == ILU_ST_BAD_REQUEST ? 64 : 1;
     }
 
-    /* precise timers: open-loop sends must leave within microseconds of
-     * their schedule, not at epoll's millisecond granularity */
-    struct event_config *ecfg = event_config_new();
-    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-    struct event_base *base = event_base_new_with_config(ecfg);
-    event_config_free(ecfg);
-    struct lg_ctx ctx;
-    lg_ctx_init(&ctx, host, (uint16_t)port, out);
-    ctx.argc = n_typed;
-    ctx.argv = typed;
-    ctx.base = base;
-    ctx.quiet = cl.val[O_QUIET] != NULL;
-    ctx.no_plots = cl.val[O_NO_PLOTS] != NULL;
-    ctx.target = target;
-    ctx.setup = setup;
-    ctx.http = ilu_http_client_new(base, host, (uint16_t)port, 900);
-    signal(SIGPIPE, SIG_IGN);
-    struct event *sigint = evsignal_new(base, SIGINT, on_sigint, base);
-    event_add(sigint, NULL);
-
-    int code = md->run(&ctx, &mo);
-
-    event_free(sigint);
-    ilu_http_client_free(ctx.http);
-    lg_ctx_free(&ctx);
-    event_base_free(base);
-    return code;
+    struct lg_run_setup rs = {.md = md,
+                              .mo = &mo,
+                              .host = host,
+                              .port = (uint16_t)port,
+                              .target = target,
+                              .setup = setup,
+                              .quiet = cl.val[O_QUIET] != NULL,
+                              .no_plots = cl.val[O_NO_PLOTS] != NULL,
+                              .argc = n_typed,
+                              .argv = typed};
+    if (mo.trace.repeat > 1 && !strcmp(md->name, "trace"))
+        return run_repeated(&rs, out);
+    return run_once(&rs, out);
 }

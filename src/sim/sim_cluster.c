@@ -370,7 +370,9 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
         struct cl_node *node = &run->nodes[i];
         snprintf(node->name, sizeof node->name, "worker-%u", i);
         /* each worker its own backend; jitter seeds differ, deterministically */
-        if (!(node->backend = lg_sim_world_backend(world, &run->plan, i)))
+        /* worker i of repetition k jitters with simulation.seed + (k - 1) * 1024 + i */
+        uint64_t rep = run->o->repetition ? run->o->repetition - 1 : 0;
+        if (!(node->backend = lg_sim_world_backend(world, &run->plan, rep * 1024 + i)))
             return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
         if (!(node->worker = ilu_worker_new(&world->cfg, &world->sim.env, node->backend, &world->log, err)))
             return ilu_err_wrap(err, "worker config");

@@ -198,6 +198,8 @@ static int load_config(const struct lg_trace_opts *o, struct lg_sim_world *w, js
                   "keepalive_sec", (int)cfg->container_resources.keepalive_sec, "container_start_ms",
                   (int)sc->container_start_ms, "invoke_overhead_us", (int)sc->invoke_overhead_us, "jitter_pct",
                   (int)sc->jitter_pct, "seed", (int)sc->seed, "network_us", (int)o->network_us));
+    if (o->repetition) /* --repeat: which one, and the seeds it jittered with (sim_trace, sim_cluster) */
+        json_object_set_new(inputs, "repetition", json_integer(o->repetition));
     json_t *sim = json_object_get(inputs, "simulation");
     json_object_set_new(sim, "host_cpus", json_real(sc->host_cpus));
     json_object_set_new(sim, "start_cpu_pct", json_integer(sc->start_cpu_pct));
@@ -398,7 +400,7 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
         ctx->manifest_extra = json_object();
     json_object_set_new(ctx->manifest_extra, "functions", lg_trace_plan_functions_json(p, w->default_start_ms));
     json_object_set_new(ctx->manifest_extra, "simulated_worker_config", cfg ? cfg : json_null());
-    if (lg_write_results(ctx, "trace", p->inputs, &summary, err) ||
+    if (lg_trace_plan_write_mapping(ctx, p, err) || lg_write_results(ctx, "trace", p->inputs, &summary, err) ||
         (w->status && lg_status_log_commit(w->status, err))) {
         json_decref(summary);
         return -1;
@@ -435,7 +437,8 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     int code = 1;
     if (lg_sim_world_init(ctx, o, &run.world, &run.plan, &err))
         goto out;
-    if (!(backend = lg_sim_world_backend(&run.world, &run.plan, 0))) {
+    /* repetition k jitters with simulation.seed + k - 1 */
+    if (!(backend = lg_sim_world_backend(&run.world, &run.plan, o->repetition ? o->repetition - 1 : 0))) {
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }

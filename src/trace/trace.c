@@ -72,9 +72,8 @@ static const char *field(char **fields, int n, int col)
     return col >= 0 && col < n ? fields[col] : "";
 }
 
-/* Ilúvatar's args column, "k=v;k=v", as a JSON object of strings: values
- * stay text, as Ilúvatar's load generator sends them. */
-static int args_to_json(const char *text, char **out, const char *source, size_t line, struct ilu_error *err)
+/* values stay text, as Ilúvatar's load generator sends them */
+int ilu_trace_args_parse(const char *text, char **out, const char *source, size_t line, struct ilu_error *err)
 {
     json_t *obj = json_object();
     char *copy = strdup(text);
@@ -146,7 +145,7 @@ static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *s
         fn.prewarms = (int)pw;
     }
     const char *args = field(fields, n, cols[6]);
-    if (cols[6] >= 0 && *args && args_to_json(args, &fn.args_json, source, line, err))
+    if (cols[6] >= 0 && *args && ilu_trace_args_parse(args, &fn.args_json, source, line, err))
         return -1;
     const char *image = field(fields, n, cols[5]);
     struct ilu_trace_fn *fns = realloc(t->fns, (t->n_fns + 1) * sizeof *fns);

@@ -77,6 +77,12 @@ int ilu_trace_csv_begin(struct ilu_trace_csv *p, struct ilu_trace *t, enum ilu_t
 int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct ilu_error *err);
 int ilu_trace_csv_end(struct ilu_trace_csv *p, struct ilu_error *err);
 
+/* Ilúvatar's args column, "k=v;k=v" (the first '=' of an item splits it),
+ * as a JSON object of strings in *out (compact JSON text, the caller's to
+ * free). 0, or -1 with err naming source:line. Shared with the load
+ * generator's benchmark --function-file. */
+int ilu_trace_args_parse(const char *text, char **out, const char *source, size_t line, struct ilu_error *err);
+
 /* Whole texts (NUL-terminated), through the same line parser.
  * Metadata first (it defines the functions), then the trace. */
 int ilu_trace_parse_metadata(struct ilu_trace *t, const char *text, const char *source, struct ilu_error *err);

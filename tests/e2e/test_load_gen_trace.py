@@ -202,6 +202,30 @@ class LoadGenTraceTest(WorkerTestCase):
             mapping = json.load(f)["inputs"]["function_mapping"]
         return read_rows(os.path.join(out, "invocations.csv")), mapping
 
+    def test_repeat_live_starts_each_repetition_cold(self):
+        """--repeat 2 against the live worker: two results folders and the
+        summary over them; the idle containers of the first are cleaned
+        before the second, so both begin with a cold start."""
+        trace = os.path.join(self.tmp, "rep-trace.csv")
+        meta = os.path.join(self.tmp, "rep-meta.csv")
+        with open(trace, "w") as f:
+            f.write("func_name,invoke_time_ms\n" + "".join(f"rp,{t}\n" for t in range(0, 600, 150)))
+        with open(meta, "w") as f:
+            f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb\nrp,30,5,64\n")
+        out = os.path.join(self.tmp, "reps")
+        cmd, r = run_load_gen(self.worker.port, out, trace, meta, "--repeat", "2", "--no-plots")
+        if r.returncode != 0:
+            self.fail_with_log(f"`{' '.join(cmd)}` exited {r.returncode}:\nstderr: {r.stderr[-3000:]}")
+        self.assertEqual(sorted(os.listdir(out)), ["rep-1", "rep-2", "summary.json"])
+        for k in (1, 2):
+            rows = read_rows(os.path.join(out, f"rep-{k}", "invocations.csv"))
+            self.assertEqual([row["container_state"] for row in rows], ["cold", "warm", "warm", "warm"], f"rep-{k}")
+        with open(os.path.join(out, "summary.json")) as f:
+            agg = json.load(f)
+        self.assertEqual((agg["repetitions"], agg["setup"]), (2, "live"))
+        self.assertEqual(agg["aggregate"]["container_states.cold"]["values"], [1.0, 1.0])
+        self.assertIsNone(agg["aggregate"]["latency_ms.p50"]["ci95"])  # two repetitions: no 95 % interval
+
     def test_metadata_image_name_runs_that_function(self):
         """Ilúvatar's image_name column: the function given runs itself (here
         the echo folder; an OCI reference goes the same way), with {}."""

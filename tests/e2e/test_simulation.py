@@ -260,6 +260,47 @@ class SimulationTest(unittest.TestCase):
         self.assertEqual(summary["pool"], {"evictions": 0, "keepalive_removals": 0, "containers_started": 0,
                                            "workers": 1, "status_every_ms": 1000})
 
+    def test_repeat_runs_each_seed_and_summarises_medians_with_a_ci(self):
+        jittery = {**BASE_CONFIG, "simulation": {"jitter_pct": 20}}
+        out, r = self.simulate("reps", "--repeat", "6", config=jittery, config_name="reps.worker.json")
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        for k in range(1, 7):
+            self.assert_ok(os.path.join(out, f"rep-{k}"), r)
+        self.assertEqual(sorted(os.listdir(out)), ["rep-1", "rep-2", "rep-3", "rep-4", "rep-5", "rep-6",
+                                                   "summary.json"])
+        reps = []
+        for k in range(1, 7):
+            with open(os.path.join(out, f"rep-{k}", "summary.json")) as f:
+                reps.append(json.load(f))
+            self.assertEqual(reps[-1]["inputs"]["repetition"], k)
+            self.assertTrue(os.path.exists(os.path.join(out, f"rep-{k}", "run.json")))
+        # repetition k jitters with seed + k - 1: rep-1 is the single run, the others differ
+        single, r1 = self.simulate("reps-single", config=jittery, config_name="reps.worker.json")
+        self.assert_ok(single, r1)
+        self.assertEqual(read_bytes(os.path.join(out, "rep-1", "invocations.csv")),
+                         read_bytes(os.path.join(single, "invocations.csv")))
+        self.assertNotEqual(read_bytes(os.path.join(out, "rep-1", "invocations.csv")),
+                            read_bytes(os.path.join(out, "rep-2", "invocations.csv")))
+        with open(os.path.join(out, "summary.json")) as f:
+            agg = json.load(f)
+        self.assertEqual((agg["repetitions"], agg["setup"], agg["runs"][0]), (6, "simulation", "rep-1"))
+        p50 = agg["aggregate"]["latency_ms.p50"]
+        values = [x["latency_ms"]["p50"] for x in reps]
+        self.assertEqual(p50["values"], values)
+        v = sorted(values)
+        self.assertAlmostEqual(p50["median"], (v[2] + v[3]) / 2, places=9)
+        self.assertEqual(p50["ci95"], [v[0], v[5]])  # six repetitions: the 96.9 % interval is [min, max]
+        self.assertAlmostEqual(p50["coverage"], 1 - 2 / 64, places=12)
+        self.assertEqual(set(agg["per_function"]), {name for name, *_ in FUNCS})
+        # scripts/compare_results.py reads the folder as one run with the same medians
+        c = subprocess.run([PYTHON, os.path.join(REPO, "scripts", "compare_results.py"), out, "--no-plot"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(c.returncode, 0, c.stderr)
+        self.assertIn("6 repetitions", c.stdout)
+        bad, r2 = self.simulate("reps-bad", "--repeat", "0")
+        self.assertEqual(r2.returncode, 64, r2.stderr)
+        self.assertIn("--repeat must be a number of runs in [1, 1000]", r2.stderr)
+
     def test_jitter_is_reproducible_with_its_seed(self):
         cfg = json.loads(json.dumps(BASE_CONFIG))
         cfg["simulation"] = {"jitter_pct": 10, "seed": 1}

@@ -41,13 +41,15 @@ written or the plot cannot be made (matplotlib missing: use --no-plot).
 """
 import argparse
 import csv
-import json
 import math
 import os
 import re
 import statistics
 import sys
 from array import array
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_files import BadInput, nearest_rank_index, read_summary  # noqa: E402
 
 REQUIRED = ("function_name", "function_version", "e2e_ms", "container_state", "success")
 STATES = ("cold", "prewarm", "warm", "error")
@@ -62,19 +64,9 @@ LABEL_MAX = 40          # legend labels are cut to this many characters
 PNG_META = {"Software": None}  # no library version in the PNG: same input, same bytes
 
 
-class BadInput(Exception):
-    pass
-
 
 # ---- the project's rules ------------------------------------------------------
 
-
-def nearest_rank(n, p):
-    """0-based index of the nearest-rank p-th percentile of n > 0 sorted values:
-    rank ceil(p/100 * n) clamped to [1, n], minus one (ilu_nearest_rank, with
-    the same double arithmetic)."""
-    rank = math.ceil(p / 100.0 * float(n))
-    return 0 if rank < 1 else n - 1 if rank >= n else rank - 1
 
 
 def llround(x):
@@ -173,18 +165,6 @@ def read_invocations(path):
     return groups
 
 
-def read_summary(path):
-    try:
-        with open(path) as f:
-            s = json.load(f)
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}")
-    except ValueError as e:
-        raise BadInput(f"{path}: not valid JSON: {e}")
-    if not isinstance(s, dict):
-        raise BadInput(f"{path}: not a JSON object")
-    return s
-
 
 def figures(g, values_sorted):
     """The figures of one group; values_sorted: its e2e µs, sorted."""
@@ -192,7 +172,7 @@ def figures(g, values_sorted):
     out = {"invocations": g.n, "successes": g.ok, "failures": g.n - g.ok,
            "cold": g.states["cold"], "prewarm": g.states["prewarm"], "warm": g.states["warm"]}
     for name, p in PERCENTILES.items():
-        out[name] = values_sorted[nearest_rank(n, p)] / 1000.0 if n else None
+        out[name] = values_sorted[nearest_rank_index(n, p)] / 1000.0 if n else None
     out["mean"] = mean_ms(sum(values_sorted), n) if n else None
     out["max"] = values_sorted[-1] / 1000.0 if n else None
     return out

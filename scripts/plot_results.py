@@ -21,20 +21,19 @@ An empty run still gets its figures, saying "no data". Exits 1 with a message
 when the files are missing or malformed. Needs python3-matplotlib (Debian).
 """
 import csv
-import json
 import math
 import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_files import BadInput, read_summary  # noqa: E402
 
 REQUIRED = ("function_name", "function_version", "send_ms", "end_ms", "e2e_ms", "container_state", "success")
 STATE_COLOURS = {"cold": "tab:blue", "prewarm": "tab:green", "warm": "tab:orange", "error": "tab:red"}
 # PNG metadata without the matplotlib version: identical input gives identical bytes.
 PNG_META = {"Software": None}
 
-
-class BadInput(Exception):
-    pass
 
 
 def num(text, col, path, lineno, required):
@@ -97,18 +96,6 @@ def read_csv(path):
             raise BadInput(f"{path}:{reader.line_num}: {e}")
     return rows
 
-
-def read_summary(path):
-    try:
-        with open(path) as f:
-            s = json.load(f)
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}")
-    except ValueError as e:
-        raise BadInput(f"{path}: not valid JSON: {e}")
-    if not isinstance(s, dict):
-        raise BadInput(f"{path}: not a JSON object")
-    return s
 
 
 BENCH_NAME = re.compile(r"^(.+)-bench-\d+(?:-lg[0-9a-f]+)?$")

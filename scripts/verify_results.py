@@ -27,6 +27,9 @@ import math
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_files import BadInput, nearest_rank_index  # noqa: E402
+
 COLUMNS = ["tid", "function_name", "function_version", "scheduled_ms", "send_ms", "end_ms", "lateness_ms",
            "e2e_ms", "container_state", "queue_ms", "container_start_ms", "exec_ms", "agent_rtt_ms",
            "overhead_ms", "worker_total_ms", "success", "http_status", "error_kind", "error", "client", "step", "sandbox"]
@@ -41,18 +44,11 @@ REL_ERROR = 1.0 / 2048
 PERCENTILES = ("p50", "p90", "p99")
 
 
-class BadInput(Exception):
-    pass
-
 
 def nearest_rank(sorted_values, p):
     """p-th percentile: the value at 1-based rank ceil(p/100 * n); None when empty."""
     n = len(sorted_values)
-    if n == 0:
-        return None
-    rank = math.ceil(p / 100.0 * n)
-    rank = min(max(rank, 1), n)
-    return sorted_values[rank - 1]
+    return sorted_values[nearest_rank_index(n, p)] if n else None
 
 
 def distribution(values):

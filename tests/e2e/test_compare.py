@@ -151,7 +151,7 @@ class CompareTest(unittest.TestCase):
             values = list(range(n))
             for p in (0.1, 1, 25, 50, 90, 95, 99, 99.9, 100):
                 rank = min(max(math.ceil(p / 100.0 * n), 1), n)
-                self.assertEqual(values[self.cmp.nearest_rank(n, p)], values[rank - 1], (n, p))
+                self.assertEqual(values[self.cmp.nearest_rank_index(n, p)], values[rank - 1], (n, p))
         # the CSV's 3-decimal milliseconds are read as whole µs, as the load generator keeps them
         self.assertEqual(self.cmp.parse_us("185.700"), 185700)
         self.assertEqual(self.cmp.parse_us("0.001"), 1)

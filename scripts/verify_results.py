@@ -28,7 +28,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results_files import BadInput, nearest_rank_index  # noqa: E402
+from results_files import BadInput, nearest_rank_index, read_summary  # noqa: E402
 
 COLUMNS = ["tid", "function_name", "function_version", "scheduled_ms", "send_ms", "end_ms", "lateness_ms",
            "e2e_ms", "container_state", "queue_ms", "container_start_ms", "exec_ms", "agent_rtt_ms",
@@ -245,15 +245,7 @@ def verify(folder):
     csv_path = os.path.join(folder, "invocations.csv")
     json_path = os.path.join(folder, "summary.json")
     rows, mismatches = read_rows(csv_path)
-    try:
-        with open(json_path) as f:
-            summary = json.load(f)
-    except OSError as e:
-        raise BadInput(f"cannot read {json_path}: {e.strerror}")
-    except ValueError as e:
-        raise BadInput(f"{json_path}: not valid JSON: {e}")
-    if not isinstance(summary, dict):
-        raise BadInput(f"{json_path}: not a JSON object")
+    summary = read_summary(json_path)
 
     compare("summary", block(rows, extras=True), summary, mismatches)
 

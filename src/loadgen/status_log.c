@@ -3,14 +3,28 @@
 #include <math.h>
 #include <string.h>
 
-/* the columns after t_ms and worker: /status fields, in this order */
-static const char *const FIELDS[] = {
-    "cpu_queue_len",       "num_running_funcs", "cpus_in_use",    "cpu_limit",
-    "used_mem_mb",         "total_mem_mb",      "num_containers", "idle_containers",
-    "starting_containers", "invocations",       "errors",         "cold_starts",
-    "warm_starts",         "prewarm_starts",    "evictions",      "keepalive_removals",
-    "containers_started",  "cpu_util",
+/* the columns after t_ms and worker: /status fields, in this order, then cpu_util */
+#define FIELD(name)                                     \
+    {                                                   \
+#name, offsetof(struct ilu_worker_status, name) \
+    }
+static const struct {
+    const char *name;
+    size_t offset;
+} FIELDS[] = {
+    FIELD(cpu_queue_len),       FIELD(num_running_funcs), FIELD(cpus_in_use),    FIELD(cpu_limit),
+    FIELD(used_mem_mb),         FIELD(total_mem_mb),      FIELD(num_containers), FIELD(idle_containers),
+    FIELD(starting_containers), FIELD(invocations),       FIELD(errors),         FIELD(cold_starts),
+    FIELD(warm_starts),         FIELD(prewarm_starts),    FIELD(evictions),      FIELD(keepalive_removals),
+    FIELD(containers_started),
 };
+#undef FIELD
+#define N_FIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+static uint64_t *field_of(struct ilu_worker_status *s, size_t i)
+{
+    return (uint64_t *)((char *)s + FIELDS[i].offset);
+}
 
 void lg_status_log_init(struct lg_status_log *l, struct lg_ctx *ctx)
 {
@@ -27,44 +41,59 @@ static int open_csv(struct lg_status_log *l)
         return -1;
     }
     fputs("t_ms,worker", l->csv);
-    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++)
-        fprintf(l->csv, ",%s", FIELDS[i]);
-    fputc('\n', l->csv);
+    for (size_t i = 0; i < N_FIELDS; i++)
+        fprintf(l->csv, ",%s", FIELDS[i].name);
+    fputs(",cpu_util\n", l->csv);
     return 0;
 }
 
-void lg_status_log_row(struct lg_status_log *l, double t_ms, const char *worker, json_t *status)
+void lg_status_log_sample(struct lg_status_log *l, double t_ms, const char *worker, const struct ilu_worker_status *st,
+                          double cpu_util)
 {
     if (open_csv(l))
         return;
-    /* names are the controller's (checked: no comma, quote or newline) */
-    fprintf(l->csv, "%.3f,%s", t_ms, worker);
-    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
-        json_t *v = json_object_get(status, FIELDS[i]);
-        if (json_is_integer(v))
-            fprintf(l->csv, ",%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v) && isfinite(json_real_value(v)))
-            fprintf(l->csv, ",%.3f", json_real_value(v));
-        else
-            fputc(',', l->csv);
+    /* names are the controller's (checked: no comma, quote or newline);
+     * a row per worker per second of a simulated day: no printf per field */
+    char row[64 * (N_FIELDS + 3) + 256], *o = row;
+    o += snprintf(o, 96, "%.3f,", t_ms);
+    size_t n = strnlen(worker, 200);
+    memcpy(o, worker, n);
+    o += n;
+    struct ilu_worker_status copy = *st;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        char digits[24], *d = digits + sizeof digits;
+        uint64_t v = *field_of(&copy, i);
+        do
+            *--d = (char)('0' + v % 10);
+        while (v /= 10);
+        *o++ = ',';
+        memcpy(o, d, (size_t)(digits + sizeof digits - d));
+        o += digits + sizeof digits - d;
     }
-    fputc('\n', l->csv);
+    *o++ = ',';
+    if (isfinite(cpu_util))
+        o += snprintf(o, 32, "%.3f", cpu_util);
+    *o++ = '\n';
+    fwrite(row, 1, (size_t)(o - row), l->csv);
     l->rows++;
 }
 
-static uint64_t count_of(json_t *status, const char *key)
+void lg_status_of_json(json_t *status, struct ilu_worker_status *st, double *cpu_util)
 {
-    json_int_t v = json_integer_value(json_object_get(status, key));
-    return v > 0 ? (uint64_t)v : 0;
+    *st = (struct ilu_worker_status){0};
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        json_int_t v = json_integer_value(json_object_get(status, FIELDS[i].name));
+        *field_of(st, i) = v > 0 ? (uint64_t)v : 0;
+    }
+    json_t *u = json_object_get(status, "cpu_util");
+    *cpu_util = json_is_number(u) ? json_number_value(u) : NAN;
 }
 
-void lg_pool_counts_add(struct lg_pool_counts *c, json_t *status)
+void lg_pool_counts_add(struct lg_pool_counts *c, const struct ilu_worker_status *st)
 {
-    if (!json_is_object(status))
-        return;
-    c->evictions += count_of(status, "evictions");
-    c->keepalive_removals += count_of(status, "keepalive_removals");
-    c->containers_started += count_of(status, "containers_started");
+    c->evictions += st->evictions;
+    c->keepalive_removals += st->keepalive_removals;
+    c->containers_started += st->containers_started;
     c->workers++;
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "loadgen.h"
+#include "worker/worker.h"
 
 /* summary.json's "pool", summed over the workers of one snapshot */
 struct lg_pool_counts {
@@ -28,11 +29,15 @@ struct lg_status_log {
 
 /* An empty log writing into ctx's results folder. */
 void lg_status_log_init(struct lg_status_log *l, struct lg_ctx *ctx);
-/* One row: worker's status object (the /status fields) at t_ms of the run
- * (relative to its start). A missing field is left empty. */
-void lg_status_log_row(struct lg_status_log *l, double t_ms, const char *worker, json_t *status);
+/* One row: a worker's status at t_ms of the run (relative to its start);
+ * cpu_util (the host's busy %) NAN when not known (simulations). */
+void lg_status_log_sample(struct lg_status_log *l, double t_ms, const char *worker, const struct ilu_worker_status *st,
+                          double cpu_util);
+/* A live worker's GET /status object as a struct (a missing field is 0)
+ * and its cpu_util (NAN when missing). */
+void lg_status_of_json(json_t *status, struct ilu_worker_status *st, double *cpu_util);
 /* Adds one worker's status to the counts of a snapshot. */
-void lg_pool_counts_add(struct lg_pool_counts *c, json_t *status);
+void lg_pool_counts_add(struct lg_pool_counts *c, const struct ilu_worker_status *st);
 /* The run's summary.json gets "pool": the end's counts minus the start's,
  * the workers counted and the sampling period (through ctx->summary_extra). */
 void lg_status_log_summary(const struct lg_status_log *l, unsigned every_ms);

@@ -8,14 +8,26 @@
 
 /* Rows from one answer: a worker's /status, or a controller's /workers
  * (each worker's last status, dated by its age). counts: a snapshot's sums. */
+/* One worker's row (and its counts, for a snapshot) from its status object. */
+static void take_one(struct lg_status_sampler *s, double t_ms, const char *worker, json_t *status,
+                     struct lg_pool_counts *counts)
+{
+    struct ilu_worker_status st;
+    double cpu_util;
+    lg_status_of_json(status, &st, &cpu_util);
+    lg_status_log_sample(&s->log, t_ms, worker, &st, cpu_util);
+    if (counts)
+        lg_pool_counts_add(counts, &st);
+}
+
+/* Rows from one answer: a worker's /status, or a controller's /workers
+ * (each worker's last status, dated by its age). counts: a snapshot's sums. */
 static void take(struct lg_status_sampler *s, json_t *answer, struct lg_pool_counts *counts)
 {
     /* the start snapshot is taken before the clock starts: row at t = 0 */
     double now = s->ctx->start_ns ? lg_now_ms(s->ctx) : 0;
     if (!s->controller) {
-        lg_status_log_row(&s->log, now, s->worker, answer);
-        if (counts)
-            lg_pool_counts_add(counts, answer);
+        take_one(s, now, s->worker, answer, counts);
         return;
     }
     size_t i;
@@ -28,9 +40,7 @@ static void take(struct lg_status_sampler *s, json_t *answer, struct lg_pool_cou
             continue;
         json_t *age = json_object_get(w, "last_ok_ms_ago");
         double t = json_is_integer(age) && s->ctx->start_ns ? now - (double)json_integer_value(age) : now;
-        lg_status_log_row(&s->log, t, name, status);
-        if (counts)
-            lg_pool_counts_add(counts, status);
+        take_one(s, t, name, status, counts);
     }
 }
 

@@ -12,6 +12,7 @@
  * its format is fixed), plus DIR/workers.csv (tid,function_name,worker) and,
  * in summary.json's inputs, the cluster's settings and per-worker counts. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,11 +481,11 @@ static void sample_workers(void *arg, struct lg_status_log *log, double t_ms, st
 {
     struct cl_run *run = arg;
     for (unsigned i = 0; i < run->n_nodes; i++) {
-        json_t *status = ilu_worker_status_json(run->nodes[i].worker);
-        lg_status_log_row(log, t_ms, run->nodes[i].name, status);
+        struct ilu_worker_status st;
+        ilu_worker_status_read(run->nodes[i].worker, &st);
+        lg_status_log_sample(log, t_ms, run->nodes[i].name, &st, NAN);
         if (counts)
-            lg_pool_counts_add(counts, status);
-        json_decref(status);
+            lg_pool_counts_add(counts, &st);
     }
 }
 

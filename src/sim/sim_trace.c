@@ -6,6 +6,7 @@
  * The world set-up and the reporting (lg_sim_world_*) are shared with the
  * simulated cluster (sim_cluster.c). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,11 +423,11 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
 static void sample_worker(void *arg, struct lg_status_log *log, double t_ms, struct lg_pool_counts *counts)
 {
     struct sim_run *run = arg;
-    json_t *status = ilu_worker_status_json(run->worker);
-    lg_status_log_row(log, t_ms, run->world.cfg.name, status);
+    struct ilu_worker_status st;
+    ilu_worker_status_read(run->worker, &st);
+    lg_status_log_sample(log, t_ms, run->world.cfg.name, &st, NAN);
     if (counts)
-        lg_pool_counts_add(counts, status);
-    json_decref(status);
+        lg_pool_counts_add(counts, &st);
 }
 
 int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)

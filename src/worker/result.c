@@ -147,34 +147,60 @@ json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
     return r;
 }
 
+void ilu_worker_status_read(const struct ilu_worker *w, struct ilu_worker_status *s)
+{
+    const struct ilu_worker_counters *c = &w->count;
+    *s = (struct ilu_worker_status){.cpu_queue_len = ilu_queue_len(&w->queue),
+                                    .num_running_funcs = w->running,
+                                    .cpus_in_use = w->cpus_in_use,
+                                    .cpu_limit = w->cpu_limit,
+                                    .used_mem_mb = w->pool.used_mem_mb,
+                                    .total_mem_mb = w->cfg.container_resources.memory_mb,
+                                    .num_containers = w->pool.n_containers,
+                                    .idle_containers = w->pool.n_idle,
+                                    .starting_containers = w->pool.n_starting,
+                                    .invocations = c->invocations,
+                                    .errors = c->errors,
+                                    .cold_starts = c->cold,
+                                    .warm_starts = c->warm,
+                                    .prewarm_starts = c->prewarm,
+                                    .evictions = w->pool.evictions,
+                                    .keepalive_removals = w->pool.keepalive_removals,
+                                    .containers_started = w->pool.containers_started};
+}
+
 json_t *ilu_worker_status_json(const struct ilu_worker *w)
 {
     const struct ilu_worker_counters *c = &w->count;
-    uint32_t total = w->cfg.container_resources.memory_mb;
+    struct ilu_worker_status st;
+    ilu_worker_status_read(w, &st);
     json_t *s = json_object();
-    json_object_set_new(s, "cpu_queue_len", json_integer((json_int_t)ilu_queue_len(&w->queue)));
-    json_object_set_new(s, "num_running_funcs", json_integer(w->running));
-    json_object_set_new(s, "used_mem_mb", json_integer((json_int_t)w->pool.used_mem_mb));
-    json_object_set_new(s, "total_mem_mb", json_integer(total));
-    json_object_set_new(s, "used_mem_pct", json_real(total ? 100.0 * (double)w->pool.used_mem_mb / total : 0));
-    json_object_set_new(s, "cpu_limit", json_integer(w->cpu_limit));
-    json_object_set_new(s, "cpus_in_use", json_integer(w->cpus_in_use));
-    json_object_set_new(s, "num_containers", json_integer(w->pool.n_containers));
-    json_object_set_new(s, "idle_containers", json_integer(w->pool.n_idle));
-    json_object_set_new(s, "starting_containers", json_integer(w->pool.n_starting));
-    json_object_set_new(s, "invocations", json_integer((json_int_t)c->invocations));
-    json_object_set_new(s, "errors", json_integer((json_int_t)c->errors));
-    json_object_set_new(s, "timeouts", json_integer((json_int_t)c->timeouts));
-    json_object_set_new(s, "rejected", json_integer((json_int_t)c->rejected));
-    json_object_set_new(s, "cold_starts", json_integer((json_int_t)c->cold));
-    json_object_set_new(s, "warm_starts", json_integer((json_int_t)c->warm));
-    json_object_set_new(s, "prewarm_starts", json_integer((json_int_t)c->prewarm));
-    json_object_set_new(s, "bypassed", json_integer((json_int_t)c->bypassed));
-    json_object_set_new(s, "containers_started", json_integer((json_int_t)w->pool.containers_started));
-    json_object_set_new(s, "start_failures", json_integer((json_int_t)c->start_failures));
-    json_object_set_new(s, "evictions", json_integer((json_int_t)w->pool.evictions));
-    json_object_set_new(s, "keepalive_removals", json_integer((json_int_t)w->pool.keepalive_removals));
-    json_object_set_new(s, "container_deaths", json_integer((json_int_t)c->deaths));
+#define SET_COUNT(key, v) json_object_set_new(s, key, json_integer((json_int_t)(v)))
+    SET_COUNT("cpu_queue_len", st.cpu_queue_len);
+    SET_COUNT("num_running_funcs", st.num_running_funcs);
+    SET_COUNT("used_mem_mb", st.used_mem_mb);
+    SET_COUNT("total_mem_mb", st.total_mem_mb);
+    json_object_set_new(s, "used_mem_pct",
+                        json_real(st.total_mem_mb ? 100.0 * (double)st.used_mem_mb / (double)st.total_mem_mb : 0));
+    SET_COUNT("cpu_limit", st.cpu_limit);
+    SET_COUNT("cpus_in_use", st.cpus_in_use);
+    SET_COUNT("num_containers", st.num_containers);
+    SET_COUNT("idle_containers", st.idle_containers);
+    SET_COUNT("starting_containers", st.starting_containers);
+    SET_COUNT("invocations", st.invocations);
+    SET_COUNT("errors", st.errors);
+    SET_COUNT("timeouts", c->timeouts);
+    SET_COUNT("rejected", c->rejected);
+    SET_COUNT("cold_starts", st.cold_starts);
+    SET_COUNT("warm_starts", st.warm_starts);
+    SET_COUNT("prewarm_starts", st.prewarm_starts);
+    SET_COUNT("bypassed", c->bypassed);
+    SET_COUNT("containers_started", st.containers_started);
+    SET_COUNT("start_failures", c->start_failures);
+    SET_COUNT("evictions", st.evictions);
+    SET_COUNT("keepalive_removals", st.keepalive_removals);
+    SET_COUNT("container_deaths", c->deaths);
+#undef SET_COUNT
     ilu_sandboxes_status_json(&w->sandboxes, s);
     json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
     return s;

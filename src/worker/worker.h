@@ -71,6 +71,16 @@ unsigned ilu_worker_outstanding(const struct ilu_worker *w);
  * pool by the time the load generator begins. */
 unsigned ilu_worker_sandboxes_starting(const struct ilu_worker *w);
 
+/* The worker's load and counters, as GET /status names them (counters
+ * count from the worker's start). */
+struct ilu_worker_status {
+    uint64_t cpu_queue_len, num_running_funcs, cpus_in_use, cpu_limit, used_mem_mb, total_mem_mb, num_containers,
+        idle_containers, starting_containers, invocations, errors, cold_starts, warm_starts, prewarm_starts, evictions,
+        keepalive_removals, containers_started;
+};
+/* Fills s from w without allocating: for samples taken every simulated second. */
+void ilu_worker_status_read(const struct ilu_worker *w, struct ilu_worker_status *s);
+
 /* JSON views for the API. */
 json_t *ilu_worker_status_json(const struct ilu_worker *w);  /* queue, running, memory, counters */
 json_t *ilu_worker_list_json(const struct ilu_worker *w);    /* registered functions */

@@ -5,7 +5,7 @@ import json
 import os
 import unittest
 
-from harness import WorkerTestCase, function_dir
+from harness import Worker, WorkerTestCase, function_dir
 
 
 class IsolationTest(WorkerTestCase):
@@ -57,6 +57,27 @@ class IsolationTest(WorkerTestCase):
         quota = int(self.cgroup_file("cpu", "cpu.cfs_quota_us"))
         period = int(self.cgroup_file("cpu", "cpu.cfs_period_us"))
         self.assertEqual(quota / period, 1.0, f"quota {quota} / period {period}")
+
+
+class StateDirInMissingFolderTest(unittest.TestCase):
+    """oci.state_dir in folders that do not exist yet: the worker makes the
+    missing parents traversable (0755, as mkdir -p), so user-namespaced
+    containers still reach the shared root under it, and functions run."""
+
+    def test_missing_parents_are_made_traversable(self):
+        w = Worker({}, name="nested-state")
+        nested = os.path.join(w.root, "a", "b")
+        w.overrides = {"oci": {"state_dir": os.path.join(nested, "st"), "rootfs_dir": os.path.join(nested, "st", "rootfs")}}
+        try:
+            w.start()
+            self.assertEqual(os.stat(os.path.join(w.root, "a")).st_mode & 0o777, 0o755)
+            self.assertEqual(os.stat(nested).st_mode & 0o777, 0o755)
+            self.assertEqual(w.register("hello", "1").status, 200)
+            r = w.invoke("hello", "1", {"name": "nested"})
+            self.assertEqual(r.status, 200, f"{r!r}\n{w.log_tail(20)}")
+        finally:
+            w.stop()
+            w.destroy()
 
 
 if __name__ == "__main__":

@@ -226,6 +226,21 @@ class LoadGenTraceTest(WorkerTestCase):
         self.assertEqual(agg["aggregate"]["container_states.cold"]["values"], [1.0, 1.0])
         self.assertIsNone(agg["aggregate"]["latency_ms.p50"]["ci95"])  # two repetitions: no 95 % interval
 
+    def test_registration_conflict_says_what_to_do(self):
+        """A trace function registered by an earlier run with another image:
+        409, and the message says why and what to do."""
+        self.run_metadata_trace("conf", [0], "func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat,image_name\n"
+                                             f"conf,10,1,64,100,{function_dir('echo')}\n")
+        trace = os.path.join(self.tmp, "trace.csv")  # the same name, now the synthetic function
+        meta = os.path.join(self.tmp, "conf-meta.csv")
+        with open(meta, "w") as f:
+            f.write("func_name,cold_dur_ms,warm_dur_ms,mem_mb\nconf,10,1,64\n")
+        cmd, r = run_load_gen(self.worker.port, os.path.join(self.tmp, "conf-out"), trace, meta)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("conf-1 is registered on the target with another image or memory", r.stderr)
+        self.assertIn("restart the worker", r.stderr)
+        self.assertIn("409", r.stderr)
+
     def test_metadata_image_name_runs_that_function(self):
         """Ilúvatar's image_name column: the function given runs itself (here
         the echo folder; an OCI reference goes the same way), with {}."""

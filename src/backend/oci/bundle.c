@@ -32,7 +32,9 @@ int oci_mkdir_p(const char *path, mode_t mode)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, mode) != 0 && errno != EEXIST)
+        /* missing parents as mkdir -p makes them (traversable: a
+         * user-namespaced container passes through them), the last one mode */
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }

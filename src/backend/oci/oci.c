@@ -768,7 +768,8 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
         goto fail;
     char runtime_dir[PATH_MAX + 16];
     snprintf(runtime_dir, sizeof runtime_dir, "%s/runtime", ob->state_dir);
-    if (oci_mkdir_p(ob->containers_dir, 0700) != 0 || oci_mkdir_p(runtime_dir, 0700) != 0) {
+    if (oci_mkdir_p(ob->state_dir, 0700) != 0 || oci_mkdir_p(ob->containers_dir, 0700) != 0 ||
+        oci_mkdir_p(runtime_dir, 0700) != 0) {
         ilu_err(err, ILU_ST_INTERNAL, "oci_init", "cannot create the state dir %s: %s", ob->state_dir, strerror(errno));
         goto fail;
     }

@@ -203,6 +203,7 @@ unsigned oci_images_gc(struct oci_backend *ob, uint64_t keep_bytes, const char *
 void oci_images_remove_unused(struct oci_backend *ob, const char *name, const char *tid);
 
 /* bundle.c */
+/* mkdir -p: missing parents 0755, path itself mode. 0, or -1 with errno. */
 int oci_mkdir_p(const char *path, mode_t mode);
 int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err);
 int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu_error *err);

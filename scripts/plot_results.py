@@ -463,6 +463,61 @@ def benchmark_figure(plt, rows, summary):
     return fig
 
 
+STATUS_PANELS = (  # (status.csv columns drawn, y label): one panel each, a line per worker and column
+    (("cpu_queue_len", "num_running_funcs"), "queued (solid), running (dashed)"),
+    (("used_mem_mb",), "container memory (MB)"),
+    (("num_containers", "idle_containers"), "containers (solid), idle (dashed)"),
+)
+STATUS_MAX_POINTS = 2000  # per line: a simulated day has 86,400 samples a worker
+
+
+def read_status(path):
+    """{worker: {"t": [s], column: [values]}} from status.csv (docs/load_gen.md);
+    None when the run wrote none. Every k-th row of a long run."""
+    if not os.path.exists(path):
+        return None
+    columns = [c for cols, _ in STATUS_PANELS for c in cols]
+    by_worker = {}
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ["t_ms", "worker"] + columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise BadInput(f"{path}: no column {', '.join(missing)}")
+            for lineno, r in enumerate(reader, start=2):
+                w = by_worker.setdefault(r["worker"], {"t": [], **{c: [] for c in columns}})
+                w["t"].append(num(r["t_ms"], "t_ms", path, lineno, True) / 1000.0)
+                for c in columns:
+                    w[c].append(num(r[c], c, path, lineno, True))
+    except csv.Error as e:
+        raise BadInput(f"{path}: {e}")
+    for w in by_worker.values():
+        step = max(1, len(w["t"]) // STATUS_MAX_POINTS)
+        for k in w:
+            w[k] = w[k][::step]
+    return by_worker
+
+
+def status_figure(plt, status, summary):
+    """The workers' queue, memory and containers over the run (status.csv)."""
+    fig, axes = plt.subplots(len(STATUS_PANELS), 1, figsize=(11, 8), sharex=True)
+    workers = sorted(status)[:TOP]
+    for ax, (cols, label) in zip(axes, STATUS_PANELS):
+        for (colour, _), w in zip(styles(len(workers)), workers):
+            for col, style in zip(cols, ("-", "--")):
+                ax.plot(status[w]["t"], status[w][col], color=colour, linestyle=style, drawstyle="steps-post",
+                        label=w if col == cols[0] else None)
+        ax.set_ylabel(label, fontsize="small")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    more = f" (first {TOP} of {len(status)})" if len(status) > TOP else ""
+    legend_outside(axes[0], title=f"worker{more}")
+    axes[-1].set_xlabel("time since the start of the run (s)")
+    set_title(fig, summary, "Workers' status over the run (status.csv)")
+    fig.tight_layout()
+    return fig
+
+
 def save(plt, fig, out):
     try:
         fig.savefig(out, dpi=100, metadata=PNG_META)
@@ -502,6 +557,9 @@ def main(argv):
             save(plt, scaling_figure(plt, summary, json_path), os.path.join(folder, "scaling.png"))
         if summary.get("mode") == "benchmark":
             save(plt, benchmark_figure(plt, rows, summary), os.path.join(folder, "benchmark.png"))
+        status = read_status(os.path.join(folder, "status.csv"))
+        if status:
+            save(plt, status_figure(plt, status, summary), os.path.join(folder, "status_over_time.png"))
     except BadInput as e:
         print(f"plot_results: {e}", file=sys.stderr)
         return 1

@@ -401,8 +401,10 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
         ctx->manifest_extra = json_object();
     json_object_set_new(ctx->manifest_extra, "functions", lg_trace_plan_functions_json(p, w->default_start_ms));
     json_object_set_new(ctx->manifest_extra, "simulated_worker_config", cfg ? cfg : json_null());
-    if (lg_trace_plan_write_mapping(ctx, p, err) || lg_write_results(ctx, "trace", p->inputs, &summary, err) ||
-        (w->status && lg_status_log_commit(w->status, err))) {
+    /* status.csv is complete (the end snapshot came at stop) and goes before
+     * the results: the plots made with them read it */
+    if (lg_trace_plan_write_mapping(ctx, p, err) || (w->status && lg_status_log_commit(w->status, err)) ||
+        lg_write_results(ctx, "trace", p->inputs, &summary, err)) {
         json_decref(summary);
         return -1;
     }

@@ -297,6 +297,26 @@ class PlotResultsTest(unittest.TestCase):
             with open(os.path.join(self.tmp, name), "rb") as f:
                 self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
 
+    def test_status_csv_gets_its_figure(self):
+        write_run(self.tmp, [("f", "1", "warm", 5.0)] * 10, {"mode": "trace", "invocations": 10})
+        self.assertIsNone(self.plots.read_status(os.path.join(self.tmp, "status.csv")))
+        cols = ("cpu_queue_len,num_running_funcs,cpus_in_use,cpu_limit,used_mem_mb,total_mem_mb,num_containers,"
+                "idle_containers,starting_containers,invocations,errors,cold_starts,warm_starts,prewarm_starts,"
+                "evictions,keepalive_removals,containers_started,cpu_util")
+        with open(os.path.join(self.tmp, "status.csv"), "w") as f:
+            f.write("t_ms,worker," + cols + "\n")
+            for t in range(0, 5000, 1000):
+                for w in ("worker-0", "worker-1"):
+                    f.write(f"{t}.000,{w},1,{t // 1000},0,2,{64 * (t // 1000)},2048,1,0,0,{t // 100},0,1,0,0,0,0,1,\n")
+        status = self.plots.read_status(os.path.join(self.tmp, "status.csv"))
+        self.assertEqual(sorted(status), ["worker-0", "worker-1"])
+        self.assertEqual(status["worker-1"]["t"], [0.0, 1.0, 2.0, 3.0, 4.0])
+        self.assertEqual(status["worker-0"]["used_mem_mb"], [0.0, 64.0, 128.0, 192.0, 256.0])
+        r = subprocess.run(["/usr/bin/python3", SCRIPT, self.tmp], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.tmp, "status_over_time.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 bool ilu_registration_valid_name(const char *s)
 {
@@ -44,6 +45,45 @@ int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out,
     return 0;
 }
 
+/* Ilúvatar's Compute names (iluvatar_library types.rs); FPGA, which it
+ * parses and then always refuses, is not one here. */
+static const struct {
+    const char *name;
+    uint32_t bit;
+} compute_names[] = {{"CPU", ILU_COMPUTE_CPU}, {"GPU", ILU_COMPUTE_GPU}};
+
+int ilu_compute_parse(const char *text, uint32_t *out, struct ilu_error *err)
+{
+    uint32_t bits = 0;
+    const char *p = text ? text : "";
+    for (;;) {
+        size_t n = strcspn(p, "|");
+        size_t i = 0;
+        while (i < sizeof compute_names / sizeof compute_names[0] &&
+               (n != strlen(compute_names[i].name) || strncasecmp(p, compute_names[i].name, n)))
+            i++;
+        if (i == sizeof compute_names / sizeof compute_names[0])
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                           "field compute must be CPU, GPU or CPU|GPU (names separated by |, any case), not \"%.40s\"",
+                           text ? text : "");
+        bits |= compute_names[i].bit;
+        if (!p[n])
+            break;
+        p += n + 1;
+    }
+    *out = bits;
+    return 0;
+}
+
+const char *ilu_compute_name(uint32_t compute)
+{
+    switch (compute & ILU_COMPUTE_ALL) {
+    case ILU_COMPUTE_GPU: return "GPU";
+    case ILU_COMPUTE_ALL: return "CPU|GPU";
+    default: return "CPU";
+    }
+}
+
 int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struct ilu_error *err)
 {
     memset(req, 0, sizeof *req);
@@ -56,6 +96,15 @@ int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struc
         ilu_body_get_u32(body, "cpus", 1, &req->cpus, err) ||
         ilu_body_get_u32(body, "parallel_invokes", 1, &req->parallel_invokes, err))
         return -1;
+    json_t *compute = json_object_get(body, "compute");
+    req->compute = ILU_COMPUTE_CPU; /* Ilúvatar's default */
+    if (compute && !json_is_null(compute)) {
+        if (!json_is_string(compute) || strlen(json_string_value(compute)) != json_string_length(compute))
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                           "field compute must be a string: CPU, GPU or CPU|GPU (names separated by |, any case)");
+        if (ilu_compute_parse(json_string_value(compute), &req->compute, err))
+            return -1;
+    }
     return 0; /* system stays false: internal functions are never registered from outside */
 }
 
@@ -117,5 +166,14 @@ int ilu_registration_check(const struct ilu_register_req *req, const struct ilu_
     }
     if (req->parallel_invokes > 1)
         return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "parallel_invokes must be 1 (one invocation per container)");
+    if (req->compute & ~(uint32_t)ILU_COMPUTE_ALL)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "compute 0x%x has bits other than CPU (1) and GPU (2)",
+                       req->compute);
+    /* Ilúvatar refuses any GPU bit without GPUs; CPU|GPU promises to run
+     * on CPU, so a worker without GPUs takes it (docs/gpu.md) */
+    if (lim && req->compute == ILU_COMPUTE_GPU && lim->gpu_count == 0)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                       "compute GPU needs a GPU: this worker has container_resources.gpu_resource.count 0 "
+                       "(register it with compute CPU or CPU|GPU, or on a worker with GPUs)");
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/types.h"
 
 #define ILU_NAME_MAX       63   /* function_name, function_version */
 #define ILU_IMAGE_PATH_MAX 4095 /* image_name: PATH_MAX less the NUL */
@@ -22,6 +23,7 @@ struct ilu_register_req {
     uint32_t memory_mb;
     uint32_t cpus;
     uint32_t parallel_invokes; /* only 1 is supported, as in Ilúvatar */
+    uint32_t compute;          /* ILU_COMPUTE_* bits (core/types.h); 0: CPU */
     bool system;
 };
 
@@ -30,7 +32,18 @@ struct ilu_registration_limits {
     uint32_t mem_min_mb, mem_max_mb; /* limits.mem_{min,max}_mb */
     uint32_t pool_mb;                /* container_resources.memory_mb */
     uint32_t cpu_max;                /* limits.cpu_max */
+    uint32_t gpu_count;              /* GPUs in use (container_resources.gpu_resource.count) */
 };
+
+/* Parse Ilúvatar's text form of a compute: names separated by '|', each
+ * CPU or GPU in any case ("gpu", "CPU|GPU", "Gpu|cpu"). Fills *out with
+ * the ILU_COMPUTE_* bits; -1 with a 400 naming the field compute and the
+ * value otherwise (empty, an empty name, FPGA or anything else). */
+int ilu_compute_parse(const char *text, uint32_t *out, struct ilu_error *err);
+
+/* The canonical text form of compute bits: "CPU", "GPU", "CPU|GPU"; 0 is
+ * "CPU" (the default). Static storage. */
+const char *ilu_compute_name(uint32_t compute);
 
 /* Whether image is an OCI image reference (oci:, oci-archive:,
  * docker-archive:, docker://) rather than a function folder's path. */
@@ -51,15 +64,18 @@ int ilu_body_get_u32(json_t *body, const char *key, uint32_t def, uint32_t *out,
 
 /* Decode a /register body into req (strings borrowed from body). Numbers
  * are JSON integers only (ilu_body_get_u32). cpus and
- * parallel_invokes default to 1. Strings holding a NUL are refused. 400 in
- * err for a missing or wrongly typed field. Checks nothing else. */
+ * parallel_invokes default to 1; compute (a string, ilu_compute_parse)
+ * to CPU. Strings holding a NUL are refused. 400 in err for a missing or
+ * wrongly typed field or a compute that does not parse. Checks nothing else. */
 int ilu_registration_from_json(json_t *body, struct ilu_register_req *req, struct ilu_error *err);
 
 /* The rules: names, image syntax (absolute path or image reference, at most
  * ILU_IMAGE_PATH_MAX bytes, no control characters, no ".." component),
- * memory, cpus, parallel_invokes. lim NULL (the controller, which does not
- * know each worker's limits): memory and cpus need only be positive.
- * 400 in err naming the field. */
+ * memory, cpus, parallel_invokes, compute (known bits; with lim, GPU alone
+ * needs lim->gpu_count > 0, while CPU|GPU is taken without GPUs and runs
+ * on CPU: docs/gpu.md). lim NULL (the controller, which does not know each
+ * worker's limits): memory and cpus need only be positive. 400 in err
+ * naming the field. */
 int ilu_registration_check(const struct ilu_register_req *req, const struct ilu_registration_limits *lim,
                            struct ilu_error *err);
 

@@ -92,6 +92,11 @@ static int fn_same(json_t *old, json_t *registration, const char *fqdn, struct i
         if (!json_equal(json_object_get(old, keys[k]), json_object_get(registration, keys[k])))
             return ilu_err(err, ILU_ST_CONFLICT, NULL, "function %s is already registered with a different %s", fqdn,
                            keys[k]);
+    /* compute by meaning: "gpu" is "GPU", none is CPU (both were checked) */
+    struct ilu_register_req a, b;
+    if (ilu_registration_from_json(old, &a, NULL) == 0 && ilu_registration_from_json(registration, &b, NULL) == 0 &&
+        a.compute != b.compute)
+        return ilu_err(err, ILU_ST_CONFLICT, NULL, "function %s is already registered with a different compute", fqdn);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "gpu_device.h"
 #include "log.h"
 
 struct ilu_container;
@@ -91,6 +92,14 @@ struct ilu_backend_ops {
     /* What runs the containers, for /status and logs ("crun"); NULL op:
      * the backend's name. */
     const char *(*runtime_name)(const struct ilu_backend *b);
+    /* Optional: the GPUs this backend's containers can use, asked once by
+     * the core at start when want->count > 0 (docs/gpu.md). A live backend
+     * looks at its host; the simulated one makes want->count GPUs of
+     * want->memory_mb. Fills found (n 0, and found->source saying what was
+     * looked for, when there are none); -1 with err when it cannot. NULL
+     * op: the backend has no GPUs. */
+    int (*gpu_devices)(struct ilu_backend *b, const struct ilu_gpu_resource_config *want, struct ilu_gpu_found *found,
+                       struct ilu_error *err);
 };
 
 struct ilu_backend {

@@ -65,6 +65,18 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_U32("container_resources.max_oversubscribe", container_resources.max_oversubscribe),
     ILU_CFG_F64("container_resources.max_load", container_resources.max_load),
     ILU_CFG_STR("container_resources.backend", container_resources.backend),
+    ILU_CFG_U32("container_resources.gpu_resource.count", container_resources.gpu_resource.count),
+    ILU_CFG_U32("container_resources.gpu_resource.memory_mb", container_resources.gpu_resource.memory_mb),
+    ILU_CFG_U32("container_resources.gpu_resource.funcs_per_device", container_resources.gpu_resource.funcs_per_device),
+    ILU_CFG_U32("container_resources.gpu_resource.concurrent_running_funcs",
+                container_resources.gpu_resource.concurrent_running_funcs),
+    ILU_CFG_BOOL("container_resources.gpu_resource.use_standalone_mps",
+                 container_resources.gpu_resource.use_standalone_mps),
+    ILU_CFG_U32("container_resources.gpu_resource.per_func_memory_mb",
+                container_resources.gpu_resource.per_func_memory_mb),
+    ILU_CFG_U32("container_resources.gpu_resource.status_update_freq_ms",
+                container_resources.gpu_resource.status_update_freq_ms),
+    ILU_CFG_STR("container_resources.gpu_resource.driver_lib_dir", container_resources.gpu_resource.driver_lib_dir),
     ILU_HTTP_LIMITS_FIELDS(struct ilu_worker_config, http),
     ILU_CFG_U32("http.io_threads", http_io_threads),
     ILU_CFG_U32("status.report_freq_ms", status.report_freq_ms),
@@ -138,6 +150,8 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     cfg->container_resources.max_oversubscribe = 0;
     cfg->container_resources.max_load = 1.0;
     snprintf(cfg->container_resources.backend, sizeof cfg->container_resources.backend, "oci");
+    /* Ilúvatar's: no GPUs unless asked for; the other keys 0 mean "derive" */
+    cfg->container_resources.gpu_resource.count = 0;
     ilu_http_limits_defaults(&cfg->http);
     cfg->status.report_freq_ms = 1000;
 }
@@ -277,6 +291,30 @@ char *ilu_config_dump(const struct ilu_worker_config *cfg)
     return ilu_cfg_dump_parts(parts, n);
 }
 
+/* What can be checked before the GPUs are known; the rest (memory_mb
+ * against a GPU's memory, the spots it makes) at start (worker/gpu.h). */
+static int gpu_resource_validate(const struct ilu_gpu_resource_config *g, struct ilu_error *err)
+{
+#define GPU_KEY "container_resources.gpu_resource."
+    ILU_CFG_REQUIRE(g->count <= ILU_GPU_MAX, GPU_KEY "count %u is over the most supported, %d", g->count, ILU_GPU_MAX);
+    ILU_CFG_REQUIRE(g->funcs_per_device <= ILU_GPU_SPOTS_MAX,
+                    GPU_KEY "funcs_per_device %u is over the most supported, %d", g->funcs_per_device,
+                    ILU_GPU_SPOTS_MAX);
+    ILU_CFG_REQUIRE(!g->funcs_per_device || g->concurrent_running_funcs <= g->funcs_per_device,
+                    GPU_KEY "concurrent_running_funcs (%u) must not exceed " GPU_KEY "funcs_per_device (%u): only "
+                            "functions holding a spot on a GPU run on it",
+                    g->concurrent_running_funcs, g->funcs_per_device);
+    ILU_CFG_REQUIRE(g->funcs_per_device || !g->memory_mb || g->per_func_memory_mb <= g->memory_mb,
+                    GPU_KEY "per_func_memory_mb (%u) is larger than " GPU_KEY "memory_mb (%u): a GPU would hold no "
+                            "function",
+                    g->per_func_memory_mb, g->memory_mb);
+    ILU_CFG_REQUIRE(!g->driver_lib_dir[0] || g->driver_lib_dir[0] == '/',
+                    GPU_KEY "driver_lib_dir \"%s\" must be an absolute path (or \"\": the loader's search path)",
+                    g->driver_lib_dir);
+#undef GPU_KEY
+    return 0;
+}
+
 int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *err)
 {
     ILU_CFG_REQUIRE(cfg->port > 0 && cfg->port < 65536, "port %u is out of range", cfg->port);
@@ -355,6 +393,8 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
         ILU_CFG_REQUIRE(cr->histogram_forecast_margin_pct <= 100,
                         "container_resources.histogram_forecast_margin_pct must be at most 100");
     }
+    if (gpu_resource_validate(&cfg->container_resources.gpu_resource, err))
+        return -1;
     ILU_CFG_REQUIRE(cfg->limits.max_result_bytes >= 1024, "limits.max_result_bytes must be at least 1024");
     ILU_CFG_REQUIRE(ilu_log_level_valid(cfg->logging.level),
                     "logging.level \"%s\" is not one of: debug, info, warn, error", cfg->logging.level);

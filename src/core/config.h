@@ -13,6 +13,20 @@
 #include "http_limits.h"
 
 #define ILU_HTTP_IO_THREADS_MAX 64
+#define ILU_GPU_MAX             64   /* container_resources.gpu_resource.count */
+#define ILU_GPU_SPOTS_MAX       4096 /* container spots one GPU is split into */
+
+/* container_resources.gpu_resource: Ilúvatar's GPU keys (docs/gpu.md). */
+struct ilu_gpu_resource_config {
+    uint32_t count;                    /* GPUs the worker uses; 0: none, whatever the host has */
+    uint32_t memory_mb;                /* memory of each; 0: what was found (simulated: required) */
+    uint32_t funcs_per_device;         /* container spots per GPU; 0: memory_mb / per_func_memory_mb */
+    uint32_t concurrent_running_funcs; /* invocations running at once per GPU; 0: its spots */
+    bool use_standalone_mps;           /* one MPS control daemon for the worker (not yet used) */
+    uint32_t per_func_memory_mb;       /* each spot's memory when funcs_per_device is 0; 0: the whole GPU */
+    uint32_t status_update_freq_ms;    /* GPU status sampling (not yet used); 0: status.report_freq_ms */
+    char driver_lib_dir[256];          /* the driver's user-space libraries; "": the loader's search path */
+};
 
 struct ilu_worker_config {
     char name[64];
@@ -75,6 +89,7 @@ struct ilu_worker_config {
         uint32_t max_oversubscribe;           /* the most the limit grows to, in CPUs (>= cpu_count) */
         double max_load;                      /* grow while (CPUs held by running invocations / cpu_count) <= this */
         char backend[16];                     /* isolation backend, by its name in src/backend/registry.c */
+        struct ilu_gpu_resource_config gpu_resource;
     } container_resources;
     struct ilu_http_limits http; /* the API server's limits (http.*) */
     uint32_t http_io_threads;    /* http.io_threads: I/O loops beside the core loop (0: one loop) */

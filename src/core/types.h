@@ -16,6 +16,12 @@ struct ilu_invocation;
 struct ilu_timer;
 struct ilu_worker;
 
+/* What a function can run on: Ilúvatar's Compute flags (CPU 1, GPU 2), the
+ * text forms "CPU", "GPU", "CPU|GPU" (api/registration.h). 0 in a request
+ * built in code means CPU. */
+enum ilu_compute { ILU_COMPUTE_CPU = 1, ILU_COMPUTE_GPU = 2 };
+#define ILU_COMPUTE_ALL (ILU_COMPUTE_CPU | ILU_COMPUTE_GPU)
+
 struct ilu_function {
     char *name;
     char *version;
@@ -24,8 +30,9 @@ struct ilu_function {
     uint32_t memory_mb;
     uint32_t cpus;
     uint32_t parallel_invokes;
-    bool system;  /* internal (health check): hidden from /list */
-    bool sandbox; /* (core) the generic sandboxes' stand-in (worker/sandbox_pool.h), never registered */
+    uint32_t compute; /* ILU_COMPUTE_* bits it was registered with (never 0) */
+    bool system;      /* internal (health check): hidden from /list */
+    bool sandbox;     /* (core) the generic sandboxes' stand-in (worker/sandbox_pool.h), never registered */
     struct ilu_fn_stats stats;
     struct ilu_worker *worker; /* (core) owner, for timer callbacks */
     /* (core) pool bookkeeping */

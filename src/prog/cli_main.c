@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/registration.h"
 #include "os/version.h"
 #include "prog/cmdline.h"
 
@@ -80,7 +81,9 @@ static const struct ilu_cmdline_opt FLAGS[N_FLAGS] = {
     [F_PARALLEL] = {"parallel-invokes", 0, "N", "invocations one container runs at once (default 1)"},
     [F_ARGS_JSON] = {"args-json", 0, "'{...}'", "arguments keeping JSON types; -a entries override its keys"},
     [F_COOKIE] = {"cookie", 0, "COOKIE", "the lookup_cookie that invoke-async printed"},
-    [F_COMPUTE] = {"compute", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
+    [F_COMPUTE] = {"compute", 0, "X",
+                   "register: what it runs on, CPU, GPU or CPU|GPU, any case (default CPU);\n"
+                   "                             prewarm: accepted and ignored"},
     [F_ISOLATION] = {"isolation", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
     [F_SERVER] = {"server", 0, "X", "accepted and ignored (Ilúvatar's flag)"},
 };
@@ -123,10 +126,11 @@ static const struct cli_command COMMANDS[] = {
     {"health", "the worker's health check", 0, "", cmd_simple, "/health", false},
     {"list", "the registered functions", 0, "", cmd_simple, "/list", false},
     {"clean", "remove the idle containers", 0, "", cmd_simple, "/clean", true},
-    {"register", "register a function (--isolation, --compute and --server are accepted and ignored)",
+    {"register", "register a function (--isolation and --server are accepted and ignored)",
      BIT(F_NAME) | BIT(F_VERSION) | BIT(F_IMAGE) | BIT(F_MEMORY) | BIT(F_CPU) | BIT(F_PARALLEL) | BIT(F_COMPUTE) |
          BIT(F_ISOLATION) | BIT(F_SERVER),
-     "-n NAME -v VERSION -i IMAGE -m MEMORY_MB -c CPUS [--parallel-invokes N]", cmd_register, "/register", true},
+     "-n NAME -v VERSION -i IMAGE -m MEMORY_MB -c CPUS [--parallel-invokes N] [--compute X]", cmd_register, "/register",
+     true},
     {"invoke", "invoke a function and print its answer", INVOKE_FLAGS, INVOKE_SYNOPSIS, cmd_invoke, "/invoke", true},
     {"invoke-async", "invoke a function without waiting; prints a lookup_cookie", INVOKE_FLAGS, INVOKE_SYNOPSIS,
      cmd_invoke, "/invoke_async", true},
@@ -407,6 +411,9 @@ static int cmd_register(const struct cli_opts *o, const struct sub_flags *f, con
         return usage_error_of(cmd, "--cpu wants a positive integer, got '%s'", v[F_CPU]);
     if (v[F_PARALLEL] && !parse_long(v[F_PARALLEL], 1, INT_MAX, &parallel))
         return usage_error_of(cmd, "--parallel-invokes wants a positive integer, got '%s'", v[F_PARALLEL]);
+    uint32_t compute = ILU_COMPUTE_CPU;
+    if (v[F_COMPUTE] && ilu_compute_parse(v[F_COMPUTE], &compute, NULL))
+        return usage_error_of(cmd, "--compute wants CPU, GPU or CPU|GPU, got '%s'", v[F_COMPUTE]);
 
     /* The worker resolves nothing relative to the caller's directory, so a
      * function folder goes over as an absolute path. */
@@ -421,6 +428,8 @@ static int cmd_register(const struct cli_opts *o, const struct sub_flags *f, con
     json_object_set_new(body, "memory", json_integer(memory));
     json_object_set_new(body, "cpus", json_integer(cpus));
     json_object_set_new(body, "parallel_invokes", json_integer(parallel));
+    if (v[F_COMPUTE]) /* the worker's default otherwise, as before the flag was read */
+        json_object_set_new(body, "compute", json_string(ilu_compute_name(compute)));
     return run_request(o, cmd->name, cmd->path, body);
 }
 

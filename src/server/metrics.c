@@ -32,6 +32,10 @@ static const struct {
     {"sandbox_misses", "iluvatar_sandbox_misses_total", "counter",
      "Cold starts that could have taken a sandbox but found none ready."},
     {"sandbox_start_failures", "iluvatar_sandbox_start_failures_total", "counter", "Sandboxes that failed to start."},
+    {"gpu_count", "iluvatar_gpus", "gauge", "GPUs the worker uses (container_resources.gpu_resource.count)."},
+    {"gpu_spots", "iluvatar_gpu_spots", "gauge", "Container spots over every GPU."},
+    {"gpu_spots_used", "iluvatar_gpu_spots_used", "gauge", "GPU container spots held by containers."},
+    {"gpu_queue_len", "iluvatar_gpu_queue_length", "gauge", "Invocations waiting in the GPU queue."},
 };
 
 /* The backend's own figures (backend.h status_json), when it has them. */

@@ -166,7 +166,11 @@ void ilu_worker_status_read(const struct ilu_worker *w, struct ilu_worker_status
                                     .prewarm_starts = c->prewarm,
                                     .evictions = w->pool.evictions,
                                     .keepalive_removals = w->pool.keepalive_removals,
-                                    .containers_started = w->pool.containers_started};
+                                    .containers_started = w->pool.containers_started,
+                                    .gpu_count = w->gpus.n,
+                                    .gpu_spots = w->gpus.spots,
+                                    .gpu_spots_used = w->gpus.spots_used,
+                                    .gpu_queue_len = 0};
 }
 
 json_t *ilu_worker_status_json(const struct ilu_worker *w)
@@ -200,6 +204,10 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     SET_COUNT("evictions", st.evictions);
     SET_COUNT("keepalive_removals", st.keepalive_removals);
     SET_COUNT("container_deaths", c->deaths);
+    SET_COUNT("gpu_queue_len", st.gpu_queue_len);
+    SET_COUNT("gpu_count", st.gpu_count);
+    SET_COUNT("gpu_spots", st.gpu_spots);
+    SET_COUNT("gpu_spots_used", st.gpu_spots_used);
 #undef SET_COUNT
     ilu_sandboxes_status_json(&w->sandboxes, s);
     json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
@@ -215,9 +223,10 @@ json_t *ilu_worker_list_json(const struct ilu_worker *w)
         const struct ilu_function *fn = value;
         if (fn->system)
             continue;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", fn->name,
-                                              "function_version", fn->version, "image_name", fn->image, "memory",
-                                              (int)fn->memory_mb, "cpus", (int)fn->cpus));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "function_name", fn->name, "function_version",
+                                        fn->version, "image_name", fn->image, "memory", (int)fn->memory_mb, "cpus",
+                                        (int)fn->cpus, "compute", ilu_compute_name(fn->compute)));
     }
     return list;
 }

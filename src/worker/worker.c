@@ -479,6 +479,32 @@ static void on_concurrency_check(void *arg)
 
 /* ---- public API ---------------------------------------------------------- */
 
+/* container_resources.gpu_resource: the backend says which GPUs it has (found
+ * on the host, or simulated), the GPU module takes count of them. */
+static int gpus_init(struct ilu_worker *w, struct ilu_error *err)
+{
+    const struct ilu_gpu_resource_config *gc = &w->cfg.container_resources.gpu_resource;
+    if (gc->count == 0)
+        return ilu_gpus_init(&w->gpus, gc, NULL, err);
+    if (!w->backend->ops->gpu_devices)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "container_resources.gpu_resource.count is %u but backend %s has no GPUs", gc->count,
+                       w->backend->ops->name);
+    struct ilu_gpu_found *found = calloc(1, sizeof *found);
+    if (!found)
+        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    int rc = w->backend->ops->gpu_devices(w->backend, gc, found, err) ? -1 : ilu_gpus_init(&w->gpus, gc, found, err);
+    if (rc == 0)
+        for (uint32_t i = 0; i < w->gpus.n; i++)
+            ilu_log_fields(w->log, ILU_LOG_INFO, "startup",
+                           json_pack("{s:i, s:s, s:i, s:i, s:i, s:s}", "gpu", (int)i, "name", w->gpus.dev[i].name,
+                                     "memory_mb", (int)w->gpus.dev[i].memory_mb, "spots", (int)w->gpus.dev[i].spots,
+                                     "concurrent_running_funcs", (int)w->gpus.dev[i].tokens, "source", found->source),
+                           "GPU available spots");
+    free(found);
+    return rc;
+}
+
 struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const struct ilu_env *env,
                                   struct ilu_backend *backend, const struct ilu_log *log, struct ilu_error *err)
 {
@@ -503,7 +529,7 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         ilu_worker_free(w);
         return NULL;
     }
-    if (ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
+    if (gpus_init(w, err) || ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
         ilu_sandboxes_init(&w->sandboxes, cfg, env, backend, &w->pool, w, log, err) ||
         ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg,
                        cfg->invocation.max_queue_len, err)) {
@@ -555,6 +581,7 @@ void ilu_worker_free(struct ilu_worker *w)
     ilu_map_destroy(&w->functions);
     ilu_queue_destroy(&w->queue);
     ilu_pool_destroy(&w->pool);
+    ilu_gpus_destroy(&w->gpus);
     free(w);
 }
 
@@ -568,18 +595,21 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
     const struct ilu_registration_limits lim = {.mem_min_mb = cfg->limits.mem_min_mb,
                                                 .mem_max_mb = cfg->limits.mem_max_mb,
                                                 .pool_mb = cfg->container_resources.memory_mb,
-                                                .cpu_max = cfg->limits.cpu_max};
+                                                .cpu_max = cfg->limits.cpu_max,
+                                                .gpu_count = w->gpus.n};
     if (ilu_registration_check(req, &lim, err))
         return -1;
+    uint32_t compute = req->compute ? req->compute : ILU_COMPUTE_CPU;
 
     char fqdn[160];
     snprintf(fqdn, sizeof fqdn, "%s-%s", req->function_name, req->function_version);
     struct ilu_function *old = ilu_map_get(&w->functions, fqdn);
     if (old) {
-        if (strcmp(old->image, req->image_name) || old->memory_mb != req->memory_mb || old->cpus != req->cpus)
+        if (strcmp(old->image, req->image_name) || old->memory_mb != req->memory_mb || old->cpus != req->cpus ||
+            old->compute != compute)
             return ilu_err(err, ILU_ST_CONFLICT, NULL,
-                           "function %s is already registered with image %s, memory %u MB, %u cpus", fqdn, old->image,
-                           old->memory_mb, old->cpus);
+                           "function %s is already registered with image %s, memory %u MB, %u cpus, compute %s", fqdn,
+                           old->image, old->memory_mb, old->cpus, ilu_compute_name(old->compute));
         return 0; /* identical re-registration is a no-op */
     }
     if (w->backend->ops->check_image(w->backend, req->image_name, err))
@@ -593,10 +623,12 @@ int ilu_worker_register(struct ilu_worker *w, const struct ilu_register_req *req
     fn->memory_mb = req->memory_mb;
     fn->cpus = req->cpus;
     fn->parallel_invokes = 1;
+    fn->compute = compute;
     fn->system = req->system;
     fn->worker = w;
     ilu_log_fields(w->log, ILU_LOG_INFO, tid,
-                   json_pack("{s:s, s:i, s:i}", "fqdn", fqdn, "memory_mb", (int)fn->memory_mb, "cpus", (int)fn->cpus),
+                   json_pack("{s:s, s:i, s:i, s:s}", "fqdn", fqdn, "memory_mb", (int)fn->memory_mb, "cpus",
+                             (int)fn->cpus, "compute", ilu_compute_name(fn->compute)),
                    "function registered");
     return 0;
 }

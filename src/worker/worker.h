@@ -77,6 +77,10 @@ struct ilu_worker_status {
     uint64_t cpu_queue_len, num_running_funcs, cpus_in_use, cpu_limit, used_mem_mb, total_mem_mb, num_containers,
         idle_containers, starting_containers, invocations, errors, cold_starts, warm_starts, prewarm_starts, evictions,
         keepalive_removals, containers_started;
+    /* container_resources.gpu_resource (worker/gpu.h): GPUs in use, their
+     * container spots and those held; the GPU queue does not exist yet, so
+     * gpu_queue_len is 0 */
+    uint64_t gpu_count, gpu_spots, gpu_spots_used, gpu_queue_len;
 };
 /* Fills s from w without allocating: for samples taken every simulated second. */
 void ilu_worker_status_read(const struct ilu_worker *w, struct ilu_worker_status *s);

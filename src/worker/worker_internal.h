@@ -4,6 +4,7 @@
 
 #include "core/map.h"
 #include "core/policy_registry.h"
+#include "worker/gpu.h"
 #include "worker/pool.h"
 #include "worker/queue.h"
 #include "worker/sandbox_pool.h"
@@ -25,6 +26,7 @@ struct ilu_worker {
     struct ilu_queue queue;
     struct ilu_pool pool;
     struct ilu_sandbox_pool sandboxes;
+    struct ilu_gpus gpus; /* container_resources.gpu_resource; not yet used by dispatch (worker/gpu.h) */
     uint32_t cpu_limit, cpus_in_use;
     uint32_t cpu_base;    /* cpu_count: where dynamic concurrency starts and shrinks back to */
     uint32_t bypass_cpus; /* CPUs of bypassed invocations running (outside cpu_limit) */

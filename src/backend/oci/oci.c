@@ -13,6 +13,7 @@
 #include "api/registration.h"
 
 #include "os/clock.h"
+#include "os/gpu.h"
 #include "os/spawn.h"
 
 #include <errno.h>
@@ -629,6 +630,16 @@ static const char *oci_runtime_name(const struct ilu_backend *b)
     return ((const struct oci_backend *)b->priv)->runtime_name;
 }
 
+/* The host's GPUs (NVML, else nvidia-smi). Containers get none of them
+ * yet: devices, driver libraries and MPS come with the GPU queues
+ * (docs/gpu.md). */
+static int oci_gpu_devices(struct ilu_backend *b, const struct ilu_gpu_resource_config *want,
+                           struct ilu_gpu_found *found, struct ilu_error *err)
+{
+    ilu_os_gpu_discover(want->driver_lib_dir, found);
+    return 0;
+}
+
 static const struct ilu_backend_ops oci_ops = {
     .name = "oci",
     .check_image = oci_check_image,
@@ -643,6 +654,7 @@ static const struct ilu_backend_ops oci_ops = {
     .shutdown = oci_shutdown,
     .free = oci_free,
     .runtime_name = oci_runtime_name,
+    .gpu_devices = oci_gpu_devices,
 };
 
 const char *ilu_oci_runtime_name(const struct ilu_backend *b)

@@ -1,6 +1,7 @@
 #include "backend/sim/sim_backend.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -226,6 +227,26 @@ static void sim_free(struct ilu_backend *b)
     free(sb);
 }
 
+/* Ilúvatar's make_simulated_gpus: the GPUs the config asks for, no
+ * hardware; their memory must be given (nothing can be found). */
+static int sim_gpu_devices(struct ilu_backend *b, const struct ilu_gpu_resource_config *want,
+                           struct ilu_gpu_found *found, struct ilu_error *err)
+{
+    if (want->memory_mb == 0)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
+                       "container_resources.gpu_resource.memory_mb must be set to simulate %u GPU%s: the simulated "
+                       "backend has no hardware to ask",
+                       want->count, want->count == 1 ? "" : "s");
+    found->n = 0;
+    for (uint32_t i = 0; i < want->count && i < ILU_GPU_MAX; i++) {
+        snprintf(found->dev[i].name, sizeof found->dev[i].name, "simulated GPU %u", i);
+        found->dev[i].memory_mb = want->memory_mb;
+        found->n++;
+    }
+    snprintf(found->source, sizeof found->source, "simulated from container_resources.gpu_resource");
+    return 0;
+}
+
 static const struct ilu_backend_ops sim_ops = {
     .name = "simulation",
     .check_image = sim_check_image,
@@ -236,6 +257,7 @@ static const struct ilu_backend_ops sim_ops = {
     .destroy = sim_destroy,
     .shutdown = sim_shutdown,
     .free = sim_free,
+    .gpu_devices = sim_gpu_devices,
 };
 
 struct ilu_backend *ilu_sim_backend_new(struct ilu_sim_env *env, const struct ilu_sim_backend_params *params,

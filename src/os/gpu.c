@@ -1,0 +1,213 @@
+/* See gpu.h. NVML's few entry points are declared here (their documented C
+ * signatures); no NVIDIA header is needed to build. */
+#include "os/gpu.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "os/spawn.h"
+
+#define NVML_LIB     "libnvidia-ml.so.1"
+#define NVML_SUCCESS 0
+
+typedef int nvml_return;                    /* nvmlReturn_t */
+typedef struct nvml_device_st *nvml_device; /* nvmlDevice_t */
+struct nvml_memory {                        /* nvmlMemory_t, bytes */
+    unsigned long long total, free, used;
+};
+
+struct nvml_api {
+    nvml_return (*init)(void);                                        /* nvmlInit_v2 */
+    nvml_return (*shutdown)(void);                                    /* nvmlShutdown */
+    nvml_return (*count)(unsigned int *n);                            /* nvmlDeviceGetCount_v2 */
+    nvml_return (*handle)(unsigned int i, nvml_device *d);            /* nvmlDeviceGetHandleByIndex_v2 */
+    nvml_return (*memory)(nvml_device d, struct nvml_memory *m);      /* nvmlDeviceGetMemoryInfo */
+    nvml_return (*name)(nvml_device d, char *name, unsigned int len); /* nvmlDeviceGetName */
+    const char *(*error)(nvml_return rc);                             /* nvmlErrorString, optional */
+};
+
+static const char *nvml_why(const struct nvml_api *api, nvml_return rc, char *buf, size_t len)
+{
+    const char *s = api->error ? api->error(rc) : NULL;
+    snprintf(buf, len, "%s (%d)", s ? s : "error", rc);
+    return buf;
+}
+
+/* The GPUs NVML reports through lib; 0 on an answer (found filled, maybe
+ * with none), -1 with why when NVML cannot be used. */
+static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *found, char *why, size_t why_len)
+{
+    struct nvml_api api = {0};
+    /* dlsym hands back object pointers; POSIX makes them callable */
+    api.init = (nvml_return(*)(void))dlsym(lib, "nvmlInit_v2");
+    api.shutdown = (nvml_return(*)(void))dlsym(lib, "nvmlShutdown");
+    api.count = (nvml_return(*)(unsigned int *))dlsym(lib, "nvmlDeviceGetCount_v2");
+    api.handle = (nvml_return(*)(unsigned int, nvml_device *))dlsym(lib, "nvmlDeviceGetHandleByIndex_v2");
+    api.memory = (nvml_return(*)(nvml_device, struct nvml_memory *))dlsym(lib, "nvmlDeviceGetMemoryInfo");
+    api.name = (nvml_return(*)(nvml_device, char *, unsigned int))dlsym(lib, "nvmlDeviceGetName");
+    api.error = (const char *(*)(nvml_return))dlsym(lib, "nvmlErrorString");
+    if (!api.init || !api.shutdown || !api.count || !api.handle || !api.memory || !api.name) {
+        snprintf(why, why_len, "%s lacks the NVML v2 entry points (nvmlInit_v2, nvmlDeviceGetCount_v2, ...)", lib_name);
+        return -1;
+    }
+    char buf[128];
+    nvml_return rc = api.init();
+    if (rc != NVML_SUCCESS) {
+        snprintf(why, why_len, "nvmlInit_v2 through %s failed: %s", lib_name, nvml_why(&api, rc, buf, sizeof buf));
+        return -1;
+    }
+    unsigned int n = 0;
+    if ((rc = api.count(&n)) != NVML_SUCCESS) {
+        snprintf(why, why_len, "nvmlDeviceGetCount_v2 failed: %s", nvml_why(&api, rc, buf, sizeof buf));
+        api.shutdown();
+        return -1;
+    }
+    found->n = 0;
+    for (unsigned int i = 0; i < n && found->n < ILU_GPU_MAX; i++) {
+        nvml_device d;
+        struct nvml_memory m = {0};
+        struct ilu_gpu_device *g = &found->dev[found->n];
+        if ((rc = api.handle(i, &d)) != NVML_SUCCESS || (rc = api.memory(d, &m)) != NVML_SUCCESS) {
+            snprintf(why, why_len, "NVML could not read GPU %u: %s", i, nvml_why(&api, rc, buf, sizeof buf));
+            api.shutdown();
+            return -1;
+        }
+        if (api.name(d, g->name, sizeof g->name) != NVML_SUCCESS)
+            snprintf(g->name, sizeof g->name, "GPU %u", i);
+        g->name[sizeof g->name - 1] = 0;
+        g->memory_mb = (uint32_t)(m.total >> 20);
+        found->n++;
+    }
+    api.shutdown();
+    snprintf(found->source, sizeof found->source, "NVML (%s)", lib_name);
+    return 0;
+}
+
+/* NVML from driver_lib_dir, else from the loader's path. */
+static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, char *why, size_t why_len)
+{
+    char path[512];
+    const char *tried[2];
+    size_t n = 0;
+    if (driver_lib_dir && *driver_lib_dir) {
+        snprintf(path, sizeof path, "%s/%s", driver_lib_dir, NVML_LIB);
+        tried[n++] = path;
+    }
+    tried[n++] = NVML_LIB;
+    size_t used = (size_t)snprintf(why, why_len, "no NVML:");
+    for (size_t i = 0; i < n; i++) {
+        void *lib = dlopen(tried[i], RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+            const char *e = dlerror();
+            if (used < why_len)
+                used += (size_t)snprintf(why + used, why_len - used, "%s dlopen %s: %s", i ? ";" : "", tried[i],
+                                         e ? e : "failed");
+            continue;
+        }
+        int rc = nvml_discover(lib, tried[i], found, why, why_len);
+        dlclose(lib);
+        return rc;
+    }
+    return -1;
+}
+
+int ilu_os_gpu_parse_smi(const char *csv, struct ilu_gpu_found *found, char *why, size_t why_len)
+{
+    int taken = 0;
+    for (const char *line = csv; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[256];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        line = end ? end + 1 : line + len;
+        size_t blen = strlen(buf);
+        while (blen && (buf[blen - 1] == '\r' || buf[blen - 1] == ' '))
+            buf[--blen] = 0;
+        if (!blen)
+            continue;
+        char *comma = strrchr(buf, ',');
+        char *num_end = NULL;
+        unsigned long mb = comma ? strtoul(comma + 1, &num_end, 10) : 0;
+        while (num_end && *num_end == ' ')
+            num_end++;
+        if (!comma || comma == buf || !num_end || num_end == comma + 1 || *num_end || mb == 0 || mb > UINT32_MAX) {
+            snprintf(why, why_len, "nvidia-smi printed \"%.80s\", not \"name, memory.total in MiB\"", buf);
+            return -1;
+        }
+        if (found->n >= ILU_GPU_MAX)
+            break;
+        *comma = 0;
+        struct ilu_gpu_device *g = &found->dev[found->n++];
+        snprintf(g->name, sizeof g->name, "%s", buf);
+        g->memory_mb = (uint32_t)mb;
+        taken++;
+    }
+    return taken;
+}
+
+/* nvidia-smi on PATH or where NVIDIA's containers and packages put it. */
+static int find_smi(char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/bin:/usr/local/nvidia/bin", path && *path ? path : "");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        if (!*d)
+            continue;
+        snprintf(out, len, "%s/nvidia-smi", d);
+        if (access(out, X_OK) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static int try_smi(struct ilu_gpu_found *found, char *why, size_t why_len)
+{
+    char smi[4200];
+    if (find_smi(smi, sizeof smi)) {
+        snprintf(why, why_len, "no nvidia-smi (not on PATH, in /usr/bin or /usr/local/nvidia/bin)");
+        return -1;
+    }
+    char *argv[] = {smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits", NULL};
+    char *out = NULL, *errout = NULL;
+    struct ilu_error err = {0};
+    int status = ilu_os_run_sync(argv, &out, &errout, &err);
+    int rc = -1;
+    if (status < 0)
+        snprintf(why, why_len, "%s could not run: %s", smi, err.msg);
+    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        snprintf(why, why_len, "%s failed (status %d): %.200s", smi,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status),
+                 errout && *errout ? errout
+                 : out             ? out
+                                   : "");
+    else {
+        found->n = 0;
+        if (ilu_os_gpu_parse_smi(out ? out : "", found, why, why_len) >= 0) {
+            snprintf(found->source, sizeof found->source, "nvidia-smi (%s)", smi);
+            rc = 0;
+        } else {
+            found->n = 0;
+        }
+    }
+    free(out);
+    free(errout);
+    return rc;
+}
+
+size_t ilu_os_gpu_discover(const char *driver_lib_dir, struct ilu_gpu_found *found)
+{
+    memset(found, 0, sizeof *found);
+    char nvml_why[480], smi_why[480];
+    if (try_nvml(driver_lib_dir, found, nvml_why, sizeof nvml_why) == 0)
+        return found->n;
+    if (try_smi(found, smi_why, sizeof smi_why) == 0)
+        return found->n;
+    snprintf(found->source, sizeof found->source, "looked for with NVML and nvidia-smi: %s; %s", nvml_why, smi_why);
+    return 0;
+}

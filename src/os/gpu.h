@@ -1,0 +1,25 @@
+/* The host's NVIDIA GPUs: how many, their names and memory. Through NVML,
+ * loaded at run time (dlopen of the driver's libnvidia-ml.so.1: the project
+ * builds and runs without a GPU, a driver or the CUDA toolkit), else
+ * `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits`.
+ * Blocking (a library call or one short process): for start-up only. */
+#ifndef ILU_OS_GPU_H
+#define ILU_OS_GPU_H
+
+#include "core/gpu_device.h"
+
+/* Fill found with the host's GPUs, in the driver's index order (at most
+ * ILU_GPU_MAX). NVML is tried first: <driver_lib_dir>/libnvidia-ml.so.1
+ * when driver_lib_dir is set, then the loader's search path; then
+ * nvidia-smi on PATH, in /usr/bin and in /usr/local/nvidia/bin. Returns
+ * found->n; found->source says which answered, or with 0 what was looked
+ * for and why each failed. Never fails otherwise. */
+size_t ilu_os_gpu_discover(const char *driver_lib_dir, struct ilu_gpu_found *found);
+
+/* Parse nvidia-smi's "name, memory.total" CSV lines (no header, no units;
+ * memory in MiB) into found->dev, appending after found->n. Returns how
+ * many lines it took, or -1 at the first line that does not parse (why
+ * names it, found->n then counts the lines before it). */
+int ilu_os_gpu_parse_smi(const char *csv, struct ilu_gpu_found *found, char *why, size_t why_len);
+
+#endif

@@ -30,6 +30,8 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_U32("limits.max_payload_bytes", limits.max_payload_bytes),
     ILU_CFG_U32("limits.max_result_bytes", limits.max_result_bytes),
     ILU_CFG_STR("invocation.queue_policy", invocation.queue_policy),
+    ILU_CFG_STR("invocation.gpu_queue_policy", invocation.gpu_queue_policy),
+    ILU_CFG_STR("invocation.enqueueing_policy", invocation.enqueueing_policy),
     ILU_CFG_U32("invocation.max_queue_len", invocation.max_queue_len),
     ILU_CFG_U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
     ILU_CFG_U32("invocation.bypass_duration_ms", invocation.bypass_duration_ms),
@@ -110,6 +112,8 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
      * one loop, about 26 ms per MiB on a busy 2-core VM (docs/worker.md) */
     cfg->limits.max_result_bytes = 1 << 20;
     snprintf(cfg->invocation.queue_policy, sizeof cfg->invocation.queue_policy, "fcfs");
+    snprintf(cfg->invocation.gpu_queue_policy, sizeof cfg->invocation.gpu_queue_policy, "fcfs");
+    snprintf(cfg->invocation.enqueueing_policy, sizeof cfg->invocation.enqueueing_policy, "AlwaysCPU");
     cfg->invocation.max_queue_len = 1000;
     cfg->invocation.async_result_ttl_sec = 600;
     cfg->invocation.bypass_duration_ms = 0;
@@ -366,6 +370,13 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     ILU_CFG_REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy),
                     "invocation.queue_policy \"%s\" is not one of: %s", cfg->invocation.queue_policy,
                     ilu_queue_policy_names());
+    ILU_CFG_REQUIRE(ilu_queue_policy_find(cfg->invocation.gpu_queue_policy),
+                    "invocation.gpu_queue_policy \"%s\" is not one of: %s", cfg->invocation.gpu_queue_policy,
+                    ilu_queue_policy_names());
+    ILU_CFG_REQUIRE(strcasecmp(cfg->invocation.enqueueing_policy, "AlwaysCPU") == 0 ||
+                        strcasecmp(cfg->invocation.enqueueing_policy, "AlwaysGPU") == 0,
+                    "invocation.enqueueing_policy \"%s\" is not one of: AlwaysCPU, AlwaysGPU",
+                    cfg->invocation.enqueueing_policy);
     ILU_CFG_REQUIRE(ilu_keepalive_policy_find(cfg->container_resources.eviction),
                     "container_resources.eviction \"%s\" is not one of: %s", cfg->container_resources.eviction,
                     ilu_keepalive_policy_names());

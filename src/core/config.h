@@ -45,8 +45,10 @@ struct ilu_worker_config {
         uint32_t max_result_bytes;  /* largest function result (JSON); beyond it the invocation fails */
     } limits;
     struct {
-        char queue_policy[32];  /* name in the queue policy registry */
-        uint32_t max_queue_len; /* beyond this, 429 */
+        char queue_policy[32];      /* name in the queue policy registry */
+        char gpu_queue_policy[32];  /* the GPU queue's policy, same registry (docs/gpu.md) */
+        char enqueueing_policy[32]; /* where CPU|GPU functions run: AlwaysCPU or AlwaysGPU */
+        uint32_t max_queue_len;     /* beyond this, 429 */
         uint32_t async_result_ttl_sec;
         uint32_t bypass_duration_ms; /* functions averaging less run at once on a free warm container; 0 = off */
         struct {                     /* queue_policy "mqfq" (Ilúvatar's invocation.mqfq_config) */

@@ -73,6 +73,10 @@ struct ilu_container {
     struct ilu_timer *start_timer; /* (core) startup timeout */
     void *backend_data;            /* owned by the backend */
     uint64_t uses;                 /* invocations served */
+    /* (core) a GPU container's spot (worker/gpu.h), held for its life and
+     * given back by ilu_pool_remove */
+    bool has_gpu_spot;
+    uint32_t gpu_device, gpu_spot;
     /* the keep-alive policy's own per-container fields */
     double ka_priority;
     uint64_t ka_deadline_us;
@@ -113,8 +117,11 @@ struct ilu_invocation {
     size_t queue_index; /* position in the queue heap */
     double est_us;      /* expected run time when queued (the queue load) */
     bool queued;
-    bool dequeued; /* left the queue (holds CPUs until it finishes) */
-    bool bypassed; /* ran at once on a warm container, outside the queue and the CPU limit */
+    bool dequeued;  /* left the queue (holds CPUs until it finishes) */
+    bool bypassed;  /* ran at once on a warm container, outside the queue and the CPU limit */
+    bool on_gpu;    /* (core) queued in and run from the GPU queue, on a GPU container */
+    bool gpu_token; /* (core) holds a running token of GPU gpu_device until it finishes */
+    uint32_t gpu_device;
     struct ilu_container *container;
     /* limits.timeout_sec from arrival; on the worker's deadline list (oldest
      * first) while pending */

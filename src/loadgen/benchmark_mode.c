@@ -139,7 +139,7 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
     struct ilu_error err = {0};
     for (unsigned i = 1; i <= o->cold_iters; i++) {
         snprintf(fname, sizeof fname, "%s-bench-%u", name, i);
-        int rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, &err);
+        int rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, 0, &err);
         if (rc && err.status == ILU_ST_CONFLICT) {
             /* the name is taken on this worker by another folder or memory
              * size (an earlier run): use a name of this run instead */
@@ -149,7 +149,7 @@ static int bench_function(struct lg_ctx *ctx, const struct lg_benchmark_opts *o,
             if (!ctx->quiet)
                 fprintf(stderr, "iluvatar_load_gen: note: %s-%s is registered differently on the worker; using %s\n",
                         taken, BENCH_VERSION, fname);
-            rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, &err);
+            rc = lg_register(ctx, fname, BENCH_VERSION, image, o->memory_mb, 1, 0, &err);
         }
         if (rc) {
             res->not_registered = 1;

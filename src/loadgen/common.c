@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/registration.h"
 #include "loadgen.h"
 #include "manifest.h"
 #include "os/bg_writer.h"
@@ -129,14 +130,15 @@ int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err)
 }
 
 int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
-                uint32_t cpus, struct ilu_error *err)
+                uint32_t cpus, uint32_t compute, struct ilu_error *err)
 {
     char what[200];
     snprintf(what, sizeof what, "registering %s-%s", name, version);
-    return setup_call(ctx, "/register",
-                      json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
-                                "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus),
-                      what, err);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", name, "function_version", version,
+                             "image_name", image, "memory", (int)memory_mb, "cpus", (int)cpus);
+    if (body && compute)
+        json_object_set_new(body, "compute", json_string(ilu_compute_name(compute)));
+    return setup_call(ctx, "/register", body, what, err);
 }
 
 int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct ilu_error *err)

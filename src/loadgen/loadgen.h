@@ -69,8 +69,10 @@ int lg_repo_path(const struct lg_ctx *ctx, const char *rel, char *out, size_t n)
  * status the target's HTTP error status (e.g. 409 when the name is taken),
  * 502 for an answer of success: false, 503 when nothing answered. */
 int lg_check_target(struct lg_ctx *ctx, struct ilu_error *err);
+/* lg_register's compute is ILU_COMPUTE_* bits sent as "compute"; 0: not
+ * sent (the worker's default, CPU). */
 int lg_register(struct lg_ctx *ctx, const char *name, const char *version, const char *image, uint32_t memory_mb,
-                uint32_t cpus, struct ilu_error *err);
+                uint32_t cpus, uint32_t compute, struct ilu_error *err);
 int lg_prewarm(struct lg_ctx *ctx, const char *name, const char *version, struct ilu_error *err);
 int lg_clean(struct lg_ctx *ctx, struct ilu_error *err);
 

@@ -148,7 +148,7 @@ static int prepare_step(struct scaling_run *run, const struct lg_scaling_opts *o
     for (unsigned c = 0; c < run->step; c++) {
         struct client *cl = &run->clients[c];
         snprintf(version, sizeof version, "%u", c + 1);
-        if (lg_register(ctx, name, version, image, o->memory_mb, 1, err))
+        if (lg_register(ctx, name, version, image, o->memory_mb, 1, 0, err))
             return -1;
         long idx = ilu_report_function(&ctx->report, name, version);
         json_t *body =

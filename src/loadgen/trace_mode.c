@@ -104,7 +104,7 @@ static int register_all(struct trace_run *run, const struct lg_trace_opts *o, st
     struct lg_ctx *ctx = run->ctx;
     for (size_t f = 0; f < run->plan.trace.n_fns; f++) {
         const struct lg_fn_plan *pl = &run->plan.fns[f];
-        if (lg_register(ctx, pl->name, LG_TRACE_FN_VERSION, pl->image, pl->memory_mb, 1, err)) {
+        if (lg_register(ctx, pl->name, LG_TRACE_FN_VERSION, pl->image, pl->memory_mb, 1, pl->compute, err)) {
             if (err->status == ILU_ST_CONFLICT) /* an earlier run's registration with other settings */
                 ilu_err_wrap(err,
                              "%s-%s is registered on the target with another image or memory (an earlier run "

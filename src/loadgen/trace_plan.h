@@ -36,6 +36,9 @@ struct lg_fn_plan {
     /* what the function costs, for the simulated backend */
     double start_ms; /* container start-up; 0: the simulation's default */
     double cold_exec_ms, warm_exec_ms;
+    /* on a GPU, from the benchmark's resource_data.GPU; 0: none (the CPU times) */
+    double gpu_cold_exec_ms, gpu_warm_exec_ms;
+    uint32_t compute; /* registered with: the metadata's compute column, else 0 (CPU) */
     /* the mapping, for mapping.csv and the warnings */
     enum lg_fn_source source;
     char function[128];    /* what runs: the benchmark entry's name, else the image's last path component */

@@ -396,6 +396,8 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
         const struct lg_fn_plan *pl = &run->plan.fns[f];
         json_t *reg = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", pl->name, "function_version",
                                 LG_TRACE_FN_VERSION, "image_name", pl->image, "memory", (int)pl->memory_mb, "cpus", 1);
+        if (reg && pl->compute)
+            json_object_set_new(reg, "compute", json_string(ilu_compute_name(pl->compute)));
         run->setup_pending++;
         int rc = ilu_controller_register_function(run->ctl, reg, false, "setup", on_setup_registered, run, &e);
         json_decref(reg);

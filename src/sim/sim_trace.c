@@ -333,7 +333,9 @@ struct ilu_backend *lg_sim_world_backend(struct lg_sim_world *w, const struct lg
         snprintf(fqdn, sizeof fqdn, "%s-%s", pl->name, LG_TRACE_FN_VERSION);
         struct ilu_sim_fn_timing timing = {.start_us = (uint64_t)(pl->start_ms * 1000.0),
                                            .cold_exec_us = (uint64_t)(pl->cold_exec_ms * 1000.0),
-                                           .warm_exec_us = (uint64_t)(pl->warm_exec_ms * 1000.0)};
+                                           .warm_exec_us = (uint64_t)(pl->warm_exec_ms * 1000.0),
+                                           .gpu_cold_exec_us = (uint64_t)(pl->gpu_cold_exec_ms * 1000.0),
+                                           .gpu_warm_exec_us = (uint64_t)(pl->gpu_warm_exec_ms * 1000.0)};
         if (ilu_sim_backend_set_timing(b, fqdn, &timing)) {
             b->ops->free(b);
             b = NULL;
@@ -455,7 +457,8 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
                                        .function_version = LG_TRACE_FN_VERSION,
                                        .image_name = pl->image,
                                        .memory_mb = pl->memory_mb,
-                                       .cpus = 1};
+                                       .cpus = 1,
+                                       .compute = pl->compute};
         struct ilu_error e = {0};
         if (ilu_worker_register(run.worker, &req, "setup", &e)) {
             ilu_err(&err, e.status, e.kind, "the simulated worker refuses %s (from %s): %s", pl->name, o->metadata,

@@ -1,5 +1,6 @@
 #include "trace/trace.h"
 
+#include "api/registration.h"
 #include "core/map.h"
 
 #include <jansson.h>
@@ -144,6 +145,9 @@ static int metadata_row(struct ilu_trace *t, char **fields, int n, const char *s
                            line, prewarms);
         fn.prewarms = (int)pw;
     }
+    const char *compute = field(fields, n, cols[8]);
+    if (cols[8] >= 0 && *compute && ilu_compute_parse(compute, &fn.compute, err))
+        return ilu_err_wrap(err, "%s:%zu", source, line);
     const char *args = field(fields, n, cols[6]);
     if (cols[6] >= 0 && *args && ilu_trace_args_parse(args, &fn.args_json, source, line, err))
         return -1;
@@ -250,8 +254,8 @@ int ilu_trace_csv_line(struct ilu_trace_csv *p, char *line, size_t len, struct i
                                required[r]);
         }
         /* optional columns of the metadata (Ilúvatar's names) */
-        static const char *const optional[] = {"mean_iat", "image_name", "args", "prewarms"};
-        for (int o = 0; o < 4; o++) {
+        static const char *const optional[] = {"mean_iat", "image_name", "args", "prewarms", "compute"};
+        for (int o = 0; o < 5; o++) {
             p->cols[n_required + o] = -1;
             for (int i = 0; meta && i < n; i++)
                 if (strcmp(fields[i], optional[o]) == 0)

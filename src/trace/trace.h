@@ -17,6 +17,7 @@ struct ilu_trace_fn {
     char *image;          /* column image_name: the function's own image (owned); NULL when absent or empty */
     char *args_json;      /* column args, Ilúvatar's "k=v;k=v", as a JSON object of strings (owned); NULL: none */
     int prewarms;         /* column prewarms: containers to prewarm; -1 when absent or empty */
+    uint32_t compute;     /* column compute (CPU, GPU, CPU|GPU): ILU_COMPUTE_* bits; 0 when absent or empty */
     uint64_t invocations; /* rows of the trace naming it */
 };
 
@@ -66,7 +67,7 @@ struct ilu_trace_csv {
     const char *source;
     size_t line_no;
     int have_header;
-    int cols[8]; /* the required columns, then mean_iat, image_name, args, prewarms (-1: absent) */
+    int cols[9]; /* the required columns, then mean_iat, image_name, args, prewarms, compute (-1: absent) */
 };
 
 /* Start parsing one CSV (kind: metadata or invocations) into t, fed line by

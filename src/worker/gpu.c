@@ -92,25 +92,42 @@ void ilu_gpus_destroy(struct ilu_gpus *g)
     memset(g, 0, sizeof *g);
 }
 
+int ilu_gpus_pick(const struct ilu_gpus *g)
+{
+    int best = -1;
+    for (uint32_t i = 0; i < g->n; i++) {
+        const struct ilu_gpu *d = &g->dev[i];
+        if (d->spots_used < d->spots &&
+            (best < 0 || d->spots - d->spots_used > g->dev[best].spots - g->dev[best].spots_used))
+            best = (int)i;
+    }
+    return best;
+}
+
+int ilu_gpus_assign_device(struct ilu_gpus *g, uint32_t device, const void *holder, struct ilu_gpu_spot *out)
+{
+    if (device >= g->n || g->dev[device].spots_used >= g->dev[device].spots)
+        return -1;
+    struct ilu_gpu *d = &g->dev[device];
+    uint32_t s = 0;
+    while (d->holder[s])
+        s++;
+    d->holder[s] = holder;
+    d->spots_used++;
+    g->spots_used++;
+    *out = (struct ilu_gpu_spot){.device = device, .index = s};
+    return 0;
+}
+
 int ilu_gpus_assign(struct ilu_gpus *g, const void *holder, struct ilu_gpu_spot *out)
 {
-    struct ilu_gpu *best = NULL;
-    uint32_t best_i = 0;
-    for (uint32_t i = 0; i < g->n; i++) {
-        struct ilu_gpu *d = &g->dev[i];
-        if (d->spots_used < d->spots && (!best || d->spots - d->spots_used > best->spots - best->spots_used))
-            best = d, best_i = i;
-    }
-    if (!best)
-        return -1;
-    uint32_t s = 0;
-    while (best->holder[s])
-        s++;
-    best->holder[s] = holder;
-    best->spots_used++;
-    g->spots_used++;
-    *out = (struct ilu_gpu_spot){.device = best_i, .index = s};
-    return 0;
+    int d = ilu_gpus_pick(g);
+    return d < 0 ? -1 : ilu_gpus_assign_device(g, (uint32_t)d, holder, out);
+}
+
+uint32_t ilu_gpus_tokens_free(const struct ilu_gpus *g, uint32_t device)
+{
+    return device < g->n ? g->dev[device].tokens - g->dev[device].tokens_used : 0;
 }
 
 int ilu_gpus_release(struct ilu_gpus *g, const void *holder, struct ilu_gpu_spot spot)

@@ -5,8 +5,8 @@
  * Pure accounting: the devices come from the backend (found on the host or
  * simulated), and nothing here starts or stops anything.
  *
- * Not yet wired into dispatch: the GPU queue policies of a later part will
- * take spots and tokens; today only the counts reach /status and /metrics. */
+ * The worker's GPU dispatch (worker.c, docs/gpu.md "Dispatch") takes a
+ * spot per GPU container and a token per running GPU invocation. */
 #ifndef ILU_WORKER_GPU_H
 #define ILU_WORKER_GPU_H
 
@@ -55,6 +55,12 @@ void ilu_gpus_destroy(struct ilu_gpus *g);
  * loaded GPU: the most free spots, ties to the lowest index; on it the
  * lowest free spot. -1 when every spot is taken. */
 int ilu_gpus_assign(struct ilu_gpus *g, const void *holder, struct ilu_gpu_spot *out);
+/* The GPU ilu_gpus_assign would choose now, or -1 when every spot is taken. */
+int ilu_gpus_pick(const struct ilu_gpus *g);
+/* Give holder the lowest free spot of GPU device; -1 when it has none. */
+int ilu_gpus_assign_device(struct ilu_gpus *g, uint32_t device, const void *holder, struct ilu_gpu_spot *out);
+/* Tokens of GPU device free now (0 for a device it does not have). */
+uint32_t ilu_gpus_tokens_free(const struct ilu_gpus *g, uint32_t device);
 /* Give spot back; -1 (and nothing changes) when holder does not hold it. */
 int ilu_gpus_release(struct ilu_gpus *g, const void *holder, struct ilu_gpu_spot spot);
 

@@ -69,10 +69,27 @@ struct ilu_container *ilu_pool_take_idle(struct ilu_pool *p, struct ilu_function
     struct ilu_container *c = fn->idle_head;
     if (!c)
         return NULL;
+    ilu_pool_take(p, c);
+    return c;
+}
+
+void ilu_pool_take(struct ilu_pool *p, struct ilu_container *c)
+{
     idle_unlink(p, c);
     c->state = ILU_CT_BUSY;
     EVENT(p, on_use, c);
-    return c;
+}
+
+int ilu_pool_evict_gpu(struct ilu_pool *p, const char *tid)
+{
+    struct ilu_container *c = p->idle_lru;
+    while (c && !c->has_gpu_spot)
+        c = c->lru_newer;
+    if (!c)
+        return -1;
+    p->evictions++;
+    ilu_pool_remove(p, c, tid, "evicted to free a GPU spot");
+    return 0;
 }
 
 void ilu_pool_put_idle(struct ilu_pool *p, struct ilu_container *c)
@@ -167,6 +184,8 @@ void ilu_pool_remove(struct ilu_pool *p, struct ilu_container *c, const char *ti
     if (c->all_next)
         c->all_next->all_prev = c->all_prev;
     p->used_mem_mb -= c->memory_mb;
+    if (c->has_gpu_spot && p->gpus)
+        ilu_gpus_release(p->gpus, c, (struct ilu_gpu_spot){.device = c->gpu_device, .index = c->gpu_spot});
     c->fn->n_containers--;
     p->n_containers--;
     ilu_log_fields(p->log, ILU_LOG_INFO, tid,

@@ -12,6 +12,7 @@
 #include "core/backend.h"
 #include "core/config.h"
 #include "core/env.h"
+#include "worker/gpu.h"
 #include "worker/keepalive.h"
 #include "core/log.h"
 #include "core/types.h"
@@ -28,6 +29,7 @@ struct ilu_pool {
     uint64_t keepalive_us;              /* container_resources.keepalive_sec: a cap under any policy; 0 none */
     struct ilu_container *containers;   /* all, newest first */
     struct ilu_sandbox_pool *sandboxes; /* borrowed: memory given up first when a function needs room; NULL: none */
+    struct ilu_gpus *gpus;              /* borrowed: a removed container's GPU spot goes back here; NULL: none */
     struct ilu_container *idle_lru;     /* idle, least recently used first (the tail of the idle order) */
     struct ilu_container *idle_mru;
     uint32_t n_containers, n_idle, n_starting;
@@ -57,9 +59,15 @@ void ilu_pool_adopt(struct ilu_pool *p, struct ilu_container *c, struct ilu_func
 void ilu_pool_ready(struct ilu_pool *p, struct ilu_container *c);
 /* The function's most recently used idle container, now BUSY; or NULL. */
 struct ilu_container *ilu_pool_take_idle(struct ilu_pool *p, struct ilu_function *fn);
+/* The idle container c (of any function), now BUSY. */
+void ilu_pool_take(struct ilu_pool *p, struct ilu_container *c);
+/* Remove the least recently used idle container holding a GPU spot, so
+ * its spot is free (counted as an eviction); -1 when none is idle. */
+int ilu_pool_evict_gpu(struct ilu_pool *p, const char *tid);
 /* c finished (or became ready unused): IDLE. */
 void ilu_pool_put_idle(struct ilu_pool *p, struct ilu_container *c);
-/* Remove c everywhere, release its memory and have the backend destroy it. */
+/* Remove c everywhere, release its memory and its GPU spot, and have the
+ * backend destroy it. */
 void ilu_pool_remove(struct ilu_pool *p, struct ilu_container *c, const char *tid, const char *reason);
 
 /* Reserve memory_mb, evicting idle containers as the policy chooses; -1

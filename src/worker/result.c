@@ -170,7 +170,7 @@ void ilu_worker_status_read(const struct ilu_worker *w, struct ilu_worker_status
                                     .gpu_count = w->gpus.n,
                                     .gpu_spots = w->gpus.spots,
                                     .gpu_spots_used = w->gpus.spots_used,
-                                    .gpu_queue_len = 0};
+                                    .gpu_queue_len = ilu_queue_len(&w->gpu_queue)};
 }
 
 json_t *ilu_worker_status_json(const struct ilu_worker *w)

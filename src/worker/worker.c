@@ -5,10 +5,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "worker/worker_internal.h"
 
 static void kick(struct ilu_worker *w);
+
+/* Whether fn's invocations run on GPUs: compute GPU, or CPU|GPU under
+ * invocation.enqueueing_policy AlwaysGPU (docs/gpu.md); on a worker
+ * without GPUs never. */
+static bool fn_on_gpu(const struct ilu_worker *w, const struct ilu_function *fn)
+{
+    if (w->gpus.n == 0 || !(fn->compute & ILU_COMPUTE_GPU))
+        return false;
+    return !(fn->compute & ILU_COMPUTE_CPU) || strcasecmp(w->cfg.invocation.enqueueing_policy, "AlwaysGPU") == 0;
+}
+
+/* The queue inv waits in. */
+static struct ilu_queue *inv_queue(struct ilu_worker *w, const struct ilu_invocation *inv)
+{
+    return inv->on_gpu ? &w->gpu_queue : &w->queue;
+}
 
 /* What queue policies see of the worker when they decide. */
 static struct ilu_queue_view queue_view(const struct ilu_worker *w)
@@ -16,6 +33,23 @@ static struct ilu_queue_view queue_view(const struct ilu_worker *w)
     return (struct ilu_queue_view){.now_us = w_now(w),
                                    .cpu_limit = w->cpu_limit,
                                    .cpus_free = w->cpus_in_use < w->cpu_limit ? w->cpu_limit - w->cpus_in_use : 0};
+}
+
+/* Running tokens over every GPU. */
+static uint32_t gpu_tokens(const struct ilu_worker *w)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->gpus.n; i++)
+        n += w->gpus.dev[i].tokens;
+    return n;
+}
+
+/* What the GPU queue's policy sees: the GPUs' running tokens stand for the
+ * CPUs of the CPU queue's view. */
+static struct ilu_queue_view gpu_queue_view(const struct ilu_worker *w)
+{
+    uint32_t total = gpu_tokens(w), used = ilu_gpus_tokens_used(&w->gpus);
+    return (struct ilu_queue_view){.now_us = w_now(w), .cpu_limit = total, .cpus_free = total - used};
 }
 
 static void fn_free(struct ilu_function *fn)
@@ -103,8 +137,20 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
 {
     deadline_remove(w, inv);
     if (inv->queued)
-        ilu_queue_remove(&w->queue, inv);
-    if (inv->bypassed) {
+        ilu_queue_remove(inv_queue(w, inv), inv);
+    if (inv->gpu_token) {
+        ilu_gpus_token_return(&w->gpus, inv->gpu_device);
+        inv->gpu_token = false;
+    }
+    if (inv->on_gpu) {
+        if (inv->dequeued && !inv->prewarm_only) {
+            w->running--;
+            if (w->gpu_queue.policy->on_done) {
+                struct ilu_queue_view v = gpu_queue_view(w);
+                w->gpu_queue.policy->on_done(w->gpu_queue.state, inv, &v);
+            }
+        }
+    } else if (inv->bypassed) {
         w->bypass_cpus -= inv->fn->cpus;
         w->running--;
     } else if (inv->dequeued && !inv->prewarm_only) {
@@ -310,8 +356,20 @@ static void on_start_timeout(void *arg)
  * says why; the caller fails inv its own way. */
 static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_error *err)
 {
-    /* a pre-started sandbox when one is ready, else a fresh container */
-    struct ilu_container *c = ilu_sandboxes_take(&w->sandboxes, inv->fn);
+    /* a GPU container: a spot on the GPU of inv's token, else (a prewarm)
+     * on the least loaded GPU */
+    int gpu = -1;
+    if (inv->on_gpu) {
+        gpu = inv->gpu_token ? (int)inv->gpu_device : ilu_gpus_pick(&w->gpus);
+        if (gpu < 0 || w->gpus.dev[gpu].spots_used >= w->gpus.dev[gpu].spots) {
+            ilu_pool_release(&w->pool, inv->fn->memory_mb);
+            return ilu_err(err, ILU_ST_UNAVAILABLE, "no_gpu_spot", "every GPU spot (%u) is held by a container",
+                           w->gpus.spots);
+        }
+    }
+    /* a pre-started sandbox when one is ready (never for a GPU container),
+     * else a fresh container */
+    struct ilu_container *c = gpu < 0 ? ilu_sandboxes_take(&w->sandboxes, inv->fn) : NULL;
     if (c) {
         ilu_pool_adopt(&w->pool, c, inv->fn);
         inv->sandbox = ILU_SANDBOX_POOLED;
@@ -330,6 +388,13 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
             return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory creating a container");
         }
         inv->sandbox = ILU_SANDBOX_FRESH;
+        if (gpu >= 0) {
+            struct ilu_gpu_spot spot;
+            ilu_gpus_assign_device(&w->gpus, (uint32_t)gpu, c, &spot); /* free: checked above */
+            c->has_gpu_spot = true;
+            c->gpu_device = spot.device;
+            c->gpu_spot = spot.index;
+        }
         ilu_log_fields(w->log, ILU_LOG_INFO, inv->tid,
                        json_pack("{s:s, s:s}", "container_id", c->id, "fqdn", inv->fn->fqdn), "starting container");
         if (w->backend->ops->create(w->backend, c, inv->tid, err)) {
@@ -389,17 +454,85 @@ static void dispatch(struct ilu_worker *w)
     }
 }
 
+/* An idle container of fn whose GPU has a running token free (the most
+ * recently used such), or NULL. */
+static struct ilu_container *gpu_idle_with_token(const struct ilu_worker *w, const struct ilu_function *fn)
+{
+    for (struct ilu_container *c = fn->idle_head; c; c = c->idle_next)
+        if (c->has_gpu_spot && ilu_gpus_tokens_free(&w->gpus, c->gpu_device) > 0)
+            return c;
+    return NULL;
+}
+
+/* The GPU queue (docs/gpu.md): its policy's choice runs on a warm container
+ * of its function whose GPU has a token free, else cold on the least loaded
+ * GPU with a spot (an idle GPU container of any function is evicted when
+ * none is free) if that GPU has a token free. Otherwise the head waits for a
+ * completion or a removal; the CPU limit does not apply. */
+static void dispatch_gpu(struct ilu_worker *w)
+{
+    struct ilu_invocation *inv;
+    struct ilu_queue_view v = gpu_queue_view(w);
+    while ((inv = ilu_queue_next(&w->gpu_queue, &v))) {
+        struct ilu_function *fn = inv->fn;
+        struct ilu_container *c = gpu_idle_with_token(w, fn);
+        uint32_t gpu;
+        if (c) {
+            gpu = c->gpu_device;
+        } else {
+            int d = ilu_gpus_pick(&w->gpus);
+            if (d < 0 && ilu_gpus_tokens_used(&w->gpus) < gpu_tokens(w) && ilu_pool_evict_gpu(&w->pool, inv->tid) == 0)
+                d = ilu_gpus_pick(&w->gpus);
+            if (d < 0 || ilu_gpus_tokens_free(&w->gpus, (uint32_t)d) == 0)
+                return; /* wait for a container to go or an invocation to finish */
+            gpu = (uint32_t)d;
+            if (ilu_pool_reserve(&w->pool, fn->memory_mb, inv->tid)) {
+                if (w->pool.n_starting == 0 && w->running == 0) {
+                    ilu_queue_remove(&w->gpu_queue, inv);
+                    fail(w, inv, ILU_ST_UNAVAILABLE, "insufficient_memory",
+                         "not enough memory in the container pool for this function");
+                    v = gpu_queue_view(w);
+                    continue;
+                }
+                return;
+            }
+        }
+        uint32_t got;
+        ilu_gpus_token_take(&w->gpus, (int)gpu, &got); /* free: checked above */
+        inv->gpu_token = true;
+        inv->gpu_device = gpu;
+        ilu_queue_remove(&w->gpu_queue, inv);
+        inv->t.dequeued_us = w_now(w);
+        inv->dequeued = true;
+        w->running++;
+        v = gpu_queue_view(w);
+        if (w->gpu_queue.policy->on_start)
+            w->gpu_queue.policy->on_start(w->gpu_queue.state, inv, &v);
+        if (c) {
+            ilu_pool_take(&w->pool, c);
+            inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
+            send_to_container(w, inv, c);
+        } else {
+            struct ilu_error err = {0};
+            if (start_container(w, inv, &err))
+                fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
+        }
+        v = gpu_queue_view(w);
+    }
+}
+
 static void on_kick(void *arg)
 {
     struct ilu_worker *w = arg;
     w->kick_timer = NULL;
     dispatch(w);
+    dispatch_gpu(w);
 }
 
 /* Dispatch after the current callback returns, so callers never re-enter. */
 static void kick(struct ilu_worker *w)
 {
-    if (!w->kick_timer && ilu_queue_len(&w->queue))
+    if (!w->kick_timer && (ilu_queue_len(&w->queue) || ilu_queue_len(&w->gpu_queue)))
         w->kick_timer = w->env->timer_start(w->env->ctx, 0, on_kick, w);
 }
 
@@ -532,6 +665,8 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
     if (gpus_init(w, err) || ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
         ilu_sandboxes_init(&w->sandboxes, cfg, env, backend, &w->pool, w, log, err) ||
         ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg,
+                       cfg->invocation.max_queue_len, err) ||
+        ilu_queue_init(&w->gpu_queue, ilu_queue_policy_find(cfg->invocation.gpu_queue_policy), cfg,
                        cfg->invocation.max_queue_len, err)) {
         ilu_worker_free(w);
         return NULL;
@@ -544,6 +679,7 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         w->concurrency_timer = env->timer_start(
             env->ctx, (uint64_t)cfg->container_resources.concurrency_update_check_ms * 1000, on_concurrency_check, w);
     w->pool.sandboxes = &w->sandboxes;
+    w->pool.gpus = &w->gpus;
     ilu_sandboxes_refill(&w->sandboxes, "startup");
     return w;
 }
@@ -566,6 +702,8 @@ void ilu_worker_free(struct ilu_worker *w)
     struct ilu_invocation *inv;
     while (w->queue.state && (inv = ilu_queue_pop(&w->queue, NULL)))
         inv_free(inv);
+    while (w->gpu_queue.state && (inv = ilu_queue_pop(&w->gpu_queue, NULL)))
+        inv_free(inv);
     if (w->deadline_timer)
         w->env->timer_cancel(w->env->ctx, w->deadline_timer);
     if (w->pool_timer)
@@ -580,6 +718,7 @@ void ilu_worker_free(struct ilu_worker *w)
         fn_free(value);
     ilu_map_destroy(&w->functions);
     ilu_queue_destroy(&w->queue);
+    ilu_queue_destroy(&w->gpu_queue);
     ilu_pool_destroy(&w->pool);
     ilu_gpus_destroy(&w->gpus);
     free(w);
@@ -731,9 +870,10 @@ int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *versio
     inv->args_len = args_len;
     inv->done = done;
     inv->done_arg = arg;
-    if (!bypass(w, inv)) {
-        struct ilu_queue_view v = queue_view(w);
-        if (ilu_queue_push(&w->queue, inv, &v, err)) {
+    inv->on_gpu = fn_on_gpu(w, fn);
+    if (inv->on_gpu || !bypass(w, inv)) {
+        struct ilu_queue_view v = inv->on_gpu ? gpu_queue_view(w) : queue_view(w);
+        if (ilu_queue_push(inv_queue(w, inv), inv, &v, err)) {
             w->count.rejected++;
             inv_free(inv);
             return -1;
@@ -761,6 +901,7 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     }
     inv->prewarm_only = true;
+    inv->on_gpu = fn_on_gpu(w, fn);
     inv->prewarm_done = done;
     inv->done_arg = arg;
     inv->start_kind = ILU_START_PREWARM;

@@ -78,8 +78,8 @@ struct ilu_worker_status {
         idle_containers, starting_containers, invocations, errors, cold_starts, warm_starts, prewarm_starts, evictions,
         keepalive_removals, containers_started;
     /* container_resources.gpu_resource (worker/gpu.h): GPUs in use, their
-     * container spots and those held; the GPU queue does not exist yet, so
-     * gpu_queue_len is 0 */
+     * container spots, those held by GPU containers, and invocations waiting
+     * in the GPU queue (docs/gpu.md) */
     uint64_t gpu_count, gpu_spots, gpu_spots_used, gpu_queue_len;
 };
 /* Fills s from w without allocating: for samples taken every simulated second. */

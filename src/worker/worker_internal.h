@@ -24,9 +24,10 @@ struct ilu_worker {
     const struct ilu_log *log;
     struct ilu_map functions; /* fqdn -> struct ilu_function */
     struct ilu_queue queue;
+    struct ilu_queue gpu_queue; /* invocations of functions run on GPUs (invocation.gpu_queue_policy) */
     struct ilu_pool pool;
     struct ilu_sandbox_pool sandboxes;
-    struct ilu_gpus gpus; /* container_resources.gpu_resource; not yet used by dispatch (worker/gpu.h) */
+    struct ilu_gpus gpus; /* container_resources.gpu_resource: spots and tokens of dispatch_gpu */
     uint32_t cpu_limit, cpus_in_use;
     uint32_t cpu_base;    /* cpu_count: where dynamic concurrency starts and shrinks back to */
     uint32_t bypass_cpus; /* CPUs of bypassed invocations running (outside cpu_limit) */

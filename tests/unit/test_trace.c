@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/types.h"
 #include "trace/trace.h"
 
 static const char META[] = "func_name,cold_dur_ms,warm_dur_ms,mem_mb,mean_iat\n"
@@ -107,6 +108,36 @@ static void args_and_prewarms_columns_are_kept(void **state)
         assert_int_equal(err.status, 400);
         ilu_trace_free(&t);
     }
+}
+
+/* The compute column (docs/gpu.md): CPU, GPU, CPU|GPU as on /register;
+ * empty or absent is 0 (registered without compute: CPU). */
+static void compute_column_is_kept(void **state)
+{
+    (void)state;
+    struct ilu_trace t = {0};
+    struct ilu_error err = {0};
+    assert_int_equal(ilu_trace_parse_metadata(&t,
+                                              "func_name,cold_dur_ms,warm_dur_ms,mem_mb,compute\n"
+                                              "a,1,1,64,GPU\nb,1,1,64,\nc,1,1,64,cpu|gpu\nd,1,1,64,CPU\n",
+                                              "m", &err),
+                     0);
+    assert_int_equal(t.fns[0].compute, ILU_COMPUTE_GPU);
+    assert_int_equal(t.fns[1].compute, 0);
+    assert_int_equal(t.fns[2].compute, ILU_COMPUTE_CPU | ILU_COMPUTE_GPU);
+    assert_int_equal(t.fns[3].compute, ILU_COMPUTE_CPU);
+    ilu_trace_free(&t);
+    assert_int_equal(ilu_trace_parse_metadata(&t, "func_name,cold_dur_ms,warm_dur_ms,mem_mb\na,1,1,64\n", "m", &err),
+                     0);
+    assert_int_equal(t.fns[0].compute, 0);
+    ilu_trace_free(&t);
+    assert_int_equal(
+        ilu_trace_parse_metadata(&t, "func_name,cold_dur_ms,warm_dur_ms,mem_mb,compute\na,1,1,64,TPU\n", "m", &err),
+        -1);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.msg, "m:2: field compute must be CPU, GPU or CPU|GPU (names separated by |, any case), "
+                                 "not \"TPU\"");
+    ilu_trace_free(&t);
 }
 
 /* Parse META then trace; return the error message (static buffer). */
@@ -317,6 +348,7 @@ int main(void)
         cmocka_unit_test(columns_may_come_in_any_order),
         cmocka_unit_test(image_name_column_is_kept),
         cmocka_unit_test(args_and_prewarms_columns_are_kept),
+        cmocka_unit_test(compute_column_is_kept),
         cmocka_unit_test(unsorted_trace_names_the_line),
         cmocka_unit_test(unknown_function_names_the_line),
         cmocka_unit_test(non_numeric_time_names_the_line),

@@ -182,6 +182,8 @@ static int sim_invoke(struct ilu_backend *b, struct ilu_container *c, const char
     }
     const struct ilu_sim_fn_timing *t = ct->timing;
     uint64_t exec = ct->served == 0 ? t->cold_exec_us : t->warm_exec_us;
+    if (c->has_gpu_spot && (t->gpu_cold_exec_us || t->gpu_warm_exec_us))
+        exec = ct->served == 0 ? t->gpu_cold_exec_us : t->gpu_warm_exec_us;
     if (sb->params.jitter > 0) {
         double u = uniform01(&sb->rng);
         double scaled = (double)exec * (1.0 + sb->params.jitter * (2.0 * u - 1.0));

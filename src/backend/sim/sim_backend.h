@@ -19,6 +19,9 @@ struct ilu_sim_fn_timing {
     uint64_t start_us;     /* container create -> ready */
     uint64_t cold_exec_us; /* first call a container serves */
     uint64_t warm_exec_us; /* later calls */
+    /* the same on a GPU container (c->has_gpu_spot); 0: the CPU times
+     * above (the benchmark had no "GPU" resource data) */
+    uint64_t gpu_cold_exec_us, gpu_warm_exec_us;
 };
 
 struct ilu_sim_backend_params {

@@ -412,6 +412,20 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
     return 0;
 }
 
+/* A dequeued invocation runs: on c, taken for it (warm or prewarmed), or
+ * on a container started now (cold); a failed start fails it. */
+static void run_on(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c)
+{
+    if (c) {
+        inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
+        send_to_container(w, inv, c);
+        return;
+    }
+    struct ilu_error err = {0};
+    if (start_container(w, inv, &err))
+        fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static void dispatch(struct ilu_worker *w)
@@ -442,14 +456,7 @@ static void dispatch(struct ilu_worker *w)
         v = queue_view(w);
         if (w->queue.policy->on_start)
             w->queue.policy->on_start(w->queue.state, inv, &v);
-        if (c) {
-            inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
-            send_to_container(w, inv, c);
-        } else {
-            struct ilu_error err = {0};
-            if (start_container(w, inv, &err))
-                fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
-        }
+        run_on(w, inv, c);
         v = queue_view(w);
     }
 }
@@ -508,15 +515,9 @@ static void dispatch_gpu(struct ilu_worker *w)
         v = gpu_queue_view(w);
         if (w->gpu_queue.policy->on_start)
             w->gpu_queue.policy->on_start(w->gpu_queue.state, inv, &v);
-        if (c) {
+        if (c)
             ilu_pool_take(&w->pool, c);
-            inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
-            send_to_container(w, inv, c);
-        } else {
-            struct ilu_error err = {0};
-            if (start_container(w, inv, &err))
-                fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
-        }
+        run_on(w, inv, c);
         v = gpu_queue_view(w);
     }
 }

@@ -18,23 +18,24 @@
 struct ilu_container;
 struct ilu_function;
 
-/* An agent's answer as fields, for backends that have it that way rather
- * than as JSON (the simulator): spares an encode and a parse per call. */
+/* An agent's answer as fields. The backend decodes its agent's wire format
+ * (the OCI backend: api/agent_codec.h); the simulator makes them directly. */
 struct ilu_agent_result {
     double duration_sec;          /* time inside the function */
     bool was_cold;                /* first call this container served */
     const char *user_result_json; /* the return value as JSON text, or NULL */
     const char *user_error;       /* traceback when the function raised, or NULL */
     const char *start, *end;      /* the agent's timestamps; may be NULL */
+    /* the agent answered, but not with a reply it may send: why (the
+     * invocation fails with 502 and the container stays); NULL when valid */
+    const char *malformed;
 };
 
 /* What the agent answered, or why there is no answer. */
 struct ilu_agent_reply {
-    int status;       /* 0: the agent answered (body or result); else ILU_ST_* */
-    char error[480];  /* when status != 0 */
-    const char *body; /* agent JSON reply, borrowed for the callback */
-    size_t body_len;
-    const struct ilu_agent_result *result; /* used instead of body when set */
+    int status;                            /* 0: the agent answered (result); else ILU_ST_* */
+    char error[480];                       /* when status != 0 */
+    const struct ilu_agent_result *result; /* when status == 0; borrowed for the callback */
     uint64_t round_trip_us;                /* request written -> reply read, measured by the backend */
 };
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_out.h"
 #include "api/worker_codec.h"
 #include "http_io.h"
 #include "http_util.h"
@@ -101,6 +102,11 @@ static void h_register(struct ilu_http_api *api, struct ilu_http_exchange *ex, j
 
 enum { TAG_HEALTH = 1 };
 
+static void free_text(const void *data, size_t len, void *arg)
+{
+    free((void *)data);
+}
+
 static void invoke_answer(void *arg, struct ilu_invocation *inv)
 {
     struct ilu_http_exchange *ex = arg;
@@ -112,9 +118,22 @@ static void invoke_answer(void *arg, struct ilu_invocation *inv)
             json_object_set_new(obj, "error", json_string(inv->success ? "unexpected greeting" : inv->err.msg));
         json_object_set_new(obj, "container_state", json_string(ilu_start_kind_name(inv->start_kind)));
         ilu_http_answer_json(ex, ok ? 200 : 503, obj);
-    } else {
-        ilu_http_answer_json(ex, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv));
+        return;
     }
+    /* written straight as text, no tree (bench/README.md): the same
+     * bytes as the tree's compact dump, and the newline ilu_http_send_json adds */
+    struct ilu_json_out o = {0};
+    struct evbuffer *buf = evbuffer_new();
+    if (ilu_invocation_result_write(inv, &o) == 0)
+        ilu_json_out_raw(&o, "\n", 1);
+    if (!buf || o.failed || evbuffer_add_reference(buf, o.buf, o.len, free_text, NULL) != 0) {
+        free(o.buf);
+        if (buf)
+            evbuffer_free(buf);
+        ilu_http_answer_json(ex, ilu_invocation_http_status(inv), ilu_invocation_result_json(inv));
+        return;
+    }
+    ilu_http_answer_json_text(ex, ilu_invocation_http_status(inv), buf);
 }
 
 static void h_invoke(struct ilu_http_api *api, struct ilu_http_exchange *ex, json_t *body, const char *tid)

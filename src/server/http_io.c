@@ -104,7 +104,9 @@ static void deliver(struct ilu_http_exchange *ex)
             evbuffer_free(text);
         return;
     }
-    if (text)
+    if (text && ex->text_has_tid)
+        ilu_http_send_json_text(ex->pending.req, status, text, ex->pending.tid);
+    else if (text)
         ilu_http_send_text(ex->pending.req, status, content_type, text);
     else
         ilu_http_send_json(ex->pending.req, status, answer, ex->pending.tid);
@@ -138,6 +140,12 @@ void ilu_http_answer_text(struct ilu_http_exchange *ex, int status, const char *
     ex->text = buf;
     ex->content_type = content_type;
     answer(ex);
+}
+
+void ilu_http_answer_json_text(struct ilu_http_exchange *ex, int status, struct evbuffer *buf)
+{
+    ex->text_has_tid = true;
+    ilu_http_answer_text(ex, status, "application/json", buf);
 }
 
 /* ---- loops ------------------------------------------------------------------ */

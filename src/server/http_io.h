@@ -44,6 +44,7 @@ struct ilu_http_exchange {
     json_t *answer;        /* JSON answer (reference owned) */
     struct evbuffer *text; /* or a text answer (metrics) */
     const char *content_type;
+    bool text_has_tid; /* the text answer is the API's JSON: send X-Transaction-Id too */
     bool fail_logged;
 };
 
@@ -59,6 +60,9 @@ struct ilu_http_exchange *ilu_http_exchange_new(struct evhttp_request *req, cons
 void ilu_http_answer_json(struct ilu_http_exchange *ex, int status, json_t *obj);
 void ilu_http_answer_error(struct ilu_http_exchange *ex, const struct ilu_error *err);
 void ilu_http_answer_text(struct ilu_http_exchange *ex, int status, const char *content_type, struct evbuffer *buf);
+/* A JSON answer already written as text (buf freed), with the headers of
+ * ilu_http_answer_json: the invocation answer, written without a tree. */
+void ilu_http_answer_json_text(struct ilu_http_exchange *ex, int status, struct evbuffer *buf);
 
 /* What the API gives the I/O loops. */
 struct ilu_http_io_ops {

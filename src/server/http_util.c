@@ -623,6 +623,17 @@ void ilu_http_send_text(struct evhttp_request *req, int status, const char *cont
     evbuffer_free(buf);
 }
 
+void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbuffer *buf, const char *tid)
+{
+    /* the headers of ilu_http_send_json, in its order */
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+    evhttp_add_header(headers, "Content-Type", "application/json");
+    if (tid)
+        evhttp_add_header(headers, "X-Transaction-Id", tid);
+    evhttp_send_reply(req, status, reason_phrase(status), buf);
+    evbuffer_free(buf);
+}
+
 void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf)
 {
     ilu_http_send_text(req, 200, ILU_HTTP_METRICS_TYPE, buf);

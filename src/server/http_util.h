@@ -143,5 +143,8 @@ void ilu_http_pending_drop(struct ilu_http_pending *p);
 void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf);
 /* Send buf (freed) with this status and Content-Type. */
 void ilu_http_send_text(struct evhttp_request *req, int status, const char *content_type, struct evbuffer *buf);
+/* Send buf (freed), JSON text written by the caller, as ilu_http_send_json
+ * sends a tree: same headers (X-Transaction-Id: tid when tid is set). */
+void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbuffer *buf, const char *tid);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_out.h"
 #include "worker/worker_internal.h"
 
 const char *ilu_start_kind_name(enum ilu_start_kind k)
@@ -27,12 +28,6 @@ const char *ilu_sandbox_kind_name(enum ilu_sandbox_kind k)
 
 #define AGENT_MAX_EXEC_SEC 1e6 /* ~11 days, far beyond any invocation timeout */
 
-static char *dup_string_field(json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? strdup(s) : NULL;
-}
-
 static void set_user_error(struct ilu_invocation *inv, const char *traceback)
 {
     inv->success = false;
@@ -49,9 +44,18 @@ static void set_user_error(struct ilu_invocation *inv, const char *traceback)
     inv->json_result = strdup("{\"Error\": \"function raised an exception\"}");
 }
 
-static void result_from_fields(struct ilu_invocation *inv, const struct ilu_agent_result *r)
+void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply)
 {
-    inv->exec_sec = r->duration_sec;
+    const struct ilu_agent_result *r = reply->result;
+    if (!r || r->malformed) {
+        inv->success = false;
+        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "%s", r ? r->malformed : "the agent sent no reply");
+        return;
+    }
+    /* the agent shares its container with user code: a negative or absurd
+     * duration would poison the function's averages and the answer's timings */
+    double exec_sec = r->duration_sec;
+    inv->exec_sec = isfinite(exec_sec) && exec_sec > 0 ? fmin(exec_sec, AGENT_MAX_EXEC_SEC) : 0;
     inv->agent_start = r->start ? strdup(r->start) : NULL;
     inv->agent_end = r->end ? strdup(r->end) : NULL;
     if (r->user_error) {
@@ -60,44 +64,6 @@ static void result_from_fields(struct ilu_invocation *inv, const struct ilu_agen
         inv->success = true;
         inv->json_result = strdup(r->user_result_json ? r->user_result_json : "null");
     }
-}
-
-void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply)
-{
-    if (reply->result) {
-        result_from_fields(inv, reply->result);
-        return;
-    }
-    json_error_t jerr;
-    json_t *obj = reply->body ? json_loadb(reply->body, reply->body_len, 0, &jerr) : NULL;
-    if (!obj || !json_is_object(obj)) {
-        inv->success = false;
-        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error", "the agent's reply is not a JSON object: %s",
-                obj           ? "wrong type"
-                : reply->body ? jerr.text
-                              : "empty reply");
-        json_decref(obj);
-        return;
-    }
-    /* the agent shares its container with user code: a negative or absurd
-     * duration would poison the function's averages and the answer's timings */
-    double exec_sec = json_number_value(json_object_get(obj, "duration_sec"));
-    inv->exec_sec = isfinite(exec_sec) && exec_sec > 0 ? fmin(exec_sec, AGENT_MAX_EXEC_SEC) : 0;
-    inv->agent_start = dup_string_field(obj, "start");
-    inv->agent_end = dup_string_field(obj, "end");
-    json_t *user_error = json_object_get(obj, "user_error");
-    json_t *user_result = json_object_get(obj, "user_result");
-    if (json_is_string(user_error)) {
-        set_user_error(inv, json_string_value(user_error));
-    } else if (user_result) {
-        inv->success = true;
-        inv->json_result = json_dumps(user_result, JSON_ENCODE_ANY | JSON_COMPACT);
-    } else {
-        inv->success = false;
-        ilu_err(&inv->err, ILU_ST_BAD_GATEWAY, "container_error",
-                "the agent's reply has neither user_result nor user_error");
-    }
-    json_decref(obj);
 }
 
 void ilu_invocation_timings(const struct ilu_invocation *inv, struct ilu_inv_timings *t)
@@ -145,6 +111,43 @@ json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
         json_object_set_new(r, "error_kind", json_string(inv->err.kind));
     }
     return r;
+}
+
+int ilu_invocation_result_write(const struct ilu_invocation *inv, struct ilu_json_out *o)
+{
+    /* the members of ilu_invocation_result_json, in its order */
+    struct ilu_inv_timings tm;
+    ilu_invocation_timings(inv, &tm);
+    ilu_json_out_open(o);
+    ilu_json_out_member_bool(o, "success", inv->success);
+    ilu_json_out_member_string(o, "json_result", inv->json_result ? inv->json_result : "");
+    ilu_json_out_member_int(o, "duration_us", (int64_t)inv->round_trip_us);
+    ilu_json_out_member_string(o, "container_state", ilu_start_kind_name(inv->start_kind));
+    ilu_json_out_member_string(o, "transaction_id", inv->tid);
+    ilu_json_out_member_string(o, "container_id", inv->container_id);
+    ilu_json_out_key(o, "timings");
+    ilu_json_out_open(o);
+    ilu_json_out_member_int(o, "queue_us", (int64_t)tm.queue_us);
+    ilu_json_out_member_int(o, "container_start_us", (int64_t)tm.container_start_us);
+    ilu_json_out_member_int(o, "exec_us", (int64_t)tm.exec_us);
+    ilu_json_out_member_int(o, "agent_round_trip_us", (int64_t)tm.agent_round_trip_us);
+    ilu_json_out_member_int(o, "overhead_us", (int64_t)tm.overhead_us);
+    ilu_json_out_member_int(o, "total_us", (int64_t)tm.total_us);
+    ilu_json_out_member_string(o, "sandbox", tm.sandbox ? ilu_sandbox_kind_name(tm.sandbox) : NULL);
+    ilu_json_out_close(o);
+    ilu_json_out_member_string(o, "function_name", inv->fn->name);
+    ilu_json_out_member_string(o, "function_version", inv->fn->version);
+    ilu_json_out_member_string(o, "user_error", inv->user_error);
+    if (inv->agent_start)
+        ilu_json_out_member_string(o, "agent_start", inv->agent_start);
+    if (inv->agent_end)
+        ilu_json_out_member_string(o, "agent_end", inv->agent_end);
+    if (!inv->success) {
+        ilu_json_out_member_string(o, "error", inv->err.msg);
+        ilu_json_out_member_string(o, "error_kind", inv->err.kind);
+    }
+    ilu_json_out_close(o);
+    return o->failed ? -1 : 0;
 }
 
 void ilu_worker_status_read(const struct ilu_worker *w, struct ilu_worker_status *s)

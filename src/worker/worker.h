@@ -15,6 +15,7 @@
 #include "core/types.h"
 
 struct ilu_worker;
+struct ilu_json_out;
 
 /* struct ilu_register_req and the registration rules: registration.h */
 
@@ -93,6 +94,11 @@ json_t *ilu_worker_metrics_json(const struct ilu_worker *w); /* per-function cou
 /* The InvokeResponse of a finished invocation (json_result, success,
  * duration_us, container_state, transaction_id, timings, error). */
 json_t *ilu_invocation_result_json(const struct ilu_invocation *inv);
+/* The same answer written as compact JSON text into o, byte for byte what
+ * json_dumps(ilu_invocation_result_json(inv), JSON_COMPACT) gives, without
+ * building the tree (the HTTP answer of every invocation). -1 when out of
+ * memory. */
+int ilu_invocation_result_write(const struct ilu_invocation *inv, struct ilu_json_out *o);
 
 /* Stage breakdown of a finished invocation (docs/api.md "timings"). */
 struct ilu_inv_timings {

@@ -51,7 +51,7 @@ static inline uint64_t w_now(const struct ilu_worker *w)
 }
 
 /* result.c */
-/* Fill inv's result fields from the agent's reply (JSON body or fields). */
+/* Fill inv's result fields from the agent's reply (decoded by the backend). */
 void ilu_result_from_agent(struct ilu_invocation *inv, const struct ilu_agent_reply *reply);
 
 #endif

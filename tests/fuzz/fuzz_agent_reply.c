@@ -1,14 +1,18 @@
-/* Fuzz target: decoding the in-container agent's JSON reply into an
- * invocation's result (ilu_result_from_agent in src/worker/result.c), then the
+/* Fuzz target: decoding the in-container agent's JSON reply into fields
+ * (ilu_agent_reply_decode, src/api/agent_codec.c), the invocation's result
+ * made from them (ilu_result_from_agent, src/worker/result.c), then the
  * /invoke answer built from it. The agent runs beside user code, so its
  * reply is untrusted input. Checks: the outcome is a success with a JSON
- * result or a failure with a status and message; the answer is complete. */
+ * result or a failure with a status and message; the answer is complete,
+ * and the text written for HTTP is byte for byte the tree's compact dump. */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/agent_codec.h"
+#include "api/json_out.h"
 #include "worker/worker_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -18,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strcpy(inv.tid, "fuzz-1");
     inv.t.arrived_us = 1000;
     inv.t.done_us = 5000;
-    struct ilu_agent_reply reply = {.body = (const char *)data, .body_len = size, .round_trip_us = 100};
+    struct ilu_agent_decoded d;
+    ilu_agent_reply_decode((const char *)data, size, &d);
+    struct ilu_agent_reply reply = {.result = &d.result, .round_trip_us = 100};
     ilu_result_from_agent(&inv, &reply);
+    ilu_agent_decoded_release(&d);
     if (inv.success) {
         if (!inv.json_result)
             abort();
@@ -45,6 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = json_dumps(answer, JSON_COMPACT);
     if (!text)
         abort();
+    struct ilu_json_out o = {0};
+    if (ilu_invocation_result_write(&inv, &o) != 0 || o.len != strlen(text) || memcmp(o.buf, text, o.len) != 0)
+        abort(); /* the HTTP answer's text is the tree's dump */
+    free(o.buf);
     free(text);
     json_decref(answer);
     free(inv.json_result);

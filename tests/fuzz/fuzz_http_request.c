@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "api/agent_codec.h"
 #include "core/backend.h"
 #include "core/config.h"
 #include "worker/worker.h"
@@ -61,8 +62,11 @@ static void op_fire(void *arg)
         size_t n = strlen(op->args) + 64;
         char *body = malloc(n);
         snprintf(body, n, "{\"user_result\": %s, \"duration_sec\": 0.0001}", op->args);
-        struct ilu_agent_reply r = {.body = body, .body_len = strlen(body), .round_trip_us = 10};
+        struct ilu_agent_decoded d; /* as the OCI backend decodes its agent's reply */
+        ilu_agent_reply_decode(body, strlen(body), &d);
+        struct ilu_agent_reply r = {.result = &d.result, .round_trip_us = 10};
         fuzz_backend.events.invoke_done(fuzz_backend.events.ctx, op->c, &r);
+        ilu_agent_decoded_release(&d);
         free(body);
     }
     free(op->args);

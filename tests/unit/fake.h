@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/agent_codec.h"
 #include "worker/async.h"
 #include "core/backend.h"
 #include "core/config.h"
@@ -406,8 +407,12 @@ static inline void fake_done_fire(void *arg)
                  "{\"start\":\"s\",\"end\":\"e\",\"was_cold\":false,\"duration_sec\":%.6f,\"user_result\":{\"ok\":1}}",
                  (double)fn->exec_us / 1e6);
     }
-    struct ilu_agent_reply reply = {.status = 0, .body = body, .body_len = strlen(body)};
+    /* decoded as the OCI backend decodes its agent's reply */
+    struct ilu_agent_decoded d;
+    ilu_agent_reply_decode(body, strlen(body), &d);
+    struct ilu_agent_reply reply = {.status = 0, .result = &d.result};
     b->base.events.invoke_done(b->base.events.ctx, ct->c, &reply);
+    ilu_agent_decoded_release(&d);
 }
 
 static inline int fake_invoke(struct ilu_backend *base, struct ilu_container *c, const char *tid, const char *args,

@@ -7,6 +7,7 @@
  * Non-blocking, on the backend's event loop; one request in flight. */
 #include "oci_int.h"
 
+#include "api/agent_codec.h"
 #include "os/clock.h"
 
 #include <endian.h>
@@ -256,13 +257,14 @@ static void deliver(struct oci_ct *ct, size_t body_len)
     struct ilu_agent_reply r = {0};
     r.status = 0;
     r.round_trip_us = (ilu_os_mono_ns() - ct->sent_ns) / 1000;
-    ct->rbuf[8 + body_len] = '\0';
-    r.body = ct->rbuf + 8;
-    r.body_len = body_len;
+    struct ilu_agent_decoded d;
+    ilu_agent_reply_decode(ct->rbuf + 8, body_len, &d);
+    r.result = &d.result;
     ct->in_flight = false;
     ct->rlen = 0;
     struct oci_backend *ob = ct->ob;
     ob->base.events.invoke_done(ob->base.events.ctx, ct->c, &r);
+    ilu_agent_decoded_release(&d);
     /* ct stays allocated even if the core destroyed c inside the callback
      * (it is freed only after the runtime's delete), so this is safe. */
     if (ct->rcap > OCI_RBUF_KEEP && ct->rlen == 0) {

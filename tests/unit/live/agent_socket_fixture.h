@@ -51,8 +51,9 @@ struct fixture {
     int ready_status;
     char ready_kind[32], ready_msg[1024];
     int done_status;
-    char done_body[MAX_REPLY + 1], done_error[480], died_reason[480];
-    size_t done_len;
+    /* the decoded reply: user_result's text (or the malformed reason) */
+    char done_result[MAX_REPLY + 1], done_error[480], died_reason[480];
+    double done_duration;
     /* the last line logged at warning or above, and the last at info */
     char last_warning[2048];
     char last_info[1024];
@@ -90,8 +91,10 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     assert_ptr_equal(c, &f->c);
     f->done_calls++;
     f->done_status = r->status;
-    f->done_len = r->body_len;
-    snprintf(f->done_body, sizeof f->done_body, "%.*s", (int)r->body_len, r->body ? r->body : "");
+    const struct ilu_agent_result *res = r->status ? NULL : r->result;
+    const char *text = !res ? "" : res->malformed ? res->malformed : res->user_result_json ? res->user_result_json : "";
+    snprintf(f->done_result, sizeof f->done_result, "%s", text);
+    f->done_duration = res ? res->duration_sec : 0;
     snprintf(f->done_error, sizeof f->done_error, "%s", r->error);
 }
 

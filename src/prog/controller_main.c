@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/secrets.h"
 #include "controller/controller.h"
 #include "os/random.h"
 #include "controller/controller_config.h"
@@ -39,7 +40,6 @@ ILU_DAEMON_SPEC(spec, "iluvatar_controller", "ILUVATAR_CONTROLLER",
                 ilu_controller_config);
 
 /* GET /config shows these as "(set)" */
-static const char *const CONTROLLER_SECRETS[] = {"auth.worker_token", "auth.client_token", NULL};
 
 struct daemon {
     struct ilu_daemon_loop loop;
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
                                      .max_payload_bytes = cfg.invocation.max_payload_bytes,
                                      .worker_token = cfg.auth.worker_token,
                                      .client_token = cfg.auth.client_token,
-                                     .config = ilu_daemon_config_answer(&spec, &cfg, CONTROLLER_SECRETS),
+                                     .config = ilu_daemon_config_answer(&spec, &cfg, ilu_controller_config_secrets),
                                      .http_limits = cfg.http};
     d.api = &api;
     if (!transport) {

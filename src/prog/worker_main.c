@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/secrets.h"
 #include "backend/registry.h"
 #include "os/data_dir.h"
 #include "os/random.h"
@@ -52,7 +53,6 @@ ILU_DAEMON_SPEC(spec, "iluvatar_worker", "ILUVATAR_WORKER", "run functions in co
                 ilu_config);
 
 /* GET /config shows these as "(set)" */
-static const char *const WORKER_SECRETS[] = {"load_balancer_token", NULL};
 
 /* Files shipped with the binaries (os/data_dir.h): the bundled functions. */
 static void resolve_beside_binary(const char *rel, char *out, size_t n)
@@ -200,7 +200,7 @@ int main(int argc, char **argv)
                                .worker_name = cfg.name,
                                .runtime_name = backend->ops->runtime_name ? backend->ops->runtime_name(backend)
                                                                           : backend->ops->name,
-                               .config = ilu_daemon_config_answer(&spec, &cfg, WORKER_SECRETS),
+                               .config = ilu_daemon_config_answer(&spec, &cfg, ilu_worker_config_secrets),
                                .max_payload_bytes = cfg.limits.max_payload_bytes,
                                .http_limits = cfg.http};
     struct ilu_graceful_stop stop = {.base = base,

@@ -1,3 +1,4 @@
+#include "core/secrets.h"
 #include "daemon_util.h"
 
 #include "core/cfg_schema.h"
@@ -219,20 +220,7 @@ json_t *ilu_daemon_config_answer(const struct ilu_daemon_spec *spec, const void 
     free(text);
     if (!config)
         return NULL;
-    for (size_t i = 0; secrets && secrets[i]; i++) {
-        char path[128];
-        snprintf(path, sizeof path, "%s", secrets[i]);
-        json_t *parent = config;
-        char *key = path, *dot;
-        while (parent && (dot = strchr(key, '.'))) {
-            *dot = '\0';
-            parent = json_object_get(parent, key);
-            key = dot + 1;
-        }
-        const char *value = json_string_value(json_object_get(parent, key));
-        if (value && value[0])
-            json_object_set_new(parent, key, json_string("(set)"));
-    }
+    ilu_config_hide_secrets(config, secrets);
     return json_pack("{s:s, s:s, s:s, s:o}", "program", spec->prog, "version", ilu_version(), "commit", ilu_commit(),
                      "config", config);
 }

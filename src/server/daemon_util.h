@@ -73,9 +73,8 @@ struct ilu_daemon_spec {
 int ilu_daemon_configure(int argc, char **argv, const struct ilu_daemon_spec *spec, void *cfg);
 
 /* What GET /config answers: {"program", "version", "commit", "config": the
- * effective config as --dump-config prints it}, with the values of the
- * dotted keys in secrets (NULL-ended, e.g. "auth.client_token") replaced by
- * "(set)" when not empty. NULL when out of memory. */
+ * effective config as --dump-config prints it}, with the secrets hidden
+ * (ilu_config_hide_secrets, core/secrets.h). NULL when out of memory. */
 json_t *ilu_daemon_config_answer(const struct ilu_daemon_spec *spec, const void *cfg, const char *const *secrets);
 
 struct event_base;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/secrets.h"
 #include "api/controller_codec.h"
 #include "controller/controller.h"
 #include "controller/controller_config.h"
@@ -558,13 +559,7 @@ int lg_run_trace_cluster(struct lg_ctx *ctx, const struct lg_trace_opts *o)
     char *dump = ilu_controller_config_dump(&run.ccfg); /* run.json: the simulated controller's config */
     json_t *ccfg = dump ? json_loads(dump, 0, NULL) : NULL;
     free(dump);
-    json_t *auth = json_object_get(ccfg, "auth");
-    const char *secret[] = {"worker_token", "client_token"};
-    for (size_t i = 0; i < 2; i++) {
-        const char *v = json_string_value(json_object_get(auth, secret[i]));
-        if (v && v[0])
-            json_object_set_new(auth, secret[i], json_string("(set)"));
-    }
+    ilu_config_hide_secrets(ccfg, ilu_controller_config_secrets);
     ctx->manifest_extra = json_pack("{s:o}", "simulated_controller_config", ccfg ? ccfg : json_null());
     if (lg_sim_world_report(ctx, &run.world, &run.plan, run.t0_us, &err) || lg_worker_tally_commit(&run.tally, &err))
         goto out;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/secrets.h"
 #include "worker/queue.h"
 #include "worker/worker.h"
 #include "backend/sim/sim_backend.h"
@@ -396,9 +397,7 @@ int lg_sim_world_report(struct lg_ctx *ctx, struct lg_sim_world *w, struct lg_tr
     char *dump = ilu_config_dump(&w->cfg);
     json_t *cfg = dump ? json_loads(dump, 0, NULL) : NULL;
     free(dump);
-    const char *token = json_string_value(json_object_get(cfg, "load_balancer_token"));
-    if (token && token[0])
-        json_object_set_new(cfg, "load_balancer_token", json_string("(set)"));
+    ilu_config_hide_secrets(cfg, ilu_worker_config_secrets);
     if (!ctx->manifest_extra)
         ctx->manifest_extra = json_object();
     json_object_set_new(ctx->manifest_extra, "functions", lg_trace_plan_functions_json(p, w->default_start_ms));

@@ -36,7 +36,7 @@ LDLIBS_LIVE = -levent -levent_pthreads -lpthread -ljansson -lm
 LDLIBS_CLI = -lcurl -ljansson
 
 PURE_DIRS = src/core src/worker src/controller src/api src/trace src/report src/policy/queue src/policy/keepalive \
-            src/policy/lb src/backend/sim
+            src/policy/lb src/policy/dispatch src/backend/sim
 PURE_FILES = src/sim/sim_env.c src/sim/sim_env.h
 CORE_SRC = $(foreach d,$(PURE_DIRS),$(wildcard $(d)/*.c)) $(filter %.c,$(PURE_FILES))
 LIVE_SRC = $(wildcard src/backend/*.c) $(wildcard src/backend/oci/*.c) $(wildcard src/server/*.c) \

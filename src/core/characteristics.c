@@ -35,3 +35,13 @@ double ilu_fn_stats_cold_us(const struct ilu_fn_stats *s)
 {
     return s->container_start_us.ewma + s->exec_us.ewma;
 }
+
+double ilu_compute_warm_us(const struct ilu_compute_stats *c)
+{
+    return c->exec_us.ewma;
+}
+
+double ilu_compute_cold_us(const struct ilu_compute_stats *c)
+{
+    return c->container_start_us.ewma + c->exec_us.ewma;
+}

@@ -16,6 +16,14 @@ struct ilu_stat {
 /* Fold one observation into the running mean and moving average. */
 void ilu_stat_add(struct ilu_stat *s, double x);
 
+/* The execution and start-up of the invocations that ran on one compute
+ * (Ilúvatar's Cpu* and Gpu* characteristics): GPU queue policies and the
+ * dispatch of CPU|GPU functions compare them (docs/gpu.md). */
+struct ilu_compute_stats {
+    struct ilu_stat exec_us, container_start_us;
+};
+enum { ILU_ON_CPU, ILU_ON_GPU };
+
 struct ilu_fn_stats {
     struct ilu_stat exec_us;            /* time inside main(), as the agent measured it */
     struct ilu_stat e2e_us;             /* arrival at the worker -> result, successful invocations */
@@ -26,6 +34,7 @@ struct ilu_fn_stats {
     uint64_t arrivals, last_arrival_us;
     double iat_mean_us, iat_m2;
     uint64_t invocations, cold, warm, prewarm, errors;
+    struct ilu_compute_stats on[2]; /* exec_us and container_start_us again, per compute (ILU_ON_*) */
 };
 
 /* An invocation of the function arrived at now_us. */
@@ -39,5 +48,8 @@ double ilu_fn_stats_iat_var(const struct ilu_fn_stats *s);
  * times; queue policies and est_invoke_time use them. */
 double ilu_fn_stats_warm_us(const struct ilu_fn_stats *s);
 double ilu_fn_stats_cold_us(const struct ilu_fn_stats *s);
+/* The same from one compute's stats (0 while nothing is known there). */
+double ilu_compute_warm_us(const struct ilu_compute_stats *c);
+double ilu_compute_cold_us(const struct ilu_compute_stats *c);
 
 #endif

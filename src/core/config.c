@@ -32,6 +32,7 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_STR("invocation.queue_policy", invocation.queue_policy),
     ILU_CFG_STR("invocation.gpu_queue_policy", invocation.gpu_queue_policy),
     ILU_CFG_STR("invocation.enqueueing_policy", invocation.enqueueing_policy),
+    ILU_CFG_F64("invocation.speedup_ratio", invocation.speedup_ratio),
     ILU_CFG_U32("invocation.max_queue_len", invocation.max_queue_len),
     ILU_CFG_U32("invocation.async_result_ttl_sec", invocation.async_result_ttl_sec),
     ILU_CFG_U32("invocation.bypass_duration_ms", invocation.bypass_duration_ms),
@@ -114,6 +115,7 @@ void ilu_config_defaults(struct ilu_worker_config *cfg)
     snprintf(cfg->invocation.queue_policy, sizeof cfg->invocation.queue_policy, "fcfs");
     snprintf(cfg->invocation.gpu_queue_policy, sizeof cfg->invocation.gpu_queue_policy, "fcfs");
     snprintf(cfg->invocation.enqueueing_policy, sizeof cfg->invocation.enqueueing_policy, "AlwaysCPU");
+    cfg->invocation.speedup_ratio = 4.0; /* Ilúvatar's default */
     cfg->invocation.max_queue_len = 1000;
     cfg->invocation.async_result_ttl_sec = 600;
     cfg->invocation.bypass_duration_ms = 0;
@@ -370,13 +372,14 @@ int ilu_config_validate(const struct ilu_worker_config *cfg, struct ilu_error *e
     ILU_CFG_REQUIRE(ilu_queue_policy_find(cfg->invocation.queue_policy),
                     "invocation.queue_policy \"%s\" is not one of: %s", cfg->invocation.queue_policy,
                     ilu_queue_policy_names());
-    ILU_CFG_REQUIRE(ilu_queue_policy_find(cfg->invocation.gpu_queue_policy),
+    ILU_CFG_REQUIRE(ilu_gpu_queue_policy_find(cfg->invocation.gpu_queue_policy),
                     "invocation.gpu_queue_policy \"%s\" is not one of: %s", cfg->invocation.gpu_queue_policy,
-                    ilu_queue_policy_names());
-    ILU_CFG_REQUIRE(strcasecmp(cfg->invocation.enqueueing_policy, "AlwaysCPU") == 0 ||
-                        strcasecmp(cfg->invocation.enqueueing_policy, "AlwaysGPU") == 0,
-                    "invocation.enqueueing_policy \"%s\" is not one of: AlwaysCPU, AlwaysGPU",
-                    cfg->invocation.enqueueing_policy);
+                    ilu_gpu_queue_policy_names());
+    ILU_CFG_REQUIRE(ilu_dispatch_policy_find(cfg->invocation.enqueueing_policy),
+                    "invocation.enqueueing_policy \"%s\" is not one of: %s", cfg->invocation.enqueueing_policy,
+                    ilu_dispatch_policy_names());
+    ILU_CFG_REQUIRE(isfinite(cfg->invocation.speedup_ratio) && cfg->invocation.speedup_ratio > 0,
+                    "invocation.speedup_ratio must be a number > 0");
     ILU_CFG_REQUIRE(ilu_keepalive_policy_find(cfg->container_resources.eviction),
                     "container_resources.eviction \"%s\" is not one of: %s", cfg->container_resources.eviction,
                     ilu_keepalive_policy_names());

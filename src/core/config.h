@@ -22,10 +22,10 @@ struct ilu_gpu_resource_config {
     uint32_t memory_mb;                /* memory of each; 0: what was found (simulated: required) */
     uint32_t funcs_per_device;         /* container spots per GPU; 0: memory_mb / per_func_memory_mb */
     uint32_t concurrent_running_funcs; /* invocations running at once per GPU; 0: its spots */
-    bool use_standalone_mps;           /* one MPS control daemon for the worker (not yet used) */
+    bool use_standalone_mps;           /* one MPS control daemon for the worker (oci backend) */
     uint32_t per_func_memory_mb;       /* each spot's memory when funcs_per_device is 0; 0: the whole GPU */
     uint32_t status_update_freq_ms;    /* GPU status sampling (not yet used); 0: status.report_freq_ms */
-    char driver_lib_dir[256];          /* the driver's user-space libraries; "": the loader's search path */
+    char driver_lib_dir[256];          /* the driver's user-space libraries, given to GPU containers; "": under /usr */
 };
 
 struct ilu_worker_config {
@@ -46,8 +46,9 @@ struct ilu_worker_config {
     } limits;
     struct {
         char queue_policy[32];      /* name in the queue policy registry */
-        char gpu_queue_policy[32];  /* the GPU queue's policy, same registry (docs/gpu.md) */
-        char enqueueing_policy[32]; /* where CPU|GPU functions run: AlwaysCPU or AlwaysGPU */
+        char gpu_queue_policy[32];  /* the GPU queue's policy, in the GPU queue policy registry (docs/gpu.md) */
+        char enqueueing_policy[32]; /* where CPU|GPU functions run: a dispatch policy's name (docs/gpu.md) */
+        double speedup_ratio;       /* enqueueing_policy Speedup: GPU when CPU exec / GPU exec is above it */
         uint32_t max_queue_len;     /* beyond this, 429 */
         uint32_t async_result_ttl_sec;
         uint32_t bypass_duration_ms; /* functions averaging less run at once on a free warm container; 0 = off */

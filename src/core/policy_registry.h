@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker/dispatch.h"
 #include "worker/keepalive.h"
 #include "worker/queue.h"
 #include "types.h"
@@ -51,6 +52,16 @@ const struct ilu_lb_policy_ops *ilu_lb_policy_find(const char *name);
 /* The i-th registered policy, NULL past the last (tests run every one). */
 const struct ilu_queue_policy_ops *ilu_queue_policy_at(size_t i);
 const struct ilu_keepalive_ops *ilu_keepalive_policy_at(size_t i);
+/* The GPU queue's policies (queue.h's ops; docs/gpu.md) and the dispatch
+ * policies of CPU|GPU functions (worker/dispatch.h): by name
+ * (case-insensitive, NULL when unknown), by index (NULL past the last), and
+ * their names comma-separated. */
+const struct ilu_queue_policy_ops *ilu_gpu_queue_policy_find(const char *name);
+const struct ilu_queue_policy_ops *ilu_gpu_queue_policy_at(size_t i);
+const char *ilu_gpu_queue_policy_names(void);
+const struct ilu_dispatch_policy_ops *ilu_dispatch_policy_find(const char *name);
+const struct ilu_dispatch_policy_ops *ilu_dispatch_policy_at(size_t i);
+const char *ilu_dispatch_policy_names(void);
 /* Comma-separated names, made from the tables, for errors and docs. */
 const char *ilu_queue_policy_names(void);
 const char *ilu_keepalive_policy_names(void);

@@ -117,9 +117,12 @@ struct ilu_invocation {
     size_t queue_index; /* position in the queue heap */
     double est_us;      /* expected run time when queued (the queue load) */
     bool queued;
-    bool dequeued;  /* left the queue (holds CPUs until it finishes) */
-    bool bypassed;  /* ran at once on a warm container, outside the queue and the CPU limit */
-    bool on_gpu;    /* (core) queued in and run from the GPU queue, on a GPU container */
+    bool dequeued; /* left the queue (holds CPUs until it finishes) */
+    bool bypassed; /* ran at once on a warm container, outside the queue and the CPU limit */
+    bool on_gpu;   /* (core) queued in and run from the GPU queue, on a GPU container */
+    /* (core) enqueueing_policy All: the copy of this invocation waiting in
+     * the other queue; the first of the two to start drops the other */
+    struct ilu_invocation *twin;
     bool gpu_token; /* (core) holds a running token of GPU gpu_device until it finishes */
     uint32_t gpu_device;
     struct ilu_container *container;

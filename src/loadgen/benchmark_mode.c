@@ -320,6 +320,8 @@ static const struct {
     {"hello", "a platform test function: it greets and returns (about 1 us of work), a mapping target for nothing"},
     {"sleep", "a platform baseline: it sleeps a fixed 50 ms and burns no CPU, a trace's code it is not"},
     {"synthetic", "the trace stand-in: with no arguments it does nothing (trace mode gives it cold_ms/warm_ms)"},
+    {"gpu_synthetic",
+     "the GPU trace stand-in: it needs a GPU (compute GPU) and spins a kernel for the time it is given"},
 };
 
 static const char *test_function(const char *name)

@@ -29,6 +29,8 @@ struct nvml_api {
     nvml_return (*memory)(nvml_device d, struct nvml_memory *m);      /* nvmlDeviceGetMemoryInfo */
     nvml_return (*name)(nvml_device d, char *name, unsigned int len); /* nvmlDeviceGetName */
     const char *(*error)(nvml_return rc);                             /* nvmlErrorString, optional */
+    nvml_return (*minor)(nvml_device d, unsigned int *minor);         /* nvmlDeviceGetMinorNumber, optional */
+    nvml_return (*uuid)(nvml_device d, char *uuid, unsigned int len); /* nvmlDeviceGetUUID, optional */
 };
 
 static const char *nvml_why(const struct nvml_api *api, nvml_return rc, char *buf, size_t len)
@@ -40,7 +42,8 @@ static const char *nvml_why(const struct nvml_api *api, nvml_return rc, char *bu
 
 /* The GPUs NVML reports through lib; 0 on an answer (found filled, maybe
  * with none), -1 with why when NVML cannot be used. */
-static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *found, char *why, size_t why_len)
+static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *found, struct ilu_os_gpu_node *nodes,
+                         char *why, size_t why_len)
 {
     struct nvml_api api = {0};
     /* dlsym hands back object pointers; POSIX makes them callable */
@@ -51,6 +54,8 @@ static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *
     api.memory = (nvml_return(*)(nvml_device, struct nvml_memory *))dlsym(lib, "nvmlDeviceGetMemoryInfo");
     api.name = (nvml_return(*)(nvml_device, char *, unsigned int))dlsym(lib, "nvmlDeviceGetName");
     api.error = (const char *(*)(nvml_return))dlsym(lib, "nvmlErrorString");
+    api.minor = (nvml_return(*)(nvml_device, unsigned int *))dlsym(lib, "nvmlDeviceGetMinorNumber");
+    api.uuid = (nvml_return(*)(nvml_device, char *, unsigned int))dlsym(lib, "nvmlDeviceGetUUID");
     if (!api.init || !api.shutdown || !api.count || !api.handle || !api.memory || !api.name) {
         snprintf(why, why_len, "%s lacks the NVML v2 entry points (nvmlInit_v2, nvmlDeviceGetCount_v2, ...)", lib_name);
         return -1;
@@ -81,6 +86,15 @@ static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *
             snprintf(g->name, sizeof g->name, "GPU %u", i);
         g->name[sizeof g->name - 1] = 0;
         g->memory_mb = (uint32_t)(m.total >> 20);
+        if (nodes) {
+            unsigned int minor = i;
+            if (!api.minor || api.minor(d, &minor) != NVML_SUCCESS)
+                minor = i;
+            nodes[found->n].minor = (int)minor;
+            if (!api.uuid || api.uuid(d, nodes[found->n].uuid, sizeof nodes[found->n].uuid) != NVML_SUCCESS)
+                nodes[found->n].uuid[0] = 0;
+            nodes[found->n].uuid[sizeof nodes[found->n].uuid - 1] = 0;
+        }
         found->n++;
     }
     api.shutdown();
@@ -89,7 +103,8 @@ static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *
 }
 
 /* NVML from driver_lib_dir, else from the loader's path. */
-static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, char *why, size_t why_len)
+static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, struct ilu_os_gpu_node *nodes, char *why,
+                    size_t why_len)
 {
     char path[512];
     const char *tried[2];
@@ -109,7 +124,7 @@ static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, cha
                                          e ? e : "failed");
             continue;
         }
-        int rc = nvml_discover(lib, tried[i], found, why, why_len);
+        int rc = nvml_discover(lib, tried[i], found, nodes, why, why_len);
         dlclose(lib);
         return rc;
     }
@@ -150,29 +165,32 @@ int ilu_os_gpu_parse_smi(const char *csv, struct ilu_gpu_found *found, char *why
     return taken;
 }
 
-/* nvidia-smi on PATH or where NVIDIA's containers and packages put it. */
-static int find_smi(char *out, size_t len)
+int ilu_os_gpu_find_tool(const char *name, const char *driver_lib_dir, char *out, size_t len, char *looked,
+                         size_t looked_len)
 {
     const char *path = getenv("PATH");
-    char dirs[4096];
-    snprintf(dirs, sizeof dirs, "%s:/usr/bin:/usr/local/nvidia/bin", path && *path ? path : "");
+    char dirs[4600];
+    char bin[300] = "";
+    if (driver_lib_dir && *driver_lib_dir)
+        snprintf(bin, sizeof bin, "%s/../bin", driver_lib_dir);
+    snprintf(dirs, sizeof dirs, "%s:%s:/usr/bin:/usr/local/nvidia/bin", bin, path && *path ? path : "");
     for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
         if (!*d)
             continue;
-        snprintf(out, len, "%s/nvidia-smi", d);
+        snprintf(out, len, "%s/%s", d, name);
         if (access(out, X_OK) == 0)
             return 0;
     }
+    snprintf(looked, looked_len, "no %s (not %s%s%son PATH, in /usr/bin or /usr/local/nvidia/bin)", name,
+             bin[0] ? "in " : "", bin, bin[0] ? ", " : "");
     return -1;
 }
 
-static int try_smi(struct ilu_gpu_found *found, char *why, size_t why_len)
+static int try_smi(struct ilu_gpu_found *found, struct ilu_os_gpu_node *nodes, char *why, size_t why_len)
 {
-    char smi[4200];
-    if (find_smi(smi, sizeof smi)) {
-        snprintf(why, why_len, "no nvidia-smi (not on PATH, in /usr/bin or /usr/local/nvidia/bin)");
+    char smi[4800];
+    if (ilu_os_gpu_find_tool("nvidia-smi", NULL, smi, sizeof smi, why, why_len))
         return -1;
-    }
     char *argv[] = {smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits", NULL};
     char *out = NULL, *errout = NULL;
     struct ilu_error err = {0};
@@ -190,6 +208,9 @@ static int try_smi(struct ilu_gpu_found *found, char *why, size_t why_len)
         found->n = 0;
         if (ilu_os_gpu_parse_smi(out ? out : "", found, why, why_len) >= 0) {
             snprintf(found->source, sizeof found->source, "nvidia-smi (%s)", smi);
+            /* nvidia-smi's query has no device minor: its index stands in */
+            for (size_t i = 0; nodes && i < found->n; i++)
+                nodes[i] = (struct ilu_os_gpu_node){.minor = (int)i};
             rc = 0;
         } else {
             found->n = 0;
@@ -202,11 +223,18 @@ static int try_smi(struct ilu_gpu_found *found, char *why, size_t why_len)
 
 size_t ilu_os_gpu_discover(const char *driver_lib_dir, struct ilu_gpu_found *found)
 {
+    return ilu_os_gpu_discover_nodes(driver_lib_dir, found, NULL);
+}
+
+size_t ilu_os_gpu_discover_nodes(const char *driver_lib_dir, struct ilu_gpu_found *found, struct ilu_os_gpu_node *nodes)
+{
     memset(found, 0, sizeof *found);
+    if (nodes)
+        memset(nodes, 0, ILU_GPU_MAX * sizeof *nodes);
     char nvml_why[480], smi_why[480];
-    if (try_nvml(driver_lib_dir, found, nvml_why, sizeof nvml_why) == 0)
+    if (try_nvml(driver_lib_dir, found, nodes, nvml_why, sizeof nvml_why) == 0)
         return found->n;
-    if (try_smi(found, smi_why, sizeof smi_why) == 0)
+    if (try_smi(found, nodes, smi_why, sizeof smi_why) == 0)
         return found->n;
     snprintf(found->source, sizeof found->source, "looked for with NVML and nvidia-smi: %s; %s", nvml_why, smi_why);
     return 0;

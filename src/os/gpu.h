@@ -16,6 +16,24 @@
  * for and why each failed. Never fails otherwise. */
 size_t ilu_os_gpu_discover(const char *driver_lib_dir, struct ilu_gpu_found *found);
 
+/* Where one found GPU is on the host, for giving it to a container. */
+struct ilu_os_gpu_node {
+    int minor;     /* its device node /dev/nvidia<minor>; from NVML, else (nvidia-smi) its index */
+    char uuid[96]; /* "GPU-8f1e...", from NVML; "" unknown */
+};
+
+/* ilu_os_gpu_discover, and per GPU found (nodes: ILU_GPU_MAX entries, same
+ * order as found->dev) its device minor and UUID. */
+size_t ilu_os_gpu_discover_nodes(const char *driver_lib_dir, struct ilu_gpu_found *found,
+                                 struct ilu_os_gpu_node *nodes);
+
+/* An NVIDIA tool (nvidia-smi, nvidia-cuda-mps-control) into out: first in
+ * <driver_lib_dir>/../bin when driver_lib_dir is set, then on PATH, in
+ * /usr/bin and in /usr/local/nvidia/bin. 0 when found (executable); -1
+ * with looked naming those places. */
+int ilu_os_gpu_find_tool(const char *name, const char *driver_lib_dir, char *out, size_t len, char *looked,
+                         size_t looked_len);
+
 /* Parse nvidia-smi's "name, memory.total" CSV lines (no header, no units;
  * memory in MiB) into found->dev, appending after found->n. Returns how
  * many lines it took, or -1 at the first line that does not parse (why

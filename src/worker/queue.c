@@ -17,6 +17,7 @@ int ilu_queue_init(struct ilu_queue *q, const struct ilu_queue_policy_ops *polic
     q->policy = policy;
     q->len = 0;
     q->load_us = 0;
+    q->gpu = false;
     q->max_len = max_len;
     q->state = policy->create(policy, cfg, err);
     return q->state ? 0 : -1;
@@ -36,7 +37,7 @@ int ilu_queue_push(struct ilu_queue *q, struct ilu_invocation *inv, const struct
 {
     if (q->max_len && q->len >= q->max_len)
         return ilu_err(err, ILU_ST_QUEUE_FULL, "queue_full", "the invocation queue is full (%zu items)", q->len);
-    inv->est_us = ilu_queue_expected_us(inv->fn);
+    inv->est_us = q->gpu ? ilu_queue_expected_on_us(inv->fn, true) : ilu_queue_expected_us(inv->fn);
     if (q->policy->push(q->state, inv, v))
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory growing the queue");
     inv->queued = true;
@@ -72,6 +73,20 @@ struct ilu_invocation *ilu_queue_pop(struct ilu_queue *q, const struct ilu_queue
 double ilu_queue_expected_us(const struct ilu_function *fn)
 {
     return fn->n_idle > 0 ? ilu_fn_stats_warm_us(&fn->stats) : ilu_fn_stats_cold_us(&fn->stats);
+}
+
+uint32_t ilu_fn_idle_on(const struct ilu_function *fn, bool gpu)
+{
+    uint32_t n = 0;
+    for (const struct ilu_container *c = fn->idle_head; c; c = c->idle_next)
+        n += c->has_gpu_spot == gpu;
+    return n;
+}
+
+double ilu_queue_expected_on_us(const struct ilu_function *fn, bool gpu)
+{
+    const struct ilu_compute_stats *st = &fn->stats.on[gpu ? ILU_ON_GPU : ILU_ON_CPU];
+    return ilu_fn_idle_on(fn, gpu) > 0 ? ilu_compute_warm_us(st) : ilu_compute_cold_us(st);
 }
 
 /* ---- the keyed heap ---- */

@@ -44,6 +44,21 @@ struct ilu_queue_policy_ops {
     /* container_resources.cpu_count 0 means no concurrency limit at all with
      * this policy (Ilúvatar's queueless "none"), not the online CPUs. */
     bool unlimited_when_cpu_count_0;
+    /* Optional, for GPU policies that batch (docs/gpu.md): done, which this
+     * policy chose, finished and left its container idle; the next queued
+     * invocation of done's batch, to run at once on that container with
+     * done's GPU token, or NULL when the batch is over. Called before
+     * on_done(done); the worker then removes and starts the one returned
+     * as any other (remove, on_start). */
+    struct ilu_invocation *(*batch_next)(void *st, const struct ilu_invocation *done, const struct ilu_queue_view *v);
+    /* For the batch engine (ILU_GPU_BATCH_QUEUE below): which waiting batch
+     * an arriving invocation joins, and the most a batch holds (0: no cap). */
+    enum ilu_batch_join {
+        ILU_BATCH_NONE,     /* none: each invocation is a batch of its own */
+        ILU_BATCH_ADJACENT, /* the last batch queued, when of the same function */
+        ILU_BATCH_FUNCTION, /* its function's newest batch not started yet */
+    } batch_join;
+    uint32_t batch_cap;
 };
 
 /* The worker's cpu_limit when nothing limits concurrency. */
@@ -64,6 +79,28 @@ void ilu_keyed_queue_remove(void *st, struct ilu_invocation *inv);
     .create = ilu_keyed_queue_create, .free = ilu_keyed_queue_free, .push = ilu_keyed_queue_push, \
     .next = ilu_keyed_queue_next, .remove = ilu_keyed_queue_remove
 
+/* The batch engine of the GPU policies (src/worker/gpu_batch.c): batches of
+ * one function's invocations, in the order of .key taken from a batch's
+ * first invocation (smaller first, ties in creation order), joined as
+ * .batch_join says. A batch that started (one of its invocations was
+ * chosen) takes no more arrivals, and while one of its invocations runs it
+ * is not chosen again: the rest follow through batch_next. Uses
+ * inv->queue_index for itself. */
+void *ilu_gpu_batch_create(const struct ilu_queue_policy_ops *self, const struct ilu_worker_config *cfg,
+                           struct ilu_error *err);
+void ilu_gpu_batch_free(void *st);
+int ilu_gpu_batch_push(void *st, struct ilu_invocation *inv, const struct ilu_queue_view *v);
+struct ilu_invocation *ilu_gpu_batch_next(void *st, const struct ilu_queue_view *v);
+void ilu_gpu_batch_remove(void *st, struct ilu_invocation *inv);
+void ilu_gpu_batch_on_start(void *st, const struct ilu_invocation *inv, const struct ilu_queue_view *v);
+void ilu_gpu_batch_on_done(void *st, const struct ilu_invocation *inv, const struct ilu_queue_view *v);
+struct ilu_invocation *ilu_gpu_batch_next_of(void *st, const struct ilu_invocation *done,
+                                             const struct ilu_queue_view *v);
+#define ILU_GPU_BATCH_QUEUE                                                                         \
+    .create = ilu_gpu_batch_create, .free = ilu_gpu_batch_free, .push = ilu_gpu_batch_push,         \
+    .next = ilu_gpu_batch_next, .remove = ilu_gpu_batch_remove, .on_start = ilu_gpu_batch_on_start, \
+    .on_done = ilu_gpu_batch_on_done, .batch_next = ilu_gpu_batch_next_of
+
 struct ilu_queue {
     const struct ilu_queue_policy_ops *policy;
     void *state;
@@ -71,6 +108,7 @@ struct ilu_queue {
     /* Ilúvatar's queue load: the sum of the queued invocations' expected
      * run times (inv->est_us, taken at push), whatever the policy */
     double load_us;
+    bool gpu; /* the GPU queue: est_us from the function's GPU times */
 };
 
 /* cfg may be NULL for policies without parameters (tests). */
@@ -100,5 +138,10 @@ static inline double ilu_queue_load_us(const struct ilu_queue *q)
  * excluded: warm when a warm container is free (fn->n_idle > 0), else
  * cold, as ilu_fn_stats_warm_us / _cold_us say; 0 while unknown. */
 double ilu_queue_expected_us(const struct ilu_function *fn);
+/* The same on one compute (gpu: a GPU container), from fn->stats.on[]:
+ * warm when fn has an idle container of that compute. */
+double ilu_queue_expected_on_us(const struct ilu_function *fn, bool gpu);
+/* fn's idle containers of one compute (gpu: holding a GPU spot). */
+uint32_t ilu_fn_idle_on(const struct ilu_function *fn, bool gpu);
 
 #endif

@@ -101,6 +101,7 @@ json_t *ilu_invocation_result_json(const struct ilu_invocation *inv)
         return NULL;
     json_object_set_new(r, "function_name", json_string(inv->fn->name));
     json_object_set_new(r, "function_version", json_string(inv->fn->version));
+    json_object_set_new(r, "compute", json_string(inv->on_gpu ? "GPU" : "CPU")); /* which ran it (docs/gpu.md) */
     json_object_set_new(r, "user_error", inv->user_error ? json_string(inv->user_error) : json_null());
     if (inv->agent_start)
         json_object_set_new(r, "agent_start", json_string(inv->agent_start));
@@ -137,6 +138,7 @@ int ilu_invocation_result_write(const struct ilu_invocation *inv, struct ilu_jso
     ilu_json_out_close(o);
     ilu_json_out_member_string(o, "function_name", inv->fn->name);
     ilu_json_out_member_string(o, "function_version", inv->fn->version);
+    ilu_json_out_member_string(o, "compute", inv->on_gpu ? "GPU" : "CPU");
     ilu_json_out_member_string(o, "user_error", inv->user_error);
     if (inv->agent_start)
         ilu_json_out_member_string(o, "agent_start", inv->agent_start);

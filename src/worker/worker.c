@@ -10,15 +10,73 @@
 #include "worker/worker_internal.h"
 
 static void kick(struct ilu_worker *w);
+static uint32_t gpu_tokens(const struct ilu_worker *w);
+static struct ilu_invocation *gpu_batch_next(struct ilu_worker *w, const struct ilu_invocation *done);
+static void gpu_batch_run(struct ilu_worker *w, struct ilu_invocation *next, struct ilu_container *c);
 
-/* Whether fn's invocations run on GPUs: compute GPU, or CPU|GPU under
- * invocation.enqueueing_policy AlwaysGPU (docs/gpu.md); on a worker
- * without GPUs never. */
+/* Expected wait in q, as est_invoke_time reckons it for the CPU queue: none
+ * while the queue is no longer than the free lanes (CPUs, GPU tokens), else
+ * its load spread over the lanes its invocations can use. */
+static double queue_wait_us(const struct ilu_queue *q, uint32_t lanes_total, uint32_t lanes_free)
+{
+    size_t len = ilu_queue_len(q);
+    if (len <= lanes_free)
+        return 0;
+    double lanes = (double)len < (double)lanes_total ? (double)len : (double)lanes_total;
+    return ilu_queue_load_us(q) / (lanes >= 1 ? lanes : 1);
+}
+
+/* What a dispatch policy sees of fn and the two queues now. */
+static struct ilu_dispatch_view dispatch_view(const struct ilu_worker *w, const struct ilu_function *fn)
+{
+    struct ilu_dispatch_view v = {.fn = fn, .speedup_ratio = w->cfg.invocation.speedup_ratio};
+    for (int on = ILU_ON_CPU; on <= ILU_ON_GPU; on++) {
+        v.exec_us[on] = ilu_compute_warm_us(&fn->stats.on[on]);
+        v.run_us[on] = ilu_queue_expected_on_us(fn, on == ILU_ON_GPU);
+    }
+    uint32_t cpus_free = w->cpus_in_use < w->cpu_limit ? w->cpu_limit - w->cpus_in_use : 0;
+    uint32_t tokens = gpu_tokens(w), tokens_used = ilu_gpus_tokens_used(&w->gpus);
+    v.wait_us[ILU_ON_CPU] = queue_wait_us(&w->queue, w->cpu_limit, cpus_free);
+    v.wait_us[ILU_ON_GPU] = queue_wait_us(&w->gpu_queue, tokens, tokens - tokens_used);
+    return v;
+}
+
+/* Whether this invocation of fn runs on a GPU: compute GPU, or CPU|GPU when
+ * invocation.enqueueing_policy says so (docs/gpu.md); on a worker without
+ * GPUs never. */
 static bool fn_on_gpu(const struct ilu_worker *w, const struct ilu_function *fn)
 {
     if (w->gpus.n == 0 || !(fn->compute & ILU_COMPUTE_GPU))
         return false;
-    return !(fn->compute & ILU_COMPUTE_CPU) || strcasecmp(w->cfg.invocation.enqueueing_policy, "AlwaysGPU") == 0;
+    if (!(fn->compute & ILU_COMPUTE_CPU))
+        return true;
+    const struct ilu_dispatch_policy_ops *p = ilu_dispatch_policy_find(w->cfg.invocation.enqueueing_policy);
+    struct ilu_dispatch_view v = dispatch_view(w, fn);
+    return p && p->on_gpu(&v);
+}
+
+/* enqueueing_policy All: fn's invocations wait in both queues. */
+static bool fn_in_both(const struct ilu_worker *w, const struct ilu_function *fn)
+{
+    if (w->gpus.n == 0 || fn->compute != ILU_COMPUTE_ALL)
+        return false;
+    const struct ilu_dispatch_policy_ops *p = ilu_dispatch_policy_find(w->cfg.invocation.enqueueing_policy);
+    return p && p->both;
+}
+
+/* An idle CPU container of fn, now busy (the most recently used), or
+ * NULL. A CPU|GPU function may have GPU containers too, which its CPU
+ * invocations must not take. */
+static struct ilu_container *cpu_take_idle(struct ilu_worker *w, struct ilu_function *fn)
+{
+    if (!(fn->compute & ILU_COMPUTE_GPU))
+        return ilu_pool_take_idle(&w->pool, fn);
+    for (struct ilu_container *c = fn->idle_head; c; c = c->idle_next)
+        if (!c->has_gpu_spot) {
+            ilu_pool_take(&w->pool, c);
+            return c;
+        }
+    return NULL;
 }
 
 /* The queue inv waits in. */
@@ -131,10 +189,24 @@ static void deadline_remove(struct ilu_worker *w, struct ilu_invocation *inv)
     inv->on_deadline_list = false;
 }
 
+/* enqueueing_policy All (docs/gpu.md): inv starts or finishes, so its copy
+ * waiting in the other queue goes, unanswered (only inv counts as pending). */
+static void twin_drop(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    struct ilu_invocation *twin = inv->twin;
+    if (!twin)
+        return;
+    inv->twin = twin->twin = NULL;
+    ilu_queue_remove(twin->on_gpu ? &w->gpu_queue : &w->queue, twin);
+    deadline_remove(w, twin);
+    inv_free(twin);
+}
+
 /* ---- completion ---------------------------------------------------------- */
 
 static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
 {
+    twin_drop(w, inv);
     deadline_remove(w, inv);
     if (inv->queued)
         ilu_queue_remove(inv_queue(w, inv), inv);
@@ -176,6 +248,7 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
         if (inv->success) {
             double e2e = (double)(inv->t.done_us - inv->t.arrived_us);
             ilu_stat_add(&st->exec_us, inv->exec_sec * 1e6);
+            ilu_stat_add(&st->on[inv->on_gpu ? ILU_ON_GPU : ILU_ON_CPU].exec_us, inv->exec_sec * 1e6);
             ilu_stat_add(&st->e2e_us, e2e);
             ilu_stat_add(inv->start_kind == ILU_START_COLD ? &st->cold_e2e_us : &st->warm_e2e_us, e2e);
         } else {
@@ -270,6 +343,8 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     c->ready_us = w_now(w);
     struct ilu_fn_stats *st = &c->fn->stats;
     ilu_stat_add(&st->container_start_us, (double)(c->ready_us - c->created_us));
+    ilu_stat_add(&st->on[c->has_gpu_spot ? ILU_ON_GPU : ILU_ON_CPU].container_start_us,
+                 (double)(c->ready_us - c->created_us));
     if (inv)
         inv->cold_start_us = c->ready_us - c->created_us;
     ilu_log_fields(w->log, ILU_LOG_INFO, tid,
@@ -316,7 +391,13 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     c->prewarmed = false;
     ilu_pool_put_idle(&w->pool, c);
     ilu_result_from_agent(inv, reply);
+    /* a GPU batch goes on back to back on this container (docs/gpu.md) */
+    struct ilu_invocation *next = gpu_batch_next(w, inv);
+    if (next)
+        ilu_pool_take(&w->pool, c);
     finish(w, inv);
+    if (next)
+        gpu_batch_run(w, next, c);
 }
 
 static void on_died(void *ctx, struct ilu_container *c, const char *reason)
@@ -437,7 +518,7 @@ static void dispatch(struct ilu_worker *w)
         /* a function needing more CPUs than the limit still runs, alone */
         if (w->cpus_in_use > 0 && w->cpus_in_use + fn->cpus > w->cpu_limit)
             return;
-        struct ilu_container *c = ilu_pool_take_idle(&w->pool, fn);
+        struct ilu_container *c = cpu_take_idle(w, fn);
         if (!c && ilu_pool_reserve(&w->pool, fn->memory_mb, inv->tid)) {
             if (w->pool.n_starting == 0 && w->running == 0) { /* nothing will ever free memory */
                 ilu_queue_remove(&w->queue, inv);
@@ -456,9 +537,53 @@ static void dispatch(struct ilu_worker *w)
         v = queue_view(w);
         if (w->queue.policy->on_start)
             w->queue.policy->on_start(w->queue.state, inv, &v);
+        twin_drop(w, inv);
         run_on(w, inv, c);
         v = queue_view(w);
     }
+}
+
+/* The GPU queue's inv leaves it and runs on GPU gpu, holding one of its
+ * tokens: on c (taken for it) or cold. */
+static void gpu_start(struct ilu_worker *w, struct ilu_invocation *inv, uint32_t gpu, struct ilu_container *c)
+{
+    uint32_t got;
+    ilu_gpus_token_take(&w->gpus, (int)gpu, &got);
+    inv->gpu_token = true;
+    inv->gpu_device = gpu;
+    ilu_queue_remove(&w->gpu_queue, inv);
+    inv->t.dequeued_us = w_now(w);
+    inv->dequeued = true;
+    w->running++;
+    struct ilu_queue_view v = gpu_queue_view(w);
+    if (w->gpu_queue.policy->on_start)
+        w->gpu_queue.policy->on_start(w->gpu_queue.state, inv, &v);
+    twin_drop(w, inv);
+    run_on(w, inv, c);
+}
+
+/* A batching GPU policy's next invocation of done's batch (still queued),
+ * to run on done's container when done leaves it idle; NULL when none. */
+static struct ilu_invocation *gpu_batch_next(struct ilu_worker *w, const struct ilu_invocation *done)
+{
+    if (!done->on_gpu || !done->dequeued || !w->gpu_queue.policy->batch_next)
+        return NULL;
+    struct ilu_queue_view v = gpu_queue_view(w);
+    struct ilu_invocation *next = w->gpu_queue.policy->batch_next(w->gpu_queue.state, done, &v);
+    return next && next->queued && next->fn == done->fn ? next : NULL;
+}
+
+/* Run the batch's next invocation warm on c (kept busy for it), with the
+ * token its predecessor just returned; should that token be gone, c goes
+ * idle and next waits its turn in the queue. */
+static void gpu_batch_run(struct ilu_worker *w, struct ilu_invocation *next, struct ilu_container *c)
+{
+    if (ilu_gpus_tokens_free(&w->gpus, c->gpu_device) == 0) {
+        ilu_pool_put_idle(&w->pool, c);
+        kick(w);
+        return;
+    }
+    gpu_start(w, next, c->gpu_device, c);
 }
 
 /* An idle container of fn whose GPU has a running token free (the most
@@ -504,20 +629,9 @@ static void dispatch_gpu(struct ilu_worker *w)
                 return;
             }
         }
-        uint32_t got;
-        ilu_gpus_token_take(&w->gpus, (int)gpu, &got); /* free: checked above */
-        inv->gpu_token = true;
-        inv->gpu_device = gpu;
-        ilu_queue_remove(&w->gpu_queue, inv);
-        inv->t.dequeued_us = w_now(w);
-        inv->dequeued = true;
-        w->running++;
-        v = gpu_queue_view(w);
-        if (w->gpu_queue.policy->on_start)
-            w->gpu_queue.policy->on_start(w->gpu_queue.state, inv, &v);
         if (c)
             ilu_pool_take(&w->pool, c);
-        run_on(w, inv, c);
+        gpu_start(w, inv, gpu, c); /* the token is free: checked above */
         v = gpu_queue_view(w);
     }
 }
@@ -667,11 +781,12 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         ilu_sandboxes_init(&w->sandboxes, cfg, env, backend, &w->pool, w, log, err) ||
         ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg,
                        cfg->invocation.max_queue_len, err) ||
-        ilu_queue_init(&w->gpu_queue, ilu_queue_policy_find(cfg->invocation.gpu_queue_policy), cfg,
+        ilu_queue_init(&w->gpu_queue, ilu_gpu_queue_policy_find(cfg->invocation.gpu_queue_policy), cfg,
                        cfg->invocation.max_queue_len, err)) {
         ilu_worker_free(w);
         return NULL;
     }
+    w->gpu_queue.gpu = true;
     backend->events =
         (struct ilu_backend_events){.ctx = w, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
     w->pool_timer = env->timer_start(env->ctx, (uint64_t)cfg->container_resources.pool_freq_ms * 1000, on_pool_tick, w);
@@ -827,7 +942,7 @@ static bool bypass(struct ilu_worker *w, struct ilu_invocation *inv)
     uint32_t limit_ms = w->cfg.invocation.bypass_duration_ms;
     if (!limit_ms || exec->n == 0 || exec->ewma >= limit_ms * 1000.0 || fn->n_idle == 0)
         return false;
-    struct ilu_container *c = ilu_pool_take_idle(&w->pool, fn);
+    struct ilu_container *c = cpu_take_idle(w, fn);
     if (!c)
         return false;
     enum ilu_start_kind kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
@@ -849,6 +964,37 @@ static bool bypass(struct ilu_worker *w, struct ilu_invocation *inv)
     ilu_log_fields(w->log, ILU_LOG_DEBUG, inv->tid,
                    json_pack("{s:s, s:f}", "fqdn", fn->fqdn, "avg_exec_us", exec->ewma), "Bypassing the queue");
     return true;
+}
+
+/* enqueueing_policy All: a copy of the queued CPU invocation inv waits in
+ * the GPU queue too, with the same arrival, deadline and answer. Out of
+ * memory or a full GPU queue: inv alone, on the CPU. */
+static void twin_enqueue(struct ilu_worker *w, struct ilu_invocation *inv)
+{
+    struct ilu_invocation *t = calloc(1, sizeof *t);
+    if (!t || !(t->args = malloc(inv->args_len + 1))) {
+        free(t);
+        return;
+    }
+    memcpy(t->tid, inv->tid, sizeof t->tid);
+    memcpy(t->args, inv->args, inv->args_len + 1);
+    t->args_len = inv->args_len;
+    t->fn = inv->fn;
+    t->seq = ++w->seq;
+    t->t = inv->t;
+    t->start_kind = ILU_START_ERROR;
+    t->done = inv->done;
+    t->done_arg = inv->done_arg;
+    t->on_gpu = true;
+    struct ilu_queue_view v = gpu_queue_view(w);
+    struct ilu_error err = {0};
+    if (ilu_queue_push(&w->gpu_queue, t, &v, &err)) {
+        inv_free(t);
+        return;
+    }
+    inv->twin = t;
+    t->twin = inv;
+    deadline_add(w, t);
 }
 
 int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args, size_t args_len,
@@ -882,6 +1028,8 @@ int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *versio
     }
     w->pending++;
     deadline_add(w, inv);
+    if (inv->queued && !inv->on_gpu && fn_in_both(w, fn))
+        twin_enqueue(w, inv);
     kick(w);
     return 0;
 }

@@ -5,13 +5,7 @@
  * jitter: every time below is computed by hand from
  *   start 50 ms, GPU cold exec 60 ms, GPU warm exec 10 ms, answer 0.4 ms
  * (the CPU times, 100 and 20 ms, must not be used for a GPU container). */
-#include "sim_world.h"
-
-#define START    (50 * MS)
-#define GCOLD    (60 * MS)
-#define GWARM    (10 * MS)
-#define COLD_RUN (START + GCOLD + OVH) /* 110.4 ms: cold start to answer */
-#define WARM_RUN (GWARM + OVH)         /* 10.4 ms */
+#include "gpu_world.h"
 
 /* One GPU of 16 GB split into spots containers, tokens running at once. */
 static void gpu_world(struct world *wd, uint32_t spots, uint32_t tokens)
@@ -23,29 +17,6 @@ static void gpu_world(struct world *wd, uint32_t spots, uint32_t tokens)
     g->funcs_per_device = spots;
     g->concurrent_running_funcs = tokens;
     world_start(wd);
-}
-
-/* name-1 registered with compute (ILU_COMPUTE_*), the times above on a GPU
- * and 100/20 ms on a CPU. */
-static void fn_compute(struct world *wd, const char *name, uint32_t compute)
-{
-    struct ilu_register_req req = {.function_name = name,
-                                   .function_version = "1",
-                                   .image_name = "/sim/fn",
-                                   .memory_mb = 128,
-                                   .cpus = 1,
-                                   .compute = compute};
-    struct ilu_error err = {0};
-    if (ilu_worker_register(wd->w, &req, "setup", &err))
-        fail_msg("register %s: %s", name, err.msg);
-    char fqdn[96];
-    snprintf(fqdn, sizeof fqdn, "%s-1", name);
-    struct ilu_sim_fn_timing t = {.start_us = START,
-                                  .cold_exec_us = 100 * MS,
-                                  .warm_exec_us = 20 * MS,
-                                  .gpu_cold_exec_us = GCOLD,
-                                  .gpu_warm_exec_us = GWARM};
-    assert_int_equal(ilu_sim_backend_set_timing(wd->be, fqdn, &t), 0);
 }
 
 /* Step until the clock reaches at (events at at itself included). */
@@ -61,7 +32,7 @@ static void one_token_runs_one_after_the_other(void **state)
     (void)state;
     struct world wd;
     gpu_world(&wd, 2, 1);
-    fn_compute(&wd, "g", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "g", ILU_COMPUTE_GPU);
     const char *fns[] = {"g", "g"};
     const uint64_t at[] = {0, 0};
     schedule(&wd, 2, fns, at);
@@ -85,14 +56,15 @@ static void one_token_runs_one_after_the_other(void **state)
     world_end(&wd);
 }
 
-/* concurrent_running_funcs 2: both run at once, on two containers. */
+/* concurrent_running_funcs 2: g and h run at once, on two containers. */
 static void two_tokens_overlap(void **state)
 {
     (void)state;
     struct world wd;
     gpu_world(&wd, 2, 2);
-    fn_compute(&wd, "g", ILU_COMPUTE_GPU);
-    const char *fns[] = {"g", "g"};
+    gpu_fn_register(&wd, "g", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "h", ILU_COMPUTE_GPU);
+    const char *fns[] = {"g", "h"};
     const uint64_t at[] = {0, 0};
     schedule(&wd, 2, fns, at);
     run_all(&wd);
@@ -105,6 +77,31 @@ static void two_tokens_overlap(void **state)
     world_end(&wd);
 }
 
+/* fcfs batches adjacent invocations of one function: g, g at 0 are one
+ * batch, run back to back on one container with one token, even with a
+ * second token free (Ilúvatar's fcfs_gpu.rs: the batch is popped whole). */
+static void fcfs_batch_runs_on_one_container(void **state)
+{
+    (void)state;
+    struct world wd;
+    gpu_world(&wd, 2, 2);
+    gpu_fn_register(&wd, "g", ILU_COMPUTE_GPU);
+    const char *fns[] = {"g", "g"};
+    const uint64_t at[] = {0, 0};
+    schedule(&wd, 2, fns, at);
+    run_until(&wd, 1 * MS);
+    assert_int_equal(status_of(&wd, "num_running_funcs"), 1);
+    assert_int_equal(status_of(&wd, "gpu_queue_len"), 1); /* the batch's rest stays queued */
+    run_all(&wd);
+    assert_int_equal(wd.recs[0].kind, ILU_START_COLD);
+    assert_int_equal(wd.recs[0].done_at, COLD_RUN);
+    assert_int_equal(wd.recs[1].kind, ILU_START_WARM);
+    assert_int_equal(wd.recs[1].done_at, COLD_RUN + WARM_RUN);
+    assert_string_equal(wd.recs[0].container_id, wd.recs[1].container_id);
+    assert_int_equal(status_of(&wd, "gpu_spots_used"), 1);
+    world_end(&wd);
+}
+
 /* Two spots, two tokens, three functions: the third waits until a
  * container is idle, which is evicted (the least recently used: a's) to
  * free its spot. */
@@ -113,9 +110,9 @@ static void spots_exhaust_and_a_third_waits_for_an_eviction(void **state)
     (void)state;
     struct world wd;
     gpu_world(&wd, 2, 2);
-    fn_compute(&wd, "a", ILU_COMPUTE_GPU);
-    fn_compute(&wd, "b", ILU_COMPUTE_GPU);
-    fn_compute(&wd, "c", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "a", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "b", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "c", ILU_COMPUTE_GPU);
     const char *fns[] = {"a", "b", "c"};
     const uint64_t at[] = {0, 0, 0};
     schedule(&wd, 3, fns, at);
@@ -147,8 +144,8 @@ static void spots_come_back_on_keepalive_and_clean(void **state)
     g->funcs_per_device = 2;
     g->concurrent_running_funcs = 2;
     world_start(&wd);
-    fn_compute(&wd, "a", ILU_COMPUTE_GPU);
-    fn_compute(&wd, "b", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "a", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "b", ILU_COMPUTE_GPU);
     const char *fns[] = {"a", "b"};
     const uint64_t at[] = {0, 0};
     schedule(&wd, 2, fns, at);
@@ -165,7 +162,7 @@ static void spots_come_back_on_keepalive_and_clean(void **state)
     g->funcs_per_device = 1;
     g->concurrent_running_funcs = 1;
     world_start(&wd);
-    fn_compute(&wd, "a", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "a", ILU_COMPUTE_GPU);
     const char *one[] = {"a"};
     const uint64_t at0[] = {0};
     schedule(&wd, 1, one, at0);
@@ -184,9 +181,9 @@ static void cpu_functions_ignore_a_full_gpu_queue(void **state)
     (void)state;
     struct world wd;
     gpu_world(&wd, 1, 1);
-    fn_compute(&wd, "g", ILU_COMPUTE_GPU);
-    fn_compute(&wd, "f", ILU_COMPUTE_CPU);
-    fn_compute(&wd, "p", ILU_COMPUTE_ALL); /* AlwaysCPU (the default): the CPU */
+    gpu_fn_register(&wd, "g", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "f", ILU_COMPUTE_CPU);
+    gpu_fn_register(&wd, "p", ILU_COMPUTE_ALL); /* AlwaysCPU (the default): the CPU */
     const char *fns[] = {"g", "g", "g", "f", "p"};
     const uint64_t at[] = {0, 0, 0, 1 * MS, 200 * MS};
     schedule(&wd, 5, fns, at);
@@ -216,7 +213,7 @@ static void always_gpu_sends_polymorphic_functions_to_the_gpu(void **state)
     g->memory_mb = 16384;
     g->funcs_per_device = 1;
     world_start(&wd);
-    fn_compute(&wd, "p", ILU_COMPUTE_ALL);
+    gpu_fn_register(&wd, "p", ILU_COMPUTE_ALL);
     const char *fns[] = {"p"};
     const uint64_t at[] = {0};
     schedule(&wd, 1, fns, at);
@@ -235,9 +232,9 @@ static void gpu_fcfs_order(void **state)
     (void)state;
     struct world wd;
     gpu_world(&wd, 1, 1);
-    fn_compute(&wd, "a", ILU_COMPUTE_GPU);
-    fn_compute(&wd, "b", ILU_COMPUTE_GPU);
-    fn_compute(&wd, "c", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "a", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "b", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "c", ILU_COMPUTE_GPU);
     const char *fns[] = {"a", "b", "a", "c"};
     const uint64_t at[] = {0, 1 * MS, 2 * MS, 3 * MS};
     schedule(&wd, 4, fns, at);
@@ -266,7 +263,7 @@ static void timeouts_give_back_tokens_spots_and_queue_places(void **state)
     g->funcs_per_device = 1;
     g->concurrent_running_funcs = 1;
     world_start(&wd);
-    fn_compute(&wd, "g", ILU_COMPUTE_GPU);
+    gpu_fn_register(&wd, "g", ILU_COMPUTE_GPU);
     struct ilu_sim_fn_timing t = {.start_us = START,
                                   .cold_exec_us = 100 * MS,
                                   .warm_exec_us = 20 * MS,
@@ -304,9 +301,10 @@ static void gpu_queue_config_keys(void **state)
     assert_int_equal(ilu_config_validate(&cfg, &err), -1);
     assert_non_null(strstr(err.msg, "invocation.gpu_queue_policy \"nope\" is not one of"));
     ilu_config_defaults(&cfg);
-    snprintf(cfg.invocation.enqueueing_policy, sizeof cfg.invocation.enqueueing_policy, "All");
+    snprintf(cfg.invocation.enqueueing_policy, sizeof cfg.invocation.enqueueing_policy, "Random");
     assert_int_equal(ilu_config_validate(&cfg, &err), -1);
-    assert_non_null(strstr(err.msg, "invocation.enqueueing_policy \"All\" is not one of: AlwaysCPU, AlwaysGPU"));
+    assert_non_null(strstr(err.msg, "invocation.enqueueing_policy \"Random\" is not one of: AlwaysCPU, AlwaysGPU, "
+                                    "ShortestExecTime, EstCompTime, Speedup, All"));
 }
 
 int main(void)
@@ -314,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_token_runs_one_after_the_other),
         cmocka_unit_test(two_tokens_overlap),
+        cmocka_unit_test(fcfs_batch_runs_on_one_container),
         cmocka_unit_test(spots_exhaust_and_a_third_waits_for_an_eviction),
         cmocka_unit_test(spots_come_back_on_keepalive_and_clean),
         cmocka_unit_test(cpu_functions_ignore_a_full_gpu_queue),

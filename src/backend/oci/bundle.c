@@ -64,7 +64,17 @@ int oci_build_rootfs(struct oci_backend *ob, struct ilu_error *err)
 {
     /* Every mount point must exist beforehand: the root is mounted read-only
      * and shared by all containers, so the runtime must not create any. */
-    static const char *dirs[] = {"usr", "proc", "sys", "dev", "tmp", "etc", "function", "iluvatar/agent"};
+    static const char *dirs[] = {"usr",
+                                 "proc",
+                                 "sys",
+                                 "dev",
+                                 "tmp",
+                                 "etc",
+                                 "function",
+                                 "iluvatar/agent",
+                                 "iluvatar/nvidia/lib",
+                                 "iluvatar/nvidia/bin",
+                                 "iluvatar/mps"};
     static const char *links[][2] = {
         {"bin", "usr/bin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"}, {"sbin", "usr/sbin"}};
     static const char *files[][2] = {
@@ -345,7 +355,7 @@ static int make_shared_point(const char *dir, const char *id, struct ilu_error *
 
 int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
                      const struct oci_image *img, bool pooled, uint32_t memory_mb, uint32_t cpus,
-                     const char *const *args, struct ilu_error *err)
+                     const char *const *args, int gpu, struct ilu_error *err)
 {
     char sockets[PATH_MAX + 16], cfgpath[PATH_MAX + 16];
     snprintf(sockets, sizeof sockets, "%s/sockets", dir);
@@ -362,6 +372,10 @@ int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, co
     json_t *cfg = build_config(ob, dir, id, image, img, pooled, memory_mb, cpus, args);
     if (!cfg)
         return ilu_err(err, ILU_ST_INTERNAL, "bundle", "container %s: cannot build config.json (out of memory?)", id);
+    if (gpu >= 0 && oci_gpu_edit_config(ob, (uint32_t)gpu, cfg, err) != 0) {
+        json_decref(cfg);
+        return ilu_err_wrap(err, "container %s", id);
+    }
     int rc = json_dump_file(cfg, cfgpath, JSON_COMPACT);
     json_decref(cfg);
     if (rc != 0)

@@ -414,7 +414,9 @@ static int oci_create(struct ilu_backend *b, struct ilu_container *c, const char
     if (img)
         snprintf(ct->image_entry, sizeof ct->image_entry, "%s", img->name);
     ct->limit_mb = mem;
-    if (oci_write_bundle(ob, ct->dir, ct->id, img || pooled ? NULL : image, img, pooled, mem, cpus, NULL, err) != 0)
+    int gpu = c->has_gpu_spot ? (int)c->gpu_device : -1;
+    if (oci_write_bundle(ob, ct->dir, ct->id, img || pooled ? NULL : image, img, pooled, mem, cpus, NULL, gpu, err) !=
+        0)
         goto fail;
 
     /* The agent's socket listens before the container exists and reaches it
@@ -591,6 +593,7 @@ static void oci_shutdown(struct ilu_backend *b)
         ct_unlink_free(ct);
         n++;
     }
+    oci_gpu_stop(ob);
     ilu_reaper_reap(ob->reaper); /* stray zombies */
     oci_clean_cgroups(ob, true, "shutdown", NULL);
     ilu_info(ob->log, "shutdown", "oci backend: removed %d containers", n);
@@ -602,6 +605,7 @@ static void oci_free(struct ilu_backend *b)
         return;
     struct oci_backend *ob = backend_of(b);
     oci_shutdown(b);
+    oci_gpu_stop(ob); /* a backend that never finished starting */
     oci_images_free(ob);
     if (ob->orphan_handler)
         ilu_reaper_set_orphan_handler(ob->reaper, NULL, NULL, NULL);
@@ -630,14 +634,21 @@ static const char *oci_runtime_name(const struct ilu_backend *b)
     return ((const struct oci_backend *)b->priv)->runtime_name;
 }
 
-/* The host's GPUs (NVML, else nvidia-smi). Containers get none of them
- * yet: devices, driver libraries and MPS come with the GPU queues
- * (docs/gpu.md). */
+/* The host's GPUs (NVML, else nvidia-smi); a GPU container gets its
+ * GPU's devices, the driver's libraries and, with MPS, the daemon's pipes
+ * (gpu_bundle.c, docs/gpu.md). */
 static int oci_gpu_devices(struct ilu_backend *b, const struct ilu_gpu_resource_config *want,
                            struct ilu_gpu_found *found, struct ilu_error *err)
 {
-    ilu_os_gpu_discover(want->driver_lib_dir, found);
-    return 0;
+    struct oci_backend *ob = backend_of(b);
+    struct ilu_os_gpu_node *nodes = calloc(ILU_GPU_MAX, sizeof *nodes);
+    if (!nodes)
+        return ilu_err(err, ILU_ST_INTERNAL, "oom", "oci backend: out of memory");
+    ilu_os_gpu_discover_nodes(want->driver_lib_dir, found, nodes);
+    /* too few found: the core refuses to start, naming found->source */
+    int rc = found->n >= want->count ? oci_gpu_setup(ob, want, found, nodes, err) : 0;
+    free(nodes);
+    return rc;
 }
 
 static const struct ilu_backend_ops oci_ops = {
@@ -731,6 +742,7 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     ob->reaper = host->reaper;
     ob->log = log;
     ob->shut_down = true; /* until constructed: free() must not sweep */
+    oci_gpu_defaults(ob);
     if (oci_paths(ob, oc, err))
         goto fail;
     ob->pids_limit = oc->pids_limit;

@@ -11,6 +11,7 @@
 
 #include "backend/oci/oci.h"
 #include "core/types.h"
+#include "os/gpu.h"
 
 struct event;
 struct ilu_reaper;
@@ -64,6 +65,28 @@ struct oci_ct {
 };
 
 #define OCI_ORPHANS 64
+
+/* The GPUs containers may be given (gpu_bundle.c, gpu_mps.c); set up by
+ * the gpu_devices op. */
+struct oci_gpu {
+    bool on;                                   /* gpu_devices answered: GPU containers can be made */
+    unsigned n;                                /* host GPUs found, in the driver's index order */
+    struct ilu_os_gpu_node nodes[ILU_GPU_MAX]; /* their minors and UUIDs */
+    char dev_dir[128];                         /* the host's device folder, "/dev"; tests use fake nodes */
+    char cdi_dirs[160];                        /* ':'-separated CDI spec folders ("/etc/cdi:/var/run/cdi") */
+    char lib_dir[256];                         /* driver libraries mounted at /iluvatar/nvidia/lib, "": none */
+    char bin_dir[300];                         /* <lib_dir>/../bin when a folder, at /iluvatar/nvidia/bin */
+    struct json_t *cdi;                        /* the nvidia.com/gpu CDI spec in use, NULL: built-in list */
+    char cdi_path[PATH_MAX];
+    /* MPS (use_standalone_mps) */
+    bool mps;                   /* containers are MPS clients */
+    bool mps_running;           /* we started the control daemon and have not stopped it */
+    char mps_control[PATH_MAX]; /* nvidia-cuda-mps-control */
+    char mps_pipe_dir[256];     /* <state>/mps/pipe, at /iluvatar/mps in containers */
+    char mps_log_dir[256];      /* <state>/mps/log */
+    unsigned mps_thread_pct;    /* CUDA_MPS_ACTIVE_THREAD_PERCENTAGE */
+    uint32_t mps_mem_limit_mb;  /* CUDA_MPS_PINNED_DEVICE_MEM_LIMIT, 0: none */
+};
 
 /* A function image (images.c): its cache entry once prepared. */
 struct oci_image {
@@ -131,6 +154,7 @@ struct oci_backend {
     } orphans[OCI_ORPHANS];
     unsigned orphan_next;
     bool shut_down;
+    struct oci_gpu gpu;
 };
 
 /* runtime.c (spawning and reaping are os/spawn.h's) */
@@ -213,9 +237,11 @@ int oci_resolve_agent(struct oci_backend *ob, const char *agent_path, struct ilu
  * a shared mount point here, is its /function, a one-way slave; the agent
  * starts with ILU_POOLED=1), else the probe. args NULL means the agent;
  * otherwise a NULL-terminated argv (the probe). */
+/* gpu >= 0: the container gets that GPU (the core's index = the host's
+ * index among those found), see oci_gpu_edit_config. */
 int oci_write_bundle(struct oci_backend *ob, const char *dir, const char *id, const char *image,
                      const struct oci_image *img, bool pooled, uint32_t memory_mb, uint32_t cpus,
-                     const char *const *args, struct ilu_error *err);
+                     const char *const *args, int gpu, struct ilu_error *err);
 /* rm -r path, never following a symlink nor crossing into another
  * filesystem (a bind mount of the same filesystem it cannot tell: remove
  * bundles with oci_rm_bundle). */
@@ -229,6 +255,34 @@ int oci_unmount_function(const char *dir);
 int oci_rm_bundle(const char *dir);
 /* Last lines of a text file (at most len-1 bytes), newlines turned into " | ". */
 void oci_file_tail(const char *path, char *buf, size_t len);
+
+/* gpu_bundle.c: GPU containers (docs/gpu.md, "Live GPU containers"). */
+/* Defaults of ob->gpu that tests may change before oci_gpu_setup: the
+ * device folder /dev and the CDI folders /etc/cdi:/var/run/cdi. */
+void oci_gpu_defaults(struct oci_backend *ob);
+/* Take the GPUs found (nodes: their minors and UUIDs, found->n entries)
+ * and want's settings: the driver's library and binary folders, a CDI
+ * spec for nvidia.com/gpu if one is found (JSON only), and with
+ * use_standalone_mps the MPS control daemon (gpu_mps.c). Blocking, at
+ * start. -1 with err when the daemon cannot start. */
+int oci_gpu_setup(struct oci_backend *ob, const struct ilu_gpu_resource_config *want, const struct ilu_gpu_found *found,
+                  const struct ilu_os_gpu_node *nodes, struct ilu_error *err);
+/* Add GPU gpu's devices, their cgroup rules, mounts and environment to a
+ * config.json made by build_config (cfg: its root object): the CDI spec's
+ * containerEdits for the device when there is one, else /dev/nvidiactl,
+ * /dev/nvidia<minor>, /dev/nvidia-uvm, /dev/nvidia-uvm-tools and
+ * /dev/nvidia-caps/<each>, stat()ed now, plus the driver folders; then
+ * CUDA_VISIBLE_DEVICES and, with MPS, its pipe folder and limits. -1 with
+ * err naming what is missing. */
+int oci_gpu_edit_config(struct oci_backend *ob, uint32_t gpu, struct json_t *cfg, struct ilu_error *err);
+/* Stop the MPS daemon if we started it; forget the CDI spec. */
+void oci_gpu_stop(struct oci_backend *ob);
+/* gpu_mps.c */
+/* Start `nvidia-cuda-mps-control -d` with its pipe and log folders under
+ * <state>/mps; -1 with err naming what was looked for or how it failed. */
+int oci_mps_start(struct oci_backend *ob, const char *driver_lib_dir, struct ilu_error *err);
+/* Send it `quit` (blocking, short). */
+void oci_mps_stop(struct oci_backend *ob);
 
 /* agent_client.c */
 /* Bind and listen on <dir>/sockets/sock (a host path the container never

@@ -140,7 +140,7 @@ static bool probe_runtime(struct oci_backend *ob, const char *path, const char *
     mkdir(root, 0700);
     struct ilu_error err = {0};
     const char *args[] = {"/usr/bin/true", NULL};
-    if (oci_write_bundle(ob, dir, id, NULL, NULL, false, 64, 1, args, &err) != 0) {
+    if (oci_write_bundle(ob, dir, id, NULL, NULL, false, 64, 1, args, -1, &err) != 0) {
         snprintf(why, len, "probe bundle: %.400s", err.msg);
         oci_rm_tree(dir);
         return false;

@@ -1,6 +1,8 @@
 /* GPU discovery (src/os/gpu.c) on a host without NVIDIA's driver, as CI
  * is: nvidia-smi's CSV parsed, a stand-in nvidia-smi found on PATH when NVML
- * is absent, and when nothing answers, a source naming what was looked for.
+ * is absent (its GPUs' nodes: index as minor, no UUID), and when nothing
+ * answers, a source naming what was looked for; NVIDIA's tools looked for
+ * beside the driver's libraries first.
  * The tests that need NVML to be absent skip on a host that has it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -121,12 +123,66 @@ static void nothing_found_says_what_was_looked_for(void **state)
     fake_smi_remove(&fp);
 }
 
+static void smi_gives_index_as_minor_and_no_uuid(void **state)
+{
+    (void)state;
+    if (host_has_nvml())
+        skip();
+    struct fake_path fp;
+    fake_smi(&fp, "printf 'NVIDIA H200, 143771\\nNVIDIA H200, 143771\\n'");
+    struct ilu_gpu_found f;
+    struct ilu_os_gpu_node nodes[ILU_GPU_MAX];
+    memset(nodes, 0x55, sizeof nodes);
+    assert_int_equal(ilu_os_gpu_discover_nodes("", &f, nodes), 2);
+    assert_int_equal(nodes[0].minor, 0);
+    assert_int_equal(nodes[1].minor, 1);
+    assert_string_equal(nodes[0].uuid, "");
+    assert_string_equal(nodes[1].uuid, "");
+    assert_int_equal(nodes[2].minor, 0); /* cleared beyond those found */
+    fake_smi_remove(&fp);
+}
+
+static void tools_are_looked_for_beside_the_driver_first(void **state)
+{
+    (void)state;
+    char base[64], lib[96], bin[96], tool[160], out[4800], looked[600];
+    snprintf(base, sizeof base, "/tmp/ilu-tool-XXXXXX");
+    assert_non_null(mkdtemp(base));
+    snprintf(lib, sizeof lib, "%s/lib64", base);
+    snprintf(bin, sizeof bin, "%s/bin", base);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    snprintf(tool, sizeof tool, "%s/ilu-test-tool", bin);
+    FILE *f = fopen(tool, "w");
+    assert_non_null(f);
+    fclose(f);
+    /* not executable: not taken */
+    assert_int_equal(ilu_os_gpu_find_tool("ilu-test-tool", lib, out, sizeof out, looked, sizeof looked), -1);
+    char want[400];
+    snprintf(want, sizeof want, "no ilu-test-tool (not in %s/../bin, on PATH, in /usr/bin or /usr/local/nvidia/bin)",
+             lib);
+    assert_string_equal(looked, want);
+    assert_int_equal(chmod(tool, 0755), 0);
+    assert_int_equal(ilu_os_gpu_find_tool("ilu-test-tool", lib, out, sizeof out, looked, sizeof looked), 0);
+    snprintf(want, sizeof want, "%s/../bin/ilu-test-tool", lib);
+    assert_string_equal(out, want);
+    /* without a driver folder: only PATH and the usual places */
+    assert_int_equal(ilu_os_gpu_find_tool("ilu-test-tool", NULL, out, sizeof out, looked, sizeof looked), -1);
+    assert_string_equal(looked, "no ilu-test-tool (not on PATH, in /usr/bin or /usr/local/nvidia/bin)");
+    unlink(tool);
+    rmdir(bin);
+    rmdir(lib);
+    rmdir(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(smi_csv_is_parsed),
         cmocka_unit_test(nvidia_smi_answers_when_nvml_is_absent),
         cmocka_unit_test(nothing_found_says_what_was_looked_for),
+        cmocka_unit_test(smi_gives_index_as_minor_and_no_uuid),
+        cmocka_unit_test(tools_are_looked_for_beside_the_driver_first),
     };
     return cmocka_run_group_tests_name("gpu_discover", tests, NULL, NULL);
 }

@@ -97,8 +97,9 @@ struct ilu_inv_times {
 struct ilu_invocation {
     char tid[64];
     struct ilu_function *fn;
-    char *args; /* JSON object text, owned */
+    char *args; /* JSON object text: args_inline when it fits, else owned */
     size_t args_len;
+    char args_inline[48];
     struct ilu_inv_times t;
     enum ilu_start_kind start_kind;
     uint64_t cold_start_us; /* container create (or sandbox assignment) -> ready, when cold */
@@ -136,6 +137,7 @@ struct ilu_invocation {
     bool prewarm_only;
     void (*prewarm_done)(void *arg, const char *tid, const struct ilu_error *err);
     void *done_arg;
+    struct ilu_worker *worker; /* (core) the worker that made it, which recycles it */
 };
 
 #endif

@@ -35,6 +35,7 @@ struct sim_run {
     struct lg_trace_plan plan;
     struct lg_sim_world world;
     struct ilu_worker *worker;
+    struct ilu_function **fns; /* per trace function, looked up once */
     uint64_t t0_us, half_net_us;
     size_t prewarms_pending, prewarm_failures;
     char prewarm_error[512];
@@ -76,8 +77,8 @@ static void deliver_due(void *arg)
     while ((rec = lg_sim_next_arrival(&run->world, run->t0_us, run->half_net_us, deliver_due, run, run, &s, &fn))) {
         const struct lg_fn_plan *pl = &run->plan.fns[fn];
         struct ilu_error err = {0};
-        if (ilu_worker_invoke(run->worker, pl->name, LG_TRACE_FN_VERSION, pl->args_json, pl->args_json_len, rec->tid,
-                              on_done, s, &err)) {
+        if (ilu_worker_invoke_fn(run->worker, run->fns[fn], pl->args_json, pl->args_json_len, rec->tid, on_done, s,
+                                 &err)) {
             /* refused at once (queue full, shutting down) */
             lg_sim_record_refused(rec, rel_ms(run, run->world.sim.now_us + run->half_net_us), &err);
             lg_sim_finish(&run->world, s, rec);
@@ -446,6 +447,10 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
         ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
         goto out;
     }
+    if (!(run.fns = calloc(run.plan.trace.n_fns ? run.plan.trace.n_fns : 1, sizeof *run.fns))) {
+        ilu_err(&err, ILU_ST_INTERNAL, NULL, "out of memory");
+        goto out;
+    }
     if (!(run.worker = ilu_worker_new(&run.world.cfg, &run.world.sim.env, backend, &run.world.log, &err))) {
         ilu_err_wrap(&err, "worker config");
         goto out;
@@ -464,6 +469,7 @@ int lg_run_trace_simulated(struct lg_ctx *ctx, const struct lg_trace_opts *o)
                     e.msg);
             goto out;
         }
+        run.fns[f] = ilu_worker_function(run.worker, pl->name, LG_TRACE_FN_VERSION);
     }
     /* prewarm as live does: one request at a time, before the clock starts */
     for (size_t f = 0; f < run.plan.trace.n_fns; f++)
@@ -519,5 +525,6 @@ out:
         backend->ops->free(backend);
     lg_sim_world_destroy(&run.world);
     lg_trace_plan_free(&run.plan);
+    free(run.fns);
     return code;
 }

@@ -53,6 +53,11 @@ double ilu_worker_est_invoke_time(const struct ilu_worker *w, const struct ilu_f
  * from inside this call). On -1, err says why and done is never called. */
 int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args, size_t args_len,
                       const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err);
+/* ilu_worker_invoke with fn already looked up (ilu_worker_function; a
+ * registered function lives as long as the worker): for drivers that send
+ * many invocations of few functions, the simulator. */
+int ilu_worker_invoke_fn(struct ilu_worker *w, struct ilu_function *fn, const char *args, size_t args_len,
+                         const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err);
 
 /* Async invocations (cookies, held results) are a layer above: async.h. */
 

@@ -145,6 +145,7 @@ static void inv_free(struct ilu_invocation *inv)
     free(inv->container_id);
     free(inv->agent_start);
     free(inv->agent_end);
+#if INV_SPARE_MAX > 0
     struct ilu_worker *w = inv->worker;
     if (w && w->n_spare_invs < INV_SPARE_MAX) {
         inv->deadline_next = w->spare_invs; /* the link while spare */
@@ -152,6 +153,7 @@ static void inv_free(struct ilu_invocation *inv)
         w->n_spare_invs++;
         return;
     }
+#endif
     free(inv);
 }
 

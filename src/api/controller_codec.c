@@ -38,7 +38,8 @@ int ilu_api_ctl_worker_decode(json_t *body, struct ilu_ctl_worker_info *info, st
     if (ilu_body_get_string(body, "name", &info->name, err) || ilu_body_get_string(body, "host", &info->host, err) ||
         ilu_body_get_u32(body, "port", UINT32_MAX, &info->port, err) ||
         ilu_body_get_u32(body, "cpus", 1, &info->cpus, err) ||
-        ilu_body_get_u32(body, "memory_mb", 0, &info->memory_mb, err))
+        ilu_body_get_u32(body, "memory_mb", 0, &info->memory_mb, err) ||
+        ilu_body_get_u32(body, "gpus", 0, &info->gpus, err))
         return -1;
     json_t *boot = json_object_get(body, "boot_id");
     if (boot && !json_is_null(boot) && !json_is_string(boot))

@@ -26,7 +26,8 @@ int ilu_api_ctl_register_decode(json_t *body, struct ilu_register_req *req, stru
 int ilu_api_ctl_invoke_check(json_t *body, uint32_t max_payload_bytes, struct ilu_error *err);
 
 /* /register_worker: {name, host, port, cpus (default 1), memory_mb
- * (default 0), boot_id (optional string)}. */
+ * (default 0), gpus (default 0: a worker that does not say has none),
+ * boot_id (optional string)}. */
 int ilu_api_ctl_worker_decode(json_t *body, struct ilu_ctl_worker_info *info, struct ilu_error *err);
 
 /* A controller -> worker call (the transport's enum ilu_ctl_call), decoded

@@ -38,6 +38,8 @@ struct ilu_controller {
     size_t n_workers;
     json_t *functions;       /* array of registrations, in registration order */
     struct ilu_map fn_index; /* fqdn -> index + 1 in functions */
+    unsigned *fn_needs;      /* per function (same index): ILU_LB_NEEDS_* of its worker */
+    size_t fn_needs_cap;
     const struct ilu_lb_policy_ops *lb;
     void *lb_state;
     struct ilu_map async; /* cookie -> struct ctl_async */
@@ -72,6 +74,26 @@ static json_t *fn_get(const struct ilu_controller *c, const char *fqdn)
 {
     void *v = ilu_map_get(&c->fn_index, fqdn);
     return v ? json_array_get(c->functions, (size_t)(uintptr_t)v - 1) : NULL;
+}
+
+/* What a worker needs to run reg (a checked registration): GPUs for a
+ * GPU-only function; a CPU|GPU one runs on CPU where there is no GPU. */
+static unsigned needs_of(json_t *reg)
+{
+    struct ilu_register_req req;
+    if (ilu_registration_from_json(reg, &req, NULL))
+        return 0;
+    return req.compute == ILU_COMPUTE_GPU ? ILU_LB_NEEDS_GPU : 0;
+}
+
+/* Workers that can run a function with these needs: registrations go to
+ * them only (a worker without GPUs never gets a GPU-only function). */
+static unsigned workers_for(const struct ilu_controller *c, unsigned needs)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < c->n_workers; i++)
+        n += ilu_ctl_worker_can_run(c->workers[i], needs);
+    return n;
 }
 
 static int fqdn_of(json_t *body, char *out, size_t n, struct ilu_error *err)
@@ -110,6 +132,16 @@ static int fn_keep(struct ilu_controller *c, const char *fqdn, json_t *reg, bool
         return fn_same(old, reg, fqdn, err);
     if (persist && c->has_store && c->store.save_function(c->store.ctx, fqdn, reg, err))
         return ilu_err_wrap(err, "storing %s", fqdn);
+    size_t n = json_array_size(c->functions);
+    if (n == c->fn_needs_cap) {
+        size_t cap = c->fn_needs_cap ? 2 * c->fn_needs_cap : 16;
+        unsigned *grown = realloc(c->fn_needs, cap * sizeof *grown);
+        if (!grown)
+            return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory registering %s", fqdn);
+        c->fn_needs = grown;
+        c->fn_needs_cap = cap;
+    }
+    c->fn_needs[n] = needs_of(reg);
     if (json_array_append(c->functions, reg) ||
         ilu_map_put(&c->fn_index, fqdn, (void *)(uintptr_t)json_array_size(c->functions)))
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory registering %s", fqdn);
@@ -160,8 +192,10 @@ static void fanout_reply(void *arg, int status, json_t *answer, const char *tran
         ilu_log_fields(c->log, ILU_LOG_ERROR, f->tid, json_pack("{s:s}", "fqdn", f->fqdn),
                        "function %s accepted by %u worker(s) but not kept: %s", f->fqdn, f->accepted, err.msg);
     } else {
+        unsigned needs = needs_of(f->reg);
         for (size_t i = f->n_sent; i < c->n_workers; i++) /* joined while it was on its way */
-            push_function(c, c->workers[i], f->reg, f->tid, NULL);
+            if (ilu_ctl_worker_can_run(c->workers[i], needs))
+                push_function(c, c->workers[i], f->reg, f->tid, NULL);
     }
     if (f->done)
         f->done(f->arg, f->accepted, f->refused, f->first_error[0] ? f->first_error : NULL, failed ? &err : NULL);
@@ -180,11 +214,12 @@ static void push_function(struct ilu_controller *c, struct ilu_ctl_worker *w, js
                       (uint64_t)c->cfg.health.request_timeout_ms * 1000 * 10, f ? fanout_reply : ignore_reply, f);
 }
 
+/* Every function w can run (a GPU-only one only when it has GPUs). */
 static void push_all_functions(struct ilu_controller *c, struct ilu_ctl_worker *w, const char *tid)
 {
-    size_t i;
-    json_t *reg;
-    json_array_foreach(c->functions, i, reg) push_function(c, w, reg, tid, NULL);
+    for (size_t i = 0; i < json_array_size(c->functions); i++)
+        if (ilu_ctl_worker_can_run(w, c->fn_needs[i]))
+            push_function(c, w, json_array_get(c->functions, i), tid, NULL);
 }
 
 int ilu_controller_register_function(struct ilu_controller *c, json_t *registration, bool persist, const char *tid,
@@ -200,14 +235,21 @@ int ilu_controller_register_function(struct ilu_controller *c, json_t *registrat
         if (fn_same(old, registration, fqdn, err))
             return -1;
         if (done) /* identical: nothing to do, as on a worker */
-            done(arg, (unsigned)c->n_workers, 0, NULL, NULL);
+            done(arg, workers_for(c, needs_of(old)), 0, NULL, NULL);
         return 0;
     }
     json_t *copy = json_deep_copy(registration);
     if (!copy)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     json_object_del(copy, "transaction_id");
-    if (!c->n_workers) { /* nobody to ask: the checks above are all there is */
+    unsigned needs = needs_of(copy), targets = workers_for(c, needs);
+    if (!targets) {       /* nobody to ask: the checks above are all there is */
+        if (c->n_workers) /* a GPU function on a cluster with no GPUs yet: kept for workers that join with some */
+            ilu_log_fields(c->log, ILU_LOG_WARN, tid,
+                           json_pack("{s:s, s:i}", "fqdn", fqdn, "workers", (int)c->n_workers),
+                           "function %s needs GPUs and none of the %zu workers has any: kept, registered on workers "
+                           "with GPUs when they join; its invocations answer 503 until then",
+                           fqdn, c->n_workers);
         int rc = fn_keep(c, fqdn, copy, persist, tid, err);
         json_decref(copy);
         if (!rc && done)
@@ -219,17 +261,13 @@ int ilu_controller_register_function(struct ilu_controller *c, json_t *registrat
         json_decref(copy);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     }
-    *f = (struct reg_fanout){.c = c,
-                             .pending = (unsigned)c->n_workers,
-                             .reg = copy,
-                             .persist = persist,
-                             .n_sent = c->n_workers,
-                             .done = done,
-                             .arg = arg};
+    *f = (struct reg_fanout){
+        .c = c, .pending = targets, .reg = copy, .persist = persist, .n_sent = c->n_workers, .done = done, .arg = arg};
     snprintf(f->fqdn, sizeof f->fqdn, "%s", fqdn);
     snprintf(f->tid, sizeof f->tid, "%s", tid ? tid : "");
     for (size_t i = 0; i < f->n_sent; i++)
-        push_function(c, c->workers[i], copy, tid, f);
+        if (ilu_ctl_worker_can_run(c->workers[i], needs))
+            push_function(c, c->workers[i], copy, tid, f);
     return 0;
 }
 
@@ -331,6 +369,18 @@ static void on_poll_tick(void *arg)
     c->poll_timer = c->env->timer_start(c->env->ctx, (uint64_t)c->cfg.health.status_freq_ms * 1000, on_poll_tick, c);
 }
 
+/* The worker's row in the store: what a restarted controller knows of it. */
+static int save_worker_row(struct ilu_controller *c, const struct ilu_ctl_worker_info *info, struct ilu_error *err)
+{
+    json_t *row =
+        json_pack("{s:s, s:s, s:i, s:i, s:i, s:i}", "name", info->name, "host", info->host, "port", (int)info->port,
+                  "cpus", (int)info->cpus, "memory_mb", (int)info->memory_mb, "gpus", (int)info->gpus);
+    int rc = row ? c->store.save_worker(c->store.ctx, info->name, row, err)
+                 : ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
+    json_decref(row);
+    return rc ? ilu_err_wrap(err, "storing worker %s", info->name) : 0;
+}
+
 int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ctl_worker_info *info, bool persist,
                                    const char *tid, struct ilu_error *err)
 {
@@ -343,13 +393,23 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
         if (!strcmp(c->workers[i]->name, info->name))
             w = c->workers[i];
     if (w && !strcmp(w->host, info->host) && w->port == info->port) {
-        w->cpus = info->cpus ? info->cpus : 1; /* a heartbeat: nothing changes... */
+        uint32_t cpus = info->cpus ? info->cpus : 1, had_gpus = w->gpus;
+        /* a restart with another config: the store keeps what it says now */
+        if (persist && c->has_store && (cpus != w->cpus || info->memory_mb != w->memory_mb || info->gpus != w->gpus) &&
+            save_worker_row(c, info, err))
+            return -1;
+        w->cpus = cpus; /* a heartbeat: nothing changes... */
         w->memory_mb = info->memory_mb;
+        w->gpus = info->gpus;
         if (info->boot_id && strcmp(w->boot_id, info->boot_id)) {
             /* ...unless it restarted in between polls: it lost its registrations */
             snprintf(w->boot_id, sizeof w->boot_id, "%s", info->boot_id);
             ilu_log_fields(c->log, ILU_LOG_INFO, tid, json_pack("{s:s, s:s}", "worker", w->name, "boot_id", w->boot_id),
                            "worker restarted; registering its functions again");
+            push_all_functions(c, w, tid);
+        } else if (!had_gpus && w->gpus) {
+            /* ...or it now has GPUs: it gets the GPU functions (the others
+             * again, which a worker takes as a no-op) */
             push_all_functions(c, w, tid);
         }
         return 0;
@@ -365,14 +425,8 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
                        "gets the name once the old one fails its health checks",
                        info->name, w->host, w->port);
     /* persisted or refused: a restarted controller knows every worker it accepted */
-    if (persist && c->has_store) {
-        json_t *row = json_pack("{s:s, s:s, s:i, s:i, s:i}", "name", info->name, "host", info->host, "port",
-                                (int)info->port, "cpus", (int)info->cpus, "memory_mb", (int)info->memory_mb);
-        int rc = c->store.save_worker(c->store.ctx, info->name, row, err);
-        json_decref(row);
-        if (rc)
-            return ilu_err_wrap(err, "storing worker %s", info->name);
-    }
+    if (persist && c->has_store && save_worker_row(c, info, err))
+        return -1;
     bool is_new = !w;
     if (is_new) {
         struct ilu_ctl_worker **grown = realloc(c->workers, (c->n_workers + 1) * sizeof *grown);
@@ -389,6 +443,7 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
     w->port = info->port;
     w->cpus = info->cpus ? info->cpus : 1;
     w->memory_mb = info->memory_mb;
+    w->gpus = info->gpus;
     snprintf(w->boot_id, sizeof w->boot_id, "%s", info->boot_id ? info->boot_id : "");
     w->health = ILU_WH_UNKNOWN; /* routable after its first good poll */
     w->failures = 0;
@@ -406,8 +461,8 @@ int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ct
         c->lb->workers_changed(c->lb_state, c->workers, c->n_workers);
     }
     ilu_log_fields(c->log, ILU_LOG_INFO, tid,
-                   json_pack("{s:s, s:s, s:i, s:i}", "worker", w->name, "host", w->host, "port", (int)w->port, "cpus",
-                             (int)w->cpus),
+                   json_pack("{s:s, s:s, s:i, s:i, s:i}", "worker", w->name, "host", w->host, "port", (int)w->port,
+                             "cpus", (int)w->cpus, "gpus", (int)w->gpus),
                    "worker successfully registered");
     push_all_functions(c, w, tid);
     poll_worker(c, w);
@@ -459,21 +514,47 @@ static json_t *error_answer(int status, const char *kind, const char *msg)
 
 static void routed_send(struct routed *r, struct ilu_ctl_worker *w);
 
-/* The chosen worker, or NULL with err (404 unknown function, 503 none
- * healthy); fqdn (ILU_CTL_FQDN_MAX bytes) gets the function's fqdn. */
-static struct ilu_ctl_worker *route(struct ilu_controller *c, json_t *body, char *fqdn, struct ilu_error *err)
+/* The routing call for fqdn (ILU_CTL_FQDN_MAX bytes, filled from body),
+ * or -1 with err: 400 no name, 404 unknown function. */
+static int routing_call(struct ilu_controller *c, json_t *body, char *fqdn, struct ilu_lb_call *call,
+                        struct ilu_error *err)
 {
     if (fqdn_of(body, fqdn, ILU_CTL_FQDN_MAX, err))
-        return NULL;
-    if (!fn_get(c, fqdn)) {
-        ilu_err(err, ILU_ST_NOT_FOUND, NULL, "function %s is not registered", fqdn);
-        return NULL;
-    }
-    long i = c->lb->pick(c->lb_state, fqdn, c->workers, c->n_workers);
-    if (i < 0 || (size_t)i >= c->n_workers || !ilu_ctl_worker_routable(c->workers[i])) {
-        c->count.no_worker++;
-        ilu_err(err, ILU_ST_UNAVAILABLE, "no_worker", "no healthy worker to run %s (%zu registered)", fqdn,
+        return -1;
+    void *v = ilu_map_get(&c->fn_index, fqdn);
+    if (!v)
+        return ilu_err(err, ILU_ST_NOT_FOUND, NULL, "function %s is not registered", fqdn);
+    *call = (struct ilu_lb_call){.fqdn = fqdn, .needs = c->fn_needs[(size_t)(uintptr_t)v - 1]};
+    return 0;
+}
+
+/* 503 no_worker for call: no healthy worker, or none of the healthy ones
+ * can run it (a GPU function, and no healthy worker has GPUs). */
+static void no_worker(struct ilu_controller *c, const struct ilu_lb_call *call, struct ilu_error *err)
+{
+    c->count.no_worker++;
+    unsigned healthy = ilu_controller_healthy_workers(c);
+    if (healthy && (call->needs & ILU_LB_NEEDS_GPU))
+        ilu_err(err, ILU_ST_UNAVAILABLE, "no_worker",
+                "no healthy worker with GPUs to run %s (compute GPU runs only on workers with "
+                "container_resources.gpu_resource.count > 0): %u of %zu workers healthy, %u with GPUs",
+                call->fqdn, healthy, c->n_workers, workers_for(c, ILU_LB_NEEDS_GPU));
+    else
+        ilu_err(err, ILU_ST_UNAVAILABLE, "no_worker", "no healthy worker to run %s (%zu registered)", call->fqdn,
                 c->n_workers);
+}
+
+/* The chosen worker, or NULL with err (404 unknown function, 503 none
+ * healthy and able to run it); fqdn (ILU_CTL_FQDN_MAX bytes) gets the
+ * function's fqdn. */
+static struct ilu_ctl_worker *route(struct ilu_controller *c, json_t *body, char *fqdn, struct ilu_error *err)
+{
+    struct ilu_lb_call call;
+    if (routing_call(c, body, fqdn, &call, err))
+        return NULL;
+    long i = c->lb->pick(c->lb_state, &call, c->workers, c->n_workers);
+    if (i < 0 || (size_t)i >= c->n_workers || !ilu_lb_eligible(&call, c->workers[i])) {
+        no_worker(c, &call, err);
         return NULL;
     }
     return c->workers[i];
@@ -651,20 +732,15 @@ static void async_send(struct ctl_async *a)
 char *ilu_controller_invoke_async(struct ilu_controller *c, json_t *body, const char *tid, struct ilu_error *err)
 {
     /* refuse at once what cannot run now, without using up a pick */
-    char fqdn[160];
-    if (fqdn_of(body, fqdn, sizeof fqdn, err))
+    char fqdn[ILU_CTL_FQDN_MAX];
+    struct ilu_lb_call call;
+    if (routing_call(c, body, fqdn, &call, err))
         return NULL;
-    if (!fn_get(c, fqdn)) {
-        ilu_err(err, ILU_ST_NOT_FOUND, NULL, "function %s is not registered", fqdn);
-        return NULL;
-    }
-    size_t routable = 0;
+    size_t eligible = 0;
     for (size_t i = 0; i < c->n_workers; i++)
-        routable += ilu_ctl_worker_routable(c->workers[i]);
-    if (!routable) {
-        c->count.no_worker++;
-        ilu_err(err, ILU_ST_UNAVAILABLE, "no_worker", "no healthy worker to run %s (%zu registered)", fqdn,
-                c->n_workers);
+        eligible += ilu_lb_eligible(&call, c->workers[i]);
+    if (!eligible) {
+        no_worker(c, &call, err);
         return NULL;
     }
     struct ctl_async *a = calloc(1, sizeof *a);
@@ -832,6 +908,7 @@ void ilu_controller_free(struct ilu_controller *c)
     if (c->async.slots)
         ilu_map_destroy(&c->async);
     json_decref(c->functions);
+    free(c->fn_needs);
     free(c);
 }
 
@@ -841,10 +918,11 @@ json_t *ilu_controller_workers_json(const struct ilu_controller *c)
     uint64_t t = now(c);
     for (size_t i = 0; i < c->n_workers; i++) {
         const struct ilu_ctl_worker *w = c->workers[i];
-        json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:i, s:i, s:I, s:f}", "name", w->name, "host", w->host,
-                              "port", (int)w->port, "cpus", (int)w->cpus, "memory_mb", (int)w->memory_mb, "health",
-                              health_name(w->health), "failed_polls", (int)w->failures, "in_flight", (int)w->in_flight,
-                              "routed", (json_int_t)w->routed, "load", ilu_ctl_worker_load(w));
+        json_t *o =
+            json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:i, s:i, s:I, s:f}", "name", w->name, "host", w->host,
+                      "port", (int)w->port, "cpus", (int)w->cpus, "memory_mb", (int)w->memory_mb, "gpus", (int)w->gpus,
+                      "health", health_name(w->health), "failed_polls", (int)w->failures, "in_flight",
+                      (int)w->in_flight, "routed", (json_int_t)w->routed, "load", ilu_ctl_worker_load(w));
         json_object_set_new(o, "last_ok_ms_ago",
                             w->last_ok_us ? json_integer((json_int_t)((t - w->last_ok_us) / 1000)) : json_null());
         json_object_set(o, "status", w->last_status ? w->last_status : json_null());
@@ -871,6 +949,11 @@ json_t *ilu_controller_status_json(const struct ilu_controller *c)
                      (json_int_t)c->count.async_retries, "async_lost", (json_int_t)c->count.async_lost,
                      "unsent_retries", (json_int_t)c->count.unsent_retries, "outstanding", (int)c->outstanding,
                      "async_held", (int)c->async.len);
+}
+
+unsigned ilu_controller_gpu_workers(const struct ilu_controller *c)
+{
+    return workers_for(c, ILU_LB_NEEDS_GPU);
 }
 
 unsigned ilu_controller_outstanding(const struct ilu_controller *c)

@@ -15,6 +15,7 @@
 #include "core/env.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/policy_registry.h"
 #include "worker/worker.h"
 
 enum ilu_ctl_health { ILU_WH_UNKNOWN, ILU_WH_HEALTHY, ILU_WH_UNHEALTHY };
@@ -24,6 +25,7 @@ struct ilu_ctl_worker {
     char host[256];
     uint32_t port;
     uint32_t cpus, memory_mb;
+    uint32_t gpus;    /* its container_resources.gpu_resource.count; 0: none */
     char boot_id[64]; /* a restart shows as a new boot id: push functions again */
     enum ilu_ctl_health health;
     uint32_t failures; /* consecutive failed status polls */
@@ -38,10 +40,26 @@ struct ilu_ctl_worker {
     void *transport_data; /* the transport's */
 };
 
-/* Whether a policy may route to w now. */
+/* Whether w may take traffic now (healthy). */
 static inline bool ilu_ctl_worker_routable(const struct ilu_ctl_worker *w)
 {
     return w->health == ILU_WH_HEALTHY;
+}
+
+/* Whether w can run a function that needs what needs says (ILU_LB_NEEDS_*
+ * of core/policy_registry.h): a GPU-only function only a worker with GPUs,
+ * anything else any worker. Registrations are sent by this too. */
+static inline bool ilu_ctl_worker_can_run(const struct ilu_ctl_worker *w, unsigned needs)
+{
+    return !(needs & ILU_LB_NEEDS_GPU) || w->gpus > 0;
+}
+
+/* Whether a load-balancing policy may pick w for call: routable now, and
+ * able to run it. The one place eligibility is decided: the policies call
+ * this and never look at why a worker is or is not eligible. */
+static inline bool ilu_lb_eligible(const struct ilu_lb_call *call, const struct ilu_ctl_worker *w)
+{
+    return ilu_ctl_worker_routable(w) && ilu_ctl_worker_can_run(w, call->needs);
 }
 
 /* Load for balancing, in invocations per CPU: what this controller has in
@@ -84,6 +102,7 @@ struct ilu_ctl_store {
 struct ilu_ctl_worker_info {
     const char *name, *host;
     uint32_t port, cpus, memory_mb;
+    uint32_t gpus;       /* GPUs it has (0: none, also when a worker does not say) */
     const char *boot_id; /* changes when the worker restarts (may be NULL) */
 };
 
@@ -101,17 +120,20 @@ void ilu_controller_free(struct ilu_controller *c);
  * boot id means it restarted: its functions are registered again); at
  * another address it moves there, but only when the worker holding the name
  * is UNHEALTHY or sends the same (non-empty) boot id, else 409: a live
- * worker's name cannot be taken over. Every known function is registered
- * on it; it takes traffic once a status poll succeeds. persist: write it to
- * the store. */
+ * worker's name cannot be taken over. Every known function it can run is
+ * registered on it (again when a heartbeat shows it gained GPUs); it takes
+ * traffic once a status poll succeeds. persist: write it to the store
+ * (also a heartbeat whose cpus, memory_mb or gpus changed). */
 int ilu_controller_register_worker(struct ilu_controller *c, const struct ilu_ctl_worker_info *info, bool persist,
                                    const char *tid, struct ilu_error *err);
 
 /* A function: checked with the workers' rules (api/registration.h, syntax
  * only: the controller does not know each worker's limits or files), sent
- * to every worker, and kept (stored, then listed and routed) unless every
- * worker that answered refused it. With no worker attached it is kept at
- * once; a worker that joins later gets it when it joins. A bad registration
+ * to every worker that can run it (a GPU-only one to workers with GPUs
+ * only: ilu_ctl_worker_can_run), and kept (stored, then listed and routed)
+ * unless every worker that answered refused it. With no such worker
+ * attached it is kept at once; a worker that joins later gets it when it
+ * joins (if it can run it). A bad registration
  * returns -1 at once (400, 409). Otherwise done (may be NULL) is called once
  * with the number of workers that accepted and refused it, the first
  * refusal, and not_kept: NULL when the controller kept it or every worker
@@ -147,6 +169,9 @@ typedef void (*ilu_ctl_clean_done_fn)(void *arg, unsigned workers, unsigned remo
 void ilu_controller_clean(struct ilu_controller *c, const char *tid, ilu_ctl_clean_done_fn done, void *arg);
 /* Routable workers: HEALTHY for the cluster when at least one. */
 unsigned ilu_controller_healthy_workers(const struct ilu_controller *c);
+/* Registered workers (any health) with GPUs: the ones a GPU-only function
+ * is registered on and routed to. */
+unsigned ilu_controller_gpu_workers(const struct ilu_controller *c);
 
 /* New JSON documents for the API's /list_workers, /list_functions and
  * /status; the caller owns them. Outstanding: invocations not yet answered. */

@@ -101,6 +101,13 @@ struct ilu_backend_ops {
      * op: the backend has no GPUs. */
     int (*gpu_devices)(struct ilu_backend *b, const struct ilu_gpu_resource_config *want, struct ilu_gpu_found *found,
                        struct ilu_error *err);
+    /* Optional: the latest measurement of GPU index (the core's index: the
+     * host's among those gpu_devices found), for GPU status. Called on the
+     * event loop every gpu_resource.status_update_freq_ms, so it must not
+     * block for long (a library call; a slow tool runs in the background
+     * and this returns its last answer). 0 with out filled; -1 when there
+     * is none (yet). NULL op: no measurements (the simulated backend). */
+    int (*gpu_sample)(struct ilu_backend *b, uint32_t index, struct ilu_gpu_sample *out);
 };
 
 struct ilu_backend {

@@ -24,7 +24,7 @@ struct ilu_gpu_resource_config {
     uint32_t concurrent_running_funcs; /* invocations running at once per GPU; 0: its spots */
     bool use_standalone_mps;           /* one MPS control daemon for the worker (oci backend) */
     uint32_t per_func_memory_mb;       /* each spot's memory when funcs_per_device is 0; 0: the whole GPU */
-    uint32_t status_update_freq_ms;    /* GPU status sampling (not yet used); 0: status.report_freq_ms */
+    uint32_t status_update_freq_ms;    /* GPU status sampling (live worker); 0: status.report_freq_ms */
     char driver_lib_dir[256];          /* the driver's user-space libraries, given to GPU containers; "": under /usr */
 };
 

@@ -15,6 +15,15 @@ struct ilu_gpu_device {
     uint32_t memory_mb; /* its memory; 0: unknown */
 };
 
+/* One GPU as its backend last measured it, for GPU status (docs/gpu.md
+ * "GPU status"): a live backend reads NVML or nvidia-smi. */
+struct ilu_gpu_sample {
+    double utilization_pct;   /* busy share of the driver's last sampling period, 0..100 */
+    uint32_t memory_used_mb;  /* in use on the device, by anything */
+    uint32_t memory_total_mb; /* the device's own */
+    uint64_t wall_us;         /* when it was read, microseconds since the Unix epoch; 0: now */
+};
+
 /* The GPUs found, in the host's index order. */
 struct ilu_gpu_found {
     struct ilu_gpu_device dev[ILU_GPU_MAX];

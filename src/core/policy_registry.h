@@ -20,6 +20,16 @@
 struct ilu_ctl_worker;
 struct ilu_controller_config;
 
+/* One routing decision: the function, and what its worker must have
+ * beyond being healthy (ILU_LB_NEEDS_* bits, filled by the controller from
+ * the registration: a GPU-only function needs a worker with GPUs). */
+enum ilu_lb_needs { ILU_LB_NEEDS_GPU = 1 };
+#define ILU_LB_NEEDS_CLASSES 2 /* needs is below this: a policy may keep state per class (a cursor) */
+struct ilu_lb_call {
+    const char *fqdn;
+    unsigned needs;
+};
+
 /* What a balancer learns when an invocation it routed finishes. */
 struct ilu_lb_done {
     const char *fqdn;
@@ -37,9 +47,11 @@ struct ilu_lb_policy_ops {
     void (*destroy)(void *state);
     /* The worker set changed (a worker joined): rebuild what depends on it. */
     void (*workers_changed)(void *state, struct ilu_ctl_worker *const *workers, size_t n);
-    /* Index of the worker to use, among those with ilu_ctl_worker_routable();
-     * -1 when none is. */
-    long (*pick)(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n);
+    /* Index of the worker to use, among those with ilu_lb_eligible(call, w)
+     * (controller.h: routable, and able to run this invocation); -1 when
+     * none is. A policy tests eligibility with that one call and never
+     * looks at why a worker is or is not eligible. */
+    long (*pick)(void *state, const struct ilu_lb_call *call, struct ilu_ctl_worker *const *workers, size_t n);
     /* Optional: an invocation routed to worker finished (for balancers that
      * learn popularity or latency). */
     void (*on_done)(void *state, const struct ilu_lb_done *done);

@@ -109,6 +109,8 @@ struct lg_trace_opts {
                                   with --target controller: controller <-> worker */
     /* --setup simulation --target controller */
     unsigned workers;              /* simulated workers behind the controller */
+    unsigned gpu_workers;          /* with gpu_workers_set: only the first gpu_workers of them get the */
+    int gpu_workers_set;           /* worker config's GPUs, the others none; unset: every one gets them */
     const char *controller_config; /* NULL: built-in defaults */
 };
 int lg_run_trace(struct lg_ctx *ctx, const struct lg_trace_opts *o);

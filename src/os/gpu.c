@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "os/clock.h"
 #include "os/spawn.h"
 
 #define NVML_LIB     "libnvidia-ml.so.1"
@@ -131,20 +132,29 @@ static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, str
     return -1;
 }
 
-int ilu_os_gpu_parse_smi(const char *csv, struct ilu_gpu_found *found, char *why, size_t why_len)
+/* The next line of nvidia-smi's CSV at *cursor into buf (cut at its size,
+ * trailing blanks and CR removed), skipping empty ones; 0 at the end. */
+static int next_csv_line(const char **cursor, char *buf, size_t cap)
 {
-    int taken = 0;
-    for (const char *line = csv; line && *line;) {
-        const char *end = strchr(line, '\n');
+    while (*cursor && **cursor) {
+        const char *line = *cursor, *end = strchr(line, '\n');
         size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[256];
-        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
-        line = end ? end + 1 : line + len;
+        snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), line);
+        *cursor = end ? end + 1 : line + len;
         size_t blen = strlen(buf);
         while (blen && (buf[blen - 1] == '\r' || buf[blen - 1] == ' '))
             buf[--blen] = 0;
-        if (!blen)
-            continue;
+        if (blen)
+            return 1;
+    }
+    return 0;
+}
+
+int ilu_os_gpu_parse_smi(const char *csv, struct ilu_gpu_found *found, char *why, size_t why_len)
+{
+    int taken = 0;
+    char buf[256];
+    for (const char *line = csv; next_csv_line(&line, buf, sizeof buf);) {
         char *comma = strrchr(buf, ',');
         char *num_end = NULL;
         unsigned long mb = comma ? strtoul(comma + 1, &num_end, 10) : 0;
@@ -238,4 +248,147 @@ size_t ilu_os_gpu_discover_nodes(const char *driver_lib_dir, struct ilu_gpu_foun
         return found->n;
     snprintf(found->source, sizeof found->source, "looked for with NVML and nvidia-smi: %s; %s", nvml_why, smi_why);
     return 0;
+}
+
+/* ---- GPU status ---- */
+
+struct nvml_utilization { /* nvmlUtilization_t, percent over the driver's last sample period */
+    unsigned int gpu, memory;
+};
+
+struct ilu_os_gpu_sampler {
+    void *lib;
+    struct nvml_api api;
+    nvml_return (*utilization)(nvml_device d, struct nvml_utilization *u); /* nvmlDeviceGetUtilizationRates */
+};
+
+void ilu_os_gpu_sampler_close(struct ilu_os_gpu_sampler *s)
+{
+    if (!s)
+        return;
+    s->api.shutdown();
+    dlclose(s->lib);
+    free(s);
+}
+
+struct ilu_os_gpu_sampler *ilu_os_gpu_sampler_open(const char *driver_lib_dir, char *why, size_t why_len)
+{
+    char path[512];
+    const char *tried[2];
+    size_t n = 0;
+    if (driver_lib_dir && *driver_lib_dir) {
+        snprintf(path, sizeof path, "%s/%s", driver_lib_dir, NVML_LIB);
+        tried[n++] = path;
+    }
+    tried[n++] = NVML_LIB;
+    void *lib = NULL;
+    size_t used = (size_t)snprintf(why, why_len, "no NVML:");
+    const char *name = NULL;
+    for (size_t i = 0; i < n && !lib; i++) {
+        if ((lib = dlopen(tried[i], RTLD_NOW | RTLD_LOCAL)))
+            name = tried[i];
+        else if (used < why_len) {
+            const char *e = dlerror();
+            used += (size_t)snprintf(why + used, why_len - used, "%s dlopen %s: %s", i ? ";" : "", tried[i],
+                                     e ? e : "failed");
+        }
+    }
+    if (!lib)
+        return NULL;
+    struct ilu_os_gpu_sampler *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(why, why_len, "out of memory");
+        dlclose(lib);
+        return NULL;
+    }
+    s->lib = lib;
+    s->api.init = (nvml_return(*)(void))dlsym(lib, "nvmlInit_v2");
+    s->api.shutdown = (nvml_return(*)(void))dlsym(lib, "nvmlShutdown");
+    s->api.handle = (nvml_return(*)(unsigned int, nvml_device *))dlsym(lib, "nvmlDeviceGetHandleByIndex_v2");
+    s->api.memory = (nvml_return(*)(nvml_device, struct nvml_memory *))dlsym(lib, "nvmlDeviceGetMemoryInfo");
+    s->api.error = (const char *(*)(nvml_return))dlsym(lib, "nvmlErrorString");
+    s->utilization =
+        (nvml_return(*)(nvml_device, struct nvml_utilization *))dlsym(lib, "nvmlDeviceGetUtilizationRates");
+    if (!s->api.init || !s->api.shutdown || !s->api.handle || !s->api.memory || !s->utilization) {
+        snprintf(why, why_len,
+                 "%s lacks the NVML entry points of GPU status (nvmlInit_v2, nvmlDeviceGetHandleByIndex_v2, "
+                 "nvmlDeviceGetMemoryInfo, nvmlDeviceGetUtilizationRates)",
+                 name);
+        dlclose(lib);
+        free(s);
+        return NULL;
+    }
+    char buf[128];
+    nvml_return rc = s->api.init();
+    if (rc != NVML_SUCCESS) {
+        snprintf(why, why_len, "nvmlInit_v2 through %s failed: %s", name, nvml_why(&s->api, rc, buf, sizeof buf));
+        dlclose(lib);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int ilu_os_gpu_sampler_read(struct ilu_os_gpu_sampler *s, unsigned index, struct ilu_gpu_sample *out, char *why,
+                            size_t why_len)
+{
+    nvml_device d;
+    struct nvml_memory m = {0};
+    struct nvml_utilization u = {0};
+    nvml_return rc;
+    const char *call = "nvmlDeviceGetHandleByIndex_v2";
+    if ((rc = s->api.handle(index, &d)) == NVML_SUCCESS && (call = "nvmlDeviceGetMemoryInfo") &&
+        (rc = s->api.memory(d, &m)) == NVML_SUCCESS && (call = "nvmlDeviceGetUtilizationRates") &&
+        (rc = s->utilization(d, &u)) == NVML_SUCCESS) {
+        *out = (struct ilu_gpu_sample){.utilization_pct = u.gpu,
+                                       .memory_used_mb = (uint32_t)(m.used >> 20),
+                                       .memory_total_mb = (uint32_t)(m.total >> 20),
+                                       .wall_us = ilu_os_wall_us()};
+        return 0;
+    }
+    char buf[128];
+    snprintf(why, why_len, "GPU %u: %s failed: %s", index, call, nvml_why(&s->api, rc, buf, sizeof buf));
+    return -1;
+}
+
+const char *const ilu_os_gpu_smi_sample_args[] = {"--query-gpu=utilization.gpu,memory.used,memory.total",
+                                                  "--format=csv,noheader,nounits", NULL};
+
+/* The unsigned number at *p (spaces around it skipped), up to the next
+ * comma or the end; *p moves past the comma. -1 when there is none. */
+static int smi_field(char **p, unsigned long *v)
+{
+    char *s = *p, *end = NULL;
+    while (*s == ' ')
+        s++;
+    if (*s < '0' || *s > '9')
+        return -1;
+    *v = strtoul(s, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (*end && *end != ',')
+        return -1;
+    *p = *end ? end + 1 : end;
+    return *v > UINT32_MAX ? -1 : 0;
+}
+
+int ilu_os_gpu_parse_smi_sample(const char *csv, struct ilu_gpu_sample *out, size_t max, char *why, size_t why_len)
+{
+    int taken = 0;
+    char buf[256];
+    for (const char *line = csv; next_csv_line(&line, buf, sizeof buf);) {
+        char *p = buf;
+        unsigned long util, used, total;
+        if (smi_field(&p, &util) || smi_field(&p, &used) || smi_field(&p, &total) || *p || util > 100) {
+            snprintf(why, why_len,
+                     "nvidia-smi printed \"%.80s\", not \"utilization.gpu %%, memory.used MiB, memory.total MiB\"",
+                     buf);
+            return -1;
+        }
+        if ((size_t)taken >= max)
+            break;
+        out[taken++] = (struct ilu_gpu_sample){
+            .utilization_pct = (double)util, .memory_used_mb = (uint32_t)used, .memory_total_mb = (uint32_t)total};
+    }
+    return taken;
 }

@@ -40,4 +40,31 @@ int ilu_os_gpu_find_tool(const char *name, const char *driver_lib_dir, char *out
  * names it, found->n then counts the lines before it). */
 int ilu_os_gpu_parse_smi(const char *csv, struct ilu_gpu_found *found, char *why, size_t why_len);
 
+/* GPU status (docs/gpu.md "GPU status"): NVML opened once and kept, so
+ * each sample is a few library calls (microseconds), cheap enough for the
+ * event loop. */
+struct ilu_os_gpu_sampler;
+
+/* Open NVML as discovery does (<driver_lib_dir>/libnvidia-ml.so.1, then the
+ * loader's path) and initialise it; NULL with why when it cannot (no NVML,
+ * or one without nvmlDeviceGetUtilizationRates). */
+struct ilu_os_gpu_sampler *ilu_os_gpu_sampler_open(const char *driver_lib_dir, char *why, size_t why_len);
+/* Read GPU index (NVML's index, the order discovery found them in): its
+ * utilisation, memory used and total, and out->wall_us now. 0, or -1 with
+ * why when NVML refuses. */
+int ilu_os_gpu_sampler_read(struct ilu_os_gpu_sampler *s, unsigned index, struct ilu_gpu_sample *out, char *why,
+                            size_t why_len);
+/* Shut NVML down and unload it; NULL is ignored. */
+void ilu_os_gpu_sampler_close(struct ilu_os_gpu_sampler *s);
+
+/* nvidia-smi's arguments for a sample of every GPU (NULL-terminated, after
+ * the program): --query-gpu=utilization.gpu,memory.used,memory.total
+ * --format=csv,noheader,nounits. */
+extern const char *const ilu_os_gpu_smi_sample_args[];
+/* Parse those CSV lines ("37, 1024, 143771" per GPU, in index order) into
+ * out[0..max). Returns how many GPUs it took, or -1 at the first line that
+ * does not parse (why names it; "[N/A]", which a GPU that cannot
+ * report a field prints, is such a line). wall_us is left 0. */
+int ilu_os_gpu_parse_smi_sample(const char *csv, struct ilu_gpu_sample *out, size_t max, char *why, size_t why_len);
+
 #endif

@@ -47,6 +47,7 @@ enum lg_opt_id {
     O_WORKER_CONFIG,
     O_SIM_NETWORK_US,
     O_WORKERS,
+    O_GPU_WORKERS,
     O_CONTROLLER_CONFIG,
     /* scaling */
     O_THREADS_FROM,
@@ -107,6 +108,9 @@ static const struct ilu_cmdline_opt OPTS[N_OPTS] = {
     [O_WORKERS] = {"workers", 0, "N",
                    "--setup simulation --target controller: N simulated workers (1-1024) behind the controller "
                    "core; required there"},
+    [O_GPU_WORKERS] = {"gpu-workers", 0, "K",
+                       "--setup simulation --target controller: only the first K workers get the worker config's "
+                       "GPUs (container_resources.gpu_resource), the others none (default: every worker)"},
     [O_CONTROLLER_CONFIG] = {"controller-config", 0, "c.json",
                              "--setup simulation --target controller: the controller's config"},
     [O_THREADS_FROM] = {"threads-from", 0, "A", "clients of the first step; required"},
@@ -166,7 +170,7 @@ static const struct lg_mode MODES[] = {
     {"trace", "replay a trace open loop (live), or on the worker or controller core in-process (simulation)",
      BIT(O_INPUT) | BIT(O_METADATA) | BIT(O_PREWARM) | BIT(O_LOAD_TYPE) | BIT(O_FUNCTION_DATA) |
          BIT(O_MAPPING_TOLERANCE) | BIT(O_STRICT_MAPPING) | BIT(O_SYNTHETIC_DIR) | BIT(O_STATUS_MS) | BIT(O_REPEAT) |
-         BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_CONTROLLER_CONFIG),
+         BIT(O_WORKER_CONFIG) | BIT(O_SIM_NETWORK_US) | BIT(O_WORKERS) | BIT(O_GPU_WORKERS) | BIT(O_CONTROLLER_CONFIG),
      1,
      "--setup simulation --target controller: a simulated cluster of --workers N workers behind the controller\n"
      "core; --sim-network-us is then the controller <-> worker round trip.\n",
@@ -330,11 +334,21 @@ static int parse_trace(const struct lg_cmdline *cl, struct lg_mode_opts *o)
         fprintf(stderr, "iluvatar_load_gen: --workers must be a number of workers in [1, 1024], not \"%s\"\n", w);
         return 64;
     }
+    const char *gw = cl->val[O_GPU_WORKERS];
+    if (gw && (parse_uint(gw, &t->gpu_workers) || t->gpu_workers > 1024)) {
+        fprintf(stderr, "iluvatar_load_gen: --gpu-workers must be a number of workers in [0, 1024], not \"%s\"\n", gw);
+        return 64;
+    }
+    t->gpu_workers_set = gw != NULL;
+    if (gw && w && t->gpu_workers > t->workers) {
+        fprintf(stderr, "iluvatar_load_gen: --gpu-workers %u is more than --workers %u\n", t->gpu_workers, t->workers);
+        return 64;
+    }
     /* a simulated cluster is the only place --workers and --controller-config mean anything */
     o->sim_cluster = !strcmp(cl->setup, "simulation") && !strcmp(cl->target, "controller");
-    if ((w || t->controller_config) && !o->sim_cluster) {
-        fprintf(stderr, "iluvatar_load_gen: --workers and --controller-config are for --setup simulation --target "
-                        "controller (a live controller has its own config and workers)\n");
+    if ((w || gw || t->controller_config) && !o->sim_cluster) {
+        fprintf(stderr, "iluvatar_load_gen: --workers, --gpu-workers and --controller-config are for --setup "
+                        "simulation --target controller (a live controller has its own config and workers)\n");
         return 64;
     }
     if (o->sim_cluster && !w) {

@@ -13,6 +13,7 @@
 #include "os/data_dir.h"
 #include "os/random.h"
 #include "core/config.h"
+#include "worker/gpu_status.h"
 #include "worker/queue.h"
 #include "worker/worker.h"
 #include "os/host_stats.h"
@@ -192,6 +193,10 @@ int main(int argc, char **argv)
     }
     struct ilu_host_stats host;
     ilu_host_stats_start(&host, base, cfg.status.report_freq_ms);
+    /* GPU status every gpu_resource.status_update_freq_ms (0: status.report_freq_ms); NULL without GPUs */
+    const struct ilu_gpu_resource_config *gpu_cfg = &cfg.container_resources.gpu_resource;
+    struct ilu_gpu_status_timer *gpu_status = ilu_gpu_status_start(
+        worker, gpu_cfg->status_update_freq_ms ? gpu_cfg->status_update_freq_ms : cfg.status.report_freq_ms);
     struct ilu_http_api api = {.worker = worker,
                                .backend = backend,
                                .async = async,
@@ -230,6 +235,7 @@ int main(int argc, char **argv)
     }
     ilu_graceful_stop_free(&stop);
     ilu_host_stats_stop(&host);
+    ilu_gpu_status_stop(gpu_status);
     json_decref(api.config);
     ilu_worker_free(worker);
     ilu_async_free(async); /* after the worker: it may still have held its entries */

@@ -21,6 +21,7 @@
 struct pending {
     struct ilu_http_pending base; /* first: http_util allocates and frees the whole */
     char fqdn[160];
+    struct ilu_controller *controller; /* /register of a GPU-only function: says where it went */
 };
 
 static int refuse_if_shutting_down(struct ilu_controller_api *api, struct ilu_error *err)
@@ -200,9 +201,16 @@ static void register_done(void *arg, unsigned accepted, unsigned refused, const 
                 first_error ? first_error : "no message");
         ilu_http_send_error(p->base.log, p->base.req, &err, p->base.tid);
     } else {
-        ilu_http_send_json(p->base.req, 200,
-                           json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted),
-                           p->base.tid);
+        json_t *out = json_pack("{s:b, s:s, s:i}", "success", 1, "fqdn", p->fqdn, "workers", (int)accepted);
+        if (p->controller) { /* compute GPU: only workers with GPUs get it */
+            unsigned gpu_workers = ilu_controller_gpu_workers(p->controller);
+            json_object_set_new(out, "gpu_workers", json_integer(gpu_workers));
+            if (!gpu_workers)
+                json_object_set_new(out, "message",
+                                    json_string("compute GPU and no worker has GPUs yet: kept, and registered on each "
+                                                "worker that joins with GPUs; its invocations answer 503 until then"));
+        }
+        ilu_http_send_json(p->base.req, 200, out, p->base.tid);
     }
     free(p);
 }
@@ -218,6 +226,7 @@ static void h_register(struct ilu_controller_api *api, struct evhttp_request *re
     if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
         goto fail;
     snprintf(p->fqdn, sizeof p->fqdn, "%s-%s", r.function_name, r.function_version);
+    p->controller = r.compute == ILU_COMPUTE_GPU ? api->controller : NULL;
     if (ilu_controller_register_function(api->controller, body, true, tid, register_done, p, &err)) {
         ilu_http_pending_drop(&p->base);
         goto fail;

@@ -193,6 +193,7 @@ int ilu_ctl_sqlite_load(struct ilu_ctl_sqlite *s, struct ilu_controller *c, cons
                     .port = (uint32_t)json_integer_value(json_object_get(row, "port")),
                     .cpus = (uint32_t)json_integer_value(json_object_get(row, "cpus")),
                     .memory_mb = (uint32_t)json_integer_value(json_object_get(row, "memory_mb")),
+                    .gpus = (uint32_t)json_integer_value(json_object_get(row, "gpus")), /* absent (older rows): 0 */
                 };
                 bad = ilu_controller_register_worker(c, &info, false, "store", &e);
             }

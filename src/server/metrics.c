@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <event2/buffer.h>
+#include <stdbool.h>
 
 static void gauge(struct evbuffer *out, const char *name, const char *type, const char *help, double value)
 {
@@ -46,6 +47,43 @@ static const struct {
     {"image_cache_mb", "iluvatar_image_cache_mb", "Disk held by the unpacked OCI images, MiB."},
 };
 
+/* Per GPU (docs/gpu.md "GPU status"): the status's "gpus" objects by key,
+ * labelled gpu="<index>"; a measured key only for GPUs that have it, and
+ * its family only when some GPU has. */
+static const struct {
+    const char *key, *name, *help;
+} gpu_series[] = {
+    {"memory_mb", "iluvatar_gpu_device_memory_mb", "GPU memory the worker accounts, MiB."},
+    {"spots", "iluvatar_gpu_device_spots", "Container spots of the GPU."},
+    {"spots_used", "iluvatar_gpu_device_spots_used", "Spots of the GPU held by containers."},
+    {"tokens", "iluvatar_gpu_device_tokens", "Invocations the GPU runs at once (concurrent_running_funcs)."},
+    {"tokens_used", "iluvatar_gpu_device_running_invocations", "Invocations running on the GPU."},
+    {"utilization_pct", "iluvatar_gpu_device_utilization_pct", "GPU busy percentage, as measured by the driver."},
+    {"memory_used_mb", "iluvatar_gpu_device_memory_used_mb", "GPU memory in use, as measured, MiB."},
+    {"memory_total_mb", "iluvatar_gpu_device_memory_total_mb", "GPU memory, as measured, MiB."},
+};
+
+static void gpu_metrics(struct evbuffer *out, json_t *gpus)
+{
+    for (size_t k = 0; k < sizeof gpu_series / sizeof gpu_series[0]; k++) {
+        bool head = false;
+        size_t i;
+        json_t *g;
+        json_array_foreach(gpus, i, g)
+        {
+            json_t *v = json_object_get(g, gpu_series[k].key);
+            if (!v)
+                continue;
+            if (!head)
+                evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", gpu_series[k].name, gpu_series[k].help,
+                                    gpu_series[k].name);
+            head = true;
+            evbuffer_add_printf(out, "%s{gpu=\"%lld\"} %.17g\n", gpu_series[k].name,
+                                (long long)json_integer_value(json_object_get(g, "index")), json_number_value(v));
+        }
+    }
+}
+
 void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, struct ilu_backend *backend,
                        const struct ilu_host_stats *host)
 {
@@ -53,6 +91,7 @@ void ilu_metrics_write(struct evbuffer *out, const struct ilu_worker *w, struct 
     for (size_t i = 0; i < sizeof worker_series / sizeof worker_series[0]; i++)
         gauge(out, worker_series[i].name, worker_series[i].type, worker_series[i].help,
               json_number_value(json_object_get(status, worker_series[i].key)));
+    gpu_metrics(out, json_object_get(status, "gpus"));
     json_decref(status);
     gauge(out, "iluvatar_host_cpu_util_pct", "gauge", "Host CPU busy percentage.", host->cpu_util_pct);
     gauge(out, "iluvatar_host_load_avg_1m", "gauge", "Host 1-minute load average.", host->load_avg_1m);

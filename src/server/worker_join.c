@@ -80,10 +80,14 @@ struct ilu_worker_join *ilu_worker_join_start(struct event_base *base, const str
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(boot_id, sizeof boot_id, "%ld-%lld.%09ld", (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec);
-    json_t *req = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "name", cfg->name, "host",
-                            cfg->advertise_host[0] ? cfg->advertise_host : cfg->address, "port", (int)cfg->port, "cpus",
-                            (int)cfg->container_resources.cpu_count, "memory_mb",
-                            (int)cfg->container_resources.memory_mb, "boot_id", boot_id);
+    /* gpus: the controller registers and routes GPU-only functions to
+     * workers with GPUs only (a worker with count > 0 found them all, or it
+     * would not have started) */
+    json_t *req =
+        json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:s}", "name", cfg->name, "host",
+                  cfg->advertise_host[0] ? cfg->advertise_host : cfg->address, "port", (int)cfg->port, "cpus",
+                  (int)cfg->container_resources.cpu_count, "memory_mb", (int)cfg->container_resources.memory_mb, "gpus",
+                  (int)cfg->container_resources.gpu_resource.count, "boot_id", boot_id);
     if (!j || !req || !(j->body = json_dumps(req, JSON_COMPACT)) ||
         !(j->http = ilu_http_client_new(base, host, (uint16_t)port, REQUEST_TIMEOUT_SEC)) ||
         ilu_http_client_set_bearer(j->http, cfg->load_balancer_token) || !(j->timer = evtimer_new(base, on_timer, j))) {

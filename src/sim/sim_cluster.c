@@ -8,6 +8,11 @@
  * answering with the JSON the worker's HTTP API would. Nothing here decides
  * where an invocation runs or what a worker does with it.
  *
+ * A mixed cluster: with --gpu-workers K only worker-0..worker-K-1 get the
+ * worker config's GPUs, the others gpu_resource.count 0; each tells the
+ * controller its GPUs as a live worker does, and the controller registers
+ * and routes GPU-only functions to those with GPUs.
+ *
  * Results: the same folder as every trace run (the CSV has no worker column:
  * its format is fixed), plus DIR/workers.csv (tid,function_name,worker) and,
  * in summary.json's inputs, the cluster's settings and per-worker counts. */
@@ -42,6 +47,7 @@ struct cl_run;
 /* One simulated worker. */
 struct cl_node {
     char name[64];
+    uint32_t gpus; /* its gpu_resource.count */
     struct ilu_backend *backend;
     struct ilu_worker *worker;
 };
@@ -85,6 +91,7 @@ struct cl_run {
     uint64_t t0_us, half_net_us;
     /* set-up calls (registrations, prewarms) waited for one batch at a time */
     unsigned setup_pending, setup_failures;
+    unsigned setup_expect; /* workers the registration in flight goes to */
     char setup_error[600];
     /* a message the wire could not carry (out of memory): the run stops and
      * fails, since a dropped message would make it silently wrong; the
@@ -305,13 +312,17 @@ static int load_controller_config(struct cl_run *run, struct ilu_error *err)
         ilu_controller_config_validate(c, err))
         return ilu_err_wrap(err, "controller config");
     const struct ilu_lb_policy_ops *lb = ilu_lb_policy_find(c->load_balancer.algorithm);
+    json_t *cluster;
     json_object_set_new(run->plan.inputs, "cluster",
-                        json_pack("{s:i, s:o, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "workers", (int)run->n_nodes,
-                                  "controller_config", path ? json_string(path) : json_null(), "load_balancer",
-                                  lb->name, "vnodes", (int)c->load_balancer.vnodes, "bound_pct",
-                                  (int)c->load_balancer.bound_pct, "status_freq_ms", (int)c->health.status_freq_ms,
-                                  "request_timeout_ms", (int)c->health.request_timeout_ms, "invoke_timeout_sec",
-                                  (int)c->invocation.timeout_sec, "network_us", (int)run->o->network_us));
+                        cluster =
+                            json_pack("{s:i, s:o, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "workers", (int)run->n_nodes,
+                                      "controller_config", path ? json_string(path) : json_null(), "load_balancer",
+                                      lb->name, "vnodes", (int)c->load_balancer.vnodes, "bound_pct",
+                                      (int)c->load_balancer.bound_pct, "status_freq_ms", (int)c->health.status_freq_ms,
+                                      "request_timeout_ms", (int)c->health.request_timeout_ms, "invoke_timeout_sec",
+                                      (int)c->invocation.timeout_sec, "network_us", (int)run->o->network_us));
+    if (run->o->gpu_workers_set) /* only then: runs without it stay as they were */
+        json_object_set_new(cluster, "gpu_workers", json_integer(run->o->gpu_workers));
     return 0;
 }
 
@@ -323,10 +334,10 @@ static void on_setup_registered(void *arg, unsigned accepted, unsigned refused, 
     if (not_kept) {
         run->setup_failures++;
         snprintf(run->setup_error, sizeof run->setup_error, "the controller did not keep it: %s", not_kept->msg);
-    } else if (refused || accepted < run->n_nodes) {
+    } else if (refused || accepted < run->setup_expect) {
         run->setup_failures++;
-        snprintf(run->setup_error, sizeof run->setup_error, "%u of %u workers accepted it%s%s", accepted, run->n_nodes,
-                 first_error ? "; first refusal: " : "", first_error ? first_error : "");
+        snprintf(run->setup_error, sizeof run->setup_error, "%u of %u workers accepted it%s%s", accepted,
+                 run->setup_expect, first_error ? "; first refusal: " : "", first_error ? first_error : "");
     }
 }
 
@@ -368,15 +379,29 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
 {
     struct lg_sim_world *world = &run->world;
     struct ilu_error e = {0};
+    const struct ilu_gpu_resource_config *gpu = &world->cfg.container_resources.gpu_resource;
+    if (run->o->gpu_workers_set && run->o->gpu_workers > run->n_nodes)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL, "--gpu-workers %u is more than --workers %u", run->o->gpu_workers,
+                       run->n_nodes);
+    if (run->o->gpu_workers_set && run->o->gpu_workers && !gpu->count)
+        return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                       "--gpu-workers %u gives workers the worker config's GPUs, but its "
+                       "container_resources.gpu_resource.count is 0",
+                       run->o->gpu_workers);
     for (unsigned i = 0; i < run->n_nodes; i++) {
         struct cl_node *node = &run->nodes[i];
         snprintf(node->name, sizeof node->name, "worker-%u", i);
+        /* --gpu-workers K: the first K have the config's GPUs, the others none */
+        struct ilu_worker_config ncfg = world->cfg;
+        if (run->o->gpu_workers_set && i >= run->o->gpu_workers)
+            ncfg.container_resources.gpu_resource.count = 0;
+        node->gpus = ncfg.container_resources.gpu_resource.count;
         /* each worker its own backend; jitter seeds differ, deterministically */
         /* worker i of repetition k jitters with simulation.seed + (k - 1) * 1024 + i */
         uint64_t rep = run->o->repetition ? run->o->repetition - 1 : 0;
         if (!(node->backend = lg_sim_world_backend(world, &run->plan, rep * 1024 + i)))
             return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-        if (!(node->worker = ilu_worker_new(&world->cfg, &world->sim.env, node->backend, &world->log, err)))
+        if (!(node->worker = ilu_worker_new(&ncfg, &world->sim.env, node->backend, &world->log, err)))
             return ilu_err_wrap(err, "worker config");
     }
     struct ilu_ctl_transport wire = {
@@ -388,13 +413,25 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
                                            .host = run->nodes[i].name,
                                            .port = CL_WORKER_PORT,
                                            .cpus = world->cfg.container_resources.cpu_count,
-                                           .memory_mb = world->cfg.container_resources.memory_mb};
+                                           .memory_mb = world->cfg.container_resources.memory_mb,
+                                           .gpus = run->nodes[i].gpus};
         if (ilu_controller_register_worker(run->ctl, &info, false, "setup", err))
             return ilu_err_wrap(err, "registering %s with the controller", info.name);
     }
-    /* every function through the controller, which registers it on every worker */
+    unsigned with_gpus = 0;
+    for (unsigned i = 0; i < run->n_nodes; i++)
+        with_gpus += run->nodes[i].gpus > 0;
+    /* every function through the controller, which registers it on every
+     * worker that can run it (a GPU-only one on the workers with GPUs) */
     for (size_t f = 0; f < run->plan.trace.n_fns; f++) {
         const struct lg_fn_plan *pl = &run->plan.fns[f];
+        run->setup_expect = pl->compute == ILU_COMPUTE_GPU ? with_gpus : run->n_nodes;
+        if (!run->setup_expect)
+            return ilu_err(err, ILU_ST_BAD_REQUEST, NULL,
+                           "the simulated workers refuse %s (from %s): compute GPU needs a GPU, and none of the %u "
+                           "workers has one (the worker config's container_resources.gpu_resource.count is %u%s)",
+                           pl->name, run->o->metadata, run->n_nodes, gpu->count,
+                           run->o->gpu_workers_set ? ", --gpu-workers 0" : "");
         json_t *reg = json_pack("{s:s, s:s, s:s, s:i, s:i}", "function_name", pl->name, "function_version",
                                 LG_TRACE_FN_VERSION, "image_name", pl->image, "memory", (int)pl->memory_mb, "cpus", 1);
         if (reg && pl->compute)

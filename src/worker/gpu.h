@@ -10,6 +10,7 @@
 #ifndef ILU_WORKER_GPU_H
 #define ILU_WORKER_GPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/config.h"
@@ -25,6 +26,10 @@ struct ilu_gpu {
     uint32_t tokens; /* invocations running at once (concurrent_running_funcs) */
     uint32_t tokens_used;
     const void **holder; /* per spot: who holds it; NULL: free */
+    /* the backend's last measurement (worker/gpu_status.h); measured false:
+     * none, /status shows the accounted fields only */
+    bool measured;
+    struct ilu_gpu_sample sample;
 };
 
 struct ilu_gpus {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/json_out.h"
+#include "worker/gpu_status.h"
 #include "worker/worker_internal.h"
 
 const char *ilu_start_kind_name(enum ilu_start_kind k)
@@ -214,6 +215,7 @@ json_t *ilu_worker_status_json(const struct ilu_worker *w)
     SET_COUNT("gpu_spots", st.gpu_spots);
     SET_COUNT("gpu_spots_used", st.gpu_spots_used);
 #undef SET_COUNT
+    json_object_set_new(s, "gpus", ilu_gpu_status_json(w)); /* per GPU, docs/gpu.md "GPU status" */
     ilu_sandboxes_status_json(&w->sandboxes, s);
     json_object_set_new(s, "shutting_down", json_boolean(w->shutting_down));
     return s;

@@ -72,6 +72,9 @@ class GpuRegistrationTest(WorkerTestCase):
         r = self.assertHTTP(self.worker.get("/metrics"), 200, "GET /metrics")
         for series in ("iluvatar_gpus", "iluvatar_gpu_spots", "iluvatar_gpu_spots_used", "iluvatar_gpu_queue_length"):
             self.assertRegex(r.text, rf"(?m)^{series} 0$", f"/metrics lacks {series} 0")
+        # per GPU (docs/gpu.md "GPU status"): none
+        self.assertEqual(status.get("gpus"), [], f"/status gpus: {status}")
+        self.assertNotIn("iluvatar_gpu_device_", r.text, "no per-GPU series without GPUs")
         cfg = self.assertHTTP(self.worker.get("/config"), 200, "GET /config").json["config"]
         self.assertEqual(cfg["container_resources"]["gpu_resource"]["count"], 0)
 

@@ -1,5 +1,7 @@
 /* Load-balancing policies called directly on hand-made worker arrays:
- * RoundRobin, LeastLoaded, CH-BL (consistent hashing with bounded loads). */
+ * RoundRobin, LeastLoaded, CH-BL (consistent hashing with bounded loads),
+ * and how each keeps to the workers eligible for a call (ilu_lb_eligible:
+ * a GPU-only function only on workers with GPUs). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,14 +58,24 @@ static void cluster_end(struct cluster *cl)
     cl->state = NULL;
 }
 
-static long pick(struct cluster *cl, const char *fqdn)
+/* A pick for a call with these needs (ILU_LB_NEEDS_*); what it picks is
+ * always eligible. */
+static long pick_needs(struct cluster *cl, const char *fqdn, unsigned needs)
 {
-    long i = cl->ops->pick(cl->state, fqdn, cl->p, cl->n);
+    struct ilu_lb_call call = {.fqdn = fqdn, .needs = needs};
+    long i = cl->ops->pick(cl->state, &call, cl->p, cl->n);
     assert_true(i >= -1 && i < (long)cl->n);
     if (i >= 0)
-        assert_true(ilu_ctl_worker_routable(cl->p[i]));
+        assert_true(ilu_lb_eligible(&call, cl->p[i]));
     return i;
 }
+
+static long pick(struct cluster *cl, const char *fqdn)
+{
+    return pick_needs(cl, fqdn, 0);
+}
+
+static const struct ilu_lb_call F1 = {.fqdn = "f-1"};
 
 static const char *pick_name(struct cluster *cl, const char *fqdn)
 {
@@ -144,7 +156,7 @@ static void rr_without_routable_worker_is_minus_one(void **state)
     for (size_t i = 0; i < 3; i++)
         cl.w[i].health = i == 1 ? ILU_WH_UNKNOWN : ILU_WH_UNHEALTHY;
     assert_int_equal(pick(&cl, "f-1"), -1);
-    assert_int_equal(cl.ops->pick(cl.state, "f-1", cl.p, 0), -1);
+    assert_int_equal(cl.ops->pick(cl.state, &F1, cl.p, 0), -1);
     cl.w[2].health = ILU_WH_HEALTHY;
     assert_int_equal(pick(&cl, "f-1"), 2);
     assert_int_equal(pick(&cl, "f-1"), 2);
@@ -224,7 +236,7 @@ static void ll_without_routable_worker_is_minus_one(void **state)
     for (size_t i = 0; i < 3; i++)
         cl.w[i].health = ILU_WH_UNHEALTHY;
     assert_int_equal(pick(&cl, "f-1"), -1);
-    assert_int_equal(cl.ops->pick(cl.state, "f-1", cl.p, 0), -1);
+    assert_int_equal(cl.ops->pick(cl.state, &F1, cl.p, 0), -1);
     cluster_end(&cl);
 }
 
@@ -443,7 +455,7 @@ static void chbl_without_routable_worker_is_minus_one(void **state)
 
     /* no worker ever: an empty ring */
     cluster_init(&cl, "CH-BL", ABC, 0);
-    assert_int_equal(cl.ops->pick(cl.state, "f-1", cl.p, 0), -1);
+    assert_int_equal(cl.ops->pick(cl.state, &F1, cl.p, 0), -1);
     cluster_end(&cl);
     /* created but never told about workers */
     struct ilu_controller_config cfg;
@@ -452,7 +464,7 @@ static void chbl_without_routable_worker_is_minus_one(void **state)
     void *s = ops->create(&cfg);
     struct ilu_ctl_worker w = {.name = "a", .cpus = 1, .health = ILU_WH_HEALTHY};
     struct ilu_ctl_worker *p[] = {&w};
-    assert_int_equal(ops->pick(s, "f-1", p, 1), -1);
+    assert_int_equal(ops->pick(s, &F1, p, 1), -1);
     ops->destroy(s);
 }
 
@@ -487,6 +499,149 @@ static void chbl_single_vnode_still_works(void **state)
     cluster_end(&cl);
 }
 
+/* ---- eligibility: GPU-only functions on workers with GPUs ----------------------- */
+
+static const char *const MIX[] = {"g1", "c1", "g2", "c2"}; /* g*: with GPUs */
+
+static void mixed_init(struct cluster *cl, const char *algorithm)
+{
+    cluster_init(cl, algorithm, MIX, 4);
+    cl->w[0].gpus = 1;
+    cl->w[2].gpus = 2;
+}
+
+static void eligible_is_routable_and_able_to_run_it(void **state)
+{
+    (void)state;
+    struct ilu_ctl_worker w = {.health = ILU_WH_HEALTHY};
+    struct ilu_lb_call cpu = {.fqdn = "f-1"}, gpu = {.fqdn = "g-1", .needs = ILU_LB_NEEDS_GPU};
+    assert_true(ilu_lb_eligible(&cpu, &w));
+    assert_false(ilu_lb_eligible(&gpu, &w));
+    w.gpus = 1;
+    assert_true(ilu_lb_eligible(&gpu, &w));
+    w.health = ILU_WH_UNKNOWN;
+    assert_false(ilu_lb_eligible(&gpu, &w));
+    assert_false(ilu_lb_eligible(&cpu, &w));
+}
+
+/* Every policy: a GPU call lands on g1 or g2 only, a CPU call anywhere (all
+ * four get some), none with GPUs healthy: -1. */
+static void every_policy_keeps_gpu_calls_on_gpu_workers(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 3; k++) {
+        const char *algorithm = ilu_lb_policy_find(k == 0 ? "RoundRobin" : k == 1 ? "LeastLoaded" : "CH-BL")->name;
+        struct cluster cl;
+        mixed_init(&cl, algorithm);
+        unsigned gpu_got[4] = {0}, cpu_got[4] = {0};
+        for (int i = 0; i < 200; i++) {
+            char f[32];
+            fqdn_name(f, sizeof f, i);
+            long g = pick_needs(&cl, f, ILU_LB_NEEDS_GPU), c = pick(&cl, f);
+            assert_true(g == 0 || g == 2);
+            assert_true(c >= 0);
+            gpu_got[g]++;
+            cpu_got[c]++;
+        }
+        assert_true(gpu_got[0] > 0 && gpu_got[2] > 0);
+        for (int i = 0; i < 4; i++)
+            assert_true(cpu_got[i] > 0);
+        /* g2 down: g1 only; both down: none, though c1 and c2 are healthy */
+        cl.w[2].health = ILU_WH_UNHEALTHY;
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(pick_needs(&cl, "g-1", ILU_LB_NEEDS_GPU), 0);
+        cl.w[0].health = ILU_WH_UNKNOWN;
+        assert_int_equal(pick_needs(&cl, "g-1", ILU_LB_NEEDS_GPU), -1);
+        assert_true(pick(&cl, "f-1") == 1 || pick(&cl, "f-1") == 3);
+        cluster_end(&cl);
+    }
+}
+
+/* Round robin keeps a cursor per class of needs: GPU and CPU calls in turn
+ * each cycle over their own workers (one cursor would send every GPU call
+ * to g1 and every CPU call to g2 on g1, g2, c1, c2). */
+static void rr_alternating_gpu_and_cpu_calls_each_go_round(void **state)
+{
+    (void)state;
+    static const char *const order[] = {"g1", "g2", "c1", "c2"};
+    struct cluster cl;
+    cluster_init(&cl, "RoundRobin", order, 4);
+    cl.w[0].gpus = cl.w[1].gpus = 1;
+    const char *want_gpu[] = {"g1", "g2", "g1", "g2"}, *want_cpu[] = {"g1", "g2", "c1", "c2"};
+    for (int k = 0; k < 4; k++) {
+        long g = pick_needs(&cl, "g-1", ILU_LB_NEEDS_GPU);
+        assert_string_equal(cl.p[g]->name, want_gpu[k]);
+        assert_string_equal(pick_name(&cl, "f-1"), want_cpu[k]);
+    }
+    cluster_end(&cl);
+}
+
+/* LeastLoaded: the least loaded worker with GPUs, even when a worker
+ * without GPUs is idler. */
+static void ll_gpu_call_takes_the_least_loaded_gpu_worker(void **state)
+{
+    (void)state;
+    struct cluster cl;
+    mixed_init(&cl, "LeastLoaded");
+    cl.w[0].in_flight = 3;
+    cl.w[2].in_flight = 2; /* c1 and c2 idle */
+    assert_int_equal(pick_needs(&cl, "g-1", ILU_LB_NEEDS_GPU), 2);
+    long c = pick(&cl, "f-1");
+    assert_true(c == 1 || c == 3);
+    cluster_end(&cl);
+}
+
+/* CH-BL: a GPU function has a home among the GPU workers and keeps it
+ * (also when workers without GPUs join), and its bound is the mean load of
+ * the GPU workers, not of the whole cluster. */
+static void chbl_gpu_function_keeps_a_home_among_gpu_workers(void **state)
+{
+    (void)state;
+    struct cluster cl;
+    mixed_init(&cl, "CH-BL");
+    long home[40];
+    for (int k = 0; k < 40; k++) {
+        char f[32];
+        fqdn_name(f, sizeof f, k);
+        home[k] = pick_needs(&cl, f, ILU_LB_NEEDS_GPU);
+        assert_true(home[k] == 0 || home[k] == 2);
+        for (int r = 0; r < 3; r++)
+            assert_int_equal(pick_needs(&cl, f, ILU_LB_NEEDS_GPU), home[k]);
+    }
+    /* two workers without GPUs join: no GPU function moves */
+    static const char *const more[] = {"c3", "c4"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(cl.w[4 + i].name, sizeof cl.w[4 + i].name, "%s", more[i]);
+        cl.w[4 + i].cpus = 1;
+        cl.w[4 + i].health = ILU_WH_HEALTHY;
+        cl.p[4 + i] = &cl.w[4 + i];
+    }
+    cl.n = 6;
+    cl.ops->workers_changed(cl.state, cl.p, cl.n);
+    for (int k = 0; k < 40; k++) {
+        char f[32];
+        fqdn_name(f, sizeof f, k);
+        assert_int_equal(pick_needs(&cl, f, ILU_LB_NEEDS_GPU), home[k]);
+    }
+    /* the bound is over the GPU workers: home 1 in flight, g2 none, the
+     * workers without GPUs idle. Capacity ceil(1.25 x (1 + 1) / 2) = 2 and
+     * 1 + 1 fits: it stays (with all six workers' mean, ceil(1.25 x 2 / 6)
+     * = 1, it would go to g2). */
+    int k = 0;
+    while (home[k] != 0)
+        k++;
+    char f[32];
+    fqdn_name(f, sizeof f, k);
+    cl.w[0].in_flight = 1;
+    assert_int_equal(pick_needs(&cl, f, ILU_LB_NEEDS_GPU), 0);
+    cl.w[2].in_flight = 1;
+    cl.w[0].in_flight = 3; /* 3 + 1 <= ceil(1.25 x 5 / 2) = 4 */
+    assert_int_equal(pick_needs(&cl, f, ILU_LB_NEEDS_GPU), 0);
+    cl.w[0].in_flight = 4; /* 4 + 1 > ceil(1.25 x 6 / 2) = 4: on to g2, never to a worker without GPUs */
+    assert_int_equal(pick_needs(&cl, f, ILU_LB_NEEDS_GPU), 2);
+    cluster_end(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +662,11 @@ int main(void)
         cmocka_unit_test(chbl_mapping_depends_only_on_worker_names),
         cmocka_unit_test(chbl_without_routable_worker_is_minus_one),
         cmocka_unit_test(chbl_single_vnode_still_works),
+        cmocka_unit_test(eligible_is_routable_and_able_to_run_it),
+        cmocka_unit_test(every_policy_keeps_gpu_calls_on_gpu_workers),
+        cmocka_unit_test(rr_alternating_gpu_and_cpu_calls_each_go_round),
+        cmocka_unit_test(ll_gpu_call_takes_the_least_loaded_gpu_worker),
+        cmocka_unit_test(chbl_gpu_function_keeps_a_home_among_gpu_workers),
     };
     return cmocka_run_group_tests_name("lb", tests, NULL, NULL);
 }

@@ -150,6 +150,7 @@ int oci_gpu_setup(struct oci_backend *ob, const struct ilu_gpu_resource_config *
     if (g->mps && oci_mps_start(ob, want->driver_lib_dir, err) != 0)
         return -1;
     g->on = true;
+    oci_gpu_status_setup(ob, want);
     ilu_info(ob->log, "startup",
              "oci backend: GPU containers get %s, driver libraries %s, binaries %s; MPS %s (thread share %u%%)",
              g->cdi ? g->cdi_path : "the built-in device list", g->lib_dir[0] ? g->lib_dir : "from /usr",
@@ -159,6 +160,7 @@ int oci_gpu_setup(struct oci_backend *ob, const struct ilu_gpu_resource_config *
 
 void oci_gpu_stop(struct oci_backend *ob)
 {
+    oci_gpu_status_stop(ob);
     if (ob->gpu.mps_running)
         oci_mps_stop(ob);
     json_decref(ob->gpu.cdi);

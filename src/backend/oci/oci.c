@@ -666,6 +666,7 @@ static const struct ilu_backend_ops oci_ops = {
     .free = oci_free,
     .runtime_name = oci_runtime_name,
     .gpu_devices = oci_gpu_devices,
+    .gpu_sample = oci_gpu_sample,
 };
 
 const char *ilu_oci_runtime_name(const struct ilu_backend *b)

@@ -86,6 +86,15 @@ struct oci_gpu {
     char mps_log_dir[256];      /* <state>/mps/log */
     unsigned mps_thread_pct;    /* CUDA_MPS_ACTIVE_THREAD_PERCENTAGE */
     uint32_t mps_mem_limit_mb;  /* CUDA_MPS_PINNED_DEVICE_MEM_LIMIT, 0: none */
+    /* GPU status (gpu_status.c): NVML kept open, else nvidia-smi run in
+     * the background at most every OCI_GPU_SMI_PERIOD_US */
+    struct ilu_os_gpu_sampler *sampler;
+    char smi[PATH_MAX];                          /* nvidia-smi when there is no NVML; "": nothing to measure */
+    pid_t smi_pid;                               /* its run in flight, 0: none */
+    uint64_t smi_started_us;                     /* monotonic, of its last run; 0: never */
+    struct ilu_gpu_sample smi_last[ILU_GPU_MAX]; /* its last answer */
+    unsigned smi_n;                              /* GPUs in it */
+    bool sample_warned;                          /* a failed sample was logged (once) */
 };
 
 /* A function image (images.c): its cache entry once prepared. */
@@ -277,6 +286,15 @@ int oci_gpu_setup(struct oci_backend *ob, const struct ilu_gpu_resource_config *
 int oci_gpu_edit_config(struct oci_backend *ob, uint32_t gpu, struct json_t *cfg, struct ilu_error *err);
 /* Stop the MPS daemon if we started it; forget the CDI spec. */
 void oci_gpu_stop(struct oci_backend *ob);
+/* gpu_status.c: GPU status (docs/gpu.md "GPU status"). */
+/* Choose how GPUs are measured: NVML (from want->driver_lib_dir or the
+ * loader's path), else nvidia-smi, else nothing; logs which. */
+void oci_gpu_status_setup(struct oci_backend *ob, const struct ilu_gpu_resource_config *want);
+/* The gpu_sample op: NVML read now, or nvidia-smi's last answer (starting
+ * the next run in the background when due); -1 when there is none. */
+int oci_gpu_sample(struct ilu_backend *b, uint32_t index, struct ilu_gpu_sample *out);
+/* Close NVML; kill and wait for an nvidia-smi still running. */
+void oci_gpu_status_stop(struct oci_backend *ob);
 /* gpu_mps.c */
 /* Start `nvidia-cuda-mps-control -d` with its pipe and log folders under
  * <state>/mps; -1 with err naming what was looked for or how it failed. */

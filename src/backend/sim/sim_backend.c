@@ -260,6 +260,8 @@ static const struct ilu_backend_ops sim_ops = {
     .shutdown = sim_shutdown,
     .free = sim_free,
     .gpu_devices = sim_gpu_devices,
+    /* no gpu_sample: simulated GPUs are not measured, /status shows their
+     * accounting only (docs/gpu.md "GPU status") */
 };
 
 struct ilu_backend *ilu_sim_backend_new(struct ilu_sim_env *env, const struct ilu_sim_backend_params *params,

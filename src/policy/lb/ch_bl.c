@@ -4,7 +4,11 @@
  * goes to the first worker clockwise from its own hash, so it keeps hitting
  * the same warm containers, unless that worker's load exceeds bound_pct% of
  * the mean load (plus one invocation), in which case it walks on to the next
- * distinct worker. Load is ilu_ctl_worker_load() weighted by CPUs. */
+ * distinct worker. Load is ilu_ctl_worker_load() weighted by CPUs.
+ * Only eligible workers (ilu_lb_eligible: healthy, and able to run the
+ * function, e.g. with GPUs for a GPU function) count: the ring holds every
+ * worker, the walk skips the others, and the mean is theirs, so a function
+ * keeps its home among the workers that can run it. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,28 +95,28 @@ static void chbl_workers_changed(void *state, struct ilu_ctl_worker *const *work
     qsort(ring, s->n_points, sizeof *ring, cmp_point);
 }
 
-static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *const *workers, size_t n)
+static long chbl_pick(void *state, const struct ilu_lb_call *call, struct ilu_ctl_worker *const *workers, size_t n)
 {
     struct chbl_state *s = state;
     if (!s->n_points)
         return -1;
     /* the bound: c x (total load + 1) / total CPUs, per CPU of the candidate */
     double total = 0, cpus = 0;
-    size_t routable = 0;
+    size_t eligible = 0;
     for (size_t i = 0; i < n; i++)
-        if (ilu_ctl_worker_routable(workers[i])) {
+        if (ilu_lb_eligible(call, workers[i])) {
             total += ilu_ctl_worker_load(workers[i]) * workers[i]->cpus;
             cpus += workers[i]->cpus;
-            routable++;
+            eligible++;
         }
-    if (!routable)
+    if (!eligible)
         return -1;
     /* Mirrokni et al.'s capacity ceil(c (m + 1) / n) in invocations, with a
      * worker's share of n weighted by its CPUs: the ceiling keeps a function
      * at home on an idle cluster, counting whole invocations keeps a big
      * worker from taking a CPU's worth of extra queue */
     double c_factor = (double)s->bound_pct / 100.0;
-    uint64_t h = hash_str(fqdn);
+    uint64_t h = hash_str(call->fqdn);
     size_t lo = 0, hi = s->n_points; /* first point with hash >= h */
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -126,22 +130,22 @@ static long chbl_pick(void *state, const char *fqdn, struct ilu_ctl_worker *cons
         memset(s->seen, 0, s->n_seen * sizeof *s->seen);
         s->pick_no = 1;
     }
-    long first_routable = -1;
+    long first_eligible = -1;
     for (size_t k = 0; k < s->n_points; k++) {
         unsigned w = s->ring[(lo + k) % s->n_points].worker;
         if (w >= n || w >= s->n_seen || s->seen[w] == s->pick_no)
             continue;
         s->seen[w] = s->pick_no;
-        if (!ilu_ctl_worker_routable(workers[w]))
+        if (!ilu_lb_eligible(call, workers[w]))
             continue;
-        if (first_routable < 0)
-            first_routable = (long)w;
+        if (first_eligible < 0)
+            first_eligible = (long)w;
         double capacity = ceil(c_factor * (total + 1.0) * workers[w]->cpus / cpus);
         /* + 1: the invocations it would have with this one */
         if (ilu_ctl_worker_load(workers[w]) * workers[w]->cpus + 1.0 <= capacity)
             return (long)w;
     }
-    return first_routable; /* everyone is over the bound: keep locality */
+    return first_eligible; /* everyone is over the bound: keep locality */
 }
 
 const struct ilu_lb_policy_ops ilu_lb_ch_bl = {

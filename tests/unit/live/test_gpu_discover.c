@@ -2,7 +2,8 @@
  * is: nvidia-smi's CSV parsed, a stand-in nvidia-smi found on PATH when NVML
  * is absent (its GPUs' nodes: index as minor, no UUID), and when nothing
  * answers, a source naming what was looked for; NVIDIA's tools looked for
- * beside the driver's libraries first.
+ * beside the driver's libraries first; GPU status's nvidia-smi CSV and
+ * its NVML sampler, against a stand-in libnvidia-ml.so.1 built here.
  * The tests that need NVML to be absent skip on a host that has it. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -175,6 +176,143 @@ static void tools_are_looked_for_beside_the_driver_first(void **state)
     rmdir(base);
 }
 
+/* GPU status: nvidia-smi's sample CSV. */
+static void smi_sample_csv_is_parsed(void **state)
+{
+    (void)state;
+    struct ilu_gpu_sample out[3];
+    memset(out, 0x55, sizeof out);
+    char why[256] = "";
+    assert_int_equal(ilu_os_gpu_parse_smi_sample("37, 1024, 143771\r\n0,0,81559\n\n", out, 3, why, sizeof why), 2);
+    assert_float_equal(out[0].utilization_pct, 37, 0);
+    assert_int_equal(out[0].memory_used_mb, 1024);
+    assert_int_equal(out[0].memory_total_mb, 143771);
+    assert_int_equal(out[0].wall_us, 0);
+    assert_float_equal(out[1].utilization_pct, 0, 0);
+    assert_int_equal(out[1].memory_total_mb, 81559);
+    assert_int_equal(ilu_os_gpu_parse_smi_sample("", out, 3, why, sizeof why), 0);
+    /* more GPUs than room: the first max */
+    assert_int_equal(ilu_os_gpu_parse_smi_sample("1, 2, 3\n4, 5, 6\n", out, 1, why, sizeof why), 1);
+    assert_int_equal(out[0].memory_total_mb, 3);
+
+    static const char *const bad[] = {"[N/A], 1024, 143771\n", "37, 1024\n",           "37, 1024, 143771, 9\n",
+                                      "101, 1, 2\n",           "37 %, 1024, 143771\n", "NVIDIA H200, 143771\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ilu_os_gpu_parse_smi_sample(bad[i], out, 3, why, sizeof why), -1);
+        assert_non_null(strstr(why, "not \"utilization.gpu %, memory.used MiB, memory.total MiB\""));
+    }
+    assert_string_equal(ilu_os_gpu_smi_sample_args[0], "--query-gpu=utilization.gpu,memory.used,memory.total");
+    assert_string_equal(ilu_os_gpu_smi_sample_args[1], "--format=csv,noheader,nounits");
+    assert_null(ilu_os_gpu_smi_sample_args[2]);
+}
+
+/* A stand-in libnvidia-ml.so.1, built with the host's C compiler: two
+ * GPUs, GPU i (40 + i) % busy, (i + 1) GiB used of 80 GiB. With
+ * NO_UTIL it lacks nvmlDeviceGetUtilizationRates. */
+static const char fake_nvml_src[] =
+    "#include <string.h>\n"
+    "struct mem { unsigned long long total, free, used; };\n"
+    "struct util { unsigned int gpu, memory; };\n"
+    "int nvmlInit_v2(void) { return 0; }\n"
+    "int nvmlShutdown(void) { return 0; }\n"
+    "const char *nvmlErrorString(int rc) { return rc == 2 ? \"Invalid Argument\" : \"Unknown Error\"; }\n"
+    "int nvmlDeviceGetCount_v2(unsigned int *n) { *n = 2; return 0; }\n"
+    "int nvmlDeviceGetHandleByIndex_v2(unsigned int i, void **d) {\n"
+    "    if (i >= 2) return 2;\n"
+    "    *d = (void *)(unsigned long)(i + 1); return 0; }\n"
+    "int nvmlDeviceGetName(void *d, char *name, unsigned int len) { strncpy(name, \"Fake GPU\", len); return 0; }\n"
+    "int nvmlDeviceGetMemoryInfo(void *d, struct mem *m) {\n"
+    "    unsigned long i = (unsigned long)d - 1;\n"
+    "    m->total = 80ull << 30; m->used = (i + 1) << 30; m->free = m->total - m->used; return 0; }\n"
+    "#ifndef NO_UTIL\n"
+    "int nvmlDeviceGetUtilizationRates(void *d, struct util *u) {\n"
+    "    u->gpu = 40 + (unsigned)((unsigned long)d - 1); u->memory = 5; return 0; }\n"
+    "#endif\n";
+
+/* Build the stand-in into dir/libnvidia-ml.so.1; false (the test skips)
+ * when there is no C compiler. */
+static bool fake_nvml(const char *dir, bool no_util)
+{
+    char src[128], cmd[512];
+    snprintf(src, sizeof src, "%s/fake_nvml.c", dir);
+    FILE *f = fopen(src, "w");
+    assert_non_null(f);
+    fputs(fake_nvml_src, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC %s -o %s/libnvidia-ml.so.1 %s 2>/dev/null", no_util ? "-DNO_UTIL" : "",
+             dir, src);
+    int rc = system(cmd);
+    unlink(src);
+    return rc == 0;
+}
+
+static void fake_nvml_remove(const char *dir)
+{
+    char lib[128];
+    snprintf(lib, sizeof lib, "%s/libnvidia-ml.so.1", dir);
+    unlink(lib);
+    rmdir(dir);
+}
+
+/* GPU status through NVML: kept open, each read its utilisation and
+ * memory; an index NVML refuses names the call; a library without
+ * nvmlDeviceGetUtilizationRates cannot sample. Discovery finds the same
+ * stand-in. */
+static void nvml_sampler_reads_utilization_and_memory(void **state)
+{
+    (void)state;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/ilu-nvml-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    if (!fake_nvml(dir, false)) {
+        rmdir(dir);
+        print_message("no C compiler (cc) to build a stand-in libnvidia-ml.so.1\n");
+        skip();
+    }
+    char why[512] = "";
+    struct ilu_os_gpu_sampler *s = ilu_os_gpu_sampler_open(dir, why, sizeof why);
+    if (!s)
+        fail_msg("sampler: %s", why);
+    struct ilu_gpu_sample out;
+    assert_int_equal(ilu_os_gpu_sampler_read(s, 1, &out, why, sizeof why), 0);
+    assert_float_equal(out.utilization_pct, 41, 0);
+    assert_int_equal(out.memory_used_mb, 2048);
+    assert_int_equal(out.memory_total_mb, 80 * 1024);
+    assert_true(out.wall_us > 1700000000ull * 1000000);
+    assert_int_equal(ilu_os_gpu_sampler_read(s, 0, &out, why, sizeof why), 0);
+    assert_float_equal(out.utilization_pct, 40, 0);
+    assert_int_equal(out.memory_used_mb, 1024);
+    assert_int_equal(ilu_os_gpu_sampler_read(s, 2, &out, why, sizeof why), -1);
+    assert_string_equal(why, "GPU 2: nvmlDeviceGetHandleByIndex_v2 failed: Invalid Argument (2)");
+    ilu_os_gpu_sampler_close(s);
+    ilu_os_gpu_sampler_close(NULL);
+
+    struct ilu_gpu_found f;
+    assert_int_equal(ilu_os_gpu_discover(dir, &f), 2);
+    assert_string_equal(f.dev[0].name, "Fake GPU");
+    assert_int_equal(f.dev[0].memory_mb, 80 * 1024);
+    assert_non_null(strstr(f.source, "NVML ("));
+
+    fake_nvml_remove(dir);
+    assert_non_null(mkdtemp(strcpy(dir, "/tmp/ilu-nvml-XXXXXX")));
+    assert_true(fake_nvml(dir, true));
+    assert_null(ilu_os_gpu_sampler_open(dir, why, sizeof why));
+    assert_non_null(strstr(why, "lacks the NVML entry points of GPU status"));
+    assert_non_null(strstr(why, "nvmlDeviceGetUtilizationRates"));
+    fake_nvml_remove(dir);
+}
+
+static void no_nvml_no_sampler(void **state)
+{
+    (void)state;
+    if (host_has_nvml())
+        skip();
+    char why[512] = "";
+    assert_null(ilu_os_gpu_sampler_open("/nonexistent/lib64", why, sizeof why));
+    assert_non_null(strstr(why, "no NVML: dlopen /nonexistent/lib64/libnvidia-ml.so.1"));
+    assert_non_null(strstr(why, "; dlopen libnvidia-ml.so.1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +321,10 @@ int main(void)
         cmocka_unit_test(nothing_found_says_what_was_looked_for),
         cmocka_unit_test(smi_gives_index_as_minor_and_no_uuid),
         cmocka_unit_test(tools_are_looked_for_beside_the_driver_first),
+        cmocka_unit_test(smi_sample_csv_is_parsed),
+        cmocka_unit_test(no_nvml_no_sampler),
+        /* last: it loads a stand-in NVML into this process */
+        cmocka_unit_test(nvml_sampler_reads_utilization_and_memory),
     };
     return cmocka_run_group_tests_name("gpu_discover", tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
  * Pure accounting: the devices come from the backend (found on the host or
  * simulated), and nothing here starts or stops anything.
  *
- * The worker's GPU dispatch (worker.c, docs/gpu.md "Dispatch") takes a
+ * The worker's GPU dispatch (gpu_dispatch.c, docs/gpu.md "Dispatch") takes a
  * spot per GPU container and a token per running GPU invocation. */
 #ifndef ILU_WORKER_GPU_H
 #define ILU_WORKER_GPU_H

@@ -9,61 +9,6 @@
 
 #include "worker/worker_internal.h"
 
-static void kick(struct ilu_worker *w);
-static uint32_t gpu_tokens(const struct ilu_worker *w);
-static struct ilu_invocation *gpu_batch_next(struct ilu_worker *w, const struct ilu_invocation *done);
-static void gpu_batch_run(struct ilu_worker *w, struct ilu_invocation *next, struct ilu_container *c);
-
-/* Expected wait in q, as est_invoke_time reckons it for the CPU queue: none
- * while the queue is no longer than the free lanes (CPUs, GPU tokens), else
- * its load spread over the lanes its invocations can use. */
-static double queue_wait_us(const struct ilu_queue *q, uint32_t lanes_total, uint32_t lanes_free)
-{
-    size_t len = ilu_queue_len(q);
-    if (len <= lanes_free)
-        return 0;
-    double lanes = (double)len < (double)lanes_total ? (double)len : (double)lanes_total;
-    return ilu_queue_load_us(q) / (lanes >= 1 ? lanes : 1);
-}
-
-/* What a dispatch policy sees of fn and the two queues now. */
-static struct ilu_dispatch_view dispatch_view(const struct ilu_worker *w, const struct ilu_function *fn)
-{
-    struct ilu_dispatch_view v = {.fn = fn, .speedup_ratio = w->cfg.invocation.speedup_ratio};
-    for (int on = ILU_ON_CPU; on <= ILU_ON_GPU; on++) {
-        v.exec_us[on] = ilu_compute_warm_us(&fn->stats.on[on]);
-        v.run_us[on] = ilu_queue_expected_on_us(fn, on == ILU_ON_GPU);
-    }
-    uint32_t cpus_free = w->cpus_in_use < w->cpu_limit ? w->cpu_limit - w->cpus_in_use : 0;
-    uint32_t tokens = gpu_tokens(w), tokens_used = ilu_gpus_tokens_used(&w->gpus);
-    v.wait_us[ILU_ON_CPU] = queue_wait_us(&w->queue, w->cpu_limit, cpus_free);
-    v.wait_us[ILU_ON_GPU] = queue_wait_us(&w->gpu_queue, tokens, tokens - tokens_used);
-    return v;
-}
-
-/* Whether this invocation of fn runs on a GPU: compute GPU, or CPU|GPU when
- * invocation.enqueueing_policy says so (docs/gpu.md); on a worker without
- * GPUs never. */
-static bool fn_on_gpu(const struct ilu_worker *w, const struct ilu_function *fn)
-{
-    if (w->gpus.n == 0 || !(fn->compute & ILU_COMPUTE_GPU))
-        return false;
-    if (!(fn->compute & ILU_COMPUTE_CPU))
-        return true;
-    const struct ilu_dispatch_policy_ops *p = ilu_dispatch_policy_find(w->cfg.invocation.enqueueing_policy);
-    struct ilu_dispatch_view v = dispatch_view(w, fn);
-    return p && p->on_gpu(&v);
-}
-
-/* enqueueing_policy All: fn's invocations wait in both queues. */
-static bool fn_in_both(const struct ilu_worker *w, const struct ilu_function *fn)
-{
-    if (w->gpus.n == 0 || fn->compute != ILU_COMPUTE_ALL)
-        return false;
-    const struct ilu_dispatch_policy_ops *p = ilu_dispatch_policy_find(w->cfg.invocation.enqueueing_policy);
-    return p && p->both;
-}
-
 /* An idle CPU container of fn, now busy (the most recently used), or
  * NULL. A CPU|GPU function may have GPU containers too, which its CPU
  * invocations must not take. */
@@ -93,23 +38,6 @@ static struct ilu_queue_view queue_view(const struct ilu_worker *w)
                                    .cpus_free = w->cpus_in_use < w->cpu_limit ? w->cpu_limit - w->cpus_in_use : 0};
 }
 
-/* Running tokens over every GPU. */
-static uint32_t gpu_tokens(const struct ilu_worker *w)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < w->gpus.n; i++)
-        n += w->gpus.dev[i].tokens;
-    return n;
-}
-
-/* What the GPU queue's policy sees: the GPUs' running tokens stand for the
- * CPUs of the CPU queue's view. */
-static struct ilu_queue_view gpu_queue_view(const struct ilu_worker *w)
-{
-    uint32_t total = gpu_tokens(w), used = ilu_gpus_tokens_used(&w->gpus);
-    return (struct ilu_queue_view){.now_us = w_now(w), .cpu_limit = total, .cpus_free = total - used};
-}
-
 static void fn_free(struct ilu_function *fn)
 {
     if (!fn)
@@ -136,7 +64,7 @@ static void fn_free(struct ilu_function *fn)
 #define INV_SPARE_MAX 4096
 #endif
 
-static void inv_free(struct ilu_invocation *inv)
+void ilu_worker_inv_free(struct ilu_invocation *inv)
 {
     if (inv->args != inv->args_inline)
         free(inv->args);
@@ -158,7 +86,7 @@ static void inv_free(struct ilu_invocation *inv)
 }
 
 /* inv->args: a copy of args (len bytes), in the struct when it fits. */
-static int inv_set_args(struct ilu_invocation *inv, const char *args, size_t len)
+int ilu_worker_inv_set_args(struct ilu_invocation *inv, const char *args, size_t len)
 {
     inv->args = len < sizeof inv->args_inline ? inv->args_inline : malloc(len + 1);
     if (!inv->args)
@@ -186,7 +114,7 @@ static void deadline_arm(struct ilu_worker *w)
     w->deadline_timer = w->env->timer_start(w->env->ctx, at > now ? at - now : 0, on_deadline, w);
 }
 
-static void deadline_add(struct ilu_worker *w, struct ilu_invocation *inv)
+void ilu_worker_deadline_add(struct ilu_worker *w, struct ilu_invocation *inv)
 {
     inv->deadline_us = w_now(w) + (uint64_t)w->cfg.limits.timeout_sec * 1000000;
     struct ilu_invocation *after = w->deadline_tail;
@@ -210,7 +138,7 @@ static void deadline_add(struct ilu_worker *w, struct ilu_invocation *inv)
     deadline_arm(w);
 }
 
-static void deadline_remove(struct ilu_worker *w, struct ilu_invocation *inv)
+void ilu_worker_deadline_remove(struct ilu_worker *w, struct ilu_invocation *inv)
 {
     if (!inv->on_deadline_list)
         return;
@@ -226,25 +154,12 @@ static void deadline_remove(struct ilu_worker *w, struct ilu_invocation *inv)
     inv->on_deadline_list = false;
 }
 
-/* enqueueing_policy All (docs/gpu.md): inv starts or finishes, so its copy
- * waiting in the other queue goes, unanswered (only inv counts as pending). */
-static void twin_drop(struct ilu_worker *w, struct ilu_invocation *inv)
-{
-    struct ilu_invocation *twin = inv->twin;
-    if (!twin)
-        return;
-    inv->twin = twin->twin = NULL;
-    ilu_queue_remove(twin->on_gpu ? &w->gpu_queue : &w->queue, twin);
-    deadline_remove(w, twin);
-    inv_free(twin);
-}
-
 /* ---- completion ---------------------------------------------------------- */
 
 static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
 {
-    twin_drop(w, inv);
-    deadline_remove(w, inv);
+    ilu_worker_twin_drop(w, inv);
+    ilu_worker_deadline_remove(w, inv);
     if (inv->queued)
         ilu_queue_remove(inv_queue(w, inv), inv);
     if (inv->gpu_token) {
@@ -255,7 +170,7 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
         if (inv->dequeued && !inv->prewarm_only) {
             w->running--;
             if (w->gpu_queue.policy->on_done) {
-                struct ilu_queue_view v = gpu_queue_view(w);
+                struct ilu_queue_view v = ilu_worker_gpu_queue_view(w);
                 w->gpu_queue.policy->on_done(w->gpu_queue.state, inv, &v);
             }
         }
@@ -307,11 +222,11 @@ static void finish(struct ilu_worker *w, struct ilu_invocation *inv)
     } else if (inv->done) {
         inv->done(inv->done_arg, inv);
     }
-    inv_free(inv);
-    kick(w);
+    ilu_worker_inv_free(inv);
+    ilu_worker_kick(w);
 }
 
-static void fail(struct ilu_worker *w, struct ilu_invocation *inv, int status, const char *kind, const char *msg)
+void ilu_worker_fail(struct ilu_worker *w, struct ilu_invocation *inv, int status, const char *kind, const char *msg)
 {
     inv->success = false;
     if (inv->start_kind != ILU_START_COLD && inv->start_kind != ILU_START_PREWARM && inv->start_kind != ILU_START_WARM)
@@ -346,7 +261,8 @@ static void send_to_container(struct ilu_worker *w, struct ilu_invocation *inv, 
 {
     struct ilu_error err = {0};
     if (container_send(w, inv, c, &err))
-        fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, err.kind[0] ? err.kind : "container_error", err.msg);
+        ilu_worker_fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY,
+                        err.kind[0] ? err.kind : "container_error", err.msg);
 }
 
 static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error *err)
@@ -372,7 +288,7 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
             inv->container = NULL;
             char msg[sizeof err->msg + 64];
             snprintf(msg, sizeof msg, "container failed to start: %s", err->msg);
-            fail(w, inv, err->status ? err->status : ILU_ST_BAD_GATEWAY, "container_error", msg);
+            ilu_worker_fail(w, inv, err->status ? err->status : ILU_ST_BAD_GATEWAY, "container_error", msg);
         }
         return;
     }
@@ -391,7 +307,7 @@ static void on_ready(void *ctx, struct ilu_container *c, const struct ilu_error 
     if (!inv) { /* its invocation timed out meanwhile: keep it as a prewarmed container */
         c->prewarmed = true;
         ilu_pool_put_idle(&w->pool, c);
-        kick(w);
+        ilu_worker_kick(w);
         return;
     }
     inv->t.container_ready_us = c->ready_us;
@@ -420,7 +336,7 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     if (reply->status) {
         w->count.deaths++;
         ilu_pool_remove(&w->pool, c, inv->tid, reply->error);
-        fail(w, inv, reply->status, "container_error", reply->error);
+        ilu_worker_fail(w, inv, reply->status, "container_error", reply->error);
         return;
     }
     c->used = true;
@@ -429,12 +345,12 @@ static void on_invoke_done(void *ctx, struct ilu_container *c, const struct ilu_
     ilu_pool_put_idle(&w->pool, c);
     ilu_result_from_agent(inv, reply);
     /* a GPU batch goes on back to back on this container (docs/gpu.md) */
-    struct ilu_invocation *next = gpu_batch_next(w, inv);
+    struct ilu_invocation *next = ilu_worker_gpu_batch_next(w, inv);
     if (next)
         ilu_pool_take(&w->pool, c);
     finish(w, inv);
     if (next)
-        gpu_batch_run(w, next, c);
+        ilu_worker_gpu_batch_run(w, next, c);
 }
 
 static void on_died(void *ctx, struct ilu_container *c, const char *reason)
@@ -454,8 +370,8 @@ static void on_died(void *ctx, struct ilu_container *c, const char *reason)
     snprintf(msg, sizeof msg, "container died: %s", reason);
     ilu_pool_remove(&w->pool, c, inv ? inv->tid : "pool", msg);
     if (inv)
-        fail(w, inv, ILU_ST_BAD_GATEWAY, "container_error", msg);
-    kick(w);
+        ilu_worker_fail(w, inv, ILU_ST_BAD_GATEWAY, "container_error", msg);
+    ilu_worker_kick(w);
 }
 
 static void on_start_timeout(void *arg)
@@ -532,7 +448,7 @@ static int start_container(struct ilu_worker *w, struct ilu_invocation *inv, str
 
 /* A dequeued invocation runs: on c, taken for it (warm or prewarmed), or
  * on a container started now (cold); a failed start fails it. */
-static void run_on(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c)
+void ilu_worker_run_on(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_container *c)
 {
     if (c) {
         inv->start_kind = c->prewarmed ? ILU_START_PREWARM : ILU_START_WARM;
@@ -541,7 +457,7 @@ static void run_on(struct ilu_worker *w, struct ilu_invocation *inv, struct ilu_
     }
     struct ilu_error err = {0};
     if (start_container(w, inv, &err))
-        fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
+        ilu_worker_fail(w, inv, err.status ? err.status : ILU_ST_BAD_GATEWAY, "container_error", err.msg);
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -559,8 +475,8 @@ static void dispatch(struct ilu_worker *w)
         if (!c && ilu_pool_reserve(&w->pool, fn->memory_mb, inv->tid)) {
             if (w->pool.n_starting == 0 && w->running == 0) { /* nothing will ever free memory */
                 ilu_queue_remove(&w->queue, inv);
-                fail(w, inv, ILU_ST_UNAVAILABLE, "insufficient_memory",
-                     "not enough memory in the container pool for this function");
+                ilu_worker_fail(w, inv, ILU_ST_UNAVAILABLE, "insufficient_memory",
+                                "not enough memory in the container pool for this function");
                 v = queue_view(w);
                 continue;
             }
@@ -574,102 +490,9 @@ static void dispatch(struct ilu_worker *w)
         v = queue_view(w);
         if (w->queue.policy->on_start)
             w->queue.policy->on_start(w->queue.state, inv, &v);
-        twin_drop(w, inv);
-        run_on(w, inv, c);
+        ilu_worker_twin_drop(w, inv);
+        ilu_worker_run_on(w, inv, c);
         v = queue_view(w);
-    }
-}
-
-/* The GPU queue's inv leaves it and runs on GPU gpu, holding one of its
- * tokens: on c (taken for it) or cold. */
-static void gpu_start(struct ilu_worker *w, struct ilu_invocation *inv, uint32_t gpu, struct ilu_container *c)
-{
-    uint32_t got;
-    ilu_gpus_token_take(&w->gpus, (int)gpu, &got);
-    inv->gpu_token = true;
-    inv->gpu_device = gpu;
-    ilu_queue_remove(&w->gpu_queue, inv);
-    inv->t.dequeued_us = w_now(w);
-    inv->dequeued = true;
-    w->running++;
-    struct ilu_queue_view v = gpu_queue_view(w);
-    if (w->gpu_queue.policy->on_start)
-        w->gpu_queue.policy->on_start(w->gpu_queue.state, inv, &v);
-    twin_drop(w, inv);
-    run_on(w, inv, c);
-}
-
-/* A batching GPU policy's next invocation of done's batch (still queued),
- * to run on done's container when done leaves it idle; NULL when none. */
-static struct ilu_invocation *gpu_batch_next(struct ilu_worker *w, const struct ilu_invocation *done)
-{
-    if (!done->on_gpu || !done->dequeued || !w->gpu_queue.policy->batch_next)
-        return NULL;
-    struct ilu_queue_view v = gpu_queue_view(w);
-    struct ilu_invocation *next = w->gpu_queue.policy->batch_next(w->gpu_queue.state, done, &v);
-    return next && next->queued && next->fn == done->fn ? next : NULL;
-}
-
-/* Run the batch's next invocation warm on c (kept busy for it), with the
- * token its predecessor just returned; should that token be gone, c goes
- * idle and next waits its turn in the queue. */
-static void gpu_batch_run(struct ilu_worker *w, struct ilu_invocation *next, struct ilu_container *c)
-{
-    if (ilu_gpus_tokens_free(&w->gpus, c->gpu_device) == 0) {
-        ilu_pool_put_idle(&w->pool, c);
-        kick(w);
-        return;
-    }
-    gpu_start(w, next, c->gpu_device, c);
-}
-
-/* An idle container of fn whose GPU has a running token free (the most
- * recently used such), or NULL. */
-static struct ilu_container *gpu_idle_with_token(const struct ilu_worker *w, const struct ilu_function *fn)
-{
-    for (struct ilu_container *c = fn->idle_head; c; c = c->idle_next)
-        if (c->has_gpu_spot && ilu_gpus_tokens_free(&w->gpus, c->gpu_device) > 0)
-            return c;
-    return NULL;
-}
-
-/* The GPU queue (docs/gpu.md): its policy's choice runs on a warm container
- * of its function whose GPU has a token free, else cold on the least loaded
- * GPU with a spot (an idle GPU container of any function is evicted when
- * none is free) if that GPU has a token free. Otherwise the head waits for a
- * completion or a removal; the CPU limit does not apply. */
-static void dispatch_gpu(struct ilu_worker *w)
-{
-    struct ilu_invocation *inv;
-    struct ilu_queue_view v = gpu_queue_view(w);
-    while ((inv = ilu_queue_next(&w->gpu_queue, &v))) {
-        struct ilu_function *fn = inv->fn;
-        struct ilu_container *c = gpu_idle_with_token(w, fn);
-        uint32_t gpu;
-        if (c) {
-            gpu = c->gpu_device;
-        } else {
-            int d = ilu_gpus_pick(&w->gpus);
-            if (d < 0 && ilu_gpus_tokens_used(&w->gpus) < gpu_tokens(w) && ilu_pool_evict_gpu(&w->pool, inv->tid) == 0)
-                d = ilu_gpus_pick(&w->gpus);
-            if (d < 0 || ilu_gpus_tokens_free(&w->gpus, (uint32_t)d) == 0)
-                return; /* wait for a container to go or an invocation to finish */
-            gpu = (uint32_t)d;
-            if (ilu_pool_reserve(&w->pool, fn->memory_mb, inv->tid)) {
-                if (w->pool.n_starting == 0 && w->running == 0) {
-                    ilu_queue_remove(&w->gpu_queue, inv);
-                    fail(w, inv, ILU_ST_UNAVAILABLE, "insufficient_memory",
-                         "not enough memory in the container pool for this function");
-                    v = gpu_queue_view(w);
-                    continue;
-                }
-                return;
-            }
-        }
-        if (c)
-            ilu_pool_take(&w->pool, c);
-        gpu_start(w, inv, gpu, c); /* the token is free: checked above */
-        v = gpu_queue_view(w);
     }
 }
 
@@ -678,11 +501,11 @@ static void on_kick(void *arg)
     struct ilu_worker *w = arg;
     w->kick_timer = NULL;
     dispatch(w);
-    dispatch_gpu(w);
+    ilu_worker_dispatch_gpu(w);
 }
 
 /* Dispatch after the current callback returns, so callers never re-enter. */
-static void kick(struct ilu_worker *w)
+void ilu_worker_kick(struct ilu_worker *w)
 {
     if (!w->kick_timer && (ilu_queue_len(&w->queue) || ilu_queue_len(&w->gpu_queue)))
         w->kick_timer = w->env->timer_start(w->env->ctx, 0, on_kick, w);
@@ -700,7 +523,7 @@ static void timed_out(struct ilu_worker *w, struct ilu_invocation *inv)
         inv->container = NULL;
         ilu_pool_remove(&w->pool, c, inv->tid, "invocation timed out");
     }
-    fail(w, inv, ILU_ST_TIMEOUT, "timeout", msg);
+    ilu_worker_fail(w, inv, ILU_ST_TIMEOUT, "timeout", msg);
 }
 
 static void on_deadline(void *arg)
@@ -710,7 +533,7 @@ static void on_deadline(void *arg)
     uint64_t now = w_now(w);
     struct ilu_invocation *inv;
     while ((inv = w->deadline_head) && inv->deadline_us <= now) {
-        deadline_remove(w, inv);
+        ilu_worker_deadline_remove(w, inv);
         timed_out(w, inv);
     }
     deadline_arm(w);
@@ -730,7 +553,7 @@ static void on_pool_tick(void *arg)
     ilu_sandboxes_refill(&w->sandboxes, "pool");
     /* a queue policy may hold everything back (a throttled flow) until time
      * passes; completions re-kick, and this covers a queue with none due */
-    kick(w);
+    ilu_worker_kick(w);
     w->pool_timer =
         w->env->timer_start(w->env->ctx, (uint64_t)w->cfg.container_resources.pool_freq_ms * 1000, on_pool_tick, w);
 }
@@ -757,38 +580,12 @@ static void on_concurrency_check(void *arg)
             json_pack("{s:i, s:i, s:f}", "old_limit", (int)before, "cpu_limit", (int)w->cpu_limit, "load", load),
             "Current concurrency");
     if (w->cpu_limit > before)
-        kick(w);
+        ilu_worker_kick(w);
     w->concurrency_timer = w->env->timer_start(
         w->env->ctx, (uint64_t)w->cfg.container_resources.concurrency_update_check_ms * 1000, on_concurrency_check, w);
 }
 
 /* ---- public API ---------------------------------------------------------- */
-
-/* container_resources.gpu_resource: the backend says which GPUs it has (found
- * on the host, or simulated), the GPU module takes count of them. */
-static int gpus_init(struct ilu_worker *w, struct ilu_error *err)
-{
-    const struct ilu_gpu_resource_config *gc = &w->cfg.container_resources.gpu_resource;
-    if (gc->count == 0)
-        return ilu_gpus_init(&w->gpus, gc, NULL, err);
-    if (!w->backend->ops->gpu_devices)
-        return ilu_err(err, ILU_ST_BAD_REQUEST, "bad_config",
-                       "container_resources.gpu_resource.count is %u but backend %s has no GPUs", gc->count,
-                       w->backend->ops->name);
-    struct ilu_gpu_found *found = calloc(1, sizeof *found);
-    if (!found)
-        return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-    int rc = w->backend->ops->gpu_devices(w->backend, gc, found, err) ? -1 : ilu_gpus_init(&w->gpus, gc, found, err);
-    if (rc == 0)
-        for (uint32_t i = 0; i < w->gpus.n; i++)
-            ilu_log_fields(w->log, ILU_LOG_INFO, "startup",
-                           json_pack("{s:i, s:s, s:i, s:i, s:i, s:s}", "gpu", (int)i, "name", w->gpus.dev[i].name,
-                                     "memory_mb", (int)w->gpus.dev[i].memory_mb, "spots", (int)w->gpus.dev[i].spots,
-                                     "concurrent_running_funcs", (int)w->gpus.dev[i].tokens, "source", found->source),
-                           "GPU available spots");
-    free(found);
-    return rc;
-}
 
 struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const struct ilu_env *env,
                                   struct ilu_backend *backend, const struct ilu_log *log, struct ilu_error *err)
@@ -814,7 +611,7 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         ilu_worker_free(w);
         return NULL;
     }
-    if (gpus_init(w, err) || ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
+    if (ilu_worker_gpus_init(w, err) || ilu_pool_init(&w->pool, cfg, env, backend, log, err) ||
         ilu_sandboxes_init(&w->sandboxes, cfg, env, backend, &w->pool, w, log, err) ||
         ilu_queue_init(&w->queue, ilu_queue_policy_find(cfg->invocation.queue_policy), cfg,
                        cfg->invocation.max_queue_len, err) ||
@@ -850,13 +647,13 @@ void ilu_worker_free(struct ilu_worker *w)
         struct ilu_invocation *running = w->pool.containers->inv;
         ilu_pool_remove(&w->pool, w->pool.containers, "shutdown", "worker stopping");
         if (running)
-            inv_free(running);
+            ilu_worker_inv_free(running);
     }
     struct ilu_invocation *inv;
     while (w->queue.state && (inv = ilu_queue_pop(&w->queue, NULL)))
-        inv_free(inv);
+        ilu_worker_inv_free(inv);
     while (w->gpu_queue.state && (inv = ilu_queue_pop(&w->gpu_queue, NULL)))
-        inv_free(inv);
+        ilu_worker_inv_free(inv);
     if (w->deadline_timer)
         w->env->timer_cancel(w->env->ctx, w->deadline_timer);
     if (w->pool_timer)
@@ -945,7 +742,7 @@ struct ilu_function *ilu_worker_function(const struct ilu_worker *w, const char 
     return ilu_map_get(&w->functions, fqdn);
 }
 
-static struct ilu_invocation *inv_new(struct ilu_worker *w, struct ilu_function *fn, const char *tid)
+struct ilu_invocation *ilu_worker_inv_new(struct ilu_worker *w, struct ilu_function *fn, const char *tid)
 {
     struct ilu_invocation *inv = w->spare_invs;
     if (inv) {
@@ -1014,34 +811,6 @@ static bool bypass(struct ilu_worker *w, struct ilu_invocation *inv)
     return true;
 }
 
-/* enqueueing_policy All: a copy of the queued CPU invocation inv waits in
- * the GPU queue too, with the same arrival, deadline and answer. Out of
- * memory or a full GPU queue: inv alone, on the CPU. */
-static void twin_enqueue(struct ilu_worker *w, struct ilu_invocation *inv)
-{
-    struct ilu_invocation *t = inv_new(w, inv->fn, inv->tid);
-    if (t && inv_set_args(t, inv->args, inv->args_len)) {
-        inv_free(t);
-        t = NULL;
-    }
-    if (!t)
-        return;
-    t->t = inv->t;
-    t->start_kind = ILU_START_ERROR;
-    t->done = inv->done;
-    t->done_arg = inv->done_arg;
-    t->on_gpu = true;
-    struct ilu_queue_view v = gpu_queue_view(w);
-    struct ilu_error err = {0};
-    if (ilu_queue_push(&w->gpu_queue, t, &v, &err)) {
-        inv_free(t);
-        return;
-    }
-    inv->twin = t;
-    t->twin = inv;
-    deadline_add(w, t);
-}
-
 int ilu_worker_invoke(struct ilu_worker *w, const char *name, const char *version, const char *args, size_t args_len,
                       const char *tid, ilu_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
@@ -1059,29 +828,29 @@ int ilu_worker_invoke_fn(struct ilu_worker *w, struct ilu_function *fn, const ch
     if (args_len > w->cfg.limits.max_payload_bytes)
         return ilu_err(err, ILU_ST_TOO_LARGE, NULL, "arguments are %zu bytes, over limits.max_payload_bytes=%u",
                        args_len, w->cfg.limits.max_payload_bytes);
-    struct ilu_invocation *inv = inv_new(w, fn, tid);
-    if (!inv || inv_set_args(inv, args, args_len)) {
+    struct ilu_invocation *inv = ilu_worker_inv_new(w, fn, tid);
+    if (!inv || ilu_worker_inv_set_args(inv, args, args_len)) {
         if (inv)
-            inv_free(inv);
+            ilu_worker_inv_free(inv);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory queueing an invocation");
     }
     ilu_fn_stats_arrival(&fn->stats, inv->t.arrived_us);
     inv->done = done;
     inv->done_arg = arg;
-    inv->on_gpu = fn_on_gpu(w, fn);
+    inv->on_gpu = ilu_worker_fn_on_gpu(w, fn);
     if (inv->on_gpu || !bypass(w, inv)) {
-        struct ilu_queue_view v = inv->on_gpu ? gpu_queue_view(w) : queue_view(w);
+        struct ilu_queue_view v = inv->on_gpu ? ilu_worker_gpu_queue_view(w) : queue_view(w);
         if (ilu_queue_push(inv_queue(w, inv), inv, &v, err)) {
             w->count.rejected++;
-            inv_free(inv);
+            ilu_worker_inv_free(inv);
             return -1;
         }
     }
     w->pending++;
-    deadline_add(w, inv);
-    if (inv->queued && !inv->on_gpu && fn_in_both(w, fn))
-        twin_enqueue(w, inv);
-    kick(w);
+    ilu_worker_deadline_add(w, inv);
+    if (inv->queued && !inv->on_gpu && ilu_worker_fn_in_both(w, fn))
+        ilu_worker_twin_enqueue(w, inv);
+    ilu_worker_kick(w);
     return 0;
 }
 
@@ -1095,23 +864,23 @@ int ilu_worker_prewarm(struct ilu_worker *w, const char *name, const char *versi
         return ilu_err(err, ILU_ST_UNAVAILABLE, "insufficient_memory",
                        "no memory to prewarm %s: %llu of %u MB held by busy or starting containers", fn->fqdn,
                        (unsigned long long)w->pool.used_mem_mb, w->cfg.container_resources.memory_mb);
-    struct ilu_invocation *inv = inv_new(w, fn, tid);
+    struct ilu_invocation *inv = ilu_worker_inv_new(w, fn, tid);
     if (!inv) {
         ilu_pool_release(&w->pool, fn->memory_mb);
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
     }
     inv->prewarm_only = true;
-    inv->on_gpu = fn_on_gpu(w, fn);
+    inv->on_gpu = ilu_worker_fn_on_gpu(w, fn);
     inv->prewarm_done = done;
     inv->done_arg = arg;
     inv->start_kind = ILU_START_PREWARM;
     /* like invoke, done is never called from inside this call */
     if (start_container(w, inv, err)) {
-        inv_free(inv);
+        ilu_worker_inv_free(inv);
         return -1;
     }
     w->pending++;
-    deadline_add(w, inv);
+    ilu_worker_deadline_add(w, inv);
     return 0;
 }
 

@@ -74,7 +74,7 @@ bool ilu_worker_fn_in_both(const struct ilu_worker *w, const struct ilu_function
 struct ilu_queue_view ilu_worker_gpu_queue_view(const struct ilu_worker *w)
 {
     uint32_t total = gpu_tokens(w), used = ilu_gpus_tokens_used(&w->gpus);
-    return (struct ilu_queue_view){.now_us = w_now(w), .cpu_limit = total, .cpus_free = total - used};
+    return (struct ilu_queue_view){.now_us = w_now(w), .cpu_limit = total, .cpus_free = total - used, .gpu = true};
 }
 
 /* enqueueing_policy All (docs/gpu.md): inv starts or finishes, so its copy

@@ -19,6 +19,7 @@ struct ilu_queue_view {
     uint64_t now_us;
     uint32_t cpu_limit; /* the concurrency limit now, in CPUs (ILU_CPU_UNLIMITED: none) */
     uint32_t cpus_free; /* of it, not held by running invocations */
+    bool gpu;           /* the GPU queue's view: limit and free are GPU tokens, times the GPU's */
 };
 
 struct ilu_queue_policy_ops {

@@ -250,6 +250,49 @@ static void mqfq_throttles_a_flow_ahead_of_virtual_time(void **state)
     world_end(&wd);
 }
 
+/* MQFQ's service on the GPU queue is the function's average on GPUs, not
+ * over every run (queue level, V = 0, allowed_overrun 10 s). a averages
+ * 1 s on CPUs and 10 ms on GPUs, b 10 ms on CPUs and 0.5 s on GPUs; a, a,
+ * b, b arrive. On the GPU queue the tags are a 0, 0.01 and b 0, 0.5: a, b,
+ * a, b. Were the CPU averages used (the CPU queue's view), a's second tag
+ * would be 1 and b's 0.01: a, b, b, a. */
+static void mqfq_on_the_gpu_queue_serves_by_gpu_times(void **state)
+{
+    (void)state;
+    for (int gpu = 0; gpu <= 1; gpu++) {
+        struct ilu_worker_config cfg;
+        ilu_config_defaults(&cfg);
+        cfg.invocation.mqfq.allowed_overrun = 10.0;
+        struct ilu_function fns[2] = {{.name = "a", .fqdn = "a-1"}, {.name = "b", .fqdn = "b-1"}};
+        const double cpu_us[2] = {1e6, 1e4}, gpu_us[2] = {1e4, 5e5};
+        for (int f = 0; f < 2; f++) {
+            ilu_stat_add(&fns[f].stats.exec_us, cpu_us[f]);
+            ilu_stat_add(&fns[f].stats.on[ILU_ON_CPU].exec_us, cpu_us[f]);
+            ilu_stat_add(&fns[f].stats.on[ILU_ON_GPU].exec_us, gpu_us[f]);
+        }
+        struct ilu_queue q;
+        struct ilu_error err = {0};
+        assert_int_equal(ilu_queue_init(&q, ilu_gpu_queue_policy_find("mqfq"), &cfg, 16, &err), 0);
+        struct ilu_invocation invs[4];
+        const int fn_of[4] = {0, 0, 1, 1};
+        struct ilu_queue_view v = {.now_us = 0, .cpu_limit = 1, .cpus_free = 1, .gpu = gpu};
+        for (int i = 0; i < 4; i++) {
+            memset(&invs[i], 0, sizeof invs[i]);
+            invs[i].seq = (uint64_t)i + 1;
+            invs[i].fn = &fns[fn_of[i]];
+            assert_int_equal(ilu_queue_push(&q, &invs[i], &v, &err), 0);
+        }
+        const int want[2][4] = {{0, 2, 3, 1}, {0, 2, 1, 3}}; /* CPU view, GPU view */
+        for (int k = 0; k < 4; k++) {
+            struct ilu_invocation *got = ilu_queue_pop(&q, &v);
+            if (got != &invs[want[gpu][k]])
+                fail_msg("%s view, pop %d: want invocation %d, got %ld", gpu ? "GPU" : "CPU", k, want[gpu][k],
+                         got ? (long)(got - invs) : -1L);
+        }
+        ilu_queue_destroy(&q);
+    }
+}
+
 /* MQFQ flow TTL on the GPU (service_average 1, two tokens). At 0: a, a, a
  * (tags 0, 1, 2; a's finish tag 3) and b, whose one invocation (tag 0)
  * runs 2 s and so holds V at 0. a's three run on one container until
@@ -575,6 +618,7 @@ int main(void)
         cmocka_unit_test(paella_deficit_lets_a_long_function_through),
         cmocka_unit_test(mqfq_throttles_a_flow_ahead_of_virtual_time),
         cmocka_unit_test(mqfq_flow_ttl_remembers_a_returning_flow),
+        cmocka_unit_test(mqfq_on_the_gpu_queue_serves_by_gpu_times),
         cmocka_unit_test(every_gpu_policy_drains),
         cmocka_unit_test(shortest_exec_time_picks_the_shorter_run),
         cmocka_unit_test(speedup_sends_functions_faster_on_the_gpu),

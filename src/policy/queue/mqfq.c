@@ -2,8 +2,9 @@
  * gpu_mqfq.rs uses it, here for the CPU queue. Each function is a flow with
  * weight 1. An invocation gets the start tag S = max(V, F_flow) and the
  * flow's finish tag becomes F = S + service, where service is
- * mqfq_config.service_average, else the function's average execution, else
- * allowed_overrun / 10 (Ilúvatar's fallback), all in seconds.
+ * mqfq_config.service_average, else the function's average execution (on
+ * the GPU queue, its average on GPUs), else allowed_overrun / 10
+ * (Ilúvatar's fallback), all in seconds.
  *
  * V, the virtual time, is the smallest start tag of any invocation queued or
  * running, so it moves when an invocation finishes (or a new flow's
@@ -187,12 +188,15 @@ static void refresh_vt(struct mqfq *m)
         m->vt = fmax(m->vt, flow_key(f, H_VT));
 }
 
-static double service_sec(const struct mqfq *m, const struct ilu_function *fn)
+/* On the GPU queue, the function's average on GPUs (its CPU runs say
+ * nothing of a GPU's service); on the CPU queue, its average anywhere. */
+static double service_sec(const struct mqfq *m, const struct ilu_function *fn, bool gpu)
 {
     if (m->service_avg > 0)
         return m->service_avg;
-    if (fn->stats.exec_us.n > 0 && fn->stats.exec_us.ewma > 0)
-        return fn->stats.exec_us.ewma / 1e6;
+    const struct ilu_stat *exec = gpu ? &fn->stats.on[ILU_ON_GPU].exec_us : &fn->stats.exec_us;
+    if (exec->n > 0 && exec->ewma > 0)
+        return exec->ewma / 1e6;
     return m->overrun / 10;
 }
 
@@ -243,7 +247,7 @@ static int mqfq_push(void *st, struct ilu_invocation *inv, const struct ilu_queu
         flow_sync(m, f); /* a new, empty flow goes to the idle heap */
         return -1;
     }
-    f->finish = start + service_sec(m, inv->fn);
+    f->finish = start + service_sec(m, inv->fn, v && v->gpu);
     if (flow_sync(m, f)) {
         ilu_inv_heap_remove(&f->queue, inv);
         flow_sync(m, f);

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUNS=${RUNS:-1} SIZES=${SIZES:-day}
 names() { sed -n 's/^ *\.name = "\([^"]*\)".*/\1/p' "$@"; }
-for q in $(names src/policy/queue/*.c); do
+# the CPU queue's policies: gpu_*.c are the GPU queue's (docs/gpu.md)
+for q in $(names $(ls src/policy/queue/*.c | grep -v '/gpu_')); do
     echo "== queue policy $q (keep-alive LRU)"
     QUEUE_POLICY=$q EVICTION=LRU bash bench/sim_speed.sh 2>&1 | grep -E '^== |end to end' || echo "   failed"
 done

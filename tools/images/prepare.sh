@@ -67,7 +67,10 @@ if [ ! -e "$entry/ready" ]; then
     # mount points of the read-only root (the runtime must not create them
     # in a root that all containers of the image share)
     r=$entry.part/rootfs
-    mkdir -p "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/iluvatar/agent"
+    # (/iluvatar/nvidia and /iluvatar/mps: a GPU container's driver libraries
+    # and MPS pipes, docs/gpu.md)
+    mkdir -p "$r/proc" "$r/sys" "$r/dev" "$r/tmp" "$r/iluvatar/agent" "$r/iluvatar/nvidia/lib" \
+        "$r/iluvatar/nvidia/bin" "$r/iluvatar/mps"
     chmod 1777 "$r/tmp"
     [ -e "$r/iluvatar/init" ] || : >"$r/iluvatar/init"
     chmod 755 "$entry.part" "$r" "$r/iluvatar"

@@ -21,7 +21,7 @@ unsigned ilu_gpu_status_update(struct ilu_worker *w, const char *tid)
         struct ilu_gpu_sample s = {0};
         g->measured = b && b->ops->gpu_sample && b->ops->gpu_sample(b, i, &s) == 0;
         if (g->measured) {
-            if (!s.wall_us)
+            if (!s.wall_us && w->env->wall_us)
                 s.wall_us = w->env->wall_us(w->env->ctx);
             g->sample = s;
             measured++;

@@ -103,9 +103,9 @@ static int nvml_discover(void *lib, const char *lib_name, struct ilu_gpu_found *
     return 0;
 }
 
-/* NVML from driver_lib_dir, else from the loader's path. */
-static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, struct ilu_os_gpu_node *nodes, char *why,
-                    size_t why_len)
+/* dlopen NVML from driver_lib_dir, else from the loader's path; name gets
+ * the path opened. NULL with why saying what was tried. */
+static void *nvml_open(const char *driver_lib_dir, char *name, size_t name_len, char *why, size_t why_len)
 {
     char path[512];
     const char *tried[2];
@@ -118,18 +118,29 @@ static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, str
     size_t used = (size_t)snprintf(why, why_len, "no NVML:");
     for (size_t i = 0; i < n; i++) {
         void *lib = dlopen(tried[i], RTLD_NOW | RTLD_LOCAL);
-        if (!lib) {
-            const char *e = dlerror();
-            if (used < why_len)
-                used += (size_t)snprintf(why + used, why_len - used, "%s dlopen %s: %s", i ? ";" : "", tried[i],
-                                         e ? e : "failed");
-            continue;
+        if (lib) {
+            snprintf(name, name_len, "%s", tried[i]);
+            return lib;
         }
-        int rc = nvml_discover(lib, tried[i], found, nodes, why, why_len);
-        dlclose(lib);
-        return rc;
+        const char *e = dlerror();
+        if (used < why_len)
+            used += (size_t)snprintf(why + used, why_len - used, "%s dlopen %s: %s", i ? ";" : "", tried[i],
+                                     e ? e : "failed");
     }
-    return -1;
+    return NULL;
+}
+
+/* NVML from driver_lib_dir, else from the loader's path. */
+static int try_nvml(const char *driver_lib_dir, struct ilu_gpu_found *found, struct ilu_os_gpu_node *nodes, char *why,
+                    size_t why_len)
+{
+    char name[512];
+    void *lib = nvml_open(driver_lib_dir, name, sizeof name, why, why_len);
+    if (!lib)
+        return -1;
+    int rc = nvml_discover(lib, name, found, nodes, why, why_len);
+    dlclose(lib);
+    return rc;
 }
 
 /* The next line of nvidia-smi's CSV at *cursor into buf (cut at its size,
@@ -273,26 +284,8 @@ void ilu_os_gpu_sampler_close(struct ilu_os_gpu_sampler *s)
 
 struct ilu_os_gpu_sampler *ilu_os_gpu_sampler_open(const char *driver_lib_dir, char *why, size_t why_len)
 {
-    char path[512];
-    const char *tried[2];
-    size_t n = 0;
-    if (driver_lib_dir && *driver_lib_dir) {
-        snprintf(path, sizeof path, "%s/%s", driver_lib_dir, NVML_LIB);
-        tried[n++] = path;
-    }
-    tried[n++] = NVML_LIB;
-    void *lib = NULL;
-    size_t used = (size_t)snprintf(why, why_len, "no NVML:");
-    const char *name = NULL;
-    for (size_t i = 0; i < n && !lib; i++) {
-        if ((lib = dlopen(tried[i], RTLD_NOW | RTLD_LOCAL)))
-            name = tried[i];
-        else if (used < why_len) {
-            const char *e = dlerror();
-            used += (size_t)snprintf(why + used, why_len - used, "%s dlopen %s: %s", i ? ";" : "", tried[i],
-                                     e ? e : "failed");
-        }
-    }
+    char name[512];
+    void *lib = nvml_open(driver_lib_dir, name, sizeof name, why, why_len);
     if (!lib)
         return NULL;
     struct ilu_os_gpu_sampler *s = calloc(1, sizeof *s);

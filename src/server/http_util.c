@@ -67,12 +67,7 @@ void ilu_http_send_json(struct evhttp_request *req, int status, json_t *obj, con
         status = 500;
     }
     free(text);
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-    evhttp_add_header(headers, "Content-Type", "application/json");
-    if (tid)
-        evhttp_add_header(headers, "X-Transaction-Id", tid);
-    evhttp_send_reply(req, status, reason_phrase(status), buf);
-    evbuffer_free(buf);
+    ilu_http_send_json_text(req, status, buf, tid);
 }
 
 void ilu_http_send_error(const struct ilu_log *log, struct evhttp_request *req, const struct ilu_error *err,
@@ -625,7 +620,6 @@ void ilu_http_send_text(struct evhttp_request *req, int status, const char *cont
 
 void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbuffer *buf, const char *tid)
 {
-    /* the headers of ilu_http_send_json, in its order */
     struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
     evhttp_add_header(headers, "Content-Type", "application/json");
     if (tid)

@@ -132,28 +132,25 @@ def stop_cluster(ctl, workers=(), fakes=()):
         raise AssertionError("sanitizer reports:\n" + "\n".join(problems[:20]))
 
 
-class GarbageWorker:
-    """Answers every request with 200 and a body that is not JSON; counts them by path."""
+class FakeHttpWorker:
+    """A threaded HTTP/1.1 server on HOST that answers every GET and POST
+    with 200 and what answer(path, body bytes) returns: (content type, bytes).
+    The base of the fake workers the controller tests talk to."""
 
-    def __init__(self):
-        self.hits = {}
-        hits = self.hits
-
+    def __init__(self, answer):
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                hits[self.path] = hits.get(self.path, 0) + 1
-                body = b"this is not json {"
+                body = self.rfile.read(length) if length else b""
+                content_type, data = answer(self.path, body)
                 try:
                     self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(data)
                 except OSError:  # the controller gave up on us: fine
                     self.close_connection = True
 
@@ -171,6 +168,19 @@ class GarbageWorker:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class GarbageWorker(FakeHttpWorker):
+    """Answers every request with 200 and a body that is not JSON; counts them by path."""
+
+    def __init__(self):
+        self.hits = {}
+
+        def answer(path, body):
+            self.hits[path] = self.hits.get(path, 0) + 1
+            return "text/plain", b"this is not json {"
+
+        super().__init__(answer)
 
 
 class HangingWorker:

@@ -6,67 +6,40 @@ function is registered on and routed to the workers with GPUs only; CPU
 functions go anywhere; with no worker with GPUs the registration is kept
 and invocations answer 503 saying why; GET /workers shows gpus, and the
 store keeps them across a restart."""
-import http.server
 import json
-import threading
 import unittest
 
-from ctl_harness import Controller
+from ctl_harness import Controller, FakeHttpWorker
 from harness import HOST, sanitizer_reports
 
 
-class FakeWorker:
+class FakeWorker(FakeHttpWorker):
     """Answers the controller as a worker would: /status idle, /register and
     /invoke 200; records the function of each /register and /invoke."""
 
     def __init__(self, name, gpus):
         self.name, self.gpus = name, gpus
         self.registered, self.invoked = [], []
-        me = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def answer(path, raw):
+            body = json.loads(raw) if raw else {}
+            if path == "/register":
+                self.registered.append(body.get("function_name"))
+                out = {"success": True, "function_name": body.get("function_name")}
+            elif path == "/invoke":
+                self.invoked.append(body.get("function_name"))
+                out = {"success": True, "json_result": "{}", "duration_us": 10, "container_state": "warm"}
+            else:
+                out = {"cpu_queue_len": 0, "num_running_funcs": 0}
+            return "application/json", json.dumps(out).encode()
 
-            def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
-                if self.path == "/register":
-                    me.registered.append(body.get("function_name"))
-                    out = {"success": True, "function_name": body.get("function_name")}
-                elif self.path == "/invoke":
-                    me.invoked.append(body.get("function_name"))
-                    out = {"success": True, "json_result": "{}", "duration_us": 10, "container_state": "warm"}
-                else:
-                    out = {"cpu_queue_len": 0, "num_running_funcs": 0}
-                data = json.dumps(out).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    self.close_connection = True
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(answer)
 
     def join(self, ctl, send_gpus=True):
         body = {"name": self.name, "host": HOST, "port": self.port, "cpus": 2, "memory_mb": 2048}
         if send_gpus:
             body["gpus"] = self.gpus
         return ctl.post("/register_worker", body)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def wait_healthy(ctl, names, timeout=5.0):

@@ -55,9 +55,8 @@ bool ilu_worker_fn_on_gpu(const struct ilu_worker *w, const struct ilu_function 
         return false;
     if (!(fn->compute & ILU_COMPUTE_CPU))
         return true;
-    const struct ilu_dispatch_policy_ops *p = ilu_dispatch_policy_find(w->cfg.invocation.enqueueing_policy);
     struct ilu_dispatch_view v = dispatch_view(w, fn);
-    return p && p->on_gpu(&v);
+    return w->dispatch && w->dispatch->on_gpu(&v);
 }
 
 /* enqueueing_policy All: fn's invocations wait in both queues. */
@@ -65,8 +64,7 @@ bool ilu_worker_fn_in_both(const struct ilu_worker *w, const struct ilu_function
 {
     if (w->gpus.n == 0 || fn->compute != ILU_COMPUTE_ALL)
         return false;
-    const struct ilu_dispatch_policy_ops *p = ilu_dispatch_policy_find(w->cfg.invocation.enqueueing_policy);
-    return p && p->both;
+    return w->dispatch && w->dispatch->both;
 }
 
 /* What the GPU queue's policy sees: the GPUs' running tokens stand for the

@@ -621,6 +621,7 @@ struct ilu_worker *ilu_worker_new(const struct ilu_worker_config *cfg, const str
         return NULL;
     }
     w->gpu_queue.gpu = true;
+    w->dispatch = ilu_dispatch_policy_find(cfg->invocation.enqueueing_policy);
     backend->events =
         (struct ilu_backend_events){.ctx = w, .ready = on_ready, .invoke_done = on_invoke_done, .died = on_died};
     w->pool_timer = env->timer_start(env->ctx, (uint64_t)cfg->container_resources.pool_freq_ms * 1000, on_pool_tick, w);

@@ -27,7 +27,9 @@ struct ilu_worker {
     struct ilu_queue gpu_queue; /* invocations of functions run on GPUs (invocation.gpu_queue_policy) */
     struct ilu_pool pool;
     struct ilu_sandbox_pool sandboxes;
-    struct ilu_gpus gpus;              /* container_resources.gpu_resource: spots and tokens of dispatch_gpu */
+    struct ilu_gpus gpus; /* container_resources.gpu_resource: spots and tokens of dispatch_gpu */
+    /* invocation.enqueueing_policy, looked up once (NULL: unknown name, CPU) */
+    const struct ilu_dispatch_policy_ops *dispatch;
     struct ilu_invocation *spare_invs; /* finished, kept for reuse (inv_free) */
     size_t n_spare_invs;
     uint32_t cpu_limit, cpus_in_use;

@@ -165,7 +165,7 @@ struct reg_fanout {
 static void push_function(struct ilu_controller *c, struct ilu_ctl_worker *w, json_t *registration, const char *tid,
                           struct reg_fanout *f);
 
-static void fanout_reply(void *arg, int status, json_t *answer, const char *transport_error)
+static void fanout_reply(void *arg, int status, json_t *answer, struct ilu_ctl_text text, const char *transport_error)
 {
     struct reg_fanout *f = arg;
     struct ilu_controller *c = f->c;
@@ -203,14 +203,16 @@ static void fanout_reply(void *arg, int status, json_t *answer, const char *tran
     free(f);
 }
 
-static void ignore_reply(void *arg, int status, json_t *answer, const char *transport_error) {}
+static void ignore_reply(void *arg, int status, json_t *answer, struct ilu_ctl_text text, const char *transport_error)
+{
+}
 
 /* Register registration on w (fire and forget when f is NULL: a worker that
  * misses it gets it again when it next recovers or re-registers). */
 static void push_function(struct ilu_controller *c, struct ilu_ctl_worker *w, json_t *registration, const char *tid,
                           struct reg_fanout *f)
 {
-    c->transport.send(c->transport.ctx, w, ILU_CTL_REGISTER, registration, tid,
+    c->transport.send(c->transport.ctx, w, ILU_CTL_REGISTER, registration, (struct ilu_ctl_text){0}, tid,
                       (uint64_t)c->cfg.health.request_timeout_ms * 1000 * 10, f ? fanout_reply : ignore_reply, f);
 }
 
@@ -294,7 +296,7 @@ struct poll_ctx {
 
 static void poll_worker(struct ilu_controller *c, struct ilu_ctl_worker *w);
 
-static void on_poll_reply(void *arg, int status, json_t *answer, const char *transport_error)
+static void on_poll_reply(void *arg, int status, json_t *answer, struct ilu_ctl_text text, const char *transport_error)
 {
     struct poll_ctx *p = arg;
     struct ilu_controller *c = p->c;
@@ -340,7 +342,7 @@ static void poll_worker(struct ilu_controller *c, struct ilu_ctl_worker *w)
     *p = (struct poll_ctx){c, w};
     w->poll_pending = true;
     w->in_flight_at_poll = w->in_flight;
-    c->transport.send(c->transport.ctx, w, ILU_CTL_STATUS, NULL, "health",
+    c->transport.send(c->transport.ctx, w, ILU_CTL_STATUS, NULL, (struct ilu_ctl_text){0}, "health",
                       (uint64_t)c->cfg.health.request_timeout_ms * 1000, on_poll_reply, p);
 }
 
@@ -477,13 +479,15 @@ struct routed {
     struct ilu_controller *c;
     struct ilu_ctl_worker *w;
     enum ilu_ctl_call call;
-    json_t *body;   /* kept to send again when it never reached its worker */
-    unsigned tries; /* workers it was sent to */
+    json_t *body;    /* kept to send again when it never reached its worker */
+    unsigned tries;  /* workers it was sent to */
+    size_t body_len; /* body_text's length, 0: none */
     ilu_ctl_invoke_done_fn done;
     void *arg;
     char tid[64];
     char fqdn[ILU_CTL_FQDN_MAX];
     uint64_t first_us, sent_us;
+    char body_text[]; /* the request as its client sent it (body_len bytes) */
 };
 
 /* Tell the balancer an invocation it routed finished, with the times the
@@ -560,7 +564,8 @@ static struct ilu_ctl_worker *route(struct ilu_controller *c, json_t *body, char
     return c->workers[i];
 }
 
-static void on_routed_reply(void *arg, int status, json_t *answer, const char *transport_error)
+static void on_routed_reply(void *arg, int status, json_t *answer, struct ilu_ctl_text text,
+                            const char *transport_error)
 {
     struct routed *r = arg;
     struct ilu_controller *c = r->c;
@@ -568,6 +573,7 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
     w->in_flight--;
     c->outstanding--;
     json_t *out;
+    struct ilu_ctl_text worker_text = {0};
     if (status <= 0 || !json_is_object(answer)) {
         c->count.worker_failures++;
         bool sent = status != ILU_CTL_NOT_SENT;
@@ -614,13 +620,19 @@ static void on_routed_reply(void *arg, int status, json_t *answer, const char *t
         json_object_set_new(out, "may_have_run", json_boolean(sent));
     } else {
         out = json_incref(answer);
+        /* the edge may write the worker's text and append the two members
+         * only when that is what encoding out would give: the members are
+         * new (not replacing the worker's) and the object is not empty */
+        if (text.data && json_object_size(answer) && !json_object_get(answer, "worker") &&
+            !json_object_get(answer, "controller_us"))
+            worker_text = text;
     }
     lb_on_done(r, status, out);
     json_object_set_new(out, "worker", json_string(w->name));
     json_object_set_new(out, "controller_us", json_integer((json_int_t)(now(c) - r->first_us)));
     if (status != 200)
         c->count.errors++;
-    r->done(r->arg, status, out);
+    r->done(r->arg, status, out, worker_text);
     json_decref(out);
     json_decref(r->body);
     free(r);
@@ -635,21 +647,31 @@ static void routed_send(struct routed *r, struct ilu_ctl_worker *w)
     w->in_flight++;
     w->routed++;
     c->outstanding++;
-    c->transport.send(c->transport.ctx, w, r->call, r->body, r->tid, (uint64_t)c->cfg.invocation.timeout_sec * 1000000,
-                      on_routed_reply, r);
+    struct ilu_ctl_text body_text = {r->body_len ? r->body_text : NULL, r->body_len};
+    c->transport.send(c->transport.ctx, w, r->call, r->body, body_text, r->tid,
+                      (uint64_t)c->cfg.invocation.timeout_sec * 1000000, on_routed_reply, r);
 }
 
-static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t *body, const char *tid,
-                       ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err)
+static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t *body, struct ilu_ctl_text body_text,
+                       const char *tid, ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
     char fqdn[ILU_CTL_FQDN_MAX];
     struct ilu_ctl_worker *w = route(c, body, fqdn, err);
     if (!w)
         return -1;
-    struct routed *r = malloc(sizeof *r);
+    size_t body_len = body_text.data ? body_text.len : 0;
+    struct routed *r = malloc(sizeof *r + body_len);
     if (!r)
         return ilu_err(err, ILU_ST_INTERNAL, NULL, "out of memory");
-    *r = (struct routed){.c = c, .call = call, .body = json_incref(body), .done = done, .arg = arg, .first_us = now(c)};
+    *r = (struct routed){.c = c,
+                         .call = call,
+                         .body = json_incref(body),
+                         .body_len = body_len,
+                         .done = done,
+                         .arg = arg,
+                         .first_us = now(c)};
+    if (body_len) /* kept: the client's buffer goes when it is answered, a retry may come later */
+        memcpy(r->body_text, body_text.data, body_len);
     snprintf(r->tid, sizeof r->tid, "%s", tid ? tid : "");
     memcpy(r->fqdn, fqdn, sizeof r->fqdn);
     if (call == ILU_CTL_INVOKE)
@@ -658,16 +680,16 @@ static int send_routed(struct ilu_controller *c, enum ilu_ctl_call call, json_t 
     return 0;
 }
 
-int ilu_controller_invoke(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
-                          void *arg, struct ilu_error *err)
+int ilu_controller_invoke(struct ilu_controller *c, json_t *body, struct ilu_ctl_text body_text, const char *tid,
+                          ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
-    return send_routed(c, ILU_CTL_INVOKE, body, tid, done, arg, err);
+    return send_routed(c, ILU_CTL_INVOKE, body, body_text, tid, done, arg, err);
 }
 
-int ilu_controller_prewarm(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
-                           void *arg, struct ilu_error *err)
+int ilu_controller_prewarm(struct ilu_controller *c, json_t *body, struct ilu_ctl_text body_text, const char *tid,
+                           ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err)
 {
-    return send_routed(c, ILU_CTL_PREWARM, body, tid, done, arg, err);
+    return send_routed(c, ILU_CTL_PREWARM, body, body_text, tid, done, arg, err);
 }
 
 /* ---- async invocations ------------------------------------------------------ */
@@ -688,7 +710,7 @@ static void on_async_retry(void *arg)
     async_send(a);
 }
 
-static void on_async_reply(void *arg, int status, json_t *answer)
+static void on_async_reply(void *arg, int status, json_t *answer, struct ilu_ctl_text worker_text)
 {
     struct ctl_async *a = arg;
     struct ilu_controller *c = a->c;
@@ -714,7 +736,7 @@ static void async_send(struct ctl_async *a)
     struct ilu_controller *c = a->c;
     struct ilu_error err = {0};
     a->attempts++;
-    if (!send_routed(c, ILU_CTL_INVOKE, a->body, a->tid, on_async_reply, a, &err))
+    if (!send_routed(c, ILU_CTL_INVOKE, a->body, (struct ilu_ctl_text){0}, a->tid, on_async_reply, a, &err))
         return;
     /* no healthy worker right now: wait a poll period, within the retries */
     if (err.status == ILU_ST_UNAVAILABLE && a->attempts <= c->cfg.invocation.async_retries + 1) {
@@ -803,7 +825,7 @@ struct clean_fanout {
     void *arg;
 };
 
-static void clean_reply(void *arg, int status, json_t *answer, const char *transport_error)
+static void clean_reply(void *arg, int status, json_t *answer, struct ilu_ctl_text text, const char *transport_error)
 {
     struct clean_fanout *f = arg;
     if (status == 200)
@@ -840,7 +862,7 @@ void ilu_controller_clean(struct ilu_controller *c, const char *tid, ilu_ctl_cle
     json_t *body = json_object();
     for (size_t i = 0; i < c->n_workers; i++)
         if (ilu_ctl_worker_routable(c->workers[i]))
-            c->transport.send(c->transport.ctx, c->workers[i], ILU_CTL_CLEAN, body, tid,
+            c->transport.send(c->transport.ctx, c->workers[i], ILU_CTL_CLEAN, body, (struct ilu_ctl_text){0}, tid,
                               (uint64_t)c->cfg.health.request_timeout_ms * 1000 * 10, clean_reply, f);
     json_decref(body);
 }

@@ -74,21 +74,33 @@ enum ilu_ctl_call { ILU_CTL_REGISTER, ILU_CTL_INVOKE, ILU_CTL_PREWARM, ILU_CTL_S
  * written), so the worker cannot have acted on it. */
 #define ILU_CTL_NOT_SENT (-1)
 
+/* Bytes as they crossed the wire: a request as its client sent it, an
+ * answer as its worker wrote it. The HTTP edges forward them unchanged
+ * instead of re-encoding the parsed JSON (the JSON is still parsed, to
+ * check and route). data NULL: none (a simulation, a controller's own
+ * request); the JSON is then encoded as before. */
+struct ilu_ctl_text {
+    const char *data;
+    size_t len;
+};
+
 /* status: HTTP status; 0: no answer after the request was sent (the worker
  * may have acted on it), ILU_CTL_NOT_SENT: it never got the request;
  * transport_error says why in both cases. answer is the parsed JSON body or
- * NULL, borrowed for the call. */
-typedef void (*ilu_ctl_reply_fn)(void *arg, int status, json_t *answer, const char *transport_error);
+ * NULL, and text the body as it came (or none); both borrowed for the call. */
+typedef void (*ilu_ctl_reply_fn)(void *arg, int status, json_t *answer, struct ilu_ctl_text text,
+                                 const char *transport_error);
 
 struct ilu_ctl_transport {
     void *ctx;
     /* A worker was added: set up w->transport_data. */
     int (*worker_added)(void *ctx, struct ilu_ctl_worker *w, struct ilu_error *err);
     void (*worker_freed)(void *ctx, struct ilu_ctl_worker *w);
-    /* Send call with body (a JSON object, borrowed) to w. cb exactly once,
-     * never from inside this call; a reply later than timeout_us fails. */
-    void (*send)(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
-                 uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg);
+    /* Send call with body (a JSON object, borrowed) to w; body_text, when
+     * given, is the same request as bytes, to send as they are. cb exactly
+     * once, never from inside this call; a reply later than timeout_us fails. */
+    void (*send)(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body,
+                 struct ilu_ctl_text body_text, const char *tid, uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg);
 };
 
 struct ilu_ctl_store {
@@ -145,11 +157,15 @@ typedef void (*ilu_ctl_register_done_fn)(void *arg, unsigned accepted, unsigned 
 int ilu_controller_register_function(struct ilu_controller *c, json_t *registration, bool persist, const char *tid,
                                      ilu_ctl_register_done_fn done, void *arg, struct ilu_error *err);
 
-/* Route an invocation (body: the /invoke request) to a worker. done gets the
- * worker's answer with "worker" added, or the controller's own error. */
-typedef void (*ilu_ctl_invoke_done_fn)(void *arg, int status, json_t *answer);
-int ilu_controller_invoke(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
-                          void *arg, struct ilu_error *err);
+/* Route an invocation (body: the /invoke request; body_text: the same as
+ * the client sent it, or none) to a worker. done gets the worker's answer
+ * with "worker" and "controller_us" added, or the controller's own error.
+ * worker_text is given only when answer is exactly the worker's answer text
+ * plus those two members at its end (no other member was changed), so the
+ * edge may write that text and append them instead of re-encoding answer. */
+typedef void (*ilu_ctl_invoke_done_fn)(void *arg, int status, json_t *answer, struct ilu_ctl_text worker_text);
+int ilu_controller_invoke(struct ilu_controller *c, json_t *body, struct ilu_ctl_text body_text, const char *tid,
+                          ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err);
 
 /* Async: acknowledged with a cookie; if its worker dies the invocation is
  * sent again elsewhere (invocation.async_retries times), else it finishes
@@ -160,8 +176,8 @@ json_t *ilu_controller_invoke_async_check(struct ilu_controller *c, const char *
 
 /* Start a container of the function on the worker routing would pick;
  * done gets that worker's answer or the controller's error. */
-int ilu_controller_prewarm(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done,
-                           void *arg, struct ilu_error *err);
+int ilu_controller_prewarm(struct ilu_controller *c, json_t *body, struct ilu_ctl_text body_text, const char *tid,
+                           ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err);
 
 /* Remove idle containers on every routable worker; done gets the number of
  * workers asked and the containers they removed. */

@@ -155,13 +155,16 @@ static void on_answer(struct evhttp_request *req, void *arg)
     h->in_flight--;
     int status = req ? evhttp_request_get_response_code(req) : 0;
     json_t *answer = NULL;
+    const char *text = NULL;
+    size_t len = 0;
     char transport[160] = "";
     if (status) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t len = evbuffer_get_length(in);
+        len = evbuffer_get_length(in);
         if (len) {
             json_error_t jerr;
-            answer = json_loadb((const char *)evbuffer_pullup(in, (ssize_t)len), len, 0, &jerr);
+            text = (const char *)evbuffer_pullup(in, (ssize_t)len);
+            answer = json_loadb(text, len, 0, &jerr);
         }
     } else {
         snprintf(transport, sizeof transport, "no answer from %s:%u (connection refused, reset or timed out)", h->host,
@@ -173,7 +176,7 @@ static void on_answer(struct evhttp_request *req, void *arg)
     r->conn->next_idle = h->idle;
     h->idle = r->conn;
     if (r->cb_sent)
-        r->cb_sent(r->arg, status, answer, status ? NULL : transport, status || r->sent);
+        r->cb_sent(r->arg, status, answer, text, len, status ? NULL : transport, status || r->sent);
     else
         r->cb(r->arg, status, answer, status ? NULL : transport);
     json_decref(answer);

@@ -29,11 +29,14 @@ void ilu_http_client_free(struct ilu_http_client *h);
 int ilu_http_client_request(struct ilu_http_client *h, const char *path, const char *body, size_t body_len,
                             const char *tid, ilu_http_client_answer_fn cb, void *arg);
 
-/* As ilu_http_client_answer_fn, plus sent: whether the whole request left this process
- * (was written to the socket). With status 0 and sent false the server never
- * got it (connection refused, or reset/closed before the request was
- * written); with sent true it may have acted on it. */
-typedef void (*ilu_http_client_sent_fn)(void *arg, int status, json_t *answer, const char *transport_error, bool sent);
+/* As ilu_http_client_answer_fn, plus the body as it came (text, text_len
+ * bytes, borrowed like answer; NULL when there was none) and sent: whether
+ * the whole request left this process (was written to the socket). With
+ * status 0 and sent false the server never got it (connection refused, or
+ * reset/closed before the request was written); with sent true it may have
+ * acted on it. */
+typedef void (*ilu_http_client_sent_fn)(void *arg, int status, json_t *answer, const char *text, size_t text_len,
+                                        const char *transport_error, bool sent);
 int ilu_http_client_request_sent(struct ilu_http_client *h, const char *path, const char *body, size_t body_len,
                                  const char *tid, ilu_http_client_sent_fn cb, void *arg);
 

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "api/controller_codec.h"
+#include "api/json_out.h"
 #include "http_util.h"
 
 /* A request answered later; the client may hang up first (then the answer is
@@ -236,20 +237,57 @@ fail:
     ilu_http_send_error(api->log, req, &err, tid);
 }
 
+/* The worker's answer text with "worker" and "controller_us" (and
+ * "transaction_id" when the worker's had none) written before its closing
+ * brace: what encoding answer would give (the core says when it would), but
+ * without copying and re-encoding what the worker wrote. false: not
+ * possible (then answer is encoded). */
+static bool send_worker_text(struct evhttp_request *req, int status, json_t *answer, struct ilu_ctl_text text,
+                             const char *tid)
+{
+    size_t n = text.len;
+    while (n && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r' || text.data[n - 1] == ' ' ||
+                 text.data[n - 1] == '\t'))
+        n--;
+    if (!n || text.data[n - 1] != '}' || json_object_get(answer, "http_status"))
+        return false;
+    struct ilu_json_out tail = {.need_comma = true};
+    ilu_json_out_member_string(&tail, "worker", json_string_value(json_object_get(answer, "worker")));
+    ilu_json_out_member_int(&tail, "controller_us", json_integer_value(json_object_get(answer, "controller_us")));
+    if (tid && !json_object_get(answer, "transaction_id"))
+        ilu_json_out_member_string(&tail, "transaction_id", tid);
+    ilu_json_out_raw(&tail, "}\n", 2);
+    struct evbuffer *buf = tail.failed ? NULL : evbuffer_new();
+    if (!buf || evbuffer_expand(buf, n - 1 + tail.len) || evbuffer_add(buf, text.data, n - 1) ||
+        evbuffer_add(buf, tail.buf, tail.len)) {
+        if (buf)
+            evbuffer_free(buf);
+        free(tail.buf);
+        return false;
+    }
+    free(tail.buf);
+    ilu_http_send_json_text(req, status, buf, tid);
+    return true;
+}
+
 /* The worker's answer (with "worker" and "controller_us"), or the core's error. */
-static void routed_done(void *arg, int status, json_t *answer)
+static void routed_done(void *arg, int status, json_t *answer, struct ilu_ctl_text worker_text)
 {
     struct pending *p = arg;
     if (!ilu_http_pending_take(&p->base))
         return;
+    if (worker_text.data && send_worker_text(p->base.req, status ? status : 500, answer, worker_text, p->base.tid)) {
+        free(p);
+        return;
+    }
     json_t *out = json_deep_copy(answer);
     json_object_del(out, "http_status");
     ilu_http_send_json(p->base.req, status ? status : 500, out, p->base.tid);
     free(p);
 }
 
-typedef int (*route_fn)(struct ilu_controller *c, json_t *body, const char *tid, ilu_ctl_invoke_done_fn done, void *arg,
-                        struct ilu_error *err);
+typedef int (*route_fn)(struct ilu_controller *c, json_t *body, struct ilu_ctl_text body_text, const char *tid,
+                        ilu_ctl_invoke_done_fn done, void *arg, struct ilu_error *err);
 
 static void routed(struct ilu_controller_api *api, struct evhttp_request *req, json_t *body, const char *tid,
                    route_fn fn)
@@ -260,7 +298,11 @@ static void routed(struct ilu_controller_api *api, struct evhttp_request *req, j
         goto fail;
     if (!(p = ilu_http_pending_new(sizeof *p, req, tid, &api->open_requests, api->log, &err)))
         goto fail;
-    if (fn(api->controller, body, tid, routed_done, p, &err)) {
+    /* the body as the client sent it goes on to the worker as it is
+     * (http_util parsed it from one contiguous buffer, still there) */
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    struct ilu_ctl_text body_text = {(const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in)};
+    if (fn(api->controller, body, body_text, tid, routed_done, p, &err)) {
         ilu_http_pending_drop(&p->base);
         goto fail;
     }

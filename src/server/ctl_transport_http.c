@@ -182,7 +182,8 @@ static void call_unlink_free(struct ctl_call *c)
 
 /* The worker answered, or its pool gave up on the connection (sent: whether
  * the whole request had been written to the socket by then). */
-static void on_answer(void *arg, int status, json_t *answer, const char *transport_error, bool sent)
+static void on_answer(void *arg, int status, json_t *answer, const char *text, size_t text_len,
+                      const char *transport_error, bool sent)
 {
     struct ctl_call *c = arg;
     struct ilu_ctl_http *t = c->t;
@@ -206,7 +207,7 @@ static void on_answer(void *arg, int status, json_t *answer, const char *transpo
                 status = ILU_CTL_NOT_SENT;
         }
         t->owed--;
-        c->cb(c->arg, status, answer, transport_error);
+        c->cb(c->arg, status, answer, (struct ilu_ctl_text){text, text_len}, transport_error);
     }
     call_unlink_free(c);
     if (p)
@@ -228,7 +229,7 @@ static void on_call_timeout(evutil_socket_t fd, short what, void *arg)
     snprintf(why, sizeof why, "%s %s: no answer from %s:%u within %llu ms", c->call == ILU_CTL_STATUS ? "GET" : "POST",
              call_path[c->call], c->peer ? c->peer->host : "?", c->peer ? c->peer->port : 0,
              (unsigned long long)(c->timeout_us / 1000));
-    c->cb(c->arg, 0, NULL, why);
+    c->cb(c->arg, 0, NULL, (struct ilu_ctl_text){0}, why);
 }
 
 static void on_send_failed(evutil_socket_t fd, short what, void *arg)
@@ -240,12 +241,12 @@ static void on_send_failed(evutil_socket_t fd, short what, void *arg)
     call_unlink_free(c);
     t->owed--;
     if (!t->closing)
-        cb(cb_arg, 0, NULL,
+        cb(cb_arg, 0, NULL, (struct ilu_ctl_text){0},
            t->failing ? "the controller is shutting down" : "could not send the request (out of memory)");
 }
 
-static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
-                    uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
+static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body,
+                    struct ilu_ctl_text body_text, const char *tid, uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
 {
     struct ilu_ctl_http *t = ctx;
     struct ctl_peer *p = w->transport_data;
@@ -262,11 +263,18 @@ static void tr_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call,
     t->calls = c;
 
     struct ilu_http_client *h = p ? peer_pool(p, timeout_us) : NULL;
+    /* the client's bytes as they came when there are some (evhttp copies
+     * them into the request), else the JSON encoded */
     char *text = NULL;
-    if (call != ILU_CTL_STATUS)
+    const char *out = body_text.data;
+    size_t out_len = body_text.len;
+    if (call != ILU_CTL_STATUS && !out) {
         text = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
-    if (t->failing || !h || (call != ILU_CTL_STATUS && !text) ||
-        ilu_http_client_request_sent(h, call_path[call], text, text ? strlen(text) : 0, tid, on_answer, c)) {
+        out = text;
+        out_len = text ? strlen(text) : 0;
+    }
+    if (t->failing || !h || (call != ILU_CTL_STATUS && !out) ||
+        ilu_http_client_request_sent(h, call_path[call], out, out_len, tid, on_answer, c)) {
         free(text);
         c->peer = NULL;
         c->answered = 1;
@@ -307,7 +315,7 @@ int ilu_ctl_http_fail_all(struct ilu_ctl_http *t)
         }
         failed++;
         t->owed--;
-        c->cb(c->arg, 0, NULL, "the controller is shutting down");
+        c->cb(c->arg, 0, NULL, (struct ilu_ctl_text){0}, "the controller is shutting down");
     }
     return failed;
 }

@@ -121,7 +121,7 @@ static void on_reply_due(void *arg)
     if (m->timeout)
         ilu_sim_env_cancel(&run->world.sim, m->timeout);
     if (!m->timed_out)
-        m->cb(m->arg, m->status, m->answer, NULL);
+        m->cb(m->arg, m->status, m->answer, (struct ilu_ctl_text){0}, NULL);
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -157,7 +157,7 @@ static void on_timeout(void *arg)
     m->timed_out = true;
     char why[96];
     snprintf(why, sizeof why, "no answer from %s in time", m->node ? m->node->name : "an unknown worker");
-    m->cb(m->arg, 0, NULL, why); /* the late answer is dropped when it comes */
+    m->cb(m->arg, 0, NULL, (struct ilu_ctl_text){0}, why); /* the late answer is dropped when it comes */
 }
 
 static void on_invoked(void *arg, struct ilu_invocation *inv)
@@ -214,8 +214,9 @@ static void on_delivered(void *arg)
         reply_error(m, &e);
 }
 
-static void wire_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body, const char *tid,
-                      uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
+static void wire_send(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body,
+                      struct ilu_ctl_text body_text, const char *tid, uint64_t timeout_us, ilu_ctl_reply_fn cb,
+                      void *arg)
 {
     struct cl_run *run = ctx;
     struct cl_msg *m = calloc(1, sizeof *m);
@@ -268,7 +269,7 @@ static void fail_in_flight(struct cl_run *run)
     for (;;) {
         if (run->n_dropped) {
             struct cl_dropped d = run->dropped[--run->n_dropped];
-            d.cb(d.arg, ILU_CTL_NOT_SENT, NULL, "the simulated network dropped the message");
+            d.cb(d.arg, ILU_CTL_NOT_SENT, NULL, (struct ilu_ctl_text){0}, "the simulated network dropped the message");
             continue;
         }
         struct cl_msg *m = run->in_flight;
@@ -277,7 +278,7 @@ static void fail_in_flight(struct cl_run *run)
         if (!m)
             return;
         m->timed_out = true;
-        m->cb(m->arg, 0, NULL, "the simulation is stopping");
+        m->cb(m->arg, 0, NULL, (struct ilu_ctl_text){0}, "the simulation is stopping");
     }
 }
 
@@ -341,7 +342,7 @@ static void on_setup_registered(void *arg, unsigned accepted, unsigned refused, 
     }
 }
 
-static void on_setup_answer(void *arg, int status, json_t *answer)
+static void on_setup_answer(void *arg, int status, json_t *answer, struct ilu_ctl_text worker_text)
 {
     struct cl_run *run = arg;
     run->setup_pending--;
@@ -470,7 +471,8 @@ static int setup_cluster(struct cl_run *run, struct ilu_error *err)
             json_t *body = json_pack("{s:s, s:s}", "function_name", run->plan.fns[f].name, "function_version",
                                      LG_TRACE_FN_VERSION);
             run->setup_pending++;
-            int rc = ilu_controller_prewarm(run->ctl, body, "setup", on_setup_answer, run, &e);
+            int rc =
+                ilu_controller_prewarm(run->ctl, body, (struct ilu_ctl_text){0}, "setup", on_setup_answer, run, &e);
             json_decref(body);
             char what[300];
             snprintf(what, sizeof what, "prewarming %s", run->plan.fns[f].name);
@@ -489,7 +491,7 @@ static double rel_ms(const struct cl_run *run, uint64_t t_us)
     return (double)(int64_t)(t_us - run->t0_us) / 1000.0;
 }
 
-static void on_answer(void *arg, int status, json_t *answer)
+static void on_answer(void *arg, int status, json_t *answer, struct ilu_ctl_text worker_text)
 {
     struct lg_sim_sent *s = arg;
     struct cl_run *run = s->run;
@@ -510,7 +512,8 @@ static void deliver_due(void *arg)
     uint32_t fn;
     while ((rec = lg_sim_next_arrival(&run->world, run->t0_us, 0, deliver_due, run, run, &s, &fn))) {
         struct ilu_error err = {0};
-        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[fn], rec->tid, on_answer, s, &err)) {
+        if (ilu_controller_invoke(run->ctl, run->invoke_bodies[fn], (struct ilu_ctl_text){0}, rec->tid, on_answer, s,
+                                  &err)) {
             lg_sim_record_refused(rec, rel_ms(run, now_us(run)), &err);
             lg_sim_finish(&run->world, s, rec);
         }

@@ -2,6 +2,7 @@
 workers that join it through load_balancer_url, all on 127.0.0.1; fake
 workers for the failure cases. Tests run in name order and build on each
 other (the cluster is shared): 01 -> 10."""
+import json
 import time
 import unittest
 
@@ -91,6 +92,35 @@ class ControllerTest(unittest.TestCase):
         self.assertEqual(r.json.get("transaction_id"), "ctl-tid-1")
         worker = next(w for w in self.workers if f"e2e-{w.name}" == r.json["worker"])
         self.assertIn("ctl-tid-1", worker.log(), "the worker did not get the transaction id")
+
+    def test_03a_bytes_pass_through_both_ways(self):
+        """The controller forwards the client's bytes (odd spacing, escapes,
+        json_args as an object) and writes the worker's answer text with
+        "worker" and "controller_us" appended: the function gets the same
+        arguments, and the answer has each member once, the worker's own
+        members as the worker answered them."""
+        self.register_hello()
+        raw = ('{ "function_version" : "1",\n\t"json_args": {"name": "\\u0043tl \\"q\\" \\u00e9"},'
+               ' "function_name":"hello" }')
+        r = self.ctl.post("/invoke", raw, headers={"X-Transaction-Id": "ctl-raw-1"}, timeout=30)
+        if r.status != 200:
+            self.fail_with_log(f"invoke through the controller: {r!r}")
+        pairs = json.loads(r.text, object_pairs_hook=lambda kv: kv)
+        keys = [k for k, _ in pairs]
+        self.assertEqual(len(keys), len(set(keys)), f"a member twice in {r.text[:400]}")
+        self.assertEqual(keys[-2:], ["worker", "controller_us"], keys)
+        self.assertEqual(r.result()["body"]["greeting"], 'Hello Ctl "q" \u00e9 from python!')
+        self.assertEqual(r.json["transaction_id"], "ctl-raw-1")
+        self.assertTrue(r.text.endswith("}\n"), repr(r.text[-20:]))
+        # the same call straight to that worker answers the same members
+        worker = next(w for w in self.workers if f"e2e-{w.name}" == r.json["worker"])
+        d = worker.client.post("/invoke", raw, timeout=30)
+        self.assertEqual(d.status, 200, repr(d))
+        self.assertEqual(keys[:-2], list(d.json.keys()))
+        # an answer the controller writes itself (unknown function) is JSON too
+        e = self.ctl.post("/invoke", '{"function_name": "nope", "function_version": "1"}', timeout=30)
+        self.assertEqual(e.status, 404, repr(e))
+        self.assertFalse(e.json["success"])
 
     def test_03b_health_and_clean_fan_out(self):
         self.register_hello()

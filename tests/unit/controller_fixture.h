@@ -226,20 +226,24 @@ struct inv_rec {
     unsigned calls;
     int status;
     json_t *answer;
+    char *worker_text; /* a copy of the worker's answer bytes the core handed on, NULL: none */
 };
 
-static inline void inv_done(void *arg, int status, json_t *answer)
+static inline void inv_done(void *arg, int status, json_t *answer, struct ilu_ctl_text worker_text)
 {
     struct inv_rec *r = arg;
     r->calls++;
     r->status = status;
     json_decref(r->answer);
     r->answer = json_incref(answer);
+    free(r->worker_text);
+    r->worker_text = worker_text.data ? strndup(worker_text.data, worker_text.len) : NULL;
 }
 
 static inline void inv_clear(struct inv_rec *r)
 {
     json_decref(r->answer);
+    free(r->worker_text);
     memset(r, 0, sizeof *r);
 }
 
@@ -258,7 +262,7 @@ static inline json_t *invoke_body(const char *name)
 static inline int invoke(struct world *W, const char *name, struct inv_rec *rec, struct ilu_error *err)
 {
     json_t *b = invoke_body(name);
-    int rc = ilu_controller_invoke(W->c, b, "t-1", inv_done, rec, err);
+    int rc = ilu_controller_invoke(W->c, b, (struct ilu_ctl_text){0}, "t-1", inv_done, rec, err);
     json_decref(b);
     return rc;
 }

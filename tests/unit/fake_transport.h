@@ -34,7 +34,9 @@ struct ft_send {
     char worker[64];          /* its name when sent */
     char host[256];
     uint32_t port;
-    json_t *body; /* a deep copy, NULL for a status poll */
+    json_t *body;    /* a deep copy, NULL for a status poll */
+    char *body_text; /* a copy of the bytes to send as they are, NULL: none */
+    size_t body_len;
     char tid[64];
     uint64_t timeout_us;
     ilu_ctl_reply_fn cb;
@@ -85,7 +87,8 @@ static inline void ft_worker_freed_cb(void *ctx, struct ilu_ctl_worker *w)
 }
 
 static inline void ft_send_cb(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_call call, json_t *body,
-                              const char *tid, uint64_t timeout_us, ilu_ctl_reply_fn cb, void *arg)
+                              struct ilu_ctl_text body_text, const char *tid, uint64_t timeout_us, ilu_ctl_reply_fn cb,
+                              void *arg)
 {
     struct fake_transport *ft = ctx;
     const struct ft_worker_data *d = w->transport_data;
@@ -106,6 +109,13 @@ static inline void ft_send_cb(void *ctx, struct ilu_ctl_worker *w, enum ilu_ctl_
     snprintf(s->host, sizeof s->host, "%s", w->host);
     s->port = w->port;
     s->body = body ? json_deep_copy(body) : NULL;
+    if (body_text.data) {
+        s->body_text = malloc(body_text.len + 1);
+        assert_non_null(s->body_text);
+        memcpy(s->body_text, body_text.data, body_text.len);
+        s->body_text[body_text.len] = 0;
+        s->body_len = body_text.len;
+    }
     snprintf(s->tid, sizeof s->tid, "%s", tid ? tid : "");
     s->timeout_us = timeout_us;
     s->cb = cb;
@@ -123,8 +133,10 @@ static inline void ft_init(struct fake_transport *ft)
  * answers everything before freeing the controller. */
 static inline void ft_destroy(struct fake_transport *ft)
 {
-    for (size_t i = 0; i < ft->n; i++)
+    for (size_t i = 0; i < ft->n; i++) {
         json_decref(ft->sends[i].body);
+        free(ft->sends[i].body_text);
+    }
     free(ft->sends);
     ft->sends = NULL;
     ft->n = ft->cap = 0;
@@ -173,7 +185,7 @@ static inline long ft_last(const struct fake_transport *ft, int call, const char
 
 /* Answer send i: status 0 is a transport failure after the request was
  * sent, ILU_CTL_NOT_SENT one before; json may be NULL (no body) or a JSON
- * text. */
+ * text, which the reply also carries as the answer's bytes (as HTTP does). */
 static inline void ft_reply(struct fake_transport *ft, long i, int status, const char *json)
 {
     assert_true(i >= 0 && (size_t)i < ft->n);
@@ -189,7 +201,7 @@ static inline void ft_reply(struct fake_transport *ft, long i, int status, const
         if (!answer)
             fail_msg("ft_reply: bad JSON in the test: %s", jerr.text);
     }
-    cb(arg, status, answer,
+    cb(arg, status, answer, (struct ilu_ctl_text){json, json ? strlen(json) : 0},
        status > 0                   ? NULL
        : status == ILU_CTL_NOT_SENT ? "connection refused (fake): not sent"
                                     : "connection reset (fake) after the request was sent"); /* s may move */

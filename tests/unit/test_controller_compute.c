@@ -216,7 +216,7 @@ static void gpu_function_without_gpu_workers_is_kept_and_answers_503(void **stat
     assert_int_equal(err.status, 503);
     assert_non_null(strstr(err.msg, "no healthy worker with GPUs"));
     json_t *b = invoke_body("g");
-    assert_int_equal(ilu_controller_prewarm(W.c, b, "t-p", inv_done, &ir, &err), -1);
+    assert_int_equal(ilu_controller_prewarm(W.c, b, (struct ilu_ctl_text){0}, "t-p", inv_done, &ir, &err), -1);
     json_decref(b);
     assert_int_equal(err.status, 503);
     assert_int_equal(ctl_status(&W, "no_worker"), 3);

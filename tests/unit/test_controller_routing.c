@@ -18,7 +18,7 @@ static void invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
     json_t *b = invoke_body("f");
-    assert_int_equal(ilu_controller_invoke(W.c, b, "t-7", inv_done, &ir, &err), 0);
+    assert_int_equal(ilu_controller_invoke(W.c, b, (struct ilu_ctl_text){0}, "t-7", inv_done, &ir, &err), 0);
     long i = ft_find(&W.ft, INV, NULL);
     assert_true(i >= 0);
     assert_string_equal(W.ft.sends[i].worker, "w2");
@@ -60,6 +60,75 @@ static void invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_
     world_end(&W);
 }
 
+/* The HTTP edges forward bytes: the client's request goes to the worker as
+ * it came (also when it is sent again to another worker), and the worker's
+ * answer text is handed on when appending "worker" and "controller_us" to
+ * it says what the answer object says; not when they would replace members
+ * of the worker's, nor for an empty object or the controller's own error. */
+static void request_and_answer_bytes_pass_through_when_they_say_what_the_json_says(void **state)
+{
+    (void)state;
+    struct world W;
+    world_init(&W, "RoundRobin");
+    world_start_with_f(&W, 2);
+    struct inv_rec ir = {0};
+    struct ilu_error err = {0};
+    static const char sent[] = "{ \"function_name\": \"f\", \"function_version\": \"1\", \"args\": {} }";
+    json_t *b = json_loads(sent, 0, NULL);
+    assert_non_null(b);
+    struct ilu_ctl_text text = {sent, sizeof sent - 1};
+    assert_int_equal(ilu_controller_invoke(W.c, b, text, "t-b", inv_done, &ir, &err), 0);
+    long i = ft_find(&W.ft, INV, NULL);
+    assert_non_null(W.ft.sends[i].body_text);
+    assert_string_equal(W.ft.sends[i].body_text, sent);
+    static const char answer[] = "{\"success\":true,\"user_result\":\"{}\",\"timings\":{\"total_us\":9}}\n";
+    ft_reply(&W.ft, i, 200, answer);
+    assert_int_equal(ir.status, 200);
+    assert_non_null(ir.worker_text);
+    assert_string_equal(ir.worker_text, answer);
+    assert_non_null(json_object_get(ir.answer, "worker"));
+    assert_non_null(json_object_get(ir.answer, "controller_us"));
+
+    /* never sent: the next worker gets the same bytes */
+    inv_clear(&ir);
+    assert_int_equal(ilu_controller_invoke(W.c, b, text, "t-b", inv_done, &ir, &err), 0);
+    i = ft_find(&W.ft, INV, NULL);
+    const char *first = W.ft.sends[i].worker[1] == '1' ? "w1" : "w2";
+    ft_reply(&W.ft, i, ILU_CTL_NOT_SENT, NULL);
+    i = ft_find(&W.ft, INV, NULL);
+    assert_true(i >= 0);
+    assert_string_not_equal(W.ft.sends[i].worker, first);
+    assert_string_equal(W.ft.sends[i].body_text, sent);
+
+    /* the worker's own "worker" member would be replaced: the JSON decides */
+    ft_reply(&W.ft, i, 200, "{\"success\":true,\"worker\":\"someone\"}");
+    assert_null(ir.worker_text);
+    assert_string_not_equal(fake_json_str(ir.answer, "worker"), "someone");
+
+    /* no bytes given (a simulation): the transport encodes the JSON */
+    inv_clear(&ir);
+    assert_int_equal(ilu_controller_invoke(W.c, b, (struct ilu_ctl_text){0}, "t-b", inv_done, &ir, &err), 0);
+    i = ft_find(&W.ft, INV, NULL);
+    assert_null(W.ft.sends[i].body_text);
+    assert_true(json_equal(W.ft.sends[i].body, b));
+    ft_reply(&W.ft, i, 200, answer);
+
+    /* an empty object, and the controller's own error: no text */
+    inv_clear(&ir);
+    assert_int_equal(ilu_controller_invoke(W.c, b, text, "t-b", inv_done, &ir, &err), 0);
+    ft_reply(&W.ft, ft_find(&W.ft, INV, NULL), 200, "{}");
+    assert_null(ir.worker_text);
+    inv_clear(&ir);
+    assert_int_equal(ilu_controller_invoke(W.c, b, text, "t-b", inv_done, &ir, &err), 0);
+    ft_reply(&W.ft, ft_find(&W.ft, INV, NULL), 0, NULL);
+    expect_error_answer(&ir, 502, "worker_failed");
+    assert_null(ir.worker_text);
+
+    json_decref(b);
+    inv_clear(&ir);
+    world_end(&W);
+}
+
 static void prewarm_is_routed_like_an_invocation(void **state)
 {
     (void)state;
@@ -69,7 +138,7 @@ static void prewarm_is_routed_like_an_invocation(void **state)
     struct inv_rec ir = {0};
     struct ilu_error err = {0};
     json_t *b = json_pack("{s:s, s:s}", "function_name", "f", "function_version", "1");
-    assert_int_equal(ilu_controller_prewarm(W.c, b, "tp", inv_done, &ir, &err), 0);
+    assert_int_equal(ilu_controller_prewarm(W.c, b, (struct ilu_ctl_text){0}, "tp", inv_done, &ir, &err), 0);
     json_decref(b);
     assert_int_equal(ft_count(&W.ft, PREWARM, "w1"), 1);
     assert_int_equal(ft_count(&W.ft, INV, NULL), 0);
@@ -78,7 +147,7 @@ static void prewarm_is_routed_like_an_invocation(void **state)
     assert_string_equal(fake_json_str(ir.answer, "worker"), "w1");
     assert_int_equal(ctl_status(&W, "invocations"), 0); /* a prewarm is not an invocation */
     b = json_pack("{s:s, s:s}", "function_name", "nope", "function_version", "1");
-    assert_int_equal(ilu_controller_prewarm(W.c, b, "tp", inv_done, &ir, &err), -1);
+    assert_int_equal(ilu_controller_prewarm(W.c, b, (struct ilu_ctl_text){0}, "tp", inv_done, &ir, &err), -1);
     assert_int_equal(err.status, 404);
     json_decref(b);
     inv_clear(&ir);
@@ -265,7 +334,7 @@ static void unknown_function_is_404_and_malformed_request_400(void **state)
     assert_non_null(strstr(err.msg, "nope-1"));
     json_t *b = json_pack("{s:s}", "function_name", "f");
     memset(&err, 0, sizeof err);
-    assert_int_equal(ilu_controller_invoke(W.c, b, "t", inv_done, &ir, &err), -1);
+    assert_int_equal(ilu_controller_invoke(W.c, b, (struct ilu_ctl_text){0}, "t", inv_done, &ir, &err), -1);
     assert_int_equal(err.status, 400);
     json_decref(b);
     memset(&err, 0, sizeof err);
@@ -314,6 +383,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(invoke_routes_to_a_healthy_worker_and_passes_its_answer_with_worker_added),
+        cmocka_unit_test(request_and_answer_bytes_pass_through_when_they_say_what_the_json_says),
         cmocka_unit_test(prewarm_is_routed_like_an_invocation),
         cmocka_unit_test(transport_failure_on_an_invocation_is_502_and_the_worker_unhealthy_at_once),
         cmocka_unit_test(invocation_never_sent_goes_to_another_worker_and_sent_one_says_it_may_have_run),

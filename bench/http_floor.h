@@ -46,7 +46,7 @@ struct http_floor {
 /* Length of a complete request at the start of buf[0..have), or 0 if it is not
  * all there yet; (size_t)-1 if the headers are malformed (no Content-Length
  * value we can read is treated as 0). */
-static size_t hf_request_len(const char *buf, size_t have)
+static inline size_t hf_request_len(const char *buf, size_t have)
 {
     const char *hend = memmem(buf, have, "\r\n\r\n", 4);
     if (!hend)
@@ -66,7 +66,7 @@ static size_t hf_request_len(const char *buf, size_t have)
     return have >= hlen + clen ? hlen + clen : 0;
 }
 
-static void *hf_conn_run(void *arg)
+static inline void *hf_conn_run(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     char buf[16384];
@@ -100,7 +100,7 @@ out:
     return NULL;
 }
 
-static void *hf_accept_run(void *arg)
+static inline void *hf_accept_run(void *arg)
 {
     struct http_floor *f = arg;
     for (;;) {
@@ -126,7 +126,7 @@ static void *hf_accept_run(void *arg)
 }
 
 /* Listen on 127.0.0.1:0 and start accepting. 0 on success. */
-static int http_floor_start(struct http_floor *f)
+static inline int http_floor_start(struct http_floor *f)
 {
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->mu, NULL);
@@ -141,7 +141,7 @@ static int http_floor_start(struct http_floor *f)
 }
 
 /* CPU time (ns) of all connection threads so far. */
-static uint64_t http_floor_cpu_ns(struct http_floor *f)
+static inline uint64_t http_floor_cpu_ns(struct http_floor *f)
 {
     uint64_t ns = 0;
     pthread_mutex_lock(&f->mu);
@@ -157,7 +157,7 @@ static uint64_t http_floor_cpu_ns(struct http_floor *f)
 
 /* Call after the clients closed their connections: the connection threads see
  * EOF and end; the acceptor is woken by shutdown(). */
-static void http_floor_stop(struct http_floor *f)
+static inline void http_floor_stop(struct http_floor *f)
 {
     shutdown(f->lfd, SHUT_RDWR);
     pthread_join(f->acceptor, NULL);

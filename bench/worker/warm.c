@@ -1,7 +1,8 @@
 /* bench_worker: the warm phase. Closed-loop no-op invocations with 1 and 2
  * clients through the worker (libcurl, and a raw-socket client), straight
  * to the agents of the same warm containers, GET /ping, and the transport
- * floor (http_floor.h); sides alternate within every repetition. With
+ * floor (http_floor.h) and the relay floor (relay.c); sides alternate
+ * within every repetition. With
  * --functions N > 1, also the raw-socket client over N distinct functions
  * (one warm container each, round robin) and the same clients straight to
  * those N agents, run back to back in every repetition after the rest. */
@@ -117,7 +118,17 @@ static int agent_pid_of(const char *cid)
  * SIDE_DIRECT_N (--functions N > 1): the raw client through the worker and
  * the agent protocol straight to the agents, each request to the client's
  * next function. */
-enum side { SIDE_WORKER, SIDE_DIRECT, SIDE_PING, SIDE_RAW, SIDE_FLOOR, SIDE_RAW_N, SIDE_DIRECT_N, SIDE_COUNT };
+enum side {
+    SIDE_WORKER,
+    SIDE_DIRECT,
+    SIDE_PING,
+    SIDE_RAW,
+    SIDE_FLOOR,
+    SIDE_RELAY, /* the raw client through the relay floor (relay.c) to the same agents */
+    SIDE_RAW_N,
+    SIDE_DIRECT_N,
+    SIDE_COUNT
+};
 
 static struct http_floor floor_srv;
 
@@ -137,6 +148,7 @@ struct client {
     int sock;         /* connection to its container's agent */
     int tcp;          /* raw keep-alive TCP connection to the worker */
     int floor_tcp;    /* raw keep-alive TCP connection to the floor responder */
+    int relay_tcp;    /* raw keep-alive TCP connection to the relay floor */
     char cid[96];     /* that container */
     int *nsock;       /* --functions: a connection to each function's agent */
     int fn_next;      /* next function of this client in SIDE_*_N */
@@ -179,6 +191,8 @@ static void *client_run(void *arg)
             raw_invoke(c->tcp, reply, sizeof reply);
         else if (c->side == SIDE_FLOOR)
             raw_invoke(c->floor_tcp, reply, sizeof reply);
+        else if (c->side == SIDE_RELAY)
+            raw_invoke(c->relay_tcp, reply, sizeof reply);
         else if (c->side == SIDE_RAW_N) {
             int f = next_fn(c);
             raw_invoke_req(c->tcp, fns.req[f], fns.req_len[f], reply, sizeof reply);
@@ -201,8 +215,9 @@ static void *client_run(void *arg)
             c->srv_agent[i] = (uint64_t)json_field_ll(b, "agent_round_trip_us");
             if (i == c->n - 1)
                 json_field_str(b, "container_id", c->last_cid, sizeof c->last_cid);
-        } else if (c->side == SIDE_RAW || c->side == SIDE_FLOOR) {
-            ok = raw_invoke(c->side == SIDE_RAW ? c->tcp : c->floor_tcp, reply, sizeof reply) == 0;
+        } else if (c->side == SIDE_RAW || c->side == SIDE_FLOOR || c->side == SIDE_RELAY) {
+            int fd = c->side == SIDE_RAW ? c->tcp : c->side == SIDE_FLOOR ? c->floor_tcp : c->relay_tcp;
+            ok = raw_invoke(fd, reply, sizeof reply) == 0;
             c->lat_ns[i] = now_ns() - t0;
         } else if (c->side == SIDE_RAW_N) {
             int f = next_fn(c);
@@ -223,6 +238,7 @@ static void *client_run(void *arg)
             fprintf(stderr, "bench_worker: %s invocation failed: %.300s\n",
                     c->side == SIDE_DIRECT || c->side == SIDE_DIRECT_N ? "direct"
                     : c->side == SIDE_FLOOR                            ? "floor"
+                    : c->side == SIDE_RELAY                            ? "relay"
                                                                        : "worker",
                     c->side == SIDE_WORKER || c->side == SIDE_PING ? body_of(&c->http) : reply);
     }
@@ -238,14 +254,23 @@ struct warm_result { /* one side, one client count, one repetition */
     double cpu_client_us, cpu_worker_us, cpu_agent_us; /* CPU per request */
 };
 
+/* CPU so far of what stands between client and agent on side (ns). */
+static uint64_t side_cpu_ns(enum side side)
+{
+    return side == SIDE_FLOOR   ? http_floor_cpu_ns(&floor_srv)
+           : side == SIDE_RELAY ? relay_cpu_ns()
+                                : proc_cpu_ns(opt.worker_pid);
+}
+
 static struct warm_result run_side(struct client *cl, int nclients, enum side side)
 {
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)nclients);
     pthread_t th[MAX_CLIENTS];
-    /* For the floor, "worker" CPU is that of the responder's threads. */
+    /* For the floors, "worker" CPU is that of the responder's threads, or of
+     * the relay's thread. */
     bool many = side == SIDE_RAW_N || side == SIDE_DIRECT_N;
-    uint64_t wcpu0 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu0 = 0;
+    uint64_t wcpu0 = side_cpu_ns(side), acpu0 = 0;
     for (int i = 0; i < MAX_CLIENTS; i++) /* all: the worker picks the container */
         acpu0 += many ? 0 : proc_cpu_ns(cl[i].agent_pid);
     for (int f = 0; many && f < fns.n; f++)
@@ -263,8 +288,7 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     for (int i = 0; i < nclients; i++)
         pthread_join(th[i], NULL);
     pthread_barrier_destroy(&bar);
-    uint64_t wcpu1 = side == SIDE_FLOOR ? http_floor_cpu_ns(&floor_srv) : proc_cpu_ns(opt.worker_pid), acpu1 = 0,
-             ccpu = 0;
+    uint64_t wcpu1 = side_cpu_ns(side), acpu1 = 0, ccpu = 0;
     for (int i = 0; i < MAX_CLIENTS; i++)
         acpu1 += many ? 0 : proc_cpu_ns(cl[i].agent_pid);
     for (int f = 0; many && f < fns.n; f++)
@@ -296,7 +320,8 @@ static struct warm_result run_side(struct client *cl, int nclients, enum side si
     r.mean_us = sum / (double)total / 1e3;
     r.tput = (double)total / ((double)(t1 - t0) / 1e9);
     r.cpu_client_us = (double)ccpu / nreq / 1e3;
-    r.cpu_worker_us = opt.worker_pid > 0 || side == SIDE_FLOOR ? (double)(wcpu1 - wcpu0) / nreq / 1e3 : NAN;
+    r.cpu_worker_us =
+        opt.worker_pid > 0 || side == SIDE_FLOOR || side == SIDE_RELAY ? (double)(wcpu1 - wcpu0) / nreq / 1e3 : NAN;
     r.cpu_agent_us = side == SIDE_PING || side == SIDE_FLOOR ? 0 : (double)(acpu1 - acpu0) / nreq / 1e3;
     if (side == SIDE_WORKER) {
         qsort(st, total, sizeof *st, cmp_u64);
@@ -420,6 +445,15 @@ json_t *warm_bench(struct http *ctl)
     }
     if (strcmp(lone, cl[0].cid) != 0)
         fprintf(stderr, "bench_worker: note: the worker used container %s, not one of ours\n", lone);
+    /* the relay floor speaks to the same agents, client i to cl[i]'s */
+    char relay_cids[MAX_CLIENTS][96];
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        snprintf(relay_cids[i], sizeof relay_cids[i], "%s", cl[i].cid);
+    int relay_port = relay_start(relay_cids, MAX_CLIENTS);
+    if (relay_port < 0)
+        die("cannot start the relay floor: %s", strerror(errno));
+    for (int i = 0; i < MAX_CLIENTS; i++) /* in order: the relay pairs its k-th connection with cl[k] */
+        cl[i].relay_tcp = tcp_connect("127.0.0.1", relay_port);
     if (opt.functions > 1)
         many_setup(ctl, cl);
 
@@ -441,18 +475,21 @@ json_t *warm_bench(struct http *ctl)
             res[r][k][first] = run_side(cl, n, first);
             res[r][k][second] = run_side(cl, n, second);
             res[r][k][SIDE_PING] = run_side(cl, n, SIDE_PING); /* HTTP floor, no agent */
-            /* worker without libcurl, and the transport floor with the same
-             * client, back to back, order flipped every time */
-            enum side a = (r + k) % 2 ? SIDE_FLOOR : SIDE_RAW, b = a == SIDE_RAW ? SIDE_FLOOR : SIDE_RAW;
-            res[r][k][a] = run_side(cl, n, a);
-            res[r][k][b] = run_side(cl, n, b);
+            /* worker without libcurl, the transport floor and the relay
+             * floor with the same client, back to back, order rotated */
+            enum side trio[3] = {SIDE_RAW, SIDE_FLOOR, SIDE_RELAY};
+            for (int t = 0; t < 3; t++) {
+                enum side sd = trio[(t + r + k) % 3];
+                res[r][k][sd] = run_side(cl, n, sd);
+            }
             fprintf(
                 stderr,
                 "  rep %d, %d client(s): worker p50 %.1f p99 %.1f us (%.0f/s) | direct p50 %.1f p99 %.1f us (%.0f/s)\n",
                 r + 1, n, res[r][k][0].p50_us, res[r][k][0].p99_us, res[r][k][0].tput, res[r][k][1].p50_us,
                 res[r][k][1].p99_us, res[r][k][1].tput);
-            fprintf(stderr, "                       raw client: worker p50 %.1f us | floor p50 %.1f us\n",
-                    res[r][k][SIDE_RAW].p50_us, res[r][k][SIDE_FLOOR].p50_us);
+            fprintf(stderr,
+                    "                       raw client: worker p50 %.1f us | floor p50 %.1f us | relay p50 %.1f us\n",
+                    res[r][k][SIDE_RAW].p50_us, res[r][k][SIDE_FLOOR].p50_us, res[r][k][SIDE_RELAY].p50_us);
             if (fns.n) { /* N functions: through the worker and straight to the N agents, order flipped */
                 enum side m = (r + k) % 2 ? SIDE_DIRECT_N : SIDE_RAW_N,
                           e = m == SIDE_RAW_N ? SIDE_DIRECT_N : SIDE_RAW_N;
@@ -480,7 +517,9 @@ json_t *warm_bench(struct http *ctl)
         for (int r_ = 0; r_ < R; r_++) {                                                                              \
             struct warm_result *w = &res[r_][k][SIDE_WORKER], *d = &res[r_][k][SIDE_DIRECT],                          \
                                *g = &res[r_][k][SIDE_PING], *x = &res[r_][k][SIDE_RAW], *f = &res[r_][k][SIDE_FLOOR], \
-                               *xm = &res[r_][k][SIDE_RAW_N], *dm = &res[r_][k][SIDE_DIRECT_N];                       \
+                               *xm = &res[r_][k][SIDE_RAW_N], *dm = &res[r_][k][SIDE_DIRECT_N],                       \
+                               *y = &res[r_][k][SIDE_RELAY];                                                          \
+            (void)y;                                                                                                  \
             (void)xm;                                                                                                 \
             (void)dm;                                                                                                 \
             (void)x;                                                                                                  \
@@ -499,18 +538,23 @@ json_t *warm_bench(struct http *ctl)
                       add99 = COLLECT(w->p99_us - d->p99_us), wt = COLLECT(w->tput), dt = COLLECT(d->tput),
                       wmean = COLLECT(w->mean_us), dmean = COLLECT(d->mean_us), stot = COLLECT(w->srv_total_p50_us),
                       sag = COLLECT(w->srv_agent_p50_us), sin = COLLECT(w->srv_total_p50_us - w->srv_agent_p50_us),
-                      err = COLLECT((double)(w->errors + d->errors + x->errors + f->errors)), gp50 = COLLECT(g->p50_us),
-                      gp99 = COLLECT(g->p99_us), gt = COLLECT(g->tput), xp50 = COLLECT(x->p50_us),
-                      xp99 = COLLECT(x->p99_us), xt = COLLECT(x->tput), xadd50 = COLLECT(x->p50_us - d->p50_us),
-                      xadd99 = COLLECT(x->p99_us - d->p99_us), cw_c = COLLECT(w->cpu_client_us),
-                      cw_w = COLLECT(w->cpu_worker_us), cw_a = COLLECT(w->cpu_agent_us),
-                      cd_c = COLLECT(d->cpu_client_us), cd_a = COLLECT(d->cpu_agent_us),
-                      cg_c = COLLECT(g->cpu_client_us), cg_w = COLLECT(g->cpu_worker_us),
-                      cx_c = COLLECT(x->cpu_client_us), cx_w = COLLECT(x->cpu_worker_us),
-                      cx_a = COLLECT(x->cpu_agent_us), fp50 = COLLECT(f->p50_us), fp99 = COLLECT(f->p99_us),
-                      ft = COLLECT(f->tput), over50 = COLLECT(x->p50_us - f->p50_us - d->p50_us),
+                      err = COLLECT((double)(w->errors + d->errors + x->errors + f->errors + y->errors)),
+                      gp50 = COLLECT(g->p50_us), gp99 = COLLECT(g->p99_us), gt = COLLECT(g->tput),
+                      xp50 = COLLECT(x->p50_us), xp99 = COLLECT(x->p99_us), xt = COLLECT(x->tput),
+                      xadd50 = COLLECT(x->p50_us - d->p50_us), xadd99 = COLLECT(x->p99_us - d->p99_us),
+                      cw_c = COLLECT(w->cpu_client_us), cw_w = COLLECT(w->cpu_worker_us),
+                      cw_a = COLLECT(w->cpu_agent_us), cd_c = COLLECT(d->cpu_client_us),
+                      cd_a = COLLECT(d->cpu_agent_us), cg_c = COLLECT(g->cpu_client_us),
+                      cg_w = COLLECT(g->cpu_worker_us), cx_c = COLLECT(x->cpu_client_us),
+                      cx_w = COLLECT(x->cpu_worker_us), cx_a = COLLECT(x->cpu_agent_us), fp50 = COLLECT(f->p50_us),
+                      fp99 = COLLECT(f->p99_us), ft = COLLECT(f->tput),
+                      over50 = COLLECT(x->p50_us - f->p50_us - d->p50_us),
                       fshare = COLLECT(100.0 * f->p50_us / (x->p50_us - d->p50_us)), cf_c = COLLECT(f->cpu_client_us),
-                      cf_s = COLLECT(f->cpu_worker_us);
+                      cf_s = COLLECT(f->cpu_worker_us), yp50 = COLLECT(y->p50_us), yp99 = COLLECT(y->p99_us),
+                      yt = COLLECT(y->tput), yadd50 = COLLECT(y->p50_us - d->p50_us),
+                      xover_y = COLLECT(x->p50_us - y->p50_us), cy_c = COLLECT(y->cpu_client_us),
+                      cy_s = COLLECT(y->cpu_worker_us), cy_a = COLLECT(y->cpu_agent_us),
+                      cx_over_y = COLLECT(x->cpu_worker_us / y->cpu_worker_us), xt_over_y = COLLECT(x->tput / y->tput);
         printf("\nwarm no-op, %d client(s)                        median   [   min    –    max   ] over %d reps\n",
                conf[k], R);
         print_row("worker p50", wp50, "us");
@@ -541,6 +585,13 @@ json_t *warm_bench(struct http *ctl)
         print_row("  floor throughput", ft, "req/s");
         print_row("  floor share of added p50 (raw)", fshare, "%");
         print_row("worker over floor p50 (raw-floor-direct)", over50, "us");
+        print_row("relay floor p50 (raw client)", yp50, "us");
+        print_row("relay floor p99 (raw client)", yp99, "us");
+        print_row("  relay throughput", yt, "inv/s");
+        print_row("  relay added p50 (relay - direct)", yadd50, "us");
+        print_row("worker over relay p50 (raw - relay)", xover_y, "us");
+        print_row2("worker CPU / relay CPU per request", cx_over_y, "x");
+        print_row2("worker throughput / relay throughput", xt_over_y, "x");
         printf("  CPU per request (us): client / worker / agent\n");
         printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker (libcurl)", cw_c.med, cw_w.med, cw_a.med);
         printf("    %-32s %6.1f / %6.1f / %6.1f\n", "via worker (raw client)", cx_c.med, cx_w.med, cx_a.med);
@@ -548,6 +599,8 @@ json_t *warm_bench(struct http *ctl)
         printf("    %-32s %6.1f / %6.1f /    -\n", "GET /ping (libcurl)", cg_c.med, cg_w.med);
         printf("    %-32s %6.1f / %6.1f /    -   (responder threads)\n", "TCP HTTP floor (raw client)", cf_c.med,
                cf_s.med);
+        printf("    %-32s %6.1f / %6.1f / %6.1f (relay thread)\n", "relay floor (raw client)", cy_c.med, cy_s.med,
+               cy_a.med);
         if (err.max > 0)
             print_row("errors", err, "");
         json_t *j = json_object();
@@ -588,6 +641,16 @@ json_t *warm_bench(struct http *ctl)
                       spread_json(cg_w), "raw_client", "client", spread_json(cx_c), "worker", spread_json(cx_w)));
         json_object_set_new(json_object_get(j, "cpu_us_per_request"), "floor",
                             json_pack("{s:o, s:o}", "client", spread_json(cf_c), "responder", spread_json(cf_s)));
+        json_object_set_new(json_object_get(j, "cpu_us_per_request"), "relay",
+                            json_pack("{s:o, s:o, s:o}", "client", spread_json(cy_c), "relay", spread_json(cy_s),
+                                      "agent", spread_json(cy_a)));
+        json_object_set_new(j, "relay_p50_us", spread_json(yp50));
+        json_object_set_new(j, "relay_p99_us", spread_json(yp99));
+        json_object_set_new(j, "relay_throughput_per_s", spread_json(yt));
+        json_object_set_new(j, "relay_added_p50_us", spread_json(yadd50));
+        json_object_set_new(j, "rawclient_over_relay_p50_us", spread_json(xover_y));
+        json_object_set_new(j, "worker_cpu_over_relay_cpu", spread_json(cx_over_y));
+        json_object_set_new(j, "rawclient_over_relay_throughput", spread_json(xt_over_y));
         json_t *reps = json_array();
         for (int r = 0; r < R; r++)
             json_array_append_new(
@@ -679,6 +742,7 @@ json_t *warm_bench(struct http *ctl)
         close(cl[i].sock);
         close(cl[i].tcp);
         close(cl[i].floor_tcp);
+        close(cl[i].relay_tcp);
         free(cl[i].lat_ns);
         free(cl[i].srv_total);
         free(cl[i].srv_agent);
@@ -692,5 +756,6 @@ json_t *warm_bench(struct http *ctl)
     free(fns.req_len);
     memset(&fns, 0, sizeof fns);
     http_floor_stop(&floor_srv);
+    relay_stop();
     return out;
 }

@@ -127,6 +127,28 @@ static void every_escape_is_written_as_jansson_writes_it(void **state)
 
 /* ---- the answer ---- */
 
+/* Integers are written by hand (not snprintf): every edge as jansson. */
+static void integers_are_written_as_jansson_writes_them(void **state)
+{
+    (void)state;
+    const int64_t vals[] = {0, 1, -1, 9, 10, -10, 99, 100, 1234567, -1234567, 4294967296LL, INT64_MAX, INT64_MIN,
+                            INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        struct ilu_json_out o = {0};
+        ilu_json_out_open(&o);
+        ilu_json_out_member_int(&o, "n", vals[i]);
+        ilu_json_out_close(&o);
+        ilu_json_out_raw(&o, "", 1);
+        json_t *tree = json_pack("{s:I}", "n", (json_int_t)vals[i]);
+        char *want = json_dumps(tree, JSON_COMPACT);
+        assert_false(o.failed);
+        assert_string_equal(o.buf, want);
+        free(want);
+        json_decref(tree);
+        free(o.buf);
+    }
+}
+
 static void assert_answer_matches_the_tree(const struct ilu_invocation *inv)
 {
     json_t *tree = ilu_invocation_result_json(inv);
@@ -200,6 +222,7 @@ int main(void)
         cmocka_unit_test(replies_an_agent_may_not_send_say_why),
         cmocka_unit_test(duration_that_is_not_a_number_reads_as_zero),
         cmocka_unit_test(every_escape_is_written_as_jansson_writes_it),
+        cmocka_unit_test(integers_are_written_as_jansson_writes_them),
         cmocka_unit_test(answer_text_is_the_trees_compact_dump),
         cmocka_unit_test(big_result_is_written_whole),
     };

@@ -131,8 +131,8 @@ static void every_escape_is_written_as_jansson_writes_it(void **state)
 static void integers_are_written_as_jansson_writes_them(void **state)
 {
     (void)state;
-    const int64_t vals[] = {0, 1, -1, 9, 10, -10, 99, 100, 1234567, -1234567, 4294967296LL, INT64_MAX, INT64_MIN,
-                            INT64_MIN + 1};
+    const int64_t vals[] = {0,       1,        -1,           9,         10,        -10,          99, 100,
+                            1234567, -1234567, 4294967296LL, INT64_MAX, INT64_MIN, INT64_MIN + 1};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         struct ilu_json_out o = {0};
         ilu_json_out_open(&o);

@@ -8,6 +8,10 @@
  * added latency (controller - direct) and the ratio (controller / direct) at
  * p50 and p99, each as median [min - max] over repetitions, and the medians of
  * the controller's own `controller_us` and the worker's `timings.total_us`.
+ * Two floors run in the same rotation with the same client: the relay floor
+ * (relay_floor.h: a minimal one-thread relay forwarding the same bytes to the
+ * same worker, what any HTTP hop in front of the worker pays) and the HTTP
+ * floor (http_floor.h: a minimal responder, one loopback HTTP exchange).
  *
  * Usage: ctl_bench --controller URL --worker URL --function-dir DIR
  *                  [--reps 5] [--requests 2000] [--warmup 200]
@@ -24,7 +28,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "http_floor.h"
 #include "proc_cpu.h"
+#include "relay_floor.h"
 
 #define FN_NAME    "ctl-bench-noop"
 #define FN_VERSION "1"
@@ -169,16 +175,22 @@ struct side_result {
 
 static long not_warm; /* measured answers whose container_state is not "warm" */
 
+static struct relay_floor relay_srv;
+static struct http_floor floor_srv;
+
+/* side "floor": the minimal responder's answer is not an invocation's;
+ * side "relay": the controller's CPU columns hold the relay thread's. */
 static struct side_result run_side(struct client *c, const char *side, int n, double *lat, double *ctl_us,
                                    double *ctl_med)
 {
     double *tot = malloc((size_t)n * sizeof *tot);
     if (!tot)
         die("out of memory");
-    uint64_t c0 = proc_cpu_ns(ctl_pid), w0 = proc_cpu_ns(wrk_pid);
+    bool floor = !strcmp(side, "floor"), relay = !strcmp(side, "relay");
+    uint64_t c0 = relay ? relay_floor_cpu_ns(&relay_srv) : proc_cpu_ns(ctl_pid), w0 = proc_cpu_ns(wrk_pid);
     for (int i = 0; i < n; i++) {
         lat[i] = (double)invoke(c, side) / 1000.0;
-        if (!strstr(c->body, "\"warm\""))
+        if (!floor && !strstr(c->body, "\"warm\""))
             not_warm++;
         tot[i] = 0;
         const char *t = strstr(c->body, "\"timings\"");
@@ -187,7 +199,7 @@ static struct side_result run_side(struct client *c, const char *side, int n, do
         if (ctl_us)
             ctl_us[i] = (double)field_ll(c->body, "controller_us");
     }
-    uint64_t c1 = proc_cpu_ns(ctl_pid), w1 = proc_cpu_ns(wrk_pid);
+    uint64_t c1 = relay ? relay_floor_cpu_ns(&relay_srv) : proc_cpu_ns(ctl_pid), w1 = proc_cpu_ns(wrk_pid);
     struct side_result r = {pct(lat, (size_t)n, 0.5), pct(lat, (size_t)n, 0.99), pct(tot, (size_t)n, 0.5),
                             (double)(c1 - c0) / 1000.0 / n, (double)(w1 - w0) / 1000.0 / n};
     if (ctl_us)
@@ -224,10 +236,21 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > 64 || requests < 1 || warmup < 0)
         die("--reps must be 1..64, --requests >= 1, --warmup >= 0");
 
+    char wrk_host[64];
+    int wrk_port;
+    if (sscanf(wrk_url, "http://%63[0-9.]:%d", wrk_host, &wrk_port) != 2)
+        die("--worker must be http://<IPv4>:<port> (the relay floor connects to it): %s", wrk_url);
+    if (relay_floor_start_http(&relay_srv, wrk_host, wrk_port) != 0 || http_floor_start(&floor_srv) != 0)
+        die("cannot start the floors");
+    char relay_url[64], floor_url[64];
+    snprintf(relay_url, sizeof relay_url, "http://127.0.0.1:%d", relay_srv.port);
+    snprintf(floor_url, sizeof floor_url, "http://127.0.0.1:%d", floor_srv.port);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct client ctl, wrk;
+    struct client ctl, wrk, rel, flo;
     client_init(&ctl, ctl_url);
     client_init(&wrk, wrk_url);
+    client_init(&rel, relay_url);
+    client_init(&flo, floor_url);
 
     char reg[4096];
     snprintf(reg, sizeof reg,
@@ -242,6 +265,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < warmup; i++) {
         invoke(&ctl, "controller");
         invoke(&wrk, "direct");
+        invoke(&rel, "relay");
+        invoke(&flo, "floor");
     }
     if (!strstr(ctl.body, "\"warm\"") || !strstr(wrk.body, "\"warm\""))
         die("after warm-up the answers are not warm: controller %s / direct %s", ctl.body, wrk.body);
@@ -250,22 +275,26 @@ int main(int argc, char **argv)
     if (!lat || !cus)
         die("out of memory");
     double c50[64], c99[64], d50[64], d99[64], a50[64], a99[64], r50[64], r99[64], cmed[64], ctot[64], dtot[64];
-    double ccpu_c[64], ccpu_w[64], dcpu_w[64];
+    double ccpu_c[64], ccpu_w[64], dcpu_w[64], y50[64], y99[64], ya50[64], cy50[64], ycpu[64], f50[64];
     for (int r = 0; r < reps; r++) {
-        struct side_result cr = {0}, dr = {0};
-        for (int k = 0; k < 2; k++) {
-            if ((k == 0) == (r % 2 == 0))
-                cr = run_side(&ctl, "controller", requests, lat, cus, &cmed[r]);
-            else
-                dr = run_side(&wrk, "direct", requests, lat, NULL, NULL);
+        struct side_result cr = {0}, dr = {0}, yr = {0}, fr = {0};
+        for (int k = 0; k < 4; k++) { /* the four sides, their order rotated every repetition */
+            switch ((k + r) % 4) {
+            case 0: cr = run_side(&ctl, "controller", requests, lat, cus, &cmed[r]); break;
+            case 1: dr = run_side(&wrk, "direct", requests, lat, NULL, NULL); break;
+            case 2: yr = run_side(&rel, "relay", requests, lat, NULL, NULL); break;
+            default: fr = run_side(&flo, "floor", requests, lat, NULL, NULL);
+            }
         }
+        y50[r] = yr.p50, y99[r] = yr.p99, ya50[r] = yr.p50 - dr.p50, cy50[r] = cr.p50 - yr.p50;
+        ycpu[r] = yr.ctl_cpu_us, f50[r] = fr.p50;
         c50[r] = cr.p50, c99[r] = cr.p99, d50[r] = dr.p50, d99[r] = dr.p99;
         a50[r] = cr.p50 - dr.p50, a99[r] = cr.p99 - dr.p99;
         r50[r] = cr.p50 / dr.p50, r99[r] = cr.p99 / dr.p99;
         ctot[r] = cr.total_us_p50, dtot[r] = dr.total_us_p50;
         ccpu_c[r] = cr.ctl_cpu_us, ccpu_w[r] = cr.wrk_cpu_us, dcpu_w[r] = dr.wrk_cpu_us;
-        fprintf(stderr, "rep %d/%d (%s first): controller p50 %.1f us, direct p50 %.1f us\n", r + 1, reps,
-                r % 2 == 0 ? "controller" : "direct", cr.p50, dr.p50);
+        fprintf(stderr, "rep %d/%d: controller p50 %.1f us, direct p50 %.1f us, relay p50 %.1f us, floor p50 %.1f us\n",
+                r + 1, reps, cr.p50, dr.p50, yr.p50, fr.p50);
     }
 
     time_t now = time(NULL);
@@ -283,21 +312,31 @@ int main(int argc, char **argv)
     row("direct to worker p99", d99, reps, "us");
     row("added p99 (controller - direct)", a99, reps, "us");
     row("ratio p99 (controller / direct)", r99, reps, "x");
+    row("via relay floor p50", y50, reps, "us");
+    row("via relay floor p99", y99, reps, "us");
+    row("relay added p50 (relay - direct)", ya50, reps, "us");
+    row("controller over relay p50", cy50, reps, "us");
+    row("HTTP floor p50 (minimal responder)", f50, reps, "us");
     row("controller_us p50 (in controller)", cmed, reps, "us");
     row("worker total_us p50, via controller", ctot, reps, "us");
     row("worker total_us p50, direct", dtot, reps, "us");
     if (ctl_pid > 0)
         row("controller CPU per request", ccpu_c, reps, "us");
+    row("relay floor CPU per request", ycpu, reps, "us");
     if (wrk_pid > 0) {
         row("worker CPU per request, via controller", ccpu_w, reps, "us");
         row("worker CPU per request, direct", dcpu_w, reps, "us");
     }
-    printf("  answers not warm: %ld of %ld\n", not_warm, 2L * reps * requests);
+    printf("  answers not warm: %ld of %ld\n", not_warm, 3L * reps * requests);
 
     free(lat);
     free(cus);
     client_free(&ctl);
     client_free(&wrk);
+    client_free(&rel);
+    client_free(&flo);
     curl_global_cleanup();
+    relay_floor_stop(&relay_srv);
+    http_floor_stop(&floor_srv);
     return 0;
 }

@@ -2,8 +2,8 @@
  *   main.c    options, registering the function, the run, the JSON file
  *   common.c  options, clock, die, libcurl client, agent protocol, containers
  *   stats.c   percentiles and the spread over repetitions, rows and JSON
- *   warm.c    the warm phase (worker, direct, /ping, raw client, floors)
- *   relay.c   the relay floor: client -> agent -> client with nothing else
+ *   warm.c    the warm phase (worker, direct, /ping, raw client, the HTTP
+ *             floor of ../http_floor.h, the relay floor of ../relay_floor.h)
  *   cold.c    the cold phase (worker side, pairs with the by-hand side)
  *   hand.c    a container started by hand with the runtime, and its cleanup */
 #ifndef BENCH_WORKER_H
@@ -121,17 +121,6 @@ extern char raw_req[512]; /* POST /invoke as bytes, for the raw-socket client (m
 extern size_t raw_req_len;
 /* The warm phase: prints its table, returns its JSON. */
 json_t *warm_bench(struct http *ctl);
-
-/* ---- relay.c ---- */
-
-/* Start the relay floor on 127.0.0.1 (an ephemeral port, returned; -1 on
- * failure): its k-th client connection is relayed to the agent of cids[k]
- * (n <= MAX_CLIENTS, its own connection to each). */
-int relay_start(const char cids[][96], int n);
-/* On-CPU time of the relay's thread so far (ns). */
-uint64_t relay_cpu_ns(void);
-/* Stop its thread and close its sockets (after the clients closed theirs). */
-void relay_stop(void);
 
 /* ---- cold.c ---- */
 

@@ -1,7 +1,7 @@
 /* bench_worker: the warm phase. Closed-loop no-op invocations with 1 and 2
  * clients through the worker (libcurl, and a raw-socket client), straight
  * to the agents of the same warm containers, GET /ping, and the transport
- * floor (http_floor.h) and the relay floor (relay.c); sides alternate
+ * floor (http_floor.h) and the relay floor (relay_floor.h); sides alternate
  * within every repetition. With
  * --functions N > 1, also the raw-socket client over N distinct functions
  * (one warm container each, round robin) and the same clients straight to
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../http_floor.h"
+#include "../relay_floor.h"
 #include "../proc_cpu.h"
 #include "bench_worker.h"
 
@@ -124,13 +125,14 @@ enum side {
     SIDE_PING,
     SIDE_RAW,
     SIDE_FLOOR,
-    SIDE_RELAY, /* the raw client through the relay floor (relay.c) to the same agents */
+    SIDE_RELAY, /* the raw client through the relay floor (relay_floor.h) to the same agents */
     SIDE_RAW_N,
     SIDE_DIRECT_N,
     SIDE_COUNT
 };
 
 static struct http_floor floor_srv;
+static struct relay_floor relay_srv;
 
 /* The N functions of --functions: their warm container, its agent, and
  * POST /invoke as bytes for each. */
@@ -258,7 +260,7 @@ struct warm_result { /* one side, one client count, one repetition */
 static uint64_t side_cpu_ns(enum side side)
 {
     return side == SIDE_FLOOR   ? http_floor_cpu_ns(&floor_srv)
-           : side == SIDE_RELAY ? relay_cpu_ns()
+           : side == SIDE_RELAY ? relay_floor_cpu_ns(&relay_srv)
                                 : proc_cpu_ns(opt.worker_pid);
 }
 
@@ -445,15 +447,16 @@ json_t *warm_bench(struct http *ctl)
     }
     if (strcmp(lone, cl[0].cid) != 0)
         fprintf(stderr, "bench_worker: note: the worker used container %s, not one of ours\n", lone);
-    /* the relay floor speaks to the same agents, client i to cl[i]'s */
-    char relay_cids[MAX_CLIENTS][96];
+    /* the relay floor speaks to the same agents (its own connections),
+     * client i to cl[i]'s */
+    int relay_agents[MAX_CLIENTS];
     for (int i = 0; i < MAX_CLIENTS; i++)
-        snprintf(relay_cids[i], sizeof relay_cids[i], "%s", cl[i].cid);
-    int relay_port = relay_start(relay_cids, MAX_CLIENTS);
-    if (relay_port < 0)
+        if ((relay_agents[i] = agent_connect(cl[i].cid, false)) < 0)
+            die("cannot connect the relay floor to the agent of %s", cl[i].cid);
+    if (relay_floor_start_agents(&relay_srv, relay_agents, MAX_CLIENTS) != 0)
         die("cannot start the relay floor: %s", strerror(errno));
     for (int i = 0; i < MAX_CLIENTS; i++) /* in order: the relay pairs its k-th connection with cl[k] */
-        cl[i].relay_tcp = tcp_connect("127.0.0.1", relay_port);
+        cl[i].relay_tcp = tcp_connect("127.0.0.1", relay_srv.port);
     if (opt.functions > 1)
         many_setup(ctl, cl);
 
@@ -756,6 +759,6 @@ json_t *warm_bench(struct http *ctl)
     free(fns.req_len);
     memset(&fns, 0, sizeof fns);
     http_floor_stop(&floor_srv);
-    relay_stop();
+    relay_floor_stop(&relay_srv);
     return out;
 }

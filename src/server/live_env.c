@@ -75,12 +75,8 @@ static void live_log_write(void *ctx, int level, const char *line)
     (void)level;
     struct ilu_live_env *le = ctx;
     /* whole lines: the I/O loops (http.io_threads) log from their threads */
-    if (le->log_to_stderr) {
-        flockfile(stderr);
-        fputs(line, stderr);
-        fputc('\n', stderr);
-        funlockfile(stderr);
-    }
+    if (le->log_to_stderr) /* one write per line: stderr is unbuffered, and fprintf formats it whole first */
+        fprintf(stderr, "%s\n", line);
     if (le->log_file) {
         flockfile(le->log_file);
         fputs(line, le->log_file);

@@ -41,6 +41,35 @@ struct lg_req {
 };
 
 static const char *default_bearer;
+/* Inside an answer callback (its connection's evhttp read path is on the
+ * stack): requests made there are left to evhttp's own write path. */
+static __thread unsigned in_answer_cb;
+
+/* evhttp queues what it sends and writes it on a later loop turn, when
+ * epoll says the socket is writable: write interest switched on (an
+ * epoll_ctl), an epoll_wait that returns at once, the write, write interest
+ * off (one more epoll_ctl). Here it is written at once, as evhttp's
+ * bufferevent would (the output's front unfrozen around the write); when it
+ * all went, evhttp's write callback runs now (a server's request is done
+ * and the next one may be read; a client's request waits for its answer),
+ * and the write interest it switched on goes off again before the loop
+ * applies either change. What did not go (a full socket, a connection not
+ * yet made, an error) stays for evhttp's own path. */
+void ilu_evhttp_write_now(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    int fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (!evbuffer_get_length(out))
+        return;
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write(out, fd);
+    evbuffer_freeze(out, 1);
+    if (n > 0 && evbuffer_get_length(out) == 0)
+        bufferevent_trigger(bev, EV_WRITE, 0);
+}
 
 void ilu_http_client_set_default_bearer(const char *token)
 {
@@ -175,10 +204,12 @@ static void on_answer(struct evhttp_request *req, void *arg)
     r->conn->current = NULL;
     r->conn->next_idle = h->idle;
     h->idle = r->conn;
+    in_answer_cb++;
     if (r->cb_sent)
         r->cb_sent(r->arg, status, answer, text, len, status ? NULL : transport, status || r->sent);
     else
         r->cb(r->arg, status, answer, status ? NULL : transport);
+    in_answer_cb--;
     json_decref(answer);
     free(r);
 }
@@ -217,7 +248,8 @@ static int request(struct ilu_http_client *h, const char *path, const char *body
     }
     h->in_flight++;
     /* on failure evhttp frees req and calls on_answer with NULL */
-    evhttp_make_request(c->evcon, req, body ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path);
+    if (evhttp_make_request(c->evcon, req, body ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path) == 0 && !in_answer_cb)
+        ilu_evhttp_write_now(c->evcon);
     return 0;
 }
 

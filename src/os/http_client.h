@@ -57,4 +57,11 @@ int ilu_http_client_call(struct ilu_http_client *h, const char *path, json_t *bo
 /* Requests sent and not answered yet. */
 unsigned ilu_http_client_in_flight(const struct ilu_http_client *h);
 
+struct evhttp_connection;
+/* Write what evhttp just queued on evcon (a request, or a server's answer)
+ * at once instead of on a later loop turn, and when all of it went run
+ * evhttp's write callback now (see http_client.c). Not for a connection
+ * whose evhttp callback is on the stack. NULL: nothing. */
+void ilu_evhttp_write_now(struct evhttp_connection *evcon);
+
 #endif

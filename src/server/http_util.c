@@ -1,4 +1,5 @@
 #include "http_util.h"
+#include "os/http_client.h"
 #include "os/random.h"
 
 #include <errno.h>
@@ -183,6 +184,9 @@ static __thread size_t conn_by_fd_len;
 /* Servers listening, for the accept error callback. Both are per thread:
  * each event loop (http.io_threads) has its own servers and connections. */
 static __thread struct ilu_http_server *servers;
+/* Inside an API handler called by evhttp's read path (answers given there
+ * are left to evhttp's own write path: see write_answer_now). */
+static __thread unsigned in_handler;
 
 static void servers_remove(struct ilu_http_server *s)
 {
@@ -443,6 +447,14 @@ static struct evhttp_bound_socket *bind_shared(struct ilu_http_server *s, const 
     return b;
 }
 
+static void on_any_request(struct evhttp_request *req, void *arg)
+{
+    struct ilu_http_server *s = arg;
+    in_handler++;
+    s->cb(req, s->cb_arg);
+    in_handler--;
+}
+
 int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, const char *address, uint16_t port,
                           bool reuse_port, const struct ilu_http_limits *limits, size_t max_body,
                           const struct ilu_log *log, void (*cb)(struct evhttp_request *, void *), void *arg,
@@ -480,7 +492,9 @@ int ilu_http_server_start(struct ilu_http_server *s, struct event_base *base, co
      * 405 instead of evhttp's HTML 501 */
     evhttp_set_allowed_methods(s->http, 0xffff);
     evhttp_set_bevcb(s->http, on_new_bev, s);
-    evhttp_set_gencb(s->http, cb, arg);
+    s->cb = cb;
+    s->cb_arg = arg;
+    evhttp_set_gencb(s->http, on_any_request, s);
     s->bound = reuse_port ? bind_shared(s, address, port) : evhttp_bind_socket_with_handle(s->http, address, port);
     if (!s->bound) {
         ilu_http_server_free(s);
@@ -611,11 +625,24 @@ void ilu_http_pending_drop(struct ilu_http_pending *p)
     free(p);
 }
 
+/* The answer evhttp just queued, written at once (ilu_evhttp_write_now),
+ * but not inside a handler that evhttp's read path called: evhttp is then
+ * mid-request on this connection and its write path is left to do the work.
+ * evcon is the request's connection taken before evhttp_send_reply (NULL:
+ * it had none, and evhttp freed the request at once). */
+static void write_answer_now(struct evhttp_connection *evcon)
+{
+    if (!in_handler)
+        ilu_evhttp_write_now(evcon);
+}
+
 void ilu_http_send_text(struct evhttp_request *req, int status, const char *content_type, struct evbuffer *buf)
 {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
     evhttp_send_reply(req, status, reason_phrase(status), buf);
     evbuffer_free(buf);
+    write_answer_now(evcon);
 }
 
 void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbuffer *buf, const char *tid)
@@ -624,8 +651,10 @@ void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbu
     evhttp_add_header(headers, "Content-Type", "application/json");
     if (tid)
         evhttp_add_header(headers, "X-Transaction-Id", tid);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     evhttp_send_reply(req, status, reason_phrase(status), buf);
     evbuffer_free(buf);
+    write_answer_now(evcon);
 }
 
 void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf)

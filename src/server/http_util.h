@@ -45,7 +45,9 @@ struct ilu_http_server {
     const struct timeval *request_tv; /* common timeout of request_timeout_ms */
     int paused_full, paused_fds;
     struct ilu_http_server *next_server;
-    uint64_t tid_seed, tid_seq; /* ids of errors answered before routing */
+    uint64_t tid_seed, tid_seq;                  /* ids of errors answered before routing */
+    void (*cb)(struct evhttp_request *, void *); /* the API's handler, and its argument */
+    void *cb_arg;
 };
 
 /* Listen on address:port and hand every request to cb(req, arg). max_body

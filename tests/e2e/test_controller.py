@@ -117,6 +117,13 @@ class ControllerTest(unittest.TestCase):
         d = worker.client.post("/invoke", raw, timeout=30)
         self.assertEqual(d.status, 200, repr(d))
         self.assertEqual(keys[:-2], list(d.json.keys()))
+        # large bytes both ways (more than one socket write may take)
+        big = "n" * 600_000
+        r = self.ctl.post("/invoke", {"function_name": "hello", "function_version": "1",
+                                      "json_args": json.dumps({"name": big})}, timeout=60)
+        self.assertEqual(r.status, 200, repr(r)[:300])
+        self.assertEqual(r.result()["body"]["greeting"], f"Hello {big} from python!")
+        self.assertIsInstance(r.json.get("controller_us"), int)
         # an answer the controller writes itself (unknown function) is JSON too
         e = self.ctl.post("/invoke", '{"function_name": "nope", "function_version": "1"}', timeout=30)
         self.assertEqual(e.status, 404, repr(e))

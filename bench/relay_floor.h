@@ -82,18 +82,18 @@ static inline void relay_forward(struct relay_floor *r, struct relay_conn *c)
     size_t n = c->upstream_busy ? 0 : hf_request_len(c->in, c->have);
     if (!n || n == (size_t)-1)
         return;
-    ssize_t w;
+    bool sent;
     if (r->http) {
-        w = write(c->ufd, c->in, n) == (ssize_t)n ? 0 : -1;
+        sent = write(c->ufd, c->in, n) == (ssize_t)n;
     } else {
         unsigned char req[16 + 2];
         uint64_t cmd = 1, len = 2; /* little-endian host (x86) */
         memcpy(req, &cmd, 8);
         memcpy(req + 8, &len, 8);
         memcpy(req + 16, "{}", 2);
-        w = write(c->ufd, req, sizeof req) == (ssize_t)sizeof req ? 0 : -1;
+        sent = write(c->ufd, req, sizeof req) == (ssize_t)sizeof req;
     }
-    if (w < 0) {
+    if (!sent) {
         relay_close_client(r, c);
         return;
     }

@@ -1,6 +1,8 @@
 /* See json_out.h. */
 #include "api/json_out.h"
 
+#include "core/decimal.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,18 +98,10 @@ void ilu_json_out_member_string(struct ilu_json_out *o, const char *key, const c
 
 void ilu_json_out_member_int(struct ilu_json_out *o, const char *key, int64_t v)
 {
-    /* digits by hand: snprintf's format parsing costs more than the digits,
-     * on the integers of every invocation's answer */
-    char num[24], *end = num + sizeof num, *p = end;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
+    char num[24];
+    char *end = ilu_put_i64(num, v); /* not snprintf: on every invocation's answer */
     ilu_json_out_key(o, key);
-    ilu_json_out_raw(o, p, (size_t)(end - p));
+    ilu_json_out_raw(o, num, (size_t)(end - num));
 }
 
 void ilu_json_out_member_bool(struct ilu_json_out *o, const char *key, bool v)

@@ -1,5 +1,7 @@
 #include "status_log.h"
 
+#include "core/decimal.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -61,14 +63,8 @@ void lg_status_log_sample(struct lg_status_log *l, double t_ms, const char *work
     o += n;
     struct ilu_worker_status copy = *st;
     for (size_t i = 0; i < N_FIELDS; i++) {
-        char digits[24], *d = digits + sizeof digits;
-        uint64_t v = *field_of(&copy, i);
-        do
-            *--d = (char)('0' + v % 10);
-        while (v /= 10);
         *o++ = ',';
-        memcpy(o, d, (size_t)(digits + sizeof digits - d));
-        o += digits + sizeof digits - d;
+        o = ilu_put_u64(o, *field_of(&copy, i));
     }
     *o++ = ',';
     if (isfinite(cpu_util))

@@ -1,5 +1,6 @@
 #include "trace_plan.h"
 
+#include "core/decimal.h"
 #include "os/file.h"
 
 #include <errno.h>
@@ -590,14 +591,7 @@ struct ilu_inv_record *lg_trace_record(struct lg_ctx *ctx, const struct lg_trace
         len = sizeof rec->tid - 22;
     memcpy(rec->tid, tid_prefix, len);
     rec->tid[len++] = '-';
-    char digits[21];
-    int n = 0;
-    do
-        digits[n++] = (char)('0' + row % 10);
-    while ((row /= 10));
-    while (n)
-        rec->tid[len++] = digits[--n];
-    rec->tid[len] = 0;
+    *ilu_put_u64(rec->tid + len, row) = 0;
     return rec;
 }
 

@@ -1,5 +1,7 @@
 #include "report/report.h"
 
+#include "core/decimal.h"
+
 #include "worker/worker.h"
 
 #include <math.h>
@@ -435,21 +437,6 @@ static char *put_str(char *o, const char *s)
     return o + n;
 }
 
-static char *put_int(char *o, long long v)
-{
-    char tmp[24];
-    int len = 0, neg = v < 0;
-    unsigned long long u = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do
-        tmp[len++] = (char)('0' + u % 10);
-    while ((u /= 10));
-    if (neg)
-        *o++ = '-';
-    while (len)
-        *o++ = tmp[--len];
-    return o;
-}
-
 /* Hands the buffered rows to the output; remembers its first error. */
 static void csv_flush(struct ilu_report *r)
 {
@@ -513,19 +500,19 @@ static int csv_row(struct ilu_report *r, const struct ilu_inv_record *rec)
         o = put_ms(o, timings[i]);
     }
     *o++ = ',';
-    o = put_int(o, rec->success);
+    o = ilu_put_i64(o, rec->success);
     *o++ = ',';
-    o = put_int(o, rec->http_status);
+    o = ilu_put_i64(o, rec->http_status);
     *o++ = ',';
     o = put_str(o, rec->error_kind);
     *o++ = ',';
     o = put_str(o, err_text);
     *o++ = ',';
     if (rec->client >= 0)
-        o = put_int(o, rec->client);
+        o = ilu_put_i64(o, rec->client);
     *o++ = ',';
     if (rec->step >= 0)
-        o = put_int(o, rec->step);
+        o = ilu_put_i64(o, rec->step);
     *o++ = ',';
     o = put_str(o, ilu_sandbox_kind_name(rec->sandbox));
     *o++ = '\n';

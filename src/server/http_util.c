@@ -185,7 +185,7 @@ static __thread size_t conn_by_fd_len;
  * each event loop (http.io_threads) has its own servers and connections. */
 static __thread struct ilu_http_server *servers;
 /* Inside an API handler called by evhttp's read path (answers given there
- * are left to evhttp's own write path: see write_answer_now). */
+ * are left to evhttp's own write path: see send_reply). */
 static __thread unsigned in_handler;
 
 static void servers_remove(struct ilu_http_server *s)
@@ -625,24 +625,24 @@ void ilu_http_pending_drop(struct ilu_http_pending *p)
     free(p);
 }
 
-/* The answer evhttp just queued, written at once (ilu_evhttp_write_now),
- * but not inside a handler that evhttp's read path called: evhttp is then
+/* Send the answer (buf freed), written at once (ilu_evhttp_write_now) but
+ * not inside a handler that evhttp's read path called: evhttp is then
  * mid-request on this connection and its write path is left to do the work.
- * evcon is the request's connection taken before evhttp_send_reply (NULL:
- * it had none, and evhttp freed the request at once). */
-static void write_answer_now(struct evhttp_connection *evcon)
+ * The connection is taken before evhttp_send_reply: a request that has none
+ * is freed by it at once. */
+static void send_reply(struct evhttp_request *req, int status, struct evbuffer *buf)
 {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    evhttp_send_reply(req, status, reason_phrase(status), buf);
+    evbuffer_free(buf);
     if (!in_handler)
         ilu_evhttp_write_now(evcon);
 }
 
 void ilu_http_send_text(struct evhttp_request *req, int status, const char *content_type, struct evbuffer *buf)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
-    evhttp_send_reply(req, status, reason_phrase(status), buf);
-    evbuffer_free(buf);
-    write_answer_now(evcon);
+    send_reply(req, status, buf);
 }
 
 void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbuffer *buf, const char *tid)
@@ -651,10 +651,7 @@ void ilu_http_send_json_text(struct evhttp_request *req, int status, struct evbu
     evhttp_add_header(headers, "Content-Type", "application/json");
     if (tid)
         evhttp_add_header(headers, "X-Transaction-Id", tid);
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    evhttp_send_reply(req, status, reason_phrase(status), buf);
-    evbuffer_free(buf);
-    write_answer_now(evcon);
+    send_reply(req, status, buf);
 }
 
 void ilu_http_send_metrics(struct evhttp_request *req, struct evbuffer *buf)

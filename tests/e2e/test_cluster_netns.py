@@ -361,18 +361,31 @@ class ClusterNetnsTest(unittest.TestCase):
         self.fail(f"{candidates} names did not give {per_worker} homes on each worker: {probes}")
 
     def test_2c_ch_bl_keeps_functions_local(self):
+        """Locality: each function mostly on one worker, far above the third
+        RoundRobin gives. Not all: the bound moves a call whose home is busy,
+        and a home's load is its last /status (every 200 ms), which may still
+        count a call that has finished. The trace is fixed, so the shares are
+        too, up to timing: across 14 runs 0.96/0.92/0.86-0.90/0.90-0.92/
+        0.88-0.90 and, for the function that shares its home with the busier
+        one, 0.78-0.82 (0.78 once, under ASan). Hence at least 70% each and
+        85% over all."""
         homes = {}
         routed, per_fn, summary = self.run_load("CH-BL", "chbl", choose_names=lambda: self.ch_bl_balanced_names())
         bad = {}
+        at_home = calls = 0
         for fn, by_worker in per_fn.items():
             total = sum(by_worker.values())
             home, n = max(by_worker.items(), key=lambda kv: kv[1])
             homes[fn] = (home, round(n / total, 2))
-            if n < 0.8 * total:
+            at_home += n
+            calls += total
+            if n < 0.7 * total:
                 bad[fn] = by_worker
-        log(f"CH-BL: each function's main worker and its share: {homes}")
+        log(f"CH-BL: each function's main worker and its share: {homes}; {at_home / calls:.2f} over all")
         if bad:
-            self.fail_with_log(f"CH-BL: functions not >= 80% on one worker: {bad}")
+            self.fail_with_log(f"CH-BL: functions not >= 70% on one worker: {bad}")
+        if at_home < 0.85 * calls:
+            self.fail_with_log(f"CH-BL: {at_home} of {calls} calls on their function's main worker (< 85%): {per_fn}")
 
     def test_3_worker_killed_during_async_load(self):
         self.restart_controller("RoundRobin")

@@ -3,7 +3,8 @@
 # measured with wrk (a client we did not write) at several connection counts.
 #   bash bench/loops.sh                 # ~2 min here; needs root (runc)
 # Env: LOOPS ("0 1 2": http.io_threads values; 0 = the one core loop serves
-# HTTP), CONNS ("1 2 4 8"), REPS (3), SECONDS_PER_RUN (4), WRK_THREADS
+# HTTP; "L+A": io_threads L and oci.agent_threads A, e.g. "0 2 2+2"), CONNS
+# ("1 2 4 8"), REPS (3), SECONDS_PER_RUN (4), WRK_THREADS
 # (min(conns, online CPUs)), OUT (bench/results/loops-<date>).
 # For each io_threads value a private worker starts (log level warn, its own
 # port, state dir and cgroup parent), registers bench/functions/noop and
@@ -53,17 +54,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_worker L: a worker with http.io_threads=L, maxc warm noop containers
+# start_worker L: a worker with http.io_threads=L (L+A: and oci.agent_threads=A), maxc warm noop containers
 declare -A port_of pid_of
 for l in $loops; do
     port=$(bench_free_port)
     state="$out/state-$l"
     mkdir -p "$state"
+    io=${l%%+*}
+    agents=0
+    [[ $l == *+* ]] && agents=${l#*+}
     ILUVATAR_WORKER__port=$port \
-    ILUVATAR_WORKER__http__io_threads=$l \
+    ILUVATAR_WORKER__http__io_threads=$io \
+    ILUVATAR_WORKER__oci__agent_threads=$agents \
     ILUVATAR_WORKER__oci__state_dir=$state \
     ILUVATAR_WORKER__oci__rootfs_dir=$state/rootfs \
-    ILUVATAR_WORKER__oci__cgroup_parent=ilu-bench-loops-$$-$l \
+    ILUVATAR_WORKER__oci__cgroup_parent=ilu-bench-loops-$$-${l/+/-} \
     ILUVATAR_WORKER__functions_dirs=$root/functions:$root/bench/functions \
     ILUVATAR_WORKER__logging__level=warn \
     ILUVATAR_WORKER__container_resources__memory_mb=$(((maxc + 2) * 128)) \
@@ -130,14 +135,18 @@ def cell(vals):
     return f"{m:.1f} [{min(vals):.1f}-{max(vals):.1f}]" if m < 1000 else f"{m:.0f} [{min(vals):.0f}-{max(vals):.0f}]"
 groups = {}
 for l, c, rep, rate, bad, cpu, busy, core in rows:
-    groups.setdefault((int(c), int(l)), []).append((float(rate), int(bad), float(cpu), float(busy), float(core)))
+    groups.setdefault((int(c), l), []).append((float(rate), int(bad), float(cpu), float(busy), float(core)))
 base = {}
-print(f"{'conns':>5} {'io_threads':>10} {'inv/s':>22} {'vs io 0':>7} {'worker CPU us/inv':>22} "
+print(f"{'conns':>5} {'io[+agent]':>10} {'inv/s':>22} {'vs io 0':>7} {'worker CPU us/inv':>22} "
       f"{'core loop us/inv':>20} {'busy CPUs':>18} {'inv/s per busy CPU':>22} non-2xx")
-for (c, l), runs in sorted(groups.items()):
+def order(key):  # by connections, then io_threads, then agent_threads
+    c, l = key
+    io, _, agents = l.partition("+")
+    return c, int(io), int(agents or 0)
+for (c, l), runs in sorted(groups.items(), key=lambda kv: order(kv[0])):
     rates = [r[0] for r in runs]
     med = statistics.median(rates)
-    if l == 0:
+    if l == "0":
         base[c] = med
     ratio = f"{med / base[c]:.2f}" if c in base and base[c] else "-"
     per_cpu = [r[0] / r[3] for r in runs if r[3] > 0]

@@ -82,7 +82,9 @@ run_checks() {
 run_checks
 run_stage release build
 # the whole API again with the HTTP work on two I/O loops (http.io_threads)
-run_e2e "release, io_threads 2" build "$(mktemp)" ILU_E2E_IO_THREADS=2 ILU_E2E_LATER_PASS=1
+# and the agent I/O on two agent loops (oci.agent_threads)
+run_e2e "release, io_threads 2, agent_threads 2" build "$(mktemp)" ILU_E2E_IO_THREADS=2 ILU_E2E_AGENT_THREADS=2 \
+    ILU_E2E_LATER_PASS=1
 run_stage asan+ubsan build-asan SAN=1 ILU_E2E_LATER_PASS=1
 
 # libFuzzer targets (tests/fuzz, docs/fuzzing.md): regression inputs replayed,

@@ -30,6 +30,9 @@ BUILD = os.path.join(REPO, os.environ.get("ILU_BUILD_DIR", "build"))
 # ILU_E2E_IO_THREADS=N: every worker serves HTTP on N I/O loops beside its
 # core loop (http.io_threads), unless a test sets http itself
 IO_THREADS = int(os.environ["ILU_E2E_IO_THREADS"]) if os.environ.get("ILU_E2E_IO_THREADS") else None
+# ILU_E2E_AGENT_THREADS=N: the warm invocations' agent I/O on N threads of
+# their own (oci.agent_threads), unless a test sets it itself
+AGENT_THREADS = int(os.environ["ILU_E2E_AGENT_THREADS"]) if os.environ.get("ILU_E2E_AGENT_THREADS") else None
 WORKER_BIN = os.path.join(BUILD, "iluvatar_worker")
 CLI_BIN = os.path.join(BUILD, "iluvatar_worker_cli")
 TEST_FUNCTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "functions")
@@ -209,6 +212,8 @@ class Worker:
         }
         if IO_THREADS is not None:  # the whole suite again with I/O loops
             cfg["http"] = {"io_threads": IO_THREADS}
+        if AGENT_THREADS is not None:  # and with agent loops
+            cfg["oci"]["agent_threads"] = AGENT_THREADS
         return _merge(cfg, self.overrides)
 
     def start(self):

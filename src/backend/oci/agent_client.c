@@ -22,14 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define OCI_RBUF_KEEP (1u << 20) /* shrink the read buffer back after bigger replies */
-#define OCI_GRACE_MS  100        /* after EOF, how long to wait for the exit status */
+#define OCI_GRACE_MS 100 /* after EOF, how long to wait for the exit status */
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 
 void oci_agent_close(struct oci_ct *ct)
 {
+    oci_agent_loop_release(ct); /* the loop lets go of the socket before it closes */
     struct event **evs[] = {&ct->grace_timer, &ct->rev, &ct->wev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (*evs[i]) {
@@ -44,6 +44,9 @@ void oci_agent_close(struct oci_ct *ct)
     ct->wbuf = NULL;
     ct->wlen = ct->woff = 0;
     ct->rlen = 0;
+    free(ct->abuf);
+    ct->abuf = NULL;
+    ct->acap = ct->alen = 0;
 }
 
 /* ---- connecting ---- */
@@ -174,7 +177,7 @@ void oci_agent_connection_lost(struct oci_ct *ct, const char *why)
 
 int oci_agent_load(struct oci_ct *ct, struct ilu_error *err)
 {
-    if (ct->state != OCI_CT_READY || ct->sock < 0 || ct->in_flight || ct->load_pending)
+    if (ct->state != OCI_CT_READY || ct->sock < 0 || ct->in_flight || ct->load_pending || ct->aloop)
         return ilu_err(err, ILU_ST_BAD_GATEWAY, "container_start", "container %s cannot take a load request (%s)",
                        ct->id, ct->state == OCI_CT_DEAD ? "it died" : "busy");
     /* 16 bytes into an idle socket's empty buffer: sent whole or not at all */
@@ -200,6 +203,8 @@ int oci_agent_send(struct oci_ct *ct, const char *args, size_t len, struct ilu_e
                        ct->state == OCI_CT_DEAD ? "it died" : "still starting");
     if (ct->in_flight)
         return ilu_err(err, ILU_ST_INTERNAL, "busy", "container %s already runs an invocation", ct->id);
+    if (ct->ob->n_aloops)
+        return oci_agent_loop_invoke(ct, args, len, err);
     uint64_t hdr[2] = {htole64(1), htole64((uint64_t)len)};
     struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)args, len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
@@ -251,19 +256,23 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
     event_del(ct->wev);
 }
 
+void oci_agent_deliver_decoded(struct oci_ct *ct, struct ilu_agent_decoded *d, uint64_t round_trip_us)
+{
+    struct ilu_agent_reply r = {0};
+    r.round_trip_us = round_trip_us;
+    r.result = &d->result;
+    ct->in_flight = false;
+    struct oci_backend *ob = ct->ob;
+    ob->base.events.invoke_done(ob->base.events.ctx, ct->c, &r);
+}
+
 /* A reply arrived complete in rbuf: hand it to the core. */
 static void deliver(struct oci_ct *ct, size_t body_len)
 {
-    struct ilu_agent_reply r = {0};
-    r.status = 0;
-    r.round_trip_us = (ilu_os_mono_ns() - ct->sent_ns) / 1000;
     struct ilu_agent_decoded d;
     ilu_agent_reply_decode(ct->rbuf + 8, body_len, &d);
-    r.result = &d.result;
-    ct->in_flight = false;
     ct->rlen = 0;
-    struct oci_backend *ob = ct->ob;
-    ob->base.events.invoke_done(ob->base.events.ctx, ct->c, &r);
+    oci_agent_deliver_decoded(ct, &d, (ilu_os_mono_ns() - ct->sent_ns) / 1000);
     ilu_agent_decoded_release(&d);
     /* ct stays allocated even if the core destroyed c inside the callback
      * (it is freed only after the runtime's delete), so this is safe. */
@@ -285,7 +294,7 @@ static void ready_reply(struct oci_ct *ct)
         oci_ct_connected(ct);
 }
 
-static void protocol_error(struct oci_ct *ct, const char *why)
+void oci_agent_protocol_error(struct oci_ct *ct, const char *why)
 {
     ilu_warn(ct->ob->log, ct->tid, "container %s: %s; dropping the connection", ct->id, why);
     oci_agent_close(ct);
@@ -313,41 +322,31 @@ enum oci_frame oci_agent_frame(const char *buf, size_t len, uint32_t max_body, s
     return len == *need ? OCI_FRAME_WHOLE : OCI_FRAME_MORE;
 }
 
-static void on_read(evutil_socket_t fd, short what, void *arg)
+enum oci_read oci_agent_read_frame(struct oci_ct *ct, bool expected, size_t *need, char *why, size_t why_len)
 {
-    struct oci_ct *ct = arg;
     for (;;) {
-        if (ct->rlen >= 8 && !ct->in_flight && !ct->ready_pending && !ct->load_pending)
-            return protocol_error(ct, "the agent sent data nobody asked for");
-        size_t need;
-        char why[160];
-        enum oci_frame frame = oci_agent_frame(ct->rbuf, ct->rlen, ct->ob->max_reply_bytes, &need, why, sizeof why);
+        if (ct->rlen >= 8 && !expected) {
+            snprintf(why, why_len, "the agent sent data nobody asked for");
+            return OCI_READ_BAD;
+        }
+        enum oci_frame frame = oci_agent_frame(ct->rbuf, ct->rlen, ct->ob->max_reply_bytes, need, why, why_len);
         if (frame == OCI_FRAME_BAD)
-            return protocol_error(ct, why);
-        if (frame == OCI_FRAME_WHOLE && ct->ready_pending) {
-            ready_reply(ct);
-            if (ct->sock < 0)
-                return; /* the core destroyed it when told it was ready */
-            continue;
-        }
-        if (frame == OCI_FRAME_WHOLE && ct->load_pending) {
-            ct->rlen = 0;
-            ct->rbuf[need] = '\0';
-            return oci_sandbox_loaded(ct, ct->rbuf + 8, need - 8);
-        }
+            return OCI_READ_BAD;
         if (frame == OCI_FRAME_WHOLE)
-            return deliver(ct, need - 8);
-        if (ct->rcap < need + 1) {
-            size_t cap = need + 1 > 65536 ? need + 1 : 65536;
+            return OCI_READ_WHOLE;
+        if (ct->rcap < *need + 1) {
+            size_t cap = *need + 1 > 65536 ? *need + 1 : 65536;
             char *nb = realloc(ct->rbuf, cap);
-            if (!nb)
-                return protocol_error(ct, "out of memory for the agent's reply");
+            if (!nb) {
+                snprintf(why, why_len, "out of memory for the agent's reply");
+                return OCI_READ_BAD;
+            }
             ct->rbuf = nb;
             ct->rcap = cap;
         }
         /* Before the length is known read only the header, so one reply
          * never swallows bytes that are not ours. */
-        size_t room = (ct->rlen < 8 ? 8 : need) - ct->rlen;
+        size_t room = (ct->rlen < 8 ? 8 : *need) - ct->rlen;
         ssize_t n = recv(ct->sock, ct->rbuf + ct->rlen, room, 0);
         if (n > 0) {
             ct->rlen += (size_t)n;
@@ -356,12 +355,39 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
-            return;
+            return OCI_READ_AGAIN;
         if (n == 0)
-            snprintf(why, sizeof why, "the agent closed its connection");
+            snprintf(why, why_len, "the agent closed its connection");
         else
-            snprintf(why, sizeof why, "reading from the agent failed: %s", strerror(errno));
-        oci_agent_connection_lost(ct, why);
-        return;
+            snprintf(why, why_len, "reading from the agent failed: %s", strerror(errno));
+        return OCI_READ_LOST;
+    }
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct oci_ct *ct = arg;
+    for (;;) {
+        size_t need;
+        char why[160];
+        bool expected = ct->in_flight || ct->ready_pending || ct->load_pending;
+        switch (oci_agent_read_frame(ct, expected, &need, why, sizeof why)) {
+        case OCI_READ_AGAIN: return;
+        case OCI_READ_BAD: return oci_agent_protocol_error(ct, why);
+        case OCI_READ_LOST: return oci_agent_connection_lost(ct, why);
+        case OCI_READ_WHOLE: break;
+        }
+        if (ct->ready_pending) {
+            ready_reply(ct);
+            if (ct->sock < 0)
+                return; /* the core destroyed it when told it was ready */
+            continue;
+        }
+        if (ct->load_pending) {
+            ct->rlen = 0;
+            ct->rbuf[need] = '\0';
+            return oci_sandbox_loaded(ct, ct->rbuf + 8, need - 8);
+        }
+        return deliver(ct, need - 8);
     }
 }

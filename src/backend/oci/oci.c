@@ -572,6 +572,7 @@ static void oci_shutdown(struct ilu_backend *b)
     if (ob->shut_down)
         return;
     ob->shut_down = true;
+    oci_agent_loops_stop(ob); /* every connection is the core loop's again */
     int n = 0;
     while (ob->cts) {
         struct oci_ct *ct = ob->cts;
@@ -605,7 +606,8 @@ static void oci_free(struct ilu_backend *b)
         return;
     struct oci_backend *ob = backend_of(b);
     oci_shutdown(b);
-    oci_gpu_stop(ob); /* a backend that never finished starting */
+    oci_agent_loops_stop(ob); /* a backend that never finished starting */
+    oci_gpu_stop(ob);
     oci_images_free(ob);
     if (ob->orphan_handler)
         ilu_reaper_set_orphan_handler(ob->reaper, NULL, NULL, NULL);
@@ -827,13 +829,18 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     if (ilu_reaper_set_orphan_handler(ob->reaper, oci_on_orphan, ob, err) != 0)
         goto fail;
     ob->orphan_handler = true;
+    if (oc->agent_threads && oci_agent_loops_start(ob, oc->agent_threads, err) != 0)
+        goto fail;
     ob->shut_down = false;
     ilu_info(log, "startup",
              "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s; "
-             "user namespace %s, seccomp %s, init %s; functions from %s",
+             "user namespace %s, seccomp %s, init %s; functions from %s; agent I/O on %s",
              ob->runtime_name, ob->rootfs_dir, ob->agent_dir, ob->agent_file, ob->state_dir, ob->cgroup_parent,
              ob->memsw ? "" : " (no swap accounting)", ob->userns ? "on" : "OFF (functions run as host root)",
-             ob->seccomp ? oc->seccomp : "OFF", ob->init[0] ? ob->init : "none (agent is pid 1)", ob->fn_roots_text);
+             ob->seccomp ? oc->seccomp : "OFF", ob->init[0] ? ob->init : "none (agent is pid 1)", ob->fn_roots_text,
+             ob->n_aloops ? "agent threads" : "the core loop");
+    if (ob->n_aloops)
+        ilu_info(log, "startup", "oci backend: %u agent threads do the warm invocations' agent I/O", ob->n_aloops);
     return &ob->base;
 
 fail:

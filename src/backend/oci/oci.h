@@ -45,6 +45,7 @@ struct ilu_oci_config {
     char image_cache_dir[256];   /* unpacked OCI images; empty: <state_dir>/images */
     char image_tool[256];        /* empty: tools/images/prepare.sh beside the binary's folder */
     uint32_t image_cache_max_mb; /* unused images beyond this go, least recently used first; 0: no bound */
+    uint32_t agent_threads;      /* threads doing warm invocations' agent I/O; 0: the core loop does it */
 };
 
 /* oci_config.c: the section's keys, its defaults, its checks. */

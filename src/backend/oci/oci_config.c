@@ -26,6 +26,7 @@ static const struct ilu_cfg_field fields[] = {
     ILU_CFG_STR("oci.image_cache_dir", image_cache_dir),
     ILU_CFG_STR("oci.image_tool", image_tool),
     ILU_CFG_U32("oci.image_cache_max_mb", image_cache_max_mb),
+    ILU_CFG_U32("oci.agent_threads", agent_threads),
 };
 const struct ilu_cfg_schema ilu_oci_config_schema = {fields, sizeof fields / sizeof fields[0]};
 
@@ -59,5 +60,6 @@ int ilu_oci_config_validate(const void *section, struct ilu_error *err)
                         (oc->userns_size >= 65536 && (uint64_t)oc->userns_host_id + oc->userns_size <= UINT32_MAX),
                     "oci.userns_size must be at least 65536 (nobody is 65534) and the range must end below 2^32");
     ILU_CFG_REQUIRE(oc->log_max_bytes >= 4096, "oci.log_max_bytes must be at least 4096");
+    ILU_CFG_REQUIRE(oc->agent_threads <= 64, "oci.agent_threads must be at most 64");
     return 0;
 }

@@ -12,6 +12,8 @@
 #include "backend/oci/oci.h"
 #include "core/types.h"
 #include "os/gpu.h"
+#include "os/mailbox.h"
+#include "api/agent_codec.h"
 
 struct event;
 struct ilu_reaper;
@@ -62,6 +64,24 @@ struct oci_ct {
     char *rbuf; /* reply being read: 8-byte length + body */
     size_t rcap, rlen;
     struct oci_ct *prev, *next;
+    /* agent loops (agent_loops.c, oci.agent_threads): from its first
+     * invocation the connection belongs to one agent loop, whose thread
+     * alone then touches sock's I/O, rbuf, abuf and the fields below the
+     * line, until oci_agent_loop_release gives it back */
+    struct oci_agent_loop *aloop; /* NULL: the core loop does the agent I/O */
+    struct ilu_mail to_loop, to_core;
+    char *abuf; /* the request: header + arguments, written by the core between invocations */
+    size_t acap, alen;
+    bool released; /* the loop has let go (under the loop's lock) */
+    /* ---- the loop's thread (handed over through the mailboxes) ---- */
+    struct event *arev, *awev; /* on the loop's base */
+    size_t aoff;               /* bytes of abuf sent */
+    bool abusy;                /* an invocation is in flight */
+    uint64_t a_sent_ns;
+    uint64_t a_round_trip_us;
+    struct ilu_agent_decoded *a_decoded; /* the reply, decoded on the loop; taken by the core */
+    char a_why[200];                     /* why the connection is lost or bad */
+    struct oci_ct *a_prev, *a_next;      /* the loop's adopted connections */
 };
 
 #define OCI_ORPHANS 64
@@ -164,6 +184,10 @@ struct oci_backend {
     unsigned orphan_next;
     bool shut_down;
     struct oci_gpu gpu;
+    /* agent loops (agent_loops.c) */
+    struct oci_agent_loop *aloops;
+    unsigned n_aloops, next_aloop;
+    struct ilu_mailbox *from_aloops; /* drained by the core loop */
 };
 
 /* runtime.c (spawning and reaping are os/spawn.h's) */
@@ -317,8 +341,40 @@ void oci_agent_close(struct oci_ct *ct);
  * the 8-byte header first, then the whole frame), OCI_FRAME_WHOLE (*need =
  * len = 8 + body length), or OCI_FRAME_BAD with a sentence in why (a body
  * over max_body, or bytes past the frame). No I/O; buf is read only. */
+#define OCI_RBUF_KEEP (1u << 20) /* shrink the read buffer back after bigger replies */
 enum oci_frame { OCI_FRAME_MORE, OCI_FRAME_WHOLE, OCI_FRAME_BAD };
 enum oci_frame oci_agent_frame(const char *buf, size_t len, uint32_t max_body, size_t *need, char *why, size_t why_len);
+
+/* Read what has arrived of a frame into ct->rbuf (ct->rlen bytes so far).
+ * OCI_READ_WHOLE: a whole frame of *need bytes; OCI_READ_AGAIN: nothing more
+ * to read now; OCI_READ_BAD (a frame over the limit, bytes past it, data
+ * when none was expected, no memory) and OCI_READ_LOST (EOF, an error):
+ * with a sentence in why. The one reader of both the core loop and the
+ * agent loops. */
+enum oci_read { OCI_READ_WHOLE, OCI_READ_AGAIN, OCI_READ_BAD, OCI_READ_LOST };
+enum oci_read oci_agent_read_frame(struct oci_ct *ct, bool expected, size_t *need, char *why, size_t why_len);
+/* A malformed reply: warn, drop the connection, report the death. */
+void oci_agent_protocol_error(struct oci_ct *ct, const char *why);
+/* Hand a decoded reply to the core (ct->rbuf no longer holds it). */
+void oci_agent_deliver_decoded(struct oci_ct *ct, struct ilu_agent_decoded *d, uint64_t round_trip_us);
+
+/* agent_loops.c: the agent I/O of warm invocations on threads of their own
+ * (oci.agent_threads), so that the core loop only decides and accounts. The
+ * core loop still connects, checks readiness and loads sandboxes; the first
+ * invocation hands the connection to a loop (round robin); replies come
+ * back decoded, through a mailbox the core loop drains, and the core's
+ * callbacks run on the core loop as before. */
+/* Start n loops (n >= 1). -1 with err (none left running). */
+int oci_agent_loops_start(struct oci_backend *ob, unsigned n, struct ilu_error *err);
+/* Stop and join the loops; every connection is the core's again (nobody
+ * watches it: for shutdown). */
+void oci_agent_loops_stop(struct oci_backend *ob);
+/* Send an invocation's arguments through ct's loop (adopting ct first);
+ * the reply reaches the core's invoke_done later, on the core loop. */
+int oci_agent_loop_invoke(struct oci_ct *ct, const char *args, size_t len, struct ilu_error *err);
+/* Take ct's connection back from its loop (waits for the loop to let go,
+ * microseconds) and forget what it has sent the core loop about ct. */
+void oci_agent_loop_release(struct oci_ct *ct);
 
 /* Ask the agent of a ready generic sandbox to import its function (command
  * 2); its reply goes to oci_sandbox_loaded. */

@@ -203,6 +203,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     oci_agent_close(f->ct);
+    oci_agent_loops_stop(f->ob); /* where a test started agent loops */
     free(f->ct->rbuf);
     free(f->ct);
     if (f->agent >= 0)

@@ -4,7 +4,10 @@
  *   reply  : u64 LE length | JSON
  * First the frame decoder alone (oci_agent_frame), then the real client on a
  * real Unix socket, with this test playing the agent: replies in pieces, over
- * the limit, unasked for, two at once, and a hang-up. */
+ * the limit, unasked for, two at once, and a hang-up. The socket tests run
+ * twice: with the core loop doing the agent I/O, and with an agent loop
+ * (oci.agent_threads, agent_loops.c) doing it on its own thread, where
+ * every case must end the same. */
 #include <endian.h>
 #include <stdint.h>
 #include <string.h>
@@ -94,11 +97,22 @@ static int setup(void **state)
     return agent_socket_setup(state, "agent", "ct1", "{}");
 }
 
+/* The same, with one agent loop: invocations' I/O on its thread. */
+static int setup_agent_loop(void **state)
+{
+    if (agent_socket_setup(state, "agent", "ct1", "{}"))
+        return -1;
+    struct fixture *f = *state;
+    struct ilu_error err = {0};
+    return oci_agent_loops_start(f->ob, 1, &err);
+}
+
 /* Send an invocation; the agent reads it and checks the request frame. */
 static void invoke(struct fixture *f, const char *args)
 {
     struct ilu_error err = {0};
     assert_int_equal(oci_agent_send(f->ct, args, strlen(args), &err), 0);
+    assert_true(f->ob->n_aloops ? f->ct->aloop != NULL : f->ct->aloop == NULL); /* who does the I/O */
     uint64_t hdr[2];
     read_exact(f->agent, hdr, sizeof hdr);
     assert_int_equal(le64toh(hdr[0]), 1); /* command 1: invoke */
@@ -236,6 +250,61 @@ static void agent_hanging_up_mid_invocation_fails_it(void **state)
     assert_non_null(strstr(f->done_error, "the agent closed its connection during the invocation"));
 }
 
+static void agent_hanging_up_after_an_invocation_is_a_death(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    invoke(f, "{}");
+    agent_reply(f->agent, "{\"user_result\":1}");
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    close(f->agent); /* idle, after the agent loop (if any) took the connection */
+    f->agent = -1;
+    pump(f);
+    assert_int_equal(f->died_calls, 1);
+    assert_non_null(strstr(f->died_reason, "the agent closed its connection"));
+    assert_non_null(strstr(f->died_reason, "while idle"));
+    assert_int_equal(f->ct->sock, -1);
+}
+
+static void big_arguments_arrive_whole(void **state)
+{
+    struct fixture *f = *state;
+    become_ready(f);
+    /* more than a Unix socket buffer holds: the rest goes once writable */
+    size_t len = 4u << 20;
+    char *args = malloc(len + 1), *got = malloc(len);
+    assert_non_null(args);
+    assert_non_null(got);
+    memset(args, 'a', len);
+    args[0] = '"';
+    args[len - 1] = '"';
+    args[len] = '\0';
+    struct ilu_error err = {0};
+    assert_int_equal(oci_agent_send(f->ct, args, len, &err), 0);
+    uint64_t hdr[2];
+    size_t at = 0;
+    struct pollfd pfd = {.fd = f->agent, .events = POLLIN};
+    char *dst = (char *)hdr;
+    while (at < sizeof hdr + len) { /* the client writes while the core loop runs */
+        event_base_loop(f->ob->evb, EVLOOP_NONBLOCK);
+        if (poll(&pfd, 1, 10) != 1)
+            continue;
+        size_t want = at < sizeof hdr ? sizeof hdr - at : sizeof hdr + len - at;
+        ssize_t n = read(f->agent, at < sizeof hdr ? dst + at : got + (at - sizeof hdr), want);
+        assert_true(n > 0);
+        at += (size_t)n;
+    }
+    assert_int_equal(le64toh(hdr[1]), len);
+    assert_memory_equal(got, args, len);
+    agent_reply(f->agent, "{\"user_result\":\"ok\"}");
+    pump(f);
+    assert_int_equal(f->done_calls, 1);
+    assert_string_equal(f->done_result, "\"ok\"");
+    free(args);
+    free(got);
+}
+
 static void sending_before_ready_is_refused(void **state)
 {
     struct fixture *f = *state;
@@ -265,6 +334,19 @@ int main(void)
         SOCKET_TEST(agent_hanging_up_while_idle_is_a_death),
         SOCKET_TEST(agent_hanging_up_mid_invocation_fails_it),
         SOCKET_TEST(sending_before_ready_is_refused),
+        SOCKET_TEST(agent_hanging_up_after_an_invocation_is_a_death),
+        SOCKET_TEST(big_arguments_arrive_whole),
+#define LOOP_TEST(t) {#t " (agent loop)", t, setup_agent_loop, teardown, NULL}
+        LOOP_TEST(ready_check_then_one_invocation),
+        LOOP_TEST(reply_in_pieces_is_put_together),
+        LOOP_TEST(reply_over_the_limit_fails_the_invocation),
+        LOOP_TEST(reply_nobody_asked_for_kills_the_container),
+        LOOP_TEST(second_reply_is_not_swallowed_by_the_first),
+        LOOP_TEST(agent_hanging_up_while_idle_is_a_death),
+        LOOP_TEST(agent_hanging_up_mid_invocation_fails_it),
+        LOOP_TEST(sending_before_ready_is_refused),
+        LOOP_TEST(agent_hanging_up_after_an_invocation_is_a_death),
+        LOOP_TEST(big_arguments_arrive_whole),
     };
     return cmocka_run_group_tests_name("agent_protocol", tests, NULL, NULL);
 }

@@ -379,8 +379,10 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         }
         if (ct->ready_pending) {
             ready_reply(ct);
-            if (ct->sock < 0)
-                return; /* the core destroyed it when told it was ready */
+            /* told it was ready, the core destroyed it, or gave it an
+             * invocation whose agent loop reads the socket from now on */
+            if (ct->sock < 0 || ct->aloop)
+                return;
             continue;
         }
         if (ct->load_pending) {

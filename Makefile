@@ -18,6 +18,14 @@ SANFLAGS =
 OPT = -O2 -g
 endif
 
+# `make TSAN=1 <targets>`: ThreadSanitizer into build-tsan/ (scripts/test.sh
+# builds and runs the tests of the threaded code with it).
+ifeq ($(TSAN),1)
+BUILD = build-tsan
+SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
+OPT = -O1 -g
+endif
+
 # `make fuzz`: tests/fuzz/fuzz_*.c as libFuzzer targets (clang, with ASan and
 # UBSan) into build-fuzz/fuzz/; scripts/fuzz.sh runs them (docs/fuzzing.md).
 ifeq ($(FUZZ),1)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Second command of the README: the whole test suite.
-#   unit tests (cmocka), end-to-end tests with real containers, then both again
-#   built with AddressSanitizer + UBSan. Ends with "N passed, N failed".
+#   checks, the threaded code's tests under ThreadSanitizer, unit tests
+#   (cmocka), end-to-end tests with real containers (again with I/O and agent
+#   loops), then both again built with AddressSanitizer + UBSan, then fuzzing.
+#   Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 1
@@ -16,15 +18,11 @@ count_cmocka() { # $1 = log file
     echo "$p $f"
 }
 
-run_stage() { # name build-dir [make variable] [env of its e2e pass]
-    local name=$1 dir=$2 log
+run_units() { # name binaries...: run each cmocka binary, count its tests
+    local name=$1 t p f crashed=0 log
+    shift
     log=$(mktemp)
-    if ! make -j"$(nproc)" ${3:-} all check-core-purity >"$log" 2>&1; then
-        cat "$log"; echo "$name: build failed"; failed=$((failed + 1)); summary+=("$name build: FAILED"); return
-    fi
-    : >"$log.unit"
-    local crashed=0
-    for t in "$dir"/tests/test_* "$dir"/tests/live/test_*; do
+    for t in "$@"; do
         [[ -x $t ]] || continue
         # a binary that dies (sanitizer abort, crash) prints no cmocka summary:
         # count it as a failure rather than lose its tests silently; one that
@@ -35,18 +33,28 @@ run_stage() { # name build-dir [make variable] [env of its e2e pass]
             echo "$name: $t timed out after ${UNIT_TIMEOUT:-120} s" >>"$log.one"
             crashed=$((crashed + 1))
         elif [[ $rc -ne 0 ]] && ! grep -aq "FAILED TEST" "$log.one"; then
-            echo "$name: $t exited non-zero without a cmocka summary" >>"$log.one"
+            echo "$name: $t exited $rc without a cmocka summary (a sanitizer's report above, or a crash)" >>"$log.one"
             crashed=$((crashed + 1))
         fi
-        cat "$log.one" >>"$log.unit"
+        cat "$log.one" >>"$log"
     done
-    cat "$log.unit"
-    read -r p f < <(count_cmocka "$log.unit")
+    cat "$log"
+    read -r p f < <(count_cmocka "$log")
     f=$((f + crashed))
     passed=$((passed + p)); failed=$((failed + f)); summary+=("$name unit: $p passed, $f failed")
+    rm -f "$log" "$log.one"
+}
+
+run_stage() { # name build-dir [make variable] [env of its e2e pass]
+    local name=$1 dir=$2 log
+    log=$(mktemp)
+    if ! make -j"$(nproc)" ${3:-} all check-core-purity >"$log" 2>&1; then
+        cat "$log"; echo "$name: build failed"; failed=$((failed + 1)); summary+=("$name build: FAILED"); return
+    fi
+    run_units "$name" "$dir"/tests/test_* "$dir"/tests/live/test_*
     # the release stage is the suite's first pass; tests that need one pass only skip the others
     run_e2e "$name" "$dir" "$log.e2e" ${4:-}
-    rm -f "$log" "$log.unit" "$log.one"
+    rm -f "$log"
 }
 
 run_e2e() { # name build-dir log [extra env...]
@@ -79,7 +87,23 @@ run_checks() {
     summary+=("checks: format, symbols, purity, contracts run")
 }
 
+# The tests of the code that runs on several threads (agent loops, I/O
+# loops, the background writer) built with ThreadSanitizer: a race report
+# fails the binary (halt_on_error), which then counts as a failure.
+run_tsan() {
+    local log bins=(build-tsan/tests/live/test_agent_protocol build-tsan/tests/live/test_http_io
+        build-tsan/tests/live/test_bg_writer)
+    log=$(mktemp)
+    if ! make -j"$(nproc)" TSAN=1 "${bins[@]}" >"$log" 2>&1; then
+        cat "$log"; failed=$((failed + 1)); summary+=("tsan build: FAILED"); rm -f "$log"; return
+    fi
+    rm -f "$log"
+    local -x TSAN_OPTIONS="halt_on_error=1 exitcode=66"
+    run_units "tsan (threaded code)" "${bins[@]}"
+}
+
 run_checks
+run_tsan
 run_stage release build
 # the whole API again with the HTTP work on two I/O loops (http.io_threads)
 # and the agent I/O on two agent loops (oci.agent_threads)

@@ -87,12 +87,12 @@ run_checks() {
     summary+=("checks: format, symbols, purity, contracts run")
 }
 
-# The tests of the code that runs on several threads (agent loops, I/O
-# loops, the background writer) built with ThreadSanitizer: a race report
+# The tests of the code that runs on several threads (agent loops and their
+# mailboxes, I/O loops, the background writer) built with ThreadSanitizer: a race report
 # fails the binary (halt_on_error), which then counts as a failure.
 run_tsan() {
-    local log bins=(build-tsan/tests/live/test_agent_protocol build-tsan/tests/live/test_http_io
-        build-tsan/tests/live/test_bg_writer)
+    local log bins=(build-tsan/tests/live/test_agent_protocol build-tsan/tests/live/test_mailbox
+        build-tsan/tests/live/test_http_io build-tsan/tests/live/test_bg_writer)
     log=$(mktemp)
     if ! make -j"$(nproc)" TSAN=1 "${bins[@]}" >"$log" 2>&1; then
         cat "$log"; failed=$((failed + 1)); summary+=("tsan build: FAILED"); rm -f "$log"; return

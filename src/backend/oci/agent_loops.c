@@ -211,12 +211,14 @@ int oci_agent_loop_invoke(struct oci_ct *ct, const char *args, size_t len, struc
 {
     struct oci_backend *ob = ct->ob;
     size_t total = 16 + len;
+    /* reused between invocations; back to small after a big one */
     if (ct->acap < total || (ct->acap > OCI_RBUF_KEEP && total <= OCI_RBUF_KEEP)) {
-        char *nb = realloc(ct->abuf, total);
+        size_t cap = total < 4096 ? 4096 : total;
+        char *nb = realloc(ct->abuf, cap);
         if (!nb)
             return ilu_err(err, ILU_ST_INTERNAL, "oom", "container %s: out of memory for the arguments", ct->id);
         ct->abuf = nb;
-        ct->acap = total;
+        ct->acap = cap;
     }
     uint64_t hdr[2] = {htole64(1), htole64((uint64_t)len)};
     memcpy(ct->abuf, hdr, sizeof hdr);

@@ -34,7 +34,7 @@ class AgentThreadsTest(WorkerTestCase):
                 pass  # a thread that just ended
         if not {"ilu-agent-0", "ilu-agent-1"} <= names:
             self.fail_with_log(f"oci.agent_threads 2: the worker's threads are {sorted(names)}")
-        self.assertIn("2 agent threads do the warm invocations' agent I/O", self.worker.log())
+        self.assertIn("warm invocations' agent I/O on 2 agent threads", self.worker.log())
 
     def test_concurrent_clients_get_their_own_answers(self):
         errors = []

@@ -834,13 +834,11 @@ struct ilu_backend *ilu_oci_backend_new(const struct ilu_backend_host *host, con
     ob->shut_down = false;
     ilu_info(log, "startup",
              "oci backend ready: runtime %s, root %s, agent %s/%s, state %s, cgroups /%s%s; "
-             "user namespace %s, seccomp %s, init %s; functions from %s; agent I/O on %s",
+             "user namespace %s, seccomp %s, init %s; functions from %s; warm invocations' agent I/O on %s%.0u%s",
              ob->runtime_name, ob->rootfs_dir, ob->agent_dir, ob->agent_file, ob->state_dir, ob->cgroup_parent,
              ob->memsw ? "" : " (no swap accounting)", ob->userns ? "on" : "OFF (functions run as host root)",
              ob->seccomp ? oc->seccomp : "OFF", ob->init[0] ? ob->init : "none (agent is pid 1)", ob->fn_roots_text,
-             ob->n_aloops ? "agent threads" : "the core loop");
-    if (ob->n_aloops)
-        ilu_info(log, "startup", "oci backend: %u agent threads do the warm invocations' agent I/O", ob->n_aloops);
+             ob->n_aloops ? "" : "the core loop", ob->n_aloops, ob->n_aloops ? " agent threads" : "");
     return &ob->base;
 
 fail:

@@ -9,11 +9,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "api/agent_codec.h"
 #include "backend/oci/oci.h"
 #include "core/types.h"
 #include "os/gpu.h"
 #include "os/mailbox.h"
-#include "api/agent_codec.h"
 
 struct event;
 struct ilu_reaper;
@@ -327,6 +327,7 @@ int oci_mps_start(struct oci_backend *ob, const char *driver_lib_dir, struct ilu
 void oci_mps_stop(struct oci_backend *ob);
 
 /* agent_client.c */
+#define OCI_RBUF_KEEP (1u << 20) /* shrink the read and request buffers back after bigger ones */
 /* Bind and listen on <dir>/sockets/sock (a host path the container never
  * sees); returns the listening descriptor to hand to the container. */
 int oci_agent_listen(struct oci_ct *ct, struct ilu_error *err);
@@ -341,7 +342,6 @@ void oci_agent_close(struct oci_ct *ct);
  * the 8-byte header first, then the whole frame), OCI_FRAME_WHOLE (*need =
  * len = 8 + body length), or OCI_FRAME_BAD with a sentence in why (a body
  * over max_body, or bytes past the frame). No I/O; buf is read only. */
-#define OCI_RBUF_KEEP (1u << 20) /* shrink the read buffer back after bigger replies */
 enum oci_frame { OCI_FRAME_MORE, OCI_FRAME_WHOLE, OCI_FRAME_BAD };
 enum oci_frame oci_agent_frame(const char *buf, size_t len, uint32_t max_body, size_t *need, char *why, size_t why_len);
 

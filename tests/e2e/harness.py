@@ -489,6 +489,32 @@ class WorkerTestCase(unittest.TestCase):
             raise AssertionError(f"{cls.__name__}: worker exited {code} on SIGINT after {seconds:.1f}s "
                                  f"(None: killed after 10 s):\n{tail}")
 
+    def assertEchoFromClients(self, clients, calls, extra=None, join_timeout=120):
+        """clients threads, each on its own connection, invoke "echo" calls
+        times with its own arguments (plus extra(i, k)) and must get exactly
+        them back."""
+        errors = []
+
+        def client(i):
+            c = self.worker.new_client()
+            try:
+                for k in range(calls):
+                    args = {"client": i, "k": k, "text": "é\"\\\n" * (k % 3), **(extra(i, k) if extra else {})}
+                    r = self.worker.invoke("echo", args=args, client=c)
+                    if r.status != 200 or r.result() != args:
+                        errors.append(f"client {i} call {k}: {r!r}"[:600])
+                        return
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(join_timeout)
+        if errors:
+            self.fail_with_log(f"{len(errors)} wrong answers, first: {errors[0]}")
+
     # ---- assertions that carry the worker log ----------------------------
 
     def fail_with_log(self, msg):

@@ -7,7 +7,6 @@ from a few bytes to 300 KB each get their own answers, and a warm
 container whose agent dies mid-invocation fails that one invocation and is
 replaced by a cold start, as without agent loops."""
 import os
-import threading
 
 from harness import WorkerTestCase
 
@@ -37,28 +36,8 @@ class AgentThreadsTest(WorkerTestCase):
         self.assertIn("warm invocations' agent I/O on 2 agent threads", self.worker.log())
 
     def test_concurrent_clients_get_their_own_answers(self):
-        errors = []
         sizes = [0, 10, 1000, 70_000, 300_000]  # past a Unix socket's buffer: sent in parts
-
-        def client(i):
-            c = self.worker.new_client()
-            try:
-                for k in range(20):
-                    args = {"client": i, "k": k, "text": "é\"\\\n" * (k % 3), "blob": "x" * sizes[(i + k) % 5]}
-                    r = self.worker.invoke("echo", args=args, client=c)
-                    if r.status != 200 or r.result() != args:
-                        errors.append(f"client {i} call {k}: {r!r}"[:600])
-                        return
-            finally:
-                c.close()
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(180)
-        if errors:
-            self.fail_with_log(f"{len(errors)} wrong answers, first: {errors[0]}")
+        self.assertEchoFromClients(4, 20, extra=lambda i, k: {"blob": "x" * sizes[(i + k) % 5]}, join_timeout=180)
 
     def test_warm_container_dying_mid_invocation_is_502_then_cold(self):
         self.assertRegistered("exits")

@@ -8,7 +8,6 @@ import json
 import os
 import select
 import socket
-import threading
 import time
 
 from harness import HOST, WorkerTestCase
@@ -32,27 +31,7 @@ class IoThreadsTest(WorkerTestCase):
             self.fail_with_log(f"io_threads 2: {len(threads)} threads in the worker, expected at least 3")
 
     def test_concurrent_clients_get_their_own_answers(self):
-        errors = []
-
-        def client(i):
-            c = self.worker.new_client()
-            try:
-                for k in range(30):
-                    args = {"client": i, "k": k, "text": "é\"\\\n" * (k % 3)}
-                    r = self.worker.invoke("echo", args=args, client=c)
-                    if r.status != 200 or r.result() != args:
-                        errors.append(f"client {i} call {k}: {r!r}")
-                        return
-            finally:
-                c.close()
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        if errors:
-            self.fail_with_log(f"{len(errors)} wrong answers, first: {errors[0]}")
+        self.assertEchoFromClients(6, 30)
         st = self.worker.status()
         self.assertGreaterEqual(st["invocations"], 180)
 

@@ -184,17 +184,24 @@ static void *loop_main(void *arg)
 
 /* ---- the core loop ---- */
 
-static void on_core_mail(struct ilu_mail *m, unsigned bits, void *arg)
+static void free_decoded(struct ilu_agent_decoded *d)
 {
-    struct oci_ct *ct = CT_OF(m, to_core);
-    struct ilu_agent_decoded *d = ct->a_decoded;
-    ct->a_decoded = NULL;
-    if (d && (bits & TO_CORE_DONE) && ct->in_flight && ct->state == OCI_CT_READY)
-        oci_agent_deliver_decoded(ct, d, ct->a_round_trip_us);
     if (d) {
         ilu_agent_decoded_release(d);
         free(d);
     }
+}
+
+static void on_core_mail(struct ilu_mail *m, unsigned bits, void *arg)
+{
+    struct oci_ct *ct = CT_OF(m, to_core);
+    /* taken before the callback, which may post the next invocation, whose
+     * reply the loop then writes into ct->a_decoded */
+    struct ilu_agent_decoded *d = ct->a_decoded;
+    ct->a_decoded = NULL;
+    if (d && (bits & TO_CORE_DONE) && ct->in_flight && ct->state == OCI_CT_READY)
+        oci_agent_deliver_decoded(ct, d, ct->a_round_trip_us);
+    free_decoded(d);
     /* ct may be released (and its socket closed) by now; a release cancels
      * what the loop sent, so the bits below are the loop's latest word */
     if (!ct->aloop || !(bits & (TO_CORE_BAD | TO_CORE_LOST)))
@@ -249,11 +256,8 @@ void oci_agent_loop_release(struct oci_ct *ct)
     pthread_mutex_unlock(&l->mu);
     ct->aloop = NULL;
     ilu_mailbox_cancel(ct->ob->from_aloops, &ct->to_core);
-    if (ct->a_decoded) {
-        ilu_agent_decoded_release(ct->a_decoded);
-        free(ct->a_decoded);
-        ct->a_decoded = NULL;
-    }
+    free_decoded(ct->a_decoded);
+    ct->a_decoded = NULL;
 }
 
 int oci_agent_loops_start(struct oci_backend *ob, unsigned n, struct ilu_error *err)
@@ -319,11 +323,8 @@ void oci_agent_loops_stop(struct oci_backend *ob)
     for (struct oci_ct *ct = ob->cts; ct; ct = ct->next) {
         ct->aloop = NULL;
         ct->to_loop = (struct ilu_mail){0};
-        if (ct->a_decoded) {
-            ilu_agent_decoded_release(ct->a_decoded);
-            free(ct->a_decoded);
-            ct->a_decoded = NULL;
-        }
+        free_decoded(ct->a_decoded);
+        ct->a_decoded = NULL;
     }
     ilu_mailbox_free(ob->from_aloops);
     ob->from_aloops = NULL;
